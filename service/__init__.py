@@ -1,0 +1,1 @@
+"""Jifen (积分): a volunteer points and incentive marketplace for community governance."""

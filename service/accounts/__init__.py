@@ -1,0 +1,1 @@
+"""Members, communities, partner organisations, roles, login and guards."""

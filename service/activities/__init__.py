@@ -1,0 +1,1 @@
+"""Activities, sign-ups, QR tokens, check-in and out, service hours."""

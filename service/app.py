@@ -1,0 +1,126 @@
+"""The application factory: the only place that wires things together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+from litestar import Litestar, MediaType, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.static_files import create_static_files_router
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.accounts.controllers import AuthController, CommunityController, MeController
+from service.activities.controllers import ROUTES as ACTIVITY_ROUTES
+from service.config import BODY_MAX_BYTES, Settings
+from service.db import create_engine, create_session_maker
+from service.errors import exception_handlers
+from service.http import provide_actor, provide_maybe_actor, provide_settings
+from service.jobs import run_jobs_forever
+from service.points.controllers import ROUTES as POINTS_ROUTES
+from service.rewards.controllers import ROUTES as REWARDS_ROUTES
+from service.store.controllers import ROUTES as STORE_ROUTES
+from service.web.pages import ROUTES as PAGE_ROUTES
+
+__all__ = ["create_app"]
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+ERROR_CODES_DOC = """
+Errors are RFC 9457 `application/problem+json` bodies with `status`, `title`, `detail` and a stable
+`code`; validation errors add `errors: [{field, message}]`. Codes used across the API include:
+`invalid_input`, `not_authenticated`, `token_invalid`, `token_expired`, `token_revoked`, `csrf_failed`,
+`forbidden`, `not_found`, `invalid_credentials`, `too_many_attempts`, `invalid_phone`, `invalid_name`,
+`invalid_password`, `invalid_role`, `phone_taken`, `registration_closed`, `community_code_taken`,
+`partner_required`, `import_rejected`, `invalid_cursor`, `idempotency_conflict`, `request_too_large`,
+`method_not_allowed`, `internal_error`, and the codes each route lists in its description.
+"""
+
+
+@get("/healthz", summary="Liveness and database check", tags=["ops"], media_type=MediaType.JSON)
+async def healthz(db: AsyncSession) -> dict[str, str]:
+    await db.execute(text("SELECT 1"))
+    return {"status": "ok", "database": db.get_bind().dialect.name}
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the Litestar app for ``settings`` (default: from the environment)."""
+    settings = settings or Settings.from_env()
+    engine = create_engine(settings.database_url)
+    maker = create_session_maker(engine)
+    db_config = SQLAlchemyAsyncConfig(
+        engine_instance=engine,
+        session_maker=maker,
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        session_dependency_key="db",
+        before_send_handler="autocommit",
+        set_default_exception_handler=False,
+    )
+
+    @contextlib.asynccontextmanager
+    async def jobs(app: Litestar) -> AsyncIterator[None]:
+        task = None
+        if settings.jobs_interval_seconds:
+            task = asyncio.create_task(run_jobs_forever(maker, settings.jobs_interval_seconds))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await engine.dispose()
+
+    route_handlers: list[Any] = [
+        healthz,
+        AuthController,
+        MeController,
+        CommunityController,
+        *POINTS_ROUTES,
+        *ACTIVITY_ROUTES,
+        *STORE_ROUTES,
+        *REWARDS_ROUTES,
+        *PAGE_ROUTES,
+        create_static_files_router(
+            path="/static", directories=[STATIC_DIR], include_in_schema=False, cache_control=None
+        ),
+    ]
+    return Litestar(
+        route_handlers=route_handlers,
+        plugins=[SQLAlchemyPlugin(config=db_config)],
+        dependencies={
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "actor": Provide(provide_actor),
+            "maybe_actor": Provide(provide_maybe_actor),
+        },
+        exception_handlers=exception_handlers,
+        lifespan=[jobs],
+        request_max_body_size=BODY_MAX_BYTES,
+        openapi_config=OpenAPIConfig(
+            title="Jifen API",
+            version="1.0.0",
+            description=ERROR_CODES_DOC,
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+        logging_config=LoggingConfig(
+            root={"level": settings.log_level, "handlers": ["queue_listener"]},
+            formatters={"standard": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+            log_exceptions="debug",
+        ),
+        state=State({"settings": settings, "session_maker": maker, "engine": engine}),
+        debug=False,
+    )
+
+
+logging.getLogger("jifen")

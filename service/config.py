@@ -1,0 +1,175 @@
+"""Settings from ``JIFEN_*`` environment variables, and the named limits every module shares."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = [
+    "BODY_MAX_BYTES",
+    "LIST_LIMIT_DEFAULT",
+    "LIST_LIMIT_MAX",
+    "LOGIN_FAILURES_MAX",
+    "LOGIN_WINDOW_SECONDS",
+    "NAME_MAX",
+    "PASSWORD_MAX",
+    "PASSWORD_MIN",
+    "POINTS_PER_AWARD_MAX",
+    "TEXT_MAX",
+    "TITLE_MAX",
+    "TOKEN_LIFETIME_SECONDS",
+    "ConfigError",
+    "Settings",
+]
+
+NAME_MAX = 64
+"""Longest person, community or shop name, in characters."""
+TITLE_MAX = 120
+"""Longest title of an activity, product, offer, rule or wish."""
+TEXT_MAX = 4000
+"""Longest free text (description, memo, evidence)."""
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+BODY_MAX_BYTES = 1_048_576
+"""Largest JSON request body; uploads have their own limit."""
+UPLOAD_MAX_BYTES = 5 * 1_048_576
+LIST_LIMIT_DEFAULT = 50
+LIST_LIMIT_MAX = 200
+POINTS_PER_AWARD_MAX = 100_000
+"""Largest number of points a single transfer may move."""
+TOKEN_LIFETIME_SECONDS = 14 * 24 * 3600
+"""Lifetime of a login token (bearer and cookie)."""
+LOGIN_FAILURES_MAX = 5
+"""Failed logins per phone, or 4x that per client address, before 429."""
+LOGIN_WINDOW_SECONDS = 15 * 60
+IMPORT_ROWS_MAX = 200_000
+
+
+class ConfigError(RuntimeError):
+    """The environment describes a deployment Jifen cannot start."""
+
+
+def _default_database_url() -> str:
+    return f"sqlite+aiosqlite:///{Path.cwd() / 'jifen.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deployment settings. Build them with :meth:`from_env`; tests build them directly."""
+
+    database_url: str = field(default_factory=_default_database_url)
+    """``JIFEN_DATABASE_URL``: ``sqlite+aiosqlite:///path.db`` or ``postgresql+asyncpg://user@host/db``."""
+    secret_key: str = ""
+    """``JIFEN_SECRET_KEY``: signs login tokens and QR codes (made beside a SQLite file in development)."""
+    public_url: str = "http://127.0.0.1:8000"
+    """``JIFEN_PUBLIC_URL``: the base URL that QR codes encode; phones must reach it."""
+    timezone: str = "Asia/Shanghai"
+    """``JIFEN_TIMEZONE``: the default time zone in which times are shown."""
+    log_level: str = "INFO"
+    """``JIFEN_LOG_LEVEL``: DEBUG, INFO, WARNING or ERROR."""
+    env: str = "development"
+    """``JIFEN_ENV``: ``development`` or ``production`` (production requires a secret key)."""
+    jobs_interval_seconds: int = 60
+    """``JIFEN_JOBS_INTERVAL_SECONDS``: how often the in-server periodic jobs run (0 turns them off)."""
+    secure_cookies: bool = False
+    """``JIFEN_SECURE_COOKIES``: mark cookies Secure (set it when served over HTTPS)."""
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Read settings from the environment, failing loudly on anything unusable."""
+        env = dict(os.environ if environ is None else environ)
+        defaults = cls()
+        settings = cls(
+            database_url=env.get("JIFEN_DATABASE_URL", defaults.database_url),
+            secret_key=env.get("JIFEN_SECRET_KEY", ""),
+            public_url=env.get("JIFEN_PUBLIC_URL", defaults.public_url).rstrip("/"),
+            timezone=env.get("JIFEN_TIMEZONE", defaults.timezone),
+            log_level=env.get("JIFEN_LOG_LEVEL", defaults.log_level).upper(),
+            env=env.get("JIFEN_ENV", defaults.env),
+            jobs_interval_seconds=_int(env, "JIFEN_JOBS_INTERVAL_SECONDS", defaults.jobs_interval_seconds),
+            secure_cookies=env.get("JIFEN_SECURE_COOKIES", "").lower() in {"1", "true", "yes"},
+        )
+        return settings.validated()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        raw = self.database_url.split(":///", 1)[-1]
+        return None if raw in {"", ":memory:"} else Path(raw)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def validated(self) -> Settings:
+        """Return settings with a secret key, or raise :class:`ConfigError` saying what is wrong."""
+        if not (
+            self.database_url.startswith("sqlite+aiosqlite://")
+            or self.database_url.startswith("postgresql+asyncpg://")
+        ):
+            raise ConfigError(
+                "JIFEN_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                f"(got {self.database_url!r})"
+            )
+        if not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError(f"JIFEN_PUBLIC_URL must be an http(s) URL (got {self.public_url!r})")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"JIFEN_TIMEZONE {self.timezone!r} is not a known time zone") from exc
+        if self.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError(
+                f"JIFEN_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR (got {self.log_level!r})"
+            )
+        if self.env not in {"development", "production"}:
+            raise ConfigError(f"JIFEN_ENV must be development or production (got {self.env!r})")
+        if self.secret_key:
+            if len(self.secret_key) < 32:
+                raise ConfigError("JIFEN_SECRET_KEY must be at least 32 characters")
+            return self
+        if self.env == "production" or not self.is_sqlite:
+            raise ConfigError("JIFEN_SECRET_KEY is required in production and with PostgreSQL")
+        return _with_generated_secret(self)
+
+
+def _with_generated_secret(settings: Settings) -> Settings:
+    """Development only: keep a generated key beside the SQLite file so restarts keep sessions."""
+    path = settings.sqlite_path
+    if path is None:
+        return _replace(settings, secret_key=secrets.token_urlsafe(48))
+    key_file = path.parent / ".jifen-secret"
+    if key_file.exists():
+        key = key_file.read_text().strip()
+    else:
+        key = secrets.token_urlsafe(48)
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
+    return _replace(settings, secret_key=key)
+
+
+def _replace(settings: Settings, **changes: object) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)  # type: ignore[arg-type]
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number (got {raw!r})") from exc
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative")
+    return value

@@ -1,0 +1,174 @@
+"""Domain errors with stable codes, and the handlers that turn every error into RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotFoundException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+__all__ = [
+    "Conflict",
+    "DomainError",
+    "Forbidden",
+    "InvalidInput",
+    "NotAuthenticated",
+    "NotFound",
+    "TooManyRequests",
+    "exception_handlers",
+    "problem",
+]
+
+log = logging.getLogger("jifen")
+PROBLEM = "application/problem+json"
+
+
+class DomainError(Exception):
+    """An outcome a user can cause. ``code`` is stable and documented; ``detail`` is for people."""
+
+    status: ClassVar[int] = 400
+    code: str = "bad_request"
+
+    def __init__(
+        self,
+        code: str | None = None,
+        detail: str = "",
+        *,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        errors: list[dict[str, str]] | None = None,
+    ) -> None:
+        self.code = code or type(self).code
+        self.detail = detail or self.code.replace("_", " ")
+        if status is not None:
+            self.status = status  # type: ignore[misc]
+        self.headers = headers or {}
+        self.errors = errors
+        super().__init__(f"{self.code}: {self.detail}")
+
+
+class InvalidInput(DomainError):
+    status = 422
+    code = "invalid_input"
+
+
+class NotAuthenticated(DomainError):
+    status = 401
+    code = "not_authenticated"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too_many_requests"
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal server error",
+}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+}
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    errors: list[dict[str, str]] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "status": status,
+        "title": _TITLES.get(status, "Error"),
+        "detail": detail,
+        "code": code,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return Response(content=body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _domain_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    return problem(exc.status, exc.code, exc.detail, headers=exc.headers, errors=exc.errors)
+
+
+def _field_errors(extra: Any) -> list[dict[str, str]]:
+    errors: list[dict[str, str]] = []
+    for item in extra if isinstance(extra, list) else []:
+        if isinstance(item, dict):
+            key = str(item.get("key") or item.get("source") or "body")
+            errors.append({"field": key.removeprefix("$."), "message": str(item.get("message", "invalid"))})
+    return errors
+
+
+def _validation_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    errors = _field_errors(exc.extra)
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail)
+    return problem(400 if not errors else 422, "invalid_input", detail, errors=errors)
+
+
+def _http_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    if status >= 500:
+        log.error("HTTP %s: %s", status, exc.detail)
+        return problem(status, "internal_error", "Something went wrong on our side.")
+    code = _HTTP_CODES.get(status, "http_error")
+    return problem(status, code, str(exc.detail), headers=dict(exc.headers or {}))
+
+
+def _not_found_handler(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
+    return problem(404, "not_found", "No such page or resource.")
+
+
+def _internal_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error", exc_info=exc)
+    return problem(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side.")
+
+
+exception_handlers: dict[Any, Any] = {
+    DomainError: _domain_handler,
+    ValidationException: _validation_handler,
+    NotFoundException: _not_found_handler,
+    HTTPException: _http_handler,
+    Exception: _internal_handler,
+}

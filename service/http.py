@@ -1,0 +1,127 @@
+"""HTTP plumbing shared by every domain's controllers: who is calling, pagination, idempotent replies."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.accounts.service import Actor, authenticate_token
+from service.config import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, Settings
+from service.errors import Forbidden, InvalidInput, NotAuthenticated
+from service.idempotency import run_once
+
+__all__ = [
+    "CSRF_COOKIE",
+    "CSRF_HEADER",
+    "LANG_COOKIE",
+    "TOKEN_COOKIE",
+    "Limit",
+    "decode_cursor",
+    "encode_cursor",
+    "idempotent",
+    "provide_actor",
+    "provide_maybe_actor",
+    "provide_settings",
+]
+
+TOKEN_COOKIE = "jifen_token"
+CSRF_COOKIE = "jifen_csrf"
+CSRF_HEADER = "x-csrf-token"
+LANG_COOKIE = "jifen_lang"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+Limit = Annotated[
+    int,
+    Parameter(
+        query="limit",
+        ge=1,
+        le=LIST_LIMIT_MAX,
+        default=LIST_LIMIT_DEFAULT,
+        description=f"Page size (default {LIST_LIMIT_DEFAULT}, at most {LIST_LIMIT_MAX}).",
+    ),
+]
+
+
+def provide_settings(request: Request[Any, Any, Any]) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _token(request: Request[Any, Any, Any]) -> tuple[str | None, bool]:
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None, False
+    return request.cookies.get(TOKEN_COOKIE), True
+
+
+def _check_csrf(request: Request[Any, Any, Any]) -> None:
+    """Cookie-authenticated writes must echo the CSRF cookie in a header (double submit)."""
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    header = request.headers.get(CSRF_HEADER, "")
+    if not cookie or not hmac.compare_digest(cookie, header):
+        raise Forbidden("csrf_failed", "The page is out of date; reload it and try again.")
+
+
+async def provide_maybe_actor(request: Request[Any, Any, Any], db: AsyncSession) -> Actor | None:
+    token, via_cookie = _token(request)
+    if not token:
+        return None
+    settings: Settings = request.app.state.settings
+    try:
+        actor = await authenticate_token(db, token, settings.secret_key)
+    except NotAuthenticated:
+        if via_cookie:
+            return None
+        raise
+    if via_cookie and request.method not in SAFE_METHODS:
+        _check_csrf(request)
+    return actor
+
+
+async def provide_actor(request: Request[Any, Any, Any], db: AsyncSession) -> Actor:
+    actor = await provide_maybe_actor(request, db)
+    if actor is None:
+        raise NotAuthenticated("not_authenticated", "Log in first.")
+    return actor
+
+
+def encode_cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    if len(cursor) > 200:
+        raise InvalidInput("invalid_cursor", "The cursor is not one this API gave out.")
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidInput("invalid_cursor", "The cursor is not one this API gave out.") from exc
+
+
+async def idempotent(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    actor: Actor,
+    work: Callable[[], Awaitable[tuple[int, msgspec.Struct]]],
+) -> Response[bytes]:
+    """Run a point-moving write under the request's ``Idempotency-Key``, if it has one."""
+
+    async def encoded() -> tuple[int, bytes]:
+        status, body = await work()
+        return status, msgspec.json.encode(body)
+
+    scope = f"{request.method} {request.url.path}"
+    status, body = await run_once(
+        db, actor.member_id, request.headers.get("idempotency-key"), scope, await request.body(), encoded
+    )
+    return Response(content=body, status_code=status, media_type="application/json")

@@ -1,0 +1,47 @@
+"""Periodic jobs that run inside every server process (and from the CLI).
+
+Each job is one short transaction per batch and is safe to run in several workers at once: the
+services it calls lock the rows they change and skip what another worker already did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+__all__ = ["JOBS", "run_jobs_forever", "run_jobs_once"]
+
+log = logging.getLogger("jifen.jobs")
+
+Job = Callable[[async_sessionmaker[AsyncSession]], Awaitable[int]]
+"""A job takes the session maker, does its work in its own transactions, returns how much it did."""
+
+
+def _registered() -> list[tuple[str, Job]]:
+    jobs: list[tuple[str, Job]] = []
+    # Each domain adds its jobs here, e.g. ("points.sweep_holds", points_jobs.sweep_holds).
+    return jobs
+
+
+JOBS = _registered
+
+
+async def run_jobs_once(maker: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    done: dict[str, int] = {}
+    for name, job in JOBS():
+        try:
+            done[name] = await job(maker)
+        except Exception:  # a failing job must not stop the others or the server
+            log.exception("job %s failed", name)
+    return done
+
+
+async def run_jobs_forever(maker: async_sessionmaker[AsyncSession], interval_seconds: int) -> None:
+    while True:
+        await asyncio.sleep(interval_seconds)
+        with contextlib.suppress(Exception):
+            await run_jobs_once(maker)

@@ -1,0 +1,1 @@
+"""The points ledger: accounts, transfers, holds, expiry, balances, verification."""

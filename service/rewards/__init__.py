@@ -1,0 +1,1 @@
+"""Good-conduct rules and claims with public notice, and micro-wishes."""

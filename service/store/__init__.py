@@ -1,0 +1,1 @@
+"""Points supermarket, partner offers, vouchers, settlement."""

@@ -1,0 +1,153 @@
+"""Foundation pages: login, home, members administration."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from litestar import Request, Response, get
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.accounts import service as accounts
+from service.accounts.models import Community
+from service.accounts.service import Actor
+from service.config import LIST_LIMIT_DEFAULT
+from service.errors import DomainError
+from service.http import decode_cursor, encode_cursor
+from service.web.render import page, redirect_to_login
+
+__all__ = ["ADMIN_LINKS", "HOME_PANELS", "ROLE_NAMES", "ROUTES", "admin_community"]
+
+ROLE_NAMES = {
+    "admin": "Administrator",
+    "organizer": "Organizer",
+    "clerk": "Store clerk",
+    "reviewer": "Reviewer",
+    "partner": "Partner staff",
+    "member": "Member",
+    "platform_admin": "Platform administrator",
+}
+
+HomePanel = Callable[[AsyncSession, Actor, Community], Awaitable[dict[str, Any]]]
+HOME_PANELS: list[tuple[str, HomePanel]] = []
+"""(template, loader) pairs shown in each community card of the home page; domains add theirs."""
+
+ADMIN_LINKS: list[tuple[str, str]] = [("/admin", "Members")]
+"""Links of the administration sub-navigation; domains add theirs."""
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: an open redirect would let a phishing link borrow our login page.
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target[:500]
+
+
+@get("/login", include_in_schema=False)
+async def login_page(
+    request: Request[Any, Any, Any],
+    maybe_actor: Actor | None,
+    next: Annotated[str | None, Parameter(query="next", max_length=500)] = None,
+) -> Response[str]:
+    return page(request, "login.html", maybe_actor, next=_safe_next(next))
+
+
+@get("/", include_in_schema=False)
+async def home_page(
+    request: Request[Any, Any, Any], db: AsyncSession, maybe_actor: Actor | None
+) -> Response[str]:
+    if maybe_actor is None:
+        return redirect_to_login(request)
+    actor = maybe_actor
+    memberships = await accounts.roles_of(db, actor.member_id)
+    roles: dict[uuid.UUID, list[str]] = {}
+    for m in memberships:
+        roles.setdefault(m.community_id, []).append(m.role)
+    communities = await accounts.list_communities(db, roles)
+    panel_data: dict[uuid.UUID, dict[str, Any]] = {}
+    for c in communities:
+        data: dict[str, Any] = {}
+        for _template, loader in HOME_PANELS:
+            data.update(await loader(db, actor, c))
+        panel_data[c.id] = data
+    return page(
+        request,
+        "home.html",
+        actor,
+        communities=communities,
+        roles=roles,
+        role_names=ROLE_NAMES,
+        panels=[t for t, _ in HOME_PANELS],
+        panel_data=panel_data,
+    )
+
+
+async def admin_community(
+    request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, community: str | None, *roles: str
+) -> Community | Response[str]:
+    """The community an admin page is about, or the page that lets the caller choose one."""
+    wanted = roles or ("admin",)
+    if community:
+        try:
+            cid = uuid.UUID(community)
+            await accounts.require_role(db, actor, cid, *wanted)
+            return await accounts.get_community(db, cid)
+        except (ValueError, DomainError):
+            return page(
+                request,
+                "error.html",
+                actor,
+                status=403,
+                title="403",
+                detail="You do not have the role this needs in this community.",
+            )
+    held = {
+        m.community_id
+        for m in await accounts.roles_of(db, actor.member_id)
+        if m.role in wanted or m.role == "admin"
+    }
+    communities = await accounts.list_communities(db, held)
+    if len(communities) == 1:
+        return communities[0]
+    return page(request, "admin/choose.html", actor, communities=communities)
+
+
+@get("/admin", include_in_schema=False)
+async def admin_members_page(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    maybe_actor: Actor | None,
+    community: Annotated[str | None, Parameter(max_length=64)] = None,
+    cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+    q: Annotated[str | None, Parameter(max_length=64)] = None,
+) -> Response[str]:
+    if maybe_actor is None:
+        return redirect_to_login(request)
+    actor = maybe_actor
+    chosen = await admin_community(request, db, actor, community)
+    if isinstance(chosen, Response):
+        return chosen
+    try:
+        after = decode_cursor(cursor)
+        after_id = uuid.UUID(after) if after else None
+    except (ValueError, DomainError):
+        after_id = None
+    rows, last = await accounts.list_members(db, actor, chosen.id, LIST_LIMIT_DEFAULT, after_id, q)
+    return page(
+        request,
+        "admin/members.html",
+        actor,
+        community=chosen,
+        members=rows,
+        next_cursor=encode_cursor(str(last)) if last else None,
+        q=q,
+        role_names=ROLE_NAMES,
+        partners=await accounts.list_partners(db, chosen.id),
+        total=await accounts.count_members(db, chosen.id),
+        admin_links=ADMIN_LINKS,
+    )
+
+
+ROUTES: list[Any] = [login_page, home_page, admin_members_page]

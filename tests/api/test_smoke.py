@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from typing import Any
+
+
+async def test_health(client: Any) -> None:
+    r = await client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json()["status"] == "ok"
+
+
+async def test_me(client: Any, world: Any) -> None:
+    r = await client.get("/api/v1/me", headers=world.h["alice"])
+    assert r.status_code == 200
+    body = r.json()
+    assert body["phone"] == "13900000001"
+    assert {"community_id": str(world.cid), "role": "member"} in body["roles"]
