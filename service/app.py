@@ -30,7 +30,11 @@ from service.jobs import run_jobs_forever
 from service.points.controllers import ROUTES as POINTS_ROUTES
 from service.rewards.controllers import ROUTES as REWARDS_ROUTES
 from service.store.controllers import ROUTES as STORE_ROUTES
+from service.web.activities_pages import ROUTES as ACTIVITY_PAGES
 from service.web.pages import ROUTES as PAGE_ROUTES
+from service.web.points_pages import ROUTES as POINTS_PAGES
+from service.web.rewards_pages import ROUTES as REWARDS_PAGES
+from service.web.store_pages import ROUTES as STORE_PAGES
 
 __all__ = ["create_app"]
 
@@ -91,6 +95,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *STORE_ROUTES,
         *REWARDS_ROUTES,
         *PAGE_ROUTES,
+        *POINTS_PAGES,
+        *ACTIVITY_PAGES,
+        *STORE_PAGES,
+        *REWARDS_PAGES,
         create_static_files_router(
             path="/static", directories=[STATIC_DIR], include_in_schema=False, cache_control=None
         ),

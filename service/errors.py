@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, ClassVar
 
 from litestar import Request, Response
@@ -133,11 +134,18 @@ def _domain_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[dic
 
 
 def _field_errors(extra: Any) -> list[dict[str, str]]:
+    """Name the field of each validation error: msgspec says "... - at `$.name`" or "field `name`"."""
     errors: list[dict[str, str]] = []
     for item in extra if isinstance(extra, list) else []:
-        if isinstance(item, dict):
-            key = str(item.get("key") or item.get("source") or "body")
-            errors.append({"field": key.removeprefix("$."), "message": str(item.get("message", "invalid"))})
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", "invalid"))
+        key = str(item.get("key") or item.get("source") or "body")
+        found = re.search(r"at `\$\.([^`]+)`", message) or re.search(r"field `([^`]+)`", message)
+        if found and key in {"data", "body"}:
+            key = found.group(1)
+            message = re.sub(r"\s*- at `[^`]+`", "", message)
+        errors.append({"field": key, "message": message})
     return errors
 
 

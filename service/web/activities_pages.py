@@ -1,0 +1,9 @@
+"""Pages of the activities domain (filled in by its issue)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ROUTES"]
+
+ROUTES: list[Any] = []
