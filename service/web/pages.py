@@ -49,7 +49,7 @@ def _safe_next(target: str | None) -> str:
 async def login_page(
     request: Request[Any, Any, Any],
     maybe_actor: Actor | None,
-    next: Annotated[str | None, Parameter(query="next", max_length=500)] = None,
+    next: Annotated[str | None, Parameter(max_length=500)] = None,
 ) -> Response[str]:
     return page(request, "login.html", maybe_actor, next=_safe_next(next))
 
