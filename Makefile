@@ -1,0 +1,41 @@
+# Two commands for a fresh machine with Python 3.11+:  make demo  and  make test
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && echo $$p && break; done)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test test-sqlite test-postgres lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+demo: setup  ## build the demo database on SQLite, print the URL and logins, serve it
+	$(BIN)/jifen demo --host 127.0.0.1 --port 8000 --workers 2
+
+test: setup  ## lint, type-check, then the whole suite on SQLite and on PostgreSQL
+	$(BIN)/ruff check service tests
+	$(BIN)/ruff format --check service tests
+	$(BIN)/mypy service
+	$(BIN)/pytest -q -p no:cacheprovider
+	JIFEN_TEST_DATABASE=postgres $(BIN)/pytest -q -p no:cacheprovider
+
+test-sqlite: setup
+	$(BIN)/pytest -q
+
+test-postgres: setup
+	JIFEN_TEST_DATABASE=postgres $(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check service tests && $(BIN)/ruff format --check service tests && $(BIN)/mypy service
+
+bench: setup  ## benchmarks (not part of the test suite)
+	for b in bench/*_bench.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) jifen-demo.db* .pytest_cache .mypy_cache .ruff_cache
