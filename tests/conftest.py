@@ -266,7 +266,8 @@ def live_server(database_url: str) -> Iterator[str]:
             break
         except OSError as exc:
             if proc.poll() is not None:
-                raise RuntimeError("server died: " + (proc.stderr.read().decode() if proc.stderr else "")) from exc
+                output = proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError("server died: " + output) from exc
             time.sleep(0.2)
     else:
         proc.kill()

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 __all__ = ["CODE_RE", "mask_name", "mask_phone", "normalise_phone"]
 
-_PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+_PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
 
 
 def normalise_phone(raw: str) -> str | None:
     """Return the 11-digit mainland mobile number in ``raw``, or ``None`` if it is not one.
 
-    Accepts spaces, dashes and a ``+86``/``0086``/``86`` prefix, as people type them.
+    Accepts spaces, dashes, full-width digits (Chinese input methods) and a ``+86``/``0086``/``86``
+    prefix, as people type them. Only ASCII digits come out: ``\\d`` would let other scripts' digits in.
     """
-    digits = re.sub(r"[\s\-()]", "", raw or "")
+    digits = re.sub(r"[\s\-()]", "", unicodedata.normalize("NFKC", raw or ""))
     for prefix in ("+86", "0086", "86"):
         if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
             digits = digits[len(prefix) :]
