@@ -39,6 +39,15 @@ BACKEND = os.environ.get("JIFEN_TEST_DATABASE", "sqlite").lower()
 PG_URL = os.environ.get("JIFEN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 CHROMIUM = os.environ.get("JIFEN_CHROMIUM", "/usr/bin/chromium")
 SECRET = "test-secret-" + "x" * 40
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def need(condition: bool, reason: str) -> None:
@@ -277,8 +286,17 @@ def live_server(database_url: str) -> Iterator[str]:
     proc.wait(10)
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+@pytest.fixture
+def browser(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Chromium through Playwright's sync API, one per test.
+
+    Playwright's sync API keeps an event loop running on this thread while it is open, and async
+    fixtures cannot be set up under a running loop. So every other fixture of the test is set up
+    first, and Playwright is closed again when the test ends.
+    """
+    for name in request.fixturenames:
+        if name not in {"browser", "phone", "request"}:
+            request.getfixturevalue(name)
     need(
         shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists(),
         f"Chromium not found at {CHROMIUM} (apt-get install chromium fonts-wqy-microhei)",
@@ -289,18 +307,7 @@ def browser() -> Iterator[Any]:
         need(False, "playwright is not installed")
         raise
     with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
 
