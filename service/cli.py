@@ -24,13 +24,20 @@ def _settings() -> Settings:
 
 
 def _with_session(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
-    """Run ``work(session)`` in one transaction; return its exit code."""
+    """Run ``work(session)`` in one transaction; return its exit code.
+
+    A ``DomainError`` rolls the whole transaction back, is printed with its code, and exits 2.
+    """
+    from service.errors import DomainError
 
     async def run() -> int:
         engine = create_engine(settings.database_url)
         try:
             async with transaction(create_session_maker(engine)) as db:
                 return await work(db)
+        except DomainError as exc:
+            print(f"jifen: {exc.code}: {exc.detail}", file=sys.stderr)
+            return 2
         finally:
             await engine.dispose()
 
@@ -121,17 +128,12 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_admin_create(args: argparse.Namespace) -> int:
     from service.accounts import service as accounts
-    from service.errors import DomainError
 
     settings = _settings()
     upgrade_database(settings.database_url)
 
     async def work(db: Any) -> int:
-        try:
-            member = await accounts.create_platform_admin(db, args.phone, args.password, args.name)
-        except DomainError as exc:
-            print(f"jifen: {exc.code}: {exc.detail}", file=sys.stderr)
-            return 2
+        member = await accounts.create_platform_admin(db, args.phone, args.password, args.name)
         print(f"platform admin {member.name} ({member.phone}) is ready")
         return 0
 
@@ -142,7 +144,6 @@ def cmd_members_import(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from service.accounts import service as accounts
-    from service.errors import DomainError
 
     settings = _settings()
     upgrade_database(settings.database_url)
@@ -162,11 +163,7 @@ def cmd_members_import(args: argparse.Namespace) -> int:
         return 1
 
     async def work(db: Any) -> int:
-        try:
-            community = await accounts.get_community_by_code(db, args.community)
-        except DomainError as exc:
-            print(f"jifen: {exc.detail}", file=sys.stderr)
-            return 2
+        community = await accounts.get_community_by_code(db, args.community)
         with Progress(transient=False) as progress:
             task = progress.add_task(f"importing into {community.name}", total=len(rows))
             report = await accounts.import_members(
@@ -179,6 +176,84 @@ def cmd_members_import(args: argparse.Namespace) -> int:
         return 0
 
     return _with_session(settings, work)
+
+
+# ---------------------------------------------------------------- rewards
+
+
+def cmd_rewards_settle(args: argparse.Namespace) -> int:
+    """Pay claims whose public notice ended; close unrated wishes; time out stale assignments."""
+    from service.rewards import service as rewards
+    from service.rewards import wishes_service as wishes
+
+    settings = _settings()
+    upgrade_database(settings.database_url)
+
+    async def work(maker: Any) -> int:
+        claims = await rewards.settle_due_claims(maker)
+        closed = await wishes.auto_award_due_wishes(maker)
+        reopened = await wishes.time_out_wishes(maker)
+        print(f"claims awarded: {claims}; wishes closed with points: {closed}; wishes reopened: {reopened}")
+        return 0
+
+    return _with_maker(settings, work)
+
+
+# ---------------------------------------------------------------- points ledger
+
+
+def cmd_points_sweep(args: argparse.Namespace) -> int:
+    """Release pending holds past their expiry."""
+    from service.points import jobs
+
+    settings = _settings()
+    upgrade_database(settings.database_url)
+
+    async def work(maker: Any) -> int:
+        print(f"holds released: {await jobs.sweep_holds(maker)}")
+        return 0
+
+    return _with_maker(settings, work)
+
+
+def cmd_points_expire(args: argparse.Namespace) -> int:
+    """Post expiry transfers for points past their date."""
+    from service.points import jobs
+
+    settings = _settings()
+    upgrade_database(settings.database_url)
+
+    async def work(maker: Any) -> int:
+        print(f"points expired: {await jobs.expire_points(maker)}")
+        return 0
+
+    return _with_maker(settings, work)
+
+
+def cmd_ledger_verify(args: argparse.Namespace) -> int:
+    """Recompute the ledger of one or every community; exit 1 when anything is wrong."""
+    from service.points.cli import verify_ledgers
+
+    settings = _settings()
+
+    async def work(db: Any) -> int:
+        return await verify_ledgers(db, args.community)
+
+    return _with_session(settings, work)
+
+
+def cmd_store_sweep(args: argparse.Namespace) -> int:
+    """Expire overdue orders and vouchers: their holds are voided and the stock comes back."""
+    from service.store import service as store
+
+    settings = _settings()
+    upgrade_database(settings.database_url)
+
+    async def work(maker: Any) -> int:
+        print(f"orders and vouchers expired: {await store.sweep(maker)}")
+        return 0
+
+    return _with_maker(settings, work)
 
 
 # ---------------------------------------------------------------- the parser
@@ -228,6 +303,29 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=cmd_members_import)
 
     # Domain commands (points, ledger, rewards, ...) are added below by their issues.
+    points_cmd = sub.add_parser("points", help="points ledger jobs").add_subparsers(
+        dest="points_command", required=True
+    )
+    points_cmd.add_parser("sweep", help="release holds past their expiry").set_defaults(func=cmd_points_sweep)
+    points_cmd.add_parser("expire", help="post expiries of points past their date").set_defaults(
+        func=cmd_points_expire
+    )
+    ledger_cmd = sub.add_parser("ledger", help="the points ledger").add_subparsers(
+        dest="ledger_command", required=True
+    )
+    verify = ledger_cmd.add_parser("verify", help="check hash chains and balances (exit 1 on problems)")
+    verify.add_argument("--community", help="community code (default: every community)")
+    verify.set_defaults(func=cmd_ledger_verify)
+    rewards_cmd = sub.add_parser("rewards", help="good-conduct claims and micro-wishes").add_subparsers(
+        dest="rewards_command", required=True
+    )
+    settle = rewards_cmd.add_parser("settle", help="pay claims whose public notice ended (and wish jobs)")
+    settle.set_defaults(func=cmd_rewards_settle)
+    store_cmd = sub.add_parser("store", help="points supermarket and partner vouchers").add_subparsers(
+        dest="store_command", required=True
+    )
+    sweep = store_cmd.add_parser("sweep", help="expire overdue orders and vouchers (points and stock return)")
+    sweep.set_defaults(func=cmd_store_sweep)
     return parser
 
 

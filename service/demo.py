@@ -38,6 +38,18 @@ DemoStep = Callable[[AsyncSession, Demo], Awaitable[None]]
 def DEMO_STEPS() -> list[DemoStep]:
     """Each domain's step that adds its demo data (activities, products, rules, ...), in order."""
     steps: list[DemoStep] = []
+    from service.points.demo import seed as points_seed
+
+    steps.append(points_seed)
+    from service.rewards.demo import seed as rewards_seed
+
+    steps.append(rewards_seed)
+    from service.store.demo import seed as store_seed
+
+    steps.append(store_seed)
+    from service.activities.demo import seed as activities_seed
+
+    steps.append(activities_seed)
     return steps
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from litestar import Request, Response
@@ -13,6 +14,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DataError, DBAPIError
 
 __all__ = [
     "Conflict",
@@ -22,6 +24,7 @@ __all__ = [
     "NotAuthenticated",
     "NotFound",
     "TooManyRequests",
+    "add_localiser",
     "exception_handlers",
     "problem",
 ]
@@ -44,9 +47,13 @@ class DomainError(Exception):
         status: int | None = None,
         headers: dict[str, str] | None = None,
         errors: list[dict[str, str]] | None = None,
+        params: dict[str, object] | None = None,
     ) -> None:
         self.code = code or type(self).code
-        self.detail = detail or self.code.replace("_", " ")
+        self.template = detail or self.code.replace("_", " ")
+        """``detail`` before ``params`` are filled in: the msgid that pages translate."""
+        self.params = params or {}
+        self.detail = self.template % self.params if self.params else self.template
         if status is not None:
             self.status = status  # type: ignore[misc]
         self.headers = headers or {}
@@ -129,8 +136,35 @@ def problem(
     return Response(content=body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def _domain_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
-    return problem(exc.status, exc.code, exc.detail, headers=exc.headers, errors=exc.errors)
+Localiser = Callable[[Request[Any, Any, Any], str], str]
+_localisers: list[Localiser] = []
+
+
+def add_localiser(localiser: Localiser) -> None:
+    """Let the page layer translate problem details for people (``web`` registers its catalogues)."""
+    if localiser not in _localisers:
+        _localisers.append(localiser)
+
+
+def _localise(request: Request[Any, Any, Any], text: str) -> str:
+    for localiser in _localisers:
+        text = localiser(request, text)
+    return text
+
+
+def _domain_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    detail = _localise(request, exc.template)
+    if exc.params:
+        try:
+            detail = detail % exc.params
+        except (KeyError, TypeError, ValueError):  # a translation that lost a placeholder
+            detail = exc.detail
+    errors = (
+        [{**e, "message": _localise(request, e.get("message", ""))} for e in exc.errors]
+        if exc.errors is not None
+        else None
+    )
+    return problem(exc.status, exc.code, detail, headers=exc.headers, errors=errors)
 
 
 def _field_errors(extra: Any) -> list[dict[str, str]]:
@@ -165,16 +199,30 @@ def _http_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dic
 
 
 def _not_found_handler(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
-    return problem(404, "not_found", "No such page or resource.")
+    return problem(404, "not_found", _localise(request, "No such page or resource."))
 
 
-def _internal_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def _database_handler(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    # The database refused a value the schemas let through (a NUL character in text on PostgreSQL,
+    # a number out of range: SQLSTATE class 22): the caller's input, so a 422, not a 500.
+    # The request's transaction is rolled back. Anything else is a fault on our side.
+    sqlstate = str(getattr(exc.orig, "sqlstate", "") or getattr(exc.orig, "pgcode", "") or "")
+    if not (isinstance(exc, DataError) or sqlstate.startswith("22")):
+        return _internal_handler(request, exc)
+    log.warning("database refused a value: %s", str(exc.orig)[:200])
+    detail = _localise(request, "Some of the input cannot be stored; remove unusual characters.")
+    return problem(422, "invalid_input", detail)
+
+
+def _internal_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error", exc_info=exc)
-    return problem(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side.")
+    detail = _localise(request, "Something went wrong on our side.")
+    return problem(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", detail)
 
 
 exception_handlers: dict[Any, Any] = {
     DomainError: _domain_handler,
+    DBAPIError: _database_handler,
     ValidationException: _validation_handler,
     NotFoundException: _not_found_handler,
     HTTPException: _http_handler,

@@ -24,6 +24,23 @@ Job = Callable[[async_sessionmaker[AsyncSession]], Awaitable[int]]
 def _registered() -> list[tuple[str, Job]]:
     jobs: list[tuple[str, Job]] = []
     # Each domain adds its jobs here, e.g. ("points.sweep_holds", points_jobs.sweep_holds).
+    from service.store import service as store
+
+    jobs.append(("store.expire", store.sweep))
+    from service.rewards import service as rewards
+    from service.rewards import wishes_service as wishes
+
+    jobs.append(("rewards.settle_claims", rewards.settle_due_claims))
+    jobs.append(("wishes.auto_award", wishes.auto_award_due_wishes))
+    jobs.append(("wishes.time_out", wishes.time_out_wishes))
+    from service.activities import service as activities
+
+    jobs.append(("activities.close_overdue", activities.close_overdue))
+    # Last, so each domain first voids the holds of its own expired orders and vouchers.
+    from service.points import jobs as points_jobs
+
+    jobs.append(("points.sweep_holds", points_jobs.sweep_holds))
+    jobs.append(("points.expire", points_jobs.expire_points))
     return jobs
 
 

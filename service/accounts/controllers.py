@@ -219,8 +219,9 @@ class CommunityController(Controller):
         if problems and not skip_bad:
             raise InvalidInput(
                 "import_rejected",
-                f"{len(problems)} bad rows; nothing was imported.",
+                "%(count)s bad rows; nothing was imported.",
                 errors=[{"field": f"line {e['line']}", "message": str(e["message"])} for e in errors],
+                params={"count": len(problems)},
             )
         report = await service.import_members(db, cid, rows)
         return ImportOut(report.created, report.updated, errors)

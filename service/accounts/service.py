@@ -396,12 +396,13 @@ async def register(db: AsyncSession, phone: str, name: str, password: str, commu
 
 
 async def create_platform_admin(db: AsyncSession, phone: str, password: str, name: str) -> Member:
-    phone = _phone(phone)
+    phone, name = _phone(phone), _name(name)
+    password_hash = await hash_password(password)  # checks the password before anything is written
     member = await db.scalar(select(Member).where(Member.phone == phone))
     if member is None:
-        member = Member(phone=phone, name=_name(name))
+        member = Member(phone=phone, name=name)
         db.add(member)
-    member.password_hash = await hash_password(password)
+    member.password_hash = password_hash
     member.is_platform_admin = True
     await db.flush()
     return member
@@ -423,9 +424,28 @@ async def set_password(
         )
         if held is None:
             raise NotFound("member_not_found", "No such member in this community.")
+        if not actor.is_platform_admin and await _outranks_community_admin(db, member, community_id):
+            # Otherwise an admin of one village could take over a platform or another village's admin.
+            raise Forbidden(
+                "forbidden", "This member administers elsewhere; only a platform admin can reset it."
+            )
     member.password_hash = await hash_password(password)
     member.token_version += 1
     await db.flush()
+
+
+async def _outranks_community_admin(db: AsyncSession, member: Member, community_id: uuid.UUID) -> bool:
+    """True if ``member`` is a platform admin or an admin of some other community."""
+    if member.is_platform_admin:
+        return True
+    elsewhere = await db.scalar(
+        select(Membership.id).where(
+            Membership.member_id == member.id,
+            Membership.role == "admin",
+            Membership.community_id != community_id,
+        )
+    )
+    return elsewhere is not None
 
 
 async def list_members(
@@ -500,15 +520,16 @@ async def login(
     db: AsyncSession, phone: str, password: str, client: str, secret_key: str
 ) -> tuple[str, Member]:
     """Check a phone and password; return a token. Failures are counted per phone and per client."""
-    normal = normalise_phone(phone) or phone[:20]
+    normal = normalise_phone(phone) or phone[:20].replace("\x00", "")  # PostgreSQL text has no NUL
     keys = (f"phone:{normal}", f"ip:{client[:64]}")
     for key, limit in zip(keys, (LOGIN_FAILURES_MAX, LOGIN_FAILURES_MAX * 4), strict=True):
         wait = _throttled(await _failures(db, key), limit)
         if wait is not None:
             raise TooManyRequests(
                 "too_many_attempts",
-                f"Too many failed logins; try again in {wait} s.",
+                "Too many failed logins; try again in %(seconds)s s.",
                 headers={"Retry-After": str(wait)},
+                params={"seconds": wait},
             )
     member = await db.scalar(select(Member).where(Member.phone == normal))
     if member is None or not await _verify_password(member.password_hash, password[:PASSWORD_MAX]):

@@ -1,28 +1,88 @@
 """The ledger's service API: the only way any domain moves points.
 
-STUB: the signatures below are the contract other domains code against; the ledger issue fills in
-the bodies. Every function runs inside the caller's transaction (the session passed in) and never
-commits. Errors are DomainErrors with stable codes.
+Every function runs inside the caller's transaction (the session passed in) and never commits; a
+refused request raises a DomainError before writing anything, so nothing changes. Locks are always
+taken in the same order (hold rows, then accounts by id) so concurrent writers cannot deadlock; on
+SQLite every transaction is already serialized by ``BEGIN IMMEDIATE``.
+
+Idempotency: a key is unique per community. The key is checked before the accounts are locked, again
+after, and the row is inserted with ``ON CONFLICT DO NOTHING``, so two identical requests racing on
+PostgreSQL produce one transfer (the second waits on the unique index and then replays the first).
 """
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service import clock
+from service.accounts.models import Community, Membership, Partner
+from service.accounts.service import Actor, require_role
+from service.config import POINTS_PER_AWARD_MAX
+from service.db import is_postgres
+from service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.ids import new_id
+from service.points import rules
+from service.points.models import (
+    CODE_MAX,
+    IDEMPOTENCY_KEY_MAX,
+    MEMO_MAX,
+    REF_ID_MAX,
+    REF_TYPE_MAX,
+    Account,
+    AwardRequest,
+    Entry,
+    Hold,
+    Lot,
+    Policy,
+    Transfer,
+)
+
 __all__ = [
+    "HOLD_LIFETIME_MAX",
     "Balance",
+    "EntryView",
     "HoldResult",
     "TransferResult",
+    "VerifyReport",
+    "account_for",
+    "approve_award",
     "award",
     "balance",
+    "entries",
+    "expire_points",
+    "get_policy",
     "hold",
+    "list_awards",
     "post_hold",
+    "reject_award",
+    "request_award",
+    "reverse",
+    "reverse_as_admin",
+    "set_policy",
+    "spend",
+    "sweep_holds",
+    "transfer",
+    "transfers_for_ref",
+    "verify",
+    "verify_as_admin",
     "void_hold",
 ]
+
+HOLD_LIFETIME_MAX = timedelta(days=366)
+"""The longest a hold may reserve points."""
+CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+PAYEES = ("store", "partner")
 
 
 @dataclass(frozen=True)
@@ -51,6 +111,379 @@ class Balance:
     expiring: list[tuple[int, datetime]] = field(default_factory=list)
 
 
+# ---------------------------------------------------------------- validation
+
+
+def _check_points(points: int) -> int:
+    if isinstance(points, bool) or not isinstance(points, int) or not 1 <= points <= POINTS_PER_AWARD_MAX:
+        raise InvalidInput(
+            "invalid_points",
+            f"Points must be a whole number from 1 to {POINTS_PER_AWARD_MAX}.",
+            errors=[{"field": "points", "message": f"1-{POINTS_PER_AWARD_MAX}"}],
+        )
+    return points
+
+
+def _check_text(
+    code: str, memo: str, ref_type: str | None, ref_id: str | None, key: str | None
+) -> tuple[str, str, str | None, str | None, str | None]:
+    if not isinstance(code, str) or not CODE_RE.match(code):
+        raise InvalidInput("invalid_code", f"Reason code must be 1-{CODE_MAX} of a-z 0-9 _.")
+    memo = (memo or "").strip()
+    if len(memo) > MEMO_MAX:
+        raise InvalidInput(
+            "invalid_memo",
+            f"Memo must be at most {MEMO_MAX} characters.",
+            errors=[{"field": "memo", "message": f"at most {MEMO_MAX} characters"}],
+        )
+    if (ref_type is not None and not 1 <= len(ref_type) <= REF_TYPE_MAX) or (
+        ref_id is not None and not 1 <= len(ref_id) <= REF_ID_MAX
+    ):
+        raise InvalidInput("invalid_ref", "Reference type or id is empty or too long.")
+    if key is not None:
+        key = key.strip()
+        if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX:
+            raise InvalidInput(
+                "invalid_idempotency_key", f"Idempotency key must be 1-{IDEMPOTENCY_KEY_MAX} characters."
+            )
+    return code, memo, ref_type, ref_id, key
+
+
+def _insufficient(available: int, points: int) -> Conflict:
+    return Conflict(
+        "insufficient_points", f"Not enough points: {available} available, {points} needed.", status=409
+    )
+
+
+def _key_conflict() -> Conflict:
+    return Conflict("idempotency_conflict", "This idempotency key was used with a different request.")
+
+
+# ---------------------------------------------------------------- accounts
+
+
+def _owner_key(kind: str, member_id: uuid.UUID | None, partner_id: uuid.UUID | None) -> str:
+    if kind == "member":
+        return f"member:{member_id}"
+    if kind == "partner":
+        return f"partner:{partner_id}"
+    return kind
+
+
+def _insert(db: AsyncSession) -> Any:
+    return pg_insert if is_postgres(db) else sqlite_insert
+
+
+async def _find_account(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    kind: str,
+    member_id: uuid.UUID | None = None,
+    partner_id: uuid.UUID | None = None,
+) -> Account | None:
+    owner = _owner_key(kind, member_id, partner_id)
+    result: Account | None = await db.scalar(
+        select(Account).where(Account.community_id == community_id, Account.owner_key == owner)
+    )
+    return result
+
+
+async def account_for(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    kind: str,
+    member_id: uuid.UUID | None = None,
+    partner_id: uuid.UUID | None = None,
+) -> Account:
+    """The account (created on first use; race-safe) of a member, a partner or a system account."""
+    found = await _find_account(db, community_id, kind, member_id, partner_id)
+    if found is not None:
+        return found
+    if kind == "member":
+        is_member = await db.scalar(
+            select(Membership.id).where(
+                Membership.community_id == community_id, Membership.member_id == member_id
+            )
+        )
+        if is_member is None:
+            raise NotFound("member_not_found", "That person is not a member of this community.")
+    elif kind == "partner":
+        partner = await db.get(Partner, partner_id) if partner_id else None
+        if partner is None or partner.community_id != community_id:
+            raise NotFound("partner_not_found", "No such partner in this community.")
+    elif await db.get(Community, community_id) is None:
+        raise NotFound("community_not_found", "No such community.")
+    values = {
+        "id": new_id(),
+        "community_id": community_id,
+        "kind": kind,
+        "owner_key": _owner_key(kind, member_id, partner_id),
+        "member_id": member_id,
+        "partner_id": partner_id,
+        "balance": 0,
+        "held": 0,
+        "earned": 0,
+        "spent": 0,
+        "expired": 0,
+        "last_hash": "",
+        "entry_count": 0,
+        "version": 0,
+        "created_at": clock.now(),
+    }
+    await db.execute(_insert(db)(Account).values(**values).on_conflict_do_nothing())
+    created = await _find_account(db, community_id, kind, member_id, partner_id)
+    if created is None:  # impossible: we just inserted it or someone else did
+        raise RuntimeError("ledger account vanished after insert")
+    return created
+
+
+async def _lock(db: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Account]:
+    """Lock accounts in id order (one total order for every writer: no deadlocks) and reload them."""
+    rows = await db.scalars(
+        select(Account)
+        .where(Account.id.in_(sorted(set(ids))))
+        .order_by(Account.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {a.id: a for a in rows}
+
+
+async def get_policy(db: AsyncSession, community_id: uuid.UUID) -> Policy:
+    """The community's policy (defaults when it never set one; not added to the session then)."""
+    policy = await db.get(Policy, community_id)
+    return policy or Policy(
+        community_id=community_id, expiry_mode="never", expiry_value=0, award_approval_threshold=100
+    )
+
+
+async def _expiry_for(db: AsyncSession, community_id: uuid.UUID, now: datetime) -> datetime | None:
+    policy = await get_policy(db, community_id)
+    if policy.expiry_mode == "never":
+        return None
+    community = await db.get(Community, community_id)
+    zone = ZoneInfo(community.timezone if community else "Asia/Shanghai")
+    return rules.expiry_for(now, policy.expiry_mode, policy.expiry_value, zone)
+
+
+# ---------------------------------------------------------------- writing a transfer
+
+
+def _count(member: Account, other: Account, points: int) -> None:
+    """Keep earned/spent/expired of a member account so that balance = earned - spent - expired."""
+    credit = points > 0
+    amount = abs(points)
+    if other.kind == "expired":
+        member.expired += -amount if credit else amount
+    elif other.kind == "issuance" or (other.kind == "member" and credit):
+        member.earned += amount if credit else -amount
+    else:
+        member.spent += -amount if credit else amount
+
+
+async def _consume_lots(
+    db: AsyncSession, account: Account, points: int, lots: list[Lot] | None = None
+) -> None:
+    if lots is None:
+        lots = list(
+            await db.scalars(
+                select(Lot)
+                .where(Lot.account_id == account.id, Lot.remaining > 0)
+                .execution_options(populate_existing=True)
+            )
+        )
+    take = rules.allocate([(lot.remaining, lot.expires_at) for lot in lots], points)
+    for lot, amount in zip(lots, take, strict=True):
+        lot.remaining -= amount
+
+
+def _chain(
+    account: Account,
+    community_id: uuid.UUID,
+    transfer_id: uuid.UUID,
+    points: int,
+    expires_at: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The next entry of a locked account's hash chain; moves the account's cached head and balance."""
+    entry_id = new_id()
+    seq = account.entry_count + 1
+    prev = account.last_hash or rules.GENESIS_HASH
+    digest = rules.entry_hash(
+        prev,
+        entry_id=entry_id,
+        community_id=community_id,
+        transfer_id=transfer_id,
+        account_id=account.id,
+        points=points,
+        seq=seq,
+        expires_at=expires_at,
+        created_at=now,
+    )
+    account.entry_count, account.last_hash = seq, digest
+    account.balance += points
+    account.version += 1
+    return {
+        "id": entry_id,
+        "community_id": community_id,
+        "transfer_id": transfer_id,
+        "account_id": account.id,
+        "points": points,
+        "seq": seq,
+        "prev_hash": prev,
+        "hash": digest,
+        "expires_at": expires_at,
+        "created_at": now,
+    }
+
+
+async def _write(
+    db: AsyncSession,
+    *,
+    community_id: uuid.UUID,
+    legs: list[tuple[Account, int]],
+    code: str,
+    memo: str,
+    ref_type: str | None,
+    ref_id: str | None,
+    actor_id: uuid.UUID | None,
+    key: str | None,
+    chash: str,
+    reverses_id: uuid.UUID | None = None,
+    lots: list[Lot] | None = None,
+) -> uuid.UUID | None:
+    """Insert the transfer and its chained entries; update the locked accounts. ``None``: key taken."""
+    if sum(p for _, p in legs) != 0 or any(p == 0 for _, p in legs):
+        raise RuntimeError("a transfer's legs must be non-zero and sum to zero")
+    now = clock.now()
+    transfer_id = new_id()
+    points = sum(p for _, p in legs if p > 0)
+    row = {
+        "id": transfer_id,
+        "community_id": community_id,
+        "points": points,
+        "code": code,
+        "memo": memo,
+        "ref_type": ref_type,
+        "ref_id": ref_id,
+        "actor_id": actor_id,
+        "idempotency_key": key,
+        "content_hash": chash,
+        "reverses_id": reverses_id,
+        "created_at": now,
+    }
+    stmt = _insert(db)(Transfer).values(**row)
+    if key is not None:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["community_id", "idempotency_key"])
+    inserted = (await db.execute(stmt.returning(Transfer.id))).scalar_one_or_none()
+    if inserted is None:
+        return None
+    expires_at: datetime | None = None
+    if any(a.kind == "member" and p > 0 for a, p in legs):
+        expires_at = await _expiry_for(db, community_id, now)
+    entries: list[dict[str, Any]] = []
+    new_lots: list[dict[str, Any]] = []
+    for account, pts in legs:
+        if account.kind == "member" and pts < 0:
+            await _consume_lots(db, account, -pts, lots)
+        entry_expiry = expires_at if account.kind == "member" and pts > 0 else None
+        entry = _chain(account, community_id, transfer_id, pts, entry_expiry, now)
+        entries.append(entry)
+        if account.kind == "member" and pts > 0:
+            new_lots.append(
+                {
+                    "id": new_id(),
+                    "community_id": community_id,
+                    "account_id": account.id,
+                    "entry_id": entry["id"],
+                    "points": pts,
+                    "remaining": pts,
+                    "expires_at": entry_expiry,
+                }
+            )
+        if account.kind == "member":
+            other = next(a for a, p in legs if (p > 0) != (pts > 0))
+            _count(account, other, pts)
+    await db.execute(insert(Entry), entries)
+    if new_lots:
+        await db.execute(insert(Lot), new_lots)
+    await db.flush()
+    return transfer_id
+
+
+async def _replay(
+    db: AsyncSession, community_id: uuid.UUID, key: str | None, chash: str
+) -> TransferResult | None:
+    if key is None:
+        return None
+    found = (
+        await db.execute(
+            select(Transfer.id, Transfer.points, Transfer.content_hash).where(
+                Transfer.community_id == community_id, Transfer.idempotency_key == key
+            )
+        )
+    ).first()
+    if found is None:
+        return None
+    if found.content_hash != chash:
+        raise _key_conflict()
+    return TransferResult(found.id, found.points, replayed=True)
+
+
+async def _move(
+    db: AsyncSession,
+    *,
+    community_id: uuid.UUID,
+    debit: Account,
+    credit: Account,
+    points: int,
+    code: str,
+    memo: str,
+    ref_type: str | None,
+    ref_id: str | None,
+    actor_id: uuid.UUID | None,
+    key: str | None,
+    reverses_id: uuid.UUID | None = None,
+) -> TransferResult:
+    """Move ``points`` from ``debit`` to ``credit`` once per key, refusing to overdraw a member."""
+    legs_ids = [(debit.id, -points), (credit.id, points)]
+    chash = rules.content_hash(
+        "transfer", legs=legs_ids, code=code, memo=memo, ref_type=ref_type, ref_id=ref_id
+    )
+    earlier = await _replay(db, community_id, key, chash)
+    if earlier is not None:
+        return earlier
+    locked = await _lock(db, [debit.id, credit.id])
+    earlier = await _replay(db, community_id, key, chash)
+    if earlier is not None:
+        return earlier
+    source, target = locked[debit.id], locked[credit.id]
+    if source.kind == "member" and source.balance - source.held < points:
+        raise _insufficient(source.balance - source.held, points)
+    transfer_id = await _write(
+        db,
+        community_id=community_id,
+        legs=[(source, -points), (target, points)],
+        code=code,
+        memo=memo,
+        ref_type=ref_type,
+        ref_id=ref_id,
+        actor_id=actor_id,
+        key=key,
+        chash=chash,
+        reverses_id=reverses_id,
+    )
+    if transfer_id is None:  # a twin committed between our check and our insert
+        earlier = await _replay(db, community_id, key, chash)
+        if earlier is None:
+            raise RuntimeError("idempotency key taken but no transfer found")
+        return earlier
+    return TransferResult(transfer_id, points)
+
+
+# ---------------------------------------------------------------- the contract
+
+
 async def award(
     db: AsyncSession,
     *,
@@ -70,7 +503,172 @@ async def award(
     "manual_award"); ``idempotency_key`` is unique per community: the same key with the same content
     returns the first result (``replayed=True``), with other content raises ``idempotency_conflict``.
     """
-    raise NotImplementedError
+    _check_points(points)
+    code, memo, ref_type, ref_id, key = _check_text(code, memo, ref_type, ref_id, idempotency_key)
+    issuance = await account_for(db, community_id, "issuance")
+    member = await account_for(db, community_id, "member", member_id)
+    return await _move(
+        db,
+        community_id=community_id,
+        debit=issuance,
+        credit=member,
+        points=points,
+        code=code,
+        memo=memo,
+        ref_type=ref_type,
+        ref_id=ref_id,
+        actor_id=actor_id,
+        key=key,
+    )
+
+
+async def _payee(
+    db: AsyncSession, community_id: uuid.UUID, payee: str, payee_partner_id: uuid.UUID | None
+) -> Account:
+    if payee not in PAYEES or (payee == "partner") != (payee_partner_id is not None):
+        raise InvalidInput("invalid_payee", "Payee must be 'store', or 'partner' with a partner id.")
+    return await account_for(db, community_id, payee, partner_id=payee_partner_id)
+
+
+async def spend(
+    db: AsyncSession,
+    *,
+    community_id: uuid.UUID,
+    member_id: uuid.UUID,
+    points: int,
+    payee: str,
+    payee_partner_id: uuid.UUID | None = None,
+    code: str,
+    memo: str = "",
+    ref_type: str | None = None,
+    ref_id: str | None = None,
+    actor_id: uuid.UUID | None = None,
+    idempotency_key: str | None = None,
+) -> TransferResult:
+    """Move ``points`` from the member straight to the store or a partner (no hold).
+
+    Raises ``insufficient_points`` (409) when available < points; nothing changes then.
+    """
+    _check_points(points)
+    code, memo, ref_type, ref_id, key = _check_text(code, memo, ref_type, ref_id, idempotency_key)
+    target = await _payee(db, community_id, payee, payee_partner_id)
+    source = await _find_account(db, community_id, "member", member_id)
+    if source is None:
+        raise _insufficient(0, points)
+    return await _move(
+        db,
+        community_id=community_id,
+        debit=source,
+        credit=target,
+        points=points,
+        code=code,
+        memo=memo,
+        ref_type=ref_type,
+        ref_id=ref_id,
+        actor_id=actor_id,
+        key=key,
+    )
+
+
+async def transfer(
+    db: AsyncSession,
+    *,
+    community_id: uuid.UUID,
+    from_member_id: uuid.UUID,
+    to_member_id: uuid.UUID,
+    points: int,
+    code: str = "transfer",
+    memo: str = "",
+    ref_type: str | None = None,
+    ref_id: str | None = None,
+    actor_id: uuid.UUID | None = None,
+    idempotency_key: str | None = None,
+) -> TransferResult:
+    """Move ``points`` from one member to another of the same community."""
+    _check_points(points)
+    code, memo, ref_type, ref_id, key = _check_text(code, memo, ref_type, ref_id, idempotency_key)
+    if from_member_id == to_member_id:
+        raise InvalidInput("same_account", "Points cannot be sent to the same account.")
+    target = await account_for(db, community_id, "member", to_member_id)
+    source = await _find_account(db, community_id, "member", from_member_id)
+    if source is None:
+        raise _insufficient(0, points)
+    return await _move(
+        db,
+        community_id=community_id,
+        debit=source,
+        credit=target,
+        points=points,
+        code=code,
+        memo=memo,
+        ref_type=ref_type,
+        ref_id=ref_id,
+        actor_id=actor_id,
+        key=key,
+    )
+
+
+async def reverse(
+    db: AsyncSession,
+    transfer_id: uuid.UUID,
+    *,
+    actor_id: uuid.UUID | None = None,
+    memo: str = "",
+    community_id: uuid.UUID | None = None,
+) -> TransferResult:
+    """Post the mirror image of a transfer (a correction); each transfer can be reversed once.
+
+    Raises ``transfer_not_found`` (404), ``already_reversed`` (409), ``not_reversible`` (409) for a
+    reversal itself, and ``insufficient_points`` (409) when the member already spent the points.
+    """
+    _, memo, _, _, _ = _check_text("reversal", memo, None, None, None)
+    original = await db.get(Transfer, transfer_id)
+    if original is None or (community_id is not None and original.community_id != community_id):
+        raise NotFound("transfer_not_found", "No such transfer.")
+    if original.reverses_id is not None:
+        raise Conflict("not_reversible", "A correction cannot itself be reversed; post a new transfer.")
+    legs = list(
+        await db.execute(select(Entry.account_id, Entry.points).where(Entry.transfer_id == transfer_id))
+    )
+    if len(legs) != 2:
+        raise Conflict("not_reversible", "Only two-sided transfers can be reversed.")
+    (a_id, a_pts), (b_id, _) = legs
+    debit_id, credit_id = (a_id, b_id) if a_pts > 0 else (b_id, a_id)
+    locked = await _lock(db, [debit_id, credit_id])
+    done = await db.scalar(select(Transfer.id).where(Transfer.reverses_id == transfer_id))
+    if done is not None:
+        raise Conflict("already_reversed", "This transfer was already reversed.")
+    return await _move(
+        db,
+        community_id=original.community_id,
+        debit=locked[debit_id],
+        credit=locked[credit_id],
+        points=original.points,
+        code="reversal",
+        memo=memo or original.memo,
+        ref_type="transfer",
+        ref_id=str(transfer_id),
+        actor_id=actor_id,
+        key=None,
+        reverses_id=transfer_id,
+    )
+
+
+async def transfers_for_ref(
+    db: AsyncSession, community_id: uuid.UUID, ref_type: str, ref_id: str
+) -> list[Transfer]:
+    """Transfers carrying a reference (for other domains' reports and checks)."""
+    rows = await db.scalars(
+        select(Transfer)
+        .where(
+            Transfer.community_id == community_id, Transfer.ref_type == ref_type, Transfer.ref_id == ref_id
+        )
+        .order_by(Transfer.created_at)
+    )
+    return list(rows)
+
+
+# ---------------------------------------------------------------- holds
 
 
 async def hold(
@@ -94,23 +692,641 @@ async def hold(
     ``payee`` is "store" (the community's points supermarket) or "partner" (with ``payee_partner_id``).
     Raises ``insufficient_points`` (409) when available < points; nothing changes then.
     """
-    raise NotImplementedError
+    _check_points(points)
+    code, memo, ref_type, ref_id, key = _check_text(code, memo, ref_type, ref_id, idempotency_key)
+    now = clock.now()
+    if expires_at.tzinfo is None or not now < expires_at <= now + HOLD_LIFETIME_MAX:
+        raise InvalidInput("invalid_expiry", "A hold must expire in the future, within a year.")
+    target = await _payee(db, community_id, payee, payee_partner_id)
+    source = await _find_account(db, community_id, "member", member_id)
+    if source is None:
+        raise _insufficient(0, points)
+    chash = rules.content_hash(
+        "hold",
+        legs=[(source.id, -points), (target.id, points)],
+        code=code,
+        memo=memo,
+        ref_type=ref_type,
+        ref_id=ref_id,
+    )
+    earlier = await _hold_replay(db, community_id, key, chash)
+    if earlier is not None:
+        return earlier
+    account = (await _lock(db, [source.id]))[source.id]
+    earlier = await _hold_replay(db, community_id, key, chash)
+    if earlier is not None:
+        return earlier
+    if account.balance - account.held < points:
+        raise _insufficient(account.balance - account.held, points)
+    hold_id = await _insert_hold(
+        db,
+        {
+            "community_id": community_id,
+            "account_id": account.id,
+            "payee_account_id": target.id,
+            "points": points,
+            "expires_at": expires_at,
+            "code": code,
+            "memo": memo,
+            "ref_type": ref_type,
+            "ref_id": ref_id,
+            "actor_id": actor_id,
+            "idempotency_key": key,
+            "content_hash": chash,
+        },
+    )
+    if hold_id is None:  # a twin committed between our check and our insert
+        earlier = await _hold_replay(db, community_id, key, chash)
+        if earlier is None:
+            raise RuntimeError("hold key taken but no hold found")
+        return earlier
+    account.held += points
+    account.version += 1
+    await db.flush()
+    return HoldResult(hold_id, points, expires_at)
+
+
+async def _insert_hold(db: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
+    """Insert a pending hold; ``None`` when its idempotency key is already taken."""
+    row = {**values, "id": new_id(), "status": "pending", "reason": "", "created_at": clock.now()}
+    stmt = (
+        _insert(db)(Hold)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=["community_id", "idempotency_key"])
+        .returning(Hold.id)
+    )
+    inserted: uuid.UUID | None = (await db.execute(stmt)).scalar_one_or_none()
+    return inserted
+
+
+async def _hold_replay(
+    db: AsyncSession, community_id: uuid.UUID, key: str | None, chash: str
+) -> HoldResult | None:
+    found = (
+        await db.execute(
+            select(Hold.id, Hold.points, Hold.expires_at, Hold.content_hash).where(
+                Hold.community_id == community_id, Hold.idempotency_key == key
+            )
+        )
+    ).first()
+    if found is None:
+        return None
+    if found.content_hash != chash:
+        raise _key_conflict()
+    return HoldResult(found.id, found.points, found.expires_at, replayed=True)
+
+
+async def _locked_hold(db: AsyncSession, hold_id: uuid.UUID) -> Hold:
+    found = await db.scalar(
+        select(Hold).where(Hold.id == hold_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if found is None:
+        raise NotFound("hold_not_found", "No such hold.")
+    return found
+
+
+def _not_pending(found: Hold) -> Conflict:
+    return Conflict("hold_not_pending", f"The hold is already {found.status}.")
 
 
 async def post_hold(
     db: AsyncSession, hold_id: uuid.UUID, *, actor_id: uuid.UUID | None = None
 ) -> TransferResult:
-    """Move a pending hold's points to its payee, exactly once. Raises ``hold_not_pending`` (409)."""
-    raise NotImplementedError
+    """Move a pending hold's points to its payee, exactly once. Raises ``hold_not_pending`` (409).
+
+    A hold past its expiry cannot be posted (the sweep is about to give the points back).
+    """
+    found = await _locked_hold(db, hold_id)
+    if found.status != "pending":
+        raise _not_pending(found)
+    if found.expires_at <= clock.now():
+        raise Conflict("hold_not_pending", "The hold has expired.")
+    locked = await _lock(db, [found.account_id, found.payee_account_id])
+    source, target = locked[found.account_id], locked[found.payee_account_id]
+    source.held -= found.points
+    chash = rules.content_hash(
+        "transfer",
+        legs=[(source.id, -found.points), (target.id, found.points)],
+        code=found.code,
+        memo=found.memo,
+        ref_type=found.ref_type,
+        ref_id=found.ref_id,
+    )
+    transfer_id = await _write(
+        db,
+        community_id=found.community_id,
+        legs=[(source, -found.points), (target, found.points)],
+        code=found.code,
+        memo=found.memo,
+        ref_type=found.ref_type,
+        ref_id=found.ref_id,
+        actor_id=actor_id,
+        key=None,
+        chash=chash,
+    )
+    if transfer_id is None:
+        raise RuntimeError("a transfer without a key cannot collide")
+    found.status, found.transfer_id, found.resolved_at = "posted", transfer_id, clock.now()
+    await db.flush()
+    return TransferResult(transfer_id, found.points)
+
+
+async def _release(db: AsyncSession, found: Hold, status: str, reason: str) -> None:
+    account = (await _lock(db, [found.account_id]))[found.account_id]
+    account.held -= found.points
+    account.version += 1
+    found.status, found.resolved_at, found.reason = status, clock.now(), reason[:MEMO_MAX]
+    await db.flush()
 
 
 async def void_hold(
     db: AsyncSession, hold_id: uuid.UUID, *, actor_id: uuid.UUID | None = None, reason: str = ""
 ) -> None:
     """Release a pending hold back to the member's available balance. Raises ``hold_not_pending`` (409)."""
-    raise NotImplementedError
+    found = await _locked_hold(db, hold_id)
+    if found.status != "pending":
+        raise _not_pending(found)
+    await _release(db, found, "voided", reason)
+
+
+# ---------------------------------------------------------------- reading
 
 
 async def balance(db: AsyncSession, community_id: uuid.UUID, member_id: uuid.UUID) -> Balance:
     """The member's balance in the community (zeros for a member with no entries yet)."""
-    raise NotImplementedError
+    account = await _find_account(db, community_id, "member", member_id)
+    if account is None:
+        return Balance(0, 0, 0, 0, 0, [])
+    horizon = clock.now() + timedelta(days=rules.EXPIRING_WINDOW_DAYS)
+    rows = await db.execute(
+        select(Lot.expires_at, func.sum(Lot.remaining))
+        .where(Lot.account_id == account.id, Lot.remaining > 0, Lot.expires_at <= horizon)
+        .group_by(Lot.expires_at)
+        .order_by(Lot.expires_at)
+    )
+    expiring = [(int(points), at) for at, points in rows if at is not None]
+    return Balance(
+        account.balance - account.held, account.held, account.earned, account.spent, account.expired, expiring
+    )
+
+
+# ---------------------------------------------------------------- history
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """One line of a member's history."""
+
+    id: uuid.UUID
+    seq: int
+    points: int
+    code: str
+    memo: str
+    created_at: datetime
+    ref_type: str | None
+    ref_id: str | None
+    transfer_id: uuid.UUID
+    expires_at: datetime | None
+
+
+async def entries(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    member_id: uuid.UUID,
+    *,
+    limit: int,
+    before_seq: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    code: str | None = None,
+) -> tuple[list[EntryView], int | None]:
+    """The member's entries, newest first; returns a page and the ``seq`` to continue before."""
+    account = await _find_account(db, community_id, "member", member_id)
+    if account is None:
+        return [], None
+    query = (
+        select(Entry, Transfer.code, Transfer.memo, Transfer.ref_type, Transfer.ref_id)
+        .join(Transfer, Transfer.id == Entry.transfer_id)
+        .where(Entry.account_id == account.id)
+    )
+    if before_seq is not None:
+        query = query.where(Entry.seq < before_seq)
+    if since is not None:
+        query = query.where(Entry.created_at >= since)
+    if until is not None:
+        query = query.where(Entry.created_at < until)
+    if code is not None:
+        query = query.where(Transfer.code == code)
+    rows = (await db.execute(query.order_by(Entry.seq.desc()).limit(limit + 1))).all()
+    items = [
+        EntryView(e.id, e.seq, e.points, c, m, e.created_at, rt, ri, e.transfer_id, e.expires_at)
+        for e, c, m, rt, ri in rows[:limit]
+    ]
+    return items, (items[-1].seq if len(rows) > limit else None)
+
+
+# ---------------------------------------------------------------- periodic work
+
+SWEEP_BATCH = 200
+"""Holds released per sweep transaction."""
+EXPIRE_BATCH = 200
+"""Member accounts handled per expiry transaction."""
+
+
+async def sweep_holds(db: AsyncSession, *, limit: int = SWEEP_BATCH) -> int:
+    """Release pending holds past their expiry (status ``expired``); returns how many."""
+    found = list(
+        await db.scalars(
+            select(Hold)
+            .where(Hold.status == "pending", Hold.expires_at <= clock.now())
+            .order_by(Hold.expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    )
+    if not found:
+        return 0
+    locked = await _lock(db, [h.account_id for h in found])
+    now = clock.now()
+    for h in found:
+        account = locked[h.account_id]
+        account.held -= h.points
+        account.version += 1
+        h.status, h.resolved_at, h.reason = "expired", now, "expired"
+    await db.flush()
+    return len(found)
+
+
+async def expire_points(db: AsyncSession, *, limit: int = EXPIRE_BATCH) -> int:
+    """Post expiry transfers for lots past their date; returns the points expired.
+
+    Points reserved by a pending hold are left alone: if the hold is voided they expire next time.
+    """
+    now = clock.now()
+    rows = (
+        await db.execute(
+            select(Lot.account_id, Account.community_id)
+            .join(Account, Account.id == Lot.account_id)
+            .where(Lot.expires_at <= now, Lot.remaining > 0, Account.balance - Account.held > 0)
+            .distinct()
+            .limit(limit)
+        )
+    ).all()
+    if not rows:
+        return 0
+    sinks = {cid: await account_for(db, cid, "expired") for cid in {r.community_id for r in rows}}
+    locked = await _lock(db, [r.account_id for r in rows] + [s.id for s in sinks.values()])
+    total = 0
+    for account_id, community_id in rows:
+        account, sink = locked[account_id], locked[sinks[community_id].id]
+        lots = list(
+            await db.scalars(
+                select(Lot)
+                .where(Lot.account_id == account_id, Lot.expires_at <= now, Lot.remaining > 0)
+                .execution_options(populate_existing=True)
+            )
+        )
+        amount = min(sum(lot.remaining for lot in lots), account.balance - account.held)
+        if amount <= 0:
+            continue
+        legs = [(account, -amount), (sink, amount)]
+        chash = rules.content_hash(
+            "transfer", legs=[(a.id, p) for a, p in legs], code="expiry", memo="", ref_type=None, ref_id=None
+        )
+        await _write(
+            db,
+            community_id=community_id,
+            legs=legs,
+            code="expiry",
+            memo="",
+            ref_type=None,
+            ref_id=None,
+            actor_id=None,
+            key=None,
+            chash=chash,
+            lots=lots,
+        )
+        total += amount
+    return total
+
+
+# ---------------------------------------------------------------- verification
+
+VERIFY_PROBLEMS_MAX = 1000
+"""A verify report lists at most this many problems (the count of the rest is still reported)."""
+
+
+@dataclass
+class VerifyReport:
+    community_id: uuid.UUID
+    ok: bool = True
+    accounts_checked: int = 0
+    entries_checked: int = 0
+    transfers_checked: int = 0
+    problems: list[dict[str, str]] = field(default_factory=list)
+    problems_total: int = 0
+
+    def add(self, code: str, detail: str, **ids: uuid.UUID | None) -> None:
+        self.ok = False
+        self.problems_total += 1
+        if len(self.problems) < VERIFY_PROBLEMS_MAX:
+            item = {"code": code, "detail": detail}
+            item.update({k: str(v) for k, v in ids.items() if v is not None})
+            self.problems.append(item)
+
+
+async def verify(db: AsyncSession, community_id: uuid.UUID) -> VerifyReport:
+    """Recompute every hash chain, zero sum, cached balance and hold of a community's ledger."""
+    report = VerifyReport(community_id)
+    accounts = {
+        a.id: a for a in await db.scalars(select(Account).where(Account.community_id == community_id))
+    }
+    report.accounts_checked = len(accounts)
+    legs: dict[uuid.UUID, list[tuple[uuid.UUID, int]]] = {}
+    sums: dict[uuid.UUID, int] = {}
+    state: dict[uuid.UUID, tuple[int, str]] = {}
+    stream = await db.stream(
+        select(Entry).where(Entry.community_id == community_id).order_by(Entry.account_id, Entry.seq),
+        execution_options={"yield_per": 2000},
+    )
+    async for e in stream.scalars():
+        report.entries_checked += 1
+        seq, prev = state.get(e.account_id, (0, rules.GENESIS_HASH))
+        if e.seq != seq + 1 or e.prev_hash != prev:
+            report.add(
+                "chain_broken", f"entry {e.seq} does not follow {seq}", entry_id=e.id, account_id=e.account_id
+            )
+        expected = rules.entry_hash(
+            e.prev_hash,
+            entry_id=e.id,
+            community_id=e.community_id,
+            transfer_id=e.transfer_id,
+            account_id=e.account_id,
+            points=e.points,
+            seq=e.seq,
+            expires_at=e.expires_at,
+            created_at=e.created_at,
+        )
+        if expected != e.hash:
+            report.add("entry_hash_mismatch", "entry was changed after it was written", entry_id=e.id)
+        state[e.account_id] = (e.seq, e.hash)
+        sums[e.account_id] = sums.get(e.account_id, 0) + e.points
+        legs.setdefault(e.transfer_id, []).append((e.account_id, e.points))
+    await _verify_accounts(db, report, accounts, sums, state)
+    await _verify_transfers(db, report, legs)
+    if sum(sums.values()) != 0:
+        report.add("community_not_balanced", f"entries sum to {sum(sums.values())}, not 0")
+    return report
+
+
+async def _verify_accounts(
+    db: AsyncSession,
+    report: VerifyReport,
+    accounts: dict[uuid.UUID, Account],
+    sums: dict[uuid.UUID, int],
+    state: dict[uuid.UUID, tuple[int, str]],
+) -> None:
+    held: dict[uuid.UUID, int] = {
+        k: int(v or 0)
+        for k, v in (
+            await db.execute(
+                select(Hold.account_id, func.sum(Hold.points))
+                .where(Hold.community_id == report.community_id, Hold.status == "pending")
+                .group_by(Hold.account_id)
+            )
+        )
+    }
+    lots: dict[uuid.UUID, int] = {
+        k: int(v or 0)
+        for k, v in (
+            await db.execute(
+                select(Lot.account_id, func.sum(Lot.remaining))
+                .where(Lot.community_id == report.community_id)
+                .group_by(Lot.account_id)
+            )
+        )
+    }
+    for a in accounts.values():
+        seq, head = state.get(a.id, (0, ""))
+        if a.balance != sums.get(a.id, 0):
+            report.add(
+                "balance_mismatch", f"cached {a.balance}, entries sum {sums.get(a.id, 0)}", account_id=a.id
+            )
+        if a.entry_count != seq or (a.last_hash or "") != (head if seq else ""):
+            report.add("chain_head_mismatch", "cached chain head differs from the entries", account_id=a.id)
+        if a.held != held.get(a.id, 0):
+            report.add(
+                "held_mismatch", f"cached {a.held}, pending holds {held.get(a.id, 0)}", account_id=a.id
+            )
+        if a.kind != "member":
+            continue
+        if a.held < 0 or a.balance - a.held < 0:
+            report.add("member_negative", f"balance {a.balance}, held {a.held}", account_id=a.id)
+        if a.balance != a.earned - a.spent - a.expired:
+            report.add("totals_mismatch", "balance is not earned - spent - expired", account_id=a.id)
+        if a.balance != lots.get(a.id, 0):
+            report.add(
+                "lots_mismatch", f"lots hold {lots.get(a.id, 0)}, balance {a.balance}", account_id=a.id
+            )
+
+
+async def _verify_transfers(
+    db: AsyncSession, report: VerifyReport, legs: dict[uuid.UUID, list[tuple[uuid.UUID, int]]]
+) -> None:
+    stream = await db.stream(
+        select(Transfer).where(Transfer.community_id == report.community_id),
+        execution_options={"yield_per": 2000},
+    )
+    seen = 0
+    async for t in stream.scalars():
+        seen += 1
+        mine = legs.get(t.id, [])
+        if sum(p for _, p in mine) != 0 or sum(p for _, p in mine if p > 0) != t.points or len(mine) < 2:
+            report.add(
+                "transfer_not_balanced", "entries do not sum to zero or to its points", transfer_id=t.id
+            )
+        chash = rules.content_hash(
+            "transfer", legs=mine, code=t.code, memo=t.memo, ref_type=t.ref_type, ref_id=t.ref_id
+        )
+        if chash != t.content_hash:
+            report.add("transfer_hash_mismatch", "reason, memo or reference was changed", transfer_id=t.id)
+    report.transfers_checked = seen
+
+
+# ---------------------------------------------------------------- policy and manual awards
+
+EXPIRY_DAYS_MAX = 3650
+EXPIRY_YEARS_MAX = 10
+REASON_MAX = 120
+"""Longest reason of a manual award (shown in the member's history)."""
+
+
+async def set_policy(
+    db: AsyncSession,
+    actor: Actor,
+    community_id: uuid.UUID,
+    *,
+    expiry_mode: str,
+    expiry_value: int = 0,
+    award_approval_threshold: int = 100,
+) -> Policy:
+    """Change the community's expiry rule (for points earned from now on) and approval threshold."""
+    await require_role(db, actor, community_id, "admin")
+    limits = {"never": (0, 0), "days": (1, EXPIRY_DAYS_MAX), "years": (1, EXPIRY_YEARS_MAX)}
+    if expiry_mode not in limits:
+        raise InvalidInput("invalid_expiry_mode", "Expiry mode must be never, days or years.")
+    low, high = limits[expiry_mode]
+    if expiry_mode == "never":
+        expiry_value = 0
+    if not low <= expiry_value <= high:
+        raise InvalidInput(
+            "invalid_expiry_value",
+            f"For {expiry_mode}, the value must be from {low} to {high}.",
+            errors=[{"field": "expiry_value", "message": f"{low}-{high}"}],
+        )
+    if not 0 <= award_approval_threshold <= POINTS_PER_AWARD_MAX:
+        raise InvalidInput("invalid_threshold", f"Threshold must be from 0 to {POINTS_PER_AWARD_MAX}.")
+    policy = await db.get(Policy, community_id, with_for_update=True)
+    if policy is None:
+        policy = Policy(community_id=community_id)
+        db.add(policy)
+    policy.expiry_mode, policy.expiry_value = expiry_mode, expiry_value
+    policy.award_approval_threshold = award_approval_threshold
+    policy.updated_at, policy.updated_by = clock.now(), actor.member_id
+    await db.flush()
+    return policy
+
+
+def _award_memo(award_request: AwardRequest) -> str:
+    memo = award_request.reason
+    if award_request.memo:
+        memo = f"{memo} — {award_request.memo}"
+    return memo[:MEMO_MAX]
+
+
+async def _post_award(db: AsyncSession, award_request: AwardRequest, actor: Actor) -> None:
+    result = await award(
+        db,
+        community_id=award_request.community_id,
+        member_id=award_request.member_id,
+        points=award_request.points,
+        code="manual_award",
+        memo=_award_memo(award_request),
+        ref_type="award",
+        ref_id=str(award_request.id),
+        actor_id=actor.member_id,
+        idempotency_key=f"award:{award_request.id}",
+    )
+    award_request.status, award_request.transfer_id = "posted", result.transfer_id
+
+
+async def request_award(
+    db: AsyncSession,
+    actor: Actor,
+    community_id: uuid.UUID,
+    *,
+    member_id: uuid.UUID,
+    points: int,
+    reason: str,
+    memo: str = "",
+) -> AwardRequest:
+    """A manual award by an admin: posted now, or waiting for another admin above the threshold.
+
+    Errors: invalid_points, invalid_reason, invalid_memo, member_not_found (404), forbidden (403).
+    """
+    await require_role(db, actor, community_id, "admin")
+    _check_points(points)
+    reason = " ".join((reason or "").split())
+    if not 1 <= len(reason) <= REASON_MAX:
+        raise InvalidInput(
+            "invalid_reason",
+            f"Reason must be 1 to {REASON_MAX} characters.",
+            errors=[{"field": "reason", "message": f"1-{REASON_MAX} characters"}],
+        )
+    _, memo, _, _, _ = _check_text("manual_award", memo, None, None, None)
+    is_member = await db.scalar(
+        select(Membership.id).where(
+            Membership.community_id == community_id, Membership.member_id == member_id
+        )
+    )
+    if is_member is None:
+        raise NotFound("member_not_found", "That person is not a member of this community.")
+    policy = await get_policy(db, community_id)
+    needs_approval = points > policy.award_approval_threshold
+    award_request = AwardRequest(
+        community_id=community_id,
+        member_id=member_id,
+        points=points,
+        reason=reason,
+        memo=memo,
+        status="pending_approval" if needs_approval else "posted",
+        requested_by=actor.member_id,
+    )
+    db.add(award_request)
+    await db.flush()
+    if not needs_approval:
+        await _post_award(db, award_request, actor)
+        await db.flush()
+    return award_request
+
+
+async def _pending_award(db: AsyncSession, actor: Actor, award_id: uuid.UUID) -> AwardRequest:
+    found = await db.scalar(
+        select(AwardRequest)
+        .where(AwardRequest.id == award_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if found is None:
+        raise NotFound("award_not_found", "No such award.")
+    await require_role(db, actor, found.community_id, "admin")
+    if found.status != "pending_approval":
+        raise Conflict("award_not_pending", f"This award is already {found.status}.")
+    if found.requested_by == actor.member_id:
+        raise Forbidden("same_admin", "Another administrator must decide on an award you asked for.")
+    return found
+
+
+async def approve_award(db: AsyncSession, actor: Actor, award_id: uuid.UUID) -> AwardRequest:
+    """A second admin approves a pending award; its points post now.
+
+    Errors: award_not_found (404), forbidden (403), same_admin (403), award_not_pending (409).
+    """
+    found = await _pending_award(db, actor, award_id)
+    found.decided_by, found.decided_at = actor.member_id, clock.now()
+    await _post_award(db, found, actor)
+    await db.flush()
+    return found
+
+
+async def reject_award(db: AsyncSession, actor: Actor, award_id: uuid.UUID) -> AwardRequest:
+    """A second admin turns a pending award down; no points move."""
+    found = await _pending_award(db, actor, award_id)
+    found.status, found.decided_by, found.decided_at = "rejected", actor.member_id, clock.now()
+    await db.flush()
+    return found
+
+
+async def list_awards(
+    db: AsyncSession, actor: Actor, community_id: uuid.UUID, *, status: str | None = None, limit: int = 50
+) -> list[AwardRequest]:
+    """Manual awards of the community, newest first (admins only)."""
+    await require_role(db, actor, community_id, "admin")
+    query = select(AwardRequest).where(AwardRequest.community_id == community_id)
+    if status is not None:
+        query = query.where(AwardRequest.status == status)
+    return list(await db.scalars(query.order_by(AwardRequest.created_at.desc()).limit(limit)))
+
+
+async def reverse_as_admin(
+    db: AsyncSession, actor: Actor, community_id: uuid.UUID, transfer_id: uuid.UUID, memo: str = ""
+) -> TransferResult:
+    """An admin corrects a transfer of the community with a reversing transfer."""
+    await require_role(db, actor, community_id, "admin")
+    return await reverse(db, transfer_id, actor_id=actor.member_id, memo=memo, community_id=community_id)
+
+
+async def verify_as_admin(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> VerifyReport:
+    await require_role(db, actor, community_id, "admin")
+    return await verify(db, community_id)

@@ -29,6 +29,11 @@ class Translator:
         text = self.messages.get(message) or message
         return text % variables if variables else text
 
+    def pgettext(self, context: str, message: str, **variables: object) -> str:
+        """``message`` as meant in ``context`` (``msgctxt``): "Member" the role is not "Member" of a team."""
+        text = self.messages.get(f"{context}\x04{message}") or self.gettext(message)
+        return text % variables if variables else text
+
     def ngettext(self, singular: str, plural: str, n: int, **variables: object) -> str:
         text = self.gettext(singular if n == 1 else plural)
         return text % {"num": n, **variables}
@@ -53,5 +58,6 @@ def translator(locale: str) -> Translator:
             catalog = read_po(fh, locale=locale)
         for message in catalog:
             if message.id and isinstance(message.id, str) and message.string and not message.fuzzy:
-                messages[message.id] = str(message.string)
+                key = f"{message.context}\x04{message.id}" if message.context else message.id
+                messages[key] = str(message.string)
     return Translator(locale, messages)

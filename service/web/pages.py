@@ -14,27 +14,56 @@ from service.accounts import service as accounts
 from service.accounts.models import Community
 from service.accounts.service import Actor
 from service.config import LIST_LIMIT_DEFAULT
-from service.errors import DomainError
-from service.http import decode_cursor, encode_cursor
-from service.web.render import page, redirect_to_login
+from service.errors import DomainError, add_localiser
+from service.http import LANG_COOKIE, decode_cursor, encode_cursor
+from service.web.i18n import translator
+from service.web.render import locale_of, page, redirect_to_login
 
-__all__ = ["ADMIN_LINKS", "HOME_PANELS", "ROLE_NAMES", "ROUTES", "admin_community"]
+__all__ = ["ADMIN_LINKS", "HOME_PANELS", "N_", "ROLE_NAMES", "ROUTES", "admin_community"]
+
+
+def N_(message: str) -> str:
+    """Mark a msgid for ``pybabel extract`` without translating it here (templates translate it)."""
+    return message
+
+
+def pgettext(context: str, message: str) -> str:
+    """Mark a msgid with its ``msgctxt`` for ``pybabel extract``; templates translate it with ``pgettext``."""
+    return message
+
 
 ROLE_NAMES = {
-    "admin": "Administrator",
-    "organizer": "Organizer",
-    "clerk": "Store clerk",
-    "reviewer": "Reviewer",
-    "partner": "Partner staff",
-    "member": "Member",
-    "platform_admin": "Platform administrator",
+    "admin": pgettext("role", "Administrator"),
+    "organizer": pgettext("role", "Organizer"),
+    "clerk": pgettext("role", "Store clerk"),
+    "reviewer": pgettext("role", "Reviewer"),
+    "partner": pgettext("role", "Partner staff"),
+    "member": pgettext("role", "Member"),
+    "platform_admin": pgettext("role", "Platform administrator"),
 }
+"""English role names; templates show them with ``pgettext("role", ROLE_NAMES[r])``."""
+
+
+def _localise_problem(request: Request[Any, Any, Any], text: str) -> str:
+    """Problem details in the reader's language: the page's language cookie, else Accept-Language.
+
+    API clients that ask for neither keep the English details; the ``code`` never changes.
+    """
+    if request.cookies.get(LANG_COOKIE):
+        locale = locale_of(request)
+    else:
+        accept = request.headers.get("accept-language", "").strip().lower()
+        locale = "zh_CN" if accept.startswith("zh") else "en"
+    return text if locale == "en" else translator(locale).gettext(text)
+
+
+add_localiser(_localise_problem)
 
 HomePanel = Callable[[AsyncSession, Actor, Community], Awaitable[dict[str, Any]]]
 HOME_PANELS: list[tuple[str, HomePanel]] = []
 """(template, loader) pairs shown in each community card of the home page; domains add theirs."""
 
-ADMIN_LINKS: list[tuple[str, str]] = [("/admin", "Members")]
+ADMIN_LINKS: list[tuple[str, str]] = [("/admin", N_("Members"))]
 """Links of the administration sub-navigation; domains add theirs."""
 
 
@@ -101,7 +130,7 @@ async def admin_community(
                 actor,
                 status=403,
                 title="403",
-                detail="You do not have the role this needs in this community.",
+                detail=N_("You do not have the role this needs in this community."),
             )
     held = {
         m.community_id

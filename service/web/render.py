@@ -53,6 +53,7 @@ def page(
         _=t.gettext,
         gettext=t.gettext,
         ngettext=t.ngettext,
+        pgettext=t.pgettext,
         fmt_dt=t.datetime,
         fmt_num=t.number,
         path=request.url.path,

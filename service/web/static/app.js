@@ -72,6 +72,9 @@
       if (!file) return;
       var url = form.dataset.import + (form.elements.skip_bad.checked ? "?skip_bad=true" : "");
       var report = form.querySelector("[data-report]");
+      var box = form.querySelector("[data-error]");
+      if (box) box.hidden = true;
+      report.hidden = true;
       api("POST", url, file, { "Content-Type": "text/csv" }).then(function (data) {
         report.textContent = "+" + data.created + " / " + data.updated + (data.errors.length ? "\n" + data.errors.map(function (e) { return e.line + ": " + e.message; }).join("\n") : "");
         report.hidden = false;

@@ -1,0 +1,134 @@
+"""Tables of the activities domain: activities, sign-ups, attendance, member cards, teams."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.config import TITLE_MAX
+from service.db import Base, IdMixin, TimestampMixin
+
+__all__ = ["Activity", "Attendance", "MemberCard", "Signup", "Team", "TeamMember"]
+
+
+class Team(IdMixin, TimestampMixin, Base):
+    """A volunteer service team (志愿服务队) with a leader."""
+
+    __tablename__ = "teams"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    name: Mapped[str] = mapped_column(String(TITLE_MAX))
+    leader_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+
+
+class TeamMember(IdMixin, TimestampMixin, Base):
+    __tablename__ = "team_members"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    team_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("teams.id"))
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+
+    __table_args__ = (UniqueConstraint("team_id", "member_id"),)
+
+
+class Activity(IdMixin, TimestampMixin, Base):
+    """An event volunteers attend. ``secret`` signs its QR codes and never leaves the server."""
+
+    __tablename__ = "activities"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str | None] = mapped_column(String(32), default=None)
+    team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id"), default=None)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    address: Mapped[str | None] = mapped_column(String(200), default=None)
+    lat: Mapped[float | None] = mapped_column(Float, default=None)
+    lng: Mapped[float | None] = mapped_column(Float, default=None)
+    radius_m: Mapped[int | None] = mapped_column(default=None)
+    capacity: Mapped[int | None] = mapped_column(default=None)
+    signup_required: Mapped[bool] = mapped_column(default=False)
+    points_mode: Mapped[str] = mapped_column(String(16))
+    points: Mapped[int]
+    points_max: Mapped[int | None] = mapped_column(default=None)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    secret: Mapped[str] = mapped_column(String(64))
+    poster_version: Mapped[int] = mapped_column(default=1)
+    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="window"),
+        CheckConstraint("points >= 0", name="points_nonneg"),
+        CheckConstraint("points_max IS NULL OR points_max >= 0", name="points_max_nonneg"),
+        CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_pos"),
+        CheckConstraint("radius_m IS NULL OR radius_m > 0", name="radius_pos"),
+        CheckConstraint("points_mode IN ('per_attendance','per_hour')", name="known_mode"),
+        CheckConstraint("status IN ('open','closed','cancelled')", name="known_status"),
+        Index("ix_activities_community_starts", "community_id", "starts_at"),
+    )
+
+
+class Signup(IdMixin, TimestampMixin, Base):
+    __tablename__ = "signups"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    activity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("activities.id"))
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+
+    __table_args__ = (UniqueConstraint("activity_id", "member_id"),)
+
+
+class Attendance(IdMixin, TimestampMixin, Base):
+    """One member at one activity: how they checked in (evidence), when, minutes and points.
+
+    ``status``: ``in`` (checked in), ``out`` (done, points posted), ``pending`` (a manual record
+    waiting for a second organizer), ``rejected`` (a refused manual record).
+    """
+
+    __tablename__ = "attendances"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    activity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("activities.id"))
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    evidence: Mapped[str] = mapped_column(String(16))
+    checked_in_at: Mapped[datetime]
+    checked_out_at: Mapped[datetime | None] = mapped_column(default=None)
+    minutes: Mapped[int] = mapped_column(default=0)
+    points: Mapped[int] = mapped_column(default=0)
+    device_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    scanned_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+    approved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+    note: Mapped[str | None] = mapped_column(String(500), default=None)
+
+    __table_args__ = (
+        UniqueConstraint("activity_id", "member_id", name="once_per_activity"),
+        CheckConstraint("minutes >= 0", name="minutes_nonneg"),
+        CheckConstraint("points >= 0", name="points_nonneg"),
+        CheckConstraint("status IN ('in','out','pending','rejected')", name="known_status"),
+        CheckConstraint("evidence IN ('kiosk','poster','member_card','manual')", name="known_evidence"),
+        CheckConstraint("evidence <> 'manual' OR requested_by IS NOT NULL", name="manual_requester"),
+        CheckConstraint(
+            "status <> 'out' OR evidence <> 'manual' OR approved_by <> requested_by", name="second_person"
+        ),
+    )
+
+
+class MemberCard(IdMixin, TimestampMixin, Base):
+    """A member's printable card QR; replacing ``token`` revokes the old card."""
+
+    __tablename__ = "member_cards"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    token: Mapped[str] = mapped_column(String(43), unique=True)
+
+    __table_args__ = (UniqueConstraint("community_id", "member_id"),)

@@ -1,0 +1,213 @@
+"""API shapes of the activities domain."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from service.config import NAME_MAX, POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
+
+__all__ = [
+    "ActivityIn",
+    "ActivityOut",
+    "ActivityPatch",
+    "AttendanceOut",
+    "AttendancePage",
+    "CardOut",
+    "CardScanIn",
+    "CheckinIn",
+    "CheckinOut",
+    "CloseOut",
+    "HoursOut",
+    "KioskOut",
+    "ManualIn",
+    "ManualOut",
+    "SignupOut",
+    "TeamIn",
+    "TeamMemberIn",
+    "TeamOut",
+]
+
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=TITLE_MAX)]
+Text = Annotated[str, msgspec.Meta(max_length=TEXT_MAX)]
+Points = Annotated[int, msgspec.Meta(ge=0, le=POINTS_PER_AWARD_MAX)]
+Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
+Lng = Annotated[float, msgspec.Meta(ge=-180, le=180)]
+Radius = Annotated[int, msgspec.Meta(ge=10, le=50_000)]
+Capacity = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
+Category = Annotated[str, msgspec.Meta(max_length=32)]
+Address = Annotated[str, msgspec.Meta(max_length=200)]
+Mode = Literal["per_attendance", "per_hour"]
+AwareTime = Annotated[datetime, msgspec.Meta(tz=True, description="ISO 8601 with a UTC offset")]
+
+
+class ActivityIn(msgspec.Struct, forbid_unknown_fields=True):
+    title: Title
+    starts_at: AwareTime
+    ends_at: AwareTime
+    points_mode: Mode
+    points: Points
+    description: Text = ""
+    category: Category | None = None
+    team_id: uuid.UUID | None = None
+    address: Address | None = None
+    lat: Lat | None = None
+    lng: Lng | None = None
+    radius_m: Radius | None = None
+    capacity: Capacity | None = None
+    signup_required: bool = False
+    points_max: Points | None = None
+
+
+class ActivityPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    title: Title | msgspec.UnsetType = msgspec.UNSET
+    description: Text | msgspec.UnsetType = msgspec.UNSET
+    starts_at: AwareTime | msgspec.UnsetType = msgspec.UNSET
+    ends_at: AwareTime | msgspec.UnsetType = msgspec.UNSET
+    address: Address | msgspec.UnsetType | None = msgspec.UNSET
+    capacity: Capacity | msgspec.UnsetType | None = msgspec.UNSET
+    category: Category | msgspec.UnsetType | None = msgspec.UNSET
+    points: Points | msgspec.UnsetType = msgspec.UNSET
+    points_max: Points | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class ActivityOut(msgspec.Struct):
+    id: uuid.UUID
+    community_id: uuid.UUID
+    title: str
+    description: str
+    category: str | None
+    team_id: uuid.UUID | None
+    starts_at: AwareTime
+    ends_at: AwareTime
+    address: str | None
+    lat: float | None
+    lng: float | None
+    radius_m: int | None
+    capacity: int | None
+    signup_required: bool
+    points_mode: str
+    points: int
+    points_max: int | None
+    status: str
+    checked_in_count: int
+    signed_up_count: int
+
+
+class SignupOut(msgspec.Struct):
+    activity_id: uuid.UUID
+    member_id: uuid.UUID
+    status: str = "signed_up"
+
+
+class KioskOut(msgspec.Struct):
+    url: str
+    token: str
+    expires_at: datetime
+    refresh_after_s: int
+    checked_in_count: int
+
+
+class CheckinIn(msgspec.Struct, forbid_unknown_fields=True):
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    lat: Lat | None = None
+    lng: Lng | None = None
+
+
+class CheckinOut(msgspec.Struct):
+    status: str
+    activity_id: uuid.UUID
+    activity_title: str
+    member_id: uuid.UUID
+    evidence: str
+    checked_in_at: AwareTime
+    checked_out_at: datetime | None
+    minutes: int | None
+    points_awarded: int
+    repeated: bool
+
+
+class CardScanIn(msgspec.Struct, forbid_unknown_fields=True):
+    card_token: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class CloseOut(msgspec.Struct):
+    checked_out: int
+    points_posted: int
+    status: str = "closed"
+
+
+class AttendanceOut(msgspec.Struct):
+    id: uuid.UUID
+    member_id: uuid.UUID
+    member_name: str
+    status: str
+    evidence: str
+    checked_in_at: AwareTime
+    checked_out_at: datetime | None
+    minutes: int
+    points: int
+    manual: bool
+    flags: list[str]
+    note: str | None
+
+
+class AttendancePage(msgspec.Struct):
+    items: list[AttendanceOut]
+    next_cursor: str | None = None
+
+
+class ManualIn(msgspec.Struct, forbid_unknown_fields=True):
+    member_id: uuid.UUID
+    checked_in_at: AwareTime
+    checked_out_at: AwareTime
+    note: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class ManualOut(msgspec.Struct):
+    id: uuid.UUID
+    status: str
+    points: int = 0
+
+
+class CardOut(msgspec.Struct):
+    community_id: uuid.UUID
+    token: str
+    url: str
+
+
+class HoursOut(msgspec.Struct):
+    community_id: uuid.UUID
+    year: int | None
+    minutes: int
+    hours: float
+    attendances: int
+    points: int
+    manual_minutes: int
+
+
+class TeamIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=TITLE_MAX)]
+    leader_id: uuid.UUID
+
+
+class TeamMemberIn(msgspec.Struct, forbid_unknown_fields=True):
+    member_id: uuid.UUID
+
+
+class TeamMemberOut(msgspec.Struct):
+    member_id: uuid.UUID
+    name: Annotated[str, msgspec.Meta(max_length=NAME_MAX)]
+    minutes: int
+
+
+class TeamOut(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    leader_id: uuid.UUID
+    leader_name: str
+    members: list[TeamMemberOut]
+    total_minutes: int

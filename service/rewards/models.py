@@ -1,0 +1,198 @@
+"""Tables of the rewards domain: good-conduct rules, claims under review and public notice, micro-wishes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.config import TITLE_MAX
+from service.db import Base, IdMixin, TimestampMixin
+
+__all__ = [
+    "CLAIM_STATUSES",
+    "WISH_STATUSES",
+    "Claim",
+    "ClaimObjection",
+    "ClaimPhoto",
+    "ClaimReview",
+    "RewardRule",
+    "RewardsSettings",
+    "Wish",
+]
+
+CLAIM_STATUSES = ("submitted", "publicized", "rejected", "awarded")
+WISH_STATUSES = ("open", "assigned", "done", "rated", "closed", "cancelled")
+
+
+class RewardsSettings(Base):
+    """Per-community knobs of good conduct and micro-wishes (a missing row means the defaults)."""
+
+    __tablename__ = "rewards_settings"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    two_reviewers_from_points: Mapped[int]
+    """Claims worth at least this many points need two distinct reviewers' approval."""
+    wish_points: Mapped[int]
+    wish_auto_award_days: Mapped[int]
+    """Days after completion without a rating after which the volunteer's points post anyway."""
+    wish_assign_timeout_days: Mapped[int]
+    """Days an assigned wish may stay uncompleted before it goes back to open."""
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        CheckConstraint("two_reviewers_from_points >= 1", name="threshold_positive"),
+        CheckConstraint("wish_points >= 0", name="wish_points_not_negative"),
+        CheckConstraint("wish_auto_award_days >= 1", name="auto_award_days_positive"),
+        CheckConstraint("wish_assign_timeout_days >= 1", name="timeout_days_positive"),
+    )
+
+
+class RewardRule(IdMixin, TimestampMixin, Base):
+    """One entry of the village rules catalogue (村规民约): what good conduct earns how many points."""
+
+    __tablename__ = "reward_rules"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    description: Mapped[str] = mapped_column(Text, default="")
+    points: Mapped[int]
+    evidence_required: Mapped[bool] = mapped_column(default=True)
+    publicity_days: Mapped[int]
+    limit_per_member_per_year: Mapped[int | None] = mapped_column(default=None)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    __table_args__ = (
+        UniqueConstraint("community_id", "code"),
+        CheckConstraint("points > 0", name="points_positive"),
+        CheckConstraint("publicity_days >= 0", name="publicity_days_not_negative"),
+        CheckConstraint(
+            "limit_per_member_per_year IS NULL OR limit_per_member_per_year >= 1", name="limit_positive"
+        ),
+    )
+
+
+class Claim(IdMixin, TimestampMixin, Base):
+    """A claim that a member did what a rule rewards; reviewed, shown publicly, then paid once."""
+
+    __tablename__ = "reward_claims"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    rule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reward_rules.id"))
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    submitted_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    points: Mapped[int]
+    """The rule's points when submitted: later edits to the rule do not change a claim in flight."""
+    year: Mapped[int]
+    """Calendar year of submission in the community's time zone (for the yearly limit)."""
+    status: Mapped[str] = mapped_column(String(16), default="submitted")
+    review_round: Mapped[int] = mapped_column(default=1)
+    """Bumped by each objection: approvals of an earlier round no longer count."""
+    publicized_at: Mapped[datetime | None] = mapped_column(default=None)
+    publicity_ends_at: Mapped[datetime | None] = mapped_column(default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    decision_note: Mapped[str] = mapped_column(String(500), default="")
+    awarded_at: Mapped[datetime | None] = mapped_column(default=None)
+    transfer_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('submitted','publicized','rejected','awarded')", name="known_status"),
+        CheckConstraint("points > 0", name="points_positive"),
+        CheckConstraint("(status = 'publicized') = (publicity_ends_at IS NOT NULL)", name="publicity_bound"),
+        CheckConstraint("(status = 'awarded') = (awarded_at IS NOT NULL)", name="awarded_bound"),
+        Index("ix_reward_claims_community_status", "community_id", "status"),
+        Index("ix_reward_claims_limit", "community_id", "member_id", "rule_id", "year"),
+    )
+
+
+class ClaimReview(IdMixin, TimestampMixin, Base):
+    """One reviewer's decision on one review round of a claim."""
+
+    __tablename__ = "reward_claim_reviews"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reward_claims.id"), index=True)
+    reviewer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    review_round: Mapped[int]
+    decision: Mapped[str] = mapped_column(String(8))
+    note: Mapped[str] = mapped_column(String(500), default="")
+
+    __table_args__ = (
+        UniqueConstraint(
+            "claim_id", "reviewer_id", "review_round", name="uq_reward_claim_reviews_once_per_round"
+        ),
+        CheckConstraint("decision IN ('approve','reject')", name="known_decision"),
+    )
+
+
+class ClaimObjection(IdMixin, TimestampMixin, Base):
+    """A neighbour's objection during public notice; it stays open until the next review decision."""
+
+    __tablename__ = "reward_claim_objections"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reward_claims.id"), index=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    reason: Mapped[str] = mapped_column(String(500))
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ClaimPhoto(IdMixin, TimestampMixin, Base):
+    """A photo of a claim's evidence, re-encoded (so without EXIF) and bounded in size."""
+
+    __tablename__ = "reward_claim_photos"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reward_claims.id"), index=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int]
+    height: Mapped[int]
+    size_bytes: Mapped[int]
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (CheckConstraint("size_bytes > 0", name="not_empty"),)
+
+
+class Wish(IdMixin, TimestampMixin, Base):
+    """A micro-wish (微心愿): a resident asks for a small service, a volunteer does it, the resident rates."""
+
+    __tablename__ = "wishes"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    requester_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(32))
+    wanted_by: Mapped[datetime | None] = mapped_column(default=None)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    volunteer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None, index=True)
+    assigned_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+    assigned_at: Mapped[datetime | None] = mapped_column(default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    rated_at: Mapped[datetime | None] = mapped_column(default=None)
+    stars: Mapped[int | None] = mapped_column(default=None)
+    comment: Mapped[str] = mapped_column(String(500), default="")
+    cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
+    timeouts: Mapped[int] = mapped_column(default=0)
+    """How many times the wish went back to open because its volunteer did not complete it in time."""
+    points: Mapped[int | None] = mapped_column(default=None)
+    awarded_at: Mapped[datetime | None] = mapped_column(default=None)
+    transfer_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('open','assigned','done','rated','closed','cancelled')", name="known_status"
+        ),
+        CheckConstraint("stars IS NULL OR (stars >= 1 AND stars <= 5)", name="stars_range"),
+        CheckConstraint(
+            "(status = 'open' AND volunteer_id IS NULL) OR status = 'cancelled' "
+            "OR (status IN ('assigned','done','rated','closed') AND volunteer_id IS NOT NULL)",
+            name="volunteer_bound",
+        ),
+        Index("ix_wishes_community_status", "community_id", "status"),
+        Index("ix_wishes_community_created", "community_id", "created_at"),
+    )

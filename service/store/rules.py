@@ -1,0 +1,198 @@
+"""Pure rules of the store domain: codes, months, images, QR codes, statements. No database, no framework."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from service.errors import InvalidInput
+
+__all__ = [
+    "CODE_ALPHABET",
+    "IMAGE_MAX_BYTES",
+    "IMAGE_MAX_PIXELS",
+    "IMAGE_MAX_SIDE_PX",
+    "ORDER_DAYS_DEFAULT",
+    "ORDER_DAYS_MAX",
+    "ORDER_QUANTITY_MAX",
+    "THUMB_SIDE_PX",
+    "VOUCHER_MINUTES_DEFAULT",
+    "VOUCHER_MINUTES_MAX",
+    "ProcessedImage",
+    "month_bounds",
+    "month_of",
+    "new_code",
+    "normalise_code",
+    "process_image",
+    "qr_png",
+    "statement_csv",
+    "yuan",
+]
+
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+"""Pickup and voucher code letters: no 0/O, 1/I/L, so a code read aloud or typed is not mistaken."""
+CODE_LENGTH = 8
+ORDER_DAYS_DEFAULT = 7
+"""How long a reserved order waits for pickup before its points and stock come back."""
+ORDER_DAYS_MAX = 60
+ORDER_QUANTITY_MAX = 99
+VOUCHER_MINUTES_DEFAULT = 30
+"""How long a claimed voucher stays valid (per offer or per community it may differ)."""
+VOUCHER_MINUTES_MAX = 7 * 24 * 60
+IMAGE_MAX_BYTES = 5 * 1_048_576
+"""Largest upload accepted for a product image."""
+IMAGE_MAX_PIXELS = 40_000_000
+"""Largest decoded image (width x height): refuses decompression bombs."""
+IMAGE_MAX_SIDE_PX = 1200
+THUMB_SIDE_PX = 320
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def new_code() -> str:
+    """A random code of :data:`CODE_LENGTH` letters of :data:`CODE_ALPHABET` (about 40 bits)."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalise_code(raw: str) -> str | None:
+    """Uppercase, drop spaces and dashes, and map look-alikes (O->0 is not in the alphabet) to None."""
+    code = re.sub(r"[\s\-]", "", raw or "").upper()
+    # A scanned URL (…/o/CODE or …/v/CODE) is accepted as well as the bare code.
+    if "/" in code:
+        code = code.rstrip("/").rsplit("/", 1)[-1]
+    if len(code) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in code):
+        return None
+    return code
+
+
+def month_of(moment: datetime, tz: str) -> str:
+    return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m")
+
+
+def month_bounds(month: str, tz: str) -> tuple[datetime, datetime]:
+    """The UTC instants [start, end) of calendar month ``YYYY-MM`` in time zone ``tz``."""
+    found = _MONTH_RE.match(month or "")
+    if not found or not 1 <= int(found.group(2)) <= 12 or int(found.group(1)) < 2000:
+        raise InvalidInput(
+            "invalid_month",
+            "Month must look like 2026-03.",
+            errors=[{"field": "month", "message": "YYYY-MM"}],
+        )
+    year, mon = int(found.group(1)), int(found.group(2))
+    zone = ZoneInfo(tz)
+    start = datetime(year, mon, 1, tzinfo=zone)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=zone)
+    return start, end
+
+
+def month_start(moment: datetime, tz: str) -> datetime:
+    return month_bounds(month_of(moment, tz), tz)[0]
+
+
+def yuan(points: int, fen_per_point: int | None) -> str | None:
+    """``points`` in yuan with two decimals at the community's rate, or None without a rate."""
+    if fen_per_point is None:
+        return None
+    fen = points * fen_per_point
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def expiry(now: datetime, *, days: int | None = None, minutes: int | None = None) -> datetime:
+    return now + timedelta(days=days or 0, minutes=minutes or 0)
+
+
+# ---------------------------------------------------------------- images
+
+
+@dataclass(frozen=True)
+class ProcessedImage:
+    data: bytes
+    media_type: str
+    thumb: bytes
+    thumb_media_type: str
+    width: int
+    height: int
+
+
+def _bad_image(detail: str) -> InvalidInput:
+    return InvalidInput("invalid_image", detail, errors=[{"field": "image", "message": detail}])
+
+
+def process_image(raw: bytes) -> ProcessedImage:
+    """Check ``raw`` is a real, bounded image; re-encode it without metadata (EXIF) and make a thumbnail.
+
+    Photos become JPEG; images with transparency become PNG. Anything Pillow cannot fully decode,
+    or larger than the limits, raises ``invalid_image`` / ``image_too_large``.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if len(raw) > IMAGE_MAX_BYTES:
+        raise InvalidInput("image_too_large", f"Images must be at most {IMAGE_MAX_BYTES // 1_048_576} MB.")
+    if not raw:
+        raise _bad_image("The upload is empty.")
+    try:
+        with Image.open(io.BytesIO(raw)) as probe:
+            if probe.format not in {"JPEG", "PNG", "WEBP", "GIF", "BMP"}:
+                raise _bad_image("Upload a JPEG, PNG, WebP, GIF or BMP image.")
+            if probe.width * probe.height > IMAGE_MAX_PIXELS:
+                raise InvalidInput("image_too_large", "The image has too many pixels.")
+            probe.verify()
+        with Image.open(io.BytesIO(raw)) as opened:
+            opened.load()
+            turned: Image.Image = ImageOps.exif_transpose(opened) or opened
+            alpha = turned.mode in {"RGBA", "LA", "PA"} or (
+                turned.mode == "P" and "transparency" in turned.info
+            )
+            img = turned.convert("RGBA" if alpha else "RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise _bad_image("This file is not an image Jifen can read.") from exc
+    img.thumbnail((IMAGE_MAX_SIDE_PX, IMAGE_MAX_SIDE_PX))
+    thumb = img.copy()
+    thumb.thumbnail((THUMB_SIDE_PX, THUMB_SIDE_PX))
+    fmt, media = ("PNG", "image/png") if alpha else ("JPEG", "image/jpeg")
+    return ProcessedImage(_encode(img, fmt), media, _encode(thumb, fmt), media, img.width, img.height)
+
+
+def _encode(img: object, fmt: str) -> bytes:
+    out = io.BytesIO()
+    options = {"quality": 85, "optimize": True} if fmt == "JPEG" else {"optimize": True}
+    img.save(out, format=fmt, **options)  # type: ignore[attr-defined]
+    return out.getvalue()
+
+
+def qr_png(url: str, box_px: int = 10) -> bytes:
+    """A PNG of a QR code that encodes ``url`` (medium error correction, a quiet zone of 4)."""
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_M
+
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=box_px, border=4)
+    code.add_data(url)
+    code.make(fit=True)
+    out = io.BytesIO()
+    code.make_image(fill_color="black", back_color="white").save(out, format="PNG")
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------- statements
+
+
+def statement_csv(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """CSV that Excel opens with Chinese intact: UTF-8 with a byte-order mark, CRLF line ends."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow(["" if v is None else _safe_cell(v) for v in row])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _safe_cell(value: object) -> object:
+    # A cell starting with = + - @ would run as a formula in Excel (CSV injection).
+    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
+        return "'" + value
+    return value

@@ -1,0 +1,26 @@
+// Activities pages: open the new activity after creating it; geolocated check-in.
+(function () {
+  document.addEventListener("jifen:done", function (ev) {
+    if (ev.target && ev.target.hasAttribute && ev.target.hasAttribute("data-goto-activity") && ev.detail && ev.detail.id) {
+      location.href = "/activities/" + ev.detail.id;
+    }
+  });
+  var box = document.getElementById("locate");
+  if (!box) return;
+  var button = document.getElementById("locate-button");
+  var err = document.getElementById("locate-error");
+  var ok = document.getElementById("locate-ok");
+  function fail(text) { err.textContent = text; err.hidden = false; button.disabled = false; }
+  button.addEventListener("click", function () {
+    button.disabled = true; err.hidden = true;
+    if (!navigator.geolocation) { fail("location unavailable"); return; }
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      window.jifen.api("POST", "/api/v1/checkins", {
+        token: box.getAttribute("data-token"), lat: pos.coords.latitude, lng: pos.coords.longitude
+      }).then(function (data) {
+        ok.textContent = data.activity_title + " · " + data.status + " · +" + data.points_awarded;
+        ok.hidden = false;
+      }).catch(function (e) { fail(e.message); });
+    }, function (e) { fail(e.message); }, { enableHighAccuracy: true, timeout: 15000 });
+  });
+})();

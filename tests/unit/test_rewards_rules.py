@@ -1,0 +1,67 @@
+"""Pure rules of good conduct and micro-wishes: state tables, thresholds, local dates, statistics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from service.rewards import rules
+
+
+def test_claim_actions_start_only_from_their_states() -> None:
+    assert rules.claim_action_allowed("review", "submitted")
+    for status in ("publicized", "rejected", "awarded"):
+        assert not rules.claim_action_allowed("review", status)
+    assert rules.claim_action_allowed("object", "publicized")
+    for status in ("submitted", "rejected", "awarded"):
+        assert not rules.claim_action_allowed("object", status)
+        assert not rules.claim_action_allowed("settle", status)
+
+
+def test_wish_actions_start_only_from_their_states() -> None:
+    table = {
+        "accept": {"open"},
+        "dispatch": {"open", "assigned"},
+        "complete": {"assigned"},
+        "rate": {"done"},
+        "cancel": {"open", "assigned"},
+    }
+    for action, allowed in table.items():
+        for status in ("open", "assigned", "done", "rated", "closed", "cancelled"):
+            assert rules.wish_action_allowed(action, status) == (status in allowed), (action, status)
+
+
+def test_two_reviewers_from_the_threshold_up() -> None:
+    assert rules.approvals_needed(49, 50) == 1
+    assert rules.approvals_needed(50, 50) == 2
+    assert rules.approvals_needed(200, 50) == 2
+
+
+def test_local_year_and_month() -> None:
+    moment = datetime(2026, 12, 31, 16, 30, tzinfo=UTC)  # 00:30 on 1 January in Shanghai
+    assert rules.year_in_zone(moment, "Asia/Shanghai") == 2027
+    assert rules.year_in_zone(moment, "UTC") == 2026
+    assert rules.parse_month(None, moment, "Asia/Shanghai") == (2027, 1)
+    assert rules.parse_month("2026-05", moment, "UTC") == (2026, 5)
+    for bad in ("2026-13", "2026-5", "May", "1999-01", "2026-05-01"):
+        assert rules.parse_month(bad, moment, "UTC") is None
+    start, end = rules.month_bounds(2026, 12, "Asia/Shanghai")
+    assert start == datetime(2026, 11, 30, 16, tzinfo=UTC) and end == datetime(2026, 12, 31, 16, tzinfo=UTC)
+
+
+def test_wish_statistics() -> None:
+    t0 = datetime(2026, 5, 1, tzinfo=UTC)
+    rows = [
+        ("rated", t0, t0 + timedelta(hours=1), 5),
+        ("rated", t0, t0 + timedelta(hours=2), 3),
+        ("closed", t0, t0 + timedelta(hours=3), None),
+        ("cancelled", t0, None, None),
+    ]
+    s = rules.wish_stats(rows)
+    assert (s.count, s.completed, s.cancelled, s.rated, s.satisfied) == (4, 3, 1, 2, 1)
+    assert (s.completion_rate, s.satisfaction_rate, s.average_handling_hours) == (0.75, 0.5, 2.0)
+    empty = rules.wish_stats([])
+    assert (empty.completion_rate, empty.satisfaction_rate, empty.average_handling_hours) == (
+        None,
+        None,
+        None,
+    )
