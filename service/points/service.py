@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import uuid
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -83,6 +84,8 @@ HOLD_LIFETIME_MAX = timedelta(days=366)
 """The longest a hold may reserve points."""
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 PAYEES = ("store", "partner")
+ISSUANCE_SHARDS = 8
+"""Issuance accounts per community; awards pick one at random so they rarely wait on each other."""
 
 
 @dataclass(frozen=True)
@@ -162,12 +165,12 @@ def _key_conflict() -> Conflict:
 # ---------------------------------------------------------------- accounts
 
 
-def _owner_key(kind: str, member_id: uuid.UUID | None, partner_id: uuid.UUID | None) -> str:
+def _owner_key(kind: str, member_id: uuid.UUID | None, partner_id: uuid.UUID | None, shard: int = 0) -> str:
     if kind == "member":
         return f"member:{member_id}"
     if kind == "partner":
         return f"partner:{partner_id}"
-    return kind
+    return f"{kind}:{shard}" if shard else kind
 
 
 def _insert(db: AsyncSession) -> Any:
@@ -180,8 +183,9 @@ async def _find_account(
     kind: str,
     member_id: uuid.UUID | None = None,
     partner_id: uuid.UUID | None = None,
+    shard: int = 0,
 ) -> Account | None:
-    owner = _owner_key(kind, member_id, partner_id)
+    owner = _owner_key(kind, member_id, partner_id, shard)
     result: Account | None = await db.scalar(
         select(Account).where(Account.community_id == community_id, Account.owner_key == owner)
     )
@@ -194,9 +198,13 @@ async def account_for(
     kind: str,
     member_id: uuid.UUID | None = None,
     partner_id: uuid.UUID | None = None,
+    shard: int = 0,
 ) -> Account:
-    """The account (created on first use; race-safe) of a member, a partner or a system account."""
-    found = await _find_account(db, community_id, kind, member_id, partner_id)
+    """The account (created on first use; race-safe) of a member, a partner or a system account.
+
+    ``shard`` selects one of the community's issuance accounts (see ``ISSUANCE_SHARDS``).
+    """
+    found = await _find_account(db, community_id, kind, member_id, partner_id, shard)
     if found is not None:
         return found
     if kind == "member":
@@ -217,7 +225,7 @@ async def account_for(
         "id": new_id(),
         "community_id": community_id,
         "kind": kind,
-        "owner_key": _owner_key(kind, member_id, partner_id),
+        "owner_key": _owner_key(kind, member_id, partner_id, shard),
         "member_id": member_id,
         "partner_id": partner_id,
         "balance": 0,
@@ -231,7 +239,7 @@ async def account_for(
         "created_at": clock.now(),
     }
     await db.execute(_insert(db)(Account).values(**values).on_conflict_do_nothing())
-    created = await _find_account(db, community_id, kind, member_id, partner_id)
+    created = await _find_account(db, community_id, kind, member_id, partner_id, shard)
     if created is None:  # impossible: we just inserted it or someone else did
         raise RuntimeError("ledger account vanished after insert")
     return created
@@ -505,7 +513,11 @@ async def award(
     """
     _check_points(points)
     code, memo, ref_type, ref_id, key = _check_text(code, memo, ref_type, ref_id, idempotency_key)
-    issuance = await account_for(db, community_id, "issuance")
+    # Awards lock the issuance account; spreading them over a few shards keeps a clean-up day's
+    # thousands of simultaneous check-ins from queueing on one row. The shard follows from the key,
+    # so a retry names the same accounts and replays instead of conflicting.
+    shard = zlib.crc32(key.encode()) % ISSUANCE_SHARDS if key else 0
+    issuance = await account_for(db, community_id, "issuance", shard=shard)
     member = await account_for(db, community_id, "member", member_id)
     return await _move(
         db,
