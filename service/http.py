@@ -41,7 +41,6 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 Limit = Annotated[
     int,
     Parameter(
-        query="limit",
         ge=1,
         le=LIST_LIMIT_MAX,
         default=LIST_LIMIT_DEFAULT,
