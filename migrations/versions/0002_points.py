@@ -84,6 +84,12 @@ def upgrade() -> None:
     op.create_index(
         "ix_ledger_transfers_ref", "ledger_transfers", ["community_id", "ref_type", "ref_id"], unique=False
     )
+    op.create_index(
+        "ix_ledger_transfers_community_created",
+        "ledger_transfers",
+        ["community_id", "created_at"],
+        unique=False,
+    )
     op.create_table(
         "ledger_accounts",
         sa.Column("community_id", sa.Uuid(), nullable=False),
@@ -297,6 +303,7 @@ def downgrade() -> None:
     op.drop_table("ledger_awards")
     op.drop_index(op.f("ix_ledger_accounts_member_id"), table_name="ledger_accounts")
     op.drop_table("ledger_accounts")
+    op.drop_index("ix_ledger_transfers_community_created", table_name="ledger_transfers")
     op.drop_index("ix_ledger_transfers_ref", table_name="ledger_transfers")
     op.drop_table("ledger_transfers")
     op.drop_table("ledger_policies")

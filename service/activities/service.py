@@ -53,6 +53,7 @@ __all__ = [
     "create_activity",
     "create_team",
     "get_activity",
+    "hours_leaderboard",
     "hours_of",
     "kiosk_code",
     "list_activities",
@@ -66,6 +67,8 @@ __all__ = [
     "revoke_poster",
     "scan_card",
     "signup",
+    "team_hours_leaderboard",
+    "team_members",
     "teams_with_totals",
 ]
 
@@ -940,6 +943,75 @@ async def teams_with_totals(db: AsyncSession, actor: Actor, community_id: uuid.U
         leader = await db.get(Member, team.leader_id)
         out.append(TeamTotals(team, leader.name if leader else "", [(a, b, int(c)) for a, b, c in rows]))
     return out
+
+
+# ---------------------------------------------------------------- monthly leaderboards (public board)
+
+
+def _counted_minutes(community_id: uuid.UUID, start: datetime, end: datetime) -> Any:
+    """Minutes served per member in [start, end): finished attendances only (``out``), so a manual
+    record counts once a second organizer approved it and never while pending or once rejected.
+    An attendance belongs to the period of its check-in time (as in ``hours_of``). The activity
+    bound is implied (an attendance starts before its activity ends and activities last at most
+    ``ACTIVITY_DAYS_MAX`` days) and lets the query use ``ix_activities_community_starts``."""
+    return (
+        select(Attendance.member_id, func.sum(Attendance.minutes).label("minutes"))
+        .join(Activity, Activity.id == Attendance.activity_id)
+        .where(
+            Activity.community_id == community_id,
+            Activity.starts_at >= start - timedelta(days=ACTIVITY_DAYS_MAX + 1),
+            Attendance.community_id == community_id,
+            Attendance.status == "out",
+            Attendance.checked_in_at >= start,
+            Attendance.checked_in_at < end,
+            Attendance.minutes > 0,
+        )
+        .group_by(Attendance.member_id)
+    )
+
+
+async def hours_leaderboard(
+    db: AsyncSession, community_id: uuid.UUID, start: datetime, end: datetime, limit: int | None = 20
+) -> list[tuple[uuid.UUID, int]]:
+    """Service minutes per member in [start, end), most first: ``[(member_id, minutes)]``. Read-only."""
+    sub = _counted_minutes(community_id, start, end).subquery()
+    stmt = select(sub.c.member_id, sub.c.minutes).order_by(sub.c.minutes.desc(), sub.c.member_id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [(mid, int(m)) for mid, m in (await db.execute(stmt)).all()]
+
+
+async def team_hours_leaderboard(
+    db: AsyncSession, community_id: uuid.UUID, start: datetime, end: datetime, limit: int | None = 20
+) -> list[tuple[uuid.UUID, str, int]]:
+    """Service minutes per team in [start, end), most first: ``[(team_id, team name, minutes)]``.
+
+    A team's minutes are its members' minutes (a member of two teams counts for both); teams with
+    no minutes in the period are left out. One aggregate query; read-only."""
+    sub = _counted_minutes(community_id, start, end).subquery()
+    total = func.sum(sub.c.minutes).label("minutes")
+    stmt = (
+        select(Team.id, Team.name, total)
+        .join(TeamMember, TeamMember.team_id == Team.id)
+        .join(sub, sub.c.member_id == TeamMember.member_id)
+        .where(Team.community_id == community_id)
+        .group_by(Team.id, Team.name)
+        .order_by(total.desc(), Team.name)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [(tid, name, int(m)) for tid, name, m in (await db.execute(stmt)).all()]
+
+
+async def team_members(db: AsyncSession, community_id: uuid.UUID) -> list[tuple[uuid.UUID, str, uuid.UUID]]:
+    """Every (team id, team name, member id) of a community, in one query (for per-team sums)."""
+    rows = await db.execute(
+        select(Team.id, Team.name, TeamMember.member_id)
+        .join(TeamMember, TeamMember.team_id == Team.id)
+        .where(Team.community_id == community_id)
+        .order_by(Team.name)
+    )
+    return [(tid, name, mid) for tid, name, mid in rows.all()]
 
 
 def certificate_signature(

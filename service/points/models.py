@@ -102,6 +102,8 @@ class Transfer(IdMixin, TimestampMixin, Base):
         UniqueConstraint("community_id", "idempotency_key", name="uq_ledger_transfers_key"),
         CheckConstraint("points > 0", name="points_positive"),
         Index("ix_ledger_transfers_ref", "community_id", "ref_type", "ref_id"),
+        # Monthly leaderboards and reports scan a community's transfers by time.
+        Index("ix_ledger_transfers_community_created", "community_id", "created_at"),
     )
 
 

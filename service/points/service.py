@@ -21,10 +21,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import and_, exists, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from service import clock
 from service.accounts.models import Community, Membership, Partner
@@ -60,6 +61,7 @@ __all__ = [
     "approve_award",
     "award",
     "balance",
+    "earned_leaderboard",
     "entries",
     "expire_points",
     "get_policy",
@@ -935,6 +937,61 @@ async def entries(
         for e, c, m, rt, ri in rows[:limit]
     ]
     return items, (items[-1].seq if len(rows) > limit else None)
+
+
+# ---------------------------------------------------------------- leaderboards
+
+
+async def earned_leaderboard(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    limit: int | None = 20,
+) -> list[tuple[uuid.UUID, int]]:
+    """Points EARNED by members in [start, end), most first: ``[(member_id, points)]``.
+
+    Earned means issued: the positive entries on member accounts of transfers whose debit side is one
+    of the community's issuance accounts (check-ins, claims, wishes, manual awards; any shard). Member
+    to member transfers, spending, refunds from the store or partners and expiry are not earning.
+    Reversals: a reversed award does not count at all, in the month it was posted (the award is
+    treated as if it never happened, so a correction next month does not push that month negative and
+    past months may drop when an award is corrected later). Reversals themselves are never counted.
+    One aggregate query; reads only; ties ordered by member id so the ranking is stable; ``limit=None``
+    returns every member who earned (for sums over groups such as teams).
+    """
+    member_acct = aliased(Account)
+    issuance_acct = aliased(Account)
+    issuance_leg = aliased(Entry)
+    correction = aliased(Transfer)
+    from_issuance = exists().where(
+        issuance_leg.transfer_id == Transfer.id,
+        issuance_leg.points < 0,
+        issuance_acct.id == issuance_leg.account_id,
+        issuance_acct.kind == "issuance",
+    )
+    reversed_later = exists().where(correction.reverses_id == Transfer.id)
+    total = func.sum(Entry.points).label("earned")
+    stmt = (
+        select(member_acct.member_id, total)
+        .select_from(member_acct)
+        .join(Entry, Entry.account_id == member_acct.id)
+        .join(Transfer, Transfer.id == Entry.transfer_id)
+        .where(
+            member_acct.community_id == community_id,
+            member_acct.kind == "member",
+            Entry.points > 0,
+            and_(Transfer.created_at >= start, Transfer.created_at < end),
+            Transfer.reverses_id.is_(None),
+            from_issuance,
+            ~reversed_later,
+        )
+        .group_by(member_acct.member_id)
+        .order_by(total.desc(), member_acct.member_id)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [(mid, int(pts)) for mid, pts in (await db.execute(stmt)).all() if mid is not None and pts]
 
 
 # ---------------------------------------------------------------- periodic work

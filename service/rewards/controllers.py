@@ -20,6 +20,7 @@ from service.rewards import wishes_service as wishes
 from service.rewards.models import RewardRule
 from service.rewards.schemas import (
     BoardClaimOut,
+    BoardHoursOut,
     BoardOut,
     BoardRankOut,
     ClaimIn,
@@ -135,6 +136,10 @@ def _after(cursor: str | None) -> uuid.UUID | None:
         raise InvalidInput("invalid_cursor", "The cursor is not one this API gave out.") from exc
 
 
+def _board_hours(r: service.BoardHours) -> BoardHoursOut:
+    return BoardHoursOut(r.rank, r.name, r.minutes, r.hours)
+
+
 def _board_claim(c: service.BoardClaim) -> BoardClaimOut:
     return BoardClaimOut(
         c.id,
@@ -223,7 +228,9 @@ class CommunityRewardsController(Controller):
     @get(
         "/board",
         summary="Public notice board (公示栏): no login needed; names are masked",
-        description="Claims under public notice, recent awards and this month's points leaderboard. "
+        description="Claims under public notice, recent awards and the month's leaderboards (``month`` "
+        "YYYY-MM in the community's time zone, default this month): points earned from every source "
+        "and service hours, by member (names masked) and by team. "
         "Errors: community_not_found, invalid_month.",
     )
     async def board(self, db: AsyncSession, cid: uuid.UUID, month: Month = None) -> BoardOut:
@@ -235,6 +242,9 @@ class CommunityRewardsController(Controller):
             [_board_claim(c) for c in b.under_publicity],
             [_board_claim(c) for c in b.recent_awards],
             [BoardRankOut(r.rank, r.name, r.points) for r in b.leaderboard],
+            [_board_hours(r) for r in b.hours_leaderboard],
+            [BoardRankOut(r.rank, r.name, r.points) for r in b.team_leaderboard],
+            [_board_hours(r) for r in b.team_hours_leaderboard],
         )
 
     @post(

@@ -13,6 +13,7 @@ from service.rewards.rules import PUBLICITY_DAYS_MAX, SETTINGS_DAYS_MAX, YEARLY_
 
 __all__ = [
     "BoardClaimOut",
+    "BoardHoursOut",
     "BoardOut",
     "BoardRankOut",
     "ClaimIn",
@@ -174,7 +175,18 @@ class BoardClaimOut(msgspec.Struct):
 class BoardRankOut(msgspec.Struct):
     rank: int
     name: str
+    """A member's masked name (王*成), or a team's name."""
     points: int
+
+
+class BoardHoursOut(msgspec.Struct):
+    rank: int
+    name: str
+    """A member's masked name (王*成), or a team's name."""
+    minutes: int
+    """Service minutes in the month (finished attendances; manual records once approved)."""
+    hours: float
+    """The same, in hours rounded to one decimal."""
 
 
 class BoardOut(msgspec.Struct):
@@ -184,7 +196,14 @@ class BoardOut(msgspec.Struct):
     under_publicity: list[BoardClaimOut]
     recent_awards: list[BoardClaimOut]
     leaderboard: list[BoardRankOut]
-    """Points paid this month for good conduct and micro-wishes, by member (names masked)."""
+    """Points earned in the month from every source (check-ins, good conduct, micro-wishes, manual
+    awards; reversed awards left out), by member (names masked), most first."""
+    hours_leaderboard: list[BoardHoursOut] = []
+    """Service minutes in the month by member (names masked), most first."""
+    team_leaderboard: list[BoardRankOut] = []
+    """Points earned in the month by each team's members, most first."""
+    team_hours_leaderboard: list[BoardHoursOut] = []
+    """Service minutes in the month by each team's members, most first."""
 
 
 class WishIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -11,14 +11,17 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import clock
 from service.accounts import service as accounts
+from service.accounts.models import Member
 from service.accounts.rules import mask_name
 from service.accounts.service import Actor
+from service.activities import service as activities
 from service.config import LIST_LIMIT_MAX, POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
 from service.db import transaction
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
@@ -31,6 +34,7 @@ __all__ = [
     "BOARD_ITEMS_MAX",
     "SETTLE_BATCH",
     "Board",
+    "BoardHours",
     "ClaimView",
     "CommunitySettings",
     "add_photo",
@@ -751,9 +755,24 @@ class BoardClaim:
 
 @dataclass
 class BoardRank:
+    """One row of a points leaderboard (a masked member name, or a team name)."""
+
     rank: int
     name: str
     points: int
+
+
+@dataclass
+class BoardHours:
+    """One row of a service-hours leaderboard (a masked member name, or a team name)."""
+
+    rank: int
+    name: str
+    minutes: int
+
+    @property
+    def hours(self) -> float:
+        return round(self.minutes / 60, 1)
 
 
 @dataclass
@@ -765,7 +784,11 @@ class Board:
     under_publicity: list[BoardClaim]
     recent_awards: list[BoardClaim]
     leaderboard: list[BoardRank]
-    hours_leaderboard: list[BoardRank] | None = None
+    """Points earned in the month from every source (the ledger), by member."""
+    hours_leaderboard: list[BoardHours] = field(default_factory=list)
+    team_leaderboard: list[BoardRank] = field(default_factory=list)
+    """Points earned in the month by each team's members."""
+    team_hours_leaderboard: list[BoardHours] = field(default_factory=list)
 
 
 async def _board_claim(db: AsyncSession, claim: Claim) -> BoardClaim:
@@ -815,33 +838,45 @@ async def board(db: AsyncSession, community_id: uuid.UUID, month: str | None = N
         month=f"{parsed[0]:04d}-{parsed[1]:02d}",
         under_publicity=[await _board_claim(db, c) for c in publicized],
         recent_awards=[await _board_claim(db, c) for c in awarded],
-        leaderboard=await _points_leaderboard(db, community_id, start, end),
+        **await _leaderboards(db, community_id, start, end),
     )
 
 
-async def _points_leaderboard(
+async def _masked_names(db: AsyncSession, member_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Masked names (王*成) of many members in one query; never their phone numbers."""
+    if not member_ids:
+        return {}
+    rows = await db.execute(select(Member.id, Member.name).where(Member.id.in_(set(member_ids))))
+    return {mid: mask_name(name) for mid, name in rows.all()}
+
+
+async def _leaderboards(
     db: AsyncSession, community_id: uuid.UUID, start: datetime, end: datetime
-) -> list[BoardRank]:
-    """Points this domain paid in the month (good conduct and micro-wishes), by member."""
-    from service.rewards.models import Wish
-
-    totals: dict[uuid.UUID, int] = {}
-    claim_rows = await db.execute(
-        select(Claim.member_id, func.sum(Claim.points))
-        .where(Claim.community_id == community_id, Claim.status == "awarded")
-        .where(Claim.awarded_at >= start, Claim.awarded_at < end)
-        .group_by(Claim.member_id)
-    )
-    wish_rows = await db.execute(
-        select(Wish.volunteer_id, func.sum(Wish.points))
-        .where(Wish.community_id == community_id, Wish.awarded_at.is_not(None))
-        .where(Wish.awarded_at >= start, Wish.awarded_at < end)
-        .group_by(Wish.volunteer_id)
-    )
-    for member_id, total in [*claim_rows, *wish_rows]:
-        if member_id is not None and total:
-            totals[member_id] = totals.get(member_id, 0) + int(total)
-    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], str(kv[0])))[:BOARD_ITEMS_MAX]
-    return [
-        BoardRank(i + 1, await _name(db, mid, masked=True), total) for i, (mid, total) in enumerate(ranked)
-    ]
+) -> dict[str, list[Any]]:
+    """The month's leaderboards: points (from the ledger, every source) and service hours, by member
+    and by team. A team's points are the sum of its members' points (a member of two teams counts
+    for both); teams that earned nothing are left out."""
+    earned = await points.earned_leaderboard(db, community_id, start, end, limit=None)
+    hours = await activities.hours_leaderboard(db, community_id, start, end, limit=BOARD_ITEMS_MAX)
+    team_hours = await activities.team_hours_leaderboard(db, community_id, start, end, limit=BOARD_ITEMS_MAX)
+    top = earned[:BOARD_ITEMS_MAX]
+    names = await _masked_names(db, [mid for mid, _ in top] + [mid for mid, _ in hours])
+    by_member = dict(earned)
+    team_points: dict[uuid.UUID, tuple[str, int]] = {}
+    if by_member:
+        for team_id, team_name, member_id in await activities.team_members(db, community_id):
+            name, total = team_points.get(team_id, (team_name, 0))
+            team_points[team_id] = (name, total + by_member.get(member_id, 0))
+    teams = sorted(
+        ((name, total) for name, total in team_points.values() if total > 0), key=lambda t: (-t[1], t[0])
+    )[:BOARD_ITEMS_MAX]
+    return {
+        "leaderboard": [BoardRank(i + 1, names.get(mid, "?"), pts) for i, (mid, pts) in enumerate(top)],
+        "hours_leaderboard": [
+            BoardHours(i + 1, names.get(mid, "?"), minutes) for i, (mid, minutes) in enumerate(hours)
+        ],
+        "team_leaderboard": [BoardRank(i + 1, name, total) for i, (name, total) in enumerate(teams)],
+        "team_hours_leaderboard": [
+            BoardHours(i + 1, name, minutes) for i, (_tid, name, minutes) in enumerate(team_hours)
+        ],
+    }

@@ -13,6 +13,7 @@ from litestar import Request, Response, get
 from litestar.datastructures import Cookie
 from litestar.params import Parameter
 from markupsafe import Markup
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
@@ -22,6 +23,7 @@ from service.accounts.service import Actor
 from service.activities import qr, rules
 from service.activities import service as svc
 from service.activities.controllers import DEVICE_COOKIE, SCAN_COOKIE, device_of, scanned_at_of
+from service.activities.models import Attendance, TeamMember
 from service.config import Settings
 from service.errors import DomainError
 from service.points import service as points
@@ -31,6 +33,10 @@ from service.web.render import env, page, redirect_to_login
 __all__ = ["ROUTES"]
 
 DEVICE_COOKIE_SECONDS = 5 * 365 * 24 * 3600
+DEFAULT_RADIUS_M = 200
+"""Radius the "use my location" button proposes when the organizer has not typed one."""
+TEAM_MEMBER_PICKER_MAX = 200
+"""Members offered in the team forms' pickers (the API takes any member id)."""
 LABELS = {
     "status": {
         "in": "Checked in",
@@ -135,6 +141,10 @@ async def new_activity_page(
     if not allowed:
         return _forbidden(request, maybe_actor, "Only organizers can create activities.")
     chosen = next((c for c in allowed if str(c.id) == community), allowed[0])
+    try:
+        teams = [t.team for t in await svc.teams_with_totals(db, maybe_actor, chosen.id)]
+    except DomainError:
+        teams = []
     return page(
         request,
         "activities/new.html",
@@ -142,6 +152,8 @@ async def new_activity_page(
         communities=allowed,
         chosen=chosen,
         categories=svc.CATEGORIES,
+        teams=teams,
+        default_radius_m=DEFAULT_RADIUS_M,
     )
 
 
@@ -465,15 +477,38 @@ async def teams_page(
         return _forbidden(request, maybe_actor, "You are not a member of any community yet.")
     chosen = next((c for c in communities if str(c.id) == community), communities[0])
     teams = await svc.teams_with_totals(db, maybe_actor, chosen.id)
+    organizer = bool(roles[chosen.id] & {"organizer", "admin"}) or maybe_actor.is_platform_admin
+    members: list[tuple[uuid.UUID, str]] = []
+    if organizer:
+        listed, _next = await accounts.list_members(db, maybe_actor, chosen.id, TEAM_MEMBER_PICKER_MAX)
+        members = [(m.id, f"{m.name} · {_mask(m.phone)}") for m, _roles in listed]
+    mine = {t.team.id for t in teams if any(mid == maybe_actor.member_id for mid, _n, _m in t.members)}
     return page(
         request,
         "activities/teams.html",
         maybe_actor,
         community=chosen,
         communities=communities,
-        teams=teams,
-        organizer=bool(roles[chosen.id] & {"organizer", "admin"}),
+        teams=sorted(teams, key=lambda t: t.team.id not in mine),
+        mine=mine,
+        attendances=await _team_attendances(db, chosen.id),
+        members=members,
+        organizer=organizer,
     )
+
+
+async def _team_attendances(db: AsyncSession, community_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """Completed attendances of each team's members (the same basis as the team's hours)."""
+    rows = await db.execute(
+        select(TeamMember.team_id, func.count(Attendance.id))
+        .join(
+            Attendance,
+            (Attendance.member_id == TeamMember.member_id) & (Attendance.community_id == community_id),
+        )
+        .where(TeamMember.community_id == community_id, Attendance.status == "out")
+        .group_by(TeamMember.team_id)
+    )
+    return {tid: int(n) for tid, n in rows.all()}
 
 
 async def _home_panel(db: AsyncSession, actor: Actor, community: Community) -> dict[str, Any]:

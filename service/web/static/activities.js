@@ -5,6 +5,22 @@
       location.href = "/activities/" + ev.detail.id;
     }
   });
+  var use = document.getElementById("use-location");
+  if (use) {
+    use.addEventListener("click", function () {
+      var form = use.form, err = document.getElementById("use-location-error");
+      function fail(text) { err.textContent = text; err.hidden = false; use.disabled = false; }
+      err.hidden = true;
+      if (!navigator.geolocation) { fail("location unavailable"); return; }
+      use.disabled = true;
+      navigator.geolocation.getCurrentPosition(function (pos) {
+        form.elements.lat.value = pos.coords.latitude.toFixed(6);
+        form.elements.lng.value = pos.coords.longitude.toFixed(6);
+        if (!form.elements.radius_m.value) { form.elements.radius_m.value = use.getAttribute("data-radius"); }
+        use.disabled = false;
+      }, function (e) { fail(e.message); }, { enableHighAccuracy: true, timeout: 15000 });
+    });
+  }
   var box = document.getElementById("locate");
   if (!box) return;
   var button = document.getElementById("locate-button");

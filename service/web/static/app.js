@@ -35,6 +35,7 @@
       if (el.type === "checkbox") { body[el.name] = el.checked; return; }
       if (el.value === "") return;
       body[el.name] = el.dataset.type === "int" ? parseInt(el.value, 10)
+        : el.dataset.type === "float" ? parseFloat(el.value)
         : el.dataset.type === "datetime" ? new Date(el.value).toISOString() : el.value;
     });
     return body;
