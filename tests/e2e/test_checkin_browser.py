@@ -78,7 +78,13 @@ def test_kiosk_scan_login_checkin(live_server: str, browser: Any, phone: Any, sc
     expect(qr).to_be_visible()
     kiosk.wait_for_function("document.getElementById('kiosk-qr').naturalWidth > 0")
     kiosk.screenshot(path="/tmp/jifen-kiosk.png")
-    url = decode(qr.screenshot())
+    # A phone camera retries until it reads a frame; a screenshot taken while the image swaps may not decode.
+    url = ""
+    for _ in range(10):
+        url = decode(qr.screenshot())
+        if url:
+            break
+        kiosk.wait_for_timeout(300)
     assert url.startswith(f"{live_server}/c/"), url
 
     volunteer = phone.new_page()
