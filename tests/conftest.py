@@ -15,10 +15,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -34,6 +34,7 @@ from service.db import Base, create_engine, create_session_maker, upgrade_databa
 from service.models import load_all_models
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKEND = os.environ.get("JIFEN_TEST_DATABASE", "sqlite").lower()
 PG_URL = os.environ.get("JIFEN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -210,18 +211,45 @@ async def add_person(
     return member
 
 
+async def new_world(db: AsyncSession) -> World:
+    """A platform admin, a community and a partner shop; people are added with :func:`add_person`."""
+    root_member = Member(phone="13700000000", name="平台", is_platform_admin=True)
+    db.add(root_member)
+    await db.flush()
+    root = accounts.Actor(root_member.id, root_member.name, root_member.phone, True)
+    community = await accounts.create_community(db, root, "测试社区", "test-community")
+    partner = await accounts.create_partner(db, root, community.id, "测试商店")
+    w = World(community, partner, root=root)
+    w.members["root"] = root_member
+    w.h["root"] = {"Authorization": f"Bearer {accounts.issue_token(root_member, SECRET)}"}
+    return w
+
+
+def seeded(database_url: str, build: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Empty the tables, run ``build(db)`` and commit, in a thread with its own event loop.
+
+    For browser tests' fixtures, whose data must be committed before the page (another process) reads it.
+    """
+
+    async def run() -> T:
+        engine = create_engine(database_url)
+        try:
+            await _truncate(engine)
+            async with create_session_maker(engine)() as db:
+                result = await build(db)
+                await db.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    result: T = _in_thread(asyncio.run, run())
+    return result
+
+
 @pytest.fixture
 async def world(clean: AsyncEngine, maker: async_sessionmaker[AsyncSession]) -> World:
     async with maker() as db:
-        root_member = Member(phone="13700000000", name="平台", is_platform_admin=True)
-        db.add(root_member)
-        await db.flush()
-        root = accounts.Actor(root_member.id, root_member.name, root_member.phone, True)
-        community = await accounts.create_community(db, root, "测试社区", "test-community")
-        partner = await accounts.create_partner(db, root, community.id, "测试商店")
-        w = World(community, partner, root=root)
-        w.members["root"] = root_member
-        w.h["root"] = {"Authorization": f"Bearer {accounts.issue_token(root_member, SECRET)}"}
+        w = await new_world(db)
         await add_person(db, w, "admin", "13800000001", "admin")
         await add_person(db, w, "admin2", "13800000011", "admin")
         await add_person(db, w, "organizer", "13800000002", "organizer")
@@ -229,7 +257,7 @@ async def world(clean: AsyncEngine, maker: async_sessionmaker[AsyncSession]) -> 
         await add_person(db, w, "clerk", "13800000003", "clerk")
         await add_person(db, w, "reviewer", "13800000004", "reviewer")
         await add_person(db, w, "reviewer2", "13800000014", "reviewer")
-        await add_person(db, w, "partner", "13800000005", "partner", partner.id)
+        await add_person(db, w, "partner", "13800000005", "partner", w.partner.id)
         await add_person(db, w, "alice", "13900000001", "member")
         await add_person(db, w, "bob", "13900000002", "member")
         await add_person(db, w, "carol", "13900000003", "member")

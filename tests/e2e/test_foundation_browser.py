@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import service as accounts
 from service.accounts.models import Member
 from service.db import create_engine, create_session_maker
-from tests.conftest import _in_thread, _truncate
+from tests.conftest import _in_thread, new_world, seeded
 
 pytestmark = pytest.mark.browser
 
@@ -20,30 +21,21 @@ PASSWORD = "browser-pass-1"
 SHOTS = "/tmp/jifen-foundation"
 
 
-async def _build(database_url: str) -> dict[str, Any]:
+async def _build(db: AsyncSession) -> dict[str, Any]:
     """Fresh tables; a community with an admin and a volunteer who have real passwords."""
-    engine = create_engine(database_url)
-    try:
-        await _truncate(engine)
-        async with create_session_maker(engine)() as db:
-            root_member = Member(phone="13700000000", name="平台", is_platform_admin=True)
-            db.add(root_member)
-            await db.flush()
-            root = accounts.Actor(root_member.id, root_member.name, root_member.phone, True)
-            community = await accounts.create_community(db, root, "测试社区", "test-community")
-            await accounts.add_member(db, root, community.id, "15000000001", "李书记", PASSWORD, "admin")
-            await accounts.add_member(db, root, community.id, "15000000002", "陈小红", PASSWORD)
-            await accounts.add_member(db, root, community.id, "13900000001", "alice")
-            await db.commit()
-        return {"cid": community.id}
-    finally:
-        await engine.dispose()
+    world = await new_world(db)
+    root, community = world.root, world.community
+    assert root is not None
+    await accounts.add_member(db, root, community.id, "15000000001", "李书记", PASSWORD, "admin")
+    await accounts.add_member(db, root, community.id, "15000000002", "陈小红", PASSWORD)
+    await accounts.add_member(db, root, community.id, "13900000001", "alice")
+    return {"cid": community.id}
 
 
 @pytest.fixture
 def people(database_url: str) -> dict[str, Any]:
     # Built in its own thread and event loop: Playwright's sync API owns this thread's loop.
-    result: dict[str, Any] = _in_thread(asyncio.run, _build(database_url))
+    result: dict[str, Any] = seeded(database_url, _build)
     return result
 
 

@@ -3,66 +3,51 @@ second admin approves a large award from /admin/awards."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import service as accounts
-from service.accounts.models import Member
-from service.db import create_engine, create_session_maker
 from service.points import service as points
-from tests.conftest import SECRET, World, _in_thread, _truncate, add_person
+from tests.conftest import SECRET, World, add_person, new_world, seeded
 
 pytestmark = pytest.mark.browser
 
 
-async def _build(database_url: str) -> World:
-    engine = create_engine(database_url)
-    try:
-        await _truncate(engine)
-        async with create_session_maker(engine)() as db:
-            root_member = Member(phone="13700000000", name="平台", is_platform_admin=True)
-            db.add(root_member)
-            await db.flush()
-            root = accounts.Actor(root_member.id, root_member.name, root_member.phone, True)
-            community = await accounts.create_community(db, root, "测试社区", "test-community")
-            partner = await accounts.create_partner(db, root, community.id, "测试商店")
-            world = World(community, partner, root=root)
-            await add_person(db, world, "admin", "13800000001", "admin")
-            await add_person(db, world, "admin2", "13800000011", "admin")
-            await add_person(db, world, "alice", "13900000001", "member")
-            await points.set_policy(db, world.actor("admin"), world.cid, expiry_mode="days", expiry_value=20)
-            await points.award(
-                db, community_id=world.cid, member_id=world.members["alice"].id, points=40, code="checkin",
-                memo="社区大扫除", idempotency_key=f"k-{uuid.uuid4()}",
-            )  # fmt: skip
-            await points.request_award(
-                db,
-                world.actor("admin"),
-                world.cid,
-                member_id=world.members["alice"].id,
-                points=30,
-                reason="照顾孤寡老人",
-            )
-            await points.request_award(
-                db,
-                world.actor("admin"),
-                world.cid,
-                member_id=world.members["alice"].id,
-                points=150,
-                reason="防汛巡堤",
-            )
-            await db.commit()
-        return world
-    finally:
-        await engine.dispose()
+async def _build(db: AsyncSession) -> World:
+    world = await new_world(db)
+    await add_person(db, world, "admin", "13800000001", "admin")
+    await add_person(db, world, "admin2", "13800000011", "admin")
+    await add_person(db, world, "alice", "13900000001", "member")
+    await points.set_policy(db, world.actor("admin"), world.cid, expiry_mode="days", expiry_value=20)
+    await points.award(
+        db, community_id=world.cid, member_id=world.members["alice"].id, points=40, code="checkin",
+        memo="社区大扫除", idempotency_key=f"k-{uuid.uuid4()}",
+    )  # fmt: skip
+    await points.request_award(
+        db,
+        world.actor("admin"),
+        world.cid,
+        member_id=world.members["alice"].id,
+        points=30,
+        reason="照顾孤寡老人",
+    )
+    await points.request_award(
+        db,
+        world.actor("admin"),
+        world.cid,
+        member_id=world.members["alice"].id,
+        points=150,
+        reason="防汛巡堤",
+    )
+    return world
 
 
 @pytest.fixture
 def ledger_world(database_url: str) -> World:
-    world: World = _in_thread(asyncio.run, _build(database_url))
+    world: World = seeded(database_url, _build)
     return world
 
 

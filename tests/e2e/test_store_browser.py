@@ -3,59 +3,45 @@ sees it fulfilled; a partner's staff redeem a voucher from their page."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import service as accounts
-from service.accounts.models import Member
-from service.db import create_engine, create_session_maker
 from service.points import service as points
 from service.store import service as store
-from tests.conftest import SECRET, World, _in_thread, _truncate, add_person
+from tests.conftest import SECRET, World, add_person, new_world, seeded
 
 pytestmark = pytest.mark.browser
 
 
-async def _build(database_url: str) -> dict[str, Any]:
+async def _build(db: AsyncSession) -> dict[str, Any]:
     """Fresh tables, a community with a clerk, a partner shop with staff, and a funded member."""
-    engine = create_engine(database_url)
-    try:
-        await _truncate(engine)
-        async with create_session_maker(engine)() as db:
-            root_member = Member(phone="13700000000", name="平台", is_platform_admin=True)
-            db.add(root_member)
-            await db.flush()
-            root = accounts.Actor(root_member.id, root_member.name, root_member.phone, True)
-            community = await accounts.create_community(db, root, "测试社区", "test-community")
-            partner = await accounts.create_partner(db, root, community.id, "测试商店")
-            world = World(community, partner, root=root)
-            await add_person(db, world, "clerk", "13800000003", "clerk")
-            await add_person(db, world, "partner", "13800000005", "partner", partner.id)
-            await add_person(db, world, "alice", "13900000001", "member")
-            await points.award(
-                db, community_id=world.cid, member_id=world.members["alice"].id, points=500, code="test",
-                idempotency_key=f"fund-{uuid.uuid4()}",
-            )  # fmt: skip
-            product = await store.create_product(
-                db, world.actor("clerk"), world.cid, name="食用油 1.8L", points_price=150, stock=4,
-                limit_per_member=2, category="粮油",
-            )  # fmt: skip
-            offer = await store.create_offer(
-                db, world.actor("partner"), world.partner.id, title="满 30 减 5", points_price=50
-            )
-            await db.commit()
-        return {"world": world, "product": product, "offer": offer}
-    finally:
-        await engine.dispose()
+    world = await new_world(db)
+    partner = world.partner
+    await add_person(db, world, "clerk", "13800000003", "clerk")
+    await add_person(db, world, "partner", "13800000005", "partner", partner.id)
+    await add_person(db, world, "alice", "13900000001", "member")
+    await points.award(
+        db, community_id=world.cid, member_id=world.members["alice"].id, points=500, code="test",
+        idempotency_key=f"fund-{uuid.uuid4()}",
+    )  # fmt: skip
+    product = await store.create_product(
+        db, world.actor("clerk"), world.cid, name="食用油 1.8L", points_price=150, stock=4,
+        limit_per_member=2, category="粮油",
+    )  # fmt: skip
+    offer = await store.create_offer(
+        db, world.actor("partner"), world.partner.id, title="满 30 减 5", points_price=50
+    )
+    return {"world": world, "product": product, "offer": offer}
 
 
 @pytest.fixture
 def shop(database_url: str) -> dict[str, Any]:
     # Built in its own thread and event loop: Playwright's sync API owns this thread's loop.
-    result: dict[str, Any] = _in_thread(asyncio.run, _build(database_url))
+    result: dict[str, Any] = seeded(database_url, _build)
     return result
 
 

@@ -3,52 +3,39 @@ rates it and the volunteer sees the points; the public board opens without a log
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import service as accounts
-from service.accounts.models import Member
-from service.db import create_engine, create_session_maker
-from tests.conftest import SECRET, World, _in_thread, _truncate, add_person
+from tests.conftest import SECRET, World, add_person, new_world, seeded
 
 pytestmark = pytest.mark.browser
 
 
-async def _build(database_url: str) -> World:
+async def _build(db: AsyncSession) -> World:
     """Fresh tables, a community with a resident (alice) and a volunteer (bob)."""
-    engine = create_engine(database_url)
-    try:
-        await _truncate(engine)
-        async with create_session_maker(engine)() as db:
-            root_member = Member(phone="13700000000", name="平台", is_platform_admin=True)
-            db.add(root_member)
-            await db.flush()
-            root = accounts.Actor(root_member.id, root_member.name, root_member.phone, True)
-            community = await accounts.create_community(db, root, "测试社区", "test-community")
-            partner = await accounts.create_partner(db, root, community.id, "测试商店")
-            world = World(community, partner, root=root)
-            await add_person(db, world, "alice", "13900000001", "member")
-            await add_person(db, world, "bob", "13900000002", "member")
-            await add_person(db, world, "王大成", "13900000003", "member")
-            await add_person(db, world, "张队长", "13800000002", "organizer")
-            await add_person(db, world, "钱评议", "13800000004", "reviewer")
-            from service.rewards import service as rewards
+    world = await new_world(db)
+    root, community = world.root, world.community
+    assert root is not None
+    await add_person(db, world, "alice", "13900000001", "member")
+    await add_person(db, world, "bob", "13900000002", "member")
+    await add_person(db, world, "王大成", "13900000003", "member")
+    await add_person(db, world, "张队长", "13800000002", "organizer")
+    await add_person(db, world, "钱评议", "13800000004", "reviewer")
+    from service.rewards import service as rewards
 
-            await rewards.create_rule(
-                db, root, community.id, code="filial-care", title="孝老爱亲", points=30, publicity_days=7
-            )
-            await db.commit()
-        return world
-    finally:
-        await engine.dispose()
+    await rewards.create_rule(
+        db, root, community.id, code="filial-care", title="孝老爱亲", points=30, publicity_days=7
+    )
+    return world
 
 
 @pytest.fixture
 def people(database_url: str) -> World:
     # Built in its own thread and event loop: Playwright's sync API owns this thread's loop.
-    world: World = _in_thread(asyncio.run, _build(database_url))
+    world: World = seeded(database_url, _build)
     return world
 
 
