@@ -67,6 +67,7 @@ __all__ = [
     "revoke_poster",
     "scan_card",
     "signup",
+    "team_attendances",
     "team_hours_leaderboard",
     "team_members",
     "teams_with_totals",
@@ -1046,3 +1047,17 @@ async def peek_token(db: AsyncSession, token: str) -> Activity | None:
     except DomainError:
         return None
     return activity
+
+
+async def team_attendances(db: AsyncSession, community_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """Completed attendances of each team's members (the same basis as the team's hours)."""
+    rows = await db.execute(
+        select(TeamMember.team_id, func.count(Attendance.id))
+        .join(
+            Attendance,
+            (Attendance.member_id == TeamMember.member_id) & (Attendance.community_id == community_id),
+        )
+        .where(TeamMember.community_id == community_id, Attendance.status == "out")
+        .group_by(TeamMember.team_id)
+    )
+    return {tid: int(n) for tid, n in rows.all()}

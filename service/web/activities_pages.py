@@ -13,7 +13,6 @@ from litestar import Request, Response, get
 from litestar.datastructures import Cookie
 from litestar.params import Parameter
 from markupsafe import Markup
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
@@ -23,7 +22,6 @@ from service.accounts.service import Actor
 from service.activities import qr, rules
 from service.activities import service as svc
 from service.activities.controllers import DEVICE_COOKIE, SCAN_COOKIE, device_of, scanned_at_of
-from service.activities.models import Attendance, TeamMember
 from service.config import Settings
 from service.errors import DomainError
 from service.points import service as points
@@ -491,24 +489,10 @@ async def teams_page(
         communities=communities,
         teams=sorted(teams, key=lambda t: t.team.id not in mine),
         mine=mine,
-        attendances=await _team_attendances(db, chosen.id),
+        attendances=await svc.team_attendances(db, chosen.id),
         members=members,
         organizer=organizer,
     )
-
-
-async def _team_attendances(db: AsyncSession, community_id: uuid.UUID) -> dict[uuid.UUID, int]:
-    """Completed attendances of each team's members (the same basis as the team's hours)."""
-    rows = await db.execute(
-        select(TeamMember.team_id, func.count(Attendance.id))
-        .join(
-            Attendance,
-            (Attendance.member_id == TeamMember.member_id) & (Attendance.community_id == community_id),
-        )
-        .where(TeamMember.community_id == community_id, Attendance.status == "out")
-        .group_by(TeamMember.team_id)
-    )
-    return {tid: int(n) for tid, n in rows.all()}
 
 
 async def _home_panel(db: AsyncSession, actor: Actor, community: Community) -> dict[str, Any]:
