@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Callable
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from litestar import Request, Response
 from litestar.exceptions import (
@@ -26,6 +27,7 @@ __all__ = [
     "TooManyRequests",
     "add_localiser",
     "exception_handlers",
+    "login_redirect",
     "problem",
 ]
 
@@ -152,7 +154,9 @@ def _localise(request: Request[Any, Any, Any], text: str) -> str:
     return text
 
 
-def _domain_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+def _domain_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    if isinstance(exc, NotAuthenticated) and _is_page(request):
+        return login_redirect(request)
     detail = _localise(request, exc.template)
     if exc.params:
         try:
@@ -181,6 +185,19 @@ def _field_errors(extra: Any) -> list[dict[str, str]]:
             message = re.sub(r"\s*- at `[^`]+`", "", message)
         errors.append({"field": key, "message": message})
     return errors
+
+
+def _is_page(request: Request[Any, Any, Any]) -> bool:
+    """A page a browser navigated to (not the API): send people to log in instead of a JSON error."""
+    return request.method in {"GET", "HEAD"} and not request.url.path.startswith(
+        ("/api/", "/schema", "/static/")
+    )
+
+
+def login_redirect(request: Request[Any, Any, Any]) -> Response[Any]:
+    """303 to the login page, coming back here afterwards."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Response("", status_code=303, headers={"Location": f"/login?next={quote(target)}"})
 
 
 def _validation_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:

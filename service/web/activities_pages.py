@@ -95,12 +95,7 @@ def _mask(phone: str) -> str:
 
 
 @get("/activities", include_in_schema=False)
-async def activities_page(
-    request: Request[Any, Any, Any], db: AsyncSession, maybe_actor: Actor | None
-) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    actor = maybe_actor
+async def activities_page(request: Request[Any, Any, Any], db: AsyncSession, actor: Actor) -> Response[str]:
     communities, roles = await _my_communities(db, actor)
     upcoming = {c.id: await svc.list_activities(db, actor, c.id) for c in communities}
     organizing = {cid for cid, held in roles.items() if held & {"organizer", "admin"}}
@@ -127,26 +122,22 @@ async def activities_page(
 async def new_activity_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
-    maybe_actor: Actor | None,
+    actor: Actor,
     community: CommunityParam = None,
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    communities, roles = await _my_communities(db, maybe_actor)
-    allowed = [
-        c for c in communities if roles[c.id] & {"organizer", "admin"} or maybe_actor.is_platform_admin
-    ]
+    communities, roles = await _my_communities(db, actor)
+    allowed = [c for c in communities if roles[c.id] & {"organizer", "admin"} or actor.is_platform_admin]
     if not allowed:
-        return _forbidden(request, maybe_actor, "Only organizers can create activities.")
+        return _forbidden(request, actor, "Only organizers can create activities.")
     chosen = next((c for c in allowed if str(c.id) == community), allowed[0])
     try:
-        teams = [t.team for t in await svc.teams_with_totals(db, maybe_actor, chosen.id)]
+        teams = [t.team for t in await svc.teams_with_totals(db, actor, chosen.id)]
     except DomainError:
         teams = []
     return page(
         request,
         "activities/new.html",
-        maybe_actor,
+        actor,
         communities=allowed,
         chosen=chosen,
         categories=svc.CATEGORIES,
@@ -157,11 +148,8 @@ async def new_activity_page(
 
 @get("/activities/{aid:uuid}", include_in_schema=False)
 async def activity_page(
-    request: Request[Any, Any, Any], db: AsyncSession, maybe_actor: Actor | None, aid: uuid.UUID
+    request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, aid: uuid.UUID
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    actor = maybe_actor
     try:
         activity = await svc.get_activity(db, actor, aid)
     except DomainError as exc:
@@ -195,21 +183,19 @@ async def activity_page(
 async def kiosk_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
-    maybe_actor: Actor | None,
+    actor: Actor,
     settings: Settings,
     aid: uuid.UUID,
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
     try:
-        activity = await svc.organizer_activity(db, maybe_actor, aid)
-        code = await svc.kiosk_code(db, maybe_actor, aid, settings.public_url)
+        activity = await svc.organizer_activity(db, actor, aid)
+        code = await svc.kiosk_code(db, actor, aid, settings.public_url)
     except DomainError as exc:
-        return _forbidden(request, maybe_actor, exc.detail, exc.status)
+        return _forbidden(request, actor, exc.detail, exc.status)
     return page(
         request,
         "activities/kiosk.html",
-        maybe_actor,
+        actor,
         activity=activity,
         code=code,
         count=await svc.checked_in_count(db, aid),
@@ -221,22 +207,20 @@ async def kiosk_page(
 async def poster_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
-    maybe_actor: Actor | None,
+    actor: Actor,
     settings: Settings,
     aid: uuid.UUID,
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
     try:
-        activity = await svc.organizer_activity(db, maybe_actor, aid)
-        url = await svc.poster_code(db, maybe_actor, aid, settings.public_url)
+        activity = await svc.organizer_activity(db, actor, aid)
+        url = await svc.poster_code(db, actor, aid, settings.public_url)
     except DomainError as exc:
-        return _forbidden(request, maybe_actor, exc.detail, exc.status)
+        return _forbidden(request, actor, exc.detail, exc.status)
     community = await accounts.get_community(db, activity.community_id)
     return page(
         request,
         "activities/poster.html",
-        maybe_actor,
+        actor,
         activity=activity,
         svg=_svg(url),
         tz=community.timezone,
@@ -323,19 +307,17 @@ async def checkin_page(
 
 @get("/m/{token:str}", include_in_schema=False)
 async def card_landing_page(
-    request: Request[Any, Any, Any], db: AsyncSession, maybe_actor: Actor | None, token: str
+    request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, token: str
 ) -> Response[str]:
     """A scanned member card: staff get the actions for that member (check in to an activity now)."""
-    if maybe_actor is None:
-        return redirect_to_login(request)
     try:
-        member, card = await svc.member_for_card(db, maybe_actor, token[:64])
+        member, card = await svc.member_for_card(db, actor, token[:64])
     except DomainError as exc:
-        return _forbidden(request, maybe_actor, exc.detail, exc.status)
+        return _forbidden(request, actor, exc.detail, exc.status)
     return page(
         request,
         "activities/card_scan.html",
-        maybe_actor,
+        actor,
         member=member,
         phone=_mask(member.phone),
         card=card,
@@ -347,64 +329,56 @@ async def card_landing_page(
 async def my_card_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
-    maybe_actor: Actor | None,
+    actor: Actor,
     settings: Settings,
     community: CommunityParam = None,
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    communities, _roles = await _my_communities(db, maybe_actor)
+    communities, _roles = await _my_communities(db, actor)
     if not communities:
-        return _forbidden(request, maybe_actor, "You are not a member of any community yet.")
+        return _forbidden(request, actor, "You are not a member of any community yet.")
     chosen = next((c for c in communities if str(c.id) == community), communities[0])
-    card = await svc.member_card(db, maybe_actor, chosen.id)
+    card = await svc.member_card(db, actor, chosen.id)
     url = f"{settings.public_url}/m/{card.token}"
     return page(
-        request, "activities/card.html", maybe_actor, community=chosen, communities=communities, svg=_svg(url)
+        request, "activities/card.html", actor, community=chosen, communities=communities, svg=_svg(url)
     )
 
 
 @get("/me/hours", include_in_schema=False)
-async def my_hours_page(
-    request: Request[Any, Any, Any], db: AsyncSession, maybe_actor: Actor | None
-) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    communities, _roles = await _my_communities(db, maybe_actor)
+async def my_hours_page(request: Request[Any, Any, Any], db: AsyncSession, actor: Actor) -> Response[str]:
+    communities, _roles = await _my_communities(db, actor)
     year = clock.now().year
     data = [
         (
             c,
-            await svc.hours_of(db, maybe_actor.member_id, c.id),
-            await svc.hours_of(db, maybe_actor.member_id, c.id, year),
+            await svc.hours_of(db, actor.member_id, c.id),
+            await svc.hours_of(db, actor.member_id, c.id, year),
         )
         for c in communities
     ]
-    return page(request, "activities/hours.html", maybe_actor, data=data, year=year)
+    return page(request, "activities/hours.html", actor, data=data, year=year)
 
 
 @get("/certificate/{mid:uuid}", include_in_schema=False)
 async def certificate_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
-    maybe_actor: Actor | None,
+    actor: Actor,
     settings: Settings,
     mid: uuid.UUID,
     community: CommunityParam = None,
 ) -> Response[str]:
     """A service certificate (志愿服务证明) with a QR that verifies it, for the member or an organizer."""
-    if maybe_actor is None:
-        return redirect_to_login(request)
     try:
         cid = uuid.UUID(community or "")
         chosen = await accounts.get_community(db, cid)
-        if mid != maybe_actor.member_id:
-            await accounts.require_role(db, maybe_actor, cid, "organizer")
+        if mid != actor.member_id:
+            await accounts.require_role(db, actor, cid, "organizer")
         else:
-            await accounts.require_role(db, maybe_actor, cid, "member")
+            await accounts.require_role(db, actor, cid, "member")
         member = await accounts.get_member(db, mid)
     except (ValueError, DomainError):
-        return _forbidden(request, maybe_actor, "You cannot see this certificate.")
+        return _forbidden(request, actor, "You cannot see this certificate.")
     hours = await svc.hours_of(db, mid, cid)
     day = clock.now().astimezone(ZoneInfo(chosen.timezone)).strftime("%Y%m%d")
     sig = svc.certificate_signature(settings.secret_key, mid, cid, hours.minutes, day)
@@ -413,7 +387,7 @@ async def certificate_page(
     return page(
         request,
         "activities/certificate.html",
-        maybe_actor,
+        actor,
         member=member,
         community=chosen,
         hours=hours,
@@ -465,26 +439,24 @@ async def certificate_verify_page(
 async def teams_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
-    maybe_actor: Actor | None,
+    actor: Actor,
     community: CommunityParam = None,
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    communities, roles = await _my_communities(db, maybe_actor)
+    communities, roles = await _my_communities(db, actor)
     if not communities:
-        return _forbidden(request, maybe_actor, "You are not a member of any community yet.")
+        return _forbidden(request, actor, "You are not a member of any community yet.")
     chosen = next((c for c in communities if str(c.id) == community), communities[0])
-    teams = await svc.teams_with_totals(db, maybe_actor, chosen.id)
-    organizer = bool(roles[chosen.id] & {"organizer", "admin"}) or maybe_actor.is_platform_admin
+    teams = await svc.teams_with_totals(db, actor, chosen.id)
+    organizer = bool(roles[chosen.id] & {"organizer", "admin"}) or actor.is_platform_admin
     members: list[tuple[uuid.UUID, str]] = []
     if organizer:
-        listed, _next = await accounts.list_members(db, maybe_actor, chosen.id, TEAM_MEMBER_PICKER_MAX)
+        listed, _next = await accounts.list_members(db, actor, chosen.id, TEAM_MEMBER_PICKER_MAX)
         members = [(m.id, f"{m.name} · {_mask(m.phone)}") for m, _roles in listed]
-    mine = {t.team.id for t in teams if any(mid == maybe_actor.member_id for mid, _n, _m in t.members)}
+    mine = {t.team.id for t in teams if any(mid == actor.member_id for mid, _n, _m in t.members)}
     return page(
         request,
         "activities/teams.html",
-        maybe_actor,
+        actor,
         community=chosen,
         communities=communities,
         teams=sorted(teams, key=lambda t: t.team.id not in mine),

@@ -17,7 +17,7 @@ from service.config import LIST_LIMIT_DEFAULT
 from service.errors import DomainError, add_localiser
 from service.http import LANG_COOKIE, decode_cursor, encode_cursor
 from service.web.i18n import translator
-from service.web.render import locale_of, page, redirect_to_login
+from service.web.render import locale_of, page
 
 __all__ = ["ADMIN_LINKS", "HOME_PANELS", "N_", "ROLE_NAMES", "ROUTES", "admin_community"]
 
@@ -84,12 +84,7 @@ async def login_page(
 
 
 @get("/", include_in_schema=False)
-async def home_page(
-    request: Request[Any, Any, Any], db: AsyncSession, maybe_actor: Actor | None
-) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    actor = maybe_actor
+async def home_page(request: Request[Any, Any, Any], db: AsyncSession, actor: Actor) -> Response[str]:
     memberships = await accounts.roles_of(db, actor.member_id)
     roles: dict[uuid.UUID, list[str]] = {}
     for m in memberships:
@@ -147,14 +142,11 @@ async def admin_community(
 async def admin_members_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
-    maybe_actor: Actor | None,
+    actor: Actor,
     community: Annotated[str | None, Parameter(max_length=64)] = None,
     cursor: Annotated[str | None, Parameter(max_length=200)] = None,
     q: Annotated[str | None, Parameter(max_length=64)] = None,
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    actor = maybe_actor
     chosen = await admin_community(request, db, actor, community)
     if isinstance(chosen, Response):
         return chosen

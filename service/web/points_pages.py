@@ -20,7 +20,7 @@ from service.errors import DomainError
 from service.http import decode_cursor, encode_cursor
 from service.points import service as points
 from service.web.pages import ADMIN_LINKS, HOME_PANELS, N_, admin_community
-from service.web.render import page, redirect_to_login
+from service.web.render import page
 
 __all__ = ["REASONS", "ROUTES", "reason_of"]
 
@@ -77,14 +77,12 @@ def _error(request: Request[Any, Any, Any], actor: Actor | None, exc: DomainErro
 async def history_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
-    maybe_actor: Actor | None,
+    actor: Actor,
     community: Param = None,
     cursor: Param = None,
     code: Annotated[str | None, Parameter(max_length=32)] = None,
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    chosen = await admin_community(request, db, maybe_actor, community, "member")
+    chosen = await admin_community(request, db, actor, community, "member")
     if isinstance(chosen, Response):
         return chosen
     try:
@@ -93,14 +91,14 @@ async def history_page(
     except DomainError:
         before = None
     rows, last = await points.entries(
-        db, chosen.id, maybe_actor.member_id, limit=LIST_LIMIT_DEFAULT, before_seq=before, code=code or None
+        db, chosen.id, actor.member_id, limit=LIST_LIMIT_DEFAULT, before_seq=before, code=code or None
     )
     return page(
         request,
         "points/history.html",
-        maybe_actor,
+        actor,
         community=chosen,
-        balance=await points.balance(db, chosen.id, maybe_actor.member_id),
+        balance=await points.balance(db, chosen.id, actor.member_id),
         entries=rows,
         code=code or "",
         reasons=REASONS,
@@ -113,13 +111,10 @@ async def history_page(
 async def awards_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
-    maybe_actor: Actor | None,
+    actor: Actor,
     community: Param = None,
     q: Annotated[str | None, Parameter(max_length=64)] = None,
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    actor = maybe_actor
     chosen = await admin_community(request, db, actor, community)
     if isinstance(chosen, Response):
         return chosen

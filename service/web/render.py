@@ -10,6 +10,7 @@ from litestar import Request, Response
 from litestar.datastructures import Cookie
 
 from service.accounts.service import Actor
+from service.errors import login_redirect as redirect_to_login
 from service.http import CSRF_COOKIE, LANG_COOKIE
 from service.web.i18n import DEFAULT_LOCALE, LOCALES, translator
 
@@ -75,10 +76,3 @@ def page(
         cookies=cookies,
         headers={"Cache-Control": "no-store", "Vary": "Cookie"},
     )
-
-
-def redirect_to_login(request: Request[Any, Any, Any]) -> Response[str]:
-    from urllib.parse import quote
-
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return Response("", status_code=303, headers={"Location": f"/login?next={quote(target)}"})

@@ -20,7 +20,7 @@ from service.rewards import rules as reward_rules
 from service.rewards import service as rewards
 from service.rewards import wishes_service as wishes
 from service.web.pages import ADMIN_LINKS, HOME_PANELS, admin_community
-from service.web.render import page, redirect_to_login
+from service.web.render import page
 
 __all__ = ["ROUTES"]
 
@@ -80,12 +80,9 @@ def _month_of(raw: str | None) -> str | None:
 async def wishes_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
-    maybe_actor: Actor | None,
+    actor: Actor,
     community: CommunityParam = None,
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    actor = maybe_actor
     chosen = await _member_community(request, db, actor, community)
     if isinstance(chosen, Response):
         return chosen
@@ -126,12 +123,9 @@ async def wishes_page(
 async def claims_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
-    maybe_actor: Actor | None,
+    actor: Actor,
     community: CommunityParam = None,
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    actor = maybe_actor
     chosen = await _member_community(request, db, actor, community)
     if isinstance(chosen, Response):
         return chosen
@@ -185,18 +179,16 @@ async def board_page(
 async def rules_admin_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
-    maybe_actor: Actor | None,
+    actor: Actor,
     community: CommunityParam = None,
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    chosen = await admin_community(request, db, maybe_actor, community)
+    chosen = await admin_community(request, db, actor, community)
     if isinstance(chosen, Response):
         return chosen
     return page(
         request,
         "rewards/rules_admin.html",
-        maybe_actor,
+        actor,
         community=chosen,
         rules=await rewards.list_rules(db, chosen.id, include_inactive=True),
         settings=await rewards.get_settings(db, chosen.id),

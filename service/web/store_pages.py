@@ -18,7 +18,7 @@ from service.errors import DomainError
 from service.points import service as points
 from service.store import service as store
 from service.web.pages import ADMIN_LINKS, HOME_PANELS, admin_community
-from service.web.render import page, redirect_to_login
+from service.web.render import page
 
 __all__ = ["ROUTES"]
 
@@ -47,60 +47,52 @@ async def _chosen(
 
 @get("/store", include_in_schema=False)
 async def store_page(
-    request: Request[Any, Any, Any], db: AsyncSession, maybe_actor: Actor | None, community: Param = None
+    request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, community: Param = None
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    chosen = await _chosen(request, db, maybe_actor, community, "member")
+    chosen = await _chosen(request, db, actor, community, "member")
     if isinstance(chosen, Response):
         return chosen
-    views = await store.list_products(db, maybe_actor, chosen.id)
-    bal = await points.balance(db, chosen.id, maybe_actor.member_id)
-    return page(request, "store/store.html", maybe_actor, community=chosen, views=views, balance=bal)
+    views = await store.list_products(db, actor, chosen.id)
+    bal = await points.balance(db, chosen.id, actor.member_id)
+    return page(request, "store/store.html", actor, community=chosen, views=views, balance=bal)
 
 
 @get("/orders", include_in_schema=False)
 async def orders_page(
-    request: Request[Any, Any, Any], db: AsyncSession, maybe_actor: Actor | None, community: Param = None
+    request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, community: Param = None
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    chosen = await _chosen(request, db, maybe_actor, community, "member")
+    chosen = await _chosen(request, db, actor, community, "member")
     if isinstance(chosen, Response):
         return chosen
-    rows, _ = await store.list_orders(db, maybe_actor, chosen.id, mine=True, limit=50)
-    return page(request, "store/orders.html", maybe_actor, community=chosen, rows=rows)
+    rows, _ = await store.list_orders(db, actor, chosen.id, mine=True, limit=50)
+    return page(request, "store/orders.html", actor, community=chosen, rows=rows)
 
 
 @get("/store/counter", include_in_schema=False)
 async def counter_page(
-    request: Request[Any, Any, Any], db: AsyncSession, maybe_actor: Actor | None, community: Param = None
+    request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, community: Param = None
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    chosen = await _chosen(request, db, maybe_actor, community, "clerk")
+    chosen = await _chosen(request, db, actor, community, "clerk")
     if isinstance(chosen, Response):
         return chosen
-    rows, _ = await store.list_orders(db, maybe_actor, chosen.id, mine=False, limit=20)
-    return page(request, "store/counter.html", maybe_actor, community=chosen, rows=rows, mask_name=mask_name)
+    rows, _ = await store.list_orders(db, actor, chosen.id, mine=False, limit=20)
+    return page(request, "store/counter.html", actor, community=chosen, rows=rows, mask_name=mask_name)
 
 
 @get("/o/{code:str}", include_in_schema=False)
 async def order_code_page(
-    request: Request[Any, Any, Any], db: AsyncSession, maybe_actor: Actor | None, code: Code
+    request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, code: Code
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
     try:
-        order, can_fulfil = await store.find_order_by_code(db, maybe_actor, code)
+        order, can_fulfil = await store.find_order_by_code(db, actor, code)
     except DomainError as exc:
-        return _error(request, maybe_actor, exc)
+        return _error(request, actor, exc)
     product = await store.get_product(db, order.product_id)
     member = await accounts.get_member(db, order.member_id)
     return page(
         request,
         "store/order_code.html",
-        maybe_actor,
+        actor,
         order=order,
         product=product,
         member_name=mask_name(member.name),
@@ -110,48 +102,42 @@ async def order_code_page(
 
 @get("/offers", include_in_schema=False)
 async def offers_page(
-    request: Request[Any, Any, Any], db: AsyncSession, maybe_actor: Actor | None, community: Param = None
+    request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, community: Param = None
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    chosen = await _chosen(request, db, maybe_actor, community, "member")
+    chosen = await _chosen(request, db, actor, community, "member")
     if isinstance(chosen, Response):
         return chosen
-    rows = await store.list_offers(db, maybe_actor, chosen.id)
-    bal = await points.balance(db, chosen.id, maybe_actor.member_id)
-    return page(request, "store/offers.html", maybe_actor, community=chosen, rows=rows, balance=bal)
+    rows = await store.list_offers(db, actor, chosen.id)
+    bal = await points.balance(db, chosen.id, actor.member_id)
+    return page(request, "store/offers.html", actor, community=chosen, rows=rows, balance=bal)
 
 
 @get("/vouchers", include_in_schema=False)
 async def vouchers_page(
-    request: Request[Any, Any, Any], db: AsyncSession, maybe_actor: Actor | None, community: Param = None
+    request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, community: Param = None
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    chosen = await _chosen(request, db, maybe_actor, community, "member")
+    chosen = await _chosen(request, db, actor, community, "member")
     if isinstance(chosen, Response):
         return chosen
-    rows, _ = await store.list_vouchers(db, maybe_actor, chosen.id, limit=50)
-    return page(request, "store/vouchers.html", maybe_actor, community=chosen, rows=rows)
+    rows, _ = await store.list_vouchers(db, actor, chosen.id, limit=50)
+    return page(request, "store/vouchers.html", actor, community=chosen, rows=rows)
 
 
 @get("/v/{code:str}", include_in_schema=False)
 async def voucher_code_page(
-    request: Request[Any, Any, Any], db: AsyncSession, maybe_actor: Actor | None, code: Code
+    request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, code: Code
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
     try:
-        voucher, can_redeem = await store.find_voucher_by_code(db, maybe_actor, code)
+        voucher, can_redeem = await store.find_voucher_by_code(db, actor, code)
     except DomainError as exc:
-        return _error(request, maybe_actor, exc)
+        return _error(request, actor, exc)
     offer = await store.get_offer(db, voucher.offer_id)
     partner = await accounts.get_partner(db, voucher.partner_id)
     member = await accounts.get_member(db, voucher.member_id)
     return page(
         request,
         "store/voucher_code.html",
-        maybe_actor,
+        actor,
         voucher=voucher,
         offer=offer,
         partner=partner,
@@ -162,11 +148,8 @@ async def voucher_code_page(
 
 @get("/partner", include_in_schema=False)
 async def partner_page(
-    request: Request[Any, Any, Any], db: AsyncSession, maybe_actor: Actor | None, partner: Param = None
+    request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, partner: Param = None
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    actor = maybe_actor
     mine = await store.staff_partner_ids(db, actor)
     try:
         pid = uuid.UUID(partner) if partner else (mine[0][1] if mine else None)
@@ -198,24 +181,22 @@ async def partner_page(
 
 @get("/admin/store", include_in_schema=False)
 async def admin_store_page(
-    request: Request[Any, Any, Any], db: AsyncSession, maybe_actor: Actor | None, community: Param = None
+    request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, community: Param = None
 ) -> Response[str]:
-    if maybe_actor is None:
-        return redirect_to_login(request)
-    chosen = await _chosen(request, db, maybe_actor, community, "clerk")
+    chosen = await _chosen(request, db, actor, community, "clerk")
     if isinstance(chosen, Response):
         return chosen
-    views = await store.list_products(db, maybe_actor, chosen.id, include_inactive=True)
+    views = await store.list_products(db, actor, chosen.id, include_inactive=True)
     settings = await store.get_settings(db, chosen.id)
     is_admin = True
     try:
-        await accounts.require_role(db, maybe_actor, chosen.id, "admin")
+        await accounts.require_role(db, actor, chosen.id, "admin")
     except DomainError:
         is_admin = False
     return page(
         request,
         "store/admin.html",
-        maybe_actor,
+        actor,
         community=chosen,
         views=views,
         settings=settings,
