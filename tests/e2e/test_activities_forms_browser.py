@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import service as accounts
-from service.accounts.models import Member
-from service.db import create_engine, create_session_maker
-from tests.conftest import SECRET, _in_thread
+from tests.conftest import SECRET, add_person, new_world, seeded
 
 pytestmark = pytest.mark.browser
 
@@ -24,41 +21,23 @@ LOCAL_INPUT = """(el, minutes) => {
 """Sets a datetime-local input to now + ``minutes`` in the browser's own time zone."""
 
 
-async def _seed(database_url: str) -> dict[str, Any]:
-    engine = create_engine(database_url)
-    try:
-        async with create_session_maker(engine)() as db, db.begin():
-            tag = secrets.token_hex(3)
-            root = Member(
-                phone="136" + str(int(tag, 16) % 10**8).zfill(8), name="平台", is_platform_admin=True
-            )
-            db.add(root)
-            await db.flush()
-            boss = accounts.Actor(root.id, root.name, root.phone, True)
-            community = await accounts.create_community(db, boss, "表单社区", f"forms-{tag}")
-            organizer = await accounts.add_member(
-                db, boss, community.id, "158" + root.phone[3:], "王组织", None, "organizer"
-            )
-            leader = await accounts.add_member(
-                db, boss, community.id, "157" + root.phone[3:], "李队长", None, "member"
-            )
-            volunteer = await accounts.add_member(
-                db, boss, community.id, "159" + root.phone[3:], "赵志愿", None, "member"
-            )
-            return {
-                "cid": str(community.id),
-                "organizer_token": accounts.issue_token(organizer, SECRET),
-                "volunteer_token": accounts.issue_token(volunteer, SECRET),
-                "leader_id": str(leader.id),
-                "volunteer_id": str(volunteer.id),
-            }
-    finally:
-        await engine.dispose()
+async def _seed(db: AsyncSession) -> dict[str, Any]:
+    world = await new_world(db)
+    organizer = await add_person(db, world, "王组织", "15800000002", "organizer")
+    leader = await add_person(db, world, "李队长", "15700000002", "member")
+    volunteer = await add_person(db, world, "赵志愿", "15900000002", "member")
+    return {
+        "cid": str(world.cid),
+        "organizer_token": accounts.issue_token(organizer, SECRET),
+        "volunteer_token": accounts.issue_token(volunteer, SECRET),
+        "leader_id": str(leader.id),
+        "volunteer_id": str(volunteer.id),
+    }
 
 
 @pytest.fixture
 def scene(database_url: str) -> dict[str, Any]:
-    return dict(_in_thread(asyncio.run, _seed(database_url)))
+    return seeded(database_url, _seed)
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -2,63 +2,43 @@
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 from datetime import timedelta
 from typing import Any
 
 import cv2
 import numpy as np
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
 from service.accounts import service as accounts
-from service.accounts.models import Member
 from service.activities import service as svc
-from service.db import create_engine, create_session_maker
-from tests.conftest import SECRET, _in_thread
+from tests.conftest import SECRET, add_person, new_world, seeded
 
 pytestmark = pytest.mark.browser
 PASSWORD = "volunteer-pass-1"
 
 
-async def _seed(database_url: str) -> dict[str, Any]:
-    """Own community and people (the async fixtures cannot share Playwright's thread)."""
-    engine = create_engine(database_url)
-    try:
-        async with create_session_maker(engine)() as db, db.begin():
-            tag = secrets.token_hex(3)
-            root = Member(
-                phone="137" + str(int(tag, 16) % 10**8).zfill(8), name="平台", is_platform_admin=True
-            )
-            db.add(root)
-            await db.flush()
-            boss = accounts.Actor(root.id, root.name, root.phone, True)
-            community = await accounts.create_community(db, boss, "浏览器社区", f"browser-{tag}")
-            organizer = await accounts.add_member(
-                db, boss, community.id, "158" + root.phone[3:], "张队长", None, "organizer"
-            )
-            volunteer = await accounts.add_member(
-                db, boss, community.id, "159" + root.phone[3:], "陈小红", PASSWORD, "member"
-            )
-            now = clock.now()
-            draft = svc.ActivityDraft(
-                "社区大扫除", now - timedelta(minutes=10), now + timedelta(hours=2), "per_attendance", 10
-            )
-            org = accounts.Actor(organizer.id, organizer.name, organizer.phone)
-            activity = await svc.create_activity(db, org, community.id, draft)
-            return {
-                "aid": str(activity.id),
-                "organizer_token": accounts.issue_token(organizer, SECRET),
-                "volunteer_phone": volunteer.phone,
-            }
-    finally:
-        await engine.dispose()
+async def _seed(db: AsyncSession) -> dict[str, Any]:
+    world = await new_world(db)
+    organizer = await add_person(db, world, "张队长", "15800000002", "organizer")
+    assert world.root is not None
+    volunteer = await accounts.add_member(db, world.root, world.cid, "15900000001", "陈小红", PASSWORD)
+    now = clock.now()
+    draft = svc.ActivityDraft(
+        "社区大扫除", now - timedelta(minutes=10), now + timedelta(hours=2), "per_attendance", 10
+    )
+    activity = await svc.create_activity(db, world.actor("张队长"), world.cid, draft)
+    return {
+        "aid": str(activity.id),
+        "organizer_token": accounts.issue_token(organizer, SECRET),
+        "volunteer_phone": volunteer.phone,
+    }
 
 
 @pytest.fixture
 def scene(database_url: str) -> dict[str, Any]:
-    return dict(_in_thread(asyncio.run, _seed(database_url)))
+    return seeded(database_url, _seed)
 
 
 def decode(png: bytes) -> str:
