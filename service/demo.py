@@ -10,6 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import service as accounts
 from service.accounts.models import Community, Member, Partner
+from service.activities.demo import seed as activities_seed
+from service.points.demo import seed as points_seed
+from service.rewards.demo import seed as rewards_seed
+from service.store.demo import seed as store_seed
 
 __all__ = ["DEMO_PASSWORD", "DEMO_STEPS", "Demo", "build_demo"]
 
@@ -35,22 +39,8 @@ class Demo:
 DemoStep = Callable[[AsyncSession, Demo], Awaitable[None]]
 
 
-def DEMO_STEPS() -> list[DemoStep]:
-    """Each domain's step that adds its demo data (activities, products, rules, ...), in order."""
-    steps: list[DemoStep] = []
-    from service.points.demo import seed as points_seed
-
-    steps.append(points_seed)
-    from service.rewards.demo import seed as rewards_seed
-
-    steps.append(rewards_seed)
-    from service.store.demo import seed as store_seed
-
-    steps.append(store_seed)
-    from service.activities.demo import seed as activities_seed
-
-    steps.append(activities_seed)
-    return steps
+DEMO_STEPS: tuple[DemoStep, ...] = (points_seed, rewards_seed, store_seed, activities_seed)
+"""Each domain's step that adds its demo data (balances, rules, products, activities), in order."""
 
 
 async def build_demo(db: AsyncSession) -> Demo:
@@ -82,6 +72,6 @@ async def build_demo(db: AsyncSession) -> Demo:
         ("partner shop staff / 联盟商家", staff.phone, DEMO_PASSWORD),
         *[("volunteer / 志愿者", v.phone, DEMO_PASSWORD) for v in volunteers],
     ]
-    for step in DEMO_STEPS():
+    for step in DEMO_STEPS:
         await step(db, demo)
     return demo

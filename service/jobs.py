@@ -7,11 +7,16 @@ services it calls lock the rows they change and skip what another worker already
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.activities import service as activities
+from service.points import jobs as points_jobs
+from service.rewards import service as rewards
+from service.rewards import wishes_service as wishes
+from service.store import service as store
 
 __all__ = ["JOBS", "run_jobs_forever", "run_jobs_once"]
 
@@ -21,35 +26,21 @@ Job = Callable[[async_sessionmaker[AsyncSession]], Awaitable[int]]
 """A job takes the session maker, does its work in its own transactions, returns how much it did."""
 
 
-def _registered() -> list[tuple[str, Job]]:
-    jobs: list[tuple[str, Job]] = []
-    # Each domain adds its jobs here, e.g. ("points.sweep_holds", points_jobs.sweep_holds).
-    from service.store import service as store
-
-    jobs.append(("store.expire", store.sweep))
-    from service.rewards import service as rewards
-    from service.rewards import wishes_service as wishes
-
-    jobs.append(("rewards.settle_claims", rewards.settle_due_claims))
-    jobs.append(("wishes.auto_award", wishes.auto_award_due_wishes))
-    jobs.append(("wishes.time_out", wishes.time_out_wishes))
-    from service.activities import service as activities
-
-    jobs.append(("activities.close_overdue", activities.close_overdue))
+JOBS: tuple[tuple[str, Job], ...] = (
+    ("store.expire", store.sweep),
+    ("rewards.settle_claims", rewards.settle_due_claims),
+    ("wishes.auto_award", wishes.auto_award_due_wishes),
+    ("wishes.time_out", wishes.time_out_wishes),
+    ("activities.close_overdue", activities.close_overdue),
     # Last, so each domain first voids the holds of its own expired orders and vouchers.
-    from service.points import jobs as points_jobs
-
-    jobs.append(("points.sweep_holds", points_jobs.sweep_holds))
-    jobs.append(("points.expire", points_jobs.expire_points))
-    return jobs
-
-
-JOBS = _registered
+    ("points.sweep_holds", points_jobs.sweep_holds),
+    ("points.expire", points_jobs.expire_points),
+)
 
 
 async def run_jobs_once(maker: async_sessionmaker[AsyncSession]) -> dict[str, int]:
     done: dict[str, int] = {}
-    for name, job in JOBS():
+    for name, job in JOBS:
         try:
             done[name] = await job(maker)
         except Exception:  # a failing job must not stop the others or the server
@@ -60,5 +51,4 @@ async def run_jobs_once(maker: async_sessionmaker[AsyncSession]) -> dict[str, in
 async def run_jobs_forever(maker: async_sessionmaker[AsyncSession], interval_seconds: int) -> None:
     while True:
         await asyncio.sleep(interval_seconds)
-        with contextlib.suppress(Exception):
-            await run_jobs_once(maker)
+        await run_jobs_once(maker)
