@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.controllers import AuthController, CommunityController, MeController
 from service.activities.controllers import ROUTES as ACTIVITY_ROUTES
+from service.audit.controllers import ROUTES as AUDIT_ROUTES
 from service.config import BODY_MAX_BYTES, Settings
 from service.db import create_engine, create_session_maker
 from service.errors import exception_handlers
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *ACTIVITY_ROUTES,
         *STORE_ROUTES,
         *REWARDS_ROUTES,
+        *AUDIT_ROUTES,
         *PAGE_ROUTES,
         *POINTS_PAGES,
         *ACTIVITY_PAGES,

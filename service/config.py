@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,6 +15,7 @@ __all__ = [
     "LIST_LIMIT_DEFAULT",
     "LIST_LIMIT_MAX",
     "LOGIN_FAILURES_MAX",
+    "LOGIN_IP_FAILURES_MAX",
     "LOGIN_WINDOW_SECONDS",
     "NAME_MAX",
     "PASSWORD_MAX",
@@ -43,7 +46,10 @@ POINTS_PER_AWARD_MAX = 100_000
 TOKEN_LIFETIME_SECONDS = 14 * 24 * 3600
 """Lifetime of a login token (bearer and cookie)."""
 LOGIN_FAILURES_MAX = 5
-"""Failed logins per phone, or 4x that per client address, before 429."""
+"""Login attempts per phone in a window before 429: at most this many passwords are checked."""
+LOGIN_IP_FAILURES_MAX = 100
+"""Failed logins per client address in a window before that address is slowed. A whole office or a
+carrier NAT shares one address, so this only refuses phones that have failures of their own."""
 LOGIN_WINDOW_SECONDS = 15 * 60
 IMPORT_ROWS_MAX = 200_000
 
@@ -76,6 +82,9 @@ class Settings:
     """``JIFEN_JOBS_INTERVAL_SECONDS``: how often the in-server periodic jobs run (0 turns them off)."""
     secure_cookies: bool = False
     """``JIFEN_SECURE_COOKIES``: mark cookies Secure (set it when served over HTTPS)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """``JIFEN_TRUSTED_PROXIES``: comma-separated IPs or CIDRs of reverse proxies whose
+    ``X-Forwarded-For`` names the client; from any other peer the header is ignored."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -91,6 +100,9 @@ class Settings:
             env=env.get("JIFEN_ENV", defaults.env),
             jobs_interval_seconds=_int(env, "JIFEN_JOBS_INTERVAL_SECONDS", defaults.jobs_interval_seconds),
             secure_cookies=env.get("JIFEN_SECURE_COOKIES", "").lower() in {"1", "true", "yes"},
+            trusted_proxies=tuple(
+                p.strip() for p in env.get("JIFEN_TRUSTED_PROXIES", "").split(",") if p.strip()
+            ),
         )
         return settings.validated()
 
@@ -108,6 +120,10 @@ class Settings:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies)
 
     def validated(self) -> Settings:
         """Return settings with a secret key, or raise :class:`ConfigError` saying what is wrong."""
@@ -129,6 +145,13 @@ class Settings:
             raise ConfigError(
                 f"JIFEN_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR (got {self.log_level!r})"
             )
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"JIFEN_TRUSTED_PROXIES must list IP addresses or CIDRs (got {proxy!r})"
+                ) from exc
         if self.env not in {"development", "production"}:
             raise ConfigError(f"JIFEN_ENV must be development or production (got {self.env!r})")
         if self.secret_key:

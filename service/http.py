@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "LANG_COOKIE",
     "TOKEN_COOKIE",
     "Limit",
+    "client_address",
     "decode_cursor",
     "encode_cursor",
     "idempotent",
@@ -52,6 +54,36 @@ Limit = Annotated[
 def provide_settings(request: Request[Any, Any, Any]) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def _trusted(address: str, settings: Settings) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in settings.trusted_proxy_networks)
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The caller's IP address, for throttling and the audit log.
+
+    ``X-Forwarded-For`` counts only when the peer is one of ``JIFEN_TRUSTED_PROXIES``: then the hops are
+    read from the right, skipping our own proxies, and the first address they did not add is the client.
+    From any other peer the header is whatever the caller wrote, so it is ignored.
+    """
+    settings: Settings = request.app.state.settings
+    peer = request.client.host if request.client else "unknown"
+    if not settings.trusted_proxies or not _trusted(peer, settings):
+        return peer[:64]
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            break  # garbage a proxy passed through: trust nothing left of it
+        if not _trusted(hop, settings):
+            return hop[:64]
+    return peer[:64]
 
 
 def _token(request: Request[Any, Any, Any]) -> tuple[str | None, bool]:

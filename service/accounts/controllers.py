@@ -6,7 +6,7 @@ import secrets
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import Cookie
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ from service.accounts.schemas import (
     MemberIn,
     MemberOut,
     MemberPage,
+    MemberPatchIn,
     MeOut,
     PartnerIn,
     PartnerOut,
@@ -32,7 +33,7 @@ from service.accounts.schemas import (
 from service.accounts.service import Actor
 from service.config import IMPORT_ROWS_MAX, TOKEN_LIFETIME_SECONDS, Settings
 from service.errors import InvalidInput
-from service.http import CSRF_COOKIE, TOKEN_COOKIE, Limit, decode_cursor, encode_cursor
+from service.http import CSRF_COOKIE, TOKEN_COOKIE, Limit, client_address, decode_cursor, encode_cursor
 
 __all__ = ["AuthController", "CommunityController", "MeController"]
 
@@ -82,14 +83,17 @@ class AuthController(Controller):
         "/login",
         status_code=200,
         summary="Log in with phone and password",
-        description="Returns a bearer token and sets it as an HttpOnly cookie for pages. "
+        description="Returns a bearer token and sets it as an HttpOnly cookie for pages. At most "
+        "5 passwords per phone are checked in 15 minutes; a client address with 100 failures is "
+        "refused only for phones that failed themselves. "
         "Errors: invalid_credentials (401), too_many_attempts (429, Retry-After).",
     )
     async def login(
         self, request: Request[Any, Any, Any], db: AsyncSession, settings: Settings, data: LoginIn
     ) -> Response[LoginOut]:
-        client = request.client.host if request.client else "unknown"
-        token, member = await service.login(db, data.phone, data.password, client, settings.secret_key)
+        token, member = await service.login(
+            db, data.phone, data.password, client_address(request), settings.secret_key
+        )
         return _login_response(LoginOut(token, await me_out(db, member)), settings, 200)
 
     @post(
@@ -147,12 +151,73 @@ class CommunityController(Controller):
     @post(
         "/{cid:uuid}/members",
         summary="Add a member or give an existing phone a role (admin)",
-        description="Errors: invalid_phone, invalid_name, invalid_role, partner_required, forbidden.",
+        description="An existing phone gains the role; the reply echoes the phone and name as sent and "
+        "never the person's data from elsewhere; their name and password are not changed. Granting "
+        "admin or reviewer is a platform admin's act. Errors: invalid_phone, invalid_name, "
+        "invalid_role, partner_required, role_needs_platform_admin (403), forbidden.",
     )
-    async def add_member(self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: MemberIn) -> MemberOut:
+    async def add_member(
+        self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, cid: uuid.UUID, data: MemberIn
+    ) -> MemberOut:
         member = await service.add_member(
-            db, actor, cid, data.phone, data.name, data.password, data.role, data.partner_id
+            db,
+            actor,
+            cid,
+            data.phone,
+            data.name,
+            data.password,
+            data.role,
+            data.partner_id,
+            client_addr=client_address(request),
         )
+        roles = [
+            RoleOut(r.community_id, r.role, r.partner_id)
+            for r in await service.roles_of(db, member.id)
+            if r.community_id == cid
+        ]
+        return MemberOut(member.id, member.phone, " ".join(data.name.split()), roles)
+
+    @patch(
+        "/{cid:uuid}/members/{mid:uuid}",
+        summary="Correct a member's name or phone (admin of every community the person belongs to)",
+        description="Errors: invalid_name, invalid_phone, phone_taken (409), member_not_found (404), "
+        "member_elsewhere (403) when the person also belongs to another community, forbidden.",
+    )
+    async def update_member(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        actor: Actor,
+        cid: uuid.UUID,
+        mid: uuid.UUID,
+        data: MemberPatchIn,
+    ) -> MemberOut:
+        member = await service.update_member(
+            db, actor, cid, mid, name=data.name, phone=data.phone, client_addr=client_address(request)
+        )
+        return await self._member_out(db, member, cid)
+
+    @delete(
+        "/{cid:uuid}/members/{mid:uuid}/roles/{role:str}",
+        status_code=200,
+        summary="Take a staff role away from a member (admin; admin and reviewer: platform admin)",
+        description="Errors: invalid_role (422, member cannot be removed), role_needs_platform_admin "
+        "(403), role_not_held (404), forbidden.",
+    )
+    async def remove_role(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        actor: Actor,
+        cid: uuid.UUID,
+        mid: uuid.UUID,
+        role: Annotated[str, Parameter(max_length=16)],
+    ) -> MemberOut:
+        await service.remove_role(db, actor, cid, mid, role, client_addr=client_address(request))
+        return await self._member_out(db, await service.get_member(db, mid), cid)
+
+    @staticmethod
+    async def _member_out(db: AsyncSession, member: Member, cid: uuid.UUID) -> MemberOut:
         roles = [
             RoleOut(r.community_id, r.role, r.partner_id)
             for r in await service.roles_of(db, member.id)
@@ -183,11 +248,22 @@ class CommunityController(Controller):
         "/{cid:uuid}/members/{mid:uuid}/password",
         status_code=200,
         summary="Reset a member's password (admin); ends the member's logins",
+        description="Only for people whose every membership is in this community (a platform admin "
+        "may reset anyone's). Errors: invalid_password, member_not_found (404), member_elsewhere (403), "
+        "forbidden.",
     )
     async def reset_password(
-        self, db: AsyncSession, actor: Actor, cid: uuid.UUID, mid: uuid.UUID, data: PasswordIn
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        actor: Actor,
+        cid: uuid.UUID,
+        mid: uuid.UUID,
+        data: PasswordIn,
     ) -> dict[str, str]:
-        await service.set_password(db, actor, mid, data.password, community_id=cid)
+        await service.set_password(
+            db, actor, mid, data.password, community_id=cid, client_addr=client_address(request)
+        )
         return {"status": "changed"}
 
     @post(
@@ -213,6 +289,8 @@ class CommunityController(Controller):
         except UnicodeDecodeError as exc:
             raise InvalidInput("import_not_utf8", "Save the spreadsheet as CSV UTF-8 and try again.") from exc
         rows, problems = service.parse_import_csv(text)
+        for role in sorted({r.role for r in rows}):
+            service.check_role_granter(actor, role)
         if len(rows) > IMPORT_ROWS_MAX:
             raise InvalidInput("import_too_large", f"At most {IMPORT_ROWS_MAX} rows per file.")
         errors: list[dict[str, int | str]] = [{"line": line, "message": msg} for line, msg in problems]
@@ -223,7 +301,9 @@ class CommunityController(Controller):
                 errors=[{"field": f"line {e['line']}", "message": str(e["message"])} for e in errors],
                 params={"count": len(problems)},
             )
-        report = await service.import_members(db, cid, rows)
+        report = await service.import_members(
+            db, cid, rows, actor_id=actor.member_id, client_addr=client_address(request)
+        )
         return ImportOut(report.created, report.updated, errors)
 
     @post(

@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["CODE_RE", "mask_name", "mask_phone", "normalise_phone"]
+__all__ = ["CODE_RE", "PLATFORM_GRANTED_ROLES", "mask_name", "mask_phone", "normalise_phone"]
 
 _PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
+PLATFORM_GRANTED_ROLES = frozenset({"admin", "reviewer"})
+"""Roles only a platform admin (the street office) grants or removes: the people who approve awards
+and review claims must not be chosen by the admin whose acts they check."""
 
 
 def normalise_phone(raw: str) -> str | None:

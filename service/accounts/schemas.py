@@ -20,6 +20,7 @@ __all__ = [
     "MemberIn",
     "MemberOut",
     "MemberPage",
+    "MemberPatchIn",
     "PartnerIn",
     "PartnerOut",
     "PasswordIn",
@@ -88,6 +89,11 @@ class MemberIn(msgspec.Struct, forbid_unknown_fields=True):
     role: Annotated[str, msgspec.Meta(max_length=16)] = "member"
     password: Password | None = None
     partner_id: uuid.UUID | None = None
+
+
+class MemberPatchIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name | None = None
+    phone: Phone | None = None
 
 
 class PasswordIn(msgspec.Struct, forbid_unknown_fields=True):

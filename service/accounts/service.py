@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
 from service.accounts.models import ROLES, Community, LoginFailure, Member, Membership, Partner
-from service.accounts.rules import CODE_RE, normalise_phone
+from service.accounts.rules import CODE_RE, PLATFORM_GRANTED_ROLES, normalise_phone
+from service.audit.service import record
 from service.config import (
     LOGIN_FAILURES_MAX,
     LOGIN_WINDOW_SECONDS,
@@ -34,6 +35,7 @@ __all__ = [
     "ImportRow",
     "add_member",
     "authenticate_token",
+    "check_role_granter",
     "create_community",
     "create_partner",
     "create_platform_admin",
@@ -50,9 +52,11 @@ __all__ = [
     "logout",
     "parse_import_csv",
     "register",
+    "remove_role",
     "require_role",
     "roles_of",
     "set_password",
+    "update_member",
 ]
 
 _hasher = PasswordHasher()
@@ -299,8 +303,10 @@ async def get_member(db: AsyncSession, member_id: uuid.UUID) -> Member:
 
 async def _grant(
     db: AsyncSession, member: Member, community_id: uuid.UUID, role: str, partner_id: uuid.UUID | None
-) -> None:
+) -> list[str]:
+    """Give ``member`` the role (and ``member``) in the community; return the roles that were new."""
     roles = {role, "member"}
+    added = []
     for r in sorted(roles):
         exists = await db.scalar(
             select(Membership.id).where(
@@ -318,7 +324,9 @@ async def _grant(
                     partner_id=partner_id if r == "partner" else None,
                 )
             )
+            added.append(r)
     await db.flush()
+    return added
 
 
 async def add_member(
@@ -330,11 +338,41 @@ async def add_member(
     password: str | None = None,
     role: str = "member",
     partner_id: uuid.UUID | None = None,
+    *,
+    client_addr: str | None = None,
 ) -> Member:
-    """Create a member with a role in the community, or add the role to the existing phone's member."""
+    """Create a member with a role in the community, or add the role to the existing phone's member.
+
+    An existing person keeps their name and password: whoever adds a phone learns nothing about, and
+    changes nothing of, an account that may belong to other communities. ``admin`` and ``reviewer``
+    are granted by platform admins only (``role_needs_platform_admin``), so no community admin can
+    make a second admin to approve his own awards.
+    """
     await get_community(db, community_id)
     await require_role(db, actor, community_id, "admin")
-    return await _add_member_unchecked(db, community_id, phone, name, password, role, partner_id)
+    check_role_granter(actor, _role(role))
+    member, added = await _add_member_unchecked(db, community_id, phone, name, password, role, partner_id)
+    for r in added:
+        await record(
+            db,
+            actor_id=actor.member_id,
+            action="role_granted",
+            community_id=community_id,
+            subject_member_id=member.id,
+            detail={"role": r, **({"partner_id": str(partner_id)} if r == "partner" else {})},
+            client_addr=client_addr,
+        )
+    return member
+
+
+def check_role_granter(actor: Actor, role: str) -> None:
+    """Refuse ``role_needs_platform_admin`` when a community admin grants or removes admin/reviewer."""
+    if role in PLATFORM_GRANTED_ROLES and not actor.is_platform_admin:
+        raise Forbidden(
+            "role_needs_platform_admin",
+            "Only a platform administrator can grant or remove the %(role)s role.",
+            params={"role": role},
+        )
 
 
 async def _add_member_unchecked(
@@ -345,7 +383,7 @@ async def _add_member_unchecked(
     password: str | None,
     role: str,
     partner_id: uuid.UUID | None,
-) -> Member:
+) -> tuple[Member, list[str]]:
     phone, name, role = _phone(phone), _name(name), _role(role)
     if role == "partner":
         if partner_id is None:
@@ -380,8 +418,7 @@ async def _add_member_unchecked(
         )
         if other is not None and other.partner_id != partner_id:
             raise Conflict("role_exists", "This member is already staff of another partner here.")
-    await _grant(db, member, community_id, role, partner_id)
-    return member
+    return member, await _grant(db, member, community_id, role, partner_id)
 
 
 async def register(db: AsyncSession, phone: str, name: str, password: str, community_id: uuid.UUID) -> Member:
@@ -392,7 +429,8 @@ async def register(db: AsyncSession, phone: str, name: str, password: str, commu
     _check_password_shape(password)
     if await db.scalar(select(Member.id).where(Member.phone == phone)) is not None:
         raise Conflict("phone_taken", "This phone number already has an account; please log in.")
-    return await _add_member_unchecked(db, community_id, phone, name, password, "member", None)
+    member, _ = await _add_member_unchecked(db, community_id, phone, name, password, "member", None)
+    return member
 
 
 async def create_platform_admin(db: AsyncSession, phone: str, password: str, name: str) -> Member:
@@ -409,43 +447,144 @@ async def create_platform_admin(db: AsyncSession, phone: str, password: str, nam
 
 
 async def set_password(
-    db: AsyncSession, actor: Actor, member_id: uuid.UUID, password: str, community_id: uuid.UUID | None = None
+    db: AsyncSession,
+    actor: Actor,
+    member_id: uuid.UUID,
+    password: str,
+    community_id: uuid.UUID | None = None,
+    *,
+    client_addr: str | None = None,
 ) -> None:
     """A member changes their own password, or a community admin resets one of their members'."""
     member = await get_member(db, member_id)
     if member.id != actor.member_id:
         if community_id is None:
             raise Forbidden("forbidden", "Only an admin of the member's community can reset a password.")
-        await require_role(db, actor, community_id, "admin")
-        held = await db.scalar(
-            select(Membership.id).where(
-                Membership.member_id == member.id, Membership.community_id == community_id
-            )
-        )
-        if held is None:
-            raise NotFound("member_not_found", "No such member in this community.")
-        if not actor.is_platform_admin and await _outranks_community_admin(db, member, community_id):
-            # Otherwise an admin of one village could take over a platform or another village's admin.
-            raise Forbidden(
-                "forbidden", "This member administers elsewhere; only a platform admin can reset it."
-            )
+        await _check_manages(db, actor, member, community_id)
     member.password_hash = await hash_password(password)
     member.token_version += 1
     await db.flush()
+    if member.id != actor.member_id:
+        await record(
+            db,
+            actor_id=actor.member_id,
+            action="password_set",
+            community_id=community_id,
+            subject_member_id=member.id,
+            client_addr=client_addr,
+        )
 
 
-async def _outranks_community_admin(db: AsyncSession, member: Member, community_id: uuid.UUID) -> bool:
-    """True if ``member`` is a platform admin or an admin of some other community."""
-    if member.is_platform_admin:
-        return True
-    elsewhere = await db.scalar(
-        select(Membership.id).where(
-            Membership.member_id == member.id,
-            Membership.role == "admin",
-            Membership.community_id != community_id,
+async def _check_manages(db: AsyncSession, actor: Actor, member: Member, community_id: uuid.UUID) -> None:
+    """The actor may change this person's name, phone or password through ``community_id``.
+
+    A community admin manages only people whose every membership is in that community: one account
+    spans communities, so otherwise an admin of one village could take over a clerk, an organizer,
+    a partner's staff or a resident of another simply by adding their phone first.
+    """
+    await get_community(db, community_id)
+    await require_role(db, actor, community_id, "admin")
+    held = {
+        c
+        for (c,) in await db.execute(select(Membership.community_id).where(Membership.member_id == member.id))
+    }
+    if community_id not in held:
+        raise NotFound("member_not_found", "No such member in this community.")
+    if actor.is_platform_admin:
+        return
+    if member.is_platform_admin or held != {community_id}:
+        raise Forbidden(
+            "member_elsewhere",
+            "This person also belongs to another community; only a platform administrator can change "
+            "their name, phone or password.",
+        )
+
+
+async def update_member(
+    db: AsyncSession,
+    actor: Actor,
+    community_id: uuid.UUID,
+    member_id: uuid.UUID,
+    *,
+    name: str | None = None,
+    phone: str | None = None,
+    client_addr: str | None = None,
+) -> Member:
+    """An admin corrects a member's name or phone. Errors: member_elsewhere (403), phone_taken (409)."""
+    member = await get_member(db, member_id)
+    await _check_manages(db, actor, member, community_id)
+    changes: list[tuple[str, dict[str, str]]] = []
+    if name is not None:
+        new_name = _name(name)
+        if new_name != member.name:
+            changes.append(("name_changed", {"old": member.name, "new": new_name}))
+            member.name = new_name
+    if phone is not None:
+        new_phone = _phone(phone)
+        if new_phone != member.phone:
+            if await db.scalar(select(Member.id).where(Member.phone == new_phone)) is not None:
+                raise Conflict("phone_taken", "This phone number already has an account.")
+            changes.append(("phone_changed", {"old": member.phone, "new": new_phone}))
+            member.phone = new_phone
+            member.token_version += 1  # logins were made with the old number: end them
+    await db.flush()
+    for action, detail in changes:
+        await record(
+            db,
+            actor_id=actor.member_id,
+            action=action,
+            community_id=community_id,
+            subject_member_id=member.id,
+            detail=detail,
+            client_addr=client_addr,
+        )
+    return member
+
+
+async def remove_role(
+    db: AsyncSession,
+    actor: Actor,
+    community_id: uuid.UUID,
+    member_id: uuid.UUID,
+    role: str,
+    *,
+    client_addr: str | None = None,
+) -> list[Membership]:
+    """Take a staff role away; return the member's remaining roles in the community.
+
+    Errors: invalid_role (422, also for ``member``: leaving keeps the points, so it is not a role
+    change), role_needs_platform_admin (403), role_not_held (404).
+    """
+    await get_community(db, community_id)
+    await require_role(db, actor, community_id, "admin")
+    role = _role(role)
+    if role == "member":
+        raise InvalidInput("invalid_role", "The member role cannot be removed.")
+    check_role_granter(actor, role)
+    rows = list(
+        await db.scalars(
+            select(Membership).where(
+                Membership.community_id == community_id,
+                Membership.member_id == member_id,
+                Membership.role == role,
+            )
         )
     )
-    return elsewhere is not None
+    if not rows:
+        raise NotFound("role_not_held", "This member does not hold that role here.")
+    for row in rows:
+        await db.delete(row)
+    await db.flush()
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="role_removed",
+        community_id=community_id,
+        subject_member_id=member_id,
+        detail={"role": role},
+        client_addr=client_addr,
+    )
+    return [m for m in await roles_of(db, member_id) if m.community_id == community_id]
 
 
 async def list_members(
@@ -601,9 +740,16 @@ def parse_import_csv(text: str) -> tuple[list[ImportRow], list[tuple[int, str]]]
 
 
 async def import_members(
-    db: AsyncSession, community_id: uuid.UUID, rows: Sequence[ImportRow], on_row: object = None
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    rows: Sequence[ImportRow],
+    on_row: object = None,
+    *,
+    actor_id: uuid.UUID | None = None,
+    client_addr: str | None = None,
 ) -> ImportReport:
-    """Add every row's member and role (existing phones just gain the role). Caller checks permission."""
+    """Add every row's member and role (existing phones just gain the role). Caller checks permission,
+    including :func:`check_role_granter` for each role; the import is recorded in the audit log."""
     report = ImportReport()
     existing = (
         {
@@ -629,6 +775,14 @@ async def import_members(
         await _grant(db, member, community_id, row.role, None)
         if callable(on_row):
             on_row()
+    await record(
+        db,
+        actor_id=actor_id,
+        action="members_imported",
+        community_id=community_id,
+        detail={"created": report.created, "updated": report.updated, "rows": len(rows)},
+        client_addr=client_addr,
+    )
     return report
 
 

@@ -40,7 +40,7 @@ from service.activities.schemas import (
 )
 from service.config import Settings
 from service.errors import InvalidInput
-from service.http import Limit, decode_cursor, encode_cursor, idempotent
+from service.http import Limit, client_address, decode_cursor, encode_cursor, idempotent
 
 __all__ = ["DEVICE_COOKIE", "ROUTES", "SCAN_COOKIE", "device_of", "scanned_at_of"]
 
@@ -313,20 +313,26 @@ class ActivityController(Controller):
         "/attendance/{att_id:uuid}/approve",
         status_code=200,
         summary="Approve a manual record (an organizer other than the one who entered it); points post",
-        description="Errors: second_organizer_required (403), manual_not_pending (409), forbidden.",
+        description="Neither the organizer who entered it nor the member it is for may approve. Errors: "
+        "second_organizer_required (403), approver_conflict (403), manual_not_pending (409), forbidden.",
     )
-    async def approve(self, db: AsyncSession, actor: Actor, att_id: uuid.UUID) -> ManualOut:
-        att = await svc.approve_manual(db, actor, att_id)
+    async def approve(
+        self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, att_id: uuid.UUID
+    ) -> ManualOut:
+        att = await svc.approve_manual(db, actor, att_id, client_addr=client_address(request))
         return ManualOut(att.id, "approved", att.points)
 
     @post(
         "/attendance/{att_id:uuid}/reject",
         status_code=200,
         summary="Reject a manual record (an organizer other than the one who entered it)",
-        description="Errors: second_organizer_required (403), manual_not_pending (409), forbidden.",
+        description="Errors: second_organizer_required (403), approver_conflict (403), "
+        "manual_not_pending (409), forbidden.",
     )
-    async def reject(self, db: AsyncSession, actor: Actor, att_id: uuid.UUID) -> ManualOut:
-        att = await svc.reject_manual(db, actor, att_id)
+    async def reject(
+        self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, att_id: uuid.UUID
+    ) -> ManualOut:
+        att = await svc.reject_manual(db, actor, att_id, client_addr=client_address(request))
         return ManualOut(att.id, "rejected")
 
 

@@ -28,6 +28,7 @@ from service.accounts.models import Member, Membership
 from service.accounts.service import Actor
 from service.activities import rules
 from service.activities.models import Activity, Attendance, MemberCard, Signup, Team, TeamMember
+from service.audit.service import record
 from service.config import POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
 from service.db import is_postgres
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
@@ -725,10 +726,18 @@ async def _pending_manual(
         raise Conflict("manual_not_pending", "This record was already decided.")
     if att.requested_by == actor.member_id:
         raise Forbidden("second_organizer_required", "Another organizer must approve a record you entered.")
+    if att.member_id == actor.member_id:
+        raise Forbidden(
+            "approver_conflict", "Another organizer must decide on a record of your own attendance."
+        )
     return activity, att
 
 
-async def approve_manual(db: AsyncSession, actor: Actor, attendance_id: uuid.UUID) -> Attendance:
+async def approve_manual(
+    db: AsyncSession, actor: Actor, attendance_id: uuid.UUID, *, client_addr: str | None = None
+) -> Attendance:
+    """A second organizer approves a manual record; its points post. Neither the organizer who entered
+    it nor the member it is for may approve (``second_organizer_required``, ``approver_conflict``)."""
     activity, att = await _pending_manual(db, actor, attendance_id)
     if att.checked_out_at is None:
         raise RuntimeError("a manual record always has a check-out time")
@@ -736,15 +745,39 @@ async def approve_manual(db: AsyncSession, actor: Actor, attendance_id: uuid.UUI
     att.approved_by = actor.member_id
     await db.flush()
     await _award(db, activity, att, actor.member_id)
+    await _audit_manual(db, actor, activity, att, "manual_attendance_approved", client_addr)
     return att
 
 
-async def reject_manual(db: AsyncSession, actor: Actor, attendance_id: uuid.UUID) -> Attendance:
-    _activity_row, att = await _pending_manual(db, actor, attendance_id)
+async def reject_manual(
+    db: AsyncSession, actor: Actor, attendance_id: uuid.UUID, *, client_addr: str | None = None
+) -> Attendance:
+    activity, att = await _pending_manual(db, actor, attendance_id)
     att.status = "rejected"
     att.approved_by = actor.member_id
     await db.flush()
+    await _audit_manual(db, actor, activity, att, "manual_attendance_rejected", client_addr)
     return att
+
+
+async def _audit_manual(
+    db: AsyncSession, actor: Actor, activity: Activity, att: Attendance, action: str, client_addr: str | None
+) -> None:
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action=action,
+        community_id=activity.community_id,
+        subject_member_id=att.member_id,
+        detail={
+            "activity_id": str(activity.id),
+            "attendance_id": str(att.id),
+            "requested_by": str(att.requested_by) if att.requested_by else None,
+            "points": att.points,
+            "minutes": att.minutes,
+        },
+        client_addr=client_addr,
+    )
 
 
 async def attendance_list(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.service import Actor, get_community, require_role
 from service.errors import InvalidInput
-from service.http import Limit, decode_cursor, encode_cursor, idempotent
+from service.http import Limit, client_address, decode_cursor, encode_cursor, idempotent
 from service.points import service
 from service.points.models import AwardRequest
 from service.points.schemas import (
@@ -35,7 +35,9 @@ from service.points.schemas import (
 __all__ = ["ROUTES", "AwardController", "LedgerController", "MyPointsController", "award_out"]
 
 AWARD_DECISION_ERRORS = (
-    "Errors: award_not_found (404), same_admin (403), forbidden (403), award_not_pending (409)."
+    "Neither the admin who asked nor the member who benefits may decide. Errors: award_not_found (404), "
+    "same_admin (403, you asked for it), approver_conflict (403, it is to you), forbidden (403), "
+    "award_not_pending (409)."
 )
 CommunityParam = Annotated[uuid.UUID, Parameter(description="The community")]
 Cursor = Annotated[str | None, Parameter(max_length=200)]
@@ -137,8 +139,9 @@ class LedgerController(Controller):
         "/awards",
         summary="Award points by hand (admin); accepts Idempotency-Key",
         description="201 with status posted, or 202 with status pending_approval when the points are above "
-        "the community's approval threshold (another admin must approve). Errors: invalid_points, "
-        "invalid_reason, member_not_found (404), forbidden (403), idempotency_conflict (409).",
+        "the community's approval threshold or to the caller themself (another admin must approve). "
+        "Errors: invalid_points, invalid_reason, member_not_found (404), forbidden (403), "
+        "idempotency_conflict (409).",
         responses={
             201: ResponseSpec(data_container=AwardOut, description="posted"),
             202: ResponseSpec(data_container=AwardOut, description="pending_approval"),
@@ -156,6 +159,7 @@ class LedgerController(Controller):
                 points=data.points,
                 reason=data.reason,
                 memo=data.memo,
+                client_addr=client_address(request),
             )
             return (201 if a.status == "posted" else 202), award_out(a)
 
@@ -195,9 +199,17 @@ class LedgerController(Controller):
         "insufficient_points (409) when the member already spent the points, forbidden.",
     )
     async def reverse(
-        self, db: AsyncSession, actor: Actor, cid: uuid.UUID, tid: uuid.UUID, data: ReverseIn
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        actor: Actor,
+        cid: uuid.UUID,
+        tid: uuid.UUID,
+        data: ReverseIn,
     ) -> TransferOut:
-        r = await service.reverse_as_admin(db, actor, cid, tid, data.memo)
+        r = await service.reverse_as_admin(
+            db, actor, cid, tid, data.memo, client_addr=client_address(request)
+        )
         return TransferOut(r.transfer_id, r.points, r.replayed)
 
     @get("/points-policy", summary="The community's expiry rule and award approval threshold")
@@ -235,8 +247,10 @@ class AwardController(Controller):
         summary="Approve a pending manual award (an admin other than the one who asked)",
         description=AWARD_DECISION_ERRORS,
     )
-    async def approve(self, db: AsyncSession, actor: Actor, aid: uuid.UUID) -> AwardOut:
-        return award_out(await service.approve_award(db, actor, aid))
+    async def approve(
+        self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, aid: uuid.UUID
+    ) -> AwardOut:
+        return award_out(await service.approve_award(db, actor, aid, client_addr=client_address(request)))
 
     @post(
         "/{aid:uuid}/reject",
@@ -244,8 +258,10 @@ class AwardController(Controller):
         summary="Turn down a pending manual award (an admin other than the one who asked)",
         description=AWARD_DECISION_ERRORS,
     )
-    async def reject(self, db: AsyncSession, actor: Actor, aid: uuid.UUID) -> AwardOut:
-        return award_out(await service.reject_award(db, actor, aid))
+    async def reject(
+        self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, aid: uuid.UUID
+    ) -> AwardOut:
+        return award_out(await service.reject_award(db, actor, aid, client_addr=client_address(request)))
 
 
 ROUTES: list[Any] = [MyPointsController, LedgerController, AwardController]

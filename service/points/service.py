@@ -30,6 +30,7 @@ from sqlalchemy.orm import aliased
 from service import clock
 from service.accounts.models import Community, Membership, Partner
 from service.accounts.service import Actor, require_role
+from service.audit.service import record
 from service.config import POINTS_PER_AWARD_MAX
 from service.db import is_postgres
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -1299,9 +1300,11 @@ async def request_award(
     points: int,
     reason: str,
     memo: str = "",
+    client_addr: str | None = None,
 ) -> AwardRequest:
     """A manual award by an admin: posted now, or waiting for another admin above the threshold.
 
+    An award to oneself always waits for another admin, whatever the amount.
     Errors: invalid_points, invalid_reason, invalid_memo, member_not_found (404), forbidden (403).
     """
     await require_role(db, actor, community_id, "admin")
@@ -1322,7 +1325,7 @@ async def request_award(
     if is_member is None:
         raise NotFound("member_not_found", "That person is not a member of this community.")
     policy = await get_policy(db, community_id)
-    needs_approval = points > policy.award_approval_threshold
+    needs_approval = points > policy.award_approval_threshold or member_id == actor.member_id
     award_request = AwardRequest(
         community_id=community_id,
         member_id=member_id,
@@ -1337,7 +1340,27 @@ async def request_award(
     if not needs_approval:
         await _post_award(db, award_request, actor)
         await db.flush()
+    await _audit(db, actor, award_request, "award_requested", client_addr)
     return award_request
+
+
+async def _audit(
+    db: AsyncSession, actor: Actor, award_request: AwardRequest, action: str, client_addr: str | None
+) -> None:
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action=action,
+        community_id=award_request.community_id,
+        subject_member_id=award_request.member_id,
+        detail={
+            "award_id": str(award_request.id),
+            "points": award_request.points,
+            "reason": award_request.reason,
+            "status": award_request.status,
+        },
+        client_addr=client_addr,
+    )
 
 
 async def _pending_award(db: AsyncSession, actor: Actor, award_id: uuid.UUID) -> AwardRequest:
@@ -1354,26 +1377,36 @@ async def _pending_award(db: AsyncSession, actor: Actor, award_id: uuid.UUID) ->
         raise Conflict("award_not_pending", f"This award is already {found.status}.")
     if found.requested_by == actor.member_id:
         raise Forbidden("same_admin", "Another administrator must decide on an award you asked for.")
+    if found.member_id == actor.member_id:
+        raise Forbidden("approver_conflict", "Another administrator must decide on an award to you.")
     return found
 
 
-async def approve_award(db: AsyncSession, actor: Actor, award_id: uuid.UUID) -> AwardRequest:
+async def approve_award(
+    db: AsyncSession, actor: Actor, award_id: uuid.UUID, *, client_addr: str | None = None
+) -> AwardRequest:
     """A second admin approves a pending award; its points post now.
 
-    Errors: award_not_found (404), forbidden (403), same_admin (403), award_not_pending (409).
+    Neither the admin who asked nor the member who benefits may approve.
+    Errors: award_not_found (404), forbidden (403), same_admin (403, the requester),
+    approver_conflict (403, the beneficiary), award_not_pending (409).
     """
     found = await _pending_award(db, actor, award_id)
     found.decided_by, found.decided_at = actor.member_id, clock.now()
     await _post_award(db, found, actor)
     await db.flush()
+    await _audit(db, actor, found, "award_approved", client_addr)
     return found
 
 
-async def reject_award(db: AsyncSession, actor: Actor, award_id: uuid.UUID) -> AwardRequest:
+async def reject_award(
+    db: AsyncSession, actor: Actor, award_id: uuid.UUID, *, client_addr: str | None = None
+) -> AwardRequest:
     """A second admin turns a pending award down; no points move."""
     found = await _pending_award(db, actor, award_id)
     found.status, found.decided_by, found.decided_at = "rejected", actor.member_id, clock.now()
     await db.flush()
+    await _audit(db, actor, found, "award_rejected", client_addr)
     return found
 
 
@@ -1389,11 +1422,38 @@ async def list_awards(
 
 
 async def reverse_as_admin(
-    db: AsyncSession, actor: Actor, community_id: uuid.UUID, transfer_id: uuid.UUID, memo: str = ""
+    db: AsyncSession,
+    actor: Actor,
+    community_id: uuid.UUID,
+    transfer_id: uuid.UUID,
+    memo: str = "",
+    *,
+    client_addr: str | None = None,
 ) -> TransferResult:
     """An admin corrects a transfer of the community with a reversing transfer."""
     await require_role(db, actor, community_id, "admin")
-    return await reverse(db, transfer_id, actor_id=actor.member_id, memo=memo, community_id=community_id)
+    result = await reverse(db, transfer_id, actor_id=actor.member_id, memo=memo, community_id=community_id)
+    member_id = await db.scalar(
+        select(Account.member_id)
+        .join(Entry, Entry.account_id == Account.id)
+        .where(Entry.transfer_id == transfer_id, Account.member_id.is_not(None))
+        .limit(1)
+    )
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="transfer_reversed",
+        community_id=community_id,
+        subject_member_id=member_id,
+        detail={
+            "transfer_id": str(transfer_id),
+            "reversal_id": str(result.transfer_id),
+            "points": result.points,
+            "memo": memo,
+        },
+        client_addr=client_addr,
+    )
+    return result
 
 
 async def verify_as_admin(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> VerifyReport:

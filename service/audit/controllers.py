@@ -1,0 +1,85 @@
+"""HTTP routes of the audit log: a community's admins read its events; platform admins read all."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import get
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.accounts.service import Actor
+from service.audit import service
+from service.audit.schemas import AuditEventOut, AuditPage
+from service.errors import InvalidInput
+from service.http import Limit, decode_cursor, encode_cursor
+
+__all__ = ["ROUTES", "audit_page", "event_out"]
+
+Cursor = Annotated[str | None, Parameter(max_length=200)]
+DESCRIPTION = (
+    "Append-only record of staff acts that move points or change roles, passwords or phones, newest "
+    "first: action (award_requested, award_approved, award_rejected, transfer_reversed, "
+    "manual_attendance_approved, manual_attendance_rejected, role_granted, role_removed, password_set, "
+    "phone_changed, name_changed), actor, subject member, detail and client address. "
+    "Errors: forbidden (403), invalid_cursor (422)."
+)
+
+
+def event_out(v: service.AuditView) -> AuditEventOut:
+    e = v.event
+    return AuditEventOut(
+        id=e.id,
+        action=e.action,
+        created_at=e.created_at,
+        community_id=e.community_id,
+        actor_id=e.actor_id,
+        actor_name=v.actor_name,
+        subject_member_id=e.subject_member_id,
+        subject_name=v.subject_name,
+        detail=dict(e.detail or {}),
+        client_addr=e.client_addr,
+    )
+
+
+def _before(cursor: str | None) -> uuid.UUID | None:
+    raw = decode_cursor(cursor)
+    try:
+        return uuid.UUID(raw) if raw else None
+    except ValueError as exc:
+        raise InvalidInput("invalid_cursor", "The cursor is not one this API gave out.") from exc
+
+
+async def audit_page(
+    db: AsyncSession, actor: Actor, community_id: uuid.UUID | None, limit: int, cursor: str | None
+) -> AuditPage:
+    rows, last = await service.list_events(
+        db, actor, community_id=community_id, limit=limit, before=_before(cursor)
+    )
+    return AuditPage([event_out(v) for v in rows], encode_cursor(str(last)) if last else None)
+
+
+@get(
+    "/api/v1/communities/{cid:uuid}/audit",
+    summary="The community's audit log (admin)",
+    description=DESCRIPTION,
+    tags=["audit"],
+)
+async def community_audit(
+    db: AsyncSession, actor: Actor, cid: uuid.UUID, limit: Limit, cursor: Cursor = None
+) -> AuditPage:
+    return await audit_page(db, actor, cid, limit, cursor)
+
+
+@get(
+    "/api/v1/audit",
+    summary="Every community's audit log (platform admin)",
+    description=DESCRIPTION,
+    tags=["audit"],
+)
+async def all_audit(db: AsyncSession, actor: Actor, limit: Limit, cursor: Cursor = None) -> AuditPage:
+    return await audit_page(db, actor, None, limit, cursor)
+
+
+ROUTES: list[Any] = [community_audit, all_audit]
