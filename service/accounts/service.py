@@ -6,13 +6,16 @@ import asyncio
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
@@ -21,12 +24,14 @@ from service.accounts.rules import CODE_RE, PLATFORM_GRANTED_ROLES, normalise_ph
 from service.audit.service import record
 from service.config import (
     LOGIN_FAILURES_MAX,
+    LOGIN_IP_FAILURES_MAX,
     LOGIN_WINDOW_SECONDS,
     NAME_MAX,
     PASSWORD_MAX,
     PASSWORD_MIN,
     TOKEN_LIFETIME_SECONDS,
 )
+from service.db import is_postgres
 from service.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyRequests
 
 __all__ = [
@@ -626,58 +631,79 @@ async def list_members(
 # ---------------------------------------------------------------- login and throttling
 
 
-async def _failures(db: AsyncSession, key: str) -> LoginFailure | None:
-    row = await db.get(LoginFailure, key)
-    if row is None:
-        return None
-    if clock.now() - row.window_started_at > timedelta(seconds=LOGIN_WINDOW_SECONDS):
-        return None
-    return row
+def _upsert(db: AsyncSession) -> Any:
+    return pg_insert if is_postgres(db) else sqlite_insert
 
 
-async def _record_failure(db: AsyncSession, key: str) -> None:
-    row = await db.get(LoginFailure, key)
+async def _count_attempt(db: AsyncSession, key: str) -> tuple[int, datetime]:
+    """Add one to ``key``'s count in its window, atomically; return the new count and window start.
+
+    One ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` (PostgreSQL, SQLite 3.35+): concurrent
+    attempts each see their own number, and two first attempts cannot collide on the primary key.
+    """
     now = clock.now()
-    if row is None:
-        db.add(LoginFailure(key=key, count=1, window_started_at=now))
-    elif now - row.window_started_at > timedelta(seconds=LOGIN_WINDOW_SECONDS):
-        row.count, row.window_started_at = 1, now
-    else:
-        row.count += 1
-    await db.flush()
+    stale = LoginFailure.window_started_at < now - timedelta(seconds=LOGIN_WINDOW_SECONDS)
+    stmt = (
+        _upsert(db)(LoginFailure)
+        .values(key=key, count=1, window_started_at=now)
+        .on_conflict_do_update(
+            index_elements=[LoginFailure.key],
+            set_={
+                "count": case((stale, 1), else_=LoginFailure.count + 1),
+                "window_started_at": case((stale, now), else_=LoginFailure.window_started_at),
+            },
+        )
+        .returning(LoginFailure.count, LoginFailure.window_started_at)
+    )
+    count, started = (await db.execute(stmt)).one()
+    return int(count), started
 
 
-def _throttled(row: LoginFailure | None, limit: int) -> int | None:
-    """Seconds to wait, if ``row`` has reached ``limit`` failures in its window."""
-    if row is None or row.count < limit:
-        return None
-    elapsed = (clock.now() - row.window_started_at).total_seconds()
-    return max(1, int(LOGIN_WINDOW_SECONDS - elapsed))
+async def _failures(db: AsyncSession, key: str) -> tuple[int, datetime]:
+    row = await db.get(LoginFailure, key, populate_existing=True)
+    if row is None or clock.now() - row.window_started_at > timedelta(seconds=LOGIN_WINDOW_SECONDS):
+        return 0, clock.now()
+    return row.count, row.window_started_at
+
+
+def _too_many(started: datetime) -> TooManyRequests:
+    elapsed = (clock.now() - started).total_seconds()
+    wait = max(1, int(LOGIN_WINDOW_SECONDS - elapsed))
+    return TooManyRequests(
+        "too_many_attempts",
+        "Too many failed logins; try again in %(seconds)s s.",
+        headers={"Retry-After": str(wait)},
+        params={"seconds": wait},
+    )
 
 
 async def login(
     db: AsyncSession, phone: str, password: str, client: str, secret_key: str
 ) -> tuple[str, Member]:
-    """Check a phone and password; return a token. Failures are counted per phone and per client."""
+    """Check a phone and password; return a token.
+
+    Each attempt on a phone is counted *before* its password is checked, so a burst of concurrent
+    guesses checks at most ``LOGIN_FAILURES_MAX`` passwords. Failures per client address are counted
+    too, with a far higher limit, and refuse only phones that failed themselves: a whole office or a
+    carrier NAT shares one address, and a resident who typed the right password must still get in.
+    """
     normal = normalise_phone(phone) or phone[:20].replace("\x00", "")  # PostgreSQL text has no NUL
-    keys = (f"phone:{normal}", f"ip:{client[:64]}")
-    for key, limit in zip(keys, (LOGIN_FAILURES_MAX, LOGIN_FAILURES_MAX * 4), strict=True):
-        wait = _throttled(await _failures(db, key), limit)
-        if wait is not None:
-            raise TooManyRequests(
-                "too_many_attempts",
-                "Too many failed logins; try again in %(seconds)s s.",
-                headers={"Retry-After": str(wait)},
-                params={"seconds": wait},
-            )
+    phone_key, ip_key = f"phone:{normal}", f"ip:{client[:64]}"
+    ip_failures, ip_started = await _failures(db, ip_key)
+    attempts, started = await _count_attempt(db, phone_key)
+    # Commit the reservation now: concurrent attempts must see it before the slow password check, and
+    # the refusals below roll the request back.
+    await db.commit()
+    if attempts > LOGIN_FAILURES_MAX:
+        raise _too_many(started)
+    if ip_failures >= LOGIN_IP_FAILURES_MAX and attempts > 1:
+        raise _too_many(ip_started)
     member = await db.scalar(select(Member).where(Member.phone == normal))
     if member is None or not await _verify_password(member.password_hash, password[:PASSWORD_MAX]):
-        for key in keys:
-            await _record_failure(db, key)
-        # The failure count must survive the rollback that the error below causes.
+        await _count_attempt(db, ip_key)
         await db.commit()
         raise NotAuthenticated("invalid_credentials", "Wrong phone number or password.")
-    await db.execute(delete(LoginFailure).where(LoginFailure.key == keys[0]))
+    await db.execute(delete(LoginFailure).where(LoginFailure.key == phone_key))
     return issue_token(member, secret_key), member
 
 
