@@ -316,7 +316,12 @@ class CommunityController(Controller):
     ) -> PartnerOut:
         return partner_out(await service.create_partner(db, actor, cid, data.name, data.address))
 
-    @get("/{cid:uuid}/partners", summary="Partners of the community's alliance")
+    @get(
+        "/{cid:uuid}/partners",
+        summary="Partners of the community's alliance (its members)",
+        description="Errors: community_not_found, forbidden.",
+    )
     async def list_partners(self, db: AsyncSession, actor: Actor, cid: uuid.UUID) -> list[PartnerOut]:
         await service.get_community(db, cid)
+        await service.require_role(db, actor, cid, "member")
         return [partner_out(p) for p in await service.list_partners(db, cid)]

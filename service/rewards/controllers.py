@@ -11,7 +11,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.service import Actor
+from service.accounts.service import Actor, get_community, require_role
 from service.config import UPLOAD_MAX_BYTES
 from service.errors import InvalidInput
 from service.http import Limit, decode_cursor, encode_cursor, idempotent
@@ -171,15 +171,24 @@ class CommunityRewardsController(Controller):
     @get(
         "/rules",
         summary="The community's rules catalogue",
-        description="Active rules; include_inactive=true for admins' full list. Errors: community_not_found.",
+        description="Active rules, for the community's members; include_inactive=true for its admins' and "
+        "reviewers' full list. Errors: community_not_found, forbidden.",
     )
     async def list_rules(
         self, db: AsyncSession, actor: Actor, cid: uuid.UUID, include_inactive: bool = False
     ) -> list[RuleOut]:
+        await get_community(db, cid)
+        await require_role(db, actor, cid, *(("admin", "reviewer") if include_inactive else ("member",)))
         return [rule_out(r) for r in await service.list_rules(db, cid, include_inactive)]
 
-    @get("/rewards-settings", summary="Review threshold and micro-wish settings of the community")
+    @get(
+        "/rewards-settings",
+        summary="Review threshold and micro-wish settings of the community (its members)",
+        description="Errors: community_not_found, forbidden.",
+    )
     async def get_settings(self, db: AsyncSession, actor: Actor, cid: uuid.UUID) -> RewardsSettingsOut:
+        await get_community(db, cid)
+        await require_role(db, actor, cid, "member")
         return settings_out(cid, await service.get_settings(db, cid))
 
     @put(

@@ -1,0 +1,550 @@
+"""Every /api/v1 route checks the caller's role in the community that owns the resource.
+
+The routes come from the app's own route table, so a new route without a line in ``EXPECT`` fails
+``test_every_api_route_has_an_expectation``. Each route is called by every role with its path
+parameters pointing at community A's resources; a second community B supplies an outsider admin and
+an outsider member. A cell either allows the role (any answer but 401/403/404 and never a 500) or
+names the refusal the role must get.
+
+To add a route: add ``"METHOD /api/v1/path/{param}": Case(...)`` to ``EXPECT``: ``allow`` lists the roles
+that pass, ``body`` builds a valid request body (refusals must not be hidden behind a 422), and
+``deny`` overrides the refusal status for a role (default: 401 anonymous, 403 everyone else).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from PIL import Image
+
+from service import clock
+from service.accounts import service as accounts
+from service.accounts.models import Member
+from tests.conftest import SECRET, World
+
+ROLES = (
+    "anonymous",
+    "member",
+    "organizer",
+    "clerk",
+    "reviewer",
+    "partner",
+    "admin",
+    "other_admin",
+    "outsider",
+)
+"""Who calls: nobody; A's member (alice), organizer, clerk, reviewer, partner staff and admin; an admin
+of community B; a member of B."""
+STAFF = ("organizer", "clerk", "reviewer", "partner", "admin")
+A_PEOPLE = ("member", *STAFF)
+EVERYONE = ROLES
+LOGGED_IN = ROLES[1:]
+
+Body = Callable[["Res", str], Any]
+
+
+@dataclass
+class Case:
+    allow: tuple[str, ...]
+    body: Body | None = None
+    deny: dict[str, int] = field(default_factory=dict)
+    raw: bool = False
+    """Send ``body`` as raw bytes (uploads) instead of JSON."""
+
+
+@dataclass
+class Res:
+    """Community A's resources that path parameters and bodies point at."""
+
+    w: World
+    b_cid: uuid.UUID
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> str:
+        return self.ids[key]
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 40, 40)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _t(minutes: int) -> str:
+    return (clock.now() + timedelta(minutes=minutes)).isoformat()
+
+
+def _activity_body(r: Res, role: str) -> dict[str, Any]:
+    return {
+        "title": "清扫",
+        "starts_at": _t(-60),
+        "ends_at": _t(60),
+        "points_mode": "per_attendance",
+        "points": 5,
+    }
+
+
+HIDDEN = {role: 404 for role in ROLES if role != "anonymous"}
+"""Refusals that say "no such thing" rather than "not yours"."""
+
+EXPECT: dict[str, Case] = {
+    # ---------------------------------------------------------------- accounts
+    # A wrong password is 401 whoever asks (the answer never depends on the caller's login).
+    "POST /api/v1/auth/login": Case(
+        (),
+        body=lambda r, role: {"phone": f"1570000{ROLES.index(role):04d}", "password": "wrong-pass-1"},
+        deny={role: 401 for role in ROLES},
+    ),
+    "POST /api/v1/auth/register": Case(
+        EVERYONE,
+        body=lambda r, role: {
+            "phone": f"1580000{ROLES.index(role):04d}",
+            "name": "新人",
+            "password": "new-pass-123",
+            "community_id": str(r.w.cid),
+        },
+    ),
+    "POST /api/v1/auth/logout": Case(LOGGED_IN),
+    "GET /api/v1/me": Case(LOGGED_IN),
+    "POST /api/v1/me/password": Case(LOGGED_IN, body=lambda r, role: {"password": "changed-pass-1"}),
+    "POST /api/v1/communities": Case((), body=lambda r, role: {"name": "新社区", "code": f"new-{role[:5]}"}),
+    "GET /api/v1/communities/{cid}": Case(EVERYONE),
+    "GET /api/v1/communities/{cid}/members": Case(("organizer", "clerk", "reviewer", "admin")),
+    "POST /api/v1/communities/{cid}/members": Case(
+        ("admin",), body=lambda r, role: {"phone": "15900000077", "name": "新成员", "role": "member"}
+    ),
+    "POST /api/v1/communities/{cid}/members/import": Case(
+        ("admin",), body=lambda r, role: "15900000078,导入\n".encode(), raw=True
+    ),
+    "PATCH /api/v1/communities/{cid}/members/{mid}": Case(
+        ("admin",), body=lambda r, role: {"name": "卡罗尔"}
+    ),
+    "POST /api/v1/communities/{cid}/members/{mid}/password": Case(
+        ("admin",), body=lambda r, role: {"password": "reset-pass-12"}
+    ),
+    "DELETE /api/v1/communities/{cid}/members/{mid}/roles/{role}": Case(("admin",)),
+    "GET /api/v1/communities/{cid}/partners": Case(A_PEOPLE),
+    "POST /api/v1/communities/{cid}/partners": Case(("admin",), body=lambda r, role: {"name": f"新店{role}"}),
+    # ---------------------------------------------------------------- audit
+    "GET /api/v1/communities/{cid}/audit": Case(("admin",)),
+    "GET /api/v1/audit": Case(()),
+    # ---------------------------------------------------------------- points
+    "GET /api/v1/me/balance": Case(A_PEOPLE),
+    "GET /api/v1/me/entries": Case(A_PEOPLE),
+    "POST /api/v1/communities/{cid}/awards": Case(
+        ("admin",), body=lambda r, role: {"member_id": r["bob"], "points": 1, "reason": "帮忙"}
+    ),
+    "GET /api/v1/communities/{cid}/awards": Case(("admin",)),
+    "POST /api/v1/awards/{aid}/approve": Case(("admin",)),
+    "POST /api/v1/awards/{aid}/reject": Case(("admin",)),
+    "GET /api/v1/communities/{cid}/ledger/verify": Case(("admin",)),
+    "POST /api/v1/communities/{cid}/transfers/{tid}/reverse": Case(
+        ("admin",), body=lambda r, role: {"memo": "更正"}
+    ),
+    "GET /api/v1/communities/{cid}/points-policy": Case(A_PEOPLE),
+    "PUT /api/v1/communities/{cid}/points-policy": Case(
+        ("admin",), body=lambda r, role: {"expiry_mode": "never"}
+    ),
+    # ---------------------------------------------------------------- activities
+    "POST /api/v1/communities/{cid}/activities": Case(("organizer", "admin"), body=_activity_body),
+    "GET /api/v1/communities/{cid}/activities": Case(A_PEOPLE),
+    "GET /api/v1/activities/{aid}": Case(A_PEOPLE),
+    "PATCH /api/v1/activities/{aid}": Case(
+        ("organizer", "admin"), body=lambda r, role: {"title": "清扫小区"}
+    ),
+    "GET /api/v1/activities/{aid}/attendance": Case(("organizer", "admin")),
+    "POST /api/v1/activities/{aid}/cancel": Case(("organizer", "admin")),
+    "POST /api/v1/activities/{aid}/card-scans": Case(
+        ("organizer", "admin"), body=lambda r, role: {"card_token": r["card_token"]}
+    ),
+    "POST /api/v1/activities/{aid}/close": Case(("organizer", "admin")),
+    "GET /api/v1/activities/{aid}/kiosk": Case(("organizer", "admin")),
+    "POST /api/v1/activities/{aid}/manual-checkins": Case(
+        ("organizer", "admin"),
+        body=lambda r, role: {
+            "member_id": r["bob"],
+            "checked_in_at": _t(-50),
+            "checked_out_at": _t(-10),
+            "note": "忘带手机",
+        },
+    ),
+    "POST /api/v1/activities/{aid}/poster/revoke": Case(("organizer", "admin")),
+    "GET /api/v1/activities/{aid}/qr.png": Case(("organizer", "admin")),
+    "GET /api/v1/activities/{aid}/qr.svg": Case(("organizer", "admin")),
+    "POST /api/v1/activities/{aid}/signups": Case(A_PEOPLE),
+    "POST /api/v1/attendance/{att_id}/approve": Case(("organizer", "admin")),
+    "POST /api/v1/attendance/{att_id}/reject": Case(("organizer", "admin")),
+    "POST /api/v1/checkins": Case(LOGGED_IN, body=lambda r, role: {"token": "forged-token"}),
+    "GET /api/v1/me/card": Case(A_PEOPLE),
+    "POST /api/v1/me/card/revoke": Case(A_PEOPLE),
+    "GET /api/v1/me/hours": Case(A_PEOPLE),
+    "GET /api/v1/communities/{cid}/teams": Case(A_PEOPLE),
+    "POST /api/v1/communities/{cid}/teams": Case(
+        ("organizer", "admin"), body=lambda r, role: {"name": f"队{role}", "leader_id": r["bob"]}
+    ),
+    "POST /api/v1/teams/{tid}/members": Case(
+        ("organizer", "admin"), body=lambda r, role: {"member_id": r["bob"]}
+    ),
+    # ---------------------------------------------------------------- store
+    "POST /api/v1/communities/{cid}/products": Case(
+        ("clerk", "admin"), body=lambda r, role: {"name": f"米{role}", "points": 5, "stock": 3}
+    ),
+    "GET /api/v1/communities/{cid}/products": Case(A_PEOPLE),
+    "PATCH /api/v1/products/{pid}": Case(("clerk", "admin"), body=lambda r, role: {"stock_delta": 1}),
+    "PUT /api/v1/products/{pid}/image": Case(("clerk", "admin"), body=lambda r, role: _png(), raw=True),
+    "GET /api/v1/products/{pid}/image": Case(EVERYONE),
+    "GET /api/v1/products/{pid}/thumb": Case(EVERYONE),
+    "GET /api/v1/communities/{cid}/store-settings": Case(A_PEOPLE),
+    "PUT /api/v1/communities/{cid}/store-settings": Case(("admin",), body=lambda r, role: {"order_days": 3}),
+    "POST /api/v1/orders": Case(A_PEOPLE, body=lambda r, role: {"product_id": r["product"], "quantity": 1}),
+    "POST /api/v1/orders/pickup": Case(
+        ("clerk", "admin"), body=lambda r, role: {"pickup_code": r["pickup_code"]}
+    ),
+    # An order is shown only to its member and the store's staff; everyone else is told it does not exist.
+    "GET /api/v1/orders/{oid}": Case(("member", "clerk", "admin"), deny=HIDDEN),
+    "GET /api/v1/orders/{oid}/qr.png": Case(("member", "clerk", "admin"), deny=HIDDEN),
+    "POST /api/v1/orders/{oid}/cancel": Case(("member", "clerk", "admin")),
+    "GET /api/v1/me/orders": Case(A_PEOPLE),
+    "GET /api/v1/communities/{cid}/orders": Case(("clerk", "admin")),
+    "POST /api/v1/partners/{pid}/offers": Case(
+        ("partner", "admin"), body=lambda r, role: {"title": f"九折{role}", "points": 5}
+    ),
+    "GET /api/v1/partners/{pid}/offers": Case(("partner", "admin")),
+    "GET /api/v1/communities/{cid}/offers": Case(A_PEOPLE),
+    "POST /api/v1/offers/{oid}/vouchers": Case(A_PEOPLE),
+    # Only that shop's staff redeem; to anyone else no voucher of *their* shop has the code.
+    "POST /api/v1/vouchers/redeem": Case(
+        ("partner", "admin"), body=lambda r, role: {"code": r["voucher_code"]}, deny=HIDDEN
+    ),
+    "POST /api/v1/vouchers/{vid}/cancel": Case(("member",), deny=HIDDEN),
+    # The voucher's shop and the community's admin see its QR too (codes are another change's subject).
+    "GET /api/v1/vouchers/{vid}/qr.png": Case(("member", "partner", "admin"), deny=HIDDEN),
+    "GET /api/v1/me/vouchers": Case(A_PEOPLE),
+    "GET /api/v1/partners/{pid}/vouchers": Case(("partner", "admin")),
+    "GET /api/v1/partners/{pid}/settlement": Case(("partner", "admin")),
+    "GET /api/v1/communities/{cid}/partner-report": Case(("admin",)),
+    # ---------------------------------------------------------------- rewards
+    # Asked with include_inactive=true (see query_for): the full catalogue is for admins and reviewers.
+    "GET /api/v1/communities/{cid}/rules": Case(("reviewer", "admin")),
+    "POST /api/v1/communities/{cid}/rules": Case(
+        ("admin",), body=lambda r, role: {"code": f"r-{role[:5]}", "title": "孝老", "points": 5}
+    ),
+    "PATCH /api/v1/rules/{rule_id}": Case(("admin",), body=lambda r, role: {"title": "零彩礼婚事"}),
+    "GET /api/v1/communities/{cid}/rewards-settings": Case(A_PEOPLE),
+    "PUT /api/v1/communities/{cid}/rewards-settings": Case(
+        ("admin",), body=lambda r, role: {"wish_points": 5}
+    ),
+    "POST /api/v1/claims": Case(
+        A_PEOPLE, body=lambda r, role: {"rule_id": r["rule"], "member_id": r[role + "_id"]}
+    ),
+    # Staff who may file claims for others (organizers) read them too.
+    "GET /api/v1/claims/{claim_id}": Case(("member", "organizer", "reviewer", "admin")),
+    "POST /api/v1/claims/{claim_id}/objections": Case(A_PEOPLE, body=lambda r, role: {"reason": "不属实"}),
+    "POST /api/v1/claims/{claim_id}/photos": Case(("member",), body=lambda r, role: _png(), raw=True),
+    "GET /api/v1/claims/{claim_id}/photos/{photo_id}": Case(("member", "organizer", "reviewer", "admin")),
+    "POST /api/v1/claims/{claim_id}/review": Case(
+        ("reviewer", "admin"), body=lambda r, role: {"decision": "reject"}
+    ),
+    "GET /api/v1/communities/{cid}/claims": Case(A_PEOPLE),
+    "GET /api/v1/communities/{cid}/claims/review-queue": Case(("reviewer", "admin")),
+    "GET /api/v1/communities/{cid}/board": Case(EVERYONE),
+    "POST /api/v1/communities/{cid}/wishes": Case(A_PEOPLE, body=lambda r, role: {"title": f"修水管{role}"}),
+    "GET /api/v1/communities/{cid}/wishes": Case(A_PEOPLE),
+    "GET /api/v1/communities/{cid}/wishes/stats": Case(("organizer", "reviewer", "admin")),
+    "GET /api/v1/wishes/{wish_id}": Case(A_PEOPLE),
+    # The member posted the wish: nobody accepts their own (own_wish).
+    "POST /api/v1/wishes/{wish_id}/accept": Case(STAFF),
+    "POST /api/v1/wishes/{wish_id}/cancel": Case(("member",)),
+    # Only the volunteer it was assigned to (the organizer accepted it above) completes a wish.
+    "POST /api/v1/wishes/{wish_id}/complete": Case(("organizer",)),
+    "POST /api/v1/wishes/{wish_id}/dispatch": Case(
+        ("organizer", "admin"), body=lambda r, role: {"volunteer_id": r["bob"]}
+    ),
+    "POST /api/v1/wishes/{wish_id}/rate": Case(("member",), body=lambda r, role: {"stars": 5}),
+}
+"""``"METHOD path"`` (path parameters without their type) -> who passes. Keep it in the route table's order
+of domains; every /api/v1 route must be here."""
+
+LAST = ("POST /api/v1/me/password", "POST /api/v1/auth/logout")
+"""Run these after the rest: they end the caller's logins."""
+
+PARAMS = {
+    ("communities", "cid"): "cid",
+    ("members", "mid"): "carol",
+    ("roles", "role"): "role",
+    ("awards", "aid"): "award",
+    ("activities", "aid"): "activity",
+    ("attendance", "att_id"): "attendance",
+    ("transfers", "tid"): "transfer",
+    ("teams", "tid"): "team",
+    ("products", "pid"): "product",
+    ("partners", "pid"): "partner",
+    ("orders", "oid"): "order",
+    ("offers", "oid"): "offer",
+    ("vouchers", "vid"): "voucher",
+    ("rules", "rule_id"): "rule",
+    ("claims", "claim_id"): "claim",
+    ("photos", "photo_id"): "photo",
+    ("wishes", "wish_id"): "wish",
+}
+"""(the path segment before a parameter, the parameter) -> the resource in ``Res`` it names."""
+
+
+def api_routes(app: Any) -> list[str]:
+    keys = []
+    for route in app.routes:
+        if not route.path.startswith("/api/v1"):
+            continue
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
+        for method in sorted(getattr(route, "methods", set()) - {"OPTIONS", "HEAD"}):
+            keys.append(f"{method} {path}")
+    return keys
+
+
+def fill(path: str, res: Res) -> str:
+    parts = path.split("/")
+    for i, part in enumerate(parts):
+        if part.startswith("{"):
+            parts[i] = res[PARAMS[(parts[i - 1], part[1:-1])]]
+    return "/".join(parts)
+
+
+def query_for(key: str, res: Res) -> dict[str, str]:
+    if key.startswith(("GET /api/v1/me/", "POST /api/v1/me/card")):
+        return {"community_id": str(res.w.cid)}
+    if key.endswith("/rules"):
+        return {"include_inactive": "true"}
+    if key.endswith("/settlement") or key.endswith("/partner-report"):
+        return {"month": clock.now().strftime("%Y-%m")}
+    return {}
+
+
+async def test_every_api_route_has_an_expectation(app: Any) -> None:
+    routes = api_routes(app)
+    missing = [k for k in routes if k not in EXPECT]
+    stale = [k for k in EXPECT if k not in routes]
+    assert not missing, f"routes with no line in EXPECT (say who may call them): {missing}"
+    assert not stale, f"EXPECT names routes that no longer exist: {stale}"
+
+
+async def _people(maker: Any, world: World) -> tuple[dict[str, uuid.UUID], uuid.UUID]:
+    """Who plays each role (community B made here), and B's id."""
+    async with maker() as db:
+        b = await accounts.create_community(db, world.root, "乙社区", "community-b")
+        b_admin = await accounts.add_member(db, world.root, b.id, "15600000001", "乙管理员", None, "admin")
+        b_member = await accounts.add_member(db, world.root, b.id, "15600000002", "乙居民", None, "member")
+        await accounts.add_member(
+            db, world.root, world.cid, world.members["carol"].phone, "c", None, "organizer"
+        )
+        await db.commit()
+    names = {"member": "alice", "organizer": "organizer", "clerk": "clerk", "reviewer": "reviewer"}
+    people = {
+        role: world.members[name].id
+        for role, name in (names | {"partner": "partner", "admin": "admin"}).items()
+    }
+    return people | {"other_admin": b_admin.id, "outsider": b_member.id}, b.id
+
+
+async def _tokens(maker: Any, people: dict[str, uuid.UUID]) -> dict[str, dict[str, str]]:
+    """Fresh bearer headers (the routes that end logins run last, each with new tokens)."""
+    headers: dict[str, dict[str, str]] = {"anonymous": {}}
+    async with maker() as db:
+        for role, member_id in people.items():
+            member = await db.get(Member, member_id)
+            headers[role] = {"Authorization": f"Bearer {accounts.issue_token(member, SECRET)}"}
+    return headers
+
+
+async def _ok(r: Any, what: str) -> dict[str, Any]:
+    assert r.status_code < 300, f"{what}: {r.status_code} {r.text}"
+    body: dict[str, Any] = (
+        r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+    )
+    return body
+
+
+async def _resources(client: Any, world: World, b_cid: uuid.UUID) -> Res:
+    """Community A's resources, made through the API by the people allowed to make them."""
+    h, cid = world.h, world.cid
+    res = Res(world, b_cid, {"cid": str(cid), "role": "organizer"})
+    for role, name in (("member", "alice"), ("bob", "bob"), ("carol", "carol")):
+        res.ids[role] = res.ids[role + "_id"] = str(world.members[name].id)
+    for role in STAFF:
+        res.ids[role + "_id"] = str(world.members[role].id)
+    res.ids["anonymous_id"] = res.ids["other_admin_id"] = res.ids["outsider_id"] = res["bob"]
+    award = await _ok(
+        await client.post(
+            f"/api/v1/communities/{cid}/awards",
+            headers=h["admin"],
+            json={"member_id": res["member"], "points": 90, "reason": "启动"},
+        ),
+        "award",
+    )
+    res.ids["transfer"] = award["transfer_id"]
+    pending = await _ok(
+        await client.post(
+            f"/api/v1/communities/{cid}/awards",
+            headers=h["admin2"],
+            json={"member_id": res["bob"], "points": 500, "reason": "大额"},
+        ),
+        "pending award",
+    )
+    res.ids["award"] = pending["id"]
+    activity = await _ok(
+        await client.post(
+            f"/api/v1/communities/{cid}/activities", headers=h["organizer"], json=_activity_body(res, "")
+        ),
+        "activity",
+    )
+    res.ids["activity"] = activity["id"]
+    manual = await _ok(
+        await client.post(
+            f"/api/v1/activities/{activity['id']}/manual-checkins",
+            headers=h["organizer2"],
+            json={
+                "member_id": res["member"],
+                "checked_in_at": _t(-50),
+                "checked_out_at": _t(-10),
+                "note": "补录",
+            },
+        ),
+        "manual",
+    )
+    res.ids["attendance"] = manual["id"]
+    team = await _ok(
+        await client.post(
+            f"/api/v1/communities/{cid}/teams",
+            headers=h["organizer"],
+            json={"name": "一队", "leader_id": res["carol"]},
+        ),
+        "team",
+    )
+    res.ids["team"] = team["id"]
+    product = await _ok(
+        await client.post(
+            f"/api/v1/communities/{cid}/products",
+            headers=h["clerk"],
+            json={"name": "大米", "points": 5, "stock": 50},
+        ),
+        "product",
+    )
+    res.ids["product"] = product["id"]
+    await _ok(
+        await client.put(
+            f"/api/v1/products/{product['id']}/image",
+            headers={**h["clerk"], "content-type": "image/png"},
+            content=_png(),
+        ),
+        "image",
+    )
+    order = await _ok(
+        await client.post("/api/v1/orders", headers=h["alice"], json={"product_id": product["id"]}), "order"
+    )
+    res.ids["order"] = order["id"]
+    to_pick_up = await _ok(
+        await client.post("/api/v1/orders", headers=h["alice"], json={"product_id": product["id"]}), "order"
+    )
+    res.ids["pickup_code"] = to_pick_up["pickup_code"]
+    res.ids["partner"] = str(world.partner.id)
+    offer = await _ok(
+        await client.post(
+            f"/api/v1/partners/{world.partner.id}/offers",
+            headers=h["admin"],
+            json={"title": "九折", "points": 5},
+        ),
+        "offer",
+    )
+    res.ids["offer"] = offer["id"]
+    voucher = await _ok(
+        await client.post(f"/api/v1/offers/{offer['id']}/vouchers", headers=h["alice"]), "voucher"
+    )
+    res.ids["voucher"] = voucher["id"]
+    to_redeem = await _ok(
+        await client.post(f"/api/v1/offers/{offer['id']}/vouchers", headers=h["alice"]), "voucher"
+    )
+    res.ids["voucher_code"] = to_redeem["code"]
+    card = await _ok(
+        await client.get("/api/v1/me/card", headers=h["alice"], params={"community_id": str(cid)}), "card"
+    )
+    res.ids["card_token"] = card["token"]
+    rule = await _ok(
+        await client.post(
+            f"/api/v1/communities/{cid}/rules",
+            headers=h["admin"],
+            json={"code": "zero-price", "title": "零彩礼", "points": 20},
+        ),
+        "rule",
+    )
+    res.ids["rule"] = rule["id"]
+    claim = await _ok(
+        await client.post(
+            "/api/v1/claims",
+            headers=h["alice"],
+            json={"rule_id": rule["id"], "member_id": res["member"], "evidence": "结婚证"},
+        ),
+        "claim",
+    )
+    res.ids["claim"] = claim["id"]
+    photo = await _ok(
+        await client.post(
+            f"/api/v1/claims/{claim['id']}/photos",
+            headers={**h["alice"], "content-type": "image/png"},
+            content=_png(),
+        ),
+        "photo",
+    )
+    res.ids["photo"] = photo["id"]
+    wish = await _ok(
+        await client.post(f"/api/v1/communities/{cid}/wishes", headers=h["alice"], json={"title": "换灯泡"}),
+        "wish",
+    )
+    res.ids["wish"] = wish["id"]
+    return res
+
+
+def _verdict(case: Case, role: str, status: int) -> str | None:
+    if status >= 500:
+        return f"{status} (server error)"
+    if role in case.allow:
+        return None if status not in (401, 403, 404) else f"{status}, but {role} is allowed"
+    wanted = case.deny.get(role, 401 if role == "anonymous" else 403)
+    return None if status == wanted else f"{status}, expected {wanted}"
+
+
+async def test_every_route_checks_the_callers_role_in_the_owning_community(
+    client: Any, world: World, maker: Any, app: Any
+) -> None:
+    people, b_cid = await _people(maker, world)
+    headers = await _tokens(maker, people)
+    res = await _resources(client, world, b_cid)
+    keys = [k for k in api_routes(app) if k in EXPECT and k not in LAST] + list(LAST)
+    problems = []
+    for key in keys:
+        case = EXPECT[key]
+        method, path = key.split(" ", 1)
+        url = fill(path, res)
+        if key in LAST:
+            headers = await _tokens(maker, people)
+        # Refused roles first: a refusal must change nothing, so the allowed calls still find the
+        # resources as they were made.
+        for role in sorted(ROLES, key=lambda r: r in case.allow):
+            kwargs: dict[str, Any] = {"headers": dict(headers[role]), "params": query_for(key, res)}
+            if case.body is not None:
+                body = case.body(res, role)
+                if case.raw:
+                    kwargs["content"] = body
+                    kwargs["headers"]["content-type"] = "text/csv" if path.endswith("import") else "image/png"
+                else:
+                    kwargs["json"] = body
+            client.cookies.clear()  # anonymous means no login at all, not a cookie left by register
+            r = await client.request(method, url, **kwargs)
+            problem = _verdict(case, role, r.status_code)
+            if problem:
+                problems.append(f"{key} as {role}: {problem} {r.text[:120]}")
+    assert not problems, "\n".join(problems)
