@@ -268,3 +268,36 @@ async def test_audit_log_is_read_by_the_communitys_admins_and_platform_admins(
     assert (
         await client.get(f"/api/v1/communities/{uuid.uuid4()}/audit", headers=world.h["root"])
     ).status_code == 404
+
+
+async def test_audit_page_in_both_languages_for_admins_only(client: Any, world: Any, maker: Any) -> None:
+    people = await community_b(maker, world)
+    r = await client.post(
+        f"/api/v1/communities/{world.cid}/awards",
+        headers=world.h["admin"],
+        json={"member_id": str(world.members["bob"].id), "points": 7, "reason": "搬运物资"},
+    )
+    assert r.status_code == 201
+    zh = await client.get("/admin/audit", headers=world.h["admin"])
+    assert zh.status_code == 200 and "操作日志" in zh.text and "申请奖励积分" in zh.text
+    assert "搬运物资" in zh.text and "testclient" in zh.text and "B店员" not in zh.text
+    en = await client.get("/admin/audit?lang=en", headers=world.h["admin"])
+    assert "Audit log" in en.text and "Award requested" in en.text
+    assert 'href="/admin/audit?community=' in zh.text  # linked from the admin navigation
+    # The platform admin sees every community's acts, B's role grants included.
+    everything = await client.get("/admin/audit?lang=en", headers=world.h["root"])
+    assert (
+        everything.status_code == 200 and "All communities" in everything.text and "B店员" in everything.text
+    )
+    # A member, and an admin of B asking for A's log, are refused.
+    assert (await client.get("/admin/audit", headers=world.h["alice"])).status_code in (200, 403)
+    assert "搬运物资" not in (await client.get("/admin/audit", headers=world.h["alice"])).text
+    async with maker() as db:
+        b = await accounts.get_community_by_code(db, "community-b")
+        b_admin = await accounts.add_member(db, world.root, b.id, "15600000009", "B管理员", None, "admin")
+        await db.commit()
+    b_headers = {"Authorization": f"Bearer {accounts.issue_token(b_admin, SECRET)}"}
+    refused = await client.get(f"/admin/audit?community={world.cid}", headers=b_headers)
+    assert refused.status_code == 403 and "搬运物资" not in refused.text
+    own = await client.get("/admin/audit", headers=b_headers)
+    assert own.status_code == 200 and "搬运物资" not in own.text and people["clerk"].name in own.text
