@@ -49,7 +49,8 @@ Errors are RFC 9457 `application/problem+json` bodies with `status`, `title`, `d
 `forbidden`, `not_found`, `invalid_credentials`, `too_many_attempts`, `invalid_phone`, `invalid_name`,
 `invalid_password`, `invalid_role`, `phone_taken`, `registration_closed`, `community_code_taken`,
 `partner_required`, `import_rejected`, `invalid_cursor`, `idempotency_conflict`, `request_too_large`,
-`method_not_allowed`, `internal_error`, and the codes each route lists in its description.
+`method_not_allowed`, `internal_error`, `member_elsewhere`, `role_needs_platform_admin`, `role_not_held`,
+`approver_conflict`, and the codes each route lists in its description.
 """
 
 

@@ -157,11 +157,12 @@ async def accept_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID) -> Wis
 
 async def complete_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID) -> Wish:
     wish = await _wish_for_update(db, wish_id)
-    # Who first, then state: an outsider learns nothing about the wish from the answer.
-    if actor.member_id != wish.volunteer_id:
-        raise Forbidden("not_assigned_volunteer", "Only the volunteer the wish is assigned to completes it.")
+    # The community first: someone from elsewhere learns nothing about the wish from the answer.
+    await accounts.require_role(db, actor, wish.community_id, "member")
     if not rules.wish_action_allowed("complete", wish.status):
         raise Conflict("wish_not_assigned", f"The wish is {wish.status}; only assigned wishes are completed.")
+    if actor.member_id != wish.volunteer_id:
+        raise Forbidden("not_assigned_volunteer", "Only the volunteer the wish is assigned to completes it.")
     wish.status, wish.completed_at = "done", clock.now()
     await db.flush()
     return wish

@@ -68,8 +68,13 @@ async def test_rules_catalogue(client: Any, world: Any) -> None:
     assert r.json()["active"] is False
     r = await client.get(f"/api/v1/communities/{world.cid}/rules", headers=world.h["alice"])
     assert r.json() == []
+    # The full catalogue, retired rules included, is for the community's admins and reviewers.
     r = await client.get(
         f"/api/v1/communities/{world.cid}/rules?include_inactive=true", headers=world.h["alice"]
+    )
+    assert r.status_code == 403 and r.json()["code"] == "forbidden"
+    r = await client.get(
+        f"/api/v1/communities/{world.cid}/rules?include_inactive=true", headers=world.h["admin"]
     )
     assert [x["code"] for x in r.json()] == ["garbage"]
 

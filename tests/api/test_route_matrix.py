@@ -261,8 +261,8 @@ EXPECT: dict[str, Case] = {
     # The member posted the wish: nobody accepts their own (own_wish).
     "POST /api/v1/wishes/{wish_id}/accept": Case(STAFF),
     "POST /api/v1/wishes/{wish_id}/cancel": Case(("member",)),
-    # Only the volunteer it was assigned to (the organizer accepted it above) completes a wish.
-    "POST /api/v1/wishes/{wish_id}/complete": Case(("organizer",)),
+    # The community's people get the wish's state (only its volunteer completes it); outsiders a 403.
+    "POST /api/v1/wishes/{wish_id}/complete": Case(A_PEOPLE),
     "POST /api/v1/wishes/{wish_id}/dispatch": Case(
         ("organizer", "admin"), body=lambda r, role: {"volunteer_id": r["bob"]}
     ),
