@@ -134,3 +134,20 @@ async def test_audit_events_cannot_be_changed_or_deleted(clean: Any, maker: Any,
     async with maker() as db:
         assert await db.scalar(select(AuditEvent.action).where(AuditEvent.id == event.id)) == "award_approved"
         assert await db.scalar(text("SELECT count(*) FROM audit_events")) >= 1
+
+
+async def test_a_reversal_is_recorded_with_the_member_it_touched(db: Any, world: Any) -> None:
+    admin, alice = world.actor("admin"), world.members["alice"]
+    award = await points.request_award(db, admin, world.cid, member_id=alice.id, points=8, reason="误发")
+    await db.commit()
+    assert award.transfer_id is not None
+    await points.reverse_as_admin(db, admin, world.cid, award.transfer_id, "发错人", client_addr="10.2.2.2")
+    await db.commit()
+    [event] = await db.scalars(select(AuditEvent).where(AuditEvent.action == "transfer_reversed"))
+    assert (event.actor_id, event.subject_member_id, event.client_addr) == (
+        admin.member_id,
+        alice.id,
+        "10.2.2.2",
+    )
+    assert event.detail["points"] == 8 and event.detail["transfer_id"] == str(award.transfer_id)
+    assert (await points.balance(db, world.cid, alice.id)).available == 0
