@@ -503,6 +503,20 @@ async def _check_manages(db: AsyncSession, actor: Actor, member: Member, communi
             "This person also belongs to another community; only a platform administrator can change "
             "their name, phone or password.",
         )
+    if member.id == actor.member_id:
+        return
+    checkers = await db.scalar(
+        select(Membership.id).where(
+            Membership.member_id == member.id, Membership.role.in_(sorted(PLATFORM_GRANTED_ROLES))
+        )
+    )
+    if checkers is not None:
+        # Setting a fellow admin's password would let one admin approve his own awards as the other.
+        raise Forbidden(
+            "role_needs_platform_admin",
+            "Only a platform administrator can change the name, phone or password of an administrator "
+            "or reviewer.",
+        )
 
 
 async def update_member(

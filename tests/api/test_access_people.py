@@ -301,3 +301,31 @@ async def test_audit_page_in_both_languages_for_admins_only(client: Any, world: 
     assert refused.status_code == 403 and "搬运物资" not in refused.text
     own = await client.get("/admin/audit", headers=b_headers)
     assert own.status_code == 200 and "搬运物资" not in own.text and people["clerk"].name in own.text
+
+
+async def test_admin_cannot_take_over_a_fellow_admin_or_reviewer(client: Any, world: Any, maker: Any) -> None:
+    """Setting the other admin's password would let one admin approve his own awards as the other."""
+    url = f"/api/v1/communities/{world.cid}/members"
+    async with maker() as db:
+        for name in ("admin2", "reviewer"):
+            await accounts.set_password(
+                db, world.root, world.members[name].id, PASSWORD, community_id=world.cid
+            )
+        await db.commit()
+    for name in ("admin2", "reviewer"):
+        mid = world.members[name].id
+        for method, target, body in (
+            ("post", f"{url}/{mid}/password", {"password": "taken-over-1"}),
+            ("patch", f"{url}/{mid}", {"phone": "13312345670"}),
+        ):
+            r = await getattr(client, method)(target, headers=world.h["admin"], json=body)
+            assert r.status_code == 403 and r.json()["code"] == "role_needs_platform_admin", r.text
+        async with maker() as db:
+            _, member = await accounts.login(db, world.members[name].phone, PASSWORD, "10.9.9.9", SECRET)
+            await db.commit()
+            assert member.phone == world.members[name].phone
+    # His own name he may correct.
+    r = await client.patch(
+        f"{url}/{world.members['admin'].id}", headers=world.h["admin"], json={"name": "老王"}
+    )
+    assert r.status_code == 200 and r.json()["name"] == "老王"
