@@ -161,3 +161,36 @@ async def test_a_request_that_keeps_deadlocking_gives_up_with_a_problem_and_chan
         assert (await db.get(Product, pid)).stock == STOCK  # type: ignore[union-attr]
         assert await db.scalar(select(func.count()).select_from(Order)) == 0
         assert (await points.balance(db, world.cid, world.members["alice"].id)).held == 0
+
+
+async def test_a_commit_that_fails_is_retried_not_acknowledged_unstored(
+    client: AsyncTestClient[Any], world: World, maker: async_sessionmaker[AsyncSession], monkeypatch: Any
+) -> None:
+    """The failure comes at COMMIT, after the handler answered 201: the client must not get that 201."""
+    pid, _ = await _setup(maker, world)
+    real_commit, real_reserve = AsyncSession.commit, store.reserve_order
+    armed, failures = False, 0
+
+    async def reserve(db: AsyncSession, *args: Any, **kwargs: Any) -> Any:
+        nonlocal armed
+        armed = True
+        return await real_reserve(db, *args, **kwargs)
+
+    async def commit_once_failing(self: AsyncSession) -> None:
+        nonlocal failures
+        if armed and failures == 0:
+            failures += 1
+            raise _deadlock()
+        await real_commit(self)
+
+    monkeypatch.setattr(store, "reserve_order", reserve)
+    monkeypatch.setattr(AsyncSession, "commit", commit_once_failing)
+    h = {**world.h["alice"], "Idempotency-Key": "commit-1"}
+    r = await client.post("/api/v1/orders", json={"product_id": str(pid), "quantity": 3}, headers=h)
+    assert r.status_code == 201, r.text
+    assert failures == 1
+    async with maker() as db:
+        orders = list(await db.scalars(select(Order)))
+        assert [str(o.id) for o in orders] == [r.json()["id"]]
+        assert (await db.get(Product, pid)).stock == STOCK - 3  # type: ignore[union-attr]
+        assert (await points.balance(db, world.cid, world.members["alice"].id)).held == 30
