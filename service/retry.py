@@ -141,16 +141,16 @@ class RetryMiddleware:
             return
         routed = _snapshot(ScopeState.from_scope(scope))  # what routing put there, before the handler
         for attempt in range(TRANSACTION_ATTEMPTS):
-            last = attempt + 1 >= TRANSACTION_ATTEMPTS
             if attempt:
                 await _fresh_state(scope, routed)
-            if await self._attempt(scope, _replay(body, receive, more=False), send, last):
+            if await self._attempt(scope, _replay(body, receive, more=False), send, attempt):
                 return
             log.warning("request %s %s retried (attempt %d)", scope["method"], scope["path"], attempt + 1)
             await asyncio.sleep(_pause(attempt))
 
-    async def _attempt(self, scope: Any, receive: Any, send: Any, last: bool) -> bool:
+    async def _attempt(self, scope: Any, receive: Any, send: Any, attempt: int) -> bool:
         """One run of the request; False when it failed retryably and nothing was sent."""
+        last = attempt + 1 >= TRANSACTION_ATTEMPTS
         scope.setdefault("state", {}).pop(_SCOPE_FLAG, None)
         started = retry = False
 
@@ -160,11 +160,16 @@ class RetryMiddleware:
                 return
             if message["type"] == "http.response.start":
                 started = True
-                if scope["state"].get(_SCOPE_FLAG) and not last:
-                    retry = True
-                    return
-                if 200 <= message["status"] < 300 and not await _commit(scope):
+                if scope["state"].get(_SCOPE_FLAG):
                     if not last:
+                        retry = True
+                        return
+                    log.error(
+                        "request %s %s failed %d times; gave up", scope["method"], scope["path"], 1 + attempt
+                    )
+                committed = await _commit(scope) if 200 <= message["status"] < 300 else True
+                if committed is not True:
+                    if committed == "retry" and not last:
                         retry = True
                         return
                     await _send_failure(send)
@@ -186,18 +191,18 @@ async def _send_failure(send: Any) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def _commit(scope: Any) -> bool:
-    """Commit the request's session (if any) now; False when the commit failed (it is rolled back)."""
+async def _commit(scope: Any) -> bool | str:
+    """Commit the request's session (if any) now: True, or (rolled back) "retry" or False."""
     session = _session(scope)
     if session is None:
         return True
     try:
         await session.commit()
     except Exception as exc:  # a commit error is never passed over in silence
-        log.warning("commit failed: %s", type(exc).__name__, exc_info=not is_retryable(exc))
+        retryable = is_retryable(exc)
+        log.warning("commit failed: %s", type(exc).__name__, exc_info=not retryable)
         await _discard(session)
-        scope["state"][_SCOPE_FLAG] = True
-        return False
+        return "retry" if retryable else False
     return True
 
 
