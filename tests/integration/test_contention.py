@@ -12,6 +12,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
+import httpx
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
@@ -49,7 +50,7 @@ async def _setup(maker: async_sessionmaker[AsyncSession], world: World) -> tuple
 
 
 async def _churn(
-    client: AsyncTestClient[Any], h: dict[str, str], pid: uuid.UUID, oid: uuid.UUID
+    client: httpx.AsyncClient, h: dict[str, str], pid: uuid.UUID, oid: uuid.UUID
 ) -> Counter[int]:
     statuses: Counter[int] = Counter()
 
@@ -76,10 +77,14 @@ async def _churn(
 
 
 async def test_order_and_voucher_churn_of_one_member_never_answers_500(
-    client: AsyncTestClient[Any], world: World, maker: async_sessionmaker[AsyncSession]
+    app: Any, world: World, maker: async_sessionmaker[AsyncSession]
 ) -> None:
     pid, oid = await _setup(maker, world)
-    statuses = await _churn(client, world.h["alice"], pid, oid)
+    # httpx's ASGI transport runs the requests really at once on this loop (the test client's portal
+    # would take them one after another). Before the lock order, about 70% of these answered 500.
+    transport = httpx.ASGITransport(app=app)
+    async with app.lifespan(), httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        statuses = await _churn(client, world.h["alice"], pid, oid)
     assert not [s for s in statuses if s >= 500], statuses
     assert statuses[201] == CHURN_TASKS and statuses[200] == CHURN_TASKS, statuses
     async with maker() as db:
