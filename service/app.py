@@ -29,6 +29,7 @@ from service.errors import exception_handlers
 from service.http import provide_actor, provide_maybe_actor, provide_settings
 from service.jobs import run_jobs_forever
 from service.points.controllers import ROUTES as POINTS_ROUTES
+from service.retry import RetryMiddleware
 from service.rewards.controllers import ROUTES as REWARDS_ROUTES
 from service.store.controllers import ROUTES as STORE_ROUTES
 from service.web.activities_pages import ROUTES as ACTIVITY_PAGES
@@ -117,6 +118,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "maybe_actor": Provide(provide_maybe_actor),
         },
         exception_handlers=exception_handlers,
+        # Re-runs a request whose transaction deadlocked or found SQLite busy; commits before 2xx.
+        middleware=[RetryMiddleware],
         lifespan=[jobs],
         request_max_body_size=BODY_MAX_BYTES,
         openapi_config=OpenAPIConfig(

@@ -17,6 +17,8 @@ from litestar.exceptions import (
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DataError, DBAPIError
 
+from service.retry import mark_retryable
+
 __all__ = [
     "Conflict",
     "DomainError",
@@ -232,7 +234,11 @@ def _database_handler(request: Request[Any, Any, Any], exc: DBAPIError) -> Respo
 
 
 def _internal_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    log.exception("unhandled error", exc_info=exc)
+    if mark_retryable(request.scope, exc):
+        # A deadlock or busy database: RetryMiddleware drops this response and runs the request again.
+        log.info("retryable database failure: %s", type(exc).__name__)
+    else:
+        log.exception("unhandled error", exc_info=exc)
     detail = _localise(request, "Something went wrong on our side.")
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", detail)
 

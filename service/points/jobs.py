@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.db import transaction
 from service.points import service
+from service.retry import run_in_transaction
 
 __all__ = ["BATCHES_MAX", "expire_points", "sweep_holds"]
 
@@ -17,8 +17,7 @@ async def sweep_holds(maker: async_sessionmaker[AsyncSession]) -> int:
     """Release every pending hold past its expiry; returns how many."""
     done = 0
     for _ in range(BATCHES_MAX):
-        async with transaction(maker) as db:
-            count = await service.sweep_holds(db)
+        count = await run_in_transaction(maker, service.sweep_holds)
         done += count
         if count < service.SWEEP_BATCH:
             break
@@ -29,8 +28,7 @@ async def expire_points(maker: async_sessionmaker[AsyncSession]) -> int:
     """Post expiry transfers until nothing more is due; returns the points expired."""
     done = 0
     for _ in range(BATCHES_MAX):
-        async with transaction(maker) as db:
-            points = await service.expire_points(db)
+        points = await run_in_transaction(maker, service.expire_points)
         done += points
         if points == 0:
             break

@@ -3,7 +3,10 @@
 Every function runs inside the caller's transaction (the session passed in) and never commits; a
 refused request raises a DomainError before writing anything, so nothing changes. Locks are always
 taken in the same order (hold rows, then accounts by id) so concurrent writers cannot deadlock; on
-SQLite every transaction is already serialized by ``BEGIN IMMEDIATE``.
+SQLite every transaction is already serialized by ``BEGIN IMMEDIATE``. The ledger comes last in the
+application's lock order (see ``service/retry.py``): callers lock their own rows (products, offers,
+orders, vouchers) before calling in here. Accounts are locked ``FOR NO KEY UPDATE``: inserting an
+entry or a hold that merely references an account then never waits for that account's lock.
 
 Idempotency: a key is unique per community. The key is checked before the accounts are locked, again
 after, and the row is inserted with ``ON CONFLICT DO NOTHING``, so two identical requests racing on
@@ -68,6 +71,7 @@ __all__ = [
     "get_policy",
     "hold",
     "list_awards",
+    "lock_holds",
     "post_hold",
     "reject_award",
     "request_award",
@@ -254,7 +258,7 @@ async def _lock(db: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, A
         select(Account)
         .where(Account.id.in_(sorted(set(ids))))
         .order_by(Account.id)
-        .with_for_update()
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE (lock order: see service/retry.py)
         .execution_options(populate_existing=True)
     )
     return {a.id: a for a in rows}
@@ -789,6 +793,24 @@ async def _hold_replay(
     if found.content_hash != chash:
         raise _key_conflict()
     return HoldResult(found.id, found.points, found.expires_at, replayed=True)
+
+
+async def lock_holds(db: AsyncSession, hold_ids: Sequence[uuid.UUID]) -> None:
+    """Lock several holds (id order), then all their member accounts (id order), in one step each.
+
+    For a caller about to void or post many holds in one transaction (a batch job): voiding them one
+    by one would take hold, account, hold, account... and could deadlock with a writer holding the
+    second account and waiting for the first.
+    """
+    if not hold_ids:
+        return
+    rows = await db.scalars(
+        select(Hold.account_id)
+        .where(Hold.id.in_(sorted(set(hold_ids))))
+        .order_by(Hold.id)
+        .with_for_update(key_share=True)
+    )
+    await _lock(db, list(rows))
 
 
 async def _locked_hold(db: AsyncSession, hold_id: uuid.UUID) -> Hold:

@@ -1,23 +1,18 @@
-"""Evidence photos: validated with Pillow, re-encoded as JPEG (which drops EXIF and GPS), size-bounded."""
+"""Evidence photos: checked and re-encoded as JPEG (which drops EXIF and GPS) by the shared image kit."""
 
 from __future__ import annotations
 
-import io
-import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
-
 from service.config import UPLOAD_MAX_BYTES
-from service.errors import InvalidInput
+from service.kit.images import IMAGE_PIXELS_MAX, clean_image
 
 __all__ = ["PHOTO_PIXELS_MAX", "PHOTO_SIDE_MAX", "CleanPhoto", "clean_photo"]
 
 PHOTO_SIDE_MAX = 1600
 """Longest side of a stored photo, in pixels: enough to read a certificate, small to store."""
-PHOTO_PIXELS_MAX = 40_000_000
-"""Largest decoded image accepted (a decompression bomb beyond this is refused, not decoded)."""
-_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "MPO"}
+PHOTO_PIXELS_MAX = IMAGE_PIXELS_MAX
+"""Largest image accepted (read from the header; a bigger one is refused ``image_too_large``, not decoded)."""
 
 
 @dataclass(frozen=True)
@@ -29,37 +24,12 @@ class CleanPhoto:
 
 
 def clean_photo(raw: bytes) -> CleanPhoto:
-    """Return the photo re-encoded without metadata, or raise ``invalid_photo`` / ``photo_too_large``."""
-    if not raw:
-        raise InvalidInput("invalid_photo", "The photo is empty.")
-    if len(raw) > UPLOAD_MAX_BYTES:
-        raise InvalidInput("photo_too_large", f"A photo may be at most {UPLOAD_MAX_BYTES // 1_048_576} MB.")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(raw)) as probe:
-                if probe.format not in _FORMATS:
-                    raise InvalidInput("invalid_photo", "Send a JPEG, PNG, WebP or GIF photo.")
-                if probe.width * probe.height > PHOTO_PIXELS_MAX:
-                    raise InvalidInput("photo_too_large", "The photo has too many pixels.")
-                probe.verify()
-            with Image.open(io.BytesIO(raw)) as img:
-                img.load()
-                # Apply the camera's rotation before the EXIF that carries it is thrown away.
-                upright = ImageOps.exif_transpose(img) or img
-                rgb = upright.convert("RGB")
-    except InvalidInput:
-        raise
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as exc:
-        raise InvalidInput("invalid_photo", "The file is not a photo we can read.") from exc
-    rgb.thumbnail((PHOTO_SIDE_MAX, PHOTO_SIDE_MAX))
-    out = io.BytesIO()
-    rgb.save(out, format="JPEG", quality=85, optimize=True)
-    return CleanPhoto(out.getvalue(), "image/jpeg", rgb.width, rgb.height)
+    """The photo without metadata; ``invalid_photo``, ``photo_too_large`` or ``image_too_large``."""
+    image = clean_image(
+        raw,
+        max_bytes=UPLOAD_MAX_BYTES,
+        side_px=PHOTO_SIDE_MAX,
+        invalid_code="invalid_photo",
+        oversize_code="photo_too_large",
+    )
+    return CleanPhoto(image.data, image.media_type, image.width, image.height)

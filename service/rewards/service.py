@@ -7,6 +7,7 @@ round. Every refused transition raises a DomainError with a stable code before a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -713,7 +714,7 @@ async def add_photo(db: AsyncSession, actor: Actor, claim_id: uuid.UUID, raw: by
     )
     if int(count or 0) >= rules.PHOTOS_PER_CLAIM_MAX:
         raise Conflict("too_many_photos", f"A claim has at most {rules.PHOTOS_PER_CLAIM_MAX} photos.")
-    photo = clean_photo(raw)
+    photo = await asyncio.to_thread(clean_photo, raw)  # decoding takes CPU time: off the event loop
     row = ClaimPhoto(
         community_id=claim.community_id,
         claim_id=claim.id,

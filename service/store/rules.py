@@ -47,8 +47,8 @@ VOUCHER_MINUTES_DEFAULT = 30
 VOUCHER_MINUTES_MAX = 7 * 24 * 60
 IMAGE_MAX_BYTES = 5 * 1_048_576
 """Largest upload accepted for a product image."""
-IMAGE_MAX_PIXELS = 40_000_000
-"""Largest decoded image (width x height): refuses decompression bombs."""
+IMAGE_MAX_PIXELS = 12_000_000
+"""Largest image (width x height, read from the header): the shared kit's ``IMAGE_PIXELS_MAX``."""
 IMAGE_MAX_SIDE_PX = 1200
 THUMB_SIDE_PX = 320
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
@@ -119,50 +119,22 @@ class ProcessedImage:
     height: int
 
 
-def _bad_image(detail: str) -> InvalidInput:
-    return InvalidInput("invalid_image", detail, errors=[{"field": "image", "message": detail}])
-
-
 def process_image(raw: bytes) -> ProcessedImage:
     """Check ``raw`` is a real, bounded image; re-encode it without metadata (EXIF) and make a thumbnail.
 
-    Photos become JPEG; images with transparency become PNG. Anything Pillow cannot fully decode,
-    or larger than the limits, raises ``invalid_image`` / ``image_too_large``.
+    Photos become JPEG; images with transparency become PNG. The shared kit (``service/kit/images.py``)
+    refuses anything it cannot fully decode (``invalid_image``), over ``IMAGE_MAX_BYTES`` or over
+    ``IMAGE_MAX_PIXELS`` (``image_too_large``, from the header, before decoding).
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from service.kit.images import clean_image
 
-    if len(raw) > IMAGE_MAX_BYTES:
-        raise InvalidInput("image_too_large", f"Images must be at most {IMAGE_MAX_BYTES // 1_048_576} MB.")
-    if not raw:
-        raise _bad_image("The upload is empty.")
-    try:
-        with Image.open(io.BytesIO(raw)) as probe:
-            if probe.format not in {"JPEG", "PNG", "WEBP", "GIF", "BMP"}:
-                raise _bad_image("Upload a JPEG, PNG, WebP, GIF or BMP image.")
-            if probe.width * probe.height > IMAGE_MAX_PIXELS:
-                raise InvalidInput("image_too_large", "The image has too many pixels.")
-            probe.verify()
-        with Image.open(io.BytesIO(raw)) as opened:
-            opened.load()
-            turned: Image.Image = ImageOps.exif_transpose(opened) or opened
-            alpha = turned.mode in {"RGBA", "LA", "PA"} or (
-                turned.mode == "P" and "transparency" in turned.info
-            )
-            img = turned.convert("RGBA" if alpha else "RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise _bad_image("This file is not an image Jifen can read.") from exc
-    img.thumbnail((IMAGE_MAX_SIDE_PX, IMAGE_MAX_SIDE_PX))
-    thumb = img.copy()
-    thumb.thumbnail((THUMB_SIDE_PX, THUMB_SIDE_PX))
-    fmt, media = ("PNG", "image/png") if alpha else ("JPEG", "image/jpeg")
-    return ProcessedImage(_encode(img, fmt), media, _encode(thumb, fmt), media, img.width, img.height)
-
-
-def _encode(img: object, fmt: str) -> bytes:
-    out = io.BytesIO()
-    options = {"quality": 85, "optimize": True} if fmt == "JPEG" else {"optimize": True}
-    img.save(out, format=fmt, **options)  # type: ignore[attr-defined]
-    return out.getvalue()
+    image = clean_image(
+        raw, max_bytes=IMAGE_MAX_BYTES, side_px=IMAGE_MAX_SIDE_PX, thumb_px=THUMB_SIDE_PX, keep_alpha=True
+    )
+    assert image.thumb is not None and image.thumb_media_type is not None
+    return ProcessedImage(
+        image.data, image.media_type, image.thumb, image.thumb_media_type, image.width, image.height
+    )
 
 
 def qr_png(url: str, box_px: int = 10) -> bytes:

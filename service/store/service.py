@@ -3,6 +3,11 @@
 Money-like writes take their row locks with conditional UPDATEs (``... WHERE stock >= :q``,
 ``... WHERE status = 'reserved'``): on PostgreSQL a second writer waits for the first and then finds
 the condition false; on SQLite every transaction already holds the write lock (BEGIN IMMEDIATE).
+
+Lock order (the application's, documented in ``service/retry.py``): product, then offer, then the
+order or voucher, then the ledger (hold, then accounts). Ordering and claiming follow it naturally;
+cancelling and expiring lock the product or offer *first* (``_lock_rows``), although they change it
+last, so an order racing a cancel of the same member queues instead of deadlocking.
 """
 
 from __future__ import annotations
@@ -463,6 +468,17 @@ async def pickup_order(db: AsyncSession, actor: Actor, code: str) -> Order:
     return order
 
 
+async def _lock_rows(db: AsyncSession, model: Any, ids: Sequence[uuid.UUID]) -> None:
+    """Lock products or offers (id order) before their orders or vouchers: the lock order above."""
+    if ids:
+        await db.execute(
+            select(model.id)
+            .where(model.id.in_(sorted(set(ids))))
+            .order_by(model.id)
+            .with_for_update(key_share=True)
+        )
+
+
 async def _release_order(db: AsyncSession, order: Order, reason: str, actor_id: uuid.UUID | None) -> None:
     """Void the hold and put the stock back (the order is already closed in this transaction)."""
     await _void(db, order.hold_id, actor_id, reason)
@@ -492,6 +508,7 @@ async def cancel_order(db: AsyncSession, actor: Actor, order_id: uuid.UUID) -> O
     order = await get_order(db, order_id)
     if order.member_id != actor.member_id:
         await accounts.require_role(db, actor, order.community_id, "clerk")
+    await _lock_rows(db, Product, [order.product_id])  # lock order: product before order and ledger
     if not await _close_order(db, order, "cancelled", actor.member_id):
         raise _order_closed(order)
     await _release_order(db, order, "order cancelled", actor.member_id)
@@ -781,6 +798,7 @@ async def redeem_voucher(db: AsyncSession, actor: Actor, code: str) -> Redemptio
 
 
 async def _close_voucher(db: AsyncSession, voucher: Voucher, status: str, actor_id: uuid.UUID | None) -> bool:
+    """Move an issued voucher to ``status``, release its hold and its claim (caller locked the offer)."""
     done = await db.execute(
         update(Voucher)
         .where(Voucher.id == voucher.id, Voucher.status == "issued")
@@ -810,6 +828,7 @@ async def cancel_voucher(db: AsyncSession, actor: Actor, voucher_id: uuid.UUID) 
     voucher = await get_voucher(db, voucher_id)
     if voucher.member_id != actor.member_id:
         raise NotFound("voucher_not_found", "No such voucher.")
+    await _lock_rows(db, Offer, [voucher.offer_id])  # lock order: offer before voucher and ledger
     if not await _close_voucher(db, voucher, "cancelled", actor.member_id):
         if voucher.status == "redeemed":
             raise Conflict("voucher_already_redeemed", "This voucher was already used.")
@@ -861,9 +880,12 @@ async def list_vouchers(
 
 
 async def expire_due(db: AsyncSession, *, batch: int = SWEEP_BATCH) -> int:
-    """Expire overdue reserved orders and issued vouchers (one batch of each); return how many."""
+    """Expire overdue reserved orders and issued vouchers (one batch of each); return how many.
+
+    Follows the lock order for the whole batch at once: every product and offer, then the orders and
+    vouchers (id order), then every hold and account (``points.lock_holds``), then the releases.
+    """
     now = clock.now()
-    done = 0
     orders = list(
         await db.scalars(
             select(Order)
@@ -872,10 +894,6 @@ async def expire_due(db: AsyncSession, *, batch: int = SWEEP_BATCH) -> int:
             .limit(batch)
         )
     )
-    for order in orders:
-        if await _close_order(db, order, "expired", None):
-            await _release_order(db, order, "order expired", None)
-            done += 1
     vouchers = list(
         await db.scalars(
             select(Voucher)
@@ -884,10 +902,38 @@ async def expire_due(db: AsyncSession, *, batch: int = SWEEP_BATCH) -> int:
             .limit(batch)
         )
     )
-    for voucher in vouchers:
-        if await _close_voucher(db, voucher, "expired", None):
-            done += 1
-    return done
+    await _lock_rows(db, Product, [o.product_id for o in orders])
+    await _lock_rows(db, Offer, [v.offer_id for v in vouchers])
+    closed_orders = [
+        o for o in sorted(orders, key=lambda o: o.id) if await _close_order(db, o, "expired", None)
+    ]
+    closing = sorted(vouchers, key=lambda v: v.id)
+    claimed = (
+        await db.execute(
+            update(Voucher)
+            .where(Voucher.id.in_([v.id for v in closing]), Voucher.status == "issued")
+            .values(status="expired")
+            .returning(Voucher.id)
+            .execution_options(synchronize_session=False)
+        )
+        if closing
+        else None
+    )
+    closed_ids = set(claimed.scalars()) if claimed is not None else set()
+    closed_vouchers = [v for v in closing if v.id in closed_ids]
+    await points.lock_holds(db, [o.hold_id for o in closed_orders] + [v.hold_id for v in closed_vouchers])
+    for order in closed_orders:
+        await _release_order(db, order, "order expired", None)
+    for voucher in closed_vouchers:
+        await _void(db, voucher.hold_id, None, "voucher expired")
+        await db.execute(
+            update(Offer)
+            .where(Offer.id == voucher.offer_id, Offer.claimed_count > 0)
+            .values(claimed_count=Offer.claimed_count - 1)
+            .execution_options(synchronize_session=False)
+        )
+        await db.refresh(voucher)
+    return len(closed_orders) + len(closed_vouchers)
 
 
 # ---------------------------------------------------------------- settlement
@@ -1009,12 +1055,11 @@ async def current_month(db: AsyncSession, community_id: uuid.UUID) -> str:
 
 async def sweep(maker: Any) -> int:
     """The periodic job: expire overdue orders and vouchers in batches, one transaction per batch."""
-    from service.db import transaction
+    from service.retry import run_in_transaction
 
     total = 0
     while True:
-        async with transaction(maker) as db:
-            done = await expire_due(db)
+        done = await run_in_transaction(maker, expire_due)
         total += done
         if done < SWEEP_BATCH:
             return total
