@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -39,7 +40,7 @@ from service.activities.schemas import (
     TeamOut,
 )
 from service.config import Settings
-from service.errors import InvalidInput
+from service.errors import InvalidInput, localise
 from service.http import Limit, decode_cursor, encode_cursor, idempotent
 
 __all__ = ["DEVICE_COOKIE", "ROUTES", "SCAN_COOKIE", "device_of", "scanned_at_of"]
@@ -264,11 +265,14 @@ class ActivityController(Controller):
     @get(
         "/activities/{aid:uuid}/attendance",
         summary="Attendance list with minutes, points, manual and fraud flags (organizer)",
-        description="format=csv gives a spreadsheet. Flags: shared_device, manual, weak_evidence (poster).",
+        description="format=csv gives a spreadsheet (UTF-8 with BOM, headers in the reader's language, "
+        "times in the community's time zone, formula-like cells neutralised). "
+        "Flags: shared_device, manual, weak_evidence (poster), self_attendance.",
         responses={200: ResponseSpec(data_container=AttendancePage, description="attendance")},
     )
     async def attendance(
         self,
+        request: Request[Any, Any, Any],
         db: AsyncSession,
         actor: Actor,
         aid: uuid.UUID,
@@ -281,7 +285,7 @@ class ActivityController(Controller):
             activity = await svc.get_activity(db, actor, aid)
             tz = (await svc.accounts.get_community(db, activity.community_id)).timezone
             return Response(
-                svc.attendance_csv(rows, tz),
+                svc.attendance_csv(rows, tz, partial(localise, request)),
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": f'attachment; filename="attendance-{aid}.csv"'},
             )

@@ -6,12 +6,11 @@ stable codes of API.md and leave the database as it was (the request's transacti
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +31,7 @@ from service.config import POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
 from service.db import is_postgres
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from service.ids import new_id
+from service.kit import csv as kit_csv
 from service.points import service as points
 
 __all__ = [
@@ -790,45 +790,41 @@ async def attendance_list(
     return out
 
 
-def attendance_csv(rows: list[AttendanceRow], tz: str = "Asia/Shanghai") -> str:
-    zone = ZoneInfo(tz)
+ATTENDANCE_CSV_HEADERS = (
+    "Name",
+    "Phone",
+    "Status",
+    "Evidence",
+    "Checked in at",
+    "Checked out at",
+    "Minutes",
+    "Points",
+    "Entered by hand",
+    "Flags",
+)
+"""Column titles of the attendance CSV (msgids: the reader gets them in their language)."""
 
-    def t(value: datetime | None) -> str:
-        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
 
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(
+def attendance_csv(
+    rows: list[AttendanceRow], tz: str = "Asia/Shanghai", translate: Callable[[str], str] | None = None
+) -> bytes:
+    """The attendance list as a spreadsheet, by the shared writer (safe cells, BOM, local times)."""
+    cells = [
         [
-            "name",
-            "phone",
-            "status",
-            "evidence",
-            "checked_in",
-            "checked_out",
-            "minutes",
-            "points",
-            "manual",
-            "flags",
+            r.member_name,
+            r.member_phone,
+            r.attendance.status,
+            r.attendance.evidence,
+            r.attendance.checked_in_at,
+            r.attendance.checked_out_at,
+            r.attendance.minutes,
+            r.attendance.points,
+            "yes" if r.attendance.evidence == "manual" else "no",
+            " ".join(r.flags),
         ]
-    )
-    for r in rows:
-        a = r.attendance
-        w.writerow(
-            [
-                r.member_name,
-                r.member_phone,
-                a.status,
-                a.evidence,
-                t(a.checked_in_at),
-                t(a.checked_out_at),
-                a.minutes,
-                a.points,
-                "yes" if a.evidence == "manual" else "no",
-                " ".join(r.flags),
-            ]
-        )
-    return "\ufeff" + buf.getvalue()
+        for r in rows
+    ]
+    return kit_csv.csv_bytes(ATTENDANCE_CSV_HEADERS, cells, tz=tz, translate=translate)
 
 
 # ---------------------------------------------------------------- hours, teams, certificates

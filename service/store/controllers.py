@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -15,8 +17,9 @@ from service.accounts.models import Partner
 from service.accounts.rules import mask_name
 from service.accounts.service import Actor
 from service.config import Settings
-from service.errors import InvalidInput
+from service.errors import InvalidInput, localise
 from service.http import Limit, decode_cursor, encode_cursor, idempotent
+from service.kit import csv as kit_csv
 from service.store import rules, service
 from service.store.models import Offer, Order, Product, StoreSettings, Voucher
 from service.store.schemas import (
@@ -442,19 +445,22 @@ class OfferController(Controller):
     @get(
         "/partners/{pid:uuid}/settlement",
         summary="A partner's monthly statement: count, points, yuan and the list (admin or that partner)",
-        description="`format=csv` gives a spreadsheet (UTF-8 with BOM, Chinese headers) for Excel. "
+        description="`format=csv` gives a spreadsheet for Excel (UTF-8 with BOM, headers in the reader's "
+        "language, times in the community's time zone). "
         "Errors: invalid_month, partner_not_found, forbidden.",
         responses={200: ResponseSpec(data_container=SettlementOut, description="The statement")},
     )
     async def settlement(
-        self, db: AsyncSession, actor: Actor, pid: uuid.UUID, month: Month = None, format: Format = "json"
-    ) -> Response[Any]:
+        self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, pid: uuid.UUID,
+        month: Month = None, format: Format = "json",
+    ) -> Response[Any]:  # fmt: skip
         partner = await service.accounts.get_partner(db, pid)
         st = await service.settlement(
             db, actor, pid, month or await service.current_month(db, partner.community_id)
         )
         if format == "csv":
-            return _csv(_settlement_csv(st), f"settlement-{st.month}.csv")
+            tz = (await service.accounts.get_community(db, partner.community_id)).timezone
+            return _csv(_settlement_csv(st, tz, partial(localise, request)), f"settlement-{st.month}.csv")
         return Response(_settlement_out(st))
 
     @get(
@@ -464,17 +470,18 @@ class OfferController(Controller):
         responses={200: ResponseSpec(data_container=PartnerReportOut, description="The report")},
     )
     async def partner_report(
-        self, db: AsyncSession, actor: Actor, cid: uuid.UUID, month: Month = None, format: Format = "json"
-    ) -> Response[Any]:
+        self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, cid: uuid.UUID,
+        month: Month = None, format: Format = "json",
+    ) -> Response[Any]:  # fmt: skip
         month = month or await service.current_month(db, cid)
         lines, count, total, yuan = await service.community_report(db, actor, cid, month)
         if format == "csv":
+            translate = partial(localise, request)
             rows = [(ln.partner.name, ln.count, ln.points, ln.yuan) for ln in lines]
-            rows.append(("合计", count, total, yuan))
-            return _csv(
-                rules.statement_csv(["商家", "核销笔数", "积分", "折合金额(元)"], rows),
-                f"partners-{month}.csv",
-            )
+            rows.append((translate("Total"), count, total, yuan))
+            tz = (await service.accounts.get_community(db, cid)).timezone
+            data = kit_csv.csv_bytes(PARTNER_REPORT_CSV_HEADERS, rows, tz=tz, translate=translate)
+            return _csv(data, f"partners-{month}.csv")
         rate = (await service.get_settings(db, cid)).fen_per_point
         out = [PartnerLineOut(ln.partner.id, ln.partner.name, ln.count, ln.points, ln.yuan) for ln in lines]
         return Response(PartnerReportOut(cid, month, count, total, yuan, rate, out))
@@ -490,11 +497,14 @@ def _settlement_out(st: service.Statement) -> SettlementOut:
     )
 
 
-def _settlement_csv(st: service.Statement) -> bytes:
-    headers = ["核销时间", "券码", "优惠", "积分", "会员", "折合金额(元)"]
+SETTLEMENT_CSV_HEADERS = ("Redeemed at", "Voucher code", "Offer", "Points", "Member", "Yuan")
+PARTNER_REPORT_CSV_HEADERS = ("Partner", "Redemptions", "Points", "Yuan")
+
+
+def _settlement_csv(st: service.Statement, tz: str, translate: Callable[[str], str]) -> bytes:
     rows: list[list[object]] = [
         [
-            (v.redeemed_at or v.created_at).isoformat(timespec="seconds"),
+            v.redeemed_at or v.created_at,
             v.code,
             o.title,
             v.points,
@@ -503,8 +513,9 @@ def _settlement_csv(st: service.Statement) -> bytes:
         ]
         for v, o, who in st.items
     ]
-    rows.append([f"{st.partner.name} {st.month} 合计", "", f"{st.count} 笔", st.points, "", st.yuan])
-    return rules.statement_csv(headers, rows)
+    total = translate("%(partner)s %(month)s total") % {"partner": st.partner.name, "month": st.month}
+    rows.append([total, "", translate("%(n)s redemptions") % {"n": st.count}, st.points, "", st.yuan])
+    return kit_csv.csv_bytes(SETTLEMENT_CSV_HEADERS, rows, tz=tz, translate=translate)
 
 
 ROUTES: list[Any] = [ProductController, OrderController, OfferController]
