@@ -56,6 +56,7 @@ __all__ = [
     "approve_manual",
     "attendance_csv",
     "attendance_list",
+    "can_approve",
     "cancel_activity",
     "check_in",
     "checked_in_count",
@@ -346,6 +347,17 @@ async def set_points_cap(db: AsyncSession, actor: Actor, community_id: uuid.UUID
 
 async def _over_cap(db: AsyncSession, community_id: uuid.UUID, d: ActivityDraft) -> bool:
     return rules.needs_approval(d.points_mode, d.points, d.points_max, await points_cap(db, community_id))
+
+
+async def can_approve(db: AsyncSession, actor: Actor, activity: Activity) -> bool:
+    """Whether the caller may approve this pending activity (an admin there, not its creator)."""
+    if activity.status != "pending_approval" or activity.created_by == actor.member_id:
+        return False
+    try:
+        await accounts.require_role(db, actor, activity.community_id, "admin")
+    except Forbidden:
+        return False
+    return True
 
 
 async def approve_activity(db: AsyncSession, actor: Actor, activity_id: uuid.UUID) -> Activity:

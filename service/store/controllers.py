@@ -20,6 +20,7 @@ from service.config import Settings
 from service.errors import InvalidInput, localise
 from service.http import Limit, decode_cursor, encode_cursor, idempotent
 from service.kit import csv as kit_csv
+from service.kit.masking import mask_code
 from service.store import rules, service
 from service.store.models import Offer, Order, Product, StoreSettings, Voucher
 from service.store.schemas import (
@@ -70,11 +71,22 @@ def product_out(p: Product, my_limit_left: int | None = None) -> ProductOut:
     )  # fmt: skip
 
 
-def order_out(o: Order, product_name: str, settings: Settings, member_name: str | None = None) -> OrderOut:
+def order_out(
+    o: Order, product_name: str, settings: Settings, member_name: str | None = None, *, staff: bool = False
+) -> OrderOut:
+    """``staff``: the order as a clerk's list shows it, the pickup code masked and no URL or QR that
+    would carry it, so a hand-out needs the code the member shows."""
+    if staff:
+        code, url, qr_url = mask_code(o.pickup_code), "", ""
+    else:
+        code, url, qr_url = (
+            o.pickup_code,
+            f"{settings.public_url}/o/{o.pickup_code}",
+            f"/api/v1/orders/{o.id}/qr.png",
+        )
     return OrderOut(
-        o.id, o.status, o.points, o.pickup_code, o.expires_at, o.product_id, product_name, o.quantity,
-        o.member_id, o.created_at, f"{settings.public_url}/o/{o.pickup_code}",
-        f"/api/v1/orders/{o.id}/qr.png", o.closed_at, member_name,
+        o.id, o.status, o.points, code, o.expires_at, o.product_id, product_name, o.quantity,
+        o.member_id, o.created_at, url, qr_url, o.closed_at, member_name,
     )  # fmt: skip
 
 
@@ -87,11 +99,16 @@ def offer_out(o: Offer, partner_name: str, my_claimed: int = 0) -> OfferOut:
 
 
 def voucher_out(
-    v: Voucher, settings: Settings, offer: Offer | None = None, partner: Partner | None = None, who: str = ""
-) -> VoucherOut:
+    v: Voucher, settings: Settings, offer: Offer | None = None, partner: Partner | None = None, who: str = "",
+    *, staff: bool = False,
+) -> VoucherOut:  # fmt: skip
+    """``staff``: as the partner's list shows it, the code masked and no URL or QR that carries it."""
+    if staff:
+        code, url, qr_url = mask_code(v.code), "", ""
+    else:
+        code, url, qr_url = v.code, f"{settings.public_url}/v/{v.code}", f"/api/v1/vouchers/{v.id}/qr.png"
     return VoucherOut(
-        v.id, v.code, v.status, v.expires_at, v.points, v.offer_id, v.partner_id, v.created_at,
-        f"{settings.public_url}/v/{v.code}", f"/api/v1/vouchers/{v.id}/qr.png",
+        v.id, code, v.status, v.expires_at, v.points, v.offer_id, v.partner_id, v.created_at, url, qr_url,
         offer.title if offer else None, partner.name if partner else None, v.redeemed_at, who or None,
     )  # fmt: skip
 
@@ -290,20 +307,20 @@ class OrderController(Controller):
 
     @get(
         "/orders/{oid:uuid}",
-        summary="One order (its member or a clerk)",
+        summary="One order (its member, or a clerk who sees the pickup code masked)",
         description="Errors: order_not_found.",
     )
     async def show(self, db: AsyncSession, actor: Actor, settings: Settings, oid: uuid.UUID) -> OrderOut:
         order, product = await service.order_for_viewer(db, actor, oid)
-        return order_out(order, product.name, settings)
+        return order_out(order, product.name, settings, staff=order.member_id != actor.member_id)
 
     @get(
         "/orders/{oid:uuid}/qr.png",
-        summary="QR code of the order's pickup URL <public_url>/o/<code> (its member or a clerk)",
+        summary="QR code of the order's pickup URL <public_url>/o/<code> (its member only)",
         media_type="image/png",
     )
     async def qr(self, db: AsyncSession, actor: Actor, settings: Settings, oid: uuid.UUID) -> Response[bytes]:
-        order, _ = await service.order_for_viewer(db, actor, oid)
+        order, _ = await service.order_for_viewer(db, actor, oid, owner_only=True)
         return _png(rules.qr_png(f"{settings.public_url}/o/{order.pickup_code}"))
 
     @get("/me/orders", summary="The caller's orders in a community, newest first")
@@ -325,7 +342,8 @@ class OrderController(Controller):
         rows, last = await service.list_orders(
             db, actor, cid, mine=False, status=status, limit=limit, before=_after(cursor)
         )
-        return OrderPage([order_out(o, p.name, settings, mask_name(m.name)) for o, p, m in rows], _next(last))
+        items = [order_out(o, p.name, settings, mask_name(m.name), staff=True) for o, p, m in rows]
+        return OrderPage(items, _next(last))
 
 
 # ---------------------------------------------------------------- partner alliance
@@ -419,7 +437,7 @@ class OfferController(Controller):
         media_type="image/png",
     )
     async def qr(self, db: AsyncSession, actor: Actor, settings: Settings, vid: uuid.UUID) -> Response[bytes]:
-        voucher, _ = await service.voucher_for_viewer(db, actor, vid)
+        voucher, _ = await service.voucher_for_viewer(db, actor, vid, owner_only=True)
         return _png(rules.qr_png(f"{settings.public_url}/v/{voucher.code}"))
 
     @get("/me/vouchers", summary="The caller's vouchers in a community, newest first")
@@ -439,7 +457,7 @@ class OfferController(Controller):
         rows, last = await service.list_vouchers(
             db, actor, partner.community_id, partner_id=pid, status=status, limit=limit, before=_after(cursor)
         )
-        items = [voucher_out(v, settings, o, p, mask_name(m.name)) for v, o, p, m in rows]
+        items = [voucher_out(v, settings, o, p, mask_name(m.name), staff=True) for v, o, p, m in rows]
         return VoucherPage(items, _next(last))
 
     @get(

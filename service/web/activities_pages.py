@@ -41,6 +41,8 @@ LABELS = {
         "out": "Checked out",
         "pending": "Waiting for approval",
         "rejected": "Rejected",
+        "absent": "Absent (left early)",
+        "pending_approval": "Waiting for an admin's approval",
         "open": "Open",
         "closed": "Closed",
         "cancelled": "Cancelled",
@@ -61,6 +63,9 @@ LABELS = {
         "location_required": "This activity needs your location to check in.",
         "already_checked_out": "You have already checked out of this activity.",
         "manual_pending": "Your attendance was entered by hand and is waiting for approval.",
+        "confirmation_pending": (
+            "Your own attendance at an activity you organize waits for another organizer."
+        ),
         "forbidden": "You are not a member of this activity's community.",
     },
 }
@@ -176,6 +181,8 @@ async def activity_page(
         count=await svc.checked_in_count(db, aid),
         signups=await svc.signup_count(db, aid),
         tz=community.timezone,
+        cap=await svc.points_cap(db, community.id),
+        can_approve=await svc.can_approve(db, actor, activity),
     )
 
 
@@ -302,6 +309,7 @@ async def checkin_page(
         result=result,
         balance=balance,
         tz=community.timezone,
+        min_stay_minutes=rules.MIN_STAY_SECONDS // 60,
     )
     if request.cookies.get(SCAN_COOKIE):
         response.delete_cookie(SCAN_COOKIE, path="/")  # spent: it never checks anybody in again
