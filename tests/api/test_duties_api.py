@@ -9,8 +9,6 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from litestar.testing import AsyncTestClient
-
 from service import clock
 from tests.api.test_checkin_api import balance, count, create, freeze_at_step_start
 from tests.api.test_partner_api import claim, make_offer
@@ -100,53 +98,50 @@ async def test_close_with_absent_people_over_http_and_on_the_page(client: Any, w
     assert await balance(client, world, "alice") == 8 and await balance(client, world, "bob") == 0
 
 
-async def _scan_logged_out(app: Any, token: str) -> AsyncTestClient[Any]:
-    phone = AsyncTestClient(app=app, base_url="http://testserver")
-    await phone.__aenter__()
-    r = await phone.get(f"/c/{token}", follow_redirects=False)
-    assert r.status_code == 303 and phone.cookies.get("jifen_scan") and phone.cookies.get("jifen_device")
-    return phone
+async def _scan_logged_out(client: Any, token: str) -> tuple[str, str]:
+    """A fresh phone (an empty cookie jar) opens the check-in URL before logging in."""
+    client.cookies.clear()
+    r = await client.get(f"/c/{token}", follow_redirects=False)
+    assert r.status_code == 303
+    scan, device = client.cookies.get("jifen_scan"), client.cookies.get("jifen_device")
+    assert scan and device
+    return scan, device
 
 
-async def test_a_copied_scan_cookie_checks_nobody_else_in(app: Any, client: Any, world: Any) -> None:
+def _another_browser(client: Any, cookies: dict[str, str]) -> None:
+    client.cookies.clear()
+    for name, value in cookies.items():
+        client.cookies.set(name, value)
+
+
+async def test_a_copied_scan_cookie_checks_nobody_else_in(client: Any, world: Any) -> None:
     freeze_at_step_start()
     a = await create(client, world)
     token = await _kiosk_token(client, world, a["id"])
-    phone = await _scan_logged_out(app, token)
-    scan, device = phone.cookies["jifen_scan"], phone.cookies["jifen_device"]
-    try:
-        clock.advance(timedelta(minutes=3))  # the kiosk code expired while alice logged in
-        page = await phone.get(f"/c/{token}", headers=world.h["alice"])
-        assert page.status_code == 200 and 'data-status="checked_in"' in page.text
-        assert not phone.cookies.get("jifen_scan")  # spent and removed
-        # The attack: copy both cookies to another client after the first use.
-        async with AsyncTestClient(app=app, base_url="http://testserver") as thief:
-            thief.cookies.set("jifen_scan", scan)
-            thief.cookies.set("jifen_device", device)
-            r = await thief.post("/api/v1/checkins", json={"token": token}, headers=world.h["bob"])
-            assert r.status_code == 400 and r.json()["code"] == "qr_expired"
-            page = await thief.get(f"/c/{token}", headers=world.h["carol"])
-            assert page.status_code == 400 and 'data-code="qr_expired"' in page.text
-        assert await count(client, world, a["id"]) == 1
-        assert await balance(client, world, "bob") == 0 and await balance(client, world, "carol") == 0
-    finally:
-        await phone.__aexit__(None, None, None)
+    scan, device = await _scan_logged_out(client, token)
+    clock.advance(timedelta(minutes=3))  # the kiosk code expired while alice logged in
+    page = await client.get(f"/c/{token}", headers=world.h["alice"])
+    assert page.status_code == 200 and 'data-status="checked_in"' in page.text
+    assert not client.cookies.get("jifen_scan")  # spent and removed
+    # The attack: copy both cookies to another browser after the first use.
+    _another_browser(client, {"jifen_scan": scan, "jifen_device": device})
+    r = await client.post("/api/v1/checkins", json={"token": token}, headers=world.h["bob"])
+    assert r.status_code == 400 and r.json()["code"] == "qr_expired"
+    page = await client.get(f"/c/{token}", headers=world.h["carol"])
+    assert page.status_code == 400 and 'data-code="qr_expired"' in page.text
+    assert await count(client, world, a["id"]) == 1
+    assert await balance(client, world, "bob") == 0 and await balance(client, world, "carol") == 0
 
 
-async def test_a_scan_cookie_from_another_device_is_refused(app: Any, client: Any, world: Any) -> None:
+async def test_a_scan_cookie_from_another_device_is_refused(client: Any, world: Any) -> None:
     freeze_at_step_start()
     a = await create(client, world)
     token = await _kiosk_token(client, world, a["id"])
-    phone = await _scan_logged_out(app, token)
-    scan = phone.cookies["jifen_scan"]
-    await phone.__aexit__(None, None, None)
+    scan, _device = await _scan_logged_out(client, token)
     clock.advance(timedelta(minutes=3))
-    async with AsyncTestClient(app=app, base_url="http://testserver") as other:
-        await other.get("/login")  # this browser's own device cookie, if the page sets one
-        other.cookies.set("jifen_device", "D" * 32)
-        other.cookies.set("jifen_scan", scan)
-        r = await other.post("/api/v1/checkins", json={"token": token}, headers=world.h["bob"])
-        assert r.status_code == 400 and r.json()["code"] == "qr_expired"
+    _another_browser(client, {"jifen_scan": scan, "jifen_device": "D" * 32})  # its own device cookie
+    r = await client.post("/api/v1/checkins", json={"token": token}, headers=world.h["bob"])
+    assert r.status_code == 400 and r.json()["code"] == "qr_expired"
     assert await count(client, world, a["id"]) == 0 and await balance(client, world, "bob") == 0
 
 
