@@ -579,11 +579,13 @@ async def _organizes(db: AsyncSession, activity: Activity, member_id: uuid.UUID)
     if member_id == activity.created_by:
         return True
     role = await db.scalar(
-        select(Membership.id).where(
+        select(Membership.id)
+        .where(
             Membership.member_id == member_id,
             Membership.community_id == activity.community_id,
             Membership.role.in_(("organizer", "admin")),
         )
+        .limit(1)
     )
     return role is not None or bool(
         await db.scalar(select(Member.is_platform_admin).where(Member.id == member_id))
