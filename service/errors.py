@@ -29,6 +29,7 @@ __all__ = [
     "TooManyRequests",
     "add_localiser",
     "exception_handlers",
+    "localise",
     "login_redirect",
     "problem",
 ]
@@ -154,6 +155,11 @@ def _localise(request: Request[Any, Any, Any], text: str) -> str:
     for localiser in _localisers:
         text = localiser(request, text)
     return text
+
+
+def localise(request: Request[Any, Any, Any], text: str) -> str:
+    """``text`` (an English msgid) in the reader's language, as problem details are (CSV headers)."""
+    return _localise(request, text)
 
 
 def _domain_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:

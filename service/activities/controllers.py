@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,11 +27,14 @@ from service.activities.schemas import (
     CardScanIn,
     CheckinIn,
     CheckinOut,
+    CloseIn,
     CloseOut,
     HoursOut,
     KioskOut,
     ManualIn,
     ManualOut,
+    PolicyIn,
+    PolicyOut,
     SignupOut,
     TeamIn,
     TeamMemberIn,
@@ -39,17 +42,18 @@ from service.activities.schemas import (
     TeamOut,
 )
 from service.config import Settings
-from service.errors import InvalidInput
+from service.errors import InvalidInput, localise
 from service.http import Limit, client_address, decode_cursor, encode_cursor, idempotent
 
-__all__ = ["DEVICE_COOKIE", "ROUTES", "SCAN_COOKIE", "device_of", "scanned_at_of"]
+__all__ = ["DEVICE_COOKIE", "ROUTES", "SCAN_COOKIE", "device_of", "pending_scan_of"]
 
 DEVICE_COOKIE = "jifen_device"
 SCAN_COOKIE = "jifen_scan"
 _DEVICE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CHECKIN_ERRORS = (
     "Errors: qr_invalid, qr_expired, activity_not_open, not_signed_up, activity_full (409), outside_area, "
-    "location_required, already_checked_out, manual_pending, forbidden, idempotency_conflict (409)."
+    "location_required, already_checked_out, manual_pending, confirmation_pending, forbidden, "
+    "idempotency_conflict (409)."
 )
 
 
@@ -58,10 +62,20 @@ def device_of(request: Request[Any, Any, Any]) -> str | None:
     return value if _DEVICE_RE.match(value) else None
 
 
-def scanned_at_of(request: Request[Any, Any, Any], settings: Settings, token: str) -> datetime | None:
-    """When this phone first opened ``token`` before logging in (signed cookie), if it did."""
-    ts = rules.verify_scan(settings.secret_key, request.cookies.get(SCAN_COOKIE, ""), token)
-    return datetime.fromtimestamp(ts, tz=UTC) if ts is not None else None
+def pending_scan_of(
+    request: Request[Any, Any, Any], settings: Settings, token: str
+) -> rules.PendingScan | None:
+    """This browser's scan of ``token`` from before it logged in (a cookie), if it has one.
+
+    A scan cookie for ``token`` that is forged, or was copied from another browser (it is bound to the
+    device cookie), is refused ``qr_expired`` rather than ignored."""
+    value = request.cookies.get(SCAN_COOKIE, "")
+    if not value or not rules.scan_is_for(value, token):
+        return None
+    scan = rules.verify_scan(settings.secret_key, value, token, device_of(request))
+    if scan is None:
+        raise svc.CheckinError("qr_expired", "This scan was made on another phone: scan the code again.")
+    return scan
 
 
 async def activity_out(db: AsyncSession, a: Activity) -> ActivityOut:
@@ -77,6 +91,7 @@ def checkin_out(r: svc.CheckinResult) -> CheckinOut:
     return CheckinOut(
         r.status, r.activity.id, r.activity.title, a.member_id, a.evidence, a.checked_in_at,
         a.checked_out_at, a.minutes if a.status == "out" else None, r.points_awarded, r.repeated,
+        r.points_pending, r.points_status,
     )  # fmt: skip
 
 
@@ -208,9 +223,12 @@ class ActivityController(Controller):
         "/checkins",
         status_code=200,
         summary="Check in or out with the token of a scanned QR code",
-        description="The first scan checks in; a scan at least "
-        f"{rules.CHECKOUT_AFTER_SECONDS // 60} min later checks out; earlier repeats report the status. "
-        + CHECKIN_ERRORS,
+        description="The first scan checks in (no points yet: points_awarded is 0, points_pending says "
+        f"what will post); a scan at least {rules.MIN_STAY_SECONDS // 60} min later checks out and posts "
+        "the points (or the organizer's close does); earlier repeats report the status. An organizer's "
+        "own attendance posts only once another organizer confirms it (points_status "
+        "awaiting_confirmation). A scan cookie from before logging in is single-use and bound to the "
+        "browser (qr_expired otherwise). " + CHECKIN_ERRORS,
         responses={200: ResponseSpec(data_container=CheckinOut, description="checked in or out")},
     )
     async def checkin(
@@ -222,7 +240,6 @@ class ActivityController(Controller):
         data: CheckinIn,
     ) -> Response[bytes]:
         async def work() -> tuple[int, CheckinOut]:
-            scanned_at = scanned_at_of(request, settings, data.token)
             r = await svc.check_in(
                 db,
                 actor,
@@ -230,11 +247,14 @@ class ActivityController(Controller):
                 lat=data.lat,
                 lng=data.lng,
                 device_id=device_of(request),
-                scanned_at=scanned_at,
+                pending_scan=pending_scan_of(request, settings, data.token),
             )
             return 200, checkin_out(r)
 
-        return await idempotent(request, db, actor, work)
+        response = await idempotent(request, db, actor, work)
+        if response.status_code == 200 and request.cookies.get(SCAN_COOKIE):
+            response.delete_cookie(SCAN_COOKIE, path="/")
+        return response
 
     @post(
         "/activities/{aid:uuid}/card-scans",
@@ -249,26 +269,63 @@ class ActivityController(Controller):
         "/activities/{aid:uuid}/close",
         status_code=200,
         summary="Close the activity: check out everyone still in and post their points (organizer)",
-        description="Errors: activity_not_open (409), forbidden.",
+        description="An optional body {absent_member_ids: [...]} marks people still checked in who left "
+        "early as absent: they get no points. Errors: activity_not_open (409), not_checked_in (422), "
+        "forbidden.",
         responses={200: ResponseSpec(data_container=CloseOut, description="closed")},
     )
     async def close(
-        self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, aid: uuid.UUID
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        actor: Actor,
+        aid: uuid.UUID,
+        data: CloseIn | None = None,
     ) -> Response[bytes]:
+        absent = data.absent_member_ids if data is not None else []
+
         async def work() -> tuple[int, CloseOut]:
-            n, posted = await svc.close_activity(db, actor, aid)
-            return 200, CloseOut(n, posted)
+            r = await svc.close_activity(db, actor, aid, absent)
+            return 200, CloseOut(r.checked_out, r.points_posted, "closed", r.absent, r.awaiting_confirmation)
 
         return await idempotent(request, db, actor, work)
+
+    @post(
+        "/activities/{aid:uuid}/approve",
+        status_code=200,
+        summary="Open an activity worth more than the community's points cap (an admin, not its creator)",
+        description="Errors: same_admin (403), activity_not_pending (409), forbidden.",
+    )
+    async def approve_activity(self, db: AsyncSession, actor: Actor, aid: uuid.UUID) -> ActivityOut:
+        return await activity_out(db, await svc.approve_activity(db, actor, aid))
+
+    @get(
+        "/communities/{cid:uuid}/activity-policy",
+        summary="The community's activity points cap (members)",
+    )
+    async def policy(self, db: AsyncSession, actor: Actor, cid: uuid.UUID) -> PolicyOut:
+        await svc.accounts.require_role(db, actor, cid, "member")
+        return PolicyOut(cid, await svc.points_cap(db, cid))
+
+    @put(
+        "/communities/{cid:uuid}/activity-policy",
+        summary="Set the points per attendance (or per hour) above which activities need approval (admin)",
+        description="Errors: invalid_policy (422), forbidden.",
+    )
+    async def set_policy(self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: PolicyIn) -> PolicyOut:
+        return PolicyOut(cid, await svc.set_points_cap(db, actor, cid, data.points_cap))
 
     @get(
         "/activities/{aid:uuid}/attendance",
         summary="Attendance list with minutes, points, manual and fraud flags (organizer)",
-        description="format=csv gives a spreadsheet. Flags: shared_device, manual, weak_evidence (poster).",
+        description="format=csv gives a spreadsheet (UTF-8 with BOM, headers in the reader's language, "
+        "times in the community's time zone, formula-like cells neutralised). "
+        "Flags: shared_device, manual, weak_evidence (poster), self_attendance.",
         responses={200: ResponseSpec(data_container=AttendancePage, description="attendance")},
     )
     async def attendance(
         self,
+        request: Request[Any, Any, Any],
         db: AsyncSession,
         actor: Actor,
         aid: uuid.UUID,
@@ -281,7 +338,7 @@ class ActivityController(Controller):
             activity = await svc.get_activity(db, actor, aid)
             tz = (await svc.accounts.get_community(db, activity.community_id)).timezone
             return Response(
-                svc.attendance_csv(rows, tz),
+                svc.attendance_csv(rows, tz, partial(localise, request)),
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": f'attachment; filename="attendance-{aid}.csv"'},
             )
@@ -312,7 +369,7 @@ class ActivityController(Controller):
     @post(
         "/attendance/{att_id:uuid}/approve",
         status_code=200,
-        summary="Approve a manual record (an organizer other than the one who entered it); points post",
+        summary="Approve a manual record or confirm an organizer's own attendance (another organizer)",
         description="Neither the organizer who entered it nor the member it is for may approve. Errors: "
         "second_organizer_required (403), approver_conflict (403), manual_not_pending (409), forbidden.",
     )

@@ -11,7 +11,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from service.config import TITLE_MAX
 from service.db import Base, IdMixin, TimestampMixin
 
-__all__ = ["Activity", "Attendance", "MemberCard", "Signup", "Team", "TeamMember"]
+__all__ = [
+    "Activity",
+    "ActivityPolicy",
+    "Attendance",
+    "MemberCard",
+    "ScanUse",
+    "Signup",
+    "Team",
+    "TeamMember",
+]
 
 
 class Team(IdMixin, TimestampMixin, Base):
@@ -37,7 +46,11 @@ class TeamMember(IdMixin, TimestampMixin, Base):
 
 
 class Activity(IdMixin, TimestampMixin, Base):
-    """An event volunteers attend. ``secret`` signs its QR codes and never leaves the server."""
+    """An event volunteers attend. ``secret`` signs its QR codes and never leaves the server.
+
+    ``status``: ``pending_approval`` (worth more than the community's cap: nobody can check in until
+    an admin other than its creator approves it), ``open``, ``closed``, ``cancelled``.
+    """
 
     __tablename__ = "activities"
 
@@ -62,6 +75,8 @@ class Activity(IdMixin, TimestampMixin, Base):
     poster_version: Mapped[int] = mapped_column(default=1)
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    approved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+    """The admin who let an activity above the points cap open (never its creator)."""
 
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="window"),
@@ -70,7 +85,8 @@ class Activity(IdMixin, TimestampMixin, Base):
         CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_pos"),
         CheckConstraint("radius_m IS NULL OR radius_m > 0", name="radius_pos"),
         CheckConstraint("points_mode IN ('per_attendance','per_hour')", name="known_mode"),
-        CheckConstraint("status IN ('open','closed','cancelled')", name="known_status"),
+        CheckConstraint("status IN ('pending_approval','open','closed','cancelled')", name="known_status"),
+        CheckConstraint("approved_by IS NULL OR approved_by <> created_by", name="approver_not_creator"),
         Index("ix_activities_community_starts", "community_id", "starts_at"),
     )
 
@@ -88,8 +104,12 @@ class Signup(IdMixin, TimestampMixin, Base):
 class Attendance(IdMixin, TimestampMixin, Base):
     """One member at one activity: how they checked in (evidence), when, minutes and points.
 
-    ``status``: ``in`` (checked in), ``out`` (done, points posted), ``pending`` (a manual record
-    waiting for a second organizer), ``rejected`` (a refused manual record).
+    ``status``: ``in`` (checked in, no points yet), ``out`` (done, points posted), ``pending`` (a manual
+    record, or an organizer's own finished attendance, waiting for a second organizer), ``rejected``
+    (a refused manual record), ``absent`` (marked as gone early when the activity closed: no points).
+
+    ``needs_confirmation``: the member organizes in this community (or created the activity), so their
+    points wait for another organizer or admin (``approved_by``), never themself.
     """
 
     __tablename__ = "attendances"
@@ -108,16 +128,21 @@ class Attendance(IdMixin, TimestampMixin, Base):
     requested_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
     approved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
     note: Mapped[str | None] = mapped_column(String(500), default=None)
+    needs_confirmation: Mapped[bool] = mapped_column(default=False)
 
     __table_args__ = (
         UniqueConstraint("activity_id", "member_id", name="once_per_activity"),
         CheckConstraint("minutes >= 0", name="minutes_nonneg"),
         CheckConstraint("points >= 0", name="points_nonneg"),
-        CheckConstraint("status IN ('in','out','pending','rejected')", name="known_status"),
+        CheckConstraint("status IN ('in','out','pending','rejected','absent')", name="known_status"),
         CheckConstraint("evidence IN ('kiosk','poster','member_card','manual')", name="known_evidence"),
         CheckConstraint("evidence <> 'manual' OR requested_by IS NOT NULL", name="manual_requester"),
         CheckConstraint(
             "status <> 'out' OR evidence <> 'manual' OR approved_by <> requested_by", name="second_person"
+        ),
+        CheckConstraint(
+            "status <> 'out' OR NOT needs_confirmation OR approved_by <> member_id",
+            name="confirmed_by_another",
         ),
     )
 
@@ -132,3 +157,28 @@ class MemberCard(IdMixin, TimestampMixin, Base):
     token: Mapped[str] = mapped_column(String(43), unique=True)
 
     __table_args__ = (UniqueConstraint("community_id", "member_id"),)
+
+
+class ActivityPolicy(Base):
+    """A community's check-in rules (a missing row means the defaults of ``rules.py``)."""
+
+    __tablename__ = "activity_policies"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    points_cap: Mapped[int]
+    """Activities worth more than this per attendance (or per hour) need an admin's approval to open."""
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+
+    __table_args__ = (CheckConstraint("points_cap >= 0", name="points_cap_nonneg"),)
+
+
+class ScanUse(IdMixin, TimestampMixin, Base):
+    """A pending-scan cookie that was spent: its nonce can never check anybody in again (any worker)."""
+
+    __tablename__ = "scan_uses"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    nonce: Mapped[str] = mapped_column(String(32), unique=True)
+    activity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("activities.id"))
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))

@@ -17,25 +17,37 @@ __all__ = [
     "KIND_KIOSK",
     "KIND_POSTER",
     "KIOSK_STEP_SECONDS",
+    "MIN_STAY_SECONDS",
     "PENDING_SCAN_SECONDS",
+    "POINTS_CAP_DEFAULT",
     "POSTER_GRACE_SECONDS",
+    "SCAN_NONCE_CHARS",
     "ParsedToken",
+    "PendingScan",
     "ScanDecision",
     "decide_scan",
     "distance_m",
     "kiosk_step",
     "make_token",
     "minutes_inside",
+    "needs_approval",
     "parse_token",
     "points_for",
+    "scan_is_for",
     "sign_scan",
     "verify_scan",
 ]
 
 KIOSK_STEP_SECONDS = 15
 """A kiosk code changes every step; the current and the previous step are accepted (< 30 s)."""
-CHECKOUT_AFTER_SECONDS = 5 * 60
-"""A second scan at least this long after check-in checks out; earlier ones just show the status."""
+MIN_STAY_SECONDS = 10 * 60
+"""The shortest stay that earns points: a second scan at least this long after check-in checks out
+(and posts the points); earlier ones just show the status. Scanning and walking away earns nothing."""
+CHECKOUT_AFTER_SECONDS = MIN_STAY_SECONDS
+POINTS_CAP_DEFAULT = 50
+"""Points per attendance (or per hour) above which an activity needs an admin's approval to open;
+each community may set its own (``ActivityPolicy``)."""
+SCAN_NONCE_CHARS = 32
 PENDING_SCAN_SECONDS = 10 * 60
 """A scan made before logging in completes if the login follows within this time."""
 CHECKIN_EARLY_SECONDS = 30 * 60
@@ -91,19 +103,43 @@ def mac_ok(parsed: ParsedToken, secret: str) -> bool:
     return hmac.compare_digest(_mac(secret, payload), parsed.mac)
 
 
-def sign_scan(key: str, token: str, first_seen_ts: int) -> str:
-    """A cookie value remembering when a logged-out phone first opened a check-in URL."""
-    mac = hmac.new(key.encode(), f"scan|{token}|{first_seen_ts}".encode(), hashlib.sha256).hexdigest()[:32]
-    return f"{token}.{first_seen_ts}.{mac}"
+@dataclass(frozen=True)
+class PendingScan:
+    """A logged-out phone's first opening of a check-in URL: when, and the nonce that spends it."""
+
+    first_seen: int
+    """Unix time."""
+    nonce: str
 
 
-def verify_scan(key: str, value: str, token: str) -> int | None:
-    """The first-seen Unix time stored in a scan cookie for ``token``, if the cookie is genuine."""
+def _scan_mac(key: str, token: str, first_seen_ts: int, nonce: str, device_id: str) -> str:
+    msg = f"scan|{token}|{first_seen_ts}|{nonce}|{device_id}".encode()
+    return hmac.new(key.encode(), msg, hashlib.sha256).hexdigest()[:32]
+
+
+def sign_scan(key: str, token: str, first_seen_ts: int, nonce: str, device_id: str) -> str:
+    """A cookie value remembering when a logged-out phone first opened a check-in URL.
+
+    The MAC covers the phone's device cookie, so a copy works on no other browser, and a random
+    ``nonce`` that the server records when the scan is spent, so it checks in one member once."""
+    return f"{token}.{first_seen_ts}.{nonce}.{_scan_mac(key, token, first_seen_ts, nonce, device_id)}"
+
+
+def scan_is_for(value: str, token: str) -> bool:
+    """Whether a scan cookie claims to be for ``token`` (genuine or not)."""
+    return value.split(".", 1)[0] == token
+
+
+def verify_scan(key: str, value: str, token: str, device_id: str | None) -> PendingScan | None:
+    """The pending scan in a cookie for ``token`` if it is genuine and was made on ``device_id``."""
     parts = value.split(".")
-    if len(parts) != 3 or parts[0] != token or not parts[1].isdigit():
+    if len(parts) != 4 or parts[0] != token or not parts[1].isdigit() or device_id is None:
         return None
-    expected = sign_scan(key, token, int(parts[1]))
-    return int(parts[1]) if hmac.compare_digest(expected, value) else None
+    first_seen, nonce = int(parts[1]), parts[2]
+    if len(nonce) != SCAN_NONCE_CHARS:
+        return None
+    expected = _scan_mac(key, token, first_seen, nonce, device_id)
+    return PendingScan(first_seen, nonce) if hmac.compare_digest(expected, parts[3]) else None
 
 
 def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
@@ -119,20 +155,34 @@ ScanDecision = str
 """``check_in``, ``check_out`` or ``status`` (a repeat scan too soon: report, change nothing)."""
 
 
-def decide_scan(status: str | None, checked_in_at: datetime | None, now: datetime) -> ScanDecision:
+def decide_scan(
+    status: str | None, checked_in_at: datetime | None, now: datetime, *, manual: bool = True
+) -> ScanDecision:
     """What a scan does for a member whose attendance has ``status`` (None: no attendance yet).
 
-    Raises ``ValueError`` with the refusal code for scans that must be refused.
+    A second scan after the minimum stay checks out (that is when points post); earlier ones only
+    report. ``manual``: a pending record was entered by hand (else it is an organizer's own finished
+    attendance waiting for another organizer). Raises ``ValueError`` with the refusal code.
     """
     if status is None:
         return "check_in"
     if status == "in" and checked_in_at is not None:
-        if now - checked_in_at >= timedelta(seconds=CHECKOUT_AFTER_SECONDS):
+        if now - checked_in_at >= timedelta(seconds=MIN_STAY_SECONDS):
             return "check_out"
         return "status"
     if status == "pending":
-        raise ValueError("manual_pending")
+        raise ValueError("manual_pending" if manual else "confirmation_pending")
     raise ValueError("already_checked_out")
+
+
+def needs_approval(mode: str, points: int, points_max: int | None, cap: int) -> bool:
+    """Whether an activity is worth more than the community's cap: per attendance for flat points,
+    per hour for hourly ones (a long activity's ``points_max`` follows from the hourly rate)."""
+    if mode == "per_attendance":
+        value = points if points_max is None else min(points, points_max)
+    else:
+        value = points
+    return value > cap
 
 
 def minutes_inside(

@@ -20,11 +20,14 @@ __all__ = [
     "CardScanIn",
     "CheckinIn",
     "CheckinOut",
+    "CloseIn",
     "CloseOut",
     "HoursOut",
     "KioskOut",
     "ManualIn",
     "ManualOut",
+    "PolicyIn",
+    "PolicyOut",
     "SignupOut",
     "TeamIn",
     "TeamMemberIn",
@@ -41,6 +44,7 @@ Capacity = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
 Category = Annotated[str, msgspec.Meta(max_length=32)]
 Address = Annotated[str, msgspec.Meta(max_length=200)]
 Mode = Literal["per_attendance", "per_hour"]
+ABSENT_MAX = 10_000
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True, description="ISO 8601 with a UTC offset")]
 
 
@@ -128,16 +132,37 @@ class CheckinOut(msgspec.Struct):
     minutes: int | None
     points_awarded: int
     repeated: bool
+    points_pending: int = 0
+    """Points that post later: at check-out (after the minimum stay) or close, or on confirmation."""
+    points_status: str = "none"
+    """on_check_out, awaiting_confirmation (an organizer's own attendance), posted or none."""
 
 
 class CardScanIn(msgspec.Struct, forbid_unknown_fields=True):
     card_token: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
+class CloseIn(msgspec.Struct, forbid_unknown_fields=True):
+    absent_member_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=ABSENT_MAX)] = []
+    """People still checked in whom the organizer saw leave early: no points for them."""
+
+
 class CloseOut(msgspec.Struct):
     checked_out: int
     points_posted: int
     status: str = "closed"
+    absent: int = 0
+    awaiting_confirmation: int = 0
+
+
+class PolicyIn(msgspec.Struct, forbid_unknown_fields=True):
+    points_cap: Points
+
+
+class PolicyOut(msgspec.Struct):
+    community_id: uuid.UUID
+    points_cap: int
+    """Activities worth more per attendance (or per hour) wait for an admin's approval."""
 
 
 class AttendanceOut(msgspec.Struct):

@@ -6,12 +6,11 @@ stable codes of API.md and leave the database as it was (the request's transacti
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import secrets
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,12 +26,22 @@ from service.accounts import service as accounts
 from service.accounts.models import Member, Membership
 from service.accounts.service import Actor
 from service.activities import rules
-from service.activities.models import Activity, Attendance, MemberCard, Signup, Team, TeamMember
+from service.activities.models import (
+    Activity,
+    ActivityPolicy,
+    Attendance,
+    MemberCard,
+    ScanUse,
+    Signup,
+    Team,
+    TeamMember,
+)
 from service.audit.service import record
 from service.config import POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
 from service.db import is_postgres
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from service.ids import new_id
+from service.kit import csv as kit_csv
 from service.points import service as points
 
 __all__ = [
@@ -41,11 +50,14 @@ __all__ = [
     "ActivityDraft",
     "AttendanceRow",
     "CheckinResult",
+    "CloseResult",
     "KioskCode",
     "activities_now",
+    "approve_activity",
     "approve_manual",
     "attendance_csv",
     "attendance_list",
+    "can_approve",
     "cancel_activity",
     "check_in",
     "checked_in_count",
@@ -61,12 +73,14 @@ __all__ = [
     "member_card",
     "member_for_card",
     "peek_token",
+    "points_cap",
     "poster_code",
     "reject_manual",
     "request_manual",
     "revoke_card",
     "revoke_poster",
     "scan_card",
+    "set_points_cap",
     "signup",
     "team_attendances",
     "team_hours_leaderboard",
@@ -87,6 +101,13 @@ COUNTED = ("in", "out", "pending")
 class CheckinError(DomainError):
     status = 400
     code = "checkin_refused"
+
+
+SCAN_REFUSALS = {
+    "manual_pending": "Your attendance was entered by hand and is waiting for approval.",
+    "confirmation_pending": "Your own attendance at an activity you organize waits for another organizer.",
+    "already_checked_out": "You have already checked out of this activity.",
+}
 
 
 @dataclass
@@ -117,6 +138,37 @@ class CheckinResult:
     points_awarded: int
     repeated: bool = False
     """True when the scan only reported the current status (too soon to check out)."""
+
+    @property
+    def points_status(self) -> str:
+        """``on_check_out`` (nothing posts before the minimum stay), ``awaiting_confirmation`` (an
+        organizer's own attendance: another organizer must confirm), ``posted`` or ``none``."""
+        a = self.attendance
+        if a.needs_confirmation and a.approved_by is None and a.status in ("in", "pending"):
+            return "awaiting_confirmation"
+        if a.status == "in":
+            return "on_check_out"
+        return "posted" if a.status == "out" and a.points > 0 else "none"
+
+    @property
+    def points_pending(self) -> int:
+        """Points that will post later (check-out or confirmation); per-hour ones are known at check-out."""
+        a = self.attendance
+        if a.status == "pending":
+            return a.points
+        if a.status == "in" and self.activity.points_mode == "per_attendance":
+            return rules.points_for("per_attendance", self.activity.points, self.activity.points_max, 0)
+        return 0
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    checked_out: int
+    """Attendances finished by the close (absent ones not counted)."""
+    points_posted: int
+    absent: int
+    awaiting_confirmation: int
+    """Organizers' own attendances that wait for another organizer."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +251,7 @@ async def create_activity(
         points_mode=d.points_mode,
         points=d.points,
         points_max=d.points_max,
-        status="open",
+        status="pending_approval" if await _over_cap(db, community_id, d) else "open",
         secret=secrets.token_hex(32),
         poster_version=1,
         created_by=actor.member_id,
@@ -245,7 +297,7 @@ async def update_activity(
     db: AsyncSession, actor: Actor, activity_id: uuid.UUID, changes: dict[str, Any]
 ) -> Activity:
     activity = await organizer_activity(db, actor, activity_id, lock=True)
-    if activity.status != "open":
+    if activity.status not in ("open", "pending_approval"):
         raise Conflict("activity_not_open", "A closed or cancelled activity cannot be edited.")
     fields = ActivityDraft.__dataclass_fields__
     draft = ActivityDraft(**{k: getattr(activity, k) for k in fields})
@@ -254,15 +306,77 @@ async def update_activity(
             raise _bad(key, "cannot be changed")
         setattr(draft, key, value)
     _validate(draft)
+    worth_changed = any(
+        getattr(draft, k) != getattr(activity, k) for k in ("points", "points_max", "points_mode")
+    )
     for key in fields:
         setattr(activity, key, getattr(draft, key))
+    if await _over_cap(db, activity.community_id, draft):
+        if worth_changed:  # an approval covers the points it saw, not a raise after it
+            activity.status, activity.approved_by = "pending_approval", None
+    elif activity.status == "pending_approval":
+        activity.status = "open"
+    await db.flush()
+    return activity
+
+
+# ---------------------------------------------------------------- points cap (separation of duties)
+
+
+async def points_cap(db: AsyncSession, community_id: uuid.UUID) -> int:
+    """The community's cap on an activity's points per attendance (or per hour)."""
+    cap = await db.scalar(
+        select(ActivityPolicy.points_cap).where(ActivityPolicy.community_id == community_id)
+    )
+    return rules.POINTS_CAP_DEFAULT if cap is None else int(cap)
+
+
+async def set_points_cap(db: AsyncSession, actor: Actor, community_id: uuid.UUID, cap: int) -> int:
+    """An admin sets the cap; activities created or repriced afterwards are checked against it."""
+    await accounts.get_community(db, community_id)
+    await accounts.require_role(db, actor, community_id, "admin")
+    if not 0 <= cap <= POINTS_PER_AWARD_MAX:
+        raise _bad("points_cap", f"0-{POINTS_PER_AWARD_MAX}", "invalid_policy")
+    row = await db.get(ActivityPolicy, community_id, with_for_update=True)
+    if row is None:
+        row = ActivityPolicy(community_id=community_id, points_cap=cap, updated_at=clock.now())
+        db.add(row)
+    row.points_cap, row.updated_at, row.updated_by = cap, clock.now(), actor.member_id
+    await db.flush()
+    return cap
+
+
+async def _over_cap(db: AsyncSession, community_id: uuid.UUID, d: ActivityDraft) -> bool:
+    return rules.needs_approval(d.points_mode, d.points, d.points_max, await points_cap(db, community_id))
+
+
+async def can_approve(db: AsyncSession, actor: Actor, activity: Activity) -> bool:
+    """Whether the caller may approve this pending activity (an admin there, not its creator)."""
+    if activity.status != "pending_approval" or activity.created_by == actor.member_id:
+        return False
+    try:
+        await accounts.require_role(db, actor, activity.community_id, "admin")
+    except Forbidden:
+        return False
+    return True
+
+
+async def approve_activity(db: AsyncSession, actor: Actor, activity_id: uuid.UUID) -> Activity:
+    """An admin other than its creator lets an activity above the cap open for check-in."""
+    activity = await _activity(db, activity_id, lock=True)
+    await accounts.require_role(db, actor, activity.community_id, "admin")
+    if activity.status != "pending_approval":
+        raise Conflict("activity_not_pending", "This activity is not waiting for approval.")
+    if activity.created_by == actor.member_id:
+        raise Forbidden("same_admin", "Another admin must approve an activity you created.")
+    activity.status, activity.approved_by = "open", actor.member_id
     await db.flush()
     return activity
 
 
 async def cancel_activity(db: AsyncSession, actor: Actor, activity_id: uuid.UUID) -> Activity:
     activity = await organizer_activity(db, actor, activity_id, lock=True)
-    if activity.status != "open":
+    if activity.status not in ("open", "pending_approval"):
         raise Conflict("activity_not_open", "The activity is already closed or cancelled.")
     if await checked_in_count(db, activity.id, with_pending=True):
         raise Conflict("activity_has_attendance", "People have checked in: close the activity instead.")
@@ -419,23 +533,64 @@ async def check_in(
     lat: float | None = None,
     lng: float | None = None,
     device_id: str | None = None,
-    scanned_at: datetime | None = None,
+    pending_scan: rules.PendingScan | None = None,
 ) -> CheckinResult:
     """A member scanned an activity's code: check in, check out, or report the current status.
 
-    ``scanned_at`` is when a logged-out phone first opened the URL (signed cookie); it counts only if
-    that was at most ``PENDING_SCAN_SECONDS`` ago, so the login detour does not expire the code.
+    ``pending_scan`` is a logged-out phone's first opening of the URL (a cookie bound to that
+    browser); its time counts only if that was at most ``PENDING_SCAN_SECONDS`` ago, so the login
+    detour does not expire the code. It is spent here: a second use, on any worker, is ``qr_expired``.
     """
     now = clock.now()
     moment = now
-    if scanned_at is not None and timedelta(0) <= now - scanned_at <= timedelta(
-        seconds=rules.PENDING_SCAN_SECONDS
-    ):
-        moment = scanned_at
+    if pending_scan is not None:
+        scanned_at = datetime.fromtimestamp(pending_scan.first_seen, tz=now.tzinfo)
+        if timedelta(0) <= now - scanned_at <= timedelta(seconds=rules.PENDING_SCAN_SECONDS):
+            moment = scanned_at
     activity, evidence = await _verified_activity(db, token, moment)
     await accounts.require_role(db, actor, activity.community_id, "member")
     _check_geofence(activity, lat, lng)
+    if pending_scan is not None:
+        await _spend_scan(db, activity, actor.member_id, pending_scan.nonce)
     return await _scan(db, activity, actor.member_id, evidence, moment, device_id=device_id)
+
+
+async def _spend_scan(db: AsyncSession, activity: Activity, member_id: uuid.UUID, nonce: str) -> None:
+    """Record a pending scan as used; the unique nonce makes a copy or replay fail on every worker."""
+    insert = pg_insert if is_postgres(db) else sqlite_insert
+    stmt = (
+        insert(ScanUse)
+        .values(
+            id=new_id(),
+            community_id=activity.community_id,
+            nonce=nonce,
+            activity_id=activity.id,
+            member_id=member_id,
+            created_at=clock.now(),
+        )
+        .on_conflict_do_nothing()
+        .returning(ScanUse.id)
+    )
+    if (await db.execute(stmt)).scalar_one_or_none() is None:
+        raise CheckinError("qr_expired", "This scan was already used: scan the code on the screen again.")
+
+
+async def _organizes(db: AsyncSession, activity: Activity, member_id: uuid.UUID) -> bool:
+    """Whether the member created the activity or is an organizer or admin of its community."""
+    if member_id == activity.created_by:
+        return True
+    role = await db.scalar(
+        select(Membership.id)
+        .where(
+            Membership.member_id == member_id,
+            Membership.community_id == activity.community_id,
+            Membership.role.in_(("organizer", "admin")),
+        )
+        .limit(1)
+    )
+    return role is not None or bool(
+        await db.scalar(select(Member.is_platform_admin).where(Member.id == member_id))
+    )
 
 
 async def _award(db: AsyncSession, activity: Activity, att: Attendance, actor_id: uuid.UUID | None) -> int:
@@ -466,6 +621,8 @@ async def _scan(
     device_id: str | None = None,
     scanned_by: uuid.UUID | None = None,
 ) -> CheckinResult:
+    if activity.status == "pending_approval":
+        raise CheckinError("activity_not_open", "This activity is waiting for an admin's approval.")
     if activity.status != "open":
         raise CheckinError("activity_not_open", "This activity is closed.")
     att = await db.scalar(
@@ -474,11 +631,18 @@ async def _scan(
         .with_for_update()
     )
     try:
-        decision = rules.decide_scan(att.status if att else None, att.checked_in_at if att else None, moment)
+        decision = rules.decide_scan(
+            att.status if att else None,
+            att.checked_in_at if att else None,
+            moment,
+            manual=att is None or att.evidence == "manual",
+        )
     except ValueError as exc:
-        raise CheckinError(str(exc), "You have already checked out of this activity.") from exc
+        raise CheckinError(
+            str(exc), SCAN_REFUSALS.get(str(exc), SCAN_REFUSALS["already_checked_out"])
+        ) from exc
     if att is not None and decision == "status":
-        return CheckinResult("checked_in", activity, att, att.points, repeated=True)
+        return CheckinResult("checked_in", activity, att, 0, repeated=True)
     if att is not None:
         return await _check_out(db, activity, att, moment, scanned_by)
     return await _check_in(db, activity, member_id, evidence, moment, device_id, scanned_by)
@@ -519,9 +683,8 @@ async def _check_in(
         "device_id": device_id,
         "scanned_by": scanned_by,
         "minutes": 0,
-        "points": rules.points_for("per_attendance", activity.points, activity.points_max, 0)
-        if activity.points_mode == "per_attendance"
-        else 0,
+        "points": 0,  # nothing posts at check-in: scan-and-walk-away earns nothing
+        "needs_confirmation": await _organizes(db, activity, member_id),
         "created_at": clock.now(),
     }
     insert = pg_insert if is_postgres(db) else sqlite_insert
@@ -535,9 +698,8 @@ async def _check_in(
     if att is None:
         raise RuntimeError("attendance vanished after insert")
     if inserted is None:  # a concurrent scan of the same member won: report its result
-        return CheckinResult("checked_in", activity, att, att.points, repeated=True)
-    awarded = await _award(db, activity, att, scanned_by or member_id)
-    return CheckinResult("checked_in", activity, att, awarded)
+        return CheckinResult("checked_in", activity, att, 0, repeated=True)
+    return CheckinResult("checked_in", activity, att, 0)
 
 
 def _finish(activity: Activity, att: Attendance, out_at: datetime) -> None:
@@ -552,42 +714,66 @@ def _finish(activity: Activity, att: Attendance, out_at: datetime) -> None:
 async def _check_out(
     db: AsyncSession, activity: Activity, att: Attendance, moment: datetime, actor_id: uuid.UUID | None
 ) -> CheckinResult:
-    already = att.points  # per_attendance points posted at check-in
+    """Finish an attendance and post its points, unless it is an organizer's own (then it waits)."""
     _finish(activity, att, moment)
     awarded = 0
-    if activity.points_mode == "per_hour":
-        awarded = await _award(db, activity, att, actor_id or att.member_id)
+    if att.needs_confirmation and att.approved_by is None:
+        att.status = "pending"
     else:
-        att.points = already
+        awarded = await _award(db, activity, att, actor_id or att.member_id)
     await db.flush()
     return CheckinResult("checked_out", activity, att, awarded)
 
 
-async def close_activity(db: AsyncSession, actor: Actor, activity_id: uuid.UUID) -> tuple[int, int]:
-    """Check out everyone still in and post their points; returns (checked out, points posted)."""
+async def close_activity(
+    db: AsyncSession, actor: Actor, activity_id: uuid.UUID, absent_member_ids: Sequence[uuid.UUID] = ()
+) -> CloseResult:
+    """Close: people who left early (``absent_member_ids``, still checked in) get no points; everyone
+    else still in is checked out and their points post."""
     activity = await organizer_activity(db, actor, activity_id, lock=True)
     if activity.status != "open":
         raise Conflict("activity_not_open", "The activity is already closed or cancelled.")
-    return await _close(db, activity, actor.member_id)
+    return await _close(db, activity, actor.member_id, set(absent_member_ids))
 
 
-async def _close(db: AsyncSession, activity: Activity, actor_id: uuid.UUID | None) -> tuple[int, int]:
+async def _close(
+    db: AsyncSession, activity: Activity, actor_id: uuid.UUID | None, absent: set[uuid.UUID] | None = None
+) -> CloseResult:
     now = clock.now()
+    absent = absent or set()
     still_in = list(
         await db.scalars(
             select(Attendance)
             .where(Attendance.activity_id == activity.id, Attendance.status == "in")
+            .order_by(Attendance.id)
             .with_for_update()
         )
     )
-    posted = 0
+    unknown = absent - {att.member_id for att in still_in}
+    if unknown:
+        raise InvalidInput(
+            "not_checked_in",
+            "Only people still checked in can be marked absent.",
+            errors=[{"field": "absent_member_ids", "message": ", ".join(sorted(str(u) for u in unknown))}],
+        )
+    posted = waiting = 0
     for att in still_in:
+        if att.member_id in absent:
+            _mark_absent(att, now)
+            continue
         result = await _check_out(db, activity, att, min(now, activity.ends_at), actor_id)
         posted += result.points_awarded
+        waiting += att.status == "pending"
     activity.status = "closed"
     activity.closed_at = now
     await db.flush()
-    return len(still_in), posted
+    return CloseResult(len(still_in) - len(absent), posted, len(absent), waiting)
+
+
+def _mark_absent(att: Attendance, now: datetime) -> None:
+    """The organizer saw this person leave early: the record stays (evidence), no minutes, no points."""
+    att.status, att.minutes, att.points = "absent", 0, 0
+    att.checked_out_at = max(now, att.checked_in_at)
 
 
 AUTO_CLOSE_AFTER_SECONDS = 6 * 3600
@@ -677,8 +863,8 @@ async def request_manual(
 ) -> Attendance:
     """An organizer records someone who could not scan; a second organizer must approve it."""
     activity = await organizer_activity(db, actor, activity_id, lock=True)
-    if activity.status == "cancelled":
-        raise CheckinError("activity_not_open", "This activity was cancelled.")
+    if activity.status in ("cancelled", "pending_approval"):
+        raise CheckinError("activity_not_open", "This activity is cancelled or waiting for approval.")
     held = await db.scalar(
         select(Membership.id).where(
             Membership.member_id == member_id, Membership.community_id == activity.community_id
@@ -739,8 +925,10 @@ async def approve_manual(
     """A second organizer approves a manual record; its points post. Neither the organizer who entered
     it nor the member it is for may approve (``second_organizer_required``, ``approver_conflict``)."""
     activity, att = await _pending_manual(db, actor, attendance_id)
+    if activity.status == "pending_approval":
+        raise CheckinError("activity_not_open", "This activity is waiting for an admin's approval.")
     if att.checked_out_at is None:
-        raise RuntimeError("a manual record always has a check-out time")
+        raise RuntimeError("a pending record always has a check-out time")
     _finish(activity, att, att.checked_out_at)
     att.approved_by = actor.member_id
     await db.flush()
@@ -819,49 +1007,47 @@ async def attendance_list(
             flags.append("manual")
         if att.evidence == "poster":
             flags.append("weak_evidence")
+        if att.needs_confirmation:
+            flags.append("self_attendance")
         out.append(AttendanceRow(att, name, phone, flags))
     return out
 
 
-def attendance_csv(rows: list[AttendanceRow], tz: str = "Asia/Shanghai") -> str:
-    zone = ZoneInfo(tz)
+ATTENDANCE_CSV_HEADERS = (
+    "Name",
+    "Phone",
+    "Status",
+    "Evidence",
+    "Checked in at",
+    "Checked out at",
+    "Minutes",
+    "Points",
+    "Entered by hand",
+    "Flags",
+)
+"""Column titles of the attendance CSV (msgids: the reader gets them in their language)."""
 
-    def t(value: datetime | None) -> str:
-        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
 
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(
+def attendance_csv(
+    rows: list[AttendanceRow], tz: str = "Asia/Shanghai", translate: Callable[[str], str] | None = None
+) -> bytes:
+    """The attendance list as a spreadsheet, by the shared writer (safe cells, BOM, local times)."""
+    cells = [
         [
-            "name",
-            "phone",
-            "status",
-            "evidence",
-            "checked_in",
-            "checked_out",
-            "minutes",
-            "points",
-            "manual",
-            "flags",
+            r.member_name,
+            r.member_phone,
+            r.attendance.status,
+            r.attendance.evidence,
+            r.attendance.checked_in_at,
+            r.attendance.checked_out_at,
+            r.attendance.minutes,
+            r.attendance.points,
+            "yes" if r.attendance.evidence == "manual" else "no",
+            " ".join(r.flags),
         ]
-    )
-    for r in rows:
-        a = r.attendance
-        w.writerow(
-            [
-                r.member_name,
-                r.member_phone,
-                a.status,
-                a.evidence,
-                t(a.checked_in_at),
-                t(a.checked_out_at),
-                a.minutes,
-                a.points,
-                "yes" if a.evidence == "manual" else "no",
-                " ".join(r.flags),
-            ]
-        )
-    return "\ufeff" + buf.getvalue()
+        for r in rows
+    ]
+    return kit_csv.csv_bytes(ATTENDANCE_CSV_HEADERS, cells, tz=tz, translate=translate)
 
 
 # ---------------------------------------------------------------- hours, teams, certificates

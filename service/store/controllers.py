@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -15,8 +17,10 @@ from service.accounts.models import Partner
 from service.accounts.rules import mask_name
 from service.accounts.service import Actor
 from service.config import Settings
-from service.errors import InvalidInput
+from service.errors import InvalidInput, localise
 from service.http import Limit, decode_cursor, encode_cursor, idempotent
+from service.kit import csv as kit_csv
+from service.kit.masking import mask_code
 from service.store import rules, service
 from service.store.models import Offer, Order, Product, StoreSettings, Voucher
 from service.store.schemas import (
@@ -67,11 +71,22 @@ def product_out(p: Product, my_limit_left: int | None = None) -> ProductOut:
     )  # fmt: skip
 
 
-def order_out(o: Order, product_name: str, settings: Settings, member_name: str | None = None) -> OrderOut:
+def order_out(
+    o: Order, product_name: str, settings: Settings, member_name: str | None = None, *, staff: bool = False
+) -> OrderOut:
+    """``staff``: the order as a clerk's list shows it, the pickup code masked and no URL or QR that
+    would carry it, so a hand-out needs the code the member shows."""
+    if staff:
+        code, url, qr_url = mask_code(o.pickup_code), "", ""
+    else:
+        code, url, qr_url = (
+            o.pickup_code,
+            f"{settings.public_url}/o/{o.pickup_code}",
+            f"/api/v1/orders/{o.id}/qr.png",
+        )
     return OrderOut(
-        o.id, o.status, o.points, o.pickup_code, o.expires_at, o.product_id, product_name, o.quantity,
-        o.member_id, o.created_at, f"{settings.public_url}/o/{o.pickup_code}",
-        f"/api/v1/orders/{o.id}/qr.png", o.closed_at, member_name,
+        o.id, o.status, o.points, code, o.expires_at, o.product_id, product_name, o.quantity,
+        o.member_id, o.created_at, url, qr_url, o.closed_at, member_name,
     )  # fmt: skip
 
 
@@ -84,11 +99,16 @@ def offer_out(o: Offer, partner_name: str, my_claimed: int = 0) -> OfferOut:
 
 
 def voucher_out(
-    v: Voucher, settings: Settings, offer: Offer | None = None, partner: Partner | None = None, who: str = ""
-) -> VoucherOut:
+    v: Voucher, settings: Settings, offer: Offer | None = None, partner: Partner | None = None, who: str = "",
+    *, staff: bool = False,
+) -> VoucherOut:  # fmt: skip
+    """``staff``: as the partner's list shows it, the code masked and no URL or QR that carries it."""
+    if staff:
+        code, url, qr_url = mask_code(v.code), "", ""
+    else:
+        code, url, qr_url = v.code, f"{settings.public_url}/v/{v.code}", f"/api/v1/vouchers/{v.id}/qr.png"
     return VoucherOut(
-        v.id, v.code, v.status, v.expires_at, v.points, v.offer_id, v.partner_id, v.created_at,
-        f"{settings.public_url}/v/{v.code}", f"/api/v1/vouchers/{v.id}/qr.png",
+        v.id, code, v.status, v.expires_at, v.points, v.offer_id, v.partner_id, v.created_at, url, qr_url,
         offer.title if offer else None, partner.name if partner else None, v.redeemed_at, who or None,
     )  # fmt: skip
 
@@ -287,20 +307,20 @@ class OrderController(Controller):
 
     @get(
         "/orders/{oid:uuid}",
-        summary="One order (its member or a clerk)",
+        summary="One order (its member, or a clerk who sees the pickup code masked)",
         description="Errors: order_not_found.",
     )
     async def show(self, db: AsyncSession, actor: Actor, settings: Settings, oid: uuid.UUID) -> OrderOut:
         order, product = await service.order_for_viewer(db, actor, oid)
-        return order_out(order, product.name, settings)
+        return order_out(order, product.name, settings, staff=order.member_id != actor.member_id)
 
     @get(
         "/orders/{oid:uuid}/qr.png",
-        summary="QR code of the order's pickup URL <public_url>/o/<code> (its member or a clerk)",
+        summary="QR code of the order's pickup URL <public_url>/o/<code> (its member only)",
         media_type="image/png",
     )
     async def qr(self, db: AsyncSession, actor: Actor, settings: Settings, oid: uuid.UUID) -> Response[bytes]:
-        order, _ = await service.order_for_viewer(db, actor, oid)
+        order, _ = await service.order_for_viewer(db, actor, oid, owner_only=True)
         return _png(rules.qr_png(f"{settings.public_url}/o/{order.pickup_code}"))
 
     @get("/me/orders", summary="The caller's orders in a community, newest first")
@@ -322,7 +342,8 @@ class OrderController(Controller):
         rows, last = await service.list_orders(
             db, actor, cid, mine=False, status=status, limit=limit, before=_after(cursor)
         )
-        return OrderPage([order_out(o, p.name, settings, mask_name(m.name)) for o, p, m in rows], _next(last))
+        items = [order_out(o, p.name, settings, mask_name(m.name), staff=True) for o, p, m in rows]
+        return OrderPage(items, _next(last))
 
 
 # ---------------------------------------------------------------- partner alliance
@@ -416,7 +437,7 @@ class OfferController(Controller):
         media_type="image/png",
     )
     async def qr(self, db: AsyncSession, actor: Actor, settings: Settings, vid: uuid.UUID) -> Response[bytes]:
-        voucher, _ = await service.voucher_for_viewer(db, actor, vid)
+        voucher, _ = await service.voucher_for_viewer(db, actor, vid, owner_only=True)
         return _png(rules.qr_png(f"{settings.public_url}/v/{voucher.code}"))
 
     @get("/me/vouchers", summary="The caller's vouchers in a community, newest first")
@@ -436,25 +457,28 @@ class OfferController(Controller):
         rows, last = await service.list_vouchers(
             db, actor, partner.community_id, partner_id=pid, status=status, limit=limit, before=_after(cursor)
         )
-        items = [voucher_out(v, settings, o, p, mask_name(m.name)) for v, o, p, m in rows]
+        items = [voucher_out(v, settings, o, p, mask_name(m.name), staff=True) for v, o, p, m in rows]
         return VoucherPage(items, _next(last))
 
     @get(
         "/partners/{pid:uuid}/settlement",
         summary="A partner's monthly statement: count, points, yuan and the list (admin or that partner)",
-        description="`format=csv` gives a spreadsheet (UTF-8 with BOM, Chinese headers) for Excel. "
+        description="`format=csv` gives a spreadsheet for Excel (UTF-8 with BOM, headers in the reader's "
+        "language, times in the community's time zone). "
         "Errors: invalid_month, partner_not_found, forbidden.",
         responses={200: ResponseSpec(data_container=SettlementOut, description="The statement")},
     )
     async def settlement(
-        self, db: AsyncSession, actor: Actor, pid: uuid.UUID, month: Month = None, format: Format = "json"
-    ) -> Response[Any]:
+        self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, pid: uuid.UUID,
+        month: Month = None, format: Format = "json",
+    ) -> Response[Any]:  # fmt: skip
         partner = await service.accounts.get_partner(db, pid)
         st = await service.settlement(
             db, actor, pid, month or await service.current_month(db, partner.community_id)
         )
         if format == "csv":
-            return _csv(_settlement_csv(st), f"settlement-{st.month}.csv")
+            tz = (await service.accounts.get_community(db, partner.community_id)).timezone
+            return _csv(_settlement_csv(st, tz, partial(localise, request)), f"settlement-{st.month}.csv")
         return Response(_settlement_out(st))
 
     @get(
@@ -464,17 +488,18 @@ class OfferController(Controller):
         responses={200: ResponseSpec(data_container=PartnerReportOut, description="The report")},
     )
     async def partner_report(
-        self, db: AsyncSession, actor: Actor, cid: uuid.UUID, month: Month = None, format: Format = "json"
-    ) -> Response[Any]:
+        self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, cid: uuid.UUID,
+        month: Month = None, format: Format = "json",
+    ) -> Response[Any]:  # fmt: skip
         month = month or await service.current_month(db, cid)
         lines, count, total, yuan = await service.community_report(db, actor, cid, month)
         if format == "csv":
+            translate = partial(localise, request)
             rows = [(ln.partner.name, ln.count, ln.points, ln.yuan) for ln in lines]
-            rows.append(("合计", count, total, yuan))
-            return _csv(
-                rules.statement_csv(["商家", "核销笔数", "积分", "折合金额(元)"], rows),
-                f"partners-{month}.csv",
-            )
+            rows.append((translate("Total"), count, total, yuan))
+            tz = (await service.accounts.get_community(db, cid)).timezone
+            data = kit_csv.csv_bytes(PARTNER_REPORT_CSV_HEADERS, rows, tz=tz, translate=translate)
+            return _csv(data, f"partners-{month}.csv")
         rate = (await service.get_settings(db, cid)).fen_per_point
         out = [PartnerLineOut(ln.partner.id, ln.partner.name, ln.count, ln.points, ln.yuan) for ln in lines]
         return Response(PartnerReportOut(cid, month, count, total, yuan, rate, out))
@@ -490,11 +515,14 @@ def _settlement_out(st: service.Statement) -> SettlementOut:
     )
 
 
-def _settlement_csv(st: service.Statement) -> bytes:
-    headers = ["核销时间", "券码", "优惠", "积分", "会员", "折合金额(元)"]
+SETTLEMENT_CSV_HEADERS = ("Redeemed at", "Voucher code", "Offer", "Points", "Member", "Yuan")
+PARTNER_REPORT_CSV_HEADERS = ("Partner", "Redemptions", "Points", "Yuan")
+
+
+def _settlement_csv(st: service.Statement, tz: str, translate: Callable[[str], str]) -> bytes:
     rows: list[list[object]] = [
         [
-            (v.redeemed_at or v.created_at).isoformat(timespec="seconds"),
+            v.redeemed_at or v.created_at,
             v.code,
             o.title,
             v.points,
@@ -503,8 +531,9 @@ def _settlement_csv(st: service.Statement) -> bytes:
         ]
         for v, o, who in st.items
     ]
-    rows.append([f"{st.partner.name} {st.month} 合计", "", f"{st.count} 笔", st.points, "", st.yuan])
-    return rules.statement_csv(headers, rows)
+    total = translate("%(partner)s %(month)s total") % {"partner": st.partner.name, "month": st.month}
+    rows.append([total, "", translate("%(n)s redemptions") % {"n": st.count}, st.points, "", st.yuan])
+    return kit_csv.csv_bytes(SETTLEMENT_CSV_HEADERS, rows, tz=tz, translate=translate)
 
 
 ROUTES: list[Any] = [ProductController, OrderController, OfferController]

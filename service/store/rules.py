@@ -1,12 +1,10 @@
-"""Pure rules of the store domain: codes, months, images, QR codes, statements. No database, no framework."""
+"""Pure rules of the store domain: codes, months, images, QR codes. No database, no framework."""
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import secrets
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -31,7 +29,6 @@ __all__ = [
     "normalise_code",
     "process_image",
     "qr_png",
-    "statement_csv",
     "yuan",
 ]
 
@@ -148,23 +145,3 @@ def qr_png(url: str, box_px: int = 10) -> bytes:
     out = io.BytesIO()
     code.make_image(fill_color="black", back_color="white").save(out, format="PNG")
     return out.getvalue()
-
-
-# ---------------------------------------------------------------- statements
-
-
-def statement_csv(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
-    """CSV that Excel opens with Chinese intact: UTF-8 with a byte-order mark, CRLF line ends."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(headers)
-    for row in rows:
-        writer.writerow(["" if v is None else _safe_cell(v) for v in row])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-def _safe_cell(value: object) -> object:
-    # A cell starting with = + - @ would run as a formula in Excel (CSV injection).
-    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
-        return "'" + value
-    return value

@@ -1025,9 +1025,14 @@ async def staff_partner_ids(db: AsyncSession, actor: Actor) -> list[tuple[uuid.U
     return [(c, p) for c, p in rows if p is not None]
 
 
-async def order_for_viewer(db: AsyncSession, actor: Actor, order_id: uuid.UUID) -> tuple[Order, Product]:
-    """An order as its member or a clerk of its community sees it."""
+async def order_for_viewer(
+    db: AsyncSession, actor: Actor, order_id: uuid.UUID, *, owner_only: bool = False
+) -> tuple[Order, Product]:
+    """An order as its member or a clerk of its community sees it (``owner_only``: its member only,
+    for what carries the whole pickup code, such as its QR)."""
     order = await get_order(db, order_id)
+    if order.member_id != actor.member_id and owner_only:
+        raise NotFound("order_not_found", "No such order.")
     if order.member_id != actor.member_id:
         try:
             await accounts.require_role(db, actor, order.community_id, "clerk")
@@ -1036,9 +1041,13 @@ async def order_for_viewer(db: AsyncSession, actor: Actor, order_id: uuid.UUID) 
     return order, await get_product(db, order.product_id)
 
 
-async def voucher_for_viewer(db: AsyncSession, actor: Actor, voucher_id: uuid.UUID) -> tuple[Voucher, Offer]:
-    """A voucher as its member or its partner's staff see it."""
+async def voucher_for_viewer(
+    db: AsyncSession, actor: Actor, voucher_id: uuid.UUID, *, owner_only: bool = False
+) -> tuple[Voucher, Offer]:
+    """A voucher as its member or its partner's staff see it (``owner_only``: its member only)."""
     voucher = await get_voucher(db, voucher_id)
+    if voucher.member_id != actor.member_id and owner_only:
+        raise NotFound("voucher_not_found", "No such voucher.")
     if voucher.member_id != actor.member_id:
         try:
             await accounts.require_role(

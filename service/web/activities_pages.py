@@ -21,7 +21,7 @@ from service.accounts.models import Community
 from service.accounts.service import Actor
 from service.activities import qr, rules
 from service.activities import service as svc
-from service.activities.controllers import DEVICE_COOKIE, SCAN_COOKIE, device_of, scanned_at_of
+from service.activities.controllers import DEVICE_COOKIE, SCAN_COOKIE, device_of, pending_scan_of
 from service.config import Settings
 from service.errors import DomainError
 from service.points import service as points
@@ -41,6 +41,8 @@ LABELS = {
         "out": "Checked out",
         "pending": "Waiting for approval",
         "rejected": "Rejected",
+        "absent": "Absent (left early)",
+        "pending_approval": "Waiting for an admin's approval",
         "open": "Open",
         "closed": "Closed",
         "cancelled": "Cancelled",
@@ -61,6 +63,9 @@ LABELS = {
         "location_required": "This activity needs your location to check in.",
         "already_checked_out": "You have already checked out of this activity.",
         "manual_pending": "Your attendance was entered by hand and is waiting for approval.",
+        "confirmation_pending": (
+            "Your own attendance at an activity you organize waits for another organizer."
+        ),
         "forbidden": "You are not a member of this activity's community.",
     },
 }
@@ -176,6 +181,8 @@ async def activity_page(
         count=await svc.checked_in_count(db, aid),
         signups=await svc.signup_count(db, aid),
         tz=community.timezone,
+        cap=await svc.points_cap(db, community.id),
+        can_approve=await svc.can_approve(db, actor, activity),
     )
 
 
@@ -260,11 +267,16 @@ async def checkin_page(
     """The URL inside every check-in QR. Logged out: remember when it was opened, then log in."""
     token = token[:100]
     cookies = _device_cookie(request, settings)
+    device = device_of(request) or str(cookies[0].value)
     if maybe_actor is None:
-        first = scanned_at_of(request, settings, token)
+        try:
+            first = pending_scan_of(request, settings, token)
+        except DomainError:
+            first = None  # another phone's cookie: this phone starts its own scan
         response = redirect_to_login(request)
         if first is None and await svc.peek_token(db, token) is not None:
-            value = rules.sign_scan(settings.secret_key, token, int(clock.now().timestamp()))
+            nonce = secrets.token_hex(rules.SCAN_NONCE_CHARS // 2)
+            value = rules.sign_scan(settings.secret_key, token, int(clock.now().timestamp()), nonce, device)
             cookies.append(
                 Cookie(
                     key=SCAN_COOKIE,
@@ -280,11 +292,7 @@ async def checkin_page(
     actor = maybe_actor
     try:
         result = await svc.check_in(
-            db,
-            actor,
-            token,
-            device_id=device_of(request) or (cookies[0].value if cookies else None),
-            scanned_at=scanned_at_of(request, settings, token),
+            db, actor, token, device_id=device, pending_scan=pending_scan_of(request, settings, token)
         )
     except DomainError as exc:
         if exc.code == "location_required":
@@ -301,7 +309,10 @@ async def checkin_page(
         result=result,
         balance=balance,
         tz=community.timezone,
+        min_stay_minutes=rules.MIN_STAY_SECONDS // 60,
     )
+    if request.cookies.get(SCAN_COOKIE):
+        response.delete_cookie(SCAN_COOKIE, path="/")  # spent: it never checks anybody in again
     return _with_cookies(response, cookies)
 
 

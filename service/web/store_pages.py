@@ -15,6 +15,7 @@ from service.accounts.models import Community
 from service.accounts.rules import mask_name
 from service.accounts.service import Actor
 from service.errors import DomainError
+from service.kit.masking import mask_code
 from service.points import service as points
 from service.store import service as store
 from service.web.pages import ADMIN_LINKS, HOME_PANELS, admin_community
@@ -76,7 +77,15 @@ async def counter_page(
     if isinstance(chosen, Response):
         return chosen
     rows, _ = await store.list_orders(db, actor, chosen.id, mine=False, limit=20)
-    return page(request, "store/counter.html", actor, community=chosen, rows=rows, mask_name=mask_name)
+    return page(
+        request,
+        "store/counter.html",
+        actor,
+        community=chosen,
+        rows=rows,
+        mask_name=mask_name,
+        mask_code=mask_code,
+    )
 
 
 @get("/o/{code:str}", include_in_schema=False)
@@ -175,6 +184,7 @@ async def partner_page(
         history=history,
         offers=offers,
         mask_name=mask_name,
+        mask_code=mask_code,
         others=[p for _c, p in mine if p != shop.id],
     )
 

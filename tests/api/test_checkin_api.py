@@ -63,15 +63,17 @@ async def test_kiosk_png_decodes_to_a_url_that_checks_in(client: Any, world: Any
     assert url.startswith("http://testserver/c/")
     page = await client.get(urlparse(url).path, headers=world.h["alice"])
     assert page.status_code == 200
-    assert 'data-status="checked_in"' in page.text and "+8" in page.text
+    assert 'data-status="checked_in"' in page.text and "+0" in page.text
+    assert 'data-status="on_check_out"' in page.text  # the points post at check-out or close
     assert await count(client, world, a["id"]) == 1
-    assert await balance(client, world, "alice") == 8
+    assert await balance(client, world, "alice") == 0
     kiosk = (await client.get(f"/api/v1/activities/{a['id']}/kiosk", headers=world.h["organizer"])).json()
     assert kiosk["url"].endswith("/c/" + kiosk["token"]) and kiosk["checked_in_count"] == 1
     assert 1 <= kiosk["refresh_after_s"] <= 15
     again = await client.post("/api/v1/checkins", json={"token": kiosk["token"]}, headers=world.h["alice"])
     assert again.status_code == 200 and again.json()["repeated"] is True
-    assert await balance(client, world, "alice") == 8
+    assert again.json()["points_pending"] == 8 and again.json()["points_status"] == "on_check_out"
+    assert await balance(client, world, "alice") == 0
 
 
 async def test_poster_svg_and_png(client: Any, world: Any) -> None:
@@ -120,7 +122,8 @@ async def test_checkin_retry_with_idempotency_key_replays(client: Any, world: An
     second = await client.post("/api/v1/checkins", json={"token": token}, headers=headers)
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json() and first.json()["repeated"] is False
-    assert await balance(client, world, "carol") == 8
+    assert first.json()["points_awarded"] == 0 and first.json()["points_pending"] == 8
+    assert await count(client, world, a["id"]) == 1 and await balance(client, world, "carol") == 0
 
 
 async def test_logged_out_scan_completes_after_login_with_first_time(client: Any, world: Any) -> None:

@@ -180,14 +180,22 @@ async def test_settlement_json_and_excel_csv(client: Any, world: Any, maker: Any
     assert (st["count"], st["points"], st["yuan"]) == (3, 360, "18.00")
     assert len(st["items"]) == 3 and st["items"][0]["member_name"] == "a***e"
     r = await client.get(
-        f"/api/v1/partners/{world.partner.id}/settlement?month={month}&format=csv", headers=world.h["admin"]
+        f"/api/v1/partners/{world.partner.id}/settlement?month={month}&format=csv",
+        headers={**world.h["admin"], "Accept-Language": "zh-CN,zh;q=0.9"},
     )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert "attachment" in r.headers["content-disposition"]
     assert r.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert rows[0][:4] == ["核销时间", "券码", "优惠", "积分"]
+    assert rows[0][:4] == ["核销时间", "券码", "优惠", "积分"]  # the reader's language
     assert len(rows) == 5 and rows[-1][3] == "360" and rows[-1][5] == "18.00"
+    assert rows[-1][0].endswith("合计")
+    english = await client.get(
+        f"/api/v1/partners/{world.partner.id}/settlement?month={month}&format=csv",
+        headers={**world.h["admin"], "Accept-Language": "en"},
+    )
+    head = next(csv.reader(io.StringIO(english.content.decode("utf-8-sig"))))
+    assert head[:4] == ["Redeemed at", "Voucher code", "Offer", "Points"]
     report = await client.get(
         f"/api/v1/communities/{world.cid}/partner-report?month={month}", headers=world.h["admin"]
     )

@@ -75,13 +75,24 @@ def test_kiosk_scan_login_checkin(live_server: str, browser: Any, phone: Any, sc
     volunteer.click("#login-form button[type=submit]")
     result = volunteer.locator("[data-testid=checkin-result]")
     expect(result.locator("h1")).to_have_attribute("data-status", "checked_in")
-    expect(volunteer.locator("[data-testid=points-awarded]")).to_have_text("+10")
-    expect(volunteer.locator("[data-testid=balance]")).to_have_text("10")
+    # Scan-and-walk-away earns nothing: the points post at check-out or when the organizer closes.
+    expect(volunteer.locator("[data-testid=points-awarded]")).to_have_text("+0")
+    expect(volunteer.locator("[data-testid=points-status]")).to_have_attribute("data-status", "on_check_out")
+    expect(volunteer.locator("[data-testid=balance]")).to_have_text("0")
     volunteer.screenshot(path="/tmp/jifen-checkin.png", full_page=True)
 
     # The kiosk's live count follows within a few seconds, and the code keeps rotating.
     expect(kiosk.locator("#kiosk-count")).to_have_text("1", timeout=10_000)
+
+    # The organizer closes from the activity page; nobody is ticked absent, so the volunteer's points post.
+    kiosk.goto(f"{live_server}/activities/{scene['aid']}")
+    kiosk.locator("[data-testid=close-panel] summary").click()
+    expect(kiosk.locator("[data-testid=close-form] input[type=checkbox]")).to_have_count(1)
+    kiosk.locator("[data-testid=close]").click()
+    expect(kiosk.locator("[data-testid=close-panel]")).to_have_count(0, timeout=10_000)
     kiosk_ctx.close()
+    volunteer.goto(f"{live_server}/")
+    expect(volunteer.locator("[data-testid=available]")).to_have_text("10")
 
     volunteer.goto(f"{live_server}/activities")
     expect(volunteer.locator("h1")).to_be_visible()

@@ -63,16 +63,24 @@ async def test_scan_in_repeat_then_out_posts_points_once(db: AsyncSession, world
     alice = world.actor("alice")
     r = await svc.check_in(db, alice, await kiosk_token(db, world, a))
     await db.commit()
-    assert (r.status, r.points_awarded, r.repeated) == ("checked_in", 10, False)
-    assert await available(db, world, "alice") == 10
+    # Scan-and-walk-away earns nothing: the points post at check-out, after the minimum stay.
+    assert (r.status, r.points_awarded, r.repeated) == ("checked_in", 0, False)
+    assert (r.points_pending, r.points_status) == (10, "on_check_out")
+    assert await available(db, world, "alice") == 0
     clock.advance(timedelta(minutes=1))
     r = await svc.check_in(db, alice, await kiosk_token(db, world, a))
     await db.commit()
-    assert (r.status, r.repeated) == ("checked_in", True)
-    clock.advance(timedelta(minutes=5))
+    assert (r.status, r.repeated, r.points_awarded) == ("checked_in", True, 0)
+    clock.advance(timedelta(seconds=rules.MIN_STAY_SECONDS - 120))  # still short of the minimum stay
     r = await svc.check_in(db, alice, await kiosk_token(db, world, a))
     await db.commit()
-    assert (r.status, r.attendance.minutes, r.points_awarded) == ("checked_out", 6, 0)
+    assert (r.status, r.repeated) == ("checked_in", True) and await available(db, world, "alice") == 0
+    clock.advance(timedelta(minutes=1))
+    r = await svc.check_in(db, alice, await kiosk_token(db, world, a))
+    await db.commit()
+    minutes = rules.MIN_STAY_SECONDS // 60
+    assert (r.status, r.attendance.minutes, r.points_awarded) == ("checked_out", minutes, 10)
+    assert r.points_status == "posted"
     assert await available(db, world, "alice") == 10
     clock.advance(timedelta(minutes=5))
     await refused(db, "already_checked_out", svc.check_in(db, alice, await kiosk_token(db, world, a)))
@@ -219,9 +227,9 @@ async def test_close_checks_everyone_out_and_posts_per_hour_points(db: AsyncSess
         await svc.check_in(db, world.actor(name), await kiosk_token(db, world, a))
     await db.commit()
     clock.set_now(T0 + timedelta(hours=3))  # closed an hour after the end: only the window counts
-    out, posted = await svc.close_activity(db, world.actor("organizer"), a.id)
+    closed = await svc.close_activity(db, world.actor("organizer"), a.id)
     await db.commit()
-    assert (out, posted) == (2, 24)
+    assert (closed.checked_out, closed.points_posted, closed.absent) == (2, 24, 0)
     assert await available(db, world, "alice") == 12 and await available(db, world, "bob") == 12
     await refused(db, "activity_not_open", svc.close_activity(db, world.actor("organizer"), a.id))
     assert await available(db, world, "alice") == 12
@@ -251,7 +259,7 @@ async def test_manual_record_needs_a_second_organizer(db: AsyncSession, world: A
     await refused(db, "manual_not_pending", svc.approve_manual(db, org2, att.id))
     rows = await svc.attendance_list(db, org, a.id)
     assert rows[0].flags == ["manual"]
-    csv_text = svc.attendance_csv(rows)
+    csv_text = svc.attendance_csv(rows).decode("utf-8-sig")
     assert "manual" in csv_text and ",yes," in csv_text
     hours = await svc.hours_of(db, carol, world.cid)
     assert (hours.minutes, hours.manual_minutes) == (60, 60)
@@ -264,7 +272,11 @@ async def test_member_card_checks_in_and_revoked_card_fails(db: AsyncSession, wo
     await db.commit()
     r = await svc.scan_card(db, world.actor("organizer"), a.id, token)
     await db.commit()
-    assert (r.status, r.attendance.evidence, r.points_awarded) == ("checked_in", "member_card", 10)
+    assert (r.status, r.attendance.evidence, r.points_awarded) == ("checked_in", "member_card", 0)
+    clock.advance(timedelta(seconds=rules.MIN_STAY_SECONDS))
+    r = await svc.scan_card(db, world.actor("organizer"), a.id, token)  # the second scan checks out
+    await db.commit()
+    assert (r.status, r.points_awarded) == ("checked_out", 10)
     await refused(db, "forbidden", svc.scan_card(db, world.actor("bob"), a.id, token))
     await svc.revoke_card(db, world.actor("carol"), world.cid)
     await db.commit()
@@ -291,12 +303,28 @@ async def test_scan_before_login_completes_within_ten_minutes(db: AsyncSession, 
     a = await make_activity(db, world)
     token = await kiosk_token(db, world, a)
     clock.advance(timedelta(minutes=9))  # the code itself expired long ago
-    r = await svc.check_in(db, world.actor("alice"), token, scanned_at=T0)
+    scan = rules.PendingScan(int(T0.timestamp()), "a" * rules.SCAN_NONCE_CHARS)
+    r = await svc.check_in(db, world.actor("alice"), token, pending_scan=scan)
     await db.commit()
     assert r.status == "checked_in" and r.attendance.checked_in_at == T0
+    late = rules.PendingScan(int(T0.timestamp()), "b" * rules.SCAN_NONCE_CHARS)
     clock.advance(timedelta(minutes=2))
-    await refused(db, "qr_expired", svc.check_in(db, world.actor("bob"), token, scanned_at=T0))
+    await refused(db, "qr_expired", svc.check_in(db, world.actor("bob"), token, pending_scan=late))
     assert await attendances(db, a) == 1
+
+
+async def test_a_pending_scan_checks_in_one_member_once(db: AsyncSession, world: Any) -> None:
+    clock.set_now(T0)
+    a = await make_activity(db, world)
+    token = await kiosk_token(db, world, a)
+    clock.advance(timedelta(minutes=3))  # the kiosk code expired while the phone logged in
+    scan = rules.PendingScan(int(T0.timestamp()), "c" * rules.SCAN_NONCE_CHARS)
+    await svc.check_in(db, world.actor("alice"), token, pending_scan=scan)
+    await db.commit()
+    # The same scan (a copied cookie) cannot check in anybody else, nor alice again.
+    await refused(db, "qr_expired", svc.check_in(db, world.actor("bob"), token, pending_scan=scan))
+    await refused(db, "qr_expired", svc.check_in(db, world.actor("alice"), token, pending_scan=scan))
+    assert await attendances(db, a) == 1 and await available(db, world, "bob") == 0
 
 
 async def test_hours_and_team_totals(db: AsyncSession, world: Any) -> None:

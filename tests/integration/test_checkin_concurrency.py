@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service import clock
 from service.accounts import service as accounts
 from service.accounts.models import Member
+from service.activities import rules
 from service.activities import service as svc
 from service.activities.models import Attendance
 from service.errors import DomainError
@@ -63,6 +64,15 @@ async def test_crowd_checks_in_once_each_with_points_once(
             select(func.count(func.distinct(Attendance.member_id))).where(Attendance.activity_id == a.id)
         )
         assert n == distinct == CROWD
+        balances = [(await points.balance(db, world.cid, p.member_id)).available for p in people[:20]]
+    assert balances == [0] * 20  # nothing posts at check-in
+    # After the minimum stay everyone scans out, again twice at once: the points post once each.
+    clock.advance(timedelta(seconds=rules.MIN_STAY_SECONDS))
+    async with maker() as db:
+        token = (await svc.kiosk_code(db, world.actor("organizer"), a.id, "http://testserver")).token
+    results = await asyncio.gather(*[scan(maker, p, token) for p in people + people])
+    assert results.count("checked_out") == CROWD and results.count("already_checked_out") == CROWD
+    async with maker() as db:
         balances = [(await points.balance(db, world.cid, p.member_id)).available for p in people[:20]]
     assert balances == [5] * 20
 

@@ -38,12 +38,31 @@ def test_tampered_token_fails_the_mac() -> None:
 
 def test_scan_decisions() -> None:
     assert rules.decide_scan(None, None, T0) == "check_in"
-    assert rules.decide_scan("in", T0, T0 + timedelta(minutes=4, seconds=59)) == "status"
-    assert rules.decide_scan("in", T0, T0 + timedelta(minutes=5)) == "check_out"
+    stay = timedelta(seconds=rules.MIN_STAY_SECONDS)
+    assert rules.decide_scan("in", T0, T0 + stay - timedelta(seconds=1)) == "status"
+    assert rules.decide_scan("in", T0, T0 + stay) == "check_out"
     with pytest.raises(ValueError, match="already_checked_out"):
         rules.decide_scan("out", T0, T0 + timedelta(hours=1))
+    with pytest.raises(ValueError, match="already_checked_out"):
+        rules.decide_scan("absent", T0, T0 + timedelta(hours=1))
     with pytest.raises(ValueError, match="manual_pending"):
         rules.decide_scan("pending", T0, T0)
+    with pytest.raises(ValueError, match="confirmation_pending"):
+        rules.decide_scan("pending", T0, T0 + stay, manual=False)
+
+
+def test_scan_and_walk_away_is_not_a_stay() -> None:
+    # A minimum stay of a few seconds would let a volunteer scan twice at the door and leave.
+    assert rules.MIN_STAY_SECONDS >= 10 * 60
+
+
+def test_activities_above_the_cap_need_approval() -> None:
+    cap = rules.POINTS_CAP_DEFAULT
+    assert not rules.needs_approval("per_attendance", cap, None, cap)
+    assert rules.needs_approval("per_attendance", 50_000, None, cap)
+    assert not rules.needs_approval("per_attendance", 50_000, cap, cap)  # points_max lowers the worth
+    assert rules.needs_approval("per_hour", cap + 1, None, cap)
+    assert not rules.needs_approval("per_hour", cap, 8 * cap, cap)  # the cap is per hour
 
 
 def test_minutes_count_only_inside_the_window() -> None:
@@ -66,9 +85,14 @@ def test_geofence_distance() -> None:
     assert 100 < d < 120
 
 
-def test_scan_cookie_is_signed() -> None:
-    value = rules.sign_scan("k" * 40, "TOKEN", 1_700_000_000)
-    assert rules.verify_scan("k" * 40, value, "TOKEN") == 1_700_000_000
-    assert rules.verify_scan("k" * 40, value, "OTHER") is None
-    assert rules.verify_scan("k" * 40, value.replace("1700000000", "1700000600"), "TOKEN") is None
-    assert rules.verify_scan("j" * 40, value, "TOKEN") is None
+def test_scan_cookie_is_signed_and_bound_to_the_device() -> None:
+    nonce = "n" * rules.SCAN_NONCE_CHARS
+    value = rules.sign_scan("k" * 40, "TOKEN", 1_700_000_000, nonce, "DEVICE-A")
+    assert rules.verify_scan("k" * 40, value, "TOKEN", "DEVICE-A") == rules.PendingScan(1_700_000_000, nonce)
+    assert rules.scan_is_for(value, "TOKEN") and not rules.scan_is_for(value, "OTHER")
+    assert rules.verify_scan("k" * 40, value, "OTHER", "DEVICE-A") is None
+    assert rules.verify_scan("k" * 40, value, "TOKEN", "DEVICE-B") is None  # copied to another browser
+    assert rules.verify_scan("k" * 40, value, "TOKEN", None) is None
+    assert rules.verify_scan("k" * 40, value.replace("1700000000", "1700000600"), "TOKEN", "DEVICE-A") is None
+    assert rules.verify_scan("k" * 40, value.replace(nonce, "m" * len(nonce)), "TOKEN", "DEVICE-A") is None
+    assert rules.verify_scan("j" * 40, value, "TOKEN", "DEVICE-A") is None

@@ -32,6 +32,11 @@
     var body = {};
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.type === "submit" || el.type === "file") return;
+      if (el.type === "checkbox" && el.dataset.list !== undefined) {
+        body[el.name] = body[el.name] || [];
+        if (el.checked) body[el.name].push(el.value);
+        return;
+      }
       if (el.type === "checkbox") { body[el.name] = el.checked; return; }
       if (el.value === "") return;
       body[el.name] = el.dataset.type === "int" ? parseInt(el.value, 10)
