@@ -37,6 +37,12 @@ __all__ = [
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for the lock before giving up."""
 
+PG_POOL_SIZE = 12
+"""PostgreSQL connections kept per worker process: a 2-core database runs best with a few dozen
+backends in all, so ``workers x (size + overflow)`` should stay well under ``max_connections``."""
+PG_POOL_OVERFLOW = 4
+PG_POOL_RECYCLE_SECONDS = 1800
+
 UTCDateTime = DateTimeUTC
 
 NAMING = {
@@ -74,9 +80,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", PG_POOL_SIZE)
+    kwargs.setdefault("max_overflow", PG_POOL_OVERFLOW)
+    # No pre-ping (a round trip per checkout); a dead connection fails one request and is replaced,
+    # and connections are recycled before any idle timeout in between would cut them.
+    kwargs.setdefault("pool_pre_ping", False)
+    kwargs.setdefault("pool_recycle", PG_POOL_RECYCLE_SECONDS)
     return create_async_engine(url, **kwargs)
 
 
