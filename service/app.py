@@ -51,7 +51,7 @@ Errors are RFC 9457 `application/problem+json` bodies with `status`, `title`, `d
 """
 
 
-@get("/healthz", summary="Liveness: the process answers (no database)", tags=["ops"], media_type=MediaType.JSON)
+@get("/healthz", summary="Liveness (no database)", tags=["ops"], media_type=MediaType.JSON)
 async def healthz(request: Request[Any, Any, Any]) -> dict[str, str]:
     # No session: a liveness probe must not queue behind the connection pool or a busy database.
     return {"status": "ok", "database": request.app.state.engine.dialect.name}

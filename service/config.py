@@ -42,6 +42,10 @@ POINTS_PER_AWARD_MAX = 100_000
 """Largest number of points a single transfer may move."""
 TOKEN_LIFETIME_SECONDS = 14 * 24 * 3600
 """Lifetime of a login token (bearer and cookie)."""
+TOKEN_CHECK_TTL_SECONDS = 5.0
+"""How long a worker trusts its copy of a member's token version (and name, phone, platform-admin
+flag) before reading the database again: a login ended on another worker (logout, password reset)
+stops working there within this bound; on the worker that ended it, at once."""
 LOGIN_FAILURES_MAX = 5
 """Failed logins per phone, or 4x that per client address, before 429."""
 LOGIN_WINDOW_SECONDS = 15 * 60

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from service.config import (
     NAME_MAX,
     PASSWORD_MAX,
     PASSWORD_MIN,
+    TOKEN_CHECK_TTL_SECONDS,
     TOKEN_LIFETIME_SECONDS,
 )
 from service.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyRequests
@@ -41,6 +43,7 @@ __all__ = [
     "get_community_by_code",
     "get_member",
     "get_partner",
+    "has_role",
     "import_members",
     "issue_token",
     "list_communities",
@@ -118,10 +121,29 @@ async def authenticate_token(db: AsyncSession, token: str, secret_key: str) -> A
         raise NotAuthenticated("token_invalid", "The login token is invalid; please log in again.") from exc
     if claims.get("typ") != "login" or int(claims["exp"]) < clock.now().timestamp():
         raise NotAuthenticated("token_expired", "The login has expired; please log in again.")
-    member = await db.get(Member, member_id)
-    if member is None or member.token_version != claims.get("ver"):
+    known = _token_versions.get(member_id)
+    if known is None or known[0] < time.monotonic():
+        member = await db.get(Member, member_id)
+        if member is None:
+            raise NotAuthenticated("token_revoked", "This login was ended; please log in again.")
+        actor = Actor(member.id, member.name, member.phone, member.is_platform_admin)
+        if len(_token_versions) >= TOKEN_CACHE_MAX:
+            _token_versions.clear()
+        known = (time.monotonic() + TOKEN_CHECK_TTL_SECONDS, member.token_version, actor)
+        _token_versions[member_id] = known
+    if known[1] != claims.get("ver"):
         raise NotAuthenticated("token_revoked", "This login was ended; please log in again.")
-    return Actor(member.id, member.name, member.phone, member.is_platform_admin)
+    return known[2]
+
+
+TOKEN_CACHE_MAX = 100_000
+"""Members whose token version a worker remembers (cleared when full)."""
+_token_versions: dict[uuid.UUID, tuple[float, int, Actor]] = {}
+"""member id -> (trusted until, token version, actor): the check-in hot path reads no member row."""
+
+
+def _forget_token_version(member_id: uuid.UUID) -> None:
+    _token_versions.pop(member_id, None)
 
 
 # ---------------------------------------------------------------- validation helpers
@@ -184,7 +206,18 @@ async def require_role(
             Membership.member_id == actor.member_id, Membership.community_id == community_id
         )
     )
-    held = [(r, p) for r, p in rows]
+    return has_role(actor, [(r, p) for r, p in rows], *roles, partner_id=partner_id)
+
+
+def has_role(
+    actor: Actor,
+    held: Sequence[tuple[str, uuid.UUID | None]],
+    *roles: str,
+    partner_id: uuid.UUID | None = None,
+) -> str:
+    """``require_role`` for memberships the caller already read: ``held`` is (role, partner id) rows."""
+    if actor.is_platform_admin:
+        return "platform_admin"
     for role, pid in held:
         if role in roles and not (role == "partner" and partner_id is not None and pid != partner_id):
             return role
@@ -431,6 +464,7 @@ async def set_password(
             )
     member.password_hash = await hash_password(password)
     member.token_version += 1
+    _forget_token_version(member.id)
     await db.flush()
 
 
@@ -545,6 +579,7 @@ async def login(
 async def logout(db: AsyncSession, actor: Actor) -> None:
     member = await get_member(db, actor.member_id)
     member.token_version += 1
+    _forget_token_version(member.id)
     await db.flush()
 
 

@@ -14,7 +14,7 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -383,6 +383,34 @@ async def _verified_activity(db: AsyncSession, token: str, moment: datetime) -> 
     """The activity a token belongs to and its evidence kind, or ``qr_invalid`` / ``qr_expired``."""
     parsed = rules.parse_token(token)
     activity = await db.get(Activity, parsed.activity_id) if parsed else None
+    evidence = _evidence(parsed, activity, moment)
+    return cast(Activity, activity), evidence
+
+
+async def _activity_and_roles(
+    db: AsyncSession, token: str, member_id: uuid.UUID
+) -> tuple[rules.ParsedToken | None, Activity | None, list[tuple[str, uuid.UUID | None]]]:
+    """The token's activity and the caller's memberships in its community, in one round trip."""
+    parsed = rules.parse_token(token)
+    if parsed is None:
+        return None, None, []
+    rows = (
+        await db.execute(
+            select(Activity, Membership.role, Membership.partner_id)
+            .outerjoin(
+                Membership,
+                (Membership.community_id == Activity.community_id) & (Membership.member_id == member_id),
+            )
+            .where(Activity.id == parsed.activity_id)
+        )
+    ).all()
+    if not rows:
+        return parsed, None, []
+    return parsed, rows[0][0], [(role, pid) for _, role, pid in rows if role is not None]
+
+
+def _evidence(parsed: rules.ParsedToken | None, activity: Activity | None, moment: datetime) -> str:
+    """The evidence kind of a genuine, current code (``kiosk``/``poster``), else the refusal."""
     if parsed is None or activity is None or not rules.mac_ok(parsed, activity.secret):
         raise CheckinError("qr_invalid", "This is not a Jifen check-in code.")
     if parsed.kind == rules.KIND_KIOSK:
@@ -391,12 +419,12 @@ async def _verified_activity(db: AsyncSession, token: str, moment: datetime) -> 
             raise CheckinError("qr_invalid", "This code is not valid yet.")
         if parsed.counter < step - 1:
             raise CheckinError("qr_expired", "This code has expired: scan the code on the screen again.")
-        return activity, "kiosk"
+        return "kiosk"
     if parsed.counter != activity.poster_version:
         raise CheckinError("qr_invalid", "This poster was withdrawn by the organizer.")
     if moment > activity.ends_at + timedelta(seconds=rules.POSTER_GRACE_SECONDS):
         raise CheckinError("qr_expired", "This poster's activity is over.")
-    return activity, "poster"
+    return "poster"
 
 
 def _check_geofence(activity: Activity, lat: float | None, lng: float | None) -> None:
@@ -431,8 +459,10 @@ async def check_in(
         seconds=rules.PENDING_SCAN_SECONDS
     ):
         moment = scanned_at
-    activity, evidence = await _verified_activity(db, token, moment)
-    await accounts.require_role(db, actor, activity.community_id, "member")
+    parsed, found, held = await _activity_and_roles(db, token, actor.member_id)
+    evidence = _evidence(parsed, found, moment)
+    activity = cast(Activity, found)  # _evidence refused a token without an activity
+    accounts.has_role(actor, held, "member")
     _check_geofence(activity, lat, lng)
     return await _scan(db, activity, actor.member_id, evidence, moment, device_id=device_id)
 
@@ -467,6 +497,13 @@ async def _scan(
 ) -> CheckinResult:
     if activity.status != "open":
         raise CheckinError("activity_not_open", "This activity is closed.")
+    if _plain_check_in(activity, moment):
+        # Most scans are first scans: try the insert first (one round trip instead of three); a
+        # conflict means the member has an attendance already and the full path below decides.
+        inserted = await _insert_attendance(db, activity, member_id, evidence, moment, device_id, scanned_by)
+        if inserted is not None:
+            awarded = await _award(db, activity, inserted, scanned_by or member_id)
+            return CheckinResult("checked_in", activity, inserted, awarded)
     att = await db.scalar(
         select(Attendance)
         .where(Attendance.activity_id == activity.id, Attendance.member_id == member_id)
@@ -507,6 +544,40 @@ async def _check_in(
         await _activity(db, activity.id, lock=True)
         if await checked_in_count(db, activity.id, with_pending=True) >= activity.capacity:
             raise Conflict("activity_full", "This activity is full.")
+    inserted = await _insert_attendance(db, activity, member_id, evidence, moment, device_id, scanned_by)
+    if inserted is not None:
+        awarded = await _award(db, activity, inserted, scanned_by or member_id)
+        return CheckinResult("checked_in", activity, inserted, awarded)
+    # a concurrent scan of the same member won: report its result
+    att = await db.scalar(
+        select(Attendance)
+        .where(Attendance.activity_id == activity.id, Attendance.member_id == member_id)
+        .execution_options(populate_existing=True)
+    )
+    if att is None:
+        raise RuntimeError("attendance vanished after insert")
+    return CheckinResult("checked_in", activity, att, att.points, repeated=True)
+
+
+def _plain_check_in(activity: Activity, moment: datetime) -> bool:
+    """A first scan needing no sign-up or capacity check, inside the check-in window."""
+    return (
+        not activity.signup_required
+        and activity.capacity is None
+        and activity.starts_at - timedelta(seconds=rules.CHECKIN_EARLY_SECONDS) <= moment <= activity.ends_at
+    )
+
+
+async def _insert_attendance(
+    db: AsyncSession,
+    activity: Activity,
+    member_id: uuid.UUID,
+    evidence: str,
+    moment: datetime,
+    device_id: str | None,
+    scanned_by: uuid.UUID | None,
+) -> Attendance | None:
+    """Insert the member's attendance (status ``in``) and return it; ``None`` if one exists already."""
     values = {
         "id": new_id(),
         "community_id": activity.community_id,
@@ -524,19 +595,9 @@ async def _check_in(
         "created_at": clock.now(),
     }
     insert = pg_insert if is_postgres(db) else sqlite_insert
-    stmt = insert(Attendance).values(**values).on_conflict_do_nothing().returning(Attendance.id)
-    inserted = (await db.execute(stmt)).scalar_one_or_none()
-    att = await db.scalar(
-        select(Attendance)
-        .where(Attendance.activity_id == activity.id, Attendance.member_id == member_id)
-        .execution_options(populate_existing=True)
-    )
-    if att is None:
-        raise RuntimeError("attendance vanished after insert")
-    if inserted is None:  # a concurrent scan of the same member won: report its result
-        return CheckinResult("checked_in", activity, att, att.points, repeated=True)
-    awarded = await _award(db, activity, att, scanned_by or member_id)
-    return CheckinResult("checked_in", activity, att, awarded)
+    stmt = insert(Attendance).values(**values).on_conflict_do_nothing().returning(Attendance)
+    inserted: Attendance | None = await db.scalar(stmt)
+    return inserted
 
 
 def _finish(activity: Activity, att: Attendance, out_at: datetime) -> None:
