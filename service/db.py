@@ -39,10 +39,10 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 SQLITE_POOL_SIZE = 1
 """Connections per process on SQLite (one writer at a time anyway)."""
-PG_POOL_SIZE = 12
+PG_POOL_SIZE = 10
 """PostgreSQL connections kept per worker process: a 2-core database runs best with a few dozen
 backends in all, so ``workers x (size + overflow)`` should stay well under ``max_connections``."""
-PG_POOL_OVERFLOW = 4
+PG_POOL_OVERFLOW = 0
 PG_POOL_RECYCLE_SECONDS = 1800
 
 UTCDateTime = DateTimeUTC

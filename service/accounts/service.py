@@ -34,11 +34,13 @@ __all__ = [
     "Actor",
     "ImportReport",
     "ImportRow",
+    "actor_for",
     "add_member",
     "authenticate_token",
     "create_community",
     "create_partner",
     "create_platform_admin",
+    "decode_token",
     "get_community",
     "get_community_by_code",
     "get_member",
@@ -53,6 +55,7 @@ __all__ = [
     "logout",
     "parse_import_csv",
     "register",
+    "remember_token_version",
     "require_role",
     "roles_of",
     "set_password",
@@ -112,6 +115,40 @@ def issue_token(member: Member, secret_key: str) -> str:
 
 async def authenticate_token(db: AsyncSession, token: str, secret_key: str) -> Actor:
     """Return the actor a login token stands for, or raise ``not_authenticated``."""
+    member_id, version = decode_token(token, secret_key)
+    return await actor_for(db, member_id, version)
+
+
+async def actor_for(db: AsyncSession, member_id: uuid.UUID, version: object) -> Actor:
+    """The actor of a verified token's member, if the token was not revoked (``token_revoked``)."""
+    known = _token_versions.get(member_id)
+    if known is None or known[0] < time.monotonic():
+        row = (
+            await db.execute(
+                select(Member.token_version, Member.name, Member.phone, Member.is_platform_admin).where(
+                    Member.id == member_id
+                )
+            )
+        ).first()
+        if row is None:
+            raise NotAuthenticated("token_revoked", "This login was ended; please log in again.")
+        known = remember_token_version(
+            member_id, row.token_version, row.name, row.phone, row.is_platform_admin
+        )
+    if known[1] != version:
+        raise NotAuthenticated("token_revoked", "This login was ended; please log in again.")
+    return known[2]
+
+
+TOKEN_CACHE_MAX = 100_000
+"""Members whose token version a worker remembers (cleared when full)."""
+_token_versions: dict[uuid.UUID, tuple[float, int, Actor]] = {}
+"""member id -> (trusted until, token version, actor): the check-in hot path reads no member row."""
+
+
+def decode_token(token: str, secret_key: str) -> tuple[uuid.UUID, object]:
+    """Verify a login token in memory: (member id, token version it was issued for), or raise
+    ``token_invalid`` / ``token_expired``. Revocation (the version) is the caller's to check."""
     try:
         claims = jwt.decode(
             token, secret_key, algorithms=["HS256"], options={"verify_exp": False, "require": ["sub", "exp"]}
@@ -121,25 +158,22 @@ async def authenticate_token(db: AsyncSession, token: str, secret_key: str) -> A
         raise NotAuthenticated("token_invalid", "The login token is invalid; please log in again.") from exc
     if claims.get("typ") != "login" or int(claims["exp"]) < clock.now().timestamp():
         raise NotAuthenticated("token_expired", "The login has expired; please log in again.")
-    known = _token_versions.get(member_id)
-    if known is None or known[0] < time.monotonic():
-        member = await db.get(Member, member_id)
-        if member is None:
-            raise NotAuthenticated("token_revoked", "This login was ended; please log in again.")
-        actor = Actor(member.id, member.name, member.phone, member.is_platform_admin)
-        if len(_token_versions) >= TOKEN_CACHE_MAX:
-            _token_versions.clear()
-        known = (time.monotonic() + TOKEN_CHECK_TTL_SECONDS, member.token_version, actor)
-        _token_versions[member_id] = known
-    if known[1] != claims.get("ver"):
-        raise NotAuthenticated("token_revoked", "This login was ended; please log in again.")
-    return known[2]
+    return member_id, claims.get("ver")
 
 
-TOKEN_CACHE_MAX = 100_000
-"""Members whose token version a worker remembers (cleared when full)."""
-_token_versions: dict[uuid.UUID, tuple[float, int, Actor]] = {}
-"""member id -> (trusted until, token version, actor): the check-in hot path reads no member row."""
+def remember_token_version(
+    member_id: uuid.UUID, version: int, name: str, phone: str, is_platform_admin: bool
+) -> tuple[float, int, Actor]:
+    """Cache a member's token version read from the database (see ``TOKEN_CHECK_TTL_SECONDS``)."""
+    if len(_token_versions) >= TOKEN_CACHE_MAX:
+        _token_versions.clear()
+    known = (
+        time.monotonic() + TOKEN_CHECK_TTL_SECONDS,
+        version,
+        Actor(member_id, name, phone, is_platform_admin),
+    )
+    _token_versions[member_id] = known
+    return known
 
 
 def _forget_token_version(member_id: uuid.UUID) -> None:

@@ -39,8 +39,8 @@ from service.activities.schemas import (
     TeamOut,
 )
 from service.config import Settings
-from service.errors import InvalidInput
-from service.http import Limit, decode_cursor, encode_cursor, idempotent
+from service.errors import InvalidInput, NotAuthenticated
+from service.http import Limit, decode_cursor, encode_cursor, idempotent, login_of
 
 __all__ = ["DEVICE_COOKIE", "ROUTES", "SCAN_COOKIE", "device_of", "scanned_at_of"]
 
@@ -217,24 +217,31 @@ class ActivityController(Controller):
         self,
         request: Request[Any, Any, Any],
         db: AsyncSession,
-        actor: Actor,
         settings: Settings,
         data: CheckinIn,
     ) -> Response[bytes]:
+        # The hot path of a clean-up day: the token is verified in memory and its revocation is
+        # checked in the query that reads the activity and the caller's roles (no actor dependency).
+        login = login_of(request)
+
         async def work() -> tuple[int, CheckinOut]:
             scanned_at = scanned_at_of(request, settings, data.token)
-            r = await svc.check_in(
-                db,
-                actor,
-                data.token,
-                lat=data.lat,
-                lng=data.lng,
-                device_id=device_of(request),
-                scanned_at=scanned_at,
-            )
+            try:
+                _actor, r = await svc.check_in_with_login(
+                    db,
+                    login.member_id,
+                    login.version,
+                    data.token,
+                    lat=data.lat,
+                    lng=data.lng,
+                    device_id=device_of(request),
+                    scanned_at=scanned_at,
+                )
+            except NotAuthenticated as exc:
+                raise login.refused(exc) from exc
             return 200, checkin_out(r)
 
-        return await idempotent(request, db, actor, work)
+        return await idempotent(request, db, Actor(login.member_id, "", ""), work)
 
     @post(
         "/activities/{aid:uuid}/card-scans",

@@ -30,7 +30,7 @@ from service.activities import rules
 from service.activities.models import Activity, Attendance, MemberCard, Signup, Team, TeamMember
 from service.config import POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
 from service.db import is_postgres
-from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from service.ids import new_id
 from service.points import service as points
 
@@ -47,6 +47,7 @@ __all__ = [
     "attendance_list",
     "cancel_activity",
     "check_in",
+    "check_in_with_login",
     "checked_in_count",
     "close_activity",
     "close_overdue",
@@ -389,14 +390,25 @@ async def _verified_activity(db: AsyncSession, token: str, moment: datetime) -> 
 
 async def _activity_and_roles(
     db: AsyncSession, token: str, member_id: uuid.UUID
-) -> tuple[rules.ParsedToken | None, Activity | None, list[tuple[str, uuid.UUID | None]]]:
-    """The token's activity and the caller's memberships in its community, in one round trip."""
+) -> tuple[rules.ParsedToken | None, Activity | None, list[tuple[str, uuid.UUID | None]], Any]:
+    """The token's activity, the caller's memberships in its community and the caller's member row
+    (token version, name, phone, platform admin; ``None`` if gone), in one round trip."""
     parsed = rules.parse_token(token)
     if parsed is None:
-        return None, None, []
+        return None, None, [], None
     rows = (
         await db.execute(
-            select(Activity, Membership.role, Membership.partner_id)
+            select(
+                Activity,
+                Membership.role,
+                Membership.partner_id,
+                Member.token_version,
+                Member.name,
+                Member.phone,
+                Member.is_platform_admin,
+            )
+            .select_from(Activity)
+            .outerjoin(Member, Member.id == member_id)
             .outerjoin(
                 Membership,
                 (Membership.community_id == Activity.community_id) & (Membership.member_id == member_id),
@@ -405,8 +417,9 @@ async def _activity_and_roles(
         )
     ).all()
     if not rows:
-        return parsed, None, []
-    return parsed, rows[0][0], [(role, pid) for _, role, pid in rows if role is not None]
+        return parsed, None, [], None
+    member = rows[0] if rows[0].token_version is not None else None
+    return parsed, rows[0][0], [(r.role, r.partner_id) for r in rows if r.role is not None], member
 
 
 def _evidence(parsed: rules.ParsedToken | None, activity: Activity | None, moment: datetime) -> str:
@@ -438,6 +451,15 @@ def _check_geofence(activity: Activity, lat: float | None, lng: float | None) ->
         raise CheckinError("outside_area", "You are not at the activity's place.")
 
 
+def _scan_moment(scanned_at: datetime | None) -> datetime:
+    now = clock.now()
+    if scanned_at is not None and timedelta(0) <= now - scanned_at <= timedelta(
+        seconds=rules.PENDING_SCAN_SECONDS
+    ):
+        return scanned_at
+    return now
+
+
 async def check_in(
     db: AsyncSession,
     actor: Actor,
@@ -453,15 +475,55 @@ async def check_in(
     ``scanned_at`` is when a logged-out phone first opened the URL (signed cookie); it counts only if
     that was at most ``PENDING_SCAN_SECONDS`` ago, so the login detour does not expire the code.
     """
-    now = clock.now()
-    moment = now
-    if scanned_at is not None and timedelta(0) <= now - scanned_at <= timedelta(
-        seconds=rules.PENDING_SCAN_SECONDS
-    ):
-        moment = scanned_at
-    parsed, found, held = await _activity_and_roles(db, token, actor.member_id)
+    moment = _scan_moment(scanned_at)
+    parsed, found, held, _member = await _activity_and_roles(db, token, actor.member_id)
     evidence = _evidence(parsed, found, moment)
-    activity = cast(Activity, found)  # _evidence refused a token without an activity
+    return await _checked_scan(db, actor, cast(Activity, found), held, evidence, moment, lat, lng, device_id)
+
+
+async def check_in_with_login(
+    db: AsyncSession,
+    member_id: uuid.UUID,
+    token_version: object,
+    token: str,
+    *,
+    lat: float | None = None,
+    lng: float | None = None,
+    device_id: str | None = None,
+    scanned_at: datetime | None = None,
+) -> tuple[Actor, CheckinResult]:
+    """``check_in`` for a login token verified in memory (``accounts.decode_token``): the member's
+    token version is checked in the same query that reads the activity and the memberships, so a
+    check-in reads the database once before it writes. Raises ``token_revoked`` first, like the
+    ``actor`` dependency would."""
+    moment = _scan_moment(scanned_at)
+    parsed, found, held, member = await _activity_and_roles(db, token, member_id)
+    if found is None:  # no such activity: the login decides the error first, as for other routes
+        actor = await accounts.actor_for(db, member_id, token_version)
+    elif member is None or member.token_version != token_version:
+        raise NotAuthenticated("token_revoked", "This login was ended; please log in again.")
+    else:
+        actor = accounts.remember_token_version(
+            member_id, member.token_version, member.name, member.phone, member.is_platform_admin
+        )[2]
+    evidence = _evidence(parsed, found, moment)
+    result = await _checked_scan(
+        db, actor, cast(Activity, found), held, evidence, moment, lat, lng, device_id
+    )
+    return actor, result
+
+
+async def _checked_scan(
+    db: AsyncSession,
+    actor: Actor,
+    activity: Activity,
+    held: list[tuple[str, uuid.UUID | None]],
+    evidence: str,
+    moment: datetime,
+    lat: float | None,
+    lng: float | None,
+    device_id: str | None,
+) -> CheckinResult:
     accounts.has_role(actor, held, "member")
     _check_geofence(activity, lat, lng)
     return await _scan(db, activity, actor.member_id, evidence, moment, device_id=device_id)
