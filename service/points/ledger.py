@@ -19,22 +19,21 @@ session may already hold for the touched rows are refreshed, so callers never se
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, select, text, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from service.accounts.models import Community
 from service.db import is_postgres
 from service.ids import new_id
 from service.points import rules
-from service.points.models import Account, Entry, Hold, Lot, Policy, Transfer
+from service.points.models import Account, Hold
 
 __all__ = ["Held", "Posted", "forget_account", "hold", "known_account", "post", "release", "remember_account"]
 
@@ -221,37 +220,7 @@ async def release(
 # ---------------------------------------------------------------- SQLite: the same steps in Python
 
 _A = cast(Table, Account.__table__)
-_T = cast(Table, Transfer.__table__)
-_E = cast(Table, Entry.__table__)
-_L = cast(Table, Lot.__table__)
 _H = cast(Table, Hold.__table__)
-
-
-async def _earlier(conn: AsyncConnection, community_id: uuid.UUID, key: str, chash: str) -> Posted | None:
-    row = (
-        await conn.execute(
-            select(_T.c.id, _T.c.points, _T.c.content_hash).where(
-                _T.c.community_id == community_id, _T.c.idempotency_key == key
-            )
-        )
-    ).first()
-    if row is None:
-        return None
-    return Posted("replayed" if row.content_hash == chash else "key_conflict", row.id, int(row.points))
-
-
-async def _expiry(conn: AsyncConnection, community_id: uuid.UUID, now: datetime) -> datetime | None:
-    policy = (
-        await conn.execute(
-            select(Policy.expiry_mode, Policy.expiry_value).where(Policy.community_id == community_id)
-        )
-    ).first()
-    if policy is None or policy.expiry_mode == "never":
-        return None
-    from zoneinfo import ZoneInfo
-
-    zone = await conn.scalar(select(Community.timezone).where(Community.id == community_id))
-    return rules.expiry_for(now, policy.expiry_mode, policy.expiry_value, ZoneInfo(zone or "Asia/Shanghai"))
 
 
 def _utc(moment: datetime) -> datetime:
@@ -259,120 +228,136 @@ def _utc(moment: datetime) -> datetime:
 
 
 async def _post_sqlite(conn: AsyncConnection, p: dict[str, Any]) -> Posted:
-    rows = {r.id: r for r in await conn.execute(select(_A).where(_A.c.id.in_([p["debit"], p["credit"]])))}
-    src, dst = rows.get(p["debit"]), rows.get(p["credit"])
-    if src is None or dst is None or src.community_id != p["community"] or dst.community_id != p["community"]:
+    """All steps in the driver's thread in one hop (each statement through SQLAlchemy and aiosqlite
+    would cost a thread round trip and its Python); the caller's transaction is already open."""
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection  # aiosqlite.Connection
+    result: Posted = await driver._execute(_post_sqlite_sync, driver._conn, p)
+    return result
+
+
+def _hex(value: uuid.UUID | None) -> str | None:
+    """A uuid as SQLAlchemy's ``Uuid`` stores it on SQLite (32 hex digits)."""
+    return None if value is None else value.hex
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    """A time as SQLAlchemy's DateTime stores it on SQLite (UTC, microseconds)."""
+    if moment is None:
+        return None
+    return _utc(moment).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _sqlite_expiry(sq: sqlite3.Connection, community: uuid.UUID, now: datetime) -> datetime | None:
+    policy = sq.execute(
+        "SELECT expiry_mode, expiry_value FROM ledger_policies WHERE community_id = ?", (community.hex,)
+    ).fetchone()
+    if policy is None or policy[0] == "never":
+        return None
+    from zoneinfo import ZoneInfo
+
+    zone = sq.execute("SELECT timezone FROM communities WHERE id = ?", (community.hex,)).fetchone()
+    return rules.expiry_for(now, policy[0], policy[1], ZoneInfo(zone[0] if zone else "Asia/Shanghai"))
+
+
+_ACCOUNT_COLUMNS = "id, community_id, kind, balance, held, entry_count, last_hash"
+
+
+def _post_sqlite_sync(sq: sqlite3.Connection, p: dict[str, Any]) -> Posted:
+    """``ledger_post`` of migration 0009 for SQLite, run in aiosqlite's thread (see ``_post_sqlite``)."""
+    community = p["community"].hex
+    found = {
+        row[0]: row
+        for row in sq.execute(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id IN (?, ?)",
+            (p["debit"].hex, p["credit"].hex),
+        )
+    }
+    src, dst = found.get(p["debit"].hex), found.get(p["credit"].hex)
+    if src is None or dst is None or src[1] != community or dst[1] != community:
         return Posted("missing", None, 0)
     if p["key"] is not None:
-        earlier = await _earlier(conn, p["community"], p["key"], p["chash"])
+        earlier = sq.execute(
+            "SELECT id, points, content_hash FROM ledger_transfers"
+            " WHERE community_id = ? AND idempotency_key = ?",
+            (community, p["key"]),
+        ).fetchone()
         if earlier is not None:
-            return earlier
+            status = "replayed" if earlier[2] == p["chash"] else "key_conflict"
+            return Posted(status, uuid.UUID(earlier[0]), int(earlier[1]))
     points = p["points"]
-    if p["hold"] is None and src.kind == "member" and src.balance - src.held < points:
-        return Posted("insufficient", None, 0, src.balance - src.held)
+    if p["hold"] is None and src[2] == "member" and src[3] - src[4] < points:
+        return Posted("insufficient", None, 0, src[3] - src[4])
     now = p["now"]
-    inserted = (
-        await conn.execute(
-            sqlite_insert(_T)
-            .values(
-                id=p["transfer"],
-                community_id=p["community"],
-                points=points,
-                code=p["code"],
-                memo=p["memo"],
-                ref_type=p["ref_type"],
-                ref_id=p["ref_id"],
-                actor_id=p["actor"],
-                idempotency_key=p["key"],
-                content_hash=p["chash"],
-                reverses_id=p["reverses"],
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["community_id", "idempotency_key"])
-            .returning(_T.c.id)
-        )
-    ).scalar_one_or_none()
-    if inserted is None:  # unreachable with one writer; kept for symmetry with PostgreSQL
-        earlier = await _earlier(conn, p["community"], p["key"], p["chash"])
-        return earlier or Posted("key_conflict", None, 0)
-    expires = await _expiry(conn, p["community"], now) if dst.kind == "member" else None
-    if src.kind == "member":
-        lots = list(
-            await conn.execute(
-                select(_L.c.id, _L.c.remaining, _L.c.expires_at).where(
-                    _L.c.account_id == src.id, _L.c.remaining > 0
-                )
-            )
-        )
-        take = rules.allocate(
-            [(lot.remaining, lot.expires_at and _utc(lot.expires_at)) for lot in lots], points
-        )
-        for lot, amount in zip(lots, take, strict=True):
-            if amount:
-                await conn.execute(
-                    update(_L).where(_L.c.id == lot.id).values(remaining=_L.c.remaining - amount)
-                )
-    entries = []
+    sq.execute(
+        "INSERT INTO ledger_transfers (id, community_id, points, code, memo, ref_type, ref_id, actor_id,"
+        " idempotency_key, content_hash, reverses_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            p["transfer"].hex, community, points, p["code"], p["memo"], p["ref_type"], p["ref_id"],
+            _hex(p["actor"]), p["key"], p["chash"], _hex(p["reverses"]), _stamp(now),
+        ),
+    )  # fmt: skip
+    expires = _sqlite_expiry(sq, p["community"], now) if dst[2] == "member" else None
+    if src[2] == "member":
+        lots = sq.execute(
+            "SELECT id, remaining, expires_at FROM ledger_lots WHERE account_id = ? AND remaining > 0"
+            " ORDER BY expires_at IS NULL, expires_at, id",
+            (src[0],),
+        ).fetchall()
+        left = points
+        for lot_id, remaining, _expires in lots:
+            if left <= 0:
+                break
+            take = min(remaining, left)
+            sq.execute("UPDATE ledger_lots SET remaining = remaining - ? WHERE id = ?", (take, lot_id))
+            left -= take
+        if left > 0:
+            raise RuntimeError(f"lots of account {src[0]} hold {left} points less than its balance")
     for account, other, pts, entry_id, entry_expiry in (
         (src, dst, -points, p["debit_entry"], None),
         (dst, src, points, p["credit_entry"], expires),
     ):
-        seq = account.entry_count + 1
-        prev = account.last_hash or rules.GENESIS_HASH
+        seq = account[5] + 1
+        prev = account[6] or rules.GENESIS_HASH
         digest = rules.entry_hash(
             prev,
             entry_id=entry_id,
             community_id=p["community"],
             transfer_id=p["transfer"],
-            account_id=account.id,
+            account_id=uuid.UUID(account[0]),
             points=pts,
             seq=seq,
             expires_at=entry_expiry,
             created_at=now,
         )
-        entries.append(
-            {
-                "id": entry_id,
-                "community_id": p["community"],
-                "transfer_id": p["transfer"],
-                "account_id": account.id,
-                "points": pts,
-                "seq": seq,
-                "prev_hash": prev,
-                "hash": digest,
-                "expires_at": entry_expiry,
-                "created_at": now,
-            }
+        sq.execute(
+            "INSERT INTO ledger_entries (id, community_id, transfer_id, account_id, points, seq, prev_hash,"
+            " hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry_id.hex, community, p["transfer"].hex, account[0], pts, seq, prev, digest,
+             _stamp(entry_expiry), _stamp(now)),
+        )  # fmt: skip
+        totals = ""
+        if account[2] == "member":
+            column = next(iter(_totals(other[2], pts)))
+            sign = 1 if (column == "earned") == (pts > 0) else -1
+            totals = f", {column} = {column} + {sign * abs(pts)}"
+        held = f", held = held - {points}" if account is src and p["hold"] is not None else ""
+        sq.execute(
+            f"UPDATE ledger_accounts SET balance = balance + ?, entry_count = ?, last_hash = ?,"
+            f" version = version + 1{totals}{held} WHERE id = ?",
+            (pts, seq, digest, account[0]),
         )
-        values: dict[str, Any] = {
-            "balance": _A.c.balance + pts,
-            "entry_count": seq,
-            "last_hash": digest,
-            "version": _A.c.version + 1,
-        }
-        if account is src and p["hold"] is not None:
-            values["held"] = _A.c.held - points
-        if account.kind == "member":
-            values.update(_totals(other.kind, pts))
-        await conn.execute(update(_A).where(_A.c.id == account.id).values(**values))
-    await conn.execute(_E.insert(), entries)
-    if dst.kind == "member":
-        await conn.execute(
-            _L.insert().values(
-                id=p["lot"],
-                community_id=p["community"],
-                account_id=dst.id,
-                entry_id=p["credit_entry"],
-                points=points,
-                remaining=points,
-                expires_at=expires,
-            )
+    if dst[2] == "member":
+        sq.execute(
+            "INSERT INTO ledger_lots (id, community_id, account_id, entry_id, points, remaining, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (p["lot"].hex, community, dst[0], p["credit_entry"].hex, points, points, _stamp(expires)),
         )
     if p["hold"] is not None:
-        await conn.execute(
-            update(_H)
-            .where(_H.c.id == p["hold"])
-            .values(status="posted", transfer_id=p["transfer"], resolved_at=now)
+        sq.execute(
+            "UPDATE ledger_holds SET status = 'posted', transfer_id = ?, resolved_at = ? WHERE id = ?",
+            (p["transfer"].hex, _stamp(now), p["hold"].hex),
         )
     return Posted("ok", p["transfer"], points)
 
