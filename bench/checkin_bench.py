@@ -64,8 +64,12 @@ MARGIN = 2000
 """Lines skipped between the warm-up and the measured run (wrk's threads advance unevenly)."""
 
 
-async def _seed(url: str, lines: Path) -> uuid.UUID:
-    """Members, memberships and activities happening now; writes one request line per check-in."""
+async def _seed(url: str, lines: Path, scan: str = "checkin") -> uuid.UUID:
+    """Members, memberships and activities happening now; writes one request line per scan.
+
+    ``scan="checkout"``: per-hour activities that started 3 h ago, every member already checked in to
+    each 2 h ago, so every request is a check-out that posts that member's hours as points (the award
+    path whether points post at check-in or at check-out)."""
     engine = create_engine(url)
     maker = create_session_maker(engine)
     try:
@@ -88,11 +92,26 @@ async def _seed(url: str, lines: Path) -> uuid.UUID:
             t = now()
             codes = []
             for i in range(ACTIVITIES):
-                draft = svc.ActivityDraft(
-                    f"bench {i}", t - timedelta(minutes=5), t + timedelta(hours=3), "per_attendance", 1
-                )
+                if scan == "checkout":
+                    draft = svc.ActivityDraft(
+                        f"bench {i}", t - timedelta(hours=3), t + timedelta(hours=3), "per_hour", 2
+                    )
+                else:
+                    draft = svc.ActivityDraft(
+                        f"bench {i}", t - timedelta(minutes=5), t + timedelta(hours=3), "per_attendance", 1
+                    )
                 a = await svc.create_activity(db, actor, cid, draft)
                 codes.append(rules.make_token(rules.KIND_POSTER, a.id, a.poster_version, a.secret))
+                if scan == "checkout":
+                    await db.execute(
+                        insert(Attendance),
+                        [
+                            {"id": uuid.uuid4(), "community_id": cid, "activity_id": a.id, "member_id": m.id,
+                             "status": "in", "evidence": "poster", "checked_in_at": t - timedelta(hours=2),
+                             "minutes": 0, "points": 0, "created_at": t}
+                            for m in members
+                        ],
+                    )  # fmt: skip
             await db.commit()
         # Volunteers who earned points before have a ledger account; a member's very first award
         # also creates it (a few more statements), which this bench leaves out of the steady state.
@@ -113,7 +132,7 @@ async def _account(maker: Any, cid: uuid.UUID, member_id: uuid.UUID) -> None:
         await points.account_for(db, cid, "member", member_id)
 
 
-async def _check(url: str, cid: uuid.UUID) -> dict[str, Any]:
+async def _check(url: str, cid: uuid.UUID, scan: str) -> dict[str, Any]:
     """Every attendance posted exactly one check-in transfer; the community's ledger verifies."""
     engine = create_engine(url)
     maker = create_session_maker(engine)
@@ -123,6 +142,10 @@ async def _check(url: str, cid: uuid.UUID) -> dict[str, Any]:
             transfers = await db.scalar(
                 select(func.count()).where(Transfer.community_id == cid, Transfer.code == "checkin")
             )
+            if scan == "checkout":  # attendances were seeded: count the finished ones
+                attendances = await db.scalar(
+                    select(func.count()).where(Attendance.community_id == cid, Attendance.status == "out")
+                )
             report = await points.verify(db, cid)
         return {"attendances": attendances, "transfers": transfers, "verify_ok": report.ok}
     finally:
@@ -132,7 +155,7 @@ async def _check(url: str, cid: uuid.UUID) -> dict[str, Any]:
 def _backend(url: str, workers: int, args: argparse.Namespace, tmp: Path, extra: bool) -> dict[str, Any]:
     upgrade_database(url)
     lines = tmp / "checkins.tsv"
-    cid = asyncio.run(_seed(url, lines))
+    cid = asyncio.run(_seed(url, lines, args.scan))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = serve_jifen(url, port, workers, SECRET)
@@ -153,7 +176,7 @@ def _backend(url: str, workers: int, args: argparse.Namespace, tmp: Path, extra:
             out["hello"] = wrk(f"http://127.0.0.1:{port}", seconds=5, clients=args.clients, path="/")
         finally:
             stop(hello)
-    out["check"] = asyncio.run(_check(url, cid))
+    out["check"] = asyncio.run(_check(url, cid, args.scan))
     out["answered"] = warm["n"] - warm["errors"] + out["checkin"]["n"] - out["checkin"]["errors"]
     return out
 
@@ -165,16 +188,24 @@ def main() -> int:
     parser.add_argument("--pg", default=os.environ.get("JIFEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument(
+        "--scan",
+        choices=["checkin", "checkout"],
+        default="checkin",
+        help="checkin: every request a first scan (per-attendance points); checkout: every request a "
+        "second scan 2 h after the first (per-hour points post)",
+    )
     args = parser.parse_args()
     rows: list[tuple[str, str, dict[str, Any]]] = []
     notes: list[str] = []
 
     def record(backend: str, workers: int, res: dict[str, Any]) -> None:
-        rows.append((backend, f"POST /api/v1/checkins ({workers} worker{'s' * (workers > 1)})", res["checkin"]))
+        label = "check-out" if args.scan == "checkout" else "new check-in"
+        rows.append((backend, f"POST /api/v1/checkins {label} ({workers}w)", res["checkin"]))
         c = res["check"]
         notes.append(
             f"{backend}: worker RSS after the run {', '.join(f'{m:.0f}' for m in res['rss'])} MB; "
-            f"{c['attendances']} check-ins, {c['transfers']} check-in transfers "
+            f"{c['attendances']} {args.scan}s, {c['transfers']} check-in transfers "
             f"(2xx answers counted by wrk: about {res['answered']}), ledger verify "
             f"{'ok' if c['verify_ok'] else 'FAILED'}"
         )
