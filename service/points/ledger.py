@@ -142,7 +142,7 @@ async def post(
         "lot": new_id(),
     }
     if is_postgres(db):
-        row = (await db.execute(_POST_SQL, params)).one()
+        row = (await (await db.connection()).execute(_POST_SQL, params)).one()
         result = Posted(row.status, row.transfer_id, int(row.points or 0), int(row.available or 0))
     else:
         result = await _post_sqlite(await db.connection(), params)
@@ -191,7 +191,7 @@ async def hold(
         "now": now,
     }
     if is_postgres(db):
-        row = (await db.execute(_HOLD_SQL, params)).one()
+        row = (await (await db.connection()).execute(_HOLD_SQL, params)).one()
         result = Held(row.status, row.hold_id, int(row.points or 0), row.expires_at, int(row.available or 0))
     else:
         result = await _hold_sqlite(await db.connection(), params)
@@ -207,7 +207,7 @@ async def release(
     ``not_pending``, the hold's status now)."""
     params = {"hold": hold_id, "status": status, "reason": reason, "now": now}
     if is_postgres(db):
-        row = (await db.execute(_RELEASE_SQL, params)).one()
+        row = (await (await db.connection()).execute(_RELEASE_SQL, params)).one()
         outcome, hold_status, account_id = str(row.status), str(row.hold_status or ""), row.account_id
     else:
         outcome, hold_status, account_id = await _release_sqlite(await db.connection(), params)
