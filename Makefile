@@ -34,7 +34,8 @@ test-postgres: setup
 lint: setup
 	$(BIN)/ruff check service tests && $(BIN)/ruff format --check service tests && $(BIN)/mypy service
 
-bench: setup  ## benchmarks (not part of the test suite)
+bench: setup  ## benchmarks (not part of the test suite); wrk is the HTTP load generator
+	command -v wrk >/dev/null || apt-get install -y wrk
 	for b in bench/*_bench.py; do $(BIN)/python $$b || exit 1; done
 
 clean:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
-from litestar import Litestar, MediaType, get
+from litestar import Litestar, MediaType, Request, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging import LoggingConfig
@@ -55,8 +55,14 @@ Errors are RFC 9457 `application/problem+json` bodies with `status`, `title`, `d
 """
 
 
-@get("/healthz", summary="Liveness and database check", tags=["ops"], media_type=MediaType.JSON)
-async def healthz(db: AsyncSession) -> dict[str, str]:
+@get("/healthz", summary="Liveness (no database)", tags=["ops"], media_type=MediaType.JSON)
+async def healthz(request: Request[Any, Any, Any]) -> dict[str, str]:
+    # No session: a liveness probe must not queue behind the connection pool or a busy database.
+    return {"status": "ok", "database": request.app.state.engine.dialect.name}
+
+
+@get("/readyz", summary="Readiness: the database answers", tags=["ops"], media_type=MediaType.JSON)
+async def readyz(db: AsyncSession) -> dict[str, str]:
     await db.execute(text("SELECT 1"))
     return {"status": "ok", "database": db.get_bind().dialect.name}
 
@@ -91,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     route_handlers: list[Any] = [
         healthz,
+        readyz,
         AuthController,
         MeController,
         CommunityController,

@@ -45,6 +45,10 @@ POINTS_PER_AWARD_MAX = 100_000
 """Largest number of points a single transfer may move."""
 TOKEN_LIFETIME_SECONDS = 14 * 24 * 3600
 """Lifetime of a login token (bearer and cookie)."""
+TOKEN_CHECK_TTL_SECONDS = 5.0
+"""How long a worker trusts its copy of a member's token version (and name, phone, platform-admin
+flag) before reading the database again: a login ended on another worker (logout, password reset)
+stops working there within this bound; on the worker that ended it, at once."""
 LOGIN_FAILURES_MAX = 5
 """Login attempts per phone in a window before 429: at most this many passwords are checked."""
 LOGIN_IP_FAILURES_MAX = 100

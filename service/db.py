@@ -37,6 +37,14 @@ __all__ = [
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for the lock before giving up."""
 
+SQLITE_POOL_SIZE = 1
+"""Connections per process on SQLite (one writer at a time anyway)."""
+PG_POOL_SIZE = 10
+"""PostgreSQL connections kept per worker process: a 2-core database runs best with a few dozen
+backends in all, so ``workers x (size + overflow)`` should stay well under ``max_connections``."""
+PG_POOL_OVERFLOW = 0
+PG_POOL_RECYCLE_SECONDS = 1800
+
 UTCDateTime = DateTimeUTC
 
 NAMING = {
@@ -71,12 +79,21 @@ def is_postgres(target: AsyncSession | AsyncEngine) -> bool:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the engine; on SQLite install the pragmas and IMMEDIATE transactions."""
     if url.startswith("sqlite"):
+        if ":memory:" not in url and "mode=memory" not in url:
+            # Every transaction takes the write lock (BEGIN IMMEDIATE), so a second connection in the
+            # same process could only wait for it in SQLite's busy handler, which sleeps in growing
+            # steps (up to 100 ms) and starves under load. One connection: writers queue in order.
+            kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
+            kwargs.setdefault("max_overflow", 0)
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", PG_POOL_SIZE)
+    kwargs.setdefault("max_overflow", PG_POOL_OVERFLOW)
+    # No pre-ping (a round trip per checkout); a dead connection fails one request and is replaced,
+    # and connections are recycled before any idle timeout in between would cut them.
+    kwargs.setdefault("pool_pre_ping", False)
+    kwargs.setdefault("pool_recycle", PG_POOL_RECYCLE_SECONDS)
     return create_async_engine(url, **kwargs)
 
 

@@ -6,7 +6,9 @@ import base64
 import binascii
 import hmac
 import ipaddress
+import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
@@ -14,7 +16,7 @@ from litestar import Request, Response
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.service import Actor, authenticate_token
+from service.accounts.service import Actor, authenticate_token, decode_token
 from service.config import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, Settings
 from service.errors import Forbidden, InvalidInput, NotAuthenticated
 from service.idempotency import run_once
@@ -25,10 +27,12 @@ __all__ = [
     "LANG_COOKIE",
     "TOKEN_COOKIE",
     "Limit",
+    "Login",
     "client_address",
     "decode_cursor",
     "encode_cursor",
     "idempotent",
+    "login_of",
     "provide_actor",
     "provide_maybe_actor",
     "provide_settings",
@@ -99,6 +103,35 @@ def _check_csrf(request: Request[Any, Any, Any]) -> None:
     header = request.headers.get(CSRF_HEADER, "")
     if not cookie or not hmac.compare_digest(cookie, header):
         raise Forbidden("csrf_failed", "The page is out of date; reload it and try again.")
+
+
+@dataclass(frozen=True)
+class Login:
+    """A login token verified in memory; whether it was revoked is left to the route's own query."""
+
+    member_id: uuid.UUID
+    version: object
+    via_cookie: bool
+
+    def refused(self, exc: NotAuthenticated) -> NotAuthenticated:
+        """The error to answer when the token turned out revoked (a cookie just means: log in)."""
+        return NotAuthenticated("not_authenticated", "Log in first.") if self.via_cookie else exc
+
+
+def login_of(request: Request[Any, Any, Any]) -> Login:
+    """The caller's login without the database (hot routes check revocation in their own query);
+    the same errors, in the same order, as ``provide_actor`` for a bad or missing token."""
+    token, via_cookie = _token(request)
+    if not token:
+        raise NotAuthenticated("not_authenticated", "Log in first.")
+    settings: Settings = request.app.state.settings
+    try:
+        member_id, version = decode_token(token, settings.secret_key)
+    except NotAuthenticated as exc:
+        raise Login(uuid.UUID(int=0), None, via_cookie).refused(exc) from exc
+    if via_cookie and request.method not in SAFE_METHODS:
+        _check_csrf(request)
+    return Login(member_id, version, via_cookie)
 
 
 async def provide_maybe_actor(request: Request[Any, Any, Any], db: AsyncSession) -> Actor | None:

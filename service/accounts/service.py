@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from service.config import (
     NAME_MAX,
     PASSWORD_MAX,
     PASSWORD_MIN,
+    TOKEN_CHECK_TTL_SECONDS,
     TOKEN_LIFETIME_SECONDS,
 )
 from service.db import is_postgres
@@ -38,16 +40,19 @@ __all__ = [
     "Actor",
     "ImportReport",
     "ImportRow",
+    "actor_for",
     "add_member",
     "authenticate_token",
     "check_role_granter",
     "create_community",
     "create_partner",
     "create_platform_admin",
+    "decode_token",
     "get_community",
     "get_community_by_code",
     "get_member",
     "get_partner",
+    "has_role",
     "import_members",
     "issue_token",
     "list_communities",
@@ -57,6 +62,7 @@ __all__ = [
     "logout",
     "parse_import_csv",
     "register",
+    "remember_token_version",
     "remove_role",
     "require_role",
     "roles_of",
@@ -118,6 +124,40 @@ def issue_token(member: Member, secret_key: str) -> str:
 
 async def authenticate_token(db: AsyncSession, token: str, secret_key: str) -> Actor:
     """Return the actor a login token stands for, or raise ``not_authenticated``."""
+    member_id, version = decode_token(token, secret_key)
+    return await actor_for(db, member_id, version)
+
+
+async def actor_for(db: AsyncSession, member_id: uuid.UUID, version: object) -> Actor:
+    """The actor of a verified token's member, if the token was not revoked (``token_revoked``)."""
+    known = _token_versions.get(member_id)
+    if known is None or known[0] < time.monotonic():
+        row = (
+            await db.execute(
+                select(Member.token_version, Member.name, Member.phone, Member.is_platform_admin).where(
+                    Member.id == member_id
+                )
+            )
+        ).first()
+        if row is None:
+            raise NotAuthenticated("token_revoked", "This login was ended; please log in again.")
+        known = remember_token_version(
+            member_id, row.token_version, row.name, row.phone, row.is_platform_admin
+        )
+    if known[1] != version:
+        raise NotAuthenticated("token_revoked", "This login was ended; please log in again.")
+    return known[2]
+
+
+TOKEN_CACHE_MAX = 100_000
+"""Members whose token version a worker remembers (cleared when full)."""
+_token_versions: dict[uuid.UUID, tuple[float, int, Actor]] = {}
+"""member id -> (trusted until, token version, actor): the check-in hot path reads no member row."""
+
+
+def decode_token(token: str, secret_key: str) -> tuple[uuid.UUID, object]:
+    """Verify a login token in memory: (member id, token version it was issued for), or raise
+    ``token_invalid`` / ``token_expired``. Revocation (the version) is the caller's to check."""
     try:
         claims = jwt.decode(
             token, secret_key, algorithms=["HS256"], options={"verify_exp": False, "require": ["sub", "exp"]}
@@ -127,10 +167,26 @@ async def authenticate_token(db: AsyncSession, token: str, secret_key: str) -> A
         raise NotAuthenticated("token_invalid", "The login token is invalid; please log in again.") from exc
     if claims.get("typ") != "login" or int(claims["exp"]) < clock.now().timestamp():
         raise NotAuthenticated("token_expired", "The login has expired; please log in again.")
-    member = await db.get(Member, member_id)
-    if member is None or member.token_version != claims.get("ver"):
-        raise NotAuthenticated("token_revoked", "This login was ended; please log in again.")
-    return Actor(member.id, member.name, member.phone, member.is_platform_admin)
+    return member_id, claims.get("ver")
+
+
+def remember_token_version(
+    member_id: uuid.UUID, version: int, name: str, phone: str, is_platform_admin: bool
+) -> tuple[float, int, Actor]:
+    """Cache a member's token version read from the database (see ``TOKEN_CHECK_TTL_SECONDS``)."""
+    if len(_token_versions) >= TOKEN_CACHE_MAX:
+        _token_versions.clear()
+    known = (
+        time.monotonic() + TOKEN_CHECK_TTL_SECONDS,
+        version,
+        Actor(member_id, name, phone, is_platform_admin),
+    )
+    _token_versions[member_id] = known
+    return known
+
+
+def _forget_token_version(member_id: uuid.UUID) -> None:
+    _token_versions.pop(member_id, None)
 
 
 # ---------------------------------------------------------------- validation helpers
@@ -193,7 +249,18 @@ async def require_role(
             Membership.member_id == actor.member_id, Membership.community_id == community_id
         )
     )
-    held = [(r, p) for r, p in rows]
+    return has_role(actor, [(r, p) for r, p in rows], *roles, partner_id=partner_id)
+
+
+def has_role(
+    actor: Actor,
+    held: Sequence[tuple[str, uuid.UUID | None]],
+    *roles: str,
+    partner_id: uuid.UUID | None = None,
+) -> str:
+    """``require_role`` for memberships the caller already read: ``held`` is (role, partner id) rows."""
+    if actor.is_platform_admin:
+        return "platform_admin"
     for role, pid in held:
         if role in roles and not (role == "partner" and partner_id is not None and pid != partner_id):
             return role
@@ -468,6 +535,7 @@ async def set_password(
         await _check_manages(db, actor, member, community_id)
     member.password_hash = await hash_password(password)
     member.token_version += 1
+    _forget_token_version(member.id)
     await db.flush()
     if member.id != actor.member_id:
         await record(
@@ -724,6 +792,7 @@ async def login(
 async def logout(db: AsyncSession, actor: Actor) -> None:
     member = await get_member(db, actor.member_id)
     member.token_version += 1
+    _forget_token_version(member.id)
     await db.flush()
 
 

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -39,7 +39,7 @@ from service.activities.models import (
 from service.audit.service import record
 from service.config import POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
 from service.db import is_postgres
-from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from service.ids import new_id
 from service.kit import csv as kit_csv
 from service.points import service as points
@@ -60,6 +60,7 @@ __all__ = [
     "can_approve",
     "cancel_activity",
     "check_in",
+    "check_in_with_login",
     "checked_in_count",
     "close_activity",
     "close_overdue",
@@ -498,6 +499,46 @@ async def _verified_activity(db: AsyncSession, token: str, moment: datetime) -> 
     """The activity a token belongs to and its evidence kind, or ``qr_invalid`` / ``qr_expired``."""
     parsed = rules.parse_token(token)
     activity = await db.get(Activity, parsed.activity_id) if parsed else None
+    evidence = _evidence(parsed, activity, moment)
+    return cast(Activity, activity), evidence
+
+
+async def _activity_and_roles(
+    db: AsyncSession, token: str, member_id: uuid.UUID
+) -> tuple[rules.ParsedToken | None, Activity | None, list[tuple[str, uuid.UUID | None]], Any]:
+    """The token's activity, the caller's memberships in its community and the caller's member row
+    (token version, name, phone, platform admin; ``None`` if gone), in one round trip."""
+    parsed = rules.parse_token(token)
+    if parsed is None:
+        return None, None, [], None
+    rows = (
+        await db.execute(
+            select(
+                Activity,
+                Membership.role,
+                Membership.partner_id,
+                Member.token_version,
+                Member.name,
+                Member.phone,
+                Member.is_platform_admin,
+            )
+            .select_from(Activity)
+            .outerjoin(Member, Member.id == member_id)
+            .outerjoin(
+                Membership,
+                (Membership.community_id == Activity.community_id) & (Membership.member_id == member_id),
+            )
+            .where(Activity.id == parsed.activity_id)
+        )
+    ).all()
+    if not rows:
+        return parsed, None, [], None
+    member = rows[0] if rows[0].token_version is not None else None
+    return parsed, rows[0][0], [(r.role, r.partner_id) for r in rows if r.role is not None], member
+
+
+def _evidence(parsed: rules.ParsedToken | None, activity: Activity | None, moment: datetime) -> str:
+    """The evidence kind of a genuine, current code (``kiosk``/``poster``), else the refusal."""
     if parsed is None or activity is None or not rules.mac_ok(parsed, activity.secret):
         raise CheckinError("qr_invalid", "This is not a Jifen check-in code.")
     if parsed.kind == rules.KIND_KIOSK:
@@ -506,12 +547,12 @@ async def _verified_activity(db: AsyncSession, token: str, moment: datetime) -> 
             raise CheckinError("qr_invalid", "This code is not valid yet.")
         if parsed.counter < step - 1:
             raise CheckinError("qr_expired", "This code has expired: scan the code on the screen again.")
-        return activity, "kiosk"
+        return "kiosk"
     if parsed.counter != activity.poster_version:
         raise CheckinError("qr_invalid", "This poster was withdrawn by the organizer.")
     if moment > activity.ends_at + timedelta(seconds=rules.POSTER_GRACE_SECONDS):
         raise CheckinError("qr_expired", "This poster's activity is over.")
-    return activity, "poster"
+    return "poster"
 
 
 def _check_geofence(activity: Activity, lat: float | None, lng: float | None) -> None:
@@ -523,6 +564,17 @@ def _check_geofence(activity: Activity, lat: float | None, lng: float | None) ->
         raise _bad("lat", "not a valid location", "invalid_location")
     if rules.distance_m(lat, lng, activity.lat, activity.lng) > activity.radius_m:
         raise CheckinError("outside_area", "You are not at the activity's place.")
+
+
+def _scan_moment(pending_scan: rules.PendingScan | None) -> datetime:
+    """When the scan happened: a logged-out phone's first opening of the URL counts if it was at most
+    ``PENDING_SCAN_SECONDS`` ago (so the login detour does not expire the code), otherwise now."""
+    now = clock.now()
+    if pending_scan is not None:
+        scanned_at = datetime.fromtimestamp(pending_scan.first_seen, tz=now.tzinfo)
+        if timedelta(0) <= now - scanned_at <= timedelta(seconds=rules.PENDING_SCAN_SECONDS):
+            return scanned_at
+    return now
 
 
 async def check_in(
@@ -538,21 +590,72 @@ async def check_in(
     """A member scanned an activity's code: check in, check out, or report the current status.
 
     ``pending_scan`` is a logged-out phone's first opening of the URL (a cookie bound to that
-    browser); its time counts only if that was at most ``PENDING_SCAN_SECONDS`` ago, so the login
-    detour does not expire the code. It is spent here: a second use, on any worker, is ``qr_expired``.
+    browser); it is spent here: a second use, on any worker, is ``qr_expired``.
     """
-    now = clock.now()
-    moment = now
-    if pending_scan is not None:
-        scanned_at = datetime.fromtimestamp(pending_scan.first_seen, tz=now.tzinfo)
-        if timedelta(0) <= now - scanned_at <= timedelta(seconds=rules.PENDING_SCAN_SECONDS):
-            moment = scanned_at
-    activity, evidence = await _verified_activity(db, token, moment)
-    await accounts.require_role(db, actor, activity.community_id, "member")
+    moment = _scan_moment(pending_scan)
+    parsed, found, held, _member = await _activity_and_roles(db, token, actor.member_id)
+    evidence = _evidence(parsed, found, moment)
+    return await _checked_scan(
+        db, actor, cast(Activity, found), held, evidence, moment, lat, lng, device_id, pending_scan
+    )
+
+
+async def check_in_with_login(
+    db: AsyncSession,
+    member_id: uuid.UUID,
+    token_version: object,
+    token: str,
+    *,
+    lat: float | None = None,
+    lng: float | None = None,
+    device_id: str | None = None,
+    pending_scan: rules.PendingScan | None = None,
+) -> tuple[Actor, CheckinResult]:
+    """``check_in`` for a login token verified in memory (``accounts.decode_token``): the member's
+    token version is checked in the same query that reads the activity and the memberships, so a
+    check-in reads the database once before it writes. Raises ``token_revoked`` first, like the
+    ``actor`` dependency would."""
+    moment = _scan_moment(pending_scan)
+    parsed, found, held, member = await _activity_and_roles(db, token, member_id)
+    if found is None:  # no such activity: the login decides the error first, as for other routes
+        actor = await accounts.actor_for(db, member_id, token_version)
+    elif member is None or member.token_version != token_version:
+        raise NotAuthenticated("token_revoked", "This login was ended; please log in again.")
+    else:
+        actor = accounts.remember_token_version(
+            member_id, member.token_version, member.name, member.phone, member.is_platform_admin
+        )[2]
+    evidence = _evidence(parsed, found, moment)
+    result = await _checked_scan(
+        db, actor, cast(Activity, found), held, evidence, moment, lat, lng, device_id, pending_scan
+    )
+    return actor, result
+
+
+async def _checked_scan(
+    db: AsyncSession,
+    actor: Actor,
+    activity: Activity,
+    held: list[tuple[str, uuid.UUID | None]],
+    evidence: str,
+    moment: datetime,
+    lat: float | None,
+    lng: float | None,
+    device_id: str | None,
+    pending_scan: rules.PendingScan | None,
+) -> CheckinResult:
+    accounts.has_role(actor, held, "member")
     _check_geofence(activity, lat, lng)
     if pending_scan is not None:
         await _spend_scan(db, activity, actor.member_id, pending_scan.nonce)
-    return await _scan(db, activity, actor.member_id, evidence, moment, device_id=device_id)
+    organizes = (
+        actor.is_platform_admin
+        or activity.created_by == actor.member_id
+        or any(role in ("organizer", "admin") for role, _ in held)
+    )
+    return await _scan(
+        db, activity, actor.member_id, evidence, moment, device_id=device_id, organizes=organizes
+    )
 
 
 async def _spend_scan(db: AsyncSession, activity: Activity, member_id: uuid.UUID, nonce: str) -> None:
@@ -620,11 +723,23 @@ async def _scan(
     *,
     device_id: str | None = None,
     scanned_by: uuid.UUID | None = None,
+    organizes: bool | None = None,
 ) -> CheckinResult:
+    """``organizes``: whether the member organizes here (their own attendance waits for another
+    organizer's confirmation); ``None`` looks it up."""
     if activity.status == "pending_approval":
         raise CheckinError("activity_not_open", "This activity is waiting for an admin's approval.")
     if activity.status != "open":
         raise CheckinError("activity_not_open", "This activity is closed.")
+    if _plain_check_in(activity, moment):
+        # Most scans are first scans: try the insert first (one round trip instead of three); a
+        # conflict means the member has an attendance already and the full path below decides.
+        inserted = await _insert_attendance(
+            db, activity, member_id, evidence, moment, device_id, scanned_by, organizes
+        )
+        if inserted is not None:
+            awarded = await _award(db, activity, inserted, scanned_by or member_id)
+            return CheckinResult("checked_in", activity, inserted, awarded)
     att = await db.scalar(
         select(Attendance)
         .where(Attendance.activity_id == activity.id, Attendance.member_id == member_id)
@@ -645,7 +760,7 @@ async def _scan(
         return CheckinResult("checked_in", activity, att, 0, repeated=True)
     if att is not None:
         return await _check_out(db, activity, att, moment, scanned_by)
-    return await _check_in(db, activity, member_id, evidence, moment, device_id, scanned_by)
+    return await _check_in(db, activity, member_id, evidence, moment, device_id, scanned_by, organizes)
 
 
 async def _check_in(
@@ -656,6 +771,7 @@ async def _check_in(
     moment: datetime,
     device_id: str | None,
     scanned_by: uuid.UUID | None,
+    organizes: bool | None = None,
 ) -> CheckinResult:
     if not (
         activity.starts_at - timedelta(seconds=rules.CHECKIN_EARLY_SECONDS) <= moment <= activity.ends_at
@@ -672,6 +788,43 @@ async def _check_in(
         await _activity(db, activity.id, lock=True)
         if await checked_in_count(db, activity.id, with_pending=True) >= activity.capacity:
             raise Conflict("activity_full", "This activity is full.")
+    inserted = await _insert_attendance(
+        db, activity, member_id, evidence, moment, device_id, scanned_by, organizes
+    )
+    if inserted is not None:
+        awarded = await _award(db, activity, inserted, scanned_by or member_id)
+        return CheckinResult("checked_in", activity, inserted, awarded)
+    # a concurrent scan of the same member won: report its result
+    att = await db.scalar(
+        select(Attendance)
+        .where(Attendance.activity_id == activity.id, Attendance.member_id == member_id)
+        .execution_options(populate_existing=True)
+    )
+    if att is None:
+        raise RuntimeError("attendance vanished after insert")
+    return CheckinResult("checked_in", activity, att, 0, repeated=True)
+
+
+def _plain_check_in(activity: Activity, moment: datetime) -> bool:
+    """A first scan needing no sign-up or capacity check, inside the check-in window."""
+    return (
+        not activity.signup_required
+        and activity.capacity is None
+        and activity.starts_at - timedelta(seconds=rules.CHECKIN_EARLY_SECONDS) <= moment <= activity.ends_at
+    )
+
+
+async def _insert_attendance(
+    db: AsyncSession,
+    activity: Activity,
+    member_id: uuid.UUID,
+    evidence: str,
+    moment: datetime,
+    device_id: str | None,
+    scanned_by: uuid.UUID | None,
+    organizes: bool | None = None,
+) -> Attendance | None:
+    """Insert the member's attendance (status ``in``) and return it; ``None`` if one exists already."""
     values = {
         "id": new_id(),
         "community_id": activity.community_id,
@@ -684,22 +837,15 @@ async def _check_in(
         "scanned_by": scanned_by,
         "minutes": 0,
         "points": 0,  # nothing posts at check-in: scan-and-walk-away earns nothing
-        "needs_confirmation": await _organizes(db, activity, member_id),
+        "needs_confirmation": (
+            organizes if organizes is not None else await _organizes(db, activity, member_id)
+        ),
         "created_at": clock.now(),
     }
     insert = pg_insert if is_postgres(db) else sqlite_insert
-    stmt = insert(Attendance).values(**values).on_conflict_do_nothing().returning(Attendance.id)
-    inserted = (await db.execute(stmt)).scalar_one_or_none()
-    att = await db.scalar(
-        select(Attendance)
-        .where(Attendance.activity_id == activity.id, Attendance.member_id == member_id)
-        .execution_options(populate_existing=True)
-    )
-    if att is None:
-        raise RuntimeError("attendance vanished after insert")
-    if inserted is None:  # a concurrent scan of the same member won: report its result
-        return CheckinResult("checked_in", activity, att, 0, repeated=True)
-    return CheckinResult("checked_in", activity, att, 0)
+    stmt = insert(Attendance).values(**values).on_conflict_do_nothing().returning(Attendance)
+    inserted: Attendance | None = await db.scalar(stmt)
+    return inserted
 
 
 def _finish(activity: Activity, att: Attendance, out_at: datetime) -> None:

@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, func, insert, select
@@ -38,7 +38,7 @@ from service.config import POINTS_PER_AWARD_MAX
 from service.db import is_postgres
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.ids import new_id
-from service.points import rules
+from service.points import ledger, rules
 from service.points.models import (
     CODE_MAX,
     IDEMPOTENCY_KEY_MAX,
@@ -194,7 +194,9 @@ async def _find_account(
 ) -> Account | None:
     owner = _owner_key(kind, member_id, partner_id, shard)
     result: Account | None = await db.scalar(
-        select(Account).where(Account.community_id == community_id, Account.owner_key == owner)
+        select(Account)
+        .where(Account.community_id == community_id, Account.owner_key == owner)
+        .execution_options(populate_existing=True)
     )
     return result
 
@@ -426,31 +428,51 @@ async def _write(
     return transfer_id
 
 
-async def _replay(
-    db: AsyncSession, community_id: uuid.UUID, key: str | None, chash: str
-) -> TransferResult | None:
-    if key is None:
-        return None
-    found = (
-        await db.execute(
-            select(Transfer.id, Transfer.points, Transfer.content_hash).where(
-                Transfer.community_id == community_id, Transfer.idempotency_key == key
-            )
+@dataclass(frozen=True)
+class _Ref:
+    """Which account a leg names, resolved to an id through the engine's per-process cache."""
+
+    kind: str
+    member_id: uuid.UUID | None = None
+    partner_id: uuid.UUID | None = None
+    shard: int = 0
+    create: bool = True
+    """Create the account on first use (else ``None`` when it does not exist yet)."""
+
+
+async def _resolve(
+    db: AsyncSession, community_id: uuid.UUID, ref: _Ref | uuid.UUID, *, cached: bool
+) -> uuid.UUID | None:
+    if isinstance(ref, uuid.UUID):
+        return ref
+    owner = _owner_key(ref.kind, ref.member_id, ref.partner_id, ref.shard)
+    if cached and (known := ledger.known_account(community_id, owner)) is not None:
+        return known
+    if ref.create:
+        account: Account | None = await account_for(
+            db, community_id, ref.kind, ref.member_id, ref.partner_id, ref.shard
         )
-    ).first()
-    if found is None:
+    else:
+        account = await _find_account(db, community_id, ref.kind, ref.member_id, ref.partner_id, ref.shard)
+    if account is None:
         return None
-    if found.content_hash != chash:
-        raise _key_conflict()
-    return TransferResult(found.id, found.points, replayed=True)
+    ledger.remember_account(community_id, owner, account.id)
+    return account.id
+
+
+def _forget(community_id: uuid.UUID, *refs: _Ref | uuid.UUID) -> None:
+    for ref in refs:
+        if isinstance(ref, _Ref):
+            owner = _owner_key(ref.kind, ref.member_id, ref.partner_id, ref.shard)
+            ledger.forget_account(community_id, owner)
 
 
 async def _move(
     db: AsyncSession,
     *,
     community_id: uuid.UUID,
-    debit: Account,
-    credit: Account,
+    debit: _Ref | uuid.UUID,
+    credit: _Ref | uuid.UUID,
     points: int,
     code: str,
     memo: str,
@@ -460,40 +482,57 @@ async def _move(
     key: str | None,
     reverses_id: uuid.UUID | None = None,
 ) -> TransferResult:
-    """Move ``points`` from ``debit`` to ``credit`` once per key, refusing to overdraw a member."""
-    legs_ids = [(debit.id, -points), (credit.id, points)]
-    chash = rules.content_hash(
-        "transfer", legs=legs_ids, code=code, memo=memo, ref_type=ref_type, ref_id=ref_id
-    )
-    earlier = await _replay(db, community_id, key, chash)
-    if earlier is not None:
-        return earlier
-    locked = await _lock(db, [debit.id, credit.id])
-    earlier = await _replay(db, community_id, key, chash)
-    if earlier is not None:
-        return earlier
-    source, target = locked[debit.id], locked[credit.id]
-    if source.kind == "member" and source.balance - source.held < points:
-        raise _insufficient(source.balance - source.held, points)
-    transfer_id = await _write(
-        db,
-        community_id=community_id,
-        legs=[(source, -points), (target, points)],
-        code=code,
-        memo=memo,
-        ref_type=ref_type,
-        ref_id=ref_id,
-        actor_id=actor_id,
-        key=key,
-        chash=chash,
-        reverses_id=reverses_id,
-    )
-    if transfer_id is None:  # a twin committed between our check and our insert
-        earlier = await _replay(db, community_id, key, chash)
-        if earlier is None:
-            raise RuntimeError("idempotency key taken but no transfer found")
-        return earlier
-    return TransferResult(transfer_id, points)
+    """Move ``points`` from ``debit`` to ``credit`` once per key, refusing to overdraw a member.
+
+    One round trip to the posting engine (``ledger.post``) once the account ids are known; a cached id
+    the database does not know (its creating transaction rolled back) is resolved again, once.
+    """
+    for cached in (True, False):
+        credit_id = await _resolve(db, community_id, credit, cached=cached)
+        debit_id = await _resolve(db, community_id, debit, cached=cached)
+        if debit_id is None:  # a member who never had points has no account yet
+            raise _insufficient(0, points)
+        if credit_id is None:
+            raise RuntimeError("a credited account is always created")
+        chash = rules.content_hash(
+            "transfer",
+            legs=[(debit_id, -points), (credit_id, points)],
+            code=code,
+            memo=memo,
+            ref_type=ref_type,
+            ref_id=ref_id,
+        )
+        done = await ledger.post(
+            db,
+            community_id=community_id,
+            debit_id=debit_id,
+            credit_id=credit_id,
+            points=points,
+            code=code,
+            memo=memo,
+            ref_type=ref_type,
+            ref_id=ref_id,
+            actor_id=actor_id,
+            key=key,
+            chash=chash,
+            now=clock.now(),
+            reverses_id=reverses_id,
+        )
+        if done.status == "missing":
+            _forget(community_id, debit, credit)
+            continue
+        return _posted(done, points)
+    raise RuntimeError("ledger accounts not found after resolving them")
+
+
+def _posted(done: ledger.Posted, points: int) -> TransferResult:
+    if done.status == "key_conflict":
+        raise _key_conflict()
+    if done.status == "insufficient":
+        raise _insufficient(done.available, points)
+    if done.transfer_id is None or done.status not in ("ok", "replayed"):
+        raise RuntimeError(f"posting engine answered {done.status}")
+    return TransferResult(done.transfer_id, done.points, replayed=done.status == "replayed")
 
 
 # ---------------------------------------------------------------- the contract
@@ -524,13 +563,11 @@ async def award(
     # thousands of simultaneous check-ins from queueing on one row. The shard follows from the key,
     # so a retry names the same accounts and replays instead of conflicting.
     shard = zlib.crc32(key.encode()) % ISSUANCE_SHARDS if key else 0
-    issuance = await account_for(db, community_id, "issuance", shard=shard)
-    member = await account_for(db, community_id, "member", member_id)
     return await _move(
         db,
         community_id=community_id,
-        debit=issuance,
-        credit=member,
+        debit=_Ref("issuance", shard=shard),
+        credit=_Ref("member", member_id),
         points=points,
         code=code,
         memo=memo,
@@ -541,12 +578,10 @@ async def award(
     )
 
 
-async def _payee(
-    db: AsyncSession, community_id: uuid.UUID, payee: str, payee_partner_id: uuid.UUID | None
-) -> Account:
+def _payee(payee: str, payee_partner_id: uuid.UUID | None) -> _Ref:
     if payee not in PAYEES or (payee == "partner") != (payee_partner_id is not None):
         raise InvalidInput("invalid_payee", "Payee must be 'store', or 'partner' with a partner id.")
-    return await account_for(db, community_id, payee, partner_id=payee_partner_id)
+    return _Ref(payee, partner_id=payee_partner_id)
 
 
 async def spend(
@@ -570,15 +605,11 @@ async def spend(
     """
     _check_points(points)
     code, memo, ref_type, ref_id, key = _check_text(code, memo, ref_type, ref_id, idempotency_key)
-    target = await _payee(db, community_id, payee, payee_partner_id)
-    source = await _find_account(db, community_id, "member", member_id)
-    if source is None:
-        raise _insufficient(0, points)
     return await _move(
         db,
         community_id=community_id,
-        debit=source,
-        credit=target,
+        debit=_Ref("member", member_id, create=False),
+        credit=_payee(payee, payee_partner_id),
         points=points,
         code=code,
         memo=memo,
@@ -608,15 +639,11 @@ async def transfer(
     code, memo, ref_type, ref_id, key = _check_text(code, memo, ref_type, ref_id, idempotency_key)
     if from_member_id == to_member_id:
         raise InvalidInput("same_account", "Points cannot be sent to the same account.")
-    target = await account_for(db, community_id, "member", to_member_id)
-    source = await _find_account(db, community_id, "member", from_member_id)
-    if source is None:
-        raise _insufficient(0, points)
     return await _move(
         db,
         community_id=community_id,
-        debit=source,
-        credit=target,
+        debit=_Ref("member", from_member_id, create=False),
+        credit=_Ref("member", to_member_id),
         points=points,
         code=code,
         memo=memo,
@@ -653,15 +680,15 @@ async def reverse(
         raise Conflict("not_reversible", "Only two-sided transfers can be reversed.")
     (a_id, a_pts), (b_id, _) = legs
     debit_id, credit_id = (a_id, b_id) if a_pts > 0 else (b_id, a_id)
-    locked = await _lock(db, [debit_id, credit_id])
+    await _lock(db, [debit_id, credit_id])
     done = await db.scalar(select(Transfer.id).where(Transfer.reverses_id == transfer_id))
     if done is not None:
         raise Conflict("already_reversed", "This transfer was already reversed.")
     return await _move(
         db,
         community_id=original.community_id,
-        debit=locked[debit_id],
-        credit=locked[credit_id],
+        debit=debit_id,
+        credit=credit_id,
         points=original.points,
         code="reversal",
         memo=memo or original.memo,
@@ -716,83 +743,49 @@ async def hold(
     now = clock.now()
     if expires_at.tzinfo is None or not now < expires_at <= now + HOLD_LIFETIME_MAX:
         raise InvalidInput("invalid_expiry", "A hold must expire in the future, within a year.")
-    target = await _payee(db, community_id, payee, payee_partner_id)
-    source = await _find_account(db, community_id, "member", member_id)
-    if source is None:
-        raise _insufficient(0, points)
-    chash = rules.content_hash(
-        "hold",
-        legs=[(source.id, -points), (target.id, points)],
-        code=code,
-        memo=memo,
-        ref_type=ref_type,
-        ref_id=ref_id,
-    )
-    earlier = await _hold_replay(db, community_id, key, chash)
-    if earlier is not None:
-        return earlier
-    account = (await _lock(db, [source.id]))[source.id]
-    earlier = await _hold_replay(db, community_id, key, chash)
-    if earlier is not None:
-        return earlier
-    if account.balance - account.held < points:
-        raise _insufficient(account.balance - account.held, points)
-    hold_id = await _insert_hold(
-        db,
-        {
-            "community_id": community_id,
-            "account_id": account.id,
-            "payee_account_id": target.id,
-            "points": points,
-            "expires_at": expires_at,
-            "code": code,
-            "memo": memo,
-            "ref_type": ref_type,
-            "ref_id": ref_id,
-            "actor_id": actor_id,
-            "idempotency_key": key,
-            "content_hash": chash,
-        },
-    )
-    if hold_id is None:  # a twin committed between our check and our insert
-        earlier = await _hold_replay(db, community_id, key, chash)
-        if earlier is None:
-            raise RuntimeError("hold key taken but no hold found")
-        return earlier
-    account.held += points
-    account.version += 1
-    await db.flush()
-    return HoldResult(hold_id, points, expires_at)
-
-
-async def _insert_hold(db: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
-    """Insert a pending hold; ``None`` when its idempotency key is already taken."""
-    row = {**values, "id": new_id(), "status": "pending", "reason": "", "created_at": clock.now()}
-    stmt = (
-        _insert(db)(Hold)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=["community_id", "idempotency_key"])
-        .returning(Hold.id)
-    )
-    inserted: uuid.UUID | None = (await db.execute(stmt)).scalar_one_or_none()
-    return inserted
-
-
-async def _hold_replay(
-    db: AsyncSession, community_id: uuid.UUID, key: str | None, chash: str
-) -> HoldResult | None:
-    found = (
-        await db.execute(
-            select(Hold.id, Hold.points, Hold.expires_at, Hold.content_hash).where(
-                Hold.community_id == community_id, Hold.idempotency_key == key
-            )
+    target, source = _payee(payee, payee_partner_id), _Ref("member", member_id, create=False)
+    for cached in (True, False):
+        target_id = await _resolve(db, community_id, target, cached=cached)
+        source_id = await _resolve(db, community_id, source, cached=cached)
+        if source_id is None:
+            raise _insufficient(0, points)
+        if target_id is None:
+            raise RuntimeError("a payee account is always created")
+        chash = rules.content_hash(
+            "hold",
+            legs=[(source_id, -points), (target_id, points)],
+            code=code,
+            memo=memo,
+            ref_type=ref_type,
+            ref_id=ref_id,
         )
-    ).first()
-    if found is None:
-        return None
-    if found.content_hash != chash:
-        raise _key_conflict()
-    return HoldResult(found.id, found.points, found.expires_at, replayed=True)
+        held = await ledger.hold(
+            db,
+            community_id=community_id,
+            account_id=source_id,
+            payee_id=target_id,
+            points=points,
+            expires_at=expires_at,
+            code=code,
+            memo=memo,
+            ref_type=ref_type,
+            ref_id=ref_id,
+            actor_id=actor_id,
+            key=cast(str, key),
+            chash=chash,
+            now=now,
+        )
+        if held.status == "missing":
+            _forget(community_id, target, source)
+            continue
+        if held.status == "key_conflict":
+            raise _key_conflict()
+        if held.status == "insufficient":
+            raise _insufficient(held.available, points)
+        if held.hold_id is None or held.expires_at is None:
+            raise RuntimeError(f"posting engine answered {held.status}")
+        return HoldResult(held.hold_id, held.points, held.expires_at, replayed=held.status == "replayed")
+    raise RuntimeError("ledger accounts not found after resolving them")
 
 
 async def lock_holds(db: AsyncSession, hold_ids: Sequence[uuid.UUID]) -> None:
@@ -838,21 +831,20 @@ async def post_hold(
         raise _not_pending(found)
     if found.expires_at <= clock.now():
         raise Conflict("hold_not_pending", "The hold has expired.")
-    locked = await _lock(db, [found.account_id, found.payee_account_id])
-    source, target = locked[found.account_id], locked[found.payee_account_id]
-    source.held -= found.points
     chash = rules.content_hash(
         "transfer",
-        legs=[(source.id, -found.points), (target.id, found.points)],
+        legs=[(found.account_id, -found.points), (found.payee_account_id, found.points)],
         code=found.code,
         memo=found.memo,
         ref_type=found.ref_type,
         ref_id=found.ref_id,
     )
-    transfer_id = await _write(
+    done = await ledger.post(
         db,
         community_id=found.community_id,
-        legs=[(source, -found.points), (target, found.points)],
+        debit_id=found.account_id,
+        credit_id=found.payee_account_id,
+        points=found.points,
         code=found.code,
         memo=found.memo,
         ref_type=found.ref_type,
@@ -860,30 +852,21 @@ async def post_hold(
         actor_id=actor_id,
         key=None,
         chash=chash,
+        now=clock.now(),
+        hold_id=found.id,
     )
-    if transfer_id is None:
-        raise RuntimeError("a transfer without a key cannot collide")
-    found.status, found.transfer_id, found.resolved_at = "posted", transfer_id, clock.now()
-    await db.flush()
-    return TransferResult(transfer_id, found.points)
-
-
-async def _release(db: AsyncSession, found: Hold, status: str, reason: str) -> None:
-    account = (await _lock(db, [found.account_id]))[found.account_id]
-    account.held -= found.points
-    account.version += 1
-    found.status, found.resolved_at, found.reason = status, clock.now(), reason[:MEMO_MAX]
-    await db.flush()
+    return _posted(done, found.points)
 
 
 async def void_hold(
     db: AsyncSession, hold_id: uuid.UUID, *, actor_id: uuid.UUID | None = None, reason: str = ""
 ) -> None:
     """Release a pending hold back to the member's available balance. Raises ``hold_not_pending`` (409)."""
-    found = await _locked_hold(db, hold_id)
-    if found.status != "pending":
-        raise _not_pending(found)
-    await _release(db, found, "voided", reason)
+    outcome, status = await ledger.release(db, hold_id, "voided", reason[:MEMO_MAX], clock.now())
+    if outcome == "not_found":
+        raise NotFound("hold_not_found", "No such hold.")
+    if outcome == "not_pending":
+        raise Conflict("hold_not_pending", f"The hold is already {status}.")
 
 
 # ---------------------------------------------------------------- reading
