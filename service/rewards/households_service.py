@@ -27,8 +27,10 @@ __all__ = [
     "RELATION_MAX",
     "LinkView",
     "decide_link",
+    "get_link",
     "household_of",
     "is_household",
+    "link_views",
     "list_links",
     "pending_links",
     "remove_link",
@@ -176,6 +178,13 @@ async def _locked(db: AsyncSession, link_id: uuid.UUID) -> HouseholdLink:
     return link
 
 
+async def get_link(db: AsyncSession, link_id: uuid.UUID) -> HouseholdLink:
+    link = await db.get(HouseholdLink, link_id)
+    if link is None:
+        raise NotFound("household_link_not_found", "No such household link.")
+    return link
+
+
 async def decide_link(db: AsyncSession, actor: Actor, link_id: uuid.UUID, confirm: bool) -> HouseholdLink:
     """An admin confirms or rejects a pending link; never one they are part of."""
     link = await _locked(db, link_id)
@@ -205,7 +214,10 @@ async def remove_link(db: AsyncSession, actor: Actor, link_id: uuid.UUID) -> Hou
     return link
 
 
-async def _views(db: AsyncSession, links: list[HouseholdLink], me: uuid.UUID | None) -> list[LinkView]:
+async def link_views(
+    db: AsyncSession, links: list[HouseholdLink], me: uuid.UUID | None = None
+) -> list[LinkView]:
+    """Links with both names (and the other person's phone tail, seen from ``me``)."""
     ids = {i for link in links for i in (link.requester_id, link.relative_id)}
     people = {m.id: m for m in await db.scalars(select(Member).where(Member.id.in_(ids)))} if ids else {}
     views = []
@@ -241,7 +253,7 @@ async def list_links(db: AsyncSession, actor: Actor, community_id: uuid.UUID) ->
             .limit(LIST_LIMIT_MAX)
         )
     )
-    return await _views(db, links, actor.member_id)
+    return await link_views(db, links, actor.member_id)
 
 
 async def pending_links(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> list[LinkView]:
@@ -255,4 +267,4 @@ async def pending_links(db: AsyncSession, actor: Actor, community_id: uuid.UUID)
             .limit(LIST_LIMIT_MAX)
         )
     )
-    return await _views(db, links, None)
+    return await link_views(db, links)

@@ -58,7 +58,7 @@ class RewardsSettings(Base):
     """Days after completion without a rating after which the volunteer's points post anyway."""
     wish_assign_timeout_days: Mapped[int]
     """Days an assigned wish may stay uncompleted before it goes back to open."""
-    wish_points_monthly_cap: Mapped[int] = mapped_column(server_default=text("100"))
+    wish_points_monthly_cap: Mapped[int] = mapped_column(server_default=text("100"), default=100)
     """Most wish points one volunteer can earn in a local month; wishes past it post nothing."""
     updated_at: Mapped[datetime]
 
