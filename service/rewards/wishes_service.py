@@ -342,11 +342,10 @@ async def _award(db: AsyncSession, wish: Wish, actor_id: uuid.UUID | None) -> No
     if staff and settings.wish_points > 0:
         await _lock_volunteer(db, wish.volunteer_id)
         earned = await _earned_this_month(db, wish, wish.volunteer_id)
-    wish.points_status = rules.wish_points_outcome(
-        settings.wish_points, staff, earned, settings.wish_points_monthly_cap
-    )
-    if wish.points_status != "posted":
-        if wish.points_status == "capped":
+    outcome = rules.wish_points_outcome(settings.wish_points, staff, earned, settings.wish_points_monthly_cap)
+    if outcome != "posted":
+        wish.points_status = outcome
+        if outcome == "capped":
             log.info("wish %s: volunteer %s reached the monthly cap", wish.id, wish.volunteer_id)
         return
     result = await points.award(
@@ -361,7 +360,7 @@ async def _award(db: AsyncSession, wish: Wish, actor_id: uuid.UUID | None) -> No
         actor_id=actor_id,
         idempotency_key=f"wish:{wish.id}",
     )
-    wish.awarded_at, wish.transfer_id = clock.now(), result.transfer_id
+    wish.awarded_at, wish.transfer_id, wish.points_status = clock.now(), result.transfer_id, outcome
 
 
 async def rate_wish(
