@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -103,9 +104,13 @@ def wish_action_allowed(action: str, status: str) -> bool:
     return status in WISH_ACTIONS[action]
 
 
+_REF_DROP_RE = re.compile(r"[^0-9A-Za-z\u3400-\u9fff]")
+
+
 def normalise_event_ref(raw: str | None) -> str | None:
-    """A certificate number or similar as one comparable string: trimmed, no inner spaces, upper case."""
-    text = "".join((raw or "").split()).upper()
+    """A certificate number or similar as one comparable string: full-width folded, letters, digits and
+    CJK only (no spaces, dashes or dots people type differently), upper case."""
+    text = _REF_DROP_RE.sub("", unicodedata.normalize("NFKC", raw or "")).upper()
     return text or None
 
 
