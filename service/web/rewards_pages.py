@@ -218,7 +218,15 @@ async def _render_board(
     if actor is not None and await _roles_in(db, actor, board.community_id):
         can_object = True
         receipts = await rewards.my_objections(db, actor, board.community_id)
-    return page(request, "rewards/board.html", actor, board=board, can_object=can_object, receipts=receipts)
+    return page(
+        request,
+        "rewards/board.html",
+        actor,
+        board=board,
+        can_object=can_object,
+        receipts=receipts,
+        status_names=STATUS_NAMES,
+    )
 
 
 @get("/board/{cid:str}", include_in_schema=False)
