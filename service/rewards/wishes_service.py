@@ -282,7 +282,11 @@ async def decline_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID, reaso
     """The volunteer declines an offer, saying why; the wish goes back to the pool."""
     wish = await _wish_for_update(db, wish_id)
     if not rules.wish_action_allowed("decline", wish.status):
-        raise Conflict("wish_not_offered", f"The wish is {wish.status}; only offered wishes are declined.")
+        raise Conflict(
+            "wish_not_offered",
+            "Only a wish offered to you can be declined; this one is %(status)s.",
+            params={"status": wish.status},
+        )
     if wish.volunteer_id != actor.member_id:
         raise Forbidden("not_offered_to_you", "This wish was offered to another volunteer.")
     wish.decline_reason = _text("reason", reason, 1, REASON_MAX)
