@@ -136,7 +136,8 @@ def wish_points_outcome(points: int, staff_involved: bool, earned_this_month: in
 
 
 _PHONE_RE = re.compile(r"(?<!\d)(1\d{2})\d{4}(\d{4})(?!\d)")
-_ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{4})\d{10,13}([0-9Xx]{1,4})(?![0-9A-Za-z])")
+_ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{4})\d{9,12}(\d[0-9Xx])(?![0-9A-Za-z])")
+"""Resident ID numbers (15 or 18 characters): the first 4 and last 2 stay."""
 
 
 def evidence_summary(text: str, names: Iterable[tuple[str, str]]) -> str:
