@@ -61,6 +61,7 @@ POINTS_STATUS_NAMES = {
 }
 
 ADMIN_LINKS.append(("/admin/rules", "Good-conduct rules"))
+ADMIN_LINKS.append(("/households", "Household links"))
 
 
 async def _home_panel(db: AsyncSession, actor: Actor, community: Community) -> dict[str, Any]:
