@@ -57,6 +57,7 @@ __all__ = [
     "approve_manual",
     "attendance_csv",
     "attendance_list",
+    "attendance_status",
     "can_approve",
     "cancel_activity",
     "check_in",
@@ -1412,6 +1413,16 @@ async def peek_token(db: AsyncSession, token: str) -> Activity | None:
     except DomainError:
         return None
     return activity
+
+
+async def attendance_status(db: AsyncSession, activity_id: uuid.UUID, member_id: uuid.UUID) -> str | None:
+    """The member's attendance at an activity (``in``, ``out``, ``pending``, ``rejected``), or None."""
+    found = await db.scalar(
+        select(Attendance.status).where(
+            Attendance.activity_id == activity_id, Attendance.member_id == member_id
+        )
+    )
+    return str(found) if found is not None else None
 
 
 async def team_attendances(db: AsyncSession, community_id: uuid.UUID) -> dict[uuid.UUID, int]:

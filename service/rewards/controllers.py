@@ -15,10 +15,15 @@ from service.accounts.service import Actor, get_community, require_role
 from service.config import UPLOAD_MAX_BYTES
 from service.errors import InvalidInput
 from service.http import Limit, decode_cursor, encode_cursor, idempotent
+from service.rewards import households_service as households
+from service.rewards import ratings_service as ratings
+from service.rewards import rules as reward_rules
 from service.rewards import service
 from service.rewards import wishes_service as wishes
 from service.rewards.models import RewardRule
 from service.rewards.schemas import (
+    ActivityRatingIn,
+    ActivityRatingOut,
     BoardClaimOut,
     BoardHoursOut,
     BoardOut,
@@ -26,24 +31,37 @@ from service.rewards.schemas import (
     ClaimIn,
     ClaimOut,
     ClaimPage,
+    DeclineIn,
+    DispatchCandidateOut,
     DispatchIn,
+    HouseholdLinkIn,
+    HouseholdLinkOut,
     ObjectionIn,
     ObjectionOut,
     PhotoOut,
     RateIn,
+    RatingStatsOut,
     ReviewIn,
     RewardsSettingsIn,
     RewardsSettingsOut,
     RuleIn,
     RuleOut,
     RulePatch,
+    SatisfactionOut,
     WishIn,
     WishOut,
     WishPage,
     WishStatsOut,
 )
 
-__all__ = ["ROUTES", "ClaimController", "CommunityRewardsController", "WishController"]
+__all__ = [
+    "ROUTES",
+    "ActivityRatingController",
+    "ClaimController",
+    "CommunityRewardsController",
+    "HouseholdController",
+    "WishController",
+]
 
 Cursor = Annotated[str | None, Parameter(max_length=200)]
 Month = Annotated[
@@ -94,6 +112,8 @@ def claim_out(v: service.ClaimView) -> ClaimOut:
             for o in v.objections
         ],
         photo_ids=v.photo_ids,
+        event_date=c.event_date,
+        event_ref=c.event_ref,
     )
 
 
@@ -119,12 +139,46 @@ def wish_out(v: wishes.WishView) -> WishOut:
         comment=w.comment,
         points=w.points,
         awarded_at=w.awarded_at,
+        beneficiary_id=w.beneficiary_id,
+        beneficiary_name=v.beneficiary_name,
+        dispatched_by=w.dispatched_by,
+        dispatched_at=w.dispatched_at,
+        accepted_at=w.accepted_at,
+        declines=w.declines,
+        decline_reason=w.decline_reason,
+        confirmed=w.confirmed_by is not None,
+        points_status=w.points_status,
     )
+
+
+def link_out(v: households.LinkView) -> HouseholdLinkOut:
+    k = v.link
+    return HouseholdLinkOut(
+        id=k.id,
+        community_id=k.community_id,
+        requester_id=k.requester_id,
+        requester_name=v.requester_name,
+        relative_id=k.relative_id,
+        relative_name=v.relative_name,
+        relation=k.relation,
+        status=k.status,
+        created_at=k.created_at,
+        decided_at=k.decided_at,
+    )
+
+
+def _rating_stats(r: reward_rules.RatingStats) -> RatingStatsOut:
+    return RatingStatsOut(r.rated, r.satisfied, r.average_stars, r.satisfaction_rate)
 
 
 def settings_out(cid: uuid.UUID, s: service.CommunitySettings) -> RewardsSettingsOut:
     return RewardsSettingsOut(
-        cid, s.two_reviewers_from_points, s.wish_points, s.wish_auto_award_days, s.wish_assign_timeout_days
+        cid,
+        s.two_reviewers_from_points,
+        s.wish_points,
+        s.wish_auto_award_days,
+        s.wish_assign_timeout_days,
+        s.wish_points_monthly_cap,
     )
 
 
@@ -150,6 +204,8 @@ def _board_claim(c: service.BoardClaim) -> BoardClaimOut:
         c.publicity_ends_at,
         c.awarded_at,
         c.objections,
+        c.evidence_summary,
+        c.event_date,
     )
 
 
@@ -312,6 +368,127 @@ class CommunityRewardsController(Controller):
             s.average_handling_hours,
         )
 
+    @get(
+        "/satisfaction",
+        summary="Residents' satisfaction of a month: micro-wish and activity ratings",
+        description="Ratings given in the local month (4-5 stars count as satisfied). "
+        "Errors: invalid_month, forbidden (organizers, reviewers).",
+    )
+    async def satisfaction(
+        self, db: AsyncSession, actor: Actor, cid: uuid.UUID, month: Month = None
+    ) -> SatisfactionOut:
+        s = await ratings.satisfaction(db, actor, cid, month)
+        return SatisfactionOut(cid, s.month, _rating_stats(s.wishes), _rating_stats(s.activities))
+
+    @get(
+        "/wishes/candidates",
+        summary="Volunteers a wish can be dispatched to, with service hours and open tasks (organizer)",
+        description="Members who volunteer: not partner shop staff, and store clerks only once they have "
+        "served; fewest open tasks first. With wish_id, its requester and beneficiary are left out. "
+        "Errors: forbidden, wish_not_found.",
+    )
+    async def candidates(
+        self, db: AsyncSession, actor: Actor, cid: uuid.UUID, wish_id: uuid.UUID | None = None
+    ) -> list[DispatchCandidateOut]:
+        wish = (await wishes.get_wish(db, actor, wish_id)).wish if wish_id else None
+        found = await wishes.dispatch_candidates(db, actor, cid, wish)
+        return [
+            DispatchCandidateOut(c.member_id, c.name, c.phone_tail, c.service_minutes, c.hours, c.open_tasks)
+            for c in found
+        ]
+
+    @post(
+        "/household-links",
+        status_code=201,
+        summary="Ask to link a member of this community (by phone) to the caller's household",
+        description="An admin confirms it. Errors: invalid_phone, member_not_found (404), household_self, "
+        "household_link_exists (409), too_many_household_links (409), forbidden.",
+    )
+    async def request_link(
+        self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: HouseholdLinkIn
+    ) -> HouseholdLinkOut:
+        link = await households.request_link(db, actor, cid, data.phone, data.relation)
+        views = await households.list_links(db, actor, cid)
+        return link_out(next(v for v in views if v.link.id == link.id))
+
+    @get(
+        "/household-links",
+        summary="The caller's household links (scope=mine) or those awaiting an admin (scope=pending)",
+        description="Errors: forbidden.",
+    )
+    async def list_links(
+        self,
+        db: AsyncSession,
+        actor: Actor,
+        cid: uuid.UUID,
+        which: Annotated[
+            str, QueryParameter(name="scope", pattern="^(mine|pending)$", description="mine or pending")
+        ] = "mine",
+    ) -> list[HouseholdLinkOut]:
+        if which == "pending":
+            return [link_out(v) for v in await households.pending_links(db, actor, cid)]
+        return [link_out(v) for v in await households.list_links(db, actor, cid)]
+
+
+class HouseholdController(Controller):
+    path = "/api/v1/household-links"
+    tags = ["rewards"]
+
+    async def _out(self, db: AsyncSession, actor: Actor, link_id: uuid.UUID) -> HouseholdLinkOut:
+        link = await households.get_link(db, link_id)
+        return link_out((await households.link_views(db, [link]))[0])
+
+    @post(
+        "/{link_id:uuid}/confirm",
+        status_code=200,
+        summary="Confirm a household link (admin, not one of the two people)",
+        description="Errors: household_link_not_found, household_link_decided (409), "
+        "reviewer_conflict (403), forbidden.",
+    )
+    async def confirm(self, db: AsyncSession, actor: Actor, link_id: uuid.UUID) -> HouseholdLinkOut:
+        await households.decide_link(db, actor, link_id, True)
+        return await self._out(db, actor, link_id)
+
+    @post(
+        "/{link_id:uuid}/reject",
+        status_code=200,
+        summary="Reject a household link (admin, not one of the two people)",
+        description="Errors: household_link_not_found, household_link_decided (409), "
+        "reviewer_conflict (403), forbidden.",
+    )
+    async def reject(self, db: AsyncSession, actor: Actor, link_id: uuid.UUID) -> HouseholdLinkOut:
+        await households.decide_link(db, actor, link_id, False)
+        return await self._out(db, actor, link_id)
+
+    @post(
+        "/{link_id:uuid}/remove",
+        status_code=200,
+        summary="End a household link (either of the two people, or an admin)",
+        description="Claims and wishes already filed stay. Errors: household_link_not_found, "
+        "household_link_decided (409), forbidden.",
+    )
+    async def remove(self, db: AsyncSession, actor: Actor, link_id: uuid.UUID) -> HouseholdLinkOut:
+        await households.remove_link(db, actor, link_id)
+        return await self._out(db, actor, link_id)
+
+
+class ActivityRatingController(Controller):
+    path = "/api/v1/activities"
+    tags = ["rewards"]
+
+    @post(
+        "/{aid:uuid}/ratings",
+        status_code=201,
+        summary="Rate an activity the caller attended, 1-5 stars (once)",
+        description="Errors: activity_not_found, not_attended (403), already_rated (409), invalid_stars, "
+        "forbidden.",
+    )
+    async def rate(
+        self, db: AsyncSession, actor: Actor, aid: uuid.UUID, data: ActivityRatingIn
+    ) -> ActivityRatingOut:
+        r = await ratings.rate_activity(db, actor, aid, data.stars, data.comment)
+        return ActivityRatingOut(r.id, r.activity_id, r.stars, r.comment, r.created_at)
+
 
 class RuleController(Controller):
     path = "/api/v1/rules"
@@ -334,12 +511,22 @@ class ClaimController(Controller):
     @post(
         "",
         status_code=201,
-        summary="Submit a good-conduct claim, for oneself or (organizer) for a member",
-        description="Errors: rule_not_found, rule_inactive (409), member_not_found, evidence_required (422), "
-        "yearly_limit_reached (409), forbidden.",
+        summary="Submit a good-conduct claim, for oneself, a household member or (organizer) any member",
+        description="One claim per rule, beneficiary and event (event_date, default today; event_ref). "
+        "Errors: rule_not_found, rule_inactive (409), member_not_found, evidence_required (422), "
+        "yearly_limit_reached (409), duplicate_claim (409, names the first claim), not_household_member "
+        "(403), invalid_event_date, invalid_event_ref, forbidden.",
     )
     async def submit(self, db: AsyncSession, actor: Actor, data: ClaimIn) -> ClaimOut:
-        claim = await service.submit_claim(db, actor, data.rule_id, data.member_id, data.evidence)
+        claim = await service.submit_claim(
+            db,
+            actor,
+            data.rule_id,
+            data.member_id,
+            data.evidence,
+            event_date=data.event_date,
+            event_ref=data.event_ref,
+        )
         return claim_out(await service.get_claim(db, actor, claim.id))
 
     @get(
@@ -355,7 +542,8 @@ class ClaimController(Controller):
         status_code=200,
         summary="Approve or reject a claim (reviewer, not its claimant nor submitter)",
         description="Approval publicizes the claim once enough distinct reviewers agree (two at or above the "
-        "community's threshold). Errors: claim_not_found, claim_not_reviewable (409), self_review_forbidden "
+        "community's threshold). Never by the beneficiary, the submitter, the beneficiary's household or "
+        "an open objection's author. Errors: claim_not_found, claim_not_reviewable (409), reviewer_conflict "
         "(403), already_reviewed_by_you (409), forbidden.",
     )
     async def review(self, db: AsyncSession, actor: Actor, claim_id: uuid.UUID, data: ReviewIn) -> ClaimOut:
@@ -414,9 +602,10 @@ class WishController(Controller):
     @post(
         "/{wish_id:uuid}/dispatch",
         status_code=200,
-        summary="Dispatch (or reassign) a wish to a volunteer (organizer)",
-        description="Errors: wish_not_dispatchable (409), volunteer_is_requester (409), "
-        "already_assigned (409), member_not_found, forbidden.",
+        summary="Offer (派单) or re-offer a wish to a volunteer (organizer); they accept or decline",
+        description="The wish waits as ``offered`` for the volunteer. Errors: wish_not_dispatchable (409), "
+        "volunteer_is_requester (409), already_assigned (409), not_a_volunteer (409), reviewer_conflict "
+        "(403, one's own wish or to oneself), member_not_found, forbidden.",
     )
     async def dispatch(self, db: AsyncSession, actor: Actor, wish_id: uuid.UUID, data: DispatchIn) -> WishOut:
         await wishes.dispatch_wish(db, actor, wish_id, data.volunteer_id)
@@ -425,11 +614,33 @@ class WishController(Controller):
     @post(
         "/{wish_id:uuid}/accept",
         status_code=200,
-        summary="Accept an open wish (the caller becomes its volunteer)",
-        description="Errors: wish_not_open (409), own_wish (403), forbidden.",
+        summary="Accept a wish offered to the caller, or take an open wish from the pool (接单)",
+        description="A pool-taken wish's points wait for an organizer's confirmation. "
+        "Errors: wish_not_open (409), own_wish (403), not_offered_to_you (403), forbidden.",
     )
     async def accept(self, db: AsyncSession, actor: Actor, wish_id: uuid.UUID) -> WishOut:
         await wishes.accept_wish(db, actor, wish_id)
+        return wish_out(await wishes.get_wish(db, actor, wish_id))
+
+    @post(
+        "/{wish_id:uuid}/decline",
+        status_code=200,
+        summary="Decline a wish offered to the caller, with a reason; it goes back to the pool",
+        description="Errors: wish_not_offered (409), not_offered_to_you (403), invalid_reason.",
+    )
+    async def decline(self, db: AsyncSession, actor: Actor, wish_id: uuid.UUID, data: DeclineIn) -> WishOut:
+        await wishes.decline_wish(db, actor, wish_id, data.reason)
+        return wish_out(await wishes.get_wish(db, actor, wish_id))
+
+    @post(
+        "/{wish_id:uuid}/confirm",
+        status_code=200,
+        summary="Confirm a pool-taken wish was done (organizer): its points may post",
+        description="Points post at once if the wish was already rated or closed, within the volunteer's "
+        "monthly cap. Errors: wish_not_confirmable (409), reviewer_conflict (403), forbidden.",
+    )
+    async def confirm(self, db: AsyncSession, actor: Actor, wish_id: uuid.UUID) -> WishOut:
+        await wishes.confirm_wish(db, actor, wish_id)
         return wish_out(await wishes.get_wish(db, actor, wish_id))
 
     @post(
@@ -475,4 +686,11 @@ class WishController(Controller):
         return wish_out(await wishes.get_wish(db, actor, wish_id))
 
 
-ROUTES: list[Any] = [CommunityRewardsController, RuleController, ClaimController, WishController]
+ROUTES: list[Any] = [
+    CommunityRewardsController,
+    RuleController,
+    ClaimController,
+    WishController,
+    HouseholdController,
+    ActivityRatingController,
+]

@@ -55,13 +55,14 @@ async def seed(db: AsyncSession, demo: Any) -> None:
     await rewards.submit_claim(
         db, liu, made["filial-care"].id, liu.member_id, "照顾瘫痪在床的母亲五年，邻居可作证。"
     )
-    # An open wish, and one fulfilled and rated (the volunteer's points posted).
+    # An open wish, and one dispatched, fulfilled and rated (the volunteer's points posted).
     await wishes.post_wish(
         db, chen, cid, title="帮忙把米扛上六楼", description="家里没有电梯，腰不好。", category="errand"
     )
     done = await wishes.post_wish(
         db, zhou, cid, title="修理漏水的水龙头", description="厨房水龙头一直滴水。", category="repair"
     )
+    await wishes.dispatch_wish(db, organizer, done.id, liu.member_id)  # 派单, then 接单
     await wishes.accept_wish(db, liu, done.id)
     await wishes.complete_wish(db, liu, done.id)
     await wishes.rate_wish(db, zhou, done.id, 5, "师傅很热心，半小时就修好了")

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.config import TITLE_MAX
@@ -13,18 +23,26 @@ from service.db import Base, IdMixin, TimestampMixin
 
 __all__ = [
     "CLAIM_STATUSES",
+    "HOUSEHOLD_STATUSES",
+    "WISH_POINTS_STATUSES",
     "WISH_STATUSES",
+    "ActivityRating",
     "Claim",
     "ClaimObjection",
     "ClaimPhoto",
     "ClaimReview",
+    "HouseholdLink",
     "RewardRule",
     "RewardsSettings",
     "Wish",
 ]
 
 CLAIM_STATUSES = ("submitted", "publicized", "rejected", "awarded")
-WISH_STATUSES = ("open", "assigned", "done", "rated", "closed", "cancelled")
+WISH_STATUSES = ("open", "offered", "assigned", "done", "rated", "closed", "cancelled")
+WISH_POINTS_STATUSES = ("posted", "pending", "capped", "none")
+"""What became of a finished wish's points: posted, waiting for a staff confirmation (the volunteer took
+it from the pool with no staff involved), refused by the volunteer's monthly cap, or none (0 points)."""
+HOUSEHOLD_STATUSES = ("pending", "confirmed", "rejected")
 
 
 class RewardsSettings(Base):
@@ -40,6 +58,8 @@ class RewardsSettings(Base):
     """Days after completion without a rating after which the volunteer's points post anyway."""
     wish_assign_timeout_days: Mapped[int]
     """Days an assigned wish may stay uncompleted before it goes back to open."""
+    wish_points_monthly_cap: Mapped[int] = mapped_column(server_default=text("100"), default=100)
+    """Most wish points one volunteer can earn in a local month; wishes past it post nothing."""
     updated_at: Mapped[datetime]
 
     __table_args__ = (
@@ -47,6 +67,7 @@ class RewardsSettings(Base):
         CheckConstraint("wish_points >= 0", name="wish_points_not_negative"),
         CheckConstraint("wish_auto_award_days >= 1", name="auto_award_days_positive"),
         CheckConstraint("wish_assign_timeout_days >= 1", name="timeout_days_positive"),
+        CheckConstraint("wish_points_monthly_cap >= 0", name="wish_cap_not_negative"),
     )
 
 
@@ -85,6 +106,11 @@ class Claim(IdMixin, TimestampMixin, Base):
     member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
     submitted_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
     evidence: Mapped[str] = mapped_column(Text, default="")
+    event_date: Mapped[date | None] = mapped_column(Date, default=None)
+    """The local day the good deed happened (a wedding's date); one claim per rule, member and day.
+    Always set on new claims; None only on claims filed before events were recorded."""
+    event_ref: Mapped[str | None] = mapped_column(String(64), default=None)
+    """A reference such as a certificate number, normalised; one claim per rule, member and reference."""
     points: Mapped[int]
     """The rule's points when submitted: later edits to the rule do not change a claim in flight."""
     year: Mapped[int]
@@ -106,6 +132,25 @@ class Claim(IdMixin, TimestampMixin, Base):
         CheckConstraint("(status = 'awarded') = (awarded_at IS NOT NULL)", name="awarded_bound"),
         Index("ix_reward_claims_community_status", "community_id", "status"),
         Index("ix_reward_claims_limit", "community_id", "member_id", "rule_id", "year"),
+        # One live claim per rule, beneficiary and event (a rejected claim frees the event again).
+        Index(
+            "uq_reward_claims_event_date",
+            "rule_id",
+            "member_id",
+            "event_date",
+            unique=True,
+            sqlite_where=text("status <> 'rejected'"),
+            postgresql_where=text("status <> 'rejected'"),
+        ),
+        Index(
+            "uq_reward_claims_event_ref",
+            "rule_id",
+            "member_id",
+            "event_ref",
+            unique=True,
+            sqlite_where=text("status <> 'rejected' AND event_ref IS NOT NULL"),
+            postgresql_where=text("status <> 'rejected' AND event_ref IS NOT NULL"),
+        ),
     )
 
 
@@ -164,6 +209,8 @@ class Wish(IdMixin, TimestampMixin, Base):
 
     community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
     requester_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    beneficiary_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+    """The household member the wish is for, when the requester filed it for someone else."""
     title: Mapped[str] = mapped_column(String(TITLE_MAX))
     description: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str] = mapped_column(String(32))
@@ -172,6 +219,17 @@ class Wish(IdMixin, TimestampMixin, Base):
     volunteer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None, index=True)
     assigned_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
     assigned_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When the current volunteer took the wish (accepted an offer or took it from the pool)."""
+    dispatched_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+    """The staff member who dispatched the current volunteer (None when taken from the pool)."""
+    dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
+    accepted_at: Mapped[datetime | None] = mapped_column(default=None)
+    declines: Mapped[int] = mapped_column(default=0)
+    decline_reason: Mapped[str] = mapped_column(String(500), default="")
+    """The last volunteer's reason for declining an offer (shown to the organizer)."""
+    confirmed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+    """The staff member who confirmed a pool-taken wish was really done (its points may then post)."""
+    points_status: Mapped[str | None] = mapped_column(String(16), default=None)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
     rated_at: Mapped[datetime | None] = mapped_column(default=None)
     stars: Mapped[int | None] = mapped_column(default=None)
@@ -185,14 +243,62 @@ class Wish(IdMixin, TimestampMixin, Base):
 
     __table_args__ = (
         CheckConstraint(
-            "status IN ('open','assigned','done','rated','closed','cancelled')", name="known_status"
+            "status IN ('open','offered','assigned','done','rated','closed','cancelled')", name="known_status"
         ),
+        CheckConstraint(
+            "points_status IS NULL OR points_status IN ('posted','pending','capped','none')",
+            name="known_points_status",
+        ),
+        CheckConstraint("points_status <> 'posted' OR transfer_id IS NOT NULL", name="posted_bound"),
         CheckConstraint("stars IS NULL OR (stars >= 1 AND stars <= 5)", name="stars_range"),
         CheckConstraint(
             "(status = 'open' AND volunteer_id IS NULL) OR status = 'cancelled' "
-            "OR (status IN ('assigned','done','rated','closed') AND volunteer_id IS NOT NULL)",
+            "OR (status IN ('offered','assigned','done','rated','closed') AND volunteer_id IS NOT NULL)",
             name="volunteer_bound",
         ),
         Index("ix_wishes_community_status", "community_id", "status"),
         Index("ix_wishes_community_created", "community_id", "created_at"),
+    )
+
+
+class HouseholdLink(IdMixin, TimestampMixin, Base):
+    """Two members of one household (户), linked at one's request once an admin confirmed it.
+
+    A confirmed link lets either file claims and wishes for the other (credited to the beneficiary).
+    """
+
+    __tablename__ = "household_links"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    requester_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    relative_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    relation: Mapped[str] = mapped_column(String(32), default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        UniqueConstraint("community_id", "requester_id", "relative_id", name="uq_household_links_pair"),
+        CheckConstraint("status IN ('pending','confirmed','rejected')", name="known_status"),
+        CheckConstraint("requester_id <> relative_id", name="two_people"),
+        CheckConstraint("(status = 'pending') = (decided_at IS NULL)", name="decided_bound"),
+        Index("ix_household_links_community_status", "community_id", "status"),
+    )
+
+
+class ActivityRating(IdMixin, TimestampMixin, Base):
+    """A resident's 1-5 star rating of an activity they attended (once per member and activity)."""
+
+    __tablename__ = "activity_ratings"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    activity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("activities.id"))
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    stars: Mapped[int]
+    comment: Mapped[str] = mapped_column(String(500), default="")
+
+    __table_args__ = (
+        UniqueConstraint("activity_id", "member_id", name="uq_activity_ratings_once"),
+        CheckConstraint("stars >= 1 AND stars <= 5", name="stars_range"),
+        Index("ix_activity_ratings_community_created", "community_id", "created_at"),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -12,6 +12,8 @@ from service.config import POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
 from service.rewards.rules import PUBLICITY_DAYS_MAX, SETTINGS_DAYS_MAX, YEARLY_LIMIT_MAX
 
 __all__ = [
+    "ActivityRatingIn",
+    "ActivityRatingOut",
     "BoardClaimOut",
     "BoardHoursOut",
     "BoardOut",
@@ -19,17 +21,23 @@ __all__ = [
     "ClaimIn",
     "ClaimOut",
     "ClaimPage",
+    "DeclineIn",
+    "DispatchCandidateOut",
     "DispatchIn",
+    "HouseholdLinkIn",
+    "HouseholdLinkOut",
     "ObjectionIn",
     "ObjectionOut",
     "PhotoOut",
     "RateIn",
+    "RatingStatsOut",
     "ReviewIn",
     "RewardsSettingsIn",
     "RewardsSettingsOut",
     "RuleIn",
     "RuleOut",
     "RulePatch",
+    "SatisfactionOut",
     "WishIn",
     "WishOut",
     "WishPage",
@@ -86,6 +94,7 @@ class RewardsSettingsIn(msgspec.Struct, forbid_unknown_fields=True):
     wish_points: Annotated[int, msgspec.Meta(ge=0, le=POINTS_PER_AWARD_MAX)] | None = None
     wish_auto_award_days: Days | None = None
     wish_assign_timeout_days: Days | None = None
+    wish_points_monthly_cap: Annotated[int, msgspec.Meta(ge=0, le=POINTS_PER_AWARD_MAX)] | None = None
 
 
 class RewardsSettingsOut(msgspec.Struct):
@@ -94,12 +103,19 @@ class RewardsSettingsOut(msgspec.Struct):
     wish_points: int
     wish_auto_award_days: int
     wish_assign_timeout_days: int
+    wish_points_monthly_cap: int
+    """Most wish points one volunteer earns in a local month; wishes past it post nothing (``capped``)."""
 
 
 class ClaimIn(msgspec.Struct, forbid_unknown_fields=True):
     rule_id: uuid.UUID
     member_id: uuid.UUID
+    """The beneficiary: the caller, a confirmed household member, or (organizers) any member."""
     evidence: Text = ""
+    event_date: date | None = None
+    """The local day of the deed (default today); one claim per rule, beneficiary and day."""
+    event_ref: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    """A reference such as a marriage certificate number; one claim per rule, beneficiary and reference."""
 
 
 class ReviewIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -144,6 +160,8 @@ class ClaimOut(msgspec.Struct):
     decision_note: str
     objections: list[ObjectionOut] = []
     photo_ids: list[uuid.UUID] = []
+    event_date: date | None = None
+    event_ref: str | None = None
 
 
 class ClaimPage(msgspec.Struct):
@@ -170,6 +188,9 @@ class BoardClaimOut(msgspec.Struct):
     publicity_ends_at: datetime | None
     awarded_at: datetime | None
     objections: int
+    evidence_summary: str = ""
+    """The evidence neighbours judge, with names and phone/ID numbers masked and shortened."""
+    event_date: date | None = None
 
 
 class BoardRankOut(msgspec.Struct):
@@ -211,10 +232,26 @@ class WishIn(msgspec.Struct, forbid_unknown_fields=True):
     description: Text = ""
     category: Annotated[str, msgspec.Meta(max_length=32)] = "other"
     wanted_by: datetime | None = None
+    beneficiary_id: uuid.UUID | None = None
+    """A confirmed household member the wish is for (default: the caller)."""
 
 
 class DispatchIn(msgspec.Struct, forbid_unknown_fields=True):
     volunteer_id: uuid.UUID
+
+
+class DeclineIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class DispatchCandidateOut(msgspec.Struct):
+    member_id: uuid.UUID
+    name: str
+    phone_tail: str
+    service_minutes: int
+    hours: float
+    open_tasks: int
+    """Wishes offered or assigned to them now."""
 
 
 class RateIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -242,6 +279,17 @@ class WishOut(msgspec.Struct):
     comment: str
     points: int | None
     awarded_at: datetime | None
+    beneficiary_id: uuid.UUID | None = None
+    beneficiary_name: str = ""
+    dispatched_by: uuid.UUID | None = None
+    dispatched_at: datetime | None = None
+    accepted_at: datetime | None = None
+    declines: int = 0
+    decline_reason: str = ""
+    confirmed: bool = False
+    """An organizer confirmed a pool-taken wish (dispatched wishes need no confirmation)."""
+    points_status: str | None = None
+    """posted, pending (awaiting a staff confirmation), capped (monthly cap reached), none (0 points)."""
 
 
 class WishPage(msgspec.Struct):
@@ -262,3 +310,50 @@ class WishStatsOut(msgspec.Struct):
     """Share of ratings with 4 or 5 stars."""
     average_handling_hours: float | None
     """Mean time from posting to completion, in hours."""
+
+
+class RatingStatsOut(msgspec.Struct):
+    rated: int
+    satisfied: int
+    average_stars: float | None
+    satisfaction_rate: float | None
+    """Share of ratings with 4 or 5 stars."""
+
+
+class SatisfactionOut(msgspec.Struct):
+    community_id: uuid.UUID
+    month: str
+    wishes: RatingStatsOut
+    activities: RatingStatsOut
+
+
+class ActivityRatingIn(msgspec.Struct, forbid_unknown_fields=True):
+    stars: Annotated[int, msgspec.Meta(ge=1, le=5)]
+    comment: Note = ""
+
+
+class ActivityRatingOut(msgspec.Struct):
+    id: uuid.UUID
+    activity_id: uuid.UUID
+    stars: int
+    comment: str
+    created_at: datetime
+
+
+class HouseholdLinkIn(msgspec.Struct, forbid_unknown_fields=True):
+    phone: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    relation: Annotated[str, msgspec.Meta(max_length=32)] = ""
+
+
+class HouseholdLinkOut(msgspec.Struct):
+    id: uuid.UUID
+    community_id: uuid.UUID
+    requester_id: uuid.UUID
+    requester_name: str
+    relative_id: uuid.UUID
+    relative_name: str
+    relation: str
+    status: str
+    """pending (awaiting an admin), confirmed, rejected (or removed)."""
+    created_at: datetime
+    decided_at: datetime | None

@@ -11,10 +11,11 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import clock
@@ -27,6 +28,7 @@ from service.config import LIST_LIMIT_MAX, POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE
 from service.db import transaction
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from service.points import service as points
+from service.rewards import households_service as households
 from service.rewards import rules
 from service.rewards.models import Claim, ClaimObjection, ClaimPhoto, ClaimReview, RewardRule, RewardsSettings
 from service.rewards.photos import clean_photo
@@ -38,8 +40,10 @@ __all__ = [
     "BoardHours",
     "ClaimView",
     "CommunitySettings",
+    "MyObjection",
     "add_photo",
     "board",
+    "board_by_code",
     "create_rule",
     "get_claim",
     "get_photo",
@@ -47,6 +51,7 @@ __all__ = [
     "get_settings",
     "list_claims",
     "list_rules",
+    "my_objections",
     "object_to_claim",
     "review_claim",
     "review_queue",
@@ -77,6 +82,7 @@ class CommunitySettings:
     wish_points: int = rules.DEFAULT_WISH_POINTS
     wish_auto_award_days: int = rules.DEFAULT_WISH_AUTO_AWARD_DAYS
     wish_assign_timeout_days: int = rules.DEFAULT_WISH_ASSIGN_TIMEOUT_DAYS
+    wish_points_monthly_cap: int = rules.DEFAULT_WISH_POINTS_MONTHLY_CAP
 
 
 async def get_settings(db: AsyncSession, community_id: uuid.UUID) -> CommunitySettings:
@@ -84,7 +90,11 @@ async def get_settings(db: AsyncSession, community_id: uuid.UUID) -> CommunitySe
     if row is None:
         return CommunitySettings()
     return CommunitySettings(
-        row.two_reviewers_from_points, row.wish_points, row.wish_auto_award_days, row.wish_assign_timeout_days
+        row.two_reviewers_from_points,
+        row.wish_points,
+        row.wish_auto_award_days,
+        row.wish_assign_timeout_days,
+        row.wish_points_monthly_cap,
     )
 
 
@@ -106,6 +116,7 @@ async def update_settings(
     wish_points: int | None = None,
     wish_auto_award_days: int | None = None,
     wish_assign_timeout_days: int | None = None,
+    wish_points_monthly_cap: int | None = None,
 ) -> CommunitySettings:
     await accounts.get_community(db, community_id)
     await accounts.require_role(db, actor, community_id, "admin")
@@ -113,6 +124,7 @@ async def update_settings(
     _bounded("wish_points", wish_points, 0, POINTS_PER_AWARD_MAX)
     _bounded("wish_auto_award_days", wish_auto_award_days, 1, rules.SETTINGS_DAYS_MAX)
     _bounded("wish_assign_timeout_days", wish_assign_timeout_days, 1, rules.SETTINGS_DAYS_MAX)
+    _bounded("wish_points_monthly_cap", wish_points_monthly_cap, 0, POINTS_PER_AWARD_MAX)
     current = await get_settings(db, community_id)
     row = await db.get(RewardsSettings, community_id)
     if row is None:
@@ -122,6 +134,7 @@ async def update_settings(
             wish_points=current.wish_points,
             wish_auto_award_days=current.wish_auto_award_days,
             wish_assign_timeout_days=current.wish_assign_timeout_days,
+            wish_points_monthly_cap=current.wish_points_monthly_cap,
             updated_at=clock.now(),
         )
         db.add(row)
@@ -133,6 +146,8 @@ async def update_settings(
         row.wish_auto_award_days = wish_auto_award_days
     if wish_assign_timeout_days is not None:
         row.wish_assign_timeout_days = wish_assign_timeout_days
+    if wish_points_monthly_cap is not None:
+        row.wish_points_monthly_cap = wish_points_monthly_cap
     row.updated_at = clock.now()
     await db.flush()
     return await get_settings(db, community_id)
@@ -320,22 +335,86 @@ async def _count_towards_limit(
     )
 
 
+async def _check_filer(db: AsyncSession, actor: Actor, community_id: uuid.UUID, member_id: uuid.UUID) -> None:
+    """A member claims for themself or a confirmed household member; an organizer for any member."""
+    await accounts.require_role(db, actor, community_id, "member")
+    if member_id == actor.member_id:
+        return
+    if not await _has_role(db, actor, community_id, "organizer"):
+        await households.require_household(db, actor, community_id, member_id)
+    if not await _is_member_of(db, member_id, community_id):
+        raise NotFound("member_not_found", "No such member in this community.")
+
+
+def _event(event_date: date | None, event_ref: str | None, today: date) -> tuple[date, str | None]:
+    day = event_date or today
+    if not rules.event_date_allowed(day, today):
+        raise InvalidInput(
+            "invalid_event_date",
+            "The event date must be today or within the past year.",
+            errors=[{"field": "event_date", "message": "today or within the past year"}],
+        )
+    ref = rules.normalise_event_ref(event_ref)
+    if ref is not None and len(ref) > rules.EVENT_REF_MAX:
+        raise InvalidInput(
+            "invalid_event_ref",
+            "The reference is at most 64 characters.",
+            errors=[{"field": "event_ref", "message": "at most 64 characters"}],
+        )
+    return day, ref
+
+
+async def _refuse_duplicate(
+    db: AsyncSession, rule: RewardRule, member_id: uuid.UUID, day: date, ref: str | None
+) -> None:
+    """One live claim per rule, beneficiary and event (same day, or same reference such as a
+    certificate number), whoever files it. The rule row is locked, so this check is serialized; the
+    partial unique indexes on reward_claims back it up."""
+    same_event = (
+        Claim.event_date == day if ref is None else or_(Claim.event_date == day, Claim.event_ref == ref)
+    )
+    first = await db.scalar(
+        select(Claim)
+        .where(Claim.rule_id == rule.id, Claim.member_id == member_id, Claim.status != "rejected", same_event)
+        .order_by(Claim.created_at)
+        .limit(1)
+    )
+    if first is None:
+        return
+    day_text = first.event_date.isoformat() if first.event_date else ""
+    raise Conflict(
+        "duplicate_claim",
+        "This event was already claimed for this member: claim %(claim_id)s of %(event_date)s.",
+        params={"claim_id": str(first.id), "event_date": day_text},
+        errors=[
+            {"field": "first_claim_id", "message": str(first.id)},
+            {"field": "first_event_date", "message": day_text},
+        ],
+    )
+
+
 async def submit_claim(
-    db: AsyncSession, actor: Actor, rule_id: uuid.UUID, member_id: uuid.UUID, evidence: str
+    db: AsyncSession,
+    actor: Actor,
+    rule_id: uuid.UUID,
+    member_id: uuid.UUID,
+    evidence: str,
+    *,
+    event_date: date | None = None,
+    event_ref: str | None = None,
 ) -> Claim:
-    """A member claims for themself, or an organizer (grid worker) claims for a member."""
+    """A member claims for themself or a household member; an organizer (grid worker) for any member.
+
+    ``event_date`` (default today, local) and ``event_ref`` name the deed: a second claim of one rule
+    for one beneficiary and one event is refused ``duplicate_claim``, naming the first.
+    """
     rule = await db.scalar(
         select(RewardRule).where(RewardRule.id == rule_id).with_for_update()  # serializes the yearly count
     )
     if rule is None:
         raise NotFound("rule_not_found", "No such rule.")
     community = await accounts.get_community(db, rule.community_id)
-    if member_id == actor.member_id:
-        await accounts.require_role(db, actor, rule.community_id, "member")
-    else:
-        await accounts.require_role(db, actor, rule.community_id, "organizer")
-        if not await _is_member_of(db, member_id, rule.community_id):
-            raise NotFound("member_not_found", "No such member in this community.")
+    await _check_filer(db, actor, rule.community_id, member_id)
     if not rule.active:
         raise Conflict("rule_inactive", "This rule is no longer in use.")
     evidence = _text("evidence", evidence, 0, TEXT_MAX)
@@ -347,6 +426,8 @@ async def submit_claim(
         )
     now = clock.now()
     year = rules.year_in_zone(now, community.timezone)
+    day, ref = _event(event_date, event_ref, now.astimezone(ZoneInfo(community.timezone)).date())
+    await _refuse_duplicate(db, rule, member_id, day, ref)
     if rule.limit_per_member_per_year is not None:
         used = await _count_towards_limit(db, rule, member_id, year, ("submitted", "publicized", "awarded"))
         if used >= rule.limit_per_member_per_year:
@@ -360,6 +441,8 @@ async def submit_claim(
         member_id=member_id,
         submitted_by=actor.member_id,
         evidence=evidence,
+        event_date=day,
+        event_ref=ref,
         points=rule.points,
         year=year,
         status="submitted",
@@ -400,6 +483,21 @@ async def _resolve_objections(db: AsyncSession, claim: Claim, now: datetime) -> 
         objection.resolved_at = now
 
 
+async def _conflicted(db: AsyncSession, claim: Claim) -> set[uuid.UUID]:
+    """People who may not decide a claim (its review or an objection's outcome): the beneficiary,
+    the submitter, the beneficiary's confirmed household, and whoever raised an open objection."""
+    people = {claim.member_id, claim.submitted_by}
+    people |= await households.household_of(db, claim.community_id, claim.member_id)
+    people |= set(
+        await db.scalars(
+            select(ClaimObjection.member_id).where(
+                ClaimObjection.claim_id == claim.id, ClaimObjection.resolved_at.is_(None)
+            )
+        )
+    )
+    return people
+
+
 async def review_claim(
     db: AsyncSession, actor: Actor, claim_id: uuid.UUID, decision: str, note: str = ""
 ) -> Claim:
@@ -413,9 +511,9 @@ async def review_claim(
         raise Conflict(
             "claim_not_reviewable", f"The claim is {claim.status}; only submitted claims are reviewed."
         )
-    if actor.member_id in {claim.member_id, claim.submitted_by}:
+    if actor.member_id in await _conflicted(db, claim):
         raise Forbidden(
-            "self_review_forbidden", "A claim is reviewed by someone other than its claimant or submitter."
+            "reviewer_conflict", "Someone other than the requester or the beneficiary must decide this."
         )
     mine = await db.scalar(
         select(ClaimReview.id).where(
@@ -668,13 +766,17 @@ async def review_queue(db: AsyncSession, actor: Actor, community_id: uuid.UUID) 
         .limit(LIST_LIMIT_MAX)
     )
     views = [await _view(db, c, actor, detail=True) for c in found]
-    return [v for v in views if not v.reviewed_by_me]
+    return [
+        v for v in views if not v.reviewed_by_me and actor.member_id not in await _conflicted(db, v.claim)
+    ]
 
 
 async def review_queue_count(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> int:
     """How many claims await this reviewer (0 for someone who is not a reviewer here)."""
     if not await _has_role(db, actor, community_id, "reviewer"):
         return 0
+    if await households.household_of(db, community_id, actor.member_id):
+        return len(await review_queue(db, actor, community_id))  # household conflicts: exact, slower
     mine = (
         select(ClaimReview.id)
         .where(
@@ -752,6 +854,9 @@ class BoardClaim:
     publicity_ends_at: datetime | None
     awarded_at: datetime | None
     objections: int
+    evidence_summary: str = ""
+    """The evidence as neighbours may read it: names and phone/ID numbers masked, shortened."""
+    event_date: date | None = None
 
 
 @dataclass
@@ -779,6 +884,7 @@ class BoardHours:
 @dataclass
 class Board:
     community_id: uuid.UUID
+    community_code: str
     community_name: str
     timezone: str
     month: str
@@ -792,11 +898,17 @@ class Board:
     team_hours_leaderboard: list[BoardHours] = field(default_factory=list)
 
 
-async def _board_claim(db: AsyncSession, claim: Claim) -> BoardClaim:
+async def _board_claim(db: AsyncSession, claim: Claim, with_evidence: bool = False) -> BoardClaim:
     rule = await get_rule(db, claim.rule_id)
     objections = await db.scalar(
         select(func.count()).select_from(ClaimObjection).where(ClaimObjection.claim_id == claim.id)
     )
+    summary = ""
+    if with_evidence and claim.evidence:
+        people = await db.execute(
+            select(Member.name).where(Member.id.in_({claim.member_id, claim.submitted_by}))
+        )
+        summary = rules.evidence_summary(claim.evidence, [(n, mask_name(n)) for (n,) in people.all()])
     return BoardClaim(
         claim.id,
         rule.title,
@@ -806,6 +918,8 @@ async def _board_claim(db: AsyncSession, claim: Claim) -> BoardClaim:
         claim.publicity_ends_at,
         claim.awarded_at,
         int(objections or 0),
+        evidence_summary=summary,
+        event_date=claim.event_date,
     )
 
 
@@ -834,13 +948,63 @@ async def board(db: AsyncSession, community_id: uuid.UUID, month: str | None = N
     )
     return Board(
         community_id=community.id,
+        community_code=community.code,
         community_name=community.name,
         timezone=community.timezone,
         month=f"{parsed[0]:04d}-{parsed[1]:02d}",
-        under_publicity=[await _board_claim(db, c) for c in publicized],
+        under_publicity=[await _board_claim(db, c, with_evidence=True) for c in publicized],
         recent_awards=[await _board_claim(db, c) for c in awarded],
         **await _leaderboards(db, community_id, start, end),
     )
+
+
+async def board_by_code(db: AsyncSession, code: str, month: str | None = None) -> Board:
+    """The board at its short address ``/b/<community code>`` (the QR on the notice wall)."""
+    community = await accounts.get_community_by_code(db, code)
+    return await board(db, community.id, month)
+
+
+@dataclass
+class MyObjection:
+    """The objector's receipt: what they objected to, when, and where the claim stands now."""
+
+    id: uuid.UUID
+    claim_id: uuid.UUID
+    rule_title: str
+    member_name: str
+    reason: str
+    created_at: datetime
+    resolved: bool
+    claim_status: str
+
+
+async def my_objections(
+    db: AsyncSession, actor: Actor, community_id: uuid.UUID, limit: int = BOARD_ITEMS_MAX
+) -> list[MyObjection]:
+    """The caller's recent objections in the community, newest first (a receipt for each)."""
+    rows = await db.execute(
+        select(ClaimObjection, Claim)
+        .join(Claim, Claim.id == ClaimObjection.claim_id)
+        .where(ClaimObjection.community_id == community_id, ClaimObjection.member_id == actor.member_id)
+        .order_by(ClaimObjection.created_at.desc())
+        .limit(limit)
+    )
+    out = []
+    for objection, claim in rows.all():
+        rule = await get_rule(db, claim.rule_id)
+        out.append(
+            MyObjection(
+                objection.id,
+                claim.id,
+                rule.title,
+                await _name(db, claim.member_id, masked=True),
+                objection.reason,
+                objection.created_at,
+                objection.resolved_at is not None,
+                claim.status,
+            )
+        )
+    return out
 
 
 async def _masked_names(db: AsyncSession, member_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:

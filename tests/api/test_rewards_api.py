@@ -183,7 +183,13 @@ async def test_wish_loop_and_idempotent_rating(client: Any, world: Any) -> None:
         json={"volunteer_id": str(world.members["bob"].id)},
         headers=world.h["organizer"],
     )
-    assert r.json()["status"] == "assigned" and r.json()["volunteer_name"] == "bob"
+    assert r.json()["status"] == "offered" and r.json()["volunteer_name"] == "bob"
+    assert r.json()["dispatched_at"] is not None and r.json()["accepted_at"] is None
+    _problem(
+        await client.post(f"/api/v1/wishes/{wid}/accept", headers=world.h["carol"]), 403, "not_offered_to_you"
+    )
+    r = await client.post(f"/api/v1/wishes/{wid}/accept", headers=world.h["bob"])
+    assert r.json()["status"] == "assigned" and r.json()["accepted_at"] is not None
     _problem(
         await client.post(f"/api/v1/wishes/{wid}/complete", headers=world.h["carol"]),
         403,
@@ -196,6 +202,7 @@ async def test_wish_loop_and_idempotent_rating(client: Any, world: Any) -> None:
         f"/api/v1/wishes/{wid}/rate", json={"stars": 5, "comment": "好"}, headers=headers
     )
     assert first.status_code == 200 and first.json()["status"] == "rated"
+    assert first.json()["points_status"] == "posted"
     again = await client.post(
         f"/api/v1/wishes/{wid}/rate", json={"stars": 5, "comment": "好"}, headers=headers
     )

@@ -1,5 +1,6 @@
-"""In phone browsers: a resident posts a micro-wish, a volunteer accepts and completes it, the resident
-rates it and the volunteer sees the points; the public board opens without a login."""
+"""In phone browsers: a resident posts a micro-wish, a volunteer takes it from the pool and completes it,
+the resident rates it and the volunteer sees the points wait for a staff confirmation; the public board
+opens without a login."""
 
 from __future__ import annotations
 
@@ -107,9 +108,10 @@ def test_post_accept_complete_rate_and_see_points(people: World, live_server: st
         resident.locator("[data-testid=my-wishes] [data-testid=wish-status]", has_text="已评价").wait_for()
         assert "小伙子很热心" in resident.locator("[data-testid=my-wishes]").inner_text()
 
+        # Taken from the pool with no staff involved: the points wait for a staff confirmation.
         volunteer.reload()
-        assert volunteer.locator("[data-testid=my-points]").inner_text() == "10"
-        assert "10" in volunteer.locator("[data-testid=wish-earned]").inner_text()
+        assert volunteer.locator("[data-testid=my-points]").inner_text() == "0"
+        assert "待工作人员确认" in volunteer.locator("[data-testid=wish-points-status]").inner_text()
         volunteer.screenshot(path="/tmp/wishes-volunteer-points.png", full_page=True)
         _fits(volunteer)
     finally:

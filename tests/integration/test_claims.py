@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
@@ -30,9 +31,18 @@ async def _rule(db: Any, world: Any, code: str = "garbage", pts: int = 20, **kw:
     )
 
 
-async def _claim(db: Any, world: Any, rule: Any, who: str = "alice", by: str | None = None) -> Claim:
+async def _claim(
+    db: Any, world: Any, rule: Any, who: str = "alice", by: str | None = None, days_ago: int = 0
+) -> Claim:
+    """A claim for ``who`` (by ``by``) of an event ``days_ago`` days before today (local)."""
+    today = clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date()
     return await rewards.submit_claim(
-        db, world.actor(by or who), rule.id, world.members[who].id, "分类投放，连续一个月检查合格"
+        db,
+        world.actor(by or who),
+        rule.id,
+        world.members[who].id,
+        "分类投放，连续一个月检查合格",
+        event_date=today - timedelta(days=days_ago),
     )
 
 
@@ -85,7 +95,7 @@ async def test_reviewer_separation(db: Any, world: Any) -> None:
     await _refused(
         db,
         own,
-        "self_review_forbidden",
+        "reviewer_conflict",
         lambda: rewards.review_claim(db, world.actor("reviewer"), own.id, "approve"),
     )
     # A reviewer who is also an organizer submits for alice: the submitter may not review either.
@@ -98,7 +108,7 @@ async def test_reviewer_separation(db: Any, world: Any) -> None:
     await _refused(
         db,
         submitted,
-        "self_review_forbidden",
+        "reviewer_conflict",
         lambda: rewards.review_claim(db, world.actor("reviewer2"), submitted.id, "approve"),
     )
     # A plain member cannot review at all.
@@ -114,7 +124,7 @@ async def test_members_claim_only_for_themselves_organizers_for_anyone(db: Any, 
     rule = await _rule(db, world)
     with pytest.raises(DomainError) as caught:
         await _claim(db, world, rule, who="alice", by="bob")
-    assert caught.value.code == "forbidden"
+    assert caught.value.code == "not_household_member"
     claim = await _claim(db, world, rule, who="alice", by="organizer")
     assert claim.submitted_by == world.members["organizer"].id
     assert await db.scalar(select(func.count()).select_from(Claim)) == 1
@@ -210,7 +220,7 @@ async def test_settlement_posts_once_when_publicity_ends(db: Any, world: Any, ma
 
 async def test_yearly_limit_at_submission(db: Any, world: Any) -> None:
     rule = await _rule(db, world, limit_per_member_per_year=1)
-    first = await _claim(db, world, rule)
+    first = await _claim(db, world, rule, days_ago=1)
     with pytest.raises(DomainError) as caught:
         await _claim(db, world, rule)
     assert caught.value.code == "yearly_limit_reached"
@@ -236,7 +246,7 @@ async def test_yearly_limit_follows_the_local_new_year(db: Any, world: Any) -> N
 async def test_yearly_limit_rechecked_at_settlement(db: Any, world: Any, maker: Any) -> None:
     rule = await _rule(db, world, publicity_days=1, limit_per_member_per_year=2)
     a = await _claim(db, world, rule)
-    b = await _claim(db, world, rule)
+    b = await _claim(db, world, rule, days_ago=1)
     for c in (a, b):
         await rewards.review_claim(db, world.actor("reviewer"), c.id, "approve")
     await rewards.update_rule(db, world.actor("admin"), rule.id, limit_per_member_per_year=1)

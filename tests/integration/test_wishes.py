@@ -37,6 +37,10 @@ async def _refused(db: Any, world: Any, wish: Wish, code: str, work: Any) -> Non
         "rated_at",
         "awarded_at",
         "cancelled_at",
+        "dispatched_at",
+        "accepted_at",
+        "points_status",
+        "declines",
     )
     before = tuple(getattr(wish, f) for f in fields)
     balances = [await _available(db, world, who) for who in ("alice", "bob", "carol")]
@@ -47,15 +51,28 @@ async def _refused(db: Any, world: Any, wish: Wish, code: str, work: Any) -> Non
     assert [await _available(db, world, who) for who in ("alice", "bob", "carol")] == balances
 
 
+async def _dispatched(db: Any, world: Any, to: str = "bob", title: str = "帮忙买菜") -> Wish:
+    """点单 by alice, 派单 by the organizer, 接单 by the volunteer."""
+    wish = await _wish(db, world, title=title)
+    await wishes.dispatch_wish(db, world.actor("organizer"), wish.id, world.members[to].id)
+    await wishes.accept_wish(db, world.actor(to), wish.id)
+    return wish
+
+
 async def test_full_loop_posts_the_volunteers_points_on_rating(db: Any, world: Any) -> None:
     wish = await _wish(db, world)
     assert wish.status == "open"
+    await wishes.dispatch_wish(db, world.actor("organizer"), wish.id, world.members["bob"].id)
+    assert (wish.status, wish.volunteer_id) == ("offered", world.members["bob"].id)
+    assert wish.dispatched_at is not None and wish.accepted_at is None
     await wishes.accept_wish(db, world.actor("bob"), wish.id)
     assert (wish.status, wish.volunteer_id) == ("assigned", world.members["bob"].id)
+    assert wish.accepted_at is not None
     await wishes.complete_wish(db, world.actor("bob"), wish.id)
     assert wish.status == "done"
     await wishes.rate_wish(db, world.actor("alice"), wish.id, 5, "很及时")
-    assert (wish.status, wish.stars, wish.points) == ("rated", 5, 10)
+    assert (wish.status, wish.stars, wish.points, wish.points_status) == ("rated", 5, 10, "posted")
+    assert wish.completed_at is not None and wish.rated_at is not None
     assert await _available(db, world, "bob") == 10
     assert await _available(db, world, "alice") == 0
 
@@ -83,8 +100,17 @@ async def test_every_illegal_transition_is_refused_and_changes_nothing(db: Any, 
         lambda: wishes.dispatch_wish(db, org, wish.id, world.members["alice"].id),
     )
     await _refused(db, world, wish, "not_requester", lambda: wishes.cancel_wish(db, bob, wish.id))
-    # assigned to bob: nobody else accepts or completes; it cannot be rated yet
+    # offered to bob: nobody else accepts it, nobody completes or rates it yet
     await wishes.dispatch_wish(db, org, wish.id, world.members["bob"].id)
+    await _refused(db, world, wish, "not_offered_to_you", lambda: wishes.accept_wish(db, carol, wish.id))
+    await _refused(
+        db, world, wish, "not_offered_to_you", lambda: wishes.decline_wish(db, carol, wish.id, "忙")
+    )
+    await _refused(db, world, wish, "wish_not_assigned", lambda: wishes.complete_wish(db, bob, wish.id))
+    await _refused(db, world, wish, "invalid_reason", lambda: wishes.decline_wish(db, bob, wish.id, "  "))
+    # assigned to bob: nobody else accepts or completes; it cannot be rated yet
+    await wishes.accept_wish(db, bob, wish.id)
+    await _refused(db, world, wish, "wish_not_offered", lambda: wishes.decline_wish(db, bob, wish.id, "忙"))
     await _refused(db, world, wish, "wish_not_open", lambda: wishes.accept_wish(db, carol, wish.id))
     await _refused(
         db, world, wish, "not_assigned_volunteer", lambda: wishes.complete_wish(db, carol, wish.id)
@@ -98,7 +124,7 @@ async def test_every_illegal_transition_is_refused_and_changes_nothing(db: Any, 
         lambda: wishes.dispatch_wish(db, org, wish.id, world.members["bob"].id),
     )
     # done: no second completion, no cancelling, no reassigning
-    await wishes.complete_wish(db, world.actor("bob"), wish.id)
+    await wishes.complete_wish(db, bob, wish.id)
     await _refused(db, world, wish, "wish_not_assigned", lambda: wishes.complete_wish(db, bob, wish.id))
     await _refused(db, world, wish, "wish_not_cancellable", lambda: wishes.cancel_wish(db, alice, wish.id))
     await _refused(
@@ -132,7 +158,8 @@ async def test_reassign_and_cancel_while_assigned(db: Any, world: Any) -> None:
     wish = await _wish(db, world)
     await wishes.accept_wish(db, world.actor("bob"), wish.id)
     await wishes.dispatch_wish(db, world.actor("organizer"), wish.id, world.members["carol"].id)
-    assert wish.volunteer_id == world.members["carol"].id
+    assert (wish.status, wish.volunteer_id) == ("offered", world.members["carol"].id)
+    await wishes.accept_wish(db, world.actor("carol"), wish.id)
     with pytest.raises(DomainError) as caught:
         await wishes.complete_wish(db, world.actor("bob"), wish.id)
     assert caught.value.code == "not_assigned_volunteer"
@@ -162,8 +189,7 @@ async def test_bad_input_refused(db: Any, world: Any) -> None:
 
 async def test_auto_award_after_days_without_rating_runs_once(db: Any, world: Any, maker: Any) -> None:
     await rewards.update_settings(db, world.actor("admin"), world.cid, wish_points=15, wish_auto_award_days=3)
-    wish = await _wish(db, world)
-    await wishes.accept_wish(db, world.actor("bob"), wish.id)
+    wish = await _dispatched(db, world)
     await wishes.complete_wish(db, world.actor("bob"), wish.id)
     wish_id = wish.id
     await db.commit()

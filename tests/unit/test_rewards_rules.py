@@ -65,3 +65,52 @@ def test_wish_statistics() -> None:
         None,
         None,
     )
+
+
+# ---------------------------------------------------------------- rewards 2: events, dispatch, wish points
+
+
+def test_event_refs_compare_as_people_type_them() -> None:
+    from service.rewards.rules import normalise_event_ref
+
+    assert normalise_event_ref(" J-2026 0042 ") == normalise_event_ref("ｊ２０２６．００４２") == "J20260042"
+    assert normalise_event_ref("  ") is None and normalise_event_ref(None) is None
+
+
+def test_evidence_summary_masks_names_phones_and_ids_and_is_short() -> None:
+    from service.rewards.rules import EVIDENCE_SUMMARY_MAX, evidence_summary
+
+    text = "王大成婚礼零彩礼，电话13912345678，身份证110101199003071234，王大成的父亲作证"
+    out = evidence_summary(text, [("王大成", "王*成")])
+    assert out == "王*成婚礼零彩礼，电话139****5678，身份证1101" + "*" * 12 + "34，王*成的父亲作证"
+    assert "13912345678" not in out and "199003071234" not in out and "王大成" not in out
+    assert len(evidence_summary("字" * 500, [])) == EVIDENCE_SUMMARY_MAX
+
+
+def test_only_volunteers_are_dispatchable() -> None:
+    from service.rewards.rules import is_dispatchable
+
+    assert is_dispatchable({"member"}, 0)
+    assert is_dispatchable({"member", "organizer"}, 0)
+    assert not is_dispatchable({"member", "partner"}, 600)  # shop staff, whatever their hours
+    assert not is_dispatchable({"member", "clerk"}, 0)  # a clerk who never served
+    assert is_dispatchable({"member", "clerk"}, 30)
+    assert not is_dispatchable({"clerk"}, 30)
+
+
+def test_wish_points_need_staff_and_respect_the_cap() -> None:
+    from service.rewards.rules import wish_points_outcome
+
+    assert wish_points_outcome(10, staff_involved=False, earned_this_month=0, monthly_cap=100) == "pending"
+    assert wish_points_outcome(10, staff_involved=True, earned_this_month=90, monthly_cap=100) == "posted"
+    assert wish_points_outcome(10, staff_involved=True, earned_this_month=91, monthly_cap=100) == "capped"
+    assert wish_points_outcome(0, staff_involved=True, earned_this_month=0, monthly_cap=100) == "none"
+    assert wish_points_outcome(10, staff_involved=True, earned_this_month=0, monthly_cap=0) == "capped"
+
+
+def test_rating_stats() -> None:
+    from service.rewards.rules import rating_stats
+
+    s = rating_stats([5, 4, 2])
+    assert (s.rated, s.satisfied, s.average_stars, s.satisfaction_rate) == (3, 2, 3.67, 0.6667)
+    assert rating_stats([]).average_stars is None
