@@ -20,7 +20,12 @@ from litestar.static_files import create_static_files_router
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.controllers import AuthController, CommunityController, MeController
+from service.accounts.controllers import (
+    AuthController,
+    CommunityController,
+    MeController,
+    RegistrationController,
+)
 from service.activities.controllers import ROUTES as ACTIVITY_ROUTES
 from service.config import BODY_MAX_BYTES, Settings
 from service.db import create_engine, create_session_maker
@@ -90,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         AuthController,
         MeController,
         CommunityController,
+        RegistrationController,
         *POINTS_ROUTES,
         *ACTIVITY_ROUTES,
         *STORE_ROUTES,

@@ -18,6 +18,7 @@ __all__ = [
     "PASSWORD_MAX",
     "PASSWORD_MIN",
     "POINTS_PER_AWARD_MAX",
+    "SMS_BACKENDS",
     "TEXT_MAX",
     "TITLE_MAX",
     "TOKEN_LIFETIME_SECONDS",
@@ -46,6 +47,8 @@ LOGIN_FAILURES_MAX = 5
 """Failed logins per phone, or 4x that per client address, before 429."""
 LOGIN_WINDOW_SECONDS = 15 * 60
 IMPORT_ROWS_MAX = 200_000
+SMS_BACKENDS = ("console", "http", "off")
+"""Where one-time SMS codes go: the log (development, tests), an SMS provider over HTTP, or nowhere."""
 
 
 class ConfigError(RuntimeError):
@@ -76,6 +79,13 @@ class Settings:
     """``JIFEN_JOBS_INTERVAL_SECONDS``: how often the in-server periodic jobs run (0 turns them off)."""
     secure_cookies: bool = False
     """``JIFEN_SECURE_COOKIES``: mark cookies Secure (set it when served over HTTPS)."""
+    sms_backend: str = "console"
+    """``JIFEN_SMS_BACKEND``: ``console`` (log the code; default in development), ``http`` or ``off``
+    (default in production, where only a configured provider may send)."""
+    sms_url: str = ""
+    """``JIFEN_SMS_URL``: with ``http``, the provider endpoint that takes a JSON ``{phone, text}`` POST."""
+    sms_token: str = ""
+    """``JIFEN_SMS_TOKEN``: with ``http``, sent as ``Authorization: Bearer <token>``."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -91,6 +101,11 @@ class Settings:
             env=env.get("JIFEN_ENV", defaults.env),
             jobs_interval_seconds=_int(env, "JIFEN_JOBS_INTERVAL_SECONDS", defaults.jobs_interval_seconds),
             secure_cookies=env.get("JIFEN_SECURE_COOKIES", "").lower() in {"1", "true", "yes"},
+            sms_backend=env.get(
+                "JIFEN_SMS_BACKEND", "off" if env.get("JIFEN_ENV") == "production" else defaults.sms_backend
+            ).lower(),
+            sms_url=env.get("JIFEN_SMS_URL", ""),
+            sms_token=env.get("JIFEN_SMS_TOKEN", ""),
         )
         return settings.validated()
 
@@ -131,6 +146,10 @@ class Settings:
             )
         if self.env not in {"development", "production"}:
             raise ConfigError(f"JIFEN_ENV must be development or production (got {self.env!r})")
+        if self.sms_backend not in SMS_BACKENDS:
+            raise ConfigError(f"JIFEN_SMS_BACKEND must be console, http or off (got {self.sms_backend!r})")
+        if self.sms_backend == "http" and not self.sms_url.startswith(("http://", "https://")):
+            raise ConfigError("JIFEN_SMS_BACKEND=http needs JIFEN_SMS_URL, the provider's http(s) URL")
         if self.secret_key:
             if len(self.secret_key) < 32:
                 raise ConfigError("JIFEN_SECRET_KEY must be at least 32 characters")

@@ -16,7 +16,15 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
-from service.accounts.models import ROLES, Community, LoginFailure, Member, Membership, Partner
+from service.accounts.models import (
+    ROLES,
+    SELF_REGISTRATION,
+    Community,
+    LoginFailure,
+    Member,
+    Membership,
+    Partner,
+)
 from service.accounts.rules import CODE_RE, normalise_phone
 from service.config import (
     LOGIN_FAILURES_MAX,
@@ -49,7 +57,6 @@ __all__ = [
     "login",
     "logout",
     "parse_import_csv",
-    "register",
     "require_role",
     "roles_of",
     "set_password",
@@ -202,7 +209,7 @@ async def create_community(
     name: str,
     code: str,
     timezone: str | None = None,
-    allow_registration: bool = True,
+    self_registration: str = "auto",
 ) -> Community:
     if not actor.is_platform_admin:
         raise Forbidden("forbidden", "Only a platform admin can create communities.")
@@ -224,7 +231,13 @@ async def create_community(
         ) from exc
     if await db.scalar(select(Community.id).where(Community.code == code)) is not None:
         raise Conflict("community_code_taken", f"A community with code {code!r} already exists.")
-    community = Community(name=_name(name), code=code, timezone=tz, allow_registration=allow_registration)
+    if self_registration not in SELF_REGISTRATION:
+        raise InvalidInput(
+            "invalid_self_registration",
+            "Sign-up must be off, auto or approval.",
+            errors=[{"field": "self_registration", "message": "off, auto or approval"}],
+        )
+    community = Community(name=_name(name), code=code, timezone=tz, self_registration=self_registration)
     db.add(community)
     await db.flush()
     return community
@@ -330,11 +343,21 @@ async def add_member(
     password: str | None = None,
     role: str = "member",
     partner_id: uuid.UUID | None = None,
+    secret_key: str | None = None,
 ) -> Member:
-    """Create a member with a role in the community, or add the role to the existing phone's member."""
+    """Create a member with a role in the community, or add the role to the existing phone's member.
+
+    With ``secret_key``, a member who cannot log in yet (no password) gets an activation code for the
+    invitation card.
+    """
     await get_community(db, community_id)
     await require_role(db, actor, community_id, "admin")
-    return await _add_member_unchecked(db, community_id, phone, name, password, role, partner_id)
+    member = await _add_member_unchecked(db, community_id, phone, name, password, role, partner_id)
+    if secret_key:
+        from service.accounts import onboarding
+
+        await onboarding.invite_if_needed(db, community_id, member, secret_key, actor.member_id)
+    return member
 
 
 async def _add_member_unchecked(
@@ -382,17 +405,6 @@ async def _add_member_unchecked(
             raise Conflict("role_exists", "This member is already staff of another partner here.")
     await _grant(db, member, community_id, role, partner_id)
     return member
-
-
-async def register(db: AsyncSession, phone: str, name: str, password: str, community_id: uuid.UUID) -> Member:
-    community = await get_community(db, community_id)
-    if not community.allow_registration:
-        raise Forbidden("registration_closed", "This community does not take sign-ups; ask its office.")
-    phone = _phone(phone)
-    _check_password_shape(password)
-    if await db.scalar(select(Member.id).where(Member.phone == phone)) is not None:
-        raise Conflict("phone_taken", "This phone number already has an account; please log in.")
-    return await _add_member_unchecked(db, community_id, phone, name, password, "member", None)
 
 
 async def create_platform_admin(db: AsyncSession, phone: str, password: str, name: str) -> Member:
@@ -563,6 +575,8 @@ class ImportRow:
 class ImportReport:
     created: int = 0
     updated: int = 0
+    invited: int = 0
+    """Members who got an activation code (they had no password and no open code)."""
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -601,9 +615,18 @@ def parse_import_csv(text: str) -> tuple[list[ImportRow], list[tuple[int, str]]]
 
 
 async def import_members(
-    db: AsyncSession, community_id: uuid.UUID, rows: Sequence[ImportRow], on_row: object = None
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    rows: Sequence[ImportRow],
+    on_row: object = None,
+    secret_key: str | None = None,
 ) -> ImportReport:
-    """Add every row's member and role (existing phones just gain the role). Caller checks permission."""
+    """Add every row's member and role (existing phones just gain the role). Caller checks permission.
+
+    With ``secret_key``, members without a password get an activation code for their invitation card.
+    """
+    from service.accounts import onboarding
+
     report = ImportReport()
     existing = (
         {
@@ -627,6 +650,8 @@ async def import_members(
         else:
             report.updated += 1
         await _grant(db, member, community_id, row.role, None)
+        if secret_key and await onboarding.invite_if_needed(db, community_id, member, secret_key, None):
+            report.invited += 1
         if callable(on_row):
             on_row()
     return report
