@@ -36,6 +36,7 @@ from service.points.controllers import ROUTES as POINTS_ROUTES
 from service.rewards.controllers import ROUTES as REWARDS_ROUTES
 from service.store.controllers import ROUTES as STORE_ROUTES
 from service.web.activities_pages import ROUTES as ACTIVITY_PAGES
+from service.web.onboarding_pages import ROUTES as ONBOARDING_PAGES
 from service.web.pages import ROUTES as PAGE_ROUTES
 from service.web.points_pages import ROUTES as POINTS_PAGES
 from service.web.rewards_pages import ROUTES as REWARDS_PAGES
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *ACTIVITY_PAGES,
         *STORE_PAGES,
         *REWARDS_PAGES,
+        *ONBOARDING_PAGES,
         create_static_files_router(
             path="/static", directories=[STATIC_DIR], include_in_schema=False, cache_control=None
         ),

@@ -78,6 +78,7 @@ class ActivationView:
 
     masked_name: str
     community: str
+    timezone: str
     expires_at: datetime
 
 
@@ -203,7 +204,7 @@ async def invitation_cards(
         InvitationCard(
             m.id, m.name, m.phone, community.name, rules.activation_code(secret_key, a.id), a.expires_at
         )
-        for a, m in (await db.execute(stmt)).tuples()
+        for a, m in (await db.execute(stmt)).all()
     ]
 
 
@@ -214,7 +215,7 @@ async def count_pending_invitations(db: AsyncSession, community_id: uuid.UUID) -
             Activation.community_id == community_id, _open(clock.now())
         )
     )
-    return {mid: expires for mid, expires in rows.tuples()}
+    return {mid: expires for mid, expires in rows.all()}
 
 
 async def _activation_by_code(db: AsyncSession, raw: str, client: str) -> Activation:
@@ -238,7 +239,7 @@ async def activation_view(db: AsyncSession, code: str, client: str) -> Activatio
     row = await _activation_by_code(db, code, client)
     member = await accounts.get_member(db, row.member_id)
     community = await accounts.get_community(db, row.community_id)
-    return ActivationView(rules.mask_name(member.name), community.name, row.expires_at)
+    return ActivationView(rules.mask_name(member.name), community.name, community.timezone, row.expires_at)
 
 
 async def activate(
@@ -402,7 +403,7 @@ async def list_registrations(
         .order_by(Registration.created_at)
         .limit(COMMUNITIES_LIST_MAX)
     )
-    return list(rows.tuples())
+    return list(rows.all())
 
 
 async def decide_registration(
@@ -471,4 +472,4 @@ async def list_all_communities(db: AsyncSession, actor: Actor) -> list[tuple[Com
         .order_by(Community.name)
         .limit(COMMUNITIES_LIST_MAX)
     )
-    return [(c, int(n)) for c, n in rows.tuples()]
+    return [(c, int(n)) for c, n in rows.all()]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from litestar import Request, Response, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.accounts import onboarding
 from service.accounts import service as accounts
 from service.accounts.models import Community
 from service.accounts.service import Actor
@@ -17,7 +19,7 @@ from service.config import LIST_LIMIT_DEFAULT
 from service.errors import DomainError, add_localiser
 from service.http import LANG_COOKIE, decode_cursor, encode_cursor
 from service.web.i18n import translator
-from service.web.render import locale_of, page
+from service.web.render import env, locale_of, page
 
 __all__ = ["ADMIN_LINKS", "HOME_PANELS", "N_", "ROLE_NAMES", "ROUTES", "admin_community"]
 
@@ -42,6 +44,12 @@ ROLE_NAMES = {
     "platform_admin": pgettext("role", "Platform administrator"),
 }
 """English role names; templates show them with ``pgettext("role", ROLE_NAMES[r])``."""
+REGISTRATION_MODES = {
+    "approval": N_("Yes, after an admin approves"),
+    "auto": N_("Yes, at once"),
+    "off": N_("No, only the office adds members"),
+}
+env.globals["registration_modes"] = REGISTRATION_MODES
 
 
 def _localise_problem(request: Request[Any, Any, Any], text: str) -> str:
@@ -64,6 +72,8 @@ HOME_PANELS: list[tuple[str, HomePanel]] = []
 """(template, loader) pairs shown in each community card of the home page; domains add theirs."""
 
 ADMIN_LINKS: list[tuple[str, str]] = [("/admin", N_("Members"))]
+REMOVABLE_BY_COMMUNITY_ADMIN = ("organizer", "clerk", "partner", "member")
+"""Roles the members page offers to remove to a community admin (admin and reviewer: platform admin)."""
 """Links of the administration sub-navigation; domains add theirs."""
 
 
@@ -74,13 +84,28 @@ def _safe_next(target: str | None) -> str:
     return target[:500]
 
 
+async def _register_url(db: AsyncSession, target: str) -> str | None:
+    """After a logged-out scan at an event, the login page also offers to sign up there."""
+    from service.activities import service as activities
+
+    if not target.startswith("/c/"):
+        return None
+    activity = await activities.peek_token(db, target[3:][:100])
+    if activity is None:
+        return None
+    community = await accounts.get_community(db, activity.community_id)
+    return None if community.self_registration == "off" else f"/register?next={quote(target)}"
+
+
 @get("/login", include_in_schema=False)
 async def login_page(
     request: Request[Any, Any, Any],
+    db: AsyncSession,
     maybe_actor: Actor | None,
     next: Annotated[str | None, Parameter(max_length=500)] = None,
 ) -> Response[str]:
-    return page(request, "login.html", maybe_actor, next=_safe_next(next))
+    target = _safe_next(next)
+    return page(request, "login.html", maybe_actor, next=target, register_url=await _register_url(db, target))
 
 
 @get("/", include_in_schema=False)
@@ -127,6 +152,12 @@ async def admin_community(
                 title="403",
                 detail=N_("You do not have the role this needs in this community."),
             )
+    if actor.is_platform_admin:
+        # The platform admin's home: every community, and a form to create one.
+        counted = await onboarding.list_all_communities(db, actor)
+        return page(
+            request, "admin/choose.html", actor, communities=[c for c, _n in counted], counted=counted
+        )
     held = {
         m.community_id
         for m in await accounts.roles_of(db, actor.member_id)
@@ -135,7 +166,7 @@ async def admin_community(
     communities = await accounts.list_communities(db, held)
     if len(communities) == 1:
         return communities[0]
-    return page(request, "admin/choose.html", actor, communities=communities)
+    return page(request, "admin/choose.html", actor, communities=communities, counted=None)
 
 
 @get("/admin", include_in_schema=False)
@@ -168,6 +199,9 @@ async def admin_members_page(
         partners=await accounts.list_partners(db, chosen.id),
         total=await accounts.count_members(db, chosen.id),
         admin_links=ADMIN_LINKS,
+        invited=await onboarding.count_pending_invitations(db, chosen.id),
+        registrations=await onboarding.list_registrations(db, actor, chosen.id),
+        removable=REMOVABLE_BY_COMMUNITY_ADMIN if not actor.is_platform_admin else tuple(ROLE_NAMES),
     )
 
 
