@@ -14,13 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import onboarding
 from service.accounts import rules as account_rules
-from service.accounts import service as accounts
 from service.accounts.service import Actor
 from service.activities import qr
-from service.activities import service as activities
 from service.config import Settings
 from service.errors import DomainError
-from service.web.pages import admin_community
+from service.web.pages import admin_community, scan_community
 from service.web.render import page
 
 __all__ = ["CARDS_PER_SHEET", "ROUTES"]
@@ -30,7 +28,6 @@ CARDS_PER_SHEET = 8
 INVITATION_MEMBERS_MAX = 400
 """Members one printing request may name (the "all pending" link has no limit of its own: 50 sheets)."""
 FAVICON = Path(__file__).parent / "static" / "favicon.ico"
-CHECKIN_PREFIX = "/c/"
 
 
 def _svg(url: str) -> Markup:
@@ -67,15 +64,12 @@ async def join_page(
 async def register_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
+    settings: Settings,
     maybe_actor: Actor | None,
     next: Annotated[str | None, Parameter(max_length=500)] = None,
 ) -> Response[str]:
     """Sign-up after scanning an event's code: the community is the one running the activity."""
-    community = None
-    if next and next.startswith(CHECKIN_PREFIX):
-        activity = await activities.peek_token(db, next[len(CHECKIN_PREFIX) :][:100])
-        if activity is not None:
-            community = await accounts.get_community(db, activity.community_id)
+    community = await scan_community(request, db, settings, next or "")
     if community is None:
         return page(
             request,

@@ -15,13 +15,13 @@ from service.accounts import onboarding
 from service.accounts import service as accounts
 from service.accounts.models import Community
 from service.accounts.service import Actor
-from service.config import LIST_LIMIT_DEFAULT
+from service.config import LIST_LIMIT_DEFAULT, Settings
 from service.errors import DomainError, add_localiser
 from service.http import LANG_COOKIE, decode_cursor, encode_cursor
 from service.web.i18n import translator
 from service.web.render import env, locale_of, page
 
-__all__ = ["ADMIN_LINKS", "HOME_PANELS", "N_", "ROLE_NAMES", "ROUTES", "admin_community"]
+__all__ = ["ADMIN_LINKS", "HOME_PANELS", "N_", "ROLE_NAMES", "ROUTES", "admin_community", "scan_community"]
 
 
 def N_(message: str) -> str:
@@ -84,28 +84,36 @@ def _safe_next(target: str | None) -> str:
     return target[:500]
 
 
-async def _register_url(db: AsyncSession, target: str) -> str | None:
-    """After a logged-out scan at an event, the login page also offers to sign up there."""
+async def scan_community(
+    request: Request[Any, Any, Any], db: AsyncSession, settings: Settings, target: str
+) -> Community | None:
+    """The community running the activity of a check-in URL ``/c/<token>`` this phone opened logged out.
+
+    A kiosk code rotates within seconds, so it is checked at the time the pending-scan cookie remembers.
+    """
     from service.activities import service as activities
+    from service.activities.controllers import scanned_at_of
 
     if not target.startswith("/c/"):
         return None
-    activity = await activities.peek_token(db, target[3:][:100])
-    if activity is None:
-        return None
-    community = await accounts.get_community(db, activity.community_id)
-    return None if community.self_registration == "off" else f"/register?next={quote(target)}"
+    token = target[3:][:100]
+    activity = await activities.peek_token(db, token, scanned_at_of(request, settings, token))
+    return None if activity is None else await accounts.get_community(db, activity.community_id)
 
 
 @get("/login", include_in_schema=False)
 async def login_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
+    settings: Settings,
     maybe_actor: Actor | None,
     next: Annotated[str | None, Parameter(max_length=500)] = None,
 ) -> Response[str]:
     target = _safe_next(next)
-    return page(request, "login.html", maybe_actor, next=target, register_url=await _register_url(db, target))
+    community = await scan_community(request, db, settings, target)
+    offer = community is not None and community.self_registration != "off"
+    register_url = f"/register?next={quote(target)}" if offer else None
+    return page(request, "login.html", maybe_actor, next=target, register_url=register_url)
 
 
 @get("/", include_in_schema=False)
