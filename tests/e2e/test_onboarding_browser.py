@@ -141,12 +141,14 @@ def test_a_passer_by_registers_at_the_event_and_is_checked_in(
     page = phone.new_page()
     page.goto(url)
     assert "/login" in page.url
-    page.wait_for_timeout(100)
+    expect(page.locator("[data-testid=register-offer]")).to_be_visible()
+    page.screenshot(path="/tmp/jifen-login-offer.png", full_page=True)
     page.click("[data-testid=register-offer] a")
     expect(page.locator("[data-testid=register] h1")).to_have_text("注册加入测试社区")
     page.fill("#register-form input[name=phone]", "15912345678")
     page.fill("#register-form input[name=name]", "刘晓梅")
     page.fill("#register-form input[name=password]", PASSWORD)
+    page.screenshot(path="/tmp/jifen-register.png", full_page=True)
     page.click("#register-form button[type=submit]")
 
     if mode == "approval":
