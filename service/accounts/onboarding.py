@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
@@ -271,6 +272,7 @@ def _sms_text(code: str) -> str:
 
 
 async def _count(db: AsyncSession, key: str) -> None:
+    """Count a code sent, in the same per-window counters that throttle failed logins."""
     await accounts._record_failure(db, key)
 
 
@@ -301,9 +303,17 @@ async def send_sms_code(db: AsyncSession, phone: str, client: str, sender: SmsSe
     row.created_at = now
     row.expires_at = now + timedelta(seconds=rules.SMS_CODE_LIFETIME_SECONDS)
     row.attempts = 0
+    try:
+        await db.flush()
+    except IntegrityError as exc:  # the same new number asked twice at once: one of them wins
+        raise TooManyRequests(
+            "sms_code_too_soon",
+            "A code was just sent; ask again in %(seconds)s s.",
+            headers={"Retry-After": str(rules.SMS_RESEND_SECONDS)},
+            params={"seconds": rules.SMS_RESEND_SECONDS},
+        ) from exc
     await _count(db, phone_key)
     await _count(db, client_key)
-    await db.flush()
     await sender.send(phone, _sms_text(code))
     return rules.SMS_RESEND_SECONDS
 
