@@ -55,8 +55,14 @@
     if (!link) return;
     ev.preventDefault();
     var sms = link.dataset.loginMode === "sms";
-    document.getElementById("login-form").hidden = sms;
-    document.getElementById("sms-login-form").hidden = !sms;
+    var password = document.getElementById("login-form");
+    var smsForm = document.getElementById("sms-login-form");
+    if (!smsForm) {  // kept in a <template> until asked for: the page starts with one form
+      smsForm = document.getElementById("sms-login-template").content.firstElementChild.cloneNode(true);
+      password.after(smsForm);
+    }
+    password.hidden = sms;
+    smsForm.hidden = !sms;
     document.querySelector("[data-login-mode=sms]").hidden = sms;
     document.querySelector("[data-login-mode=password]").hidden = !sms;
   });
