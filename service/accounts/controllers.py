@@ -361,7 +361,7 @@ class CommunityController(Controller):
                 errors=[{"field": f"line {e['line']}", "message": str(e["message"])} for e in errors],
                 params={"count": len(problems)},
             )
-        report = await service.import_members(db, cid, rows, secret_key=settings.secret_key)
+        report = await service.import_members(db, cid, rows, secret_key=settings.secret_key, actor=actor)
         return ImportOut(report.created, report.updated, errors, report.invited)
 
     @post(

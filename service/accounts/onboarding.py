@@ -133,9 +133,13 @@ async def _issue(
 
 
 async def invite_if_needed(
-    db: AsyncSession, community_id: uuid.UUID, member: Member, secret_key: str, issued_by: uuid.UUID | None
+    db: AsyncSession, community_id: uuid.UUID, member: Member, secret_key: str, actor: Actor | None
 ) -> bool:
-    """Give a member who cannot log in (no password, no open code) an activation; True if it did."""
+    """Give a member who cannot log in (no password, no open code) an activation; True if it did.
+
+    A community admin's code would let them into the person's other communities too, so a person who
+    belongs elsewhere gets one only from a platform admin or the command line (``actor`` None).
+    """
     if member.password_hash is not None:
         return False
     exists = await db.scalar(
@@ -143,8 +147,23 @@ async def invite_if_needed(
     )
     if exists is not None:
         return False
-    await _issue(db, community_id, member.id, secret_key, issued_by)
+    if (
+        actor is not None
+        and not actor.is_platform_admin
+        and await _belongs_elsewhere(db, member, community_id)
+    ):
+        return False
+    await _issue(db, community_id, member.id, secret_key, actor.member_id if actor else None)
     return True
+
+
+async def _belongs_elsewhere(db: AsyncSession, member: Member, community_id: uuid.UUID) -> bool:
+    elsewhere = await db.scalar(
+        select(Membership.id).where(
+            Membership.member_id == member.id, Membership.community_id != community_id
+        )
+    )
+    return member.is_platform_admin or elsewhere is not None
 
 
 async def _require_manageable(
@@ -158,14 +177,7 @@ async def _require_manageable(
     )
     if held is None:
         raise NotFound("member_not_found", "No such member in this community.")
-    if actor.is_platform_admin:
-        return
-    elsewhere = await db.scalar(
-        select(Membership.id).where(
-            Membership.member_id == member.id, Membership.community_id != community_id
-        )
-    )
-    if member.is_platform_admin or elsewhere is not None:
+    if not actor.is_platform_admin and await _belongs_elsewhere(db, member, community_id):
         raise Forbidden(
             "member_elsewhere",
             "This person also belongs to another community; only a platform admin can do this.",
@@ -201,6 +213,9 @@ async def invitation_cards(
     )
     if member_ids is not None:
         stmt = stmt.where(Activation.member_id.in_(member_ids))
+    if not actor.is_platform_admin:  # printing a code is issuing it: the same rule as issue_activation
+        elsewhere = select(Membership.member_id).where(Membership.community_id != community_id)
+        stmt = stmt.where(Activation.member_id.not_in(elsewhere), Member.is_platform_admin.is_(False))
     return [
         InvitationCard(
             m.id, m.name, m.phone, community.name, rules.activation_code(secret_key, a.id), a.expires_at

@@ -356,7 +356,7 @@ async def add_member(
     if secret_key:
         from service.accounts import onboarding
 
-        await onboarding.invite_if_needed(db, community_id, member, secret_key, actor.member_id)
+        await onboarding.invite_if_needed(db, community_id, member, secret_key, actor)
     return member
 
 
@@ -620,10 +620,13 @@ async def import_members(
     rows: Sequence[ImportRow],
     on_row: object = None,
     secret_key: str | None = None,
+    actor: Actor | None = None,
 ) -> ImportReport:
     """Add every row's member and role (existing phones just gain the role). Caller checks permission.
 
-    With ``secret_key``, members without a password get an activation code for their invitation card.
+    With ``secret_key``, members without a password get an activation code for their invitation card
+    (by a community admin ``actor``: only those who belong to no other community; the command line, with
+    no actor, is the operator).
     """
     from service.accounts import onboarding
 
@@ -650,7 +653,7 @@ async def import_members(
         else:
             report.updated += 1
         await _grant(db, member, community_id, row.role, None)
-        if secret_key and await onboarding.invite_if_needed(db, community_id, member, secret_key, None):
+        if secret_key and await onboarding.invite_if_needed(db, community_id, member, secret_key, actor):
             report.invited += 1
         if callable(on_row):
             on_row()

@@ -462,3 +462,54 @@ async def test_favicon_is_an_icon(client: Any) -> None:
     r = await client.get("/favicon.ico")
     assert r.status_code == 200 and r.headers["content-type"] == "image/x-icon"
     assert r.content[:4] == b"\x00\x00\x01\x00"
+
+
+async def test_a_person_of_two_communities_gets_codes_only_from_a_platform_admin(
+    client: Any, world: Any, maker: Any
+) -> None:
+    """A code opens every community of the person: one community's admin may not hand it out."""
+    other = await client.post(
+        "/api/v1/communities", headers=world.h["root"], json={"name": "别处", "code": "elsewhere"}
+    )
+    other_id = other.json()["id"]
+    added = await client.post(
+        f"/api/v1/communities/{world.cid}/members",
+        headers=world.h["admin"],
+        json={"phone": "15600000009", "name": "两边住"},
+    )
+    assert added.status_code == 201
+    sheet_url = f"/admin/invitations?community={world.cid}"
+    assert "两边住" in (await client.get(sheet_url, headers=world.h["admin"])).text
+    await client.post(
+        f"/api/v1/communities/{other_id}/members",
+        headers=world.h["root"],
+        json={"phone": "15600000009", "name": "两边住"},
+    )
+    # Now the person also belongs elsewhere: the community admin no longer prints the card ...
+    sheet = await client.get(sheet_url, headers=world.h["admin"])
+    assert "两边住" not in sheet.text and printed_codes(sheet.text) == []
+    # ... the platform admin does.
+    assert "两边住" in (await client.get(sheet_url, headers=world.h["root"])).text
+
+    # The other community's admin adding alice (of this community, no password) issues no code.
+    other_admin = await client.post(
+        f"/api/v1/communities/{other_id}/members",
+        headers=world.h["root"],
+        json={"phone": "13800000099", "name": "别处主任", "role": "admin", "password": "other-admin-1"},
+    )
+    assert other_admin.status_code == 201
+    token = (await login(client, "13800000099", "other-admin-1")).json()["token"]
+    before = await count(maker, Activation)
+    r = await client.post(
+        f"/api/v1/communities/{other_id}/members",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"phone": "13900000001", "name": "alice"},
+    )
+    assert r.status_code == 201
+    imported = await client.post(
+        f"/api/v1/communities/{other_id}/members/import",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"},
+        content=b"13900000002,bob\n",
+    )
+    assert imported.json()["invited"] == 0
+    assert await count(maker, Activation) == before
