@@ -50,6 +50,7 @@ __all__ = [
     "issue_activation",
     "list_all_communities",
     "list_registrations",
+    "pending_sign_ups",
     "register",
     "remove_role",
     "send_sms_code",
@@ -429,6 +430,17 @@ async def list_registrations(
         .limit(COMMUNITIES_LIST_MAX)
     )
     return list(rows.all())
+
+
+async def pending_sign_ups(db: AsyncSession, member_id: uuid.UUID) -> list[Community]:
+    """Communities where the member's sign-up waits for an admin (their home page says so)."""
+    rows = await db.scalars(
+        select(Community)
+        .join(Registration, Registration.community_id == Community.id)
+        .where(Registration.member_id == member_id, Registration.status == "pending")
+        .order_by(Community.name)
+    )
+    return list(rows)
 
 
 async def decide_registration(

@@ -138,6 +138,7 @@ async def home_page(request: Request[Any, Any, Any], db: AsyncSession, actor: Ac
         role_names=ROLE_NAMES,
         panels=[t for t, _ in HOME_PANELS],
         panel_data=panel_data,
+        pending_sign_ups=await onboarding.pending_sign_ups(db, actor.member_id),
     )
 
 

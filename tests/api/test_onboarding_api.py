@@ -340,6 +340,8 @@ async def test_self_registration_pending_approval_joins_only_when_approved(
     assert first.status_code == second.status_code == 202 and first.json()["status"] == "pending_approval"
     first_id = uuid.UUID(first.json()["member"]["id"])
     assert await roles(maker, first_id, world.cid) == set()
+    home = await client.get("/", headers={"Authorization": f"Bearer {first.json()['token']}"})
+    assert "您申请加入测试社区，正在等待社区办公室审核。" in home.text
 
     listed = await client.get(f"/api/v1/communities/{world.cid}/registrations", headers=world.h["admin"])
     by_name = {x["name"]: x["id"] for x in listed.json()}
