@@ -248,15 +248,27 @@ class CommunityController(Controller):
 
     @delete(
         "/{cid:uuid}/members/{mid:uuid}/roles/{role:str}",
-        status_code=204,
-        summary="Remove one role of a member (admin; admin and reviewer roles: platform admin)",
-        description="The member role goes last. Errors: role_not_held (404), role_needs_platform_admin "
-        "(403), remove_other_roles_first (409), invalid_role, forbidden.",
+        status_code=200,
+        summary="Take a staff role away from a member (admin; admin and reviewer: platform admin)",
+        description="Errors: invalid_role (422, member cannot be removed), role_needs_platform_admin "
+        "(403), role_not_held (404), forbidden.",
     )
     async def remove_role(
-        self, db: AsyncSession, actor: Actor, cid: uuid.UUID, mid: uuid.UUID, role: str
-    ) -> None:
-        await onboarding.remove_role(db, actor, cid, mid, role[:16])
+        self,
+        db: AsyncSession,
+        actor: Actor,
+        cid: uuid.UUID,
+        mid: uuid.UUID,
+        role: Annotated[str, Parameter(max_length=16)],
+    ) -> MemberOut:
+        left = await onboarding.remove_role(db, actor, cid, mid, role)
+        member = await service.get_member(db, mid)
+        return MemberOut(
+            member.id,
+            member.phone,
+            member.name,
+            [RoleOut(r.community_id, r.role, r.partner_id) for r in left],
+        )
 
     @get("/{cid:uuid}", summary="A community's public details")
     async def show(self, db: AsyncSession, cid: uuid.UUID) -> CommunityOut:

@@ -178,11 +178,26 @@ async def _require_manageable(
     )
     if held is None:
         raise NotFound("member_not_found", "No such member in this community.")
-    if not actor.is_platform_admin and await _belongs_elsewhere(db, member, community_id):
+    if actor.is_platform_admin:
+        return
+    if await _belongs_elsewhere(db, member, community_id):
         raise Forbidden(
             "member_elsewhere",
             "This person also belongs to another community; only a platform admin can do this.",
         )
+    if member.id != actor.member_id and await _holds_checking_role(db, member.id):
+        # A code for a fellow admin would let one admin approve his own awards as the other.
+        raise Forbidden(
+            "role_needs_platform_admin",
+            "Only a platform admin can give an administrator or reviewer a new code.",
+        )
+
+
+async def _holds_checking_role(db: AsyncSession, member_id: uuid.UUID) -> bool:
+    held = await db.scalar(
+        select(Membership.id).where(Membership.member_id == member_id, Membership.role.in_(ADMIN_ONLY_ROLES))
+    )
+    return held is not None
 
 
 async def issue_activation(
@@ -216,7 +231,12 @@ async def invitation_cards(
         stmt = stmt.where(Activation.member_id.in_(member_ids))
     if not actor.is_platform_admin:  # printing a code is issuing it: the same rule as issue_activation
         elsewhere = select(Membership.member_id).where(Membership.community_id != community_id)
-        stmt = stmt.where(Activation.member_id.not_in(elsewhere), Member.is_platform_admin.is_(False))
+        checkers = select(Membership.member_id).where(Membership.role.in_(ADMIN_ONLY_ROLES))
+        stmt = stmt.where(
+            Activation.member_id.not_in(elsewhere),
+            Activation.member_id.not_in(checkers) | (Activation.member_id == actor.member_id),
+            Member.is_platform_admin.is_(False),
+        )
     return [
         InvitationCard(
             m.id, m.name, m.phone, community.name, rules.activation_code(secret_key, a.id), a.expires_at
@@ -467,30 +487,34 @@ async def decide_registration(
 
 async def remove_role(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID, member_id: uuid.UUID, role: str
-) -> None:
-    """Take one role away. ``member`` goes last: it is what every other role stands on."""
+) -> list[Membership]:
+    """Take a staff role away; return the member's remaining roles in the community.
+
+    ``member`` is not a role one removes (leaving keeps the points; ``invalid_role``); admin and reviewer
+    are for a platform admin to take away (``role_needs_platform_admin``).
+    """
     await accounts.get_community(db, community_id)
     await accounts.require_role(db, actor, community_id, "admin")
-    if role not in ROLES:
+    if role not in ROLES or role == "member":
         raise InvalidInput(
-            "invalid_role", "Role must be one of %(roles)s.", params={"roles": ", ".join(ROLES)}
+            "invalid_role",
+            "Only the roles %(roles)s can be removed.",
+            params={"roles": ", ".join(r for r in ROLES if r != "member")},
         )
     if role in ADMIN_ONLY_ROLES and not actor.is_platform_admin:
         raise Forbidden("role_needs_platform_admin", "Only a platform admin can remove this role.")
-    held = list(
-        await db.scalars(
-            select(Membership).where(
-                Membership.member_id == member_id, Membership.community_id == community_id
-            )
+    target = await db.scalar(
+        select(Membership).where(
+            Membership.member_id == member_id,
+            Membership.community_id == community_id,
+            Membership.role == role,
         )
     )
-    target = next((m for m in held if m.role == role), None)
     if target is None:
         raise NotFound("role_not_held", "This member does not hold that role here.")
-    if role == "member" and len(held) > 1:
-        raise Conflict("remove_other_roles_first", "Remove this member's other roles first.")
     await db.delete(target)
     await db.flush()
+    return [m for m in await accounts.roles_of(db, member_id) if m.community_id == community_id]
 
 
 async def list_all_communities(db: AsyncSession, actor: Actor) -> list[tuple[Community, int]]:

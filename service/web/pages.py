@@ -72,8 +72,9 @@ HOME_PANELS: list[tuple[str, HomePanel]] = []
 """(template, loader) pairs shown in each community card of the home page; domains add theirs."""
 
 ADMIN_LINKS: list[tuple[str, str]] = [("/admin", N_("Members"))]
-REMOVABLE_BY_COMMUNITY_ADMIN = ("organizer", "clerk", "partner", "member")
-"""Roles the members page offers to remove to a community admin (admin and reviewer: platform admin)."""
+REMOVABLE_BY_COMMUNITY_ADMIN = ("organizer", "clerk", "partner")
+"""Roles the members page offers a community admin to remove (admin and reviewer: platform admin)."""
+REMOVABLE_BY_PLATFORM_ADMIN = ("admin", "organizer", "clerk", "reviewer", "partner")
 """Links of the administration sub-navigation; domains add theirs."""
 
 
@@ -210,7 +211,7 @@ async def admin_members_page(
         admin_links=ADMIN_LINKS,
         invited=await onboarding.count_pending_invitations(db, chosen.id),
         registrations=await onboarding.list_registrations(db, actor, chosen.id),
-        removable=REMOVABLE_BY_COMMUNITY_ADMIN if not actor.is_platform_admin else tuple(ROLE_NAMES),
+        removable=REMOVABLE_BY_PLATFORM_ADMIN if actor.is_platform_admin else REMOVABLE_BY_COMMUNITY_ADMIN,
     )
 
 

@@ -191,3 +191,37 @@ def test_the_login_page_offers_sms_codes(live_server: str, phone: Any, cards: di
     form.locator("button[type=submit]").click()
     expect(form.locator("[data-error]")).to_contain_text("验证码错误或已过期")
     page.screenshot(path="/tmp/jifen-sms-login.png", full_page=True)
+
+
+async def _seed_staff(db: AsyncSession) -> dict[str, Any]:
+    world = await new_world(db)
+    admin = await add_person(db, world, "社区主任", "13800000001", "admin")
+    await add_person(db, world, "王店员", "13800000003", "clerk")
+    return {"cid": str(world.cid), "admin_token": accounts.issue_token(admin, SECRET)}
+
+
+@pytest.fixture
+def staff(database_url: str) -> dict[str, Any]:
+    return seeded(database_url, _seed_staff)
+
+
+def test_an_admin_removes_a_role_on_the_members_page(
+    live_server: str, phone: Any, staff: dict[str, Any]
+) -> None:
+    from playwright.sync_api import expect
+
+    phone.add_cookies([{"name": "jifen_token", "value": staff["admin_token"], "url": live_server}])
+    page = phone.new_page()
+    page.goto(f"{live_server}/admin?community={staff['cid']}")
+    row = page.locator("[data-testid=members] tr", has_text="王店员")
+    expect(row).to_contain_text("积分超市管理员")
+    # Administrators' roles are not offered to a community admin.
+    expect(
+        page.locator("[data-testid=members] tr", has_text="社区主任").locator("[data-testid=remove-role]")
+    ).to_have_count(0)
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        row.locator("[data-testid=remove-role]").click()
+    row = page.locator("[data-testid=members] tr", has_text="王店员")
+    expect(row).not_to_contain_text("积分超市管理员")
+    expect(row).to_contain_text("居民/志愿者")
