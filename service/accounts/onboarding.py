@@ -14,7 +14,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, func, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +36,8 @@ from service.accounts.models import (
 )
 from service.accounts.service import Actor
 from service.accounts.sms import SmsSender
-from service.config import LOGIN_FAILURES_MAX
+from service.config import LOGIN_FAILURES_MAX, LOGIN_WINDOW_SECONDS
+from service.db import is_postgres
 from service.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyRequests
 from service.ids import new_id
 
@@ -84,18 +87,42 @@ class ActivationView:
     expires_at: datetime
 
 
-# ---------------------------------------------------------------- throttling (shared counters table)
+# ---------------------------------------------------------------- throttling (the login counters table)
 
 
 async def _throttle(db: AsyncSession, key: str, limit: int) -> None:
-    wait = accounts._throttled(await accounts._failures(db, key), limit)
-    if wait is not None:
-        raise TooManyRequests(
-            "too_many_attempts",
-            "Too many attempts; try again in %(seconds)s s.",
-            headers={"Retry-After": str(wait)},
-            params={"seconds": wait},
+    """Refuse once ``key`` has counted ``limit`` events in the current window."""
+    row = await db.get(LoginFailure, key, populate_existing=True)
+    if row is None or row.count < limit:
+        return
+    elapsed = (clock.now() - row.window_started_at).total_seconds()
+    if elapsed > LOGIN_WINDOW_SECONDS:
+        return
+    wait = max(1, int(LOGIN_WINDOW_SECONDS - elapsed))
+    raise TooManyRequests(
+        "too_many_attempts",
+        "Too many attempts; try again in %(seconds)s s.",
+        headers={"Retry-After": str(wait)},
+        params={"seconds": wait},
+    )
+
+
+async def _bump(db: AsyncSession, key: str) -> None:
+    """Count one event for ``key`` in one statement (two first events at once cannot collide)."""
+    now = clock.now()
+    stale = LoginFailure.window_started_at < now - timedelta(seconds=LOGIN_WINDOW_SECONDS)
+    insert = pg_insert if is_postgres(db) else sqlite_insert
+    await db.execute(
+        insert(LoginFailure)
+        .values(key=key, count=1, window_started_at=now)
+        .on_conflict_do_update(
+            index_elements=[LoginFailure.key],
+            set_={
+                "count": case((stale, 1), else_=LoginFailure.count + 1),
+                "window_started_at": case((stale, now), else_=LoginFailure.window_started_at),
+            },
         )
+    )
 
 
 # ---------------------------------------------------------------- activations
@@ -262,7 +289,7 @@ async def _activation_by_code(db: AsyncSession, raw: str, client: str) -> Activa
     row = await db.scalar(select(Activation).where(Activation.code_hash == rules.code_hash(code)))
     if row is None or row.status != "open" or row.expires_at <= clock.now():
         if row is None:  # only guesses count against the client; a used card is an honest mistake
-            await accounts._record_failure(db, key)
+            await _bump(db, key)
             await db.commit()
         raise InvalidInput(
             "activation_invalid",
@@ -307,11 +334,6 @@ def _sms_text(code: str) -> str:
     return f"【积分】您的验证码是 {code}，{minutes} 分钟内有效。如非本人操作，请忽略本短信。"
 
 
-async def _count(db: AsyncSession, key: str) -> None:
-    """Count a code sent, in the same per-window counters that throttle failed logins."""
-    await accounts._record_failure(db, key)
-
-
 async def send_sms_code(db: AsyncSession, phone: str, client: str, sender: SmsSender, secret_key: str) -> int:
     """Text a one-time code to any valid number (the reply never says whether it has an account).
 
@@ -348,8 +370,8 @@ async def send_sms_code(db: AsyncSession, phone: str, client: str, sender: SmsSe
             headers={"Retry-After": str(rules.SMS_RESEND_SECONDS)},
             params={"seconds": rules.SMS_RESEND_SECONDS},
         ) from exc
-    await _count(db, phone_key)
-    await _count(db, client_key)
+    await _bump(db, phone_key)  # codes sent, in the same per-window counters as failed logins
+    await _bump(db, client_key)
     await sender.send(phone, _sms_text(code))
     return rules.SMS_RESEND_SECONDS
 
