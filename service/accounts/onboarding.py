@@ -377,8 +377,11 @@ async def send_sms_code(db: AsyncSession, phone: str, client: str, sender: SmsSe
 
 
 async def _check_sms_code(db: AsyncSession, phone: str, code: str, secret_key: str) -> None:
-    """Use up the phone's current code if ``code`` is it; wrong guesses are counted and kept."""
-    row = await db.scalar(select(SmsCode).where(SmsCode.phone == phone))
+    """Use up the phone's current code if ``code`` is it; wrong guesses are counted and kept.
+
+    The row is locked: two logins racing with one code cannot both use it.
+    """
+    row = await db.scalar(select(SmsCode).where(SmsCode.phone == phone).with_for_update())
     if row is not None and row.attempts >= rules.SMS_CODE_ATTEMPTS_MAX:
         raise TooManyRequests(
             "too_many_attempts", "Too many wrong codes; ask for a new code.", headers={"Retry-After": "60"}
