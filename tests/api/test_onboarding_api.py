@@ -524,3 +524,34 @@ async def test_a_person_of_two_communities_gets_codes_only_from_a_platform_admin
     )
     assert imported.json()["invited"] == 0
     assert await count(maker, Activation) == before
+
+
+async def test_the_login_page_offers_sign_up_only_after_a_scan_where_the_community_takes_sign_ups(
+    client: Any, world: Any, maker: Any
+) -> None:
+    from service.activities import service as svc
+
+    now = clock.now()
+    draft = svc.ActivityDraft(
+        "清扫", now - timedelta(minutes=5), now + timedelta(hours=1), "per_attendance", 5
+    )
+    async with maker() as db, db.begin():
+        activity = await svc.create_activity(db, world.actor("organizer"), world.cid, draft)
+        token = (await svc.poster_code(db, world.actor("organizer"), activity.id, "http://testserver")).split(
+            "/c/"
+        )[1]
+    scan = await client.get(f"/c/{token}", follow_redirects=False)
+    assert scan.status_code == 303 and scan.headers["location"].startswith("/login?next=")
+    login_page = await client.get(scan.headers["location"])
+    assert 'data-testid="register-offer"' in login_page.text and "/register?next=/c/" in login_page.text
+    assert 'data-testid="register-offer"' not in (await client.get("/login")).text
+    register = await client.get(f"/register?next=/c/{token}")
+    assert register.status_code == 200 and f'value="{world.cid}"' in register.text
+    assert (await client.get("/register?next=/c/not-a-token")).status_code == 404
+
+    await client.patch(
+        f"/api/v1/communities/{world.cid}", headers=world.h["admin"], json={"self_registration": "off"}
+    )
+    assert 'data-testid="register-offer"' not in (await client.get(scan.headers["location"])).text
+    closed = await client.get(f"/register?next=/c/{token}")
+    assert 'data-testid="registration-closed"' in closed.text and 'id="register-form"' not in closed.text
