@@ -20,7 +20,12 @@ from litestar.static_files import create_static_files_router
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.controllers import AuthController, CommunityController, MeController
+from service.accounts.controllers import (
+    AuthController,
+    CommunityController,
+    MeController,
+    RegistrationController,
+)
 from service.activities.controllers import ROUTES as ACTIVITY_ROUTES
 from service.audit.controllers import ROUTES as AUDIT_ROUTES
 from service.config import BODY_MAX_BYTES, Settings
@@ -34,6 +39,7 @@ from service.rewards.controllers import ROUTES as REWARDS_ROUTES
 from service.store.controllers import ROUTES as STORE_ROUTES
 from service.web.activities_pages import ROUTES as ACTIVITY_PAGES
 from service.web.audit_pages import ROUTES as AUDIT_PAGES
+from service.web.onboarding_pages import ROUTES as ONBOARDING_PAGES
 from service.web.pages import ROUTES as PAGE_ROUTES
 from service.web.points_pages import ROUTES as POINTS_PAGES
 from service.web.rewards_pages import ROUTES as REWARDS_PAGES
@@ -101,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         AuthController,
         MeController,
         CommunityController,
+        RegistrationController,
         *POINTS_ROUTES,
         *ACTIVITY_ROUTES,
         *STORE_ROUTES,
@@ -112,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *STORE_PAGES,
         *REWARDS_PAGES,
         *AUDIT_PAGES,
+        *ONBOARDING_PAGES,
         create_static_files_router(
             path="/static", directories=[STATIC_DIR], include_in_schema=False, cache_control=None
         ),

@@ -167,12 +167,21 @@ def cmd_members_import(args: argparse.Namespace) -> int:
         with Progress(transient=False) as progress:
             task = progress.add_task(f"importing into {community.name}", total=len(rows))
             report = await accounts.import_members(
-                db, community.id, rows, on_row=lambda: progress.advance(task)
+                db,
+                community.id,
+                rows,
+                on_row=lambda: progress.advance(task),
+                secret_key=settings.secret_key,
             )
         print(
             f"imported {len(rows)} row(s): {report.created} new member(s), {report.updated} existing; "
             f"{len(problems)} skipped"
         )
+        if report.invited:
+            print(
+                f"{report.invited} member(s) got an invitation code: print their cards at "
+                f"{settings.public_url}/admin/invitations?community={community.id}"
+            )
         return 0
 
     return _with_session(settings, work)

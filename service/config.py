@@ -21,6 +21,7 @@ __all__ = [
     "PASSWORD_MAX",
     "PASSWORD_MIN",
     "POINTS_PER_AWARD_MAX",
+    "SMS_BACKENDS",
     "TEXT_MAX",
     "TITLE_MAX",
     "TOKEN_LIFETIME_SECONDS",
@@ -56,6 +57,8 @@ LOGIN_IP_FAILURES_MAX = 100
 carrier NAT shares one address, so this only refuses phones that have failures of their own."""
 LOGIN_WINDOW_SECONDS = 15 * 60
 IMPORT_ROWS_MAX = 200_000
+SMS_BACKENDS = ("console", "http", "off")
+"""Where one-time SMS codes go: the log (development, tests), an SMS provider over HTTP, or nowhere."""
 
 
 class ConfigError(RuntimeError):
@@ -89,6 +92,13 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     """``JIFEN_TRUSTED_PROXIES``: comma-separated IPs or CIDRs of reverse proxies whose
     ``X-Forwarded-For`` names the client; from any other peer the header is ignored."""
+    sms_backend: str = "console"
+    """``JIFEN_SMS_BACKEND``: ``console`` (log the code; default in development), ``http`` or ``off``
+    (default in production, where only a configured provider may send)."""
+    sms_url: str = ""
+    """``JIFEN_SMS_URL``: with ``http``, the provider endpoint that takes a JSON ``{phone, text}`` POST."""
+    sms_token: str = ""
+    """``JIFEN_SMS_TOKEN``: with ``http``, sent as ``Authorization: Bearer <token>``."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -107,6 +117,11 @@ class Settings:
             trusted_proxies=tuple(
                 p.strip() for p in env.get("JIFEN_TRUSTED_PROXIES", "").split(",") if p.strip()
             ),
+            sms_backend=env.get(
+                "JIFEN_SMS_BACKEND", "off" if env.get("JIFEN_ENV") == "production" else defaults.sms_backend
+            ).lower(),
+            sms_url=env.get("JIFEN_SMS_URL", ""),
+            sms_token=env.get("JIFEN_SMS_TOKEN", ""),
         )
         return settings.validated()
 
@@ -158,6 +173,10 @@ class Settings:
                 ) from exc
         if self.env not in {"development", "production"}:
             raise ConfigError(f"JIFEN_ENV must be development or production (got {self.env!r})")
+        if self.sms_backend not in SMS_BACKENDS:
+            raise ConfigError(f"JIFEN_SMS_BACKEND must be console, http or off (got {self.sms_backend!r})")
+        if self.sms_backend == "http" and not self.sms_url.startswith(("http://", "https://")):
+            raise ConfigError("JIFEN_SMS_BACKEND=http needs JIFEN_SMS_URL, the provider's http(s) URL")
         if self.secret_key:
             if len(self.secret_key) < 32:
                 raise ConfigError("JIFEN_SECRET_KEY must be at least 32 characters")

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import Cookie
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts import service
+from service.accounts import onboarding, service, sms
 from service.accounts.models import Community, Member, Partner
 from service.accounts.schemas import (
+    ActivateIn,
+    ActivationOut,
     CommunityIn,
     CommunityOut,
+    CommunityPatch,
     ImportOut,
+    IssuedActivationOut,
     LoginIn,
     LoginOut,
     MemberIn,
@@ -28,18 +32,25 @@ from service.accounts.schemas import (
     PartnerOut,
     PasswordIn,
     RegisterIn,
+    RegisterOut,
+    RegistrationOut,
     RoleOut,
+    SmsCodeIn,
+    SmsCodeOut,
+    SmsLoginIn,
 )
 from service.accounts.service import Actor
 from service.config import IMPORT_ROWS_MAX, TOKEN_LIFETIME_SECONDS, Settings
-from service.errors import InvalidInput
+from service.errors import Forbidden, InvalidInput
 from service.http import CSRF_COOKIE, TOKEN_COOKIE, Limit, client_address, decode_cursor, encode_cursor
 
-__all__ = ["AuthController", "CommunityController", "MeController"]
+__all__ = ["AuthController", "CommunityController", "MeController", "RegistrationController"]
 
 
 def community_out(c: Community) -> CommunityOut:
-    return CommunityOut(c.id, c.name, c.code, c.timezone, c.allow_registration, c.created_at)
+    return CommunityOut(
+        c.id, c.name, c.code, c.timezone, c.allow_registration, c.created_at, c.self_registration
+    )
 
 
 def partner_out(p: Partner) -> PartnerOut:
@@ -51,7 +62,10 @@ async def me_out(db: AsyncSession, member: Member) -> MeOut:
     return MeOut(member.id, member.phone, member.name, roles, member.is_platform_admin)
 
 
-def _login_response(body: LoginOut, settings: Settings, status: int) -> Response[LoginOut]:
+LoginBody = TypeVar("LoginBody", bound=LoginOut)
+
+
+def _login_response(body: LoginBody, settings: Settings, status: int) -> Response[LoginBody]:
     cookies = [
         Cookie(
             key=TOKEN_COOKIE,
@@ -100,12 +114,68 @@ class AuthController(Controller):
         "/register",
         status_code=201,
         summary="Create an account in a community that allows sign-ups",
-        description="Errors: invalid_phone, invalid_password, phone_taken (409), registration_closed (403).",
+        description="With a password or an SMS code (see sms-code). status is joined, or pending_approval "
+        "(202) where the community's admin approves sign-ups. Errors: invalid_phone, invalid_password, "
+        "password_or_sms_code, sms_code_invalid (401), too_many_attempts (429), phone_taken (409), "
+        "registration_closed (403).",
     )
-    async def register(self, db: AsyncSession, settings: Settings, data: RegisterIn) -> Response[LoginOut]:
-        member = await service.register(db, data.phone, data.name, data.password, data.community_id)
+    async def register(self, db: AsyncSession, settings: Settings, data: RegisterIn) -> Response[RegisterOut]:
+        member, status = await onboarding.register(
+            db, data.phone, data.name, data.community_id, settings.secret_key, data.password, data.sms_code
+        )
         token = service.issue_token(member, settings.secret_key)
-        return _login_response(LoginOut(token, await me_out(db, member)), settings, 201)
+        body = RegisterOut(token, await me_out(db, member), status)  # type: ignore[arg-type]
+        return _login_response(body, settings, 201 if status == "joined" else 202)
+
+    @post(
+        "/sms-code",
+        status_code=200,
+        summary="Text a one-time login code to a mobile number",
+        description="The reply is the same whether the number has an account or not. Throttled per "
+        "number and per client. Errors: invalid_phone, sms_code_too_soon (429), too_many_attempts (429).",
+    )
+    async def sms_code(
+        self, request: Request[Any, Any, Any], db: AsyncSession, settings: Settings, data: SmsCodeIn
+    ) -> SmsCodeOut:
+        wait = await onboarding.send_sms_code(
+            db, data.phone, client_address(request), sms.sender_for(settings), settings.secret_key
+        )
+        return SmsCodeOut("sent", wait)
+
+    @post(
+        "/sms-login",
+        status_code=200,
+        summary="Log in with the texted code",
+        description="Errors: sms_code_invalid (401, wrong or expired), too_many_attempts (429, the code "
+        "is used up after 5 wrong guesses), no_account (401).",
+    )
+    async def sms_login(self, db: AsyncSession, settings: Settings, data: SmsLoginIn) -> Response[LoginOut]:
+        token, member = await onboarding.sms_login(db, data.phone, data.code, settings.secret_key)
+        return _login_response(LoginOut(token, await me_out(db, member)), settings, 200)
+
+    @get(
+        "/activations/{code:str}",
+        summary="Whose invitation or reset code this is (masked), before the resident sets a password",
+        description="Errors: activation_invalid (used, expired, replaced or unknown), too_many_attempts.",
+    )
+    async def activation(self, request: Request[Any, Any, Any], db: AsyncSession, code: str) -> ActivationOut:
+        view = await onboarding.activation_view(db, code[:32], client_address(request))
+        return ActivationOut(view.masked_name, view.community, view.expires_at)
+
+    @post(
+        "/activate",
+        status_code=200,
+        summary="Set one's own password with a one-time code; logs in",
+        description="Errors: activation_invalid (used, expired, replaced or unknown), invalid_password, "
+        "too_many_attempts (429).",
+    )
+    async def activate(
+        self, request: Request[Any, Any, Any], db: AsyncSession, settings: Settings, data: ActivateIn
+    ) -> Response[LoginOut]:
+        token, member = await onboarding.activate(
+            db, data.code, data.password, client_address(request), settings.secret_key
+        )
+        return _login_response(LoginOut(token, await me_out(db, member)), settings, 200)
 
     @post("/logout", status_code=200, summary="End every login of the caller and clear the cookie")
     async def logout(self, db: AsyncSession, actor: Actor) -> Response[dict[str, str]]:
@@ -139,10 +209,41 @@ class CommunityController(Controller):
         description="Errors: invalid_code, invalid_timezone, community_code_taken (409).",
     )
     async def create(self, db: AsyncSession, actor: Actor, data: CommunityIn) -> CommunityOut:
-        c = await service.create_community(
-            db, actor, data.name, data.code, data.timezone, data.allow_registration
+        mode = data.self_registration or ("auto" if data.allow_registration else "off")
+        return community_out(
+            await service.create_community(db, actor, data.name, data.code, data.timezone, mode)
         )
-        return community_out(c)
+
+    @patch(
+        "/{cid:uuid}",
+        summary="Change how residents sign themselves up (admin)",
+        description="self_registration: off, auto or approval. Errors: forbidden.",
+    )
+    async def update(
+        self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: CommunityPatch
+    ) -> CommunityOut:
+        return community_out(await onboarding.set_self_registration(db, actor, cid, data.self_registration))
+
+    @get("/{cid:uuid}/registrations", summary="Sign-ups waiting for approval (admin)")
+    async def registrations(self, db: AsyncSession, actor: Actor, cid: uuid.UUID) -> list[RegistrationOut]:
+        return [
+            RegistrationOut(r.id, r.community_id, m.id, m.name, m.phone, r.status, r.created_at)
+            for r, m in await onboarding.list_registrations(db, actor, cid)
+        ]
+
+    @post(
+        "/{cid:uuid}/members/{mid:uuid}/activation",
+        status_code=201,
+        summary="Issue a new one-time code for a member (admin): a forgotten password or a lost card",
+        description="Any older code of the member stops working. The member sets the password at "
+        "/join/<code>. Errors: member_not_found, member_elsewhere (403: the person also belongs to "
+        "another community; a platform admin can), forbidden.",
+    )
+    async def issue_activation(
+        self, db: AsyncSession, actor: Actor, settings: Settings, cid: uuid.UUID, mid: uuid.UUID
+    ) -> IssuedActivationOut:
+        row, code = await onboarding.issue_activation(db, actor, cid, mid, settings.secret_key)
+        return IssuedActivationOut(mid, code, f"{settings.public_url}/join/{code}", row.expires_at)
 
     @get("/{cid:uuid}", summary="A community's public details")
     async def show(self, db: AsyncSession, cid: uuid.UUID) -> CommunityOut:
@@ -157,7 +258,13 @@ class CommunityController(Controller):
         "invalid_role, partner_required, role_needs_platform_admin (403), forbidden.",
     )
     async def add_member(
-        self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, cid: uuid.UUID, data: MemberIn
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        actor: Actor,
+        settings: Settings,
+        cid: uuid.UUID,
+        data: MemberIn,
     ) -> MemberOut:
         member = await service.add_member(
             db,
@@ -169,6 +276,7 @@ class CommunityController(Controller):
             data.role,
             data.partner_id,
             client_addr=client_address(request),
+            secret_key=settings.secret_key,
         )
         roles = [
             RoleOut(r.community_id, r.role, r.partner_id)
@@ -247,10 +355,10 @@ class CommunityController(Controller):
     @post(
         "/{cid:uuid}/members/{mid:uuid}/password",
         status_code=200,
-        summary="Reset a member's password (admin); ends the member's logins",
-        description="Only for people whose every membership is in this community (a platform admin "
-        "may reset anyone's). Errors: invalid_password, member_not_found (404), member_elsewhere (403), "
-        "forbidden.",
+        summary="Set a member's password (platform admin); ends the member's logins",
+        description="Community admins do not choose passwords: they issue a one-time code "
+        "(POST .../activation) and the member sets their own. Errors: reset_by_code (403), "
+        "member_not_found (404), member_elsewhere (403), role_needs_platform_admin (403), forbidden.",
     )
     async def reset_password(
         self,
@@ -261,6 +369,12 @@ class CommunityController(Controller):
         mid: uuid.UUID,
         data: PasswordIn,
     ) -> dict[str, str]:
+        if not actor.is_platform_admin and mid != actor.member_id:
+            await service.check_manages(db, actor, mid, cid)
+            raise Forbidden(
+                "reset_by_code",
+                "Admins do not set passwords: issue a one-time code and the member sets their own.",
+            )
         await service.set_password(
             db, actor, mid, data.password, community_id=cid, client_addr=client_address(request)
         )
@@ -272,13 +386,15 @@ class CommunityController(Controller):
         request_max_body_size=8 * 1_048_576,
         summary="Bulk-import members from CSV (phone,name[,role]) sent as the request body (admin)",
         description="Nothing is imported when a row is bad, unless skip_bad=true; every bad row is "
-        "reported with its line number. Error: import_rejected (422).",
+        "reported with its line number. Members without a password get an activation code (invited): "
+        "print their invitation cards at /admin/invitations. Error: import_rejected (422).",
     )
     async def import_members(
         self,
         request: Request[Any, Any, Any],
         db: AsyncSession,
         actor: Actor,
+        settings: Settings,
         cid: uuid.UUID,
         skip_bad: bool = False,
     ) -> ImportOut:
@@ -302,9 +418,15 @@ class CommunityController(Controller):
                 params={"count": len(problems)},
             )
         report = await service.import_members(
-            db, cid, rows, actor_id=actor.member_id, client_addr=client_address(request)
+            db,
+            cid,
+            rows,
+            actor_id=actor.member_id,
+            client_addr=client_address(request),
+            secret_key=settings.secret_key,
+            actor=actor,
         )
-        return ImportOut(report.created, report.updated, errors)
+        return ImportOut(report.created, report.updated, errors, report.invited)
 
     @post(
         "/{cid:uuid}/partners",
@@ -325,3 +447,26 @@ class CommunityController(Controller):
         await service.get_community(db, cid)
         await service.require_role(db, actor, cid, "member")
         return [partner_out(p) for p in await service.list_partners(db, cid)]
+
+
+class RegistrationController(Controller):
+    path = "/api/v1/registrations"
+    tags = ["accounts"]
+
+    @post(
+        "/{rid:uuid}/approve",
+        status_code=200,
+        summary="Approve a sign-up: the resident joins the community (admin)",
+        description="Errors: registration_not_found (404), registration_decided (409), forbidden.",
+    )
+    async def approve(self, db: AsyncSession, actor: Actor, rid: uuid.UUID) -> dict[str, str]:
+        return {"status": (await onboarding.decide_registration(db, actor, rid, True)).status}
+
+    @post(
+        "/{rid:uuid}/reject",
+        status_code=200,
+        summary="Reject a sign-up (admin)",
+        description="Errors: registration_not_found (404), registration_decided (409), forbidden.",
+    )
+    async def reject(self, db: AsyncSession, actor: Actor, rid: uuid.UUID) -> dict[str, str]:
+        return {"status": (await onboarding.decide_registration(db, actor, rid, False)).status}

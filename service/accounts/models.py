@@ -11,9 +11,22 @@ from sqlalchemy.orm import Mapped, mapped_column
 from service.config import NAME_MAX
 from service.db import Base, IdMixin, TimestampMixin
 
-__all__ = ["ROLES", "Community", "LoginFailure", "Member", "Membership", "Partner"]
+__all__ = [
+    "ROLES",
+    "SELF_REGISTRATION",
+    "Activation",
+    "Community",
+    "LoginFailure",
+    "Member",
+    "Membership",
+    "Partner",
+    "Registration",
+    "SmsCode",
+]
 
 ROLES = ("admin", "organizer", "clerk", "reviewer", "partner", "member")
+SELF_REGISTRATION = ("off", "auto", "approval")
+"""How a community takes sign-ups: none, at once, or pending an admin's approval."""
 
 
 class Community(IdMixin, TimestampMixin, Base):
@@ -24,7 +37,17 @@ class Community(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     code: Mapped[str] = mapped_column(String(32), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
-    allow_registration: Mapped[bool] = mapped_column(default=True)
+    self_registration: Mapped[str] = mapped_column(String(16), default="auto")
+    """``off``, ``auto`` or ``approval``: whether residents may sign themselves up (see SELF_REGISTRATION)."""
+
+    __table_args__ = (
+        CheckConstraint("self_registration IN ('off','auto','approval')", name="self_registration_known"),
+    )
+
+    @property
+    def allow_registration(self) -> bool:
+        """The API's older yes/no view of :attr:`self_registration`."""
+        return self.self_registration != "off"
 
 
 class Member(IdMixin, TimestampMixin, Base):
@@ -81,3 +104,57 @@ class LoginFailure(Base):
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     count: Mapped[int] = mapped_column(default=0)
     window_started_at: Mapped[datetime]
+
+
+class Activation(IdMixin, TimestampMixin, Base):
+    """A one-time code that lets a member set their own password (invitation card or reset).
+
+    Only a hash of the code is stored; the code itself is derived from the row id and the secret key,
+    so the office can print the card again without the database ever holding the code.
+    """
+
+    __tablename__ = "activations"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    expires_at: Mapped[datetime]
+    issued_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open','used','replaced')", name="known_status"),
+        Index("ix_activations_community_status", "community_id", "status"),
+    )
+
+
+class SmsCode(IdMixin, TimestampMixin, Base):
+    """The current one-time SMS login code of a phone (its hash), with the wrong guesses so far."""
+
+    __tablename__ = "sms_codes"
+
+    phone: Mapped[str] = mapped_column(String(11), unique=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (CheckConstraint("attempts >= 0", name="attempts_not_negative"),)
+
+
+class Registration(IdMixin, TimestampMixin, Base):
+    """A resident's self sign-up to a community that wants an admin's approval first."""
+
+    __tablename__ = "registrations"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        UniqueConstraint("community_id", "member_id", name="registration_once"),
+        CheckConstraint("status IN ('pending','approved','rejected')", name="known_status"),
+        Index("ix_registrations_community_status", "community_id", "status"),
+    )

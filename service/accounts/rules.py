@@ -2,10 +2,49 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import unicodedata
+import uuid
 
-__all__ = ["CODE_RE", "PLATFORM_GRANTED_ROLES", "mask_name", "mask_phone", "normalise_phone"]
+__all__ = [
+    "ACTIVATION_CODE_LENGTH",
+    "ACTIVATION_LIFETIME_SECONDS",
+    "CODE_RE",
+    "PLATFORM_GRANTED_ROLES",
+    "SMS_CODE_ATTEMPTS_MAX",
+    "SMS_CODE_LENGTH",
+    "SMS_CODE_LIFETIME_SECONDS",
+    "SMS_PER_CLIENT_MAX",
+    "SMS_PER_PHONE_MAX",
+    "SMS_RESEND_SECONDS",
+    "activation_code",
+    "code_hash",
+    "format_activation_code",
+    "mask_name",
+    "mask_phone",
+    "normalise_activation_code",
+    "normalise_phone",
+    "sms_code_hash",
+]
+
+ACTIVATION_LIFETIME_SECONDS = 30 * 24 * 3600
+"""How long an invitation or reset code works: long enough to hand printed cards out door to door."""
+ACTIVATION_CODE_LENGTH = 12
+"""Characters of an activation code: 60 bits, typed from a card if the QR cannot be scanned."""
+ACTIVATION_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+"""32 characters without 0/O and 1/I, which people misread on paper."""
+SMS_CODE_LENGTH = 6
+SMS_CODE_LIFETIME_SECONDS = 5 * 60
+SMS_CODE_ATTEMPTS_MAX = 5
+"""Wrong guesses of one SMS code before it stops working."""
+SMS_RESEND_SECONDS = 60
+"""A phone gets at most one code per this many seconds."""
+SMS_PER_PHONE_MAX = 5
+"""Codes per phone in one throttling window (LOGIN_WINDOW_SECONDS)."""
+SMS_PER_CLIENT_MAX = 20
+"""Codes one client address may request in one throttling window."""
 
 _PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
@@ -41,3 +80,35 @@ def mask_name(name: str) -> str:
     if len(name) == 2:
         return name[0] + "*"
     return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def activation_code(secret_key: str, activation_id: uuid.UUID) -> str:
+    """The code of an activation, derived from its id with the secret key (so only its hash is stored)."""
+    digest = hmac.new(secret_key.encode(), f"activation|{activation_id}".encode(), hashlib.sha256).digest()
+    number = int.from_bytes(digest[:10], "big")
+    chars = []
+    for _ in range(ACTIVATION_CODE_LENGTH):
+        number, index = divmod(number, len(ACTIVATION_ALPHABET))
+        chars.append(ACTIVATION_ALPHABET[index])
+    return "".join(chars)
+
+
+def normalise_activation_code(raw: str) -> str:
+    """Upper case, without the spaces and dashes people type."""
+    text = unicodedata.normalize("NFKC", raw or "").upper()
+    text = re.sub(r"[\s\-]", "", text)
+    return text[: ACTIVATION_CODE_LENGTH + 4]
+
+
+def format_activation_code(code: str) -> str:
+    """ABCD-EFGH-JKLM: groups of four for reading aloud and typing."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(f"activation|{code}".encode()).hexdigest()
+
+
+def sms_code_hash(secret_key: str, phone: str, code: str) -> str:
+    """Keyed: six digits alone would fall to a dictionary of a million hashes."""
+    return hmac.new(secret_key.encode(), f"sms|{phone}|{code}".encode(), hashlib.sha256).hexdigest()

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
 from service.config import NAME_MAX, PASSWORD_MAX
 
 __all__ = [
+    "ActivateIn",
+    "ActivationOut",
     "CommunityIn",
     "CommunityOut",
+    "CommunityPatch",
     "ImportOut",
+    "IssuedActivationOut",
     "LoginIn",
     "LoginOut",
     "MeOut",
@@ -25,7 +29,12 @@ __all__ = [
     "PartnerOut",
     "PasswordIn",
     "RegisterIn",
+    "RegisterOut",
+    "RegistrationOut",
     "RoleOut",
+    "SmsCodeIn",
+    "SmsCodeOut",
+    "SmsLoginIn",
 ]
 
 Phone = Annotated[str, msgspec.Meta(min_length=1, max_length=20, description="Mainland mobile number")]
@@ -38,11 +47,18 @@ class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
     password: Password
 
 
+SelfRegistration = Literal["off", "auto", "approval"]
+SmsCode = Annotated[str, msgspec.Meta(min_length=1, max_length=16, description="The code we texted")]
+
+
 class RegisterIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Sign up with a password, or with the SMS code sent by ``POST /api/v1/auth/sms-code`` (or both)."""
+
     phone: Phone
     name: Name
-    password: Password
     community_id: uuid.UUID
+    password: Password | None = None
+    sms_code: SmsCode | None = None
 
 
 class RoleOut(msgspec.Struct, omit_defaults=True):
@@ -67,11 +83,65 @@ class LoginOut(msgspec.Struct):
     member: MeOut
 
 
+class RegisterOut(LoginOut):
+    status: Literal["joined", "pending_approval"] = "joined"
+    """``pending_approval``: logged in, but a community admin must approve before the member joins."""
+
+
+class SmsCodeIn(msgspec.Struct, forbid_unknown_fields=True):
+    phone: Phone
+
+
+class SmsCodeOut(msgspec.Struct):
+    status: Literal["sent"]
+    resend_after_s: int
+
+
+class SmsLoginIn(msgspec.Struct, forbid_unknown_fields=True):
+    phone: Phone
+    code: SmsCode
+
+
+class ActivateIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    password: Password
+
+
+class ActivationOut(msgspec.Struct):
+    masked_name: str
+    community: str
+    expires_at: datetime
+
+
+class IssuedActivationOut(msgspec.Struct):
+    member_id: uuid.UUID
+    code: str
+    url: str
+    expires_at: datetime
+
+
+class RegistrationOut(msgspec.Struct):
+    id: uuid.UUID
+    community_id: uuid.UUID
+    member_id: uuid.UUID
+    name: str
+    phone: str
+    status: str
+    created_at: datetime
+
+
 class CommunityIn(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     code: Annotated[str, msgspec.Meta(min_length=2, max_length=32, pattern=r"^[a-z0-9][a-z0-9-]*$")]
     timezone: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     allow_registration: bool = True
+    """Older yes/no form: ``false`` means ``self_registration: off``."""
+    self_registration: SelfRegistration | None = None
+    """How residents sign themselves up: off, auto (join at once) or approval (an admin approves)."""
+
+
+class CommunityPatch(msgspec.Struct, forbid_unknown_fields=True):
+    self_registration: SelfRegistration
 
 
 class CommunityOut(msgspec.Struct):
@@ -81,6 +151,7 @@ class CommunityOut(msgspec.Struct):
     timezone: str
     allow_registration: bool
     created_at: datetime
+    self_registration: str = "auto"
 
 
 class MemberIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -109,6 +180,8 @@ class ImportOut(msgspec.Struct):
     created: int
     updated: int
     errors: list[dict[str, int | str]]
+    invited: int = 0
+    """Members given an activation code: print their invitation cards on the admin page."""
 
 
 class PartnerIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -20,7 +20,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
-from service.accounts.models import ROLES, Community, LoginFailure, Member, Membership, Partner
+from service.accounts.models import (
+    ROLES,
+    SELF_REGISTRATION,
+    Community,
+    LoginFailure,
+    Member,
+    Membership,
+    Partner,
+)
 from service.accounts.rules import CODE_RE, PLATFORM_GRANTED_ROLES, normalise_phone
 from service.audit.service import record
 from service.config import (
@@ -43,6 +51,7 @@ __all__ = [
     "actor_for",
     "add_member",
     "authenticate_token",
+    "check_manages",
     "check_role_granter",
     "create_community",
     "create_partner",
@@ -61,7 +70,6 @@ __all__ = [
     "login",
     "logout",
     "parse_import_csv",
-    "register",
     "remember_token_version",
     "remove_role",
     "require_role",
@@ -278,7 +286,7 @@ async def create_community(
     name: str,
     code: str,
     timezone: str | None = None,
-    allow_registration: bool = True,
+    self_registration: str = "auto",
 ) -> Community:
     if not actor.is_platform_admin:
         raise Forbidden("forbidden", "Only a platform admin can create communities.")
@@ -300,7 +308,13 @@ async def create_community(
         ) from exc
     if await db.scalar(select(Community.id).where(Community.code == code)) is not None:
         raise Conflict("community_code_taken", f"A community with code {code!r} already exists.")
-    community = Community(name=_name(name), code=code, timezone=tz, allow_registration=allow_registration)
+    if self_registration not in SELF_REGISTRATION:
+        raise InvalidInput(
+            "invalid_self_registration",
+            "Sign-up must be off, auto or approval.",
+            errors=[{"field": "self_registration", "message": "off, auto or approval"}],
+        )
+    community = Community(name=_name(name), code=code, timezone=tz, self_registration=self_registration)
     db.add(community)
     await db.flush()
     return community
@@ -412,13 +426,15 @@ async def add_member(
     partner_id: uuid.UUID | None = None,
     *,
     client_addr: str | None = None,
+    secret_key: str | None = None,
 ) -> Member:
     """Create a member with a role in the community, or add the role to the existing phone's member.
 
     An existing person keeps their name and password: whoever adds a phone learns nothing about, and
     changes nothing of, an account that may belong to other communities. ``admin`` and ``reviewer``
     are granted by platform admins only (``role_needs_platform_admin``), so no community admin can
-    make a second admin to approve his own awards.
+    make a second admin to approve his own awards. With ``secret_key``, a member who cannot log in yet
+    (no password) gets an activation code for the invitation card.
     """
     await get_community(db, community_id)
     await require_role(db, actor, community_id, "admin")
@@ -434,6 +450,10 @@ async def add_member(
             detail={"role": r, **({"partner_id": str(partner_id)} if r == "partner" else {})},
             client_addr=client_addr,
         )
+    if secret_key:
+        from service.accounts import onboarding
+
+        await onboarding.invite_if_needed(db, community_id, member, secret_key, actor)
     return member
 
 
@@ -493,18 +513,6 @@ async def _add_member_unchecked(
     return member, await _grant(db, member, community_id, role, partner_id)
 
 
-async def register(db: AsyncSession, phone: str, name: str, password: str, community_id: uuid.UUID) -> Member:
-    community = await get_community(db, community_id)
-    if not community.allow_registration:
-        raise Forbidden("registration_closed", "This community does not take sign-ups; ask its office.")
-    phone = _phone(phone)
-    _check_password_shape(password)
-    if await db.scalar(select(Member.id).where(Member.phone == phone)) is not None:
-        raise Conflict("phone_taken", "This phone number already has an account; please log in.")
-    member, _ = await _add_member_unchecked(db, community_id, phone, name, password, "member", None)
-    return member
-
-
 async def create_platform_admin(db: AsyncSession, phone: str, password: str, name: str) -> Member:
     phone, name = _phone(phone), _name(name)
     password_hash = await hash_password(password)  # checks the password before anything is written
@@ -546,6 +554,13 @@ async def set_password(
             subject_member_id=member.id,
             client_addr=client_addr,
         )
+
+
+async def check_manages(
+    db: AsyncSession, actor: Actor, member_id: uuid.UUID, community_id: uuid.UUID
+) -> None:
+    """Refuse unless the actor may change this person's name, phone or password (see below)."""
+    await _check_manages(db, actor, await get_member(db, member_id), community_id)
 
 
 async def _check_manages(db: AsyncSession, actor: Actor, member: Member, community_id: uuid.UUID) -> None:
@@ -811,6 +826,8 @@ class ImportRow:
 class ImportReport:
     created: int = 0
     updated: int = 0
+    invited: int = 0
+    """Members who got an activation code (they had no password and no open code)."""
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -856,9 +873,18 @@ async def import_members(
     *,
     actor_id: uuid.UUID | None = None,
     client_addr: str | None = None,
+    secret_key: str | None = None,
+    actor: Actor | None = None,
 ) -> ImportReport:
     """Add every row's member and role (existing phones just gain the role). Caller checks permission,
-    including :func:`check_role_granter` for each role; the import is recorded in the audit log."""
+    including :func:`check_role_granter` for each role; the import is recorded in the audit log.
+
+    With ``secret_key``, members without a password get an activation code for their invitation card
+    (by a community admin ``actor``: only those who belong to no other community; the command line, with
+    no actor, is the operator).
+    """
+    from service.accounts import onboarding
+
     report = ImportReport()
     existing = (
         {
@@ -882,11 +908,13 @@ async def import_members(
         else:
             report.updated += 1
         await _grant(db, member, community_id, row.role, None)
+        if secret_key and await onboarding.invite_if_needed(db, community_id, member, secret_key, actor):
+            report.invited += 1
         if callable(on_row):
             on_row()
     await record(
         db,
-        actor_id=actor_id,
+        actor_id=actor_id or (actor.member_id if actor else None),
         action="members_imported",
         community_id=community_id,
         detail={"created": report.created, "updated": report.updated, "rows": len(rows)},

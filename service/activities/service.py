@@ -1406,10 +1406,10 @@ async def activities_now(db: AsyncSession, community_id: uuid.UUID) -> list[Acti
     return list(rows)
 
 
-async def peek_token(db: AsyncSession, token: str) -> Activity | None:
-    """The activity of a genuine, current code (for the landing page before login), else None."""
+async def peek_token(db: AsyncSession, token: str, at: datetime | None = None) -> Activity | None:
+    """The activity of a genuine code current now or ``at`` (a pending scan's time), else None."""
     try:
-        activity, _evidence = await _verified_activity(db, token, clock.now())
+        activity, _evidence = await _verified_activity(db, token, at or clock.now())
     except DomainError:
         return None
     return activity

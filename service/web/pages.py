@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from litestar import Request, Response, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.accounts import onboarding
 from service.accounts import service as accounts
 from service.accounts.models import Community
 from service.accounts.service import Actor
-from service.config import LIST_LIMIT_DEFAULT
+from service.config import LIST_LIMIT_DEFAULT, Settings
 from service.errors import DomainError, add_localiser
 from service.http import LANG_COOKIE, decode_cursor, encode_cursor
 from service.web.i18n import translator
-from service.web.render import locale_of, page
+from service.web.render import env, locale_of, page
 
-__all__ = ["ADMIN_LINKS", "HOME_PANELS", "N_", "ROLE_NAMES", "ROUTES", "admin_community"]
+__all__ = ["ADMIN_LINKS", "HOME_PANELS", "N_", "ROLE_NAMES", "ROUTES", "admin_community", "scan_community"]
 
 
 def N_(message: str) -> str:
@@ -42,6 +45,12 @@ ROLE_NAMES = {
     "platform_admin": pgettext("role", "Platform administrator"),
 }
 """English role names; templates show them with ``pgettext("role", ROLE_NAMES[r])``."""
+REGISTRATION_MODES = {
+    "approval": N_("Yes, after an admin approves"),
+    "auto": N_("Yes, at once"),
+    "off": N_("No, only the office adds members"),
+}
+env.globals["registration_modes"] = REGISTRATION_MODES
 
 
 def _localise_problem(request: Request[Any, Any, Any], text: str) -> str:
@@ -64,6 +73,9 @@ HOME_PANELS: list[tuple[str, HomePanel]] = []
 """(template, loader) pairs shown in each community card of the home page; domains add theirs."""
 
 ADMIN_LINKS: list[tuple[str, str]] = [("/admin", N_("Members"))]
+REMOVABLE_BY_COMMUNITY_ADMIN = ("organizer", "clerk", "partner")
+"""Roles the members page offers a community admin to remove (admin and reviewer: platform admin)."""
+REMOVABLE_BY_PLATFORM_ADMIN = ("admin", "organizer", "clerk", "reviewer", "partner")
 """Links of the administration sub-navigation; domains add theirs."""
 
 
@@ -74,13 +86,42 @@ def _safe_next(target: str | None) -> str:
     return target[:500]
 
 
+async def scan_community(
+    request: Request[Any, Any, Any], db: AsyncSession, settings: Settings, target: str
+) -> Community | None:
+    """The community running the activity of a check-in URL ``/c/<token>`` this phone opened logged out.
+
+    A kiosk code rotates within seconds, so it is checked at the time the pending-scan cookie remembers.
+    """
+    from service.activities import service as activities
+    from service.activities.controllers import pending_scan_of
+    from service.errors import DomainError
+
+    if not target.startswith("/c/"):
+        return None
+    token = target[3:][:100]
+    try:
+        scan = pending_scan_of(request, settings, token)
+    except DomainError:  # a copied or forged scan cookie: the code is judged as of now
+        scan = None
+    at = datetime.fromtimestamp(scan.first_seen, tz=UTC) if scan is not None else None
+    activity = await activities.peek_token(db, token, at)
+    return None if activity is None else await accounts.get_community(db, activity.community_id)
+
+
 @get("/login", include_in_schema=False)
 async def login_page(
     request: Request[Any, Any, Any],
+    db: AsyncSession,
+    settings: Settings,
     maybe_actor: Actor | None,
     next: Annotated[str | None, Parameter(max_length=500)] = None,
 ) -> Response[str]:
-    return page(request, "login.html", maybe_actor, next=_safe_next(next))
+    target = _safe_next(next)
+    community = await scan_community(request, db, settings, target)
+    offer = community is not None and community.self_registration != "off"
+    register_url = f"/register?next={quote(target)}" if offer else None
+    return page(request, "login.html", maybe_actor, next=target, register_url=register_url)
 
 
 @get("/", include_in_schema=False)
@@ -105,6 +146,7 @@ async def home_page(request: Request[Any, Any, Any], db: AsyncSession, actor: Ac
         role_names=ROLE_NAMES,
         panels=[t for t, _ in HOME_PANELS],
         panel_data=panel_data,
+        pending_sign_ups=await onboarding.pending_sign_ups(db, actor.member_id),
     )
 
 
@@ -127,6 +169,12 @@ async def admin_community(
                 title="403",
                 detail=N_("You do not have the role this needs in this community."),
             )
+    if actor.is_platform_admin:
+        # The platform admin's home: every community, and a form to create one.
+        counted = await onboarding.list_all_communities(db, actor)
+        return page(
+            request, "admin/choose.html", actor, communities=[c for c, _n in counted], counted=counted
+        )
     held = {
         m.community_id
         for m in await accounts.roles_of(db, actor.member_id)
@@ -135,7 +183,7 @@ async def admin_community(
     communities = await accounts.list_communities(db, held)
     if len(communities) == 1:
         return communities[0]
-    return page(request, "admin/choose.html", actor, communities=communities)
+    return page(request, "admin/choose.html", actor, communities=communities, counted=None)
 
 
 @get("/admin", include_in_schema=False)
@@ -168,6 +216,9 @@ async def admin_members_page(
         partners=await accounts.list_partners(db, chosen.id),
         total=await accounts.count_members(db, chosen.id),
         admin_links=ADMIN_LINKS,
+        invited=await onboarding.count_pending_invitations(db, chosen.id),
+        registrations=await onboarding.list_registrations(db, actor, chosen.id),
+        removable=REMOVABLE_BY_PLATFORM_ADMIN if actor.is_platform_admin else REMOVABLE_BY_COMMUNITY_ADMIN,
     )
 
 

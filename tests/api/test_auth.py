@@ -167,7 +167,7 @@ async def test_register_refusals_create_nothing(client: Any, world: Any, maker: 
     )
     async with maker() as db:
         c = await accounts.get_community(db, world.cid)
-        c.allow_registration = False
+        c.self_registration = "off"
         await db.commit()
     problem(
         await client.post("/api/v1/auth/register", json={**base, "phone": "15000000004"}),

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from service import clock
 from service.accounts.models import Member
 from service.activities.models import Attendance
+from service.activities.rules import MIN_STAY_SECONDS
 from service.points import rules
 from service.points import service as points
 from service.points.models import Entry, Transfer
@@ -60,7 +61,13 @@ async def test_check_in_posts_points_once_and_the_ledger_verifies(
     first = await client.post("/api/v1/checkins", json={"token": token}, headers=world.h["alice"])
     again = await client.post("/api/v1/checkins", json={"token": token}, headers=world.h["alice"])
     assert first.status_code == again.status_code == 200, first.text
-    assert (first.json()["points_awarded"], again.json()["repeated"]) == (6, True)
+    # Nothing posts at check-in (scan-and-walk-away); the repeat only reports the status.
+    assert (first.json()["points_awarded"], first.json()["points_pending"]) == (0, 6)
+    assert (again.json()["repeated"], again.json()["points_awarded"]) == (True, 0)
+    clock.advance(timedelta(seconds=MIN_STAY_SECONDS + 60))
+    token = await _kiosk(client, world, a["id"])
+    out = await client.post("/api/v1/checkins", json={"token": token}, headers=world.h["alice"])
+    assert (out.json()["status"], out.json()["points_awarded"]) == ("checked_out", 6), out.text
     bal = await client.get(f"/api/v1/me/balance?community_id={world.cid}", headers=world.h["alice"])
     assert bal.json()["available"] == 6
     async with maker() as db:

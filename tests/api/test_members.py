@@ -324,11 +324,11 @@ async def test_import_refusals(client: Any, world: Any, maker: Any) -> None:
 # ---------------------------------------------------------------- password reset
 
 
-async def test_admin_resets_a_members_password(client: Any, world: Any) -> None:
+async def test_platform_admin_resets_a_members_password(client: Any, world: Any) -> None:
     mid = world.members["alice"].id
     r = await client.post(
         f"/api/v1/communities/{world.cid}/members/{mid}/password",
-        headers=world.h["admin"],
+        headers=world.h["root"],
         json={"password": "reset-by-admin-1"},
     )
     assert r.status_code == 200 and r.json()["status"] == "changed"
@@ -348,7 +348,13 @@ async def test_password_reset_refusals_leave_the_login_working(client: Any, worl
         "forbidden",
     )
     problem(
-        await client.post(url, headers=world.h["admin"], json={"password": "short"}), 422, "invalid_password"
+        await client.post(url, headers=world.h["root"], json={"password": "short"}), 422, "invalid_password"
+    )
+    # A community admin issues a one-time code instead (tests/api/test_onboarding_api.py).
+    problem(
+        await client.post(url, headers=world.h["admin"], json={"password": "hijack-pass-1"}),
+        403,
+        "reset_by_code",
     )
     stranger = await client.post(
         "/api/v1/communities", headers=world.h["root"], json={"name": "别处", "code": "elsewhere"}

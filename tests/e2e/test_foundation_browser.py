@@ -132,13 +132,13 @@ def test_admin_lists_and_adds_members(people: Any, database_url: str, live_serve
     form.locator("input[name=phone]").fill("151 0000 0009")
     form.locator("input[name=name]").fill("周玉兰")
     form.locator("select[name=role]").select_option("organizer")
-    form.locator("input[name=password]").fill("zhou-pass-123")
     with page.expect_navigation():
         form.locator("button[type=submit]").click()
     row = page.locator("[data-testid=members] tr", has_text="周玉兰")
     row.wait_for()
     assert "15100000009" in row.inner_text()
     assert "组织者" in row.inner_text() and "居民/志愿者" in row.inner_text()
+    assert "已邀请" in row.inner_text()  # no password: she chooses her own with the invitation card
 
     # A bad phone shows the reason on the form and adds nobody.
     form = page.locator("#add-member")

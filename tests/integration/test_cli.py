@@ -148,6 +148,11 @@ async def test_members_import_of_a_good_file_and_an_unknown_community(
     r = jifen("members", "import", str(csv), "--community", "test-community", database_url=database_url)
     assert r.returncode == 0, r.stderr
     assert "1 new member(s), 1 existing" in r.stdout
+    # Neither can log in yet (no password): each gets a code for the invitation card the office prints.
+    assert (
+        "2 member(s) got an invitation code" in r.stdout
+        and f"/admin/invitations?community={world.cid}" in r.stdout
+    )
     async with maker() as db:
         assert {m.role for m in await accounts.roles_of(db, world.members["alice"].id)} == {
             "member",

@@ -1,0 +1,527 @@
+"""Getting residents in: activation codes and invitation cards, SMS login codes, self-registration,
+and removing roles. Every function takes an open session.
+
+An activation is a one-time code that lets a member set their own password. Importing or adding a
+member without a password creates one; a forgotten password is a new one issued by the admin (admins
+never choose a member's password). Only the code's hash is stored; the code is derived from the row id
+with the secret key, so the office can print the same card again.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, case, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service import clock
+from service.accounts import rules
+from service.accounts import service as accounts
+from service.accounts.models import (
+    SELF_REGISTRATION,
+    Activation,
+    Community,
+    LoginFailure,
+    Member,
+    Membership,
+    Registration,
+    SmsCode,
+)
+from service.accounts.service import Actor
+from service.accounts.sms import SmsSender
+from service.config import LOGIN_FAILURES_MAX, LOGIN_WINDOW_SECONDS
+from service.db import is_postgres
+from service.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyRequests
+from service.ids import new_id
+
+__all__ = [
+    "ActivationView",
+    "InvitationCard",
+    "activate",
+    "activation_view",
+    "count_pending_invitations",
+    "decide_registration",
+    "invitation_cards",
+    "invite_if_needed",
+    "issue_activation",
+    "list_all_communities",
+    "list_registrations",
+    "pending_sign_ups",
+    "register",
+    "send_sms_code",
+    "set_self_registration",
+    "sms_login",
+]
+
+ADMIN_ONLY_ROLES = ("admin", "reviewer")
+"""Roles only a platform admin may take away (a community admin could otherwise remove a co-admin or
+the reviewer who checks their claims)."""
+COMMUNITIES_LIST_MAX = 500
+
+
+@dataclass(frozen=True)
+class InvitationCard:
+    member_id: uuid.UUID
+    name: str
+    phone: str
+    community: str
+    code: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ActivationView:
+    """What the logged-out join page shows: enough to recognise the card, nothing more."""
+
+    masked_name: str
+    community: str
+    timezone: str
+    expires_at: datetime
+
+
+# ---------------------------------------------------------------- throttling (the login counters table)
+
+
+async def _throttle(db: AsyncSession, key: str, limit: int) -> None:
+    """Refuse once ``key`` has counted ``limit`` events in the current window."""
+    row = await db.get(LoginFailure, key, populate_existing=True)
+    if row is None or row.count < limit:
+        return
+    elapsed = (clock.now() - row.window_started_at).total_seconds()
+    if elapsed > LOGIN_WINDOW_SECONDS:
+        return
+    wait = max(1, int(LOGIN_WINDOW_SECONDS - elapsed))
+    raise TooManyRequests(
+        "too_many_attempts",
+        "Too many attempts; try again in %(seconds)s s.",
+        headers={"Retry-After": str(wait)},
+        params={"seconds": wait},
+    )
+
+
+async def _bump(db: AsyncSession, key: str) -> None:
+    """Count one event for ``key`` in one statement (two first events at once cannot collide)."""
+    now = clock.now()
+    stale = LoginFailure.window_started_at < now - timedelta(seconds=LOGIN_WINDOW_SECONDS)
+    insert = pg_insert if is_postgres(db) else sqlite_insert
+    await db.execute(
+        insert(LoginFailure)
+        .values(key=key, count=1, window_started_at=now)
+        .on_conflict_do_update(
+            index_elements=[LoginFailure.key],
+            set_={
+                "count": case((stale, 1), else_=LoginFailure.count + 1),
+                "window_started_at": case((stale, now), else_=LoginFailure.window_started_at),
+            },
+        )
+    )
+
+
+# ---------------------------------------------------------------- activations
+
+
+def _open(now: datetime) -> ColumnElement[bool]:
+    return and_(Activation.status == "open", Activation.expires_at > now)
+
+
+async def _issue(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    member_id: uuid.UUID,
+    secret_key: str,
+    issued_by: uuid.UUID | None,
+) -> tuple[Activation, str]:
+    """A new code for the member; any older open code stops working."""
+    await db.execute(
+        update(Activation)
+        .where(Activation.member_id == member_id, Activation.status == "open")
+        .values(status="replaced")
+    )
+    aid = new_id()
+    code = rules.activation_code(secret_key, aid)
+    row = Activation(
+        id=aid,
+        community_id=community_id,
+        member_id=member_id,
+        code_hash=rules.code_hash(code),
+        expires_at=clock.now() + timedelta(seconds=rules.ACTIVATION_LIFETIME_SECONDS),
+        issued_by=issued_by,
+    )
+    db.add(row)
+    await db.flush()
+    return row, code
+
+
+async def invite_if_needed(
+    db: AsyncSession, community_id: uuid.UUID, member: Member, secret_key: str, actor: Actor | None
+) -> bool:
+    """Give a member who cannot log in (no password, no open code) an activation; True if it did.
+
+    A community admin's code would let them into the person's other communities too, so a person who
+    belongs elsewhere gets one only from a platform admin or the command line (``actor`` None).
+    """
+    if member.password_hash is not None:
+        return False
+    exists = await db.scalar(
+        select(Activation.id).where(Activation.member_id == member.id, _open(clock.now()))
+    )
+    if exists is not None:
+        return False
+    if (
+        actor is not None
+        and not actor.is_platform_admin
+        and await _belongs_elsewhere(db, member, community_id)
+    ):
+        return False
+    await _issue(db, community_id, member.id, secret_key, actor.member_id if actor else None)
+    return True
+
+
+async def _belongs_elsewhere(db: AsyncSession, member: Member, community_id: uuid.UUID) -> bool:
+    elsewhere = await db.scalar(
+        select(Membership.id).where(
+            Membership.member_id == member.id, Membership.community_id != community_id
+        )
+    )
+    return member.is_platform_admin or elsewhere is not None
+
+
+async def _require_manageable(
+    db: AsyncSession, actor: Actor, member: Member, community_id: uuid.UUID
+) -> None:
+    """A community admin acts only on people whose every membership is in that community."""
+    held = await db.scalar(
+        select(Membership.id).where(
+            Membership.member_id == member.id, Membership.community_id == community_id
+        )
+    )
+    if held is None:
+        raise NotFound("member_not_found", "No such member in this community.")
+    if actor.is_platform_admin:
+        return
+    if await _belongs_elsewhere(db, member, community_id):
+        raise Forbidden(
+            "member_elsewhere",
+            "This person also belongs to another community; only a platform admin can do this.",
+        )
+    if member.id != actor.member_id and await _holds_checking_role(db, member.id):
+        # A code for a fellow admin would let one admin approve his own awards as the other.
+        raise Forbidden(
+            "role_needs_platform_admin",
+            "Only a platform admin can give an administrator or reviewer a new code.",
+        )
+
+
+async def _holds_checking_role(db: AsyncSession, member_id: uuid.UUID) -> bool:
+    held = await db.scalar(
+        select(Membership.id).where(Membership.member_id == member_id, Membership.role.in_(ADMIN_ONLY_ROLES))
+    )
+    return held is not None
+
+
+async def issue_activation(
+    db: AsyncSession, actor: Actor, community_id: uuid.UUID, member_id: uuid.UUID, secret_key: str
+) -> tuple[Activation, str]:
+    """The admin gives a member a new one-time code (a forgotten password, a lost card)."""
+    await accounts.get_community(db, community_id)
+    await accounts.require_role(db, actor, community_id, "admin")
+    member = await accounts.get_member(db, member_id)
+    await _require_manageable(db, actor, member, community_id)
+    return await _issue(db, community_id, member.id, secret_key, actor.member_id)
+
+
+async def invitation_cards(
+    db: AsyncSession,
+    actor: Actor,
+    community_id: uuid.UUID,
+    secret_key: str,
+    member_ids: list[uuid.UUID] | None = None,
+) -> list[InvitationCard]:
+    """Cards of the open codes issued in the community (all, or the chosen members'), by name."""
+    community = await accounts.get_community(db, community_id)
+    await accounts.require_role(db, actor, community_id, "admin")
+    stmt = (
+        select(Activation, Member)
+        .join(Member, Member.id == Activation.member_id)
+        .where(Activation.community_id == community_id, _open(clock.now()))
+        .order_by(Member.name, Member.phone)
+    )
+    if member_ids is not None:
+        stmt = stmt.where(Activation.member_id.in_(member_ids))
+    if not actor.is_platform_admin:  # printing a code is issuing it: the same rule as issue_activation
+        elsewhere = select(Membership.member_id).where(Membership.community_id != community_id)
+        checkers = select(Membership.member_id).where(Membership.role.in_(ADMIN_ONLY_ROLES))
+        stmt = stmt.where(
+            Activation.member_id.not_in(elsewhere),
+            Activation.member_id.not_in(checkers) | (Activation.member_id == actor.member_id),
+            Member.is_platform_admin.is_(False),
+        )
+    return [
+        InvitationCard(
+            m.id, m.name, m.phone, community.name, rules.activation_code(secret_key, a.id), a.expires_at
+        )
+        for a, m in (await db.execute(stmt)).all()
+    ]
+
+
+async def count_pending_invitations(db: AsyncSession, community_id: uuid.UUID) -> dict[uuid.UUID, datetime]:
+    """Members of the community with an open code, and when it expires (for the admin page)."""
+    rows = await db.execute(
+        select(Activation.member_id, Activation.expires_at).where(
+            Activation.community_id == community_id, _open(clock.now())
+        )
+    )
+    return {mid: expires for mid, expires in rows.all()}
+
+
+async def _activation_by_code(db: AsyncSession, raw: str, client: str) -> Activation:
+    key = f"join:{client[:64]}"
+    await _throttle(db, key, LOGIN_FAILURES_MAX * 4)
+    code = rules.normalise_activation_code(raw)
+    row = await db.scalar(select(Activation).where(Activation.code_hash == rules.code_hash(code)))
+    if row is None or row.status != "open" or row.expires_at <= clock.now():
+        if row is None:  # only guesses count against the client; a used card is an honest mistake
+            await _bump(db, key)
+            await db.commit()
+        raise InvalidInput(
+            "activation_invalid",
+            "This code does not work: it was used, has expired or was replaced. "
+            "Ask your community office for a new one.",
+        )
+    return row
+
+
+async def activation_view(db: AsyncSession, code: str, client: str) -> ActivationView:
+    row = await _activation_by_code(db, code, client)
+    member = await accounts.get_member(db, row.member_id)
+    community = await accounts.get_community(db, row.community_id)
+    return ActivationView(rules.mask_name(member.name), community.name, community.timezone, row.expires_at)
+
+
+async def activate(
+    db: AsyncSession, code: str, password: str, client: str, secret_key: str
+) -> tuple[str, Member]:
+    """The resident sets their own password with a one-time code; returns a login token."""
+    password_hash = await accounts.hash_password(password)  # checks the password first
+    row = await _activation_by_code(db, code, client)
+    used = await db.execute(
+        update(Activation)
+        .where(Activation.id == row.id, Activation.status == "open")
+        .values(status="used", used_at=clock.now())
+    )
+    if getattr(used, "rowcount", 0) != 1:  # the same card opened twice at once: one wins
+        raise InvalidInput("activation_invalid", "This code was just used.")
+    member = await accounts.get_member(db, row.member_id)
+    member.password_hash = password_hash
+    member.token_version += 1
+    await db.flush()
+    return accounts.issue_token(member, secret_key), member
+
+
+# ---------------------------------------------------------------- SMS codes
+
+
+def _sms_text(code: str) -> str:
+    minutes = rules.SMS_CODE_LIFETIME_SECONDS // 60
+    return f"【积分】您的验证码是 {code}，{minutes} 分钟内有效。如非本人操作，请忽略本短信。"
+
+
+async def send_sms_code(db: AsyncSession, phone: str, client: str, sender: SmsSender, secret_key: str) -> int:
+    """Text a one-time code to any valid number (the reply never says whether it has an account).
+
+    Returns the seconds before another code may be asked for.
+    """
+    phone = accounts._phone(phone)
+    phone_key, client_key = f"smsp:{phone}", f"smsc:{client[:64]}"
+    await _throttle(db, phone_key, rules.SMS_PER_PHONE_MAX)
+    await _throttle(db, client_key, rules.SMS_PER_CLIENT_MAX)
+    now = clock.now()
+    row = await db.scalar(select(SmsCode).where(SmsCode.phone == phone))
+    if row is not None and (now - row.created_at).total_seconds() < rules.SMS_RESEND_SECONDS:
+        wait = max(1, int(rules.SMS_RESEND_SECONDS - (now - row.created_at).total_seconds()))
+        raise TooManyRequests(
+            "sms_code_too_soon",
+            "A code was just sent; ask again in %(seconds)s s.",
+            headers={"Retry-After": str(wait)},
+            params={"seconds": wait},
+        )
+    code = f"{secrets.randbelow(10**rules.SMS_CODE_LENGTH):0{rules.SMS_CODE_LENGTH}d}"
+    if row is None:
+        row = SmsCode(phone=phone, code_hash="", expires_at=now, attempts=0)
+        db.add(row)
+    row.code_hash = rules.sms_code_hash(secret_key, phone, code)
+    row.created_at = now
+    row.expires_at = now + timedelta(seconds=rules.SMS_CODE_LIFETIME_SECONDS)
+    row.attempts = 0
+    try:
+        await db.flush()
+    except IntegrityError as exc:  # the same new number asked twice at once: one of them wins
+        raise TooManyRequests(
+            "sms_code_too_soon",
+            "A code was just sent; ask again in %(seconds)s s.",
+            headers={"Retry-After": str(rules.SMS_RESEND_SECONDS)},
+            params={"seconds": rules.SMS_RESEND_SECONDS},
+        ) from exc
+    await _bump(db, phone_key)  # codes sent, in the same per-window counters as failed logins
+    await _bump(db, client_key)
+    await sender.send(phone, _sms_text(code))
+    return rules.SMS_RESEND_SECONDS
+
+
+async def _check_sms_code(db: AsyncSession, phone: str, code: str, secret_key: str) -> None:
+    """Use up the phone's current code if ``code`` is it; wrong guesses are counted and kept.
+
+    The row is locked: two logins racing with one code cannot both use it.
+    """
+    row = await db.scalar(select(SmsCode).where(SmsCode.phone == phone).with_for_update())
+    if row is not None and row.attempts >= rules.SMS_CODE_ATTEMPTS_MAX:
+        raise TooManyRequests(
+            "too_many_attempts", "Too many wrong codes; ask for a new code.", headers={"Retry-After": "60"}
+        )
+    if row is None or row.expires_at <= clock.now():
+        raise NotAuthenticated("sms_code_invalid", "The code is wrong or has expired; ask for a new one.")
+    expected = rules.sms_code_hash(secret_key, phone, (code or "").strip()[:16])
+    if not secrets.compare_digest(row.code_hash, expected):
+        row.attempts += 1
+        await db.commit()  # the count must survive the rollback that the error below causes
+        raise NotAuthenticated("sms_code_invalid", "The code is wrong or has expired; ask for a new one.")
+    await db.delete(row)
+    await db.flush()
+
+
+async def sms_login(db: AsyncSession, phone: str, code: str, secret_key: str) -> tuple[str, Member]:
+    phone = accounts._phone(phone)
+    await _check_sms_code(db, phone, code, secret_key)
+    member = await db.scalar(select(Member).where(Member.phone == phone))
+    if member is None:
+        raise NotAuthenticated("no_account", "This number has no account yet; register first.")
+    await db.execute(delete(LoginFailure).where(LoginFailure.key == f"phone:{phone}"))
+    return accounts.issue_token(member, secret_key), member
+
+
+# ---------------------------------------------------------------- self-registration
+
+
+async def register(
+    db: AsyncSession,
+    phone: str,
+    name: str,
+    community_id: uuid.UUID,
+    secret_key: str,
+    password: str | None = None,
+    sms_code: str | None = None,
+) -> tuple[Member, str]:
+    """A resident signs up with a password or an SMS code; returns the member and ``joined`` or
+    ``pending_approval`` (the community's ``self_registration`` decides)."""
+    community = await accounts.get_community(db, community_id)
+    if community.self_registration == "off":
+        raise Forbidden("registration_closed", "This community does not take sign-ups; ask its office.")
+    phone, name = accounts._phone(phone), accounts._name(name)
+    if not password and not sms_code:
+        raise InvalidInput(
+            "password_or_sms_code",
+            "Choose a password or enter the code we texted you.",
+            errors=[{"field": "password", "message": "a password or an SMS code"}],
+        )
+    password_hash = await accounts.hash_password(password) if password else None
+    if await db.scalar(select(Member.id).where(Member.phone == phone)) is not None:
+        raise Conflict("phone_taken", "This phone number already has an account; please log in.")
+    if sms_code:
+        await _check_sms_code(db, phone, sms_code, secret_key)
+    member = Member(phone=phone, name=name, password_hash=password_hash)
+    db.add(member)
+    await db.flush()
+    if community.self_registration == "approval":
+        db.add(Registration(community_id=community.id, member_id=member.id))
+        await db.flush()
+        return member, "pending_approval"
+    await accounts._grant(db, member, community.id, "member", None)
+    return member, "joined"
+
+
+async def set_self_registration(
+    db: AsyncSession, actor: Actor, community_id: uuid.UUID, mode: str
+) -> Community:
+    community = await accounts.get_community(db, community_id)
+    await accounts.require_role(db, actor, community_id, "admin")
+    if mode not in SELF_REGISTRATION:
+        raise InvalidInput(
+            "invalid_self_registration",
+            "Sign-up must be off, auto or approval.",
+            errors=[{"field": "self_registration", "message": "off, auto or approval"}],
+        )
+    community.self_registration = mode
+    await db.flush()
+    return community
+
+
+async def list_registrations(
+    db: AsyncSession, actor: Actor, community_id: uuid.UUID, status: str = "pending"
+) -> list[tuple[Registration, Member]]:
+    await accounts.require_role(db, actor, community_id, "admin")
+    rows = await db.execute(
+        select(Registration, Member)
+        .join(Member, Member.id == Registration.member_id)
+        .where(Registration.community_id == community_id, Registration.status == status)
+        .order_by(Registration.created_at)
+        .limit(COMMUNITIES_LIST_MAX)
+    )
+    return list(rows.all())
+
+
+async def pending_sign_ups(db: AsyncSession, member_id: uuid.UUID) -> list[Community]:
+    """Communities where the member's sign-up waits for an admin (their home page says so)."""
+    rows = await db.scalars(
+        select(Community)
+        .join(Registration, Registration.community_id == Community.id)
+        .where(Registration.member_id == member_id, Registration.status == "pending")
+        .order_by(Community.name)
+    )
+    return list(rows)
+
+
+async def decide_registration(
+    db: AsyncSession, actor: Actor, registration_id: uuid.UUID, approve: bool
+) -> Registration:
+    row = await db.get(Registration, registration_id, with_for_update=True)
+    if row is None:
+        raise NotFound("registration_not_found", "No such sign-up.")
+    await accounts.require_role(db, actor, row.community_id, "admin")
+    if row.status != "pending":
+        raise Conflict("registration_decided", "This sign-up was already decided.")
+    row.status = "approved" if approve else "rejected"
+    row.decided_by, row.decided_at = actor.member_id, clock.now()
+    if approve:
+        await accounts._grant(
+            db, await accounts.get_member(db, row.member_id), row.community_id, "member", None
+        )
+    await db.flush()
+    return row
+
+
+# ---------------------------------------------------------------- roles and communities
+
+
+async def list_all_communities(db: AsyncSession, actor: Actor) -> list[tuple[Community, int]]:
+    """Every community with its member count (platform admin home)."""
+    if not actor.is_platform_admin:
+        raise Forbidden("forbidden", "Only a platform admin can list every community.")
+    counts = (
+        select(Membership.community_id, func.count().label("n"))
+        .where(Membership.role == "member")
+        .group_by(Membership.community_id)
+        .subquery()
+    )
+    rows = await db.execute(
+        select(Community, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.community_id == Community.id)
+        .order_by(Community.name)
+        .limit(COMMUNITIES_LIST_MAX)
+    )
+    return [(c, int(n)) for c, n in rows.all()]
