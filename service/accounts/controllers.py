@@ -31,7 +31,7 @@ from service.accounts.schemas import (
 )
 from service.accounts.service import Actor
 from service.config import IMPORT_ROWS_MAX, TOKEN_LIFETIME_SECONDS, Settings
-from service.errors import InvalidInput
+from service.errors import InvalidInput, localise
 from service.http import CSRF_COOKIE, TOKEN_COOKIE, Limit, decode_cursor, encode_cursor
 
 __all__ = ["AuthController", "CommunityController", "MeController"]
@@ -214,8 +214,14 @@ class CommunityController(Controller):
             raise InvalidInput("import_not_utf8", "Save the spreadsheet as CSV UTF-8 and try again.") from exc
         rows, problems = service.parse_import_csv(text)
         if len(rows) > IMPORT_ROWS_MAX:
-            raise InvalidInput("import_too_large", f"At most {IMPORT_ROWS_MAX} rows per file.")
-        errors: list[dict[str, int | str]] = [{"line": line, "message": msg} for line, msg in problems]
+            raise InvalidInput(
+                "import_too_large",
+                "At most %(max)s rows per file.",
+                params={"max": IMPORT_ROWS_MAX},
+            )
+        errors: list[dict[str, int | str]] = [
+            {"line": p.line, "message": localise(request, p.template, p.params)} for p in problems
+        ]
         if problems and not skip_bad:
             raise InvalidInput(
                 "import_rejected",

@@ -33,7 +33,11 @@ def clean_photo(raw: bytes) -> CleanPhoto:
     if not raw:
         raise InvalidInput("invalid_photo", "The photo is empty.")
     if len(raw) > UPLOAD_MAX_BYTES:
-        raise InvalidInput("photo_too_large", f"A photo may be at most {UPLOAD_MAX_BYTES // 1_048_576} MB.")
+        raise InvalidInput(
+            "photo_too_large",
+            "A photo may be at most %(mb)s MB.",
+            params={"mb": UPLOAD_MAX_BYTES // 1_048_576},
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -132,7 +132,11 @@ def process_image(raw: bytes) -> ProcessedImage:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if len(raw) > IMAGE_MAX_BYTES:
-        raise InvalidInput("image_too_large", f"Images must be at most {IMAGE_MAX_BYTES // 1_048_576} MB.")
+        raise InvalidInput(
+            "image_too_large",
+            "Images must be at most %(mb)s MB.",
+            params={"mb": IMAGE_MAX_BYTES // 1_048_576},
+        )
     if not raw:
         raise _bad_image("The upload is empty.")
     try:
