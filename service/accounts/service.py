@@ -225,14 +225,14 @@ async def create_community(
         raise InvalidInput(
             "invalid_timezone",
             "Unknown time zone %(tz)s.",
-            params={"tz": tz},
+            params={"tz": repr(tz)},
             errors=[{"field": "timezone", "message": "unknown"}],
         ) from exc
     if await db.scalar(select(Community.id).where(Community.code == code)) is not None:
         raise Conflict(
             "community_code_taken",
             "A community with code %(code)s already exists.",
-            params={"code": code},
+            params={"code": repr(code)},
         )
     community = Community(name=_name(name), code=code, timezone=tz, allow_registration=allow_registration)
     db.add(community)
@@ -250,7 +250,7 @@ async def get_community(db: AsyncSession, community_id: uuid.UUID) -> Community:
 async def get_community_by_code(db: AsyncSession, code: str) -> Community:
     community = await db.scalar(select(Community).where(Community.code == code.strip().lower()))
     if community is None:
-        raise NotFound("community_not_found", "No community with code %(code)s.", params={"code": code})
+        raise NotFound("community_not_found", "No community with code %(code)s.", params={"code": repr(code)})
     return community
 
 
@@ -274,7 +274,7 @@ async def create_partner(
         raise Conflict(
             "partner_name_taken",
             "A partner named %(name)s already exists here.",
-            params={"name": name},
+            params={"name": repr(name)},
         )
     if address is not None and len(address) > 200:
         raise InvalidInput(
@@ -614,12 +614,12 @@ def parse_import_csv(text: str) -> tuple[list[ImportRow], list[ImportProblem]]:
         role = cells[2] if len(cells) == 3 and cells[2] else "member"
         if phone is None:
             problems.append(
-                ImportProblem(line, "not a mainland mobile number: %(value)s", {"value": cells[0]})
+                ImportProblem(line, "not a mainland mobile number: %(value)s", {"value": repr(cells[0])})
             )
         elif not cells[1] or len(cells[1]) > NAME_MAX:
             problems.append(ImportProblem(line, "name must be 1-%(max)s characters", {"max": NAME_MAX}))
         elif role not in ROLES or role == "partner":
-            problems.append(ImportProblem(line, "unknown role %(value)s", {"value": role}))
+            problems.append(ImportProblem(line, "unknown role %(value)s", {"value": repr(role)}))
         elif phone in seen:
             problems.append(ImportProblem(line, "phone repeats line %(first)s", {"first": seen[phone]}))
         else:

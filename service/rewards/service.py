@@ -186,7 +186,7 @@ async def create_rule(
         raise Conflict(
             "rule_code_taken",
             "A rule with code %(code)s already exists here.",
-            params={"code": code},
+            params={"code": repr(code)},
         )
     rule = RewardRule(
         community_id=community_id,
