@@ -271,6 +271,8 @@ VALIDATION_MESSAGES: tuple[tuple[str, str], ...] = (
 )
 """Validation messages of msgspec and Litestar, as (pattern, msgid with the pattern's groups)."""
 VALIDATION_FALLBACK = "This value is not valid."
+VALIDATION_FIELD = "%(field)s: %(message)s"
+VALIDATION_JOIN = "; "
 
 
 def _validation_message(request: Request[Any, Any, Any], message: str) -> str:
@@ -292,7 +294,11 @@ def _validation_handler(
 ) -> Response[dict[str, Any]]:
     errors = [{**e, "message": _validation_message(request, e["message"])} for e in _field_errors(exc.extra)]
     if errors and _localise(request, VALIDATION_FALLBACK) != VALIDATION_FALLBACK:
-        detail = "; ".join(f"{_field_label(request, e['field'])}: {e['message']}" for e in errors)
+        each = _localise(request, VALIDATION_FIELD)
+        detail = _localise(request, VALIDATION_JOIN).join(
+            _fill(each, {"field": _field_label(request, e["field"]), "message": e["message"]}, e["message"])
+            for e in errors
+        )
     else:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     detail = detail or _validation_message(request, str(exc.detail))

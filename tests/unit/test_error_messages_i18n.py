@@ -183,6 +183,8 @@ def _constant_messages() -> dict[str, str]:
     """Messages kept as constants rather than passed to an error: validation, HTTP, scripts, headings."""
     out = {msgid: "errors.VALIDATION_MESSAGES" for _pattern, msgid in errors.VALIDATION_MESSAGES}
     out[errors.VALIDATION_FALLBACK] = "errors.VALIDATION_FALLBACK"
+    out[errors.VALIDATION_FIELD] = "errors.VALIDATION_FIELD"
+    out[errors.VALIDATION_JOIN] = "errors.VALIDATION_JOIN"
     out.update({m: "errors._HTTP_DETAILS" for m in errors._HTTP_DETAILS.values()})
     out.update({m: "render.JS_TEXT" for m in render.JS_TEXT.values()})
     out.update({m: "pages.STATUS_TITLES" for m in pages.STATUS_TITLES.values()})
