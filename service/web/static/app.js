@@ -151,6 +151,18 @@
     if (total < parseInt(form.dataset.confirmAbove || "0", 10)) return true;
     return confirm(fill(form.dataset.confirmText || t("confirm_spend"), { points: total }));
   }
-  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", showFlash); } else { showFlash(); }
+  function labelTables() {
+    // On a phone a table row becomes a card: each cell carries its column's heading (see app.css).
+    Array.prototype.forEach.call(document.querySelectorAll("table.list"), function (table) {
+      var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) { return th.textContent.trim(); });
+      Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (tr) {
+        Array.prototype.forEach.call(tr.children, function (td, i) {
+          if (!td.hasAttribute("data-label") && heads[i] && !td.hasAttribute("colspan")) td.setAttribute("data-label", heads[i]);
+        });
+      });
+    });
+  }
+  function ready() { showFlash(); labelTables(); }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", ready); } else { ready(); }
   window.jifen = { api: api, toast: toast, cookie: cookie, t: t, fill: fill, flash: flash, geoError: geoError, okText: okText };
 })();
