@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time, get_datetime_format
+from babel.dates import format_date, format_skeleton, format_time, get_datetime_format
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
@@ -74,6 +74,21 @@ class Translator:
 
     def time(self, value: dt.datetime | None, tz: str | None = None) -> str:
         return "" if value is None else format_time(_local(value, tz), TIME_STYLE, locale=self.locale)
+
+    def month(self, value: dt.date | str | None) -> str:
+        """A calendar month (``YYYY-MM`` or a date): 2026年11月 / November 2026."""
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            value = dt.date(int(value[:4]), int(value[5:7]), 1)
+        return format_skeleton("yMMMM", value, locale=self.locale)
+
+    def span(self, start: dt.datetime | None, end: dt.datetime | None, tz: str | None = None) -> str:
+        """From ``start`` to ``end``; the end's day is left out when it is the start's day."""
+        if start is None or end is None:
+            return self.datetime(start or end, tz)
+        same_day = _local(start, tz).date() == _local(end, tz).date()
+        return f"{self.datetime(start, tz)} – {self.time(end, tz) if same_day else self.datetime(end, tz)}"
 
     def hours(self, minutes: int | float | None) -> str:
         """Service hours from minutes, one decimal, with the unit: "0.5 小时" / "0.5 h"."""

@@ -54,6 +54,11 @@ def _time_filter(ctx: Context, value: Any, tz: str | None = None) -> str:
 
 
 @pass_context
+def _month_filter(ctx: Context, value: Any) -> str:
+    return _translator_of(ctx).month(value)
+
+
+@pass_context
 def _hours_filter(ctx: Context, minutes: Any) -> str:
     return _translator_of(ctx).hours(minutes)
 
@@ -67,6 +72,7 @@ env.filters.update(
     datetime=_datetime_filter,
     date=_date_filter,
     time=_time_filter,
+    month=_month_filter,
     hours=_hours_filter,
     hours_number=_hours_number_filter,
 )
@@ -133,6 +139,7 @@ def page(
         pgettext=t.pgettext,
         fmt_dt=t.datetime,
         fmt_date=t.date,
+        fmt_span=t.span,
         problem=lambda p: problem_text(t, p),
         js_text={key: t.gettext(text) for key, text in JS_TEXT.items()},
         fmt_num=t.number,

@@ -209,7 +209,7 @@ def test_spending_many_points_asks_first(
 
 
 PAGES = [
-    ("organizer2", "/activities/{aid}", "attendance"),  # manual record waiting: Approve / Reject
+    ("organizer", "/activities/{aid}", "attendance"),  # organizer2 entered a record: Approve / Reject
     ("admin", "/admin/awards", "decided"),
     ("clerk", "/store/counter", "recent-orders"),
     ("陈小红", "/orders", None),
