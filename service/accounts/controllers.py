@@ -226,7 +226,13 @@ class CommunityController(Controller):
             raise InvalidInput(
                 "import_rejected",
                 "%(count)s bad rows; nothing was imported.",
-                errors=[{"field": f"line {e['line']}", "message": str(e["message"])} for e in errors],
+                errors=[
+                    {
+                        "field": f"line {e['line']}",
+                        "message": localise(request, "Line %(line)s: %(message)s", dict(e)),
+                    }
+                    for e in errors
+                ],
                 params={"count": len(problems)},
             )
         report = await service.import_members(db, cid, rows)

@@ -48,7 +48,9 @@ def test_templates_get_the_same_style_through_filters() -> None:
     assert page.render(lang="zh_CN", tz="Asia/Shanghai", t=MOMENT, m=30) == (
         "2026年11月23日 17:34 · 2026年11月23日 · 0.5 小时 · 2026年11月"
     )
-    assert page.render(lang="en", tz="Asia/Shanghai", t=MOMENT, m=30).startswith("November 23, 2026, 5:34\u202fPM")
+    assert page.render(lang="en", tz="Asia/Shanghai", t=MOMENT, m=30).startswith(
+        "November 23, 2026, 5:34\u202fPM"
+    )
 
 
 def test_no_template_formats_a_date_or_an_hour_count_by_itself() -> None:

@@ -170,6 +170,8 @@ def collect() -> Found:
                 for elt in errs.elts if isinstance(errs, ast.List) else []:
                     _take(found, _dict_value(elt, "message"), "message", where, constants)
                     _take(found, _dict_value(elt, "field"), "field", where, constants)
+            elif callee == "localise" and len(call.args) > 1:  # errors.localise(request, msgid, params)
+                _take(found, call.args[1], "message", where, constants)
             elif callee in helpers:
                 helper = helpers[callee]
                 bound = dict(zip(helper.params, call.args, strict=False))
