@@ -481,7 +481,7 @@ async def _scan(
     except ValueError as exc:
         raise CheckinError(str(exc), "You have already checked out of this activity.") from exc
     if att is not None and decision == "status":
-        return CheckinResult("checked_in", activity, att, att.points, repeated=True)
+        return CheckinResult("checked_in", activity, att, 0, repeated=True)  # nothing new was earned
     if att is not None:
         return await _check_out(db, activity, att, moment, scanned_by)
     return await _check_in(db, activity, member_id, evidence, moment, device_id, scanned_by)
@@ -538,7 +538,7 @@ async def _check_in(
     if att is None:
         raise RuntimeError("attendance vanished after insert")
     if inserted is None:  # a concurrent scan of the same member won: report its result
-        return CheckinResult("checked_in", activity, att, att.points, repeated=True)
+        return CheckinResult("checked_in", activity, att, 0, repeated=True)  # nothing new was earned
     awarded = await _award(db, activity, att, scanned_by or member_id)
     return CheckinResult("checked_in", activity, att, awarded)
 

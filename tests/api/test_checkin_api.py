@@ -71,6 +71,7 @@ async def test_kiosk_png_decodes_to_a_url_that_checks_in(client: Any, world: Any
     assert 1 <= kiosk["refresh_after_s"] <= 15
     again = await client.post("/api/v1/checkins", json={"token": kiosk["token"]}, headers=world.h["alice"])
     assert again.status_code == 200 and again.json()["repeated"] is True
+    assert again.json()["points_awarded"] == 0  # a repeat earns nothing new
     assert await balance(client, world, "alice") == 8
 
 
