@@ -127,6 +127,8 @@ def _helpers(trees: dict[Path, ast.Module], classes: set[str]) -> dict[str, Help
                         value = _dict_value(assign.value, "field")
                         if isinstance(value, ast.Name) and value.id in names:
                             roles[value.id] = "field"
+            if "detail" in names:  # e.g. a page helper that shows ``detail`` on the error page
+                roles.setdefault("detail", "message")
             if roles:
                 helpers[fn.name] = Helper(names, roles)
     return helpers
@@ -134,6 +136,8 @@ def _helpers(trees: dict[Path, ast.Module], classes: set[str]) -> dict[str, Help
 
 def _take(found: Found, node: ast.expr | None, role: str, where: str, constants: dict[str, str]) -> None:
     """Record a literal message or field name; flag messages built at run time."""
+    if isinstance(node, ast.Call) and _name(node.func) == "N_" and node.args:  # a marked msgid
+        node = node.args[0]
     if node is None:
         return
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -172,6 +176,8 @@ def collect() -> Found:
                     _take(found, _dict_value(elt, "field"), "field", where, constants)
             elif callee == "localise" and len(call.args) > 1:  # errors.localise(request, msgid, params)
                 _take(found, call.args[1], "message", where, constants)
+            elif callee == "page":  # page(request, "error.html", actor, detail="...")
+                _take(found, _kw(call, "detail"), "message", where, constants)
             elif callee in helpers:
                 helper = helpers[callee]
                 bound = dict(zip(helper.params, call.args, strict=False))
