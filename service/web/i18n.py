@@ -66,8 +66,11 @@ class Translator:
         if value is None or value == "":
             return ""
         if isinstance(value, str):
-            digits = value.replace("-", "")
-            value = dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+            text, digits = value, value.replace("-", "")
+            try:
+                value = dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+            except ValueError:  # not a day: show it as it came rather than fail the page
+                return text
         if isinstance(value, dt.datetime):
             value = _local(value, tz).date()
         return format_date(value, DATE_STYLE, locale=self.locale)
@@ -80,7 +83,11 @@ class Translator:
         if value is None or value == "":
             return ""
         if isinstance(value, str):
-            value = dt.date(int(value[:4]), int(value[5:7]), 1)
+            text = value
+            try:
+                value = dt.date(int(text[:4]), int(text[5:7]), 1)
+            except ValueError:
+                return text
         return format_skeleton("yMMMM", value, locale=self.locale)
 
     def span(self, start: dt.datetime | None, end: dt.datetime | None, tz: str | None = None) -> str:

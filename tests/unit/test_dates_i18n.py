@@ -34,6 +34,7 @@ def test_days_months_spans_and_hours() -> None:
     zh, en = translator("zh_CN"), translator("en")
     assert zh.date("20261123") == zh.date("2026-11-23") == zh.date(date(2026, 11, 23)) == "2026年11月23日"
     assert zh.month("2026-11") == "2026年11月" and en.month("2026-11") == "November 2026"
+    assert zh.date("2026xx") == "2026xx" and zh.month("bad") == "bad"  # shown as it came, never a 500
     end_same_day = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
     assert zh.span(MOMENT, end_same_day, "Asia/Shanghai") == "2026年11月23日 17:34 – 19:00"
     next_day = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
