@@ -48,7 +48,8 @@
     clearTimeout(t._timer); t._timer = setTimeout(function () { t.hidden = true; }, 3500);
   }
   async function api(method, url, body, extraHeaders) {
-    var headers = Object.assign({ "Accept": "application/json", "X-CSRF-Token": cookie("jifen_csrf") }, extraHeaders || {});
+    // Errors come back in the page's language, whatever the browser's own language is.
+    var headers = Object.assign({ "Accept": "application/json", "Accept-Language": document.documentElement.lang || "zh-CN", "X-CSRF-Token": cookie("jifen_csrf") }, extraHeaders || {});
     var init = { method: method, headers: headers, credentials: "same-origin" };
     if (body !== undefined && body !== null) {
       if (typeof body === "string" || body instanceof Blob) { init.body = body; }
