@@ -244,3 +244,20 @@ def test_list_pages_fit_a_phone(
     page.screenshot(
         path=f"/tmp/ux-phone-{path.strip('/').split('/')[0] or 'home'}-{table}.png", full_page=True
     )
+
+
+def test_a_refused_location_is_explained_in_chinese(
+    live_server: str, browser: Any, phone: Any, scene: dict[str, Any]
+) -> None:
+    from playwright.sync_api import expect
+
+    organizer = _as(phone, live_server, scene["world"], "organizer")  # no geolocation permission granted
+    organizer.goto(f"{live_server}/activities/new")
+    organizer.click("#use-location")
+    error = organizer.locator("#use-location-error")
+    expect(error).to_be_visible()
+    assert error.inner_text() in {
+        "您拒绝了定位授权。请在浏览器设置中允许本网站获取位置，然后重试。",
+        "暂时无法获取您的位置，请到开阔处再试。",
+        "定位超时，请重试。",
+    }
