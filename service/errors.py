@@ -322,7 +322,7 @@ def _http_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
     status = exc.status_code
     if status >= 500:
         log.error("HTTP %s: %s", status, exc.detail)
-        return _internal_handler(request, exc)
+        return _server_error(request)
     code = _HTTP_CODES.get(status, "http_error")
     msgid = _HTTP_DETAILS.get(status)
     html = _page_error(request, DomainError(code, msgid or str(exc.detail), status=status))
@@ -355,13 +355,16 @@ def _database_handler(request: Request[Any, Any, Any], exc: DBAPIError) -> Respo
 
 def _internal_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error", exc_info=exc)
-    html = _page_error(
-        request, DomainError("internal_error", "Something went wrong on our side.", status=500)
-    )
+    return _server_error(request)
+
+
+def _server_error(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A fault on our side: the error page for a page visit, else problem+json (already logged)."""
+    message = "Something went wrong on our side."
+    html = _page_error(request, DomainError("internal_error", message, status=HTTP_500_INTERNAL_SERVER_ERROR))
     if html is not None:
         return html
-    detail = _localise(request, "Something went wrong on our side.")
-    return problem(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", detail)
+    return problem(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", _localise(request, message))
 
 
 exception_handlers: dict[Any, Any] = {

@@ -118,3 +118,22 @@ async def test_a_stale_code_page_says_a_sentence_not_a_code(client: Any, world: 
     assert page.status_code == 400 and 'data-code="qr_expired"' in page.text
     visible = page.text.replace('data-code="qr_expired"', "")
     assert "qr_expired" not in visible and "请重新扫描" in visible
+
+
+async def test_a_fault_on_our_side_is_an_apology_page_not_a_trace(
+    client: Any, world: Any, monkeypatch: Any
+) -> None:
+    from service.accounts import service as accounts
+
+    async def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(accounts, "roles_of", broken)
+    client.cookies.set("jifen_token", world.h["alice"]["Authorization"].split()[1])
+    page = await client.get("/", headers=PAGE)
+    client.cookies.clear()
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert "系统出错了" in page.text and "database on fire" not in page.text and "Traceback" not in page.text
+    api = await client.get("/api/v1/me", headers={**world.h["alice"], **ZH})  # the API keeps problem+json
+    assert api.status_code == 500 and api.headers["content-type"].startswith("application/problem+json")
+    assert (api.json()["code"], api.json()["detail"]) == ("internal_error", "服务器出错了，请稍后再试。")
