@@ -262,3 +262,33 @@ def test_every_field_name_shown_has_a_chinese_label() -> None:
     assert len(fields) > 40
     missing = {f: where for f, where in fields.items() if f"field\x04{f}" not in zh.messages}
     assert not missing, f"{len(missing)} field names lack a msgctxt 'field' translation: {missing}"
+
+
+def test_msgspec_messages_map_to_translated_sentences() -> None:
+    """msgspec's own words (what a bad JSON body gets) each land on a translated msgid, not the fallback."""
+    zh = translator("zh_CN")
+    samples = {
+        "Expected `str` of length <= 64": "最多 64 个字",
+        "Expected `int` >= 1": "不能小于 1",
+        "Expected `float` <= 90.0": "不能大于 90.0",
+        "Expected `int`, got `str`": "须填数字",
+        "Expected `str` matching regex '^[a-z]+$'": "格式不对",
+        "Expected `datetime` with a timezone component": "须带时区",
+        "Invalid enum value 'x'": "不在可选范围内",
+        "Object missing required field `name`": "必填",
+        "Expected `array` of length <= 4": "最多 4 项",
+        "Invalid RFC3339 encoded datetime": "日期时间格式不对",
+        "Expected `object`, got `array`": "格式不对",
+    }
+    for message, chinese in samples.items():
+        found = next(
+            (
+                (m, msgid)
+                for pattern, msgid in errors.VALIDATION_MESSAGES
+                if (m := re.match(pattern, message))
+            ),
+            None,
+        )
+        assert found is not None, message
+        match, msgid = found
+        assert zh.gettext(msgid) % match.groupdict() == chinese, message
