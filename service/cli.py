@@ -153,8 +153,8 @@ def cmd_members_import(args: argparse.Namespace) -> int:
         print(f"jifen: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
     rows, problems = accounts.parse_import_csv(text)
-    for line, message in problems:
-        print(f"{args.file}:{line}: {message}", file=sys.stderr)
+    for problem in problems:
+        print(f"{args.file}:{problem.line}: {problem.message}", file=sys.stderr)
     if problems and not args.skip_bad:
         print(
             f"jifen: {len(problems)} bad row(s); nothing imported (use --skip-bad to import the rest)",

@@ -55,7 +55,9 @@ async def run_once(
     key = key.strip()
     if not key or len(key) > IDEMPOTENCY_KEY_MAX:
         raise InvalidInput(
-            "invalid_idempotency_key", f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_MAX} characters."
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1-%(max)s characters.",
+            params={"max": IDEMPOTENCY_KEY_MAX},
         )
     digest = hashlib.sha256(scope.encode() + b"\0" + request_body).hexdigest()
     values = {

@@ -41,7 +41,7 @@ from service.accounts.schemas import (
 )
 from service.accounts.service import Actor
 from service.config import IMPORT_ROWS_MAX, TOKEN_LIFETIME_SECONDS, Settings
-from service.errors import Forbidden, InvalidInput
+from service.errors import Forbidden, InvalidInput, localise
 from service.http import CSRF_COOKIE, TOKEN_COOKIE, Limit, client_address, decode_cursor, encode_cursor
 
 __all__ = ["AuthController", "CommunityController", "MeController", "RegistrationController"]
@@ -408,13 +408,25 @@ class CommunityController(Controller):
         for role in sorted({r.role for r in rows}):
             service.check_role_granter(actor, role)
         if len(rows) > IMPORT_ROWS_MAX:
-            raise InvalidInput("import_too_large", f"At most {IMPORT_ROWS_MAX} rows per file.")
-        errors: list[dict[str, int | str]] = [{"line": line, "message": msg} for line, msg in problems]
+            raise InvalidInput(
+                "import_too_large",
+                "At most %(max)s rows per file.",
+                params={"max": IMPORT_ROWS_MAX},
+            )
+        errors: list[dict[str, int | str]] = [
+            {"line": p.line, "message": localise(request, p.template, p.params)} for p in problems
+        ]
         if problems and not skip_bad:
             raise InvalidInput(
                 "import_rejected",
                 "%(count)s bad rows; nothing was imported.",
-                errors=[{"field": f"line {e['line']}", "message": str(e["message"])} for e in errors],
+                errors=[
+                    {
+                        "field": f"line {e['line']}",
+                        "message": localise(request, "Line %(line)s: %(message)s", dict(e)),
+                    }
+                    for e in errors
+                ],
                 params={"count": len(problems)},
             )
         report = await service.import_members(

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jwt
@@ -46,6 +46,7 @@ from service.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, 
 
 __all__ = [
     "Actor",
+    "ImportProblem",
     "ImportReport",
     "ImportRow",
     "actor_for",
@@ -98,8 +99,9 @@ def _check_password_shape(password: str) -> None:
     if not (PASSWORD_MIN <= len(password) <= PASSWORD_MAX):
         raise InvalidInput(
             "invalid_password",
-            f"Password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters.",
-            errors=[{"field": "password", "message": f"{PASSWORD_MIN}-{PASSWORD_MAX} characters"}],
+            "Password must be %(min)s to %(max)s characters.",
+            params={"min": PASSWORD_MIN, "max": PASSWORD_MAX},
+            errors=[{"field": "password", "message": "%(min)s-%(max)s characters"}],
         )
 
 
@@ -216,8 +218,9 @@ def _name(raw: str, field_name: str = "name") -> str:
     if not name or len(name) > NAME_MAX:
         raise InvalidInput(
             "invalid_name",
-            f"{field_name} must be 1 to {NAME_MAX} characters.",
-            errors=[{"field": field_name, "message": f"1-{NAME_MAX} characters"}],
+            "%(field)s must be 1 to %(max)s characters.",
+            params={"field": field_name, "max": NAME_MAX},
+            errors=[{"field": field_name, "message": "1-%(max)s characters"}],
         )
     return name
 
@@ -226,7 +229,8 @@ def _role(role: str) -> str:
     if role not in ROLES:
         raise InvalidInput(
             "invalid_role",
-            f"Role must be one of {', '.join(ROLES)}.",
+            "Role must be one of %(choices)s.",
+            params={"choices": ", ".join(ROLES)},
             errors=[{"field": "role", "message": "unknown role"}],
         )
     return role
@@ -303,11 +307,16 @@ async def create_community(
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise InvalidInput(
             "invalid_timezone",
-            f"Unknown time zone {tz!r}.",
+            "Unknown time zone %(tz)s.",
+            params={"tz": repr(tz)},
             errors=[{"field": "timezone", "message": "unknown"}],
         ) from exc
     if await db.scalar(select(Community.id).where(Community.code == code)) is not None:
-        raise Conflict("community_code_taken", f"A community with code {code!r} already exists.")
+        raise Conflict(
+            "community_code_taken",
+            "A community with code %(code)s already exists.",
+            params={"code": repr(code)},
+        )
     if self_registration not in SELF_REGISTRATION:
         raise InvalidInput(
             "invalid_self_registration",
@@ -330,7 +339,7 @@ async def get_community(db: AsyncSession, community_id: uuid.UUID) -> Community:
 async def get_community_by_code(db: AsyncSession, code: str) -> Community:
     community = await db.scalar(select(Community).where(Community.code == code.strip().lower()))
     if community is None:
-        raise NotFound("community_not_found", f"No community with code {code!r}.")
+        raise NotFound("community_not_found", "No community with code %(code)s.", params={"code": repr(code)})
     return community
 
 
@@ -351,7 +360,11 @@ async def create_partner(
         select(Partner.id).where(Partner.community_id == community_id, Partner.name == name)
     )
     if exists is not None:
-        raise Conflict("partner_name_taken", f"A partner named {name!r} already exists here.")
+        raise Conflict(
+            "partner_name_taken",
+            "A partner named %(name)s already exists here.",
+            params={"name": repr(name)},
+        )
     if address is not None and len(address) > 200:
         raise InvalidInput(
             "invalid_address",
@@ -814,6 +827,18 @@ async def logout(db: AsyncSession, actor: Actor) -> None:
 # ---------------------------------------------------------------- bulk import
 
 
+class ImportProblem(NamedTuple):
+    """A bad row of an import: ``template`` is a msgid, filled with ``params``."""
+
+    line: int
+    template: str
+    params: dict[str, object]
+
+    @property
+    def message(self) -> str:
+        return self.template % self.params if self.params else self.template
+
+
 @dataclass
 class ImportRow:
     line: int
@@ -831,13 +856,13 @@ class ImportReport:
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
-def parse_import_csv(text: str) -> tuple[list[ImportRow], list[tuple[int, str]]]:
+def parse_import_csv(text: str) -> tuple[list[ImportRow], list[ImportProblem]]:
     """Parse ``phone,name[,role]`` rows (a header row is optional); return rows and (line, problem)s."""
     import csv
     import io
 
     rows: list[ImportRow] = []
-    problems: list[tuple[int, str]] = []
+    problems: list[ImportProblem] = []
     seen: dict[str, int] = {}
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     for line, cells in enumerate(reader, start=1):
@@ -847,18 +872,20 @@ def parse_import_csv(text: str) -> tuple[list[ImportRow], list[tuple[int, str]]]
         if line == 1 and cells and cells[0].lower() in {"phone", "手机", "手机号"}:
             continue
         if len(cells) < 2 or len(cells) > 3:
-            problems.append((line, "expected phone,name[,role]"))
+            problems.append(ImportProblem(line, "expected phone,name[,role]", {}))
             continue
         phone = normalise_phone(cells[0])
         role = cells[2] if len(cells) == 3 and cells[2] else "member"
         if phone is None:
-            problems.append((line, f"not a mainland mobile number: {cells[0]!r}"))
+            problems.append(
+                ImportProblem(line, "not a mainland mobile number: %(value)s", {"value": repr(cells[0])})
+            )
         elif not cells[1] or len(cells[1]) > NAME_MAX:
-            problems.append((line, f"name must be 1-{NAME_MAX} characters"))
+            problems.append(ImportProblem(line, "name must be 1-%(max)s characters", {"max": NAME_MAX}))
         elif role not in ROLES or role == "partner":
-            problems.append((line, f"unknown role {role!r}"))
+            problems.append(ImportProblem(line, "unknown role %(value)s", {"value": repr(role)}))
         elif phone in seen:
-            problems.append((line, f"phone repeats line {seen[phone]}"))
+            problems.append(ImportProblem(line, "phone repeats line %(first)s", {"first": seen[phone]}))
         else:
             seen[phone] = line
             rows.append(ImportRow(line, phone, cells[1], role))

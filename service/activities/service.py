@@ -189,38 +189,42 @@ class AttendanceRow:
     flags: list[str] = field(default_factory=list)
 
 
-def _bad(field_name: str, message: str, code: str = "invalid_activity") -> InvalidInput:
-    return InvalidInput(code, f"{field_name}: {message}", errors=[{"field": field_name, "message": message}])
+def _bad(field_name: str, message: str, code: str = "invalid_activity", **params: object) -> InvalidInput:
+    """``message`` is a msgid naming the field as ``%(field)s`` (pages show both translated)."""
+    params = {"field": field_name, **params}
+    return InvalidInput(code, message, params=params, errors=[{"field": field_name, "message": message}])
 
 
 def _validate(d: ActivityDraft) -> None:
     d.title = " ".join(d.title.split())
     if not d.title or len(d.title) > TITLE_MAX:
-        raise _bad("title", f"1-{TITLE_MAX} characters")
+        raise _bad("title", "%(field)s: 1-%(max)s characters", max=TITLE_MAX)
     if len(d.description) > TEXT_MAX:
-        raise _bad("description", f"at most {TEXT_MAX} characters")
+        raise _bad("description", "%(field)s: at most %(max)s characters", max=TEXT_MAX)
     if d.starts_at.tzinfo is None or d.ends_at.tzinfo is None:
-        raise _bad("starts_at", "times need a UTC offset")
+        raise _bad("starts_at", "%(field)s: times need a UTC offset")
     if d.ends_at <= d.starts_at:
-        raise _bad("ends_at", "must be after starts_at")
+        raise _bad("ends_at", "%(field)s: must be after starts_at")
     if d.ends_at - d.starts_at > timedelta(days=ACTIVITY_DAYS_MAX):
-        raise _bad("ends_at", f"an activity lasts at most {ACTIVITY_DAYS_MAX} days")
+        raise _bad("ends_at", "%(field)s: an activity lasts at most %(max)s days", max=ACTIVITY_DAYS_MAX)
     if d.points_mode not in ("per_attendance", "per_hour"):
-        raise _bad("points_mode", "per_attendance or per_hour")
+        raise _bad("points_mode", "%(field)s: per_attendance or per_hour")
     if not 0 <= d.points <= POINTS_PER_AWARD_MAX:
-        raise _bad("points", f"0-{POINTS_PER_AWARD_MAX}")
+        raise _bad("points", "%(field)s: 0-%(max)s", max=POINTS_PER_AWARD_MAX)
     if d.points_max is not None and not 0 <= d.points_max <= POINTS_PER_AWARD_MAX:
-        raise _bad("points_max", f"0-{POINTS_PER_AWARD_MAX}")
+        raise _bad("points_max", "%(field)s: 0-%(max)s", max=POINTS_PER_AWARD_MAX)
     if d.capacity is not None and not 1 <= d.capacity <= CAPACITY_MAX:
-        raise _bad("capacity", f"1-{CAPACITY_MAX}")
+        raise _bad("capacity", "%(field)s: 1-%(max)s", max=CAPACITY_MAX)
     if d.category is not None and d.category not in CATEGORIES:
-        raise _bad("category", "one of " + " ".join(CATEGORIES))
+        raise _bad("category", "%(field)s: one of %(choices)s", choices=" ".join(CATEGORIES))
     geo = (d.lat, d.lng, d.radius_m)
     if any(v is not None for v in geo):
         if d.lat is None or d.lng is None or d.radius_m is None:
-            raise _bad("radius_m", "lat, lng and radius_m go together")
+            raise _bad("radius_m", "%(field)s: lat, lng and radius_m go together")
         if not (-90 <= d.lat <= 90 and -180 <= d.lng <= 180 and 10 <= d.radius_m <= RADIUS_M_MAX):
-            raise _bad("radius_m", f"lat -90..90, lng -180..180, radius 10-{RADIUS_M_MAX} m")
+            raise _bad(
+                "radius_m", "%(field)s: lat -90..90, lng -180..180, radius 10-%(max)s m", max=RADIUS_M_MAX
+            )
 
 
 # ---------------------------------------------------------------- activities
@@ -235,7 +239,7 @@ async def create_activity(
     if d.team_id is not None:
         team = await db.get(Team, d.team_id)
         if team is None or team.community_id != community_id:
-            raise _bad("team_id", "no such team in this community")
+            raise _bad("team_id", "%(field)s: no such team in this community")
     activity = Activity(
         community_id=community_id,
         title=d.title,
@@ -305,7 +309,7 @@ async def update_activity(
     draft = ActivityDraft(**{k: getattr(activity, k) for k in fields})
     for key, value in changes.items():
         if key not in fields:
-            raise _bad(key, "cannot be changed")
+            raise _bad(key, "%(field)s: cannot be changed")
         setattr(draft, key, value)
     _validate(draft)
     worth_changed = any(
@@ -562,7 +566,7 @@ def _check_geofence(activity: Activity, lat: float | None, lng: float | None) ->
     if lat is None or lng is None:
         raise CheckinError("location_required", "This activity needs your location to check in.")
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
-        raise _bad("lat", "not a valid location", "invalid_location")
+        raise _bad("lat", "%(field)s: not a valid location", "invalid_location")
     if rules.distance_m(lat, lng, activity.lat, activity.lng) > activity.radius_m:
         raise CheckinError("outside_area", "You are not at the activity's place.")
 
@@ -1020,13 +1024,15 @@ async def request_manual(
     if held is None:
         raise NotFound("member_not_found", "No such member in this community.")
     if checked_in_at.tzinfo is None or checked_out_at.tzinfo is None:
-        raise _bad("checked_in_at", "times need a UTC offset", "invalid_times")
+        raise _bad("checked_in_at", "%(field)s: times need a UTC offset", "invalid_times")
     if checked_out_at <= checked_in_at or checked_out_at > clock.now():
-        raise _bad("checked_out_at", "must be after checked_in_at and not in the future", "invalid_times")
+        raise _bad(
+            "checked_out_at", "%(field)s: must be after checked_in_at and not in the future", "invalid_times"
+        )
     if checked_out_at <= activity.starts_at or checked_in_at >= activity.ends_at:
-        raise _bad("checked_in_at", "must overlap the activity's time", "invalid_times")
+        raise _bad("checked_in_at", "%(field)s: must overlap the activity's time", "invalid_times")
     if not note.strip() or len(note) > MANUAL_NOTE_MAX:
-        raise _bad("note", f"say why, in 1-{MANUAL_NOTE_MAX} characters", "invalid_note")
+        raise _bad("note", "%(field)s: say why, in 1-%(max)s characters", "invalid_note", max=MANUAL_NOTE_MAX)
     exists = await db.scalar(
         select(Attendance.id).where(Attendance.activity_id == activity.id, Attendance.member_id == member_id)
     )
@@ -1245,7 +1251,7 @@ async def create_team(
     await accounts.require_role(db, actor, community_id, "organizer")
     name = " ".join(name.split())
     if not name or len(name) > TITLE_MAX:
-        raise _bad("name", f"1-{TITLE_MAX} characters", "invalid_name")
+        raise _bad("name", "%(field)s: 1-%(max)s characters", "invalid_name", max=TITLE_MAX)
     if await db.scalar(select(Team.id).where(Team.community_id == community_id, Team.name == name)):
         raise Conflict("team_name_taken", "A team with this name already exists.")
     team = Team(community_id=community_id, name=name, leader_id=leader_id)

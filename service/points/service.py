@@ -128,8 +128,9 @@ def _check_points(points: int) -> int:
     if isinstance(points, bool) or not isinstance(points, int) or not 1 <= points <= POINTS_PER_AWARD_MAX:
         raise InvalidInput(
             "invalid_points",
-            f"Points must be a whole number from 1 to {POINTS_PER_AWARD_MAX}.",
-            errors=[{"field": "points", "message": f"1-{POINTS_PER_AWARD_MAX}"}],
+            "Points must be a whole number from 1 to %(max)s.",
+            params={"max": POINTS_PER_AWARD_MAX},
+            errors=[{"field": "points", "message": "1-%(max)s"}],
         )
     return points
 
@@ -138,13 +139,16 @@ def _check_text(
     code: str, memo: str, ref_type: str | None, ref_id: str | None, key: str | None
 ) -> tuple[str, str, str | None, str | None, str | None]:
     if not isinstance(code, str) or not CODE_RE.match(code):
-        raise InvalidInput("invalid_code", f"Reason code must be 1-{CODE_MAX} of a-z 0-9 _.")
+        raise InvalidInput(
+            "invalid_code", "Reason code must be 1-%(max)s of a-z 0-9 _.", params={"max": CODE_MAX}
+        )
     memo = (memo or "").strip()
     if len(memo) > MEMO_MAX:
         raise InvalidInput(
             "invalid_memo",
-            f"Memo must be at most {MEMO_MAX} characters.",
-            errors=[{"field": "memo", "message": f"at most {MEMO_MAX} characters"}],
+            "Memo must be at most %(max)s characters.",
+            params={"max": MEMO_MAX},
+            errors=[{"field": "memo", "message": "at most %(max)s characters"}],
         )
     if (ref_type is not None and not 1 <= len(ref_type) <= REF_TYPE_MAX) or (
         ref_id is not None and not 1 <= len(ref_id) <= REF_ID_MAX
@@ -154,14 +158,19 @@ def _check_text(
         key = key.strip()
         if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX:
             raise InvalidInput(
-                "invalid_idempotency_key", f"Idempotency key must be 1-{IDEMPOTENCY_KEY_MAX} characters."
+                "invalid_idempotency_key",
+                "Idempotency key must be 1-%(max)s characters.",
+                params={"max": IDEMPOTENCY_KEY_MAX},
             )
     return code, memo, ref_type, ref_id, key
 
 
 def _insufficient(available: int, points: int) -> Conflict:
     return Conflict(
-        "insufficient_points", f"Not enough points: {available} available, {points} needed.", status=409
+        "insufficient_points",
+        "Not enough points: %(available)s available, %(needed)s needed.",
+        status=409,
+        params={"available": available, "needed": points},
     )
 
 
@@ -816,7 +825,7 @@ async def _locked_hold(db: AsyncSession, hold_id: uuid.UUID) -> Hold:
 
 
 def _not_pending(found: Hold) -> Conflict:
-    return Conflict("hold_not_pending", f"The hold is already {found.status}.")
+    return Conflict("hold_not_pending", "The hold is already %(status)s.", params={"status": found.status})
 
 
 async def post_hold(
@@ -1257,11 +1266,16 @@ async def set_policy(
     if not low <= expiry_value <= high:
         raise InvalidInput(
             "invalid_expiry_value",
-            f"For {expiry_mode}, the value must be from {low} to {high}.",
-            errors=[{"field": "expiry_value", "message": f"{low}-{high}"}],
+            "For %(mode)s, the value must be from %(low)s to %(high)s.",
+            params={"mode": expiry_mode, "low": low, "high": high},
+            errors=[{"field": "expiry_value", "message": "%(low)s-%(high)s"}],
         )
     if not 0 <= award_approval_threshold <= POINTS_PER_AWARD_MAX:
-        raise InvalidInput("invalid_threshold", f"Threshold must be from 0 to {POINTS_PER_AWARD_MAX}.")
+        raise InvalidInput(
+            "invalid_threshold",
+            "Threshold must be from 0 to %(max)s.",
+            params={"max": POINTS_PER_AWARD_MAX},
+        )
     policy = await db.get(Policy, community_id, with_for_update=True)
     if policy is None:
         policy = Policy(community_id=community_id)
@@ -1318,8 +1332,9 @@ async def request_award(
     if not 1 <= len(reason) <= REASON_MAX:
         raise InvalidInput(
             "invalid_reason",
-            f"Reason must be 1 to {REASON_MAX} characters.",
-            errors=[{"field": "reason", "message": f"1-{REASON_MAX} characters"}],
+            "Reason must be 1 to %(max)s characters.",
+            params={"max": REASON_MAX},
+            errors=[{"field": "reason", "message": "1-%(max)s characters"}],
         )
     _, memo, _, _, _ = _check_text("manual_award", memo, None, None, None)
     is_member = await db.scalar(
@@ -1379,7 +1394,9 @@ async def _pending_award(db: AsyncSession, actor: Actor, award_id: uuid.UUID) ->
         raise NotFound("award_not_found", "No such award.")
     await require_role(db, actor, found.community_id, "admin")
     if found.status != "pending_approval":
-        raise Conflict("award_not_pending", f"This award is already {found.status}.")
+        raise Conflict(
+            "award_not_pending", "This award is already %(status)s.", params={"status": found.status}
+        )
     if found.requested_by == actor.member_id:
         raise Forbidden("same_admin", "Another administrator must decide on an award you asked for.")
     if found.member_id == actor.member_id:

@@ -102,7 +102,8 @@ def _bounded(name: str, value: int | None, low: int, high: int) -> None:
     if value is not None and not (low <= value <= high):
         raise InvalidInput(
             f"invalid_{name}",
-            f"{name} must be {low} to {high}.",
+            "%(field)s must be %(low)s to %(high)s.",
+            params={"field": name, "low": low, "high": high},
             errors=[{"field": name, "message": "out of range"}],
         )
 
@@ -161,8 +162,9 @@ def _text(name: str, value: str | None, low: int, high: int) -> str:
     if not (low <= len(text) <= high):
         raise InvalidInput(
             f"invalid_{name}",
-            f"{name} must be {low} to {high} characters.",
-            errors=[{"field": name, "message": f"{low}-{high} characters"}],
+            "%(field)s must be %(low)s to %(high)s characters.",
+            params={"field": name, "low": low, "high": high},
+            errors=[{"field": name, "message": "%(low)s-%(high)s characters"}],
         )
     return text
 
@@ -197,7 +199,11 @@ async def create_rule(
         select(RewardRule.id).where(RewardRule.community_id == community_id, RewardRule.code == code)
     )
     if taken is not None:
-        raise Conflict("rule_code_taken", f"A rule with code {code!r} already exists here.")
+        raise Conflict(
+            "rule_code_taken",
+            "A rule with code %(code)s already exists here.",
+            params={"code": repr(code)},
+        )
     rule = RewardRule(
         community_id=community_id,
         code=code,
@@ -433,7 +439,8 @@ async def submit_claim(
         if used >= rule.limit_per_member_per_year:
             raise Conflict(
                 "yearly_limit_reached",
-                f"This rule rewards a member at most {rule.limit_per_member_per_year} time(s) a year.",
+                "This rule rewards a member at most %(limit)s time(s) a year.",
+                params={"limit": rule.limit_per_member_per_year},
             )
     claim = Claim(
         community_id=rule.community_id,
@@ -509,7 +516,9 @@ async def review_claim(
     note = _text("note", note, 0, NOTE_MAX)
     if not rules.claim_action_allowed("review", claim.status):
         raise Conflict(
-            "claim_not_reviewable", f"The claim is {claim.status}; only submitted claims are reviewed."
+            "claim_not_reviewable",
+            "The claim is %(status)s; only submitted claims are reviewed.",
+            params={"status": claim.status},
         )
     if actor.member_id in await _conflicted(db, claim):
         raise Forbidden(
@@ -815,7 +824,11 @@ async def add_photo(db: AsyncSession, actor: Actor, claim_id: uuid.UUID, raw: by
         select(func.count()).select_from(ClaimPhoto).where(ClaimPhoto.claim_id == claim.id)
     )
     if int(count or 0) >= rules.PHOTOS_PER_CLAIM_MAX:
-        raise Conflict("too_many_photos", f"A claim has at most {rules.PHOTOS_PER_CLAIM_MAX} photos.")
+        raise Conflict(
+            "too_many_photos",
+            "A claim has at most %(max)s photos.",
+            params={"max": rules.PHOTOS_PER_CLAIM_MAX},
+        )
     photo = await asyncio.to_thread(clean_photo, raw)  # decoding takes CPU time: off the event loop
     row = ClaimPhoto(
         community_id=claim.community_id,

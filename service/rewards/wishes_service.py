@@ -131,7 +131,8 @@ async def post_wish(
     if category not in rules.WISH_CATEGORIES:
         raise InvalidInput(
             "invalid_category",
-            f"Category must be one of {', '.join(rules.WISH_CATEGORIES)}.",
+            "Category must be one of %(choices)s.",
+            params={"choices": ", ".join(rules.WISH_CATEGORIES)},
             errors=[{"field": "category", "message": "unknown category"}],
         )
     now = clock.now()
@@ -235,7 +236,8 @@ async def dispatch_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID, volu
     if not rules.wish_action_allowed("dispatch", wish.status):
         raise Conflict(
             "wish_not_dispatchable",
-            f"The wish is {wish.status}; only open or assigned wishes are dispatched.",
+            "The wish is %(status)s; only open or assigned wishes are dispatched.",
+            params={"status": wish.status},
         )
     if actor.member_id in _asked(wish) or actor.member_id == volunteer_id:
         raise Forbidden(
@@ -264,7 +266,11 @@ async def accept_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID) -> Wis
     wish = await _wish_for_update(db, wish_id)
     await accounts.require_role(db, actor, wish.community_id, "member")
     if not rules.wish_action_allowed("accept", wish.status):
-        raise Conflict("wish_not_open", f"The wish is {wish.status}; only open wishes can be accepted.")
+        raise Conflict(
+            "wish_not_open",
+            "The wish is %(status)s; only open wishes can be accepted.",
+            params={"status": wish.status},
+        )
     if actor.member_id in _asked(wish):
         raise Forbidden("own_wish", "You cannot accept your own wish.")
     if wish.status == "offered" and wish.volunteer_id != actor.member_id:
@@ -301,7 +307,11 @@ async def complete_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID) -> W
     # The community first: someone from elsewhere learns nothing about the wish from the answer.
     await accounts.require_role(db, actor, wish.community_id, "member")
     if not rules.wish_action_allowed("complete", wish.status):
-        raise Conflict("wish_not_assigned", f"The wish is {wish.status}; only assigned wishes are completed.")
+        raise Conflict(
+            "wish_not_assigned",
+            "The wish is %(status)s; only assigned wishes are completed.",
+            params={"status": wish.status},
+        )
     if actor.member_id != wish.volunteer_id:
         raise Forbidden("not_assigned_volunteer", "Only the volunteer the wish is assigned to completes it.")
     wish.status, wish.completed_at = "done", clock.now()
@@ -378,7 +388,11 @@ async def rate_wish(
     if actor.member_id not in _asked(wish):
         raise Forbidden("not_requester", "Only the person who posted the wish rates it.")
     if not rules.wish_action_allowed("rate", wish.status):
-        raise Conflict("wish_not_ratable", f"The wish is {wish.status}; only completed wishes are rated.")
+        raise Conflict(
+            "wish_not_ratable",
+            "The wish is %(status)s; only completed wishes are rated.",
+            params={"status": wish.status},
+        )
     if not 1 <= stars <= 5:
         raise InvalidInput(
             "invalid_stars", "Stars must be 1 to 5.", errors=[{"field": "stars", "message": "1-5"}]
@@ -420,7 +434,11 @@ async def cancel_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID) -> Wis
     if actor.member_id not in _asked(wish):
         raise Forbidden("not_requester", "Only the person who posted the wish cancels it.")
     if not rules.wish_action_allowed("cancel", wish.status):
-        raise Conflict("wish_not_cancellable", f"The wish is {wish.status}; it can no longer be cancelled.")
+        raise Conflict(
+            "wish_not_cancellable",
+            "The wish is %(status)s; it can no longer be cancelled.",
+            params={"status": wish.status},
+        )
     wish.status, wish.cancelled_at = "cancelled", clock.now()
     await db.flush()
     return wish

@@ -39,6 +39,8 @@ ORDER_DAYS_DEFAULT = 7
 """How long a reserved order waits for pickup before its points and stock come back."""
 ORDER_DAYS_MAX = 60
 ORDER_QUANTITY_MAX = 99
+SPEND_CONFIRM_POINTS = 100
+"""Spending this many points or more in one tap asks the member to confirm first (store and offers pages)."""
 VOUCHER_MINUTES_DEFAULT = 30
 """How long a claimed voucher stays valid (per offer or per community it may differ)."""
 VOUCHER_MINUTES_MAX = 7 * 24 * 60

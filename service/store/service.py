@@ -85,22 +85,26 @@ CODE_ATTEMPTS = 8
 # ---------------------------------------------------------------- small helpers
 
 
-def _invalid(code: str, field_name: str, detail: str) -> InvalidInput:
-    return InvalidInput(code, detail, errors=[{"field": field_name, "message": detail}])
+def _invalid(code: str, field_name: str, detail: str, **params: object) -> InvalidInput:
+    """``detail`` is a msgid; ``%(field)s`` in it names the field (translated on pages)."""
+    params = {"field": field_name, **params}
+    return InvalidInput(code, detail, params=params, errors=[{"field": field_name, "message": detail}])
 
 
 def _text(value: str | None, field_name: str, limit: int, *, required: bool = False) -> str:
     text = (value or "").strip()
     if required and not text:
-        raise _invalid("invalid_" + field_name, field_name, f"{field_name} is required.")
+        raise _invalid("invalid_" + field_name, field_name, "%(field)s is required.")
     if len(text) > limit:
-        raise _invalid("invalid_" + field_name, field_name, f"At most {limit} characters.")
+        raise _invalid("invalid_" + field_name, field_name, "At most %(max)s characters.", max=limit)
     return text
 
 
 def _bounded(value: int | None, field_name: str, low: int, high: int) -> int | None:
     if value is not None and not low <= value <= high:
-        raise _invalid("invalid_" + field_name, field_name, f"Must be {low} to {high}.")
+        raise _invalid(
+            "invalid_" + field_name, field_name, "Must be %(low)s to %(high)s.", low=low, high=high
+        )
     return value
 
 
@@ -333,7 +337,7 @@ async def reserve_order(db: AsyncSession, actor: Actor, product_id: uuid.UUID, q
     cid = product.community_id
     await accounts.require_role(db, actor, cid, "member")
     if not 1 <= quantity <= rules.ORDER_QUANTITY_MAX:
-        raise _invalid("invalid_quantity", "quantity", f"Order 1 to {rules.ORDER_QUANTITY_MAX}.")
+        raise _invalid("invalid_quantity", "quantity", "Order 1 to %(max)s.", max=rules.ORDER_QUANTITY_MAX)
     now = clock.now()
     if (
         not product.active
@@ -358,7 +362,9 @@ async def reserve_order(db: AsyncSession, actor: Actor, product_id: uuid.UUID, q
         used = (await _month_quantities(db, cid, actor.member_id, [product.id])).get(product.id, 0)
         if used + quantity > limit:
             raise Conflict(
-                "limit_reached", f"You may order at most {limit} of this per month ({used} already)."
+                "limit_reached",
+                "You may order at most %(limit)s of this per month (%(used)s already).",
+                params={"limit": limit, "used": used},
             )
     settings = await get_settings(db, cid)
     order_id = new_id()
@@ -682,7 +688,11 @@ async def claim_voucher(db: AsyncSession, actor: Actor, offer_id: uuid.UUID) -> 
             or 0
         )
         if used >= limit:
-            raise Conflict("limit_reached", f"You may claim this offer at most {limit} time(s).")
+            raise Conflict(
+                "limit_reached",
+                "You may claim this offer at most %(limit)s time(s).",
+                params={"limit": limit},
+            )
     settings = await get_settings(db, offer.community_id)
     expires_at = now + timedelta(minutes=minutes or settings.voucher_minutes or rules.VOUCHER_MINUTES_DEFAULT)
     voucher_id = new_id()
@@ -832,7 +842,9 @@ async def cancel_voucher(db: AsyncSession, actor: Actor, voucher_id: uuid.UUID) 
     if not await _close_voucher(db, voucher, "cancelled", actor.member_id):
         if voucher.status == "redeemed":
             raise Conflict("voucher_already_redeemed", "This voucher was already used.")
-        raise Conflict(f"voucher_{voucher.status}", f"This voucher is {voucher.status}.")
+        raise Conflict(
+            f"voucher_{voucher.status}", "This voucher is %(status)s.", params={"status": voucher.status}
+        )
     return voucher
 
 

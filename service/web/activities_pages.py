@@ -81,7 +81,7 @@ def _svg(url: str) -> Markup:
 
 
 def _forbidden(
-    request: Request[Any, Any, Any], actor: Actor | None, detail: str, status: int = 403
+    request: Request[Any, Any, Any], actor: Actor | None, detail: str | DomainError, status: int = 403
 ) -> Response[str]:
     return page(request, "error.html", actor, status=status, title=str(status), detail=detail)
 
@@ -158,7 +158,7 @@ async def activity_page(
     try:
         activity = await svc.get_activity(db, actor, aid)
     except DomainError as exc:
-        return _forbidden(request, actor, exc.detail, exc.status)
+        return _forbidden(request, actor, exc, exc.status)
     community = await accounts.get_community(db, activity.community_id)
     organizer = await svc.is_organizer(db, actor, activity.community_id)
     rows = await svc.attendance_list(db, actor, aid) if organizer else []
@@ -198,7 +198,7 @@ async def kiosk_page(
         activity = await svc.organizer_activity(db, actor, aid)
         code = await svc.kiosk_code(db, actor, aid, settings.public_url)
     except DomainError as exc:
-        return _forbidden(request, actor, exc.detail, exc.status)
+        return _forbidden(request, actor, exc, exc.status)
     return page(
         request,
         "activities/kiosk.html",
@@ -222,7 +222,7 @@ async def poster_page(
         activity = await svc.organizer_activity(db, actor, aid)
         url = await svc.poster_code(db, actor, aid, settings.public_url)
     except DomainError as exc:
-        return _forbidden(request, actor, exc.detail, exc.status)
+        return _forbidden(request, actor, exc, exc.status)
     community = await accounts.get_community(db, activity.community_id)
     return page(
         request,
@@ -324,7 +324,7 @@ async def card_landing_page(
     try:
         member, card = await svc.member_for_card(db, actor, token[:64])
     except DomainError as exc:
-        return _forbidden(request, actor, exc.detail, exc.status)
+        return _forbidden(request, actor, exc, exc.status)
     return page(
         request,
         "activities/card_scan.html",

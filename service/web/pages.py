@@ -17,7 +17,7 @@ from service.accounts import service as accounts
 from service.accounts.models import Community
 from service.accounts.service import Actor
 from service.config import LIST_LIMIT_DEFAULT, Settings
-from service.errors import DomainError, add_localiser
+from service.errors import DomainError, add_localiser, set_error_page
 from service.http import LANG_COOKIE, decode_cursor, encode_cursor
 from service.web.i18n import translator
 from service.web.render import env, locale_of, page
@@ -67,6 +67,29 @@ def _localise_problem(request: Request[Any, Any, Any], text: str) -> str:
 
 
 add_localiser(_localise_problem)
+
+STATUS_TITLES = {
+    "400": N_("Something is not right"),
+    "401": N_("Please log in"),
+    "403": N_("Not allowed"),
+    "404": N_("Page not found"),
+    "405": N_("Not available here"),
+    "409": N_("Cannot do that now"),
+    "413": N_("Too large"),
+    "422": N_("Please check the input"),
+    "429": N_("Too many attempts"),
+    "500": N_("Something went wrong"),
+}
+"""Headings of the error page by status (``error.html`` shows them translated, never a bare code)."""
+env.globals["STATUS_TITLES"] = STATUS_TITLES
+
+
+def _error_page(request: Request[Any, Any, Any], status: int, exc: DomainError) -> Response[str]:
+    """A page visit that failed: the error page in the reader's language, not problem+json."""
+    return page(request, "error.html", None, status=status, title=str(status), detail=exc)
+
+
+set_error_page(_error_page)
 
 HomePanel = Callable[[AsyncSession, Actor, Community], Awaitable[dict[str, Any]]]
 HOME_PANELS: list[tuple[str, HomePanel]] = []

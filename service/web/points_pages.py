@@ -70,7 +70,7 @@ ADMIN_LINKS.append(("/admin/awards", "Awards"))
 
 
 def _error(request: Request[Any, Any, Any], actor: Actor | None, exc: DomainError) -> Response[str]:
-    return page(request, "error.html", actor, status=exc.status, title=str(exc.status), detail=exc.detail)
+    return page(request, "error.html", actor, status=exc.status, title=str(exc.status), detail=exc)
 
 
 @get("/points", include_in_schema=False)

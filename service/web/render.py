@@ -5,16 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 
 from service.accounts.service import Actor
+from service.errors import DomainError
 from service.errors import login_redirect as redirect_to_login
 from service.http import CSRF_COOKIE, LANG_COOKIE
-from service.web.i18n import DEFAULT_LOCALE, LOCALES, translator
+from service.web.i18n import DEFAULT_LOCALE, LOCALES, Translator, translator
 
-__all__ = ["locale_of", "page", "redirect_to_login"]
+__all__ = ["JS_TEXT", "locale_of", "page", "problem_text", "redirect_to_login"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 env = Environment(
@@ -25,6 +27,86 @@ env = Environment(
     lstrip_blocks=True,
 )
 env.newstyle_gettext = True  # type: ignore[attr-defined]
+
+
+def _translator_of(ctx: Context) -> Translator:
+    return translator(str(ctx.get("lang") or DEFAULT_LOCALE))
+
+
+def _tz_of(ctx: Context, tz: str | None) -> str | None:
+    """The time zone a filter shows a moment in: the argument, else the page's ``tz``, else the default."""
+    return tz or ctx.get("tz") or None
+
+
+@pass_context
+def _datetime_filter(ctx: Context, value: Any, tz: str | None = None) -> str:
+    return _translator_of(ctx).datetime(value, _tz_of(ctx, tz))
+
+
+@pass_context
+def _date_filter(ctx: Context, value: Any, tz: str | None = None) -> str:
+    return _translator_of(ctx).date(value, _tz_of(ctx, tz))
+
+
+@pass_context
+def _time_filter(ctx: Context, value: Any, tz: str | None = None) -> str:
+    return _translator_of(ctx).time(value, _tz_of(ctx, tz))
+
+
+@pass_context
+def _month_filter(ctx: Context, value: Any) -> str:
+    return _translator_of(ctx).month(value)
+
+
+@pass_context
+def _hours_filter(ctx: Context, minutes: Any) -> str:
+    return _translator_of(ctx).hours(minutes)
+
+
+@pass_context
+def _hours_number_filter(ctx: Context, minutes: Any) -> str:
+    return _translator_of(ctx).hours_number(minutes)
+
+
+env.filters.update(
+    datetime=_datetime_filter,
+    date=_date_filter,
+    time=_time_filter,
+    month=_month_filter,
+    hours=_hours_filter,
+    hours_number=_hours_number_filter,
+)
+"""Every date, time and hour count on a page goes through these (one style per locale, see i18n.py)."""
+
+
+JS_TEXT = {
+    "network": "No connection; check the network and try again.",
+    "http_error": "Something went wrong on our side.",
+    "geo_denied": "Location access was refused; allow it for this site in the browser settings, then retry.",
+    "geo_unavailable": "Your location cannot be found right now. Move to an open place and try again.",
+    "geo_timeout": "Finding your location took too long. Try again.",
+    "geo_unsupported": "This browser cannot share your location.",
+    "confirm_spend": "Spend {points} points?",
+    "import_report": "{created} added, {updated} updated",
+    "import_line": "Line {line}: {message}",
+    "checked_in": "Checked in: {activity_title}",
+    "checked_out": "Checked out: {activity_title} ({minutes} min, +{points_awarded} points)",
+    "already_in": "Already checked in; no need to scan again.",
+}
+"""Messages the page scripts show (msgids; base.html hands them over translated)."""
+
+
+def problem_text(t: Translator, problem: DomainError | str) -> str:
+    """What went wrong, in ``t``'s language: a DomainError's msgid filled with its params, or a msgid."""
+    if not isinstance(problem, DomainError):
+        return t.gettext(problem)
+    params = dict(problem.params)
+    if isinstance(params.get("field"), str):
+        params["field"] = t.pgettext("field", str(params["field"]))
+    try:
+        return t.gettext(problem.template) % params if params else t.gettext(problem.template)
+    except (KeyError, TypeError, ValueError):
+        return problem.detail
 
 
 def locale_of(request: Request[Any, Any, Any]) -> str:
@@ -56,6 +138,10 @@ def page(
         ngettext=t.ngettext,
         pgettext=t.pgettext,
         fmt_dt=t.datetime,
+        fmt_date=t.date,
+        fmt_span=t.span,
+        problem=lambda p: problem_text(t, p),
+        js_text={key: t.gettext(text) for key, text in JS_TEXT.items()},
         fmt_num=t.number,
         path=request.url.path,
         **context,

@@ -18,14 +18,16 @@ from service.errors import DomainError
 from service.kit.masking import mask_code
 from service.points import service as points
 from service.store import service as store
+from service.store.rules import SPEND_CONFIRM_POINTS
 from service.web.pages import ADMIN_LINKS, HOME_PANELS, admin_community
-from service.web.render import page
+from service.web.render import env, page
 
 __all__ = ["ROUTES"]
 
 Param = Annotated[str | None, Parameter(max_length=64)]
 Code = Annotated[str, Parameter(max_length=64)]
 ADMIN_LINKS.append(("/admin/store", "Store"))
+env.globals["spend_confirm_points"] = SPEND_CONFIRM_POINTS
 
 
 async def _home_panel(db: AsyncSession, actor: Actor, community: Community) -> dict[str, Any]:
@@ -37,7 +39,7 @@ HOME_PANELS.append(("store/_home_panel.html", _home_panel))
 
 
 def _error(request: Request[Any, Any, Any], actor: Actor | None, exc: DomainError) -> Response[str]:
-    return page(request, "error.html", actor, status=exc.status, title=str(exc.status), detail=exc.detail)
+    return page(request, "error.html", actor, status=exc.status, title=str(exc.status), detail=exc)
 
 
 async def _chosen(

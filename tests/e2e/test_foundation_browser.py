@@ -160,13 +160,15 @@ def test_admin_lists_and_adds_members(people: Any, database_url: str, live_serve
     upload.locator("button[type=submit]").click()
     refused = upload.locator("[data-error]")
     refused.wait_for(state="visible")
-    assert "line 3" in refused.inner_text() and "未导入任何数据" in refused.inner_text()
+    assert (
+        "第 3 行：不是有效的大陆手机号" in refused.inner_text() and "未导入任何数据" in refused.inner_text()
+    )
     assert "15100000021" not in stored_phones(database_url)
     upload.locator("input[name=skip_bad]").check()
     upload.locator("button[type=submit]").click()
     report = upload.locator("[data-report]")
     report.wait_for(state="visible")
-    assert report.inner_text().startswith("+1 / 0")
+    assert report.inner_text().startswith("新增 1 人，更新 0 人")
     assert refused.is_hidden()  # the earlier refusal no longer shows
     assert "15100000021" in stored_phones(database_url)
 

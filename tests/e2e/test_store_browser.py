@@ -69,6 +69,7 @@ def test_order_to_counter_pickup(live_server: str, browser: Any, phone: Any, sho
     card = member.locator(f"[data-product='{shop['product'].id}']")
     assert card.locator("[data-testid=stock]").inner_text() == "4"
     member.screenshot(path="/tmp/store-grid.png", full_page=True)
+    member.once("dialog", lambda dialog: dialog.accept())  # 150 points: the page asks to confirm
     card.locator("button[type=submit]").click()
     member.wait_for_url("**/orders?**")
     code = member.locator("[data-testid=pickup-code]").first.inner_text().strip()

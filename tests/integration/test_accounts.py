@@ -80,7 +80,7 @@ async def test_import_members_creates_and_updates(db: Any, world: Any) -> None:
     rows, problems = accounts.parse_import_csv(
         "15700000001,新甲\n13900000002,bob,reviewer\n15700000001,重复\n"
     )
-    assert problems == [(3, "phone repeats line 1")]
+    assert [(p.line, p.message) for p in problems] == [(3, "phone repeats line 1")]
     ticks: list[int] = []
     report = await accounts.import_members(db, world.cid, rows, on_row=lambda: ticks.append(1))
     assert (report.created, report.updated, len(ticks)) == (1, 1, 2)

@@ -107,9 +107,9 @@ def test_import_csv_reports_every_bad_row_with_its_line_number() -> None:
     )
     rows, problems = parse_import_csv(text)
     assert [r.line for r in rows] == [2]
-    lines = [line for line, _ in problems]
+    lines = [p.line for p in problems]
     assert lines == [3, 4, 5, 6, 7, 8, 9, 10]
-    messages = dict(problems)
+    messages = {p.line: p.message for p in problems}
     assert "mobile" in messages[3]
     assert "line 2" in messages[8]
 

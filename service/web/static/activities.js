@@ -11,14 +11,14 @@
       var form = use.form, err = document.getElementById("use-location-error");
       function fail(text) { err.textContent = text; err.hidden = false; use.disabled = false; }
       err.hidden = true;
-      if (!navigator.geolocation) { fail("location unavailable"); return; }
+      if (!navigator.geolocation) { fail(window.jifen.t("geo_unsupported")); return; }
       use.disabled = true;
       navigator.geolocation.getCurrentPosition(function (pos) {
         form.elements.lat.value = pos.coords.latitude.toFixed(6);
         form.elements.lng.value = pos.coords.longitude.toFixed(6);
         if (!form.elements.radius_m.value) { form.elements.radius_m.value = use.getAttribute("data-radius"); }
         use.disabled = false;
-      }, function (e) { fail(e.message); }, { enableHighAccuracy: true, timeout: 15000 });
+      }, function (e) { fail(window.jifen.geoError(e)); }, { enableHighAccuracy: true, timeout: 15000 });
     });
   }
   var box = document.getElementById("locate");
@@ -29,14 +29,15 @@
   function fail(text) { err.textContent = text; err.hidden = false; button.disabled = false; }
   button.addEventListener("click", function () {
     button.disabled = true; err.hidden = true;
-    if (!navigator.geolocation) { fail("location unavailable"); return; }
+    if (!navigator.geolocation) { fail(window.jifen.t("geo_unsupported")); return; }
     navigator.geolocation.getCurrentPosition(function (pos) {
       window.jifen.api("POST", "/api/v1/checkins", {
         token: box.getAttribute("data-token"), lat: pos.coords.latitude, lng: pos.coords.longitude
       }).then(function (data) {
-        ok.textContent = data.activity_title + " · " + data.status + " · +" + data.points_awarded;
+        var key = data.repeated ? "already_in" : data.status === "checked_out" ? "checked_out" : "checked_in";
+        ok.textContent = window.jifen.fill(window.jifen.t(key), data);
         ok.hidden = false;
       }).catch(function (e) { fail(e.message); });
-    }, function (e) { fail(e.message); }, { enableHighAccuracy: true, timeout: 15000 });
+    }, function (e) { fail(window.jifen.geoError(e)); }, { enableHighAccuracy: true, timeout: 15000 });
   });
 })();

@@ -5,6 +5,42 @@
     var m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
     return m ? decodeURIComponent(m[1]) : "";
   }
+  var texts = null;
+  function t(key) {
+    // Messages the scripts show, translated by the page (base.html puts them in #jifen-text).
+    if (texts === null) {
+      var el = document.getElementById("jifen-text");
+      try { texts = el ? JSON.parse(el.textContent) : {}; } catch (e) { texts = {}; }
+    }
+    return texts[key] || key;
+  }
+  function fill(template, data) {
+    // "{offer.title} ({member_name})" with the response's fields; the result is shown as text, never HTML.
+    return template.replace(/\{([\w.]+)\}/g, function (_, path) {
+      var value = path.split(".").reduce(function (o, k) { return o == null ? o : o[k]; }, data);
+      return value == null ? "" : String(value);
+    });
+  }
+  function flash(text) {
+    // Shown after the reload or the next page: the person acting sees what just happened.
+    try { sessionStorage.setItem("jifen_flash", text); } catch (e) { /* private mode: the toast still shows */ }
+  }
+  function showFlash() {
+    var text = null;
+    try { text = sessionStorage.getItem("jifen_flash"); sessionStorage.removeItem("jifen_flash"); } catch (e) { return; }
+    var box = document.getElementById("flash");
+    if (text && box) { box.textContent = text; box.hidden = false; }
+  }
+  function geoError(e) {
+    // Browsers word these in English ("User denied Geolocation"): say it in the page's language.
+    var code = e && e.code;
+    return t(code === 1 ? "geo_denied" : code === 3 ? "geo_timeout" : code === 2 ? "geo_unavailable" : "geo_unsupported");
+  }
+  function okText(el, data) {
+    var key = data && data.repeated ? "okRepeated" : data && data.status ? "ok" + String(data.status).replace(/(^|_)(\w)/g, function (_, __, c) { return c.toUpperCase(); }) : "";
+    var template = (key && el.dataset[key]) || el.dataset.ok;
+    return template ? fill(template, data || {}) : "";
+  }
   function toast(text) {
     var t = document.getElementById("toast");
     if (!t) return;
@@ -12,18 +48,21 @@
     clearTimeout(t._timer); t._timer = setTimeout(function () { t.hidden = true; }, 3500);
   }
   async function api(method, url, body, extraHeaders) {
-    var headers = Object.assign({ "Accept": "application/json", "X-CSRF-Token": cookie("jifen_csrf") }, extraHeaders || {});
+    // Errors come back in the page's language, whatever the browser's own language is.
+    var headers = Object.assign({ "Accept": "application/json", "Accept-Language": document.documentElement.lang || "zh-CN", "X-CSRF-Token": cookie("jifen_csrf") }, extraHeaders || {});
     var init = { method: method, headers: headers, credentials: "same-origin" };
     if (body !== undefined && body !== null) {
       if (typeof body === "string" || body instanceof Blob) { init.body = body; }
       else { headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
     }
-    var res = await fetch(url, init);
+    var res;
+    try { res = await fetch(url, init); }
+    catch (e) { var offline = new Error(t("network")); offline.status = 0; throw offline; }
     var data = null;
     var type = res.headers.get("content-type") || "";
     if (type.indexOf("json") >= 0) { data = await res.json(); }
     if (!res.ok) {
-      var err = new Error((data && (data.detail || data.title)) || ("HTTP " + res.status));
+      var err = new Error((data && data.detail) || t("http_error"));
       err.status = res.status; err.data = data; throw err;
     }
     return data;
@@ -49,7 +88,10 @@
     var box = form.querySelector("[data-error]");
     var text = err.message;
     if (err.data && err.data.errors && err.data.errors.length) {
-      text += "\n" + err.data.errors.map(function (e) { return e.field + ": " + e.message; }).join("\n");
+      // The detail already names the problem; add only what it does not say (no field codes, no repeats).
+      err.data.errors.forEach(function (e) {
+        if (e.message && text.indexOf(e.message) < 0) { text += "\n" + e.message; }
+      });
     }
     if (box) { box.textContent = text; box.hidden = false; } else { toast(text); }
   }
@@ -59,13 +101,15 @@
     var button = form.querySelector("[type=submit]");
     if (button) button.disabled = true;
     try {
+      if (!confirmSpend(form)) return;
       var method = form.dataset.method || "POST";
       var headers = form.dataset.idempotent !== undefined ? { "Idempotency-Key": crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random() } : {};
       var data = await api(method, form.dataset.api, form.dataset.empty !== undefined ? {} : formBody(form), headers);
       form.dispatchEvent(new CustomEvent("jifen:done", { detail: data, bubbles: true }));
-      if (form.dataset.next !== undefined) { location.href = form.dataset.next || "/"; }
-      else if (form.dataset.reload !== undefined) { location.reload(); }
-      else if (form.dataset.ok) { toast(form.dataset.ok); }
+      var said = okText(form, data);
+      if (form.dataset.next !== undefined) { if (said) flash(said); location.href = form.dataset.next || "/"; }
+      else if (form.dataset.reload !== undefined) { if (said) flash(said); location.reload(); }
+      else if (said) { toast(said); }
     } catch (err) { showError(form, err); }
     finally { if (button) button.disabled = false; }
   }
@@ -82,7 +126,7 @@
       if (box) box.hidden = true;
       report.hidden = true;
       api("POST", url, file, { "Content-Type": "text/csv" }).then(function (data) {
-        report.textContent = "+" + data.created + " / " + data.updated + (data.errors.length ? "\n" + data.errors.map(function (e) { return e.line + ": " + e.message; }).join("\n") : "");
+        report.textContent = fill(t("import_report"), data) + (data.errors.length ? "\n" + data.errors.map(function (e) { return fill(t("import_line"), e); }).join("\n") : "");
         report.hidden = false;
       }).catch(function (err) { showError(form, err); });
     }
@@ -96,9 +140,35 @@
       if (act.dataset.confirm && !confirm(act.dataset.confirm)) return;
       act.disabled = true;
       api(act.dataset.method || "POST", act.dataset.action, act.dataset.body ? JSON.parse(act.dataset.body) : {})
-        .then(function () { if (act.dataset.next) location.href = act.dataset.next; else location.reload(); })
+        .then(function (data) {
+          var said = okText(act, data);
+          if (said) flash(said);
+          if (act.dataset.next) location.href = act.dataset.next; else location.reload();
+        })
         .catch(function (err) { toast(err.message); act.disabled = false; });
     }
   });
-  window.jifen = { api: api, toast: toast, cookie: cookie };
+  function confirmSpend(form) {
+    // Spending many points takes a second, deliberate tap (data-confirm-points: price of one).
+    var price = parseInt(form.dataset.confirmPoints || "", 10);
+    if (!price) return true;
+    var quantity = form.elements.quantity ? parseInt(form.elements.quantity.value, 10) || 1 : 1;
+    var total = price * quantity;
+    if (total < parseInt(form.dataset.confirmAbove || "0", 10)) return true;
+    return confirm(fill(form.dataset.confirmText || t("confirm_spend"), { points: total }));
+  }
+  function labelTables() {
+    // On a phone a table row becomes a card: each cell carries its column's heading (see app.css).
+    Array.prototype.forEach.call(document.querySelectorAll("table.list"), function (table) {
+      var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) { return th.textContent.trim(); });
+      Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (tr) {
+        Array.prototype.forEach.call(tr.children, function (td, i) {
+          if (!td.hasAttribute("data-label") && heads[i] && !td.hasAttribute("colspan")) td.setAttribute("data-label", heads[i]);
+        });
+      });
+    });
+  }
+  function ready() { showFlash(); labelTables(); }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", ready); } else { ready(); }
+  window.jifen = { api: api, toast: toast, cookie: cookie, t: t, fill: fill, flash: flash, geoError: geoError, okText: okText };
 })();

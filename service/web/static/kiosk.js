@@ -28,7 +28,7 @@
         }
       } else {
         box.className = "kiosk-box offline";
-        if (status) status.textContent = "! " + xhr.status;
+        if (status) status.textContent = status.getAttribute("data-offline") || ("! " + xhr.status);
       }
       setTimeout(poll, POLL_MS);
     };
