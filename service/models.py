@@ -6,7 +6,7 @@ import importlib
 
 __all__ = ["DOMAINS", "load_all_models"]
 
-DOMAINS = ("accounts", "points", "activities", "store", "rewards")
+DOMAINS = ("accounts", "points", "activities", "store", "rewards", "regions", "reports")
 
 
 def load_all_models() -> None:
