@@ -206,7 +206,8 @@ async def medians_hours(
     region's index) and over all (part -1). The median is the middle value, or the mean of the two
     middle values, computed in SQL with window functions (both dialects).
     """
-    part = case(*((Wish.community_id == cid, i) for cid, i in part_of.items()), else_=-2)
+    whens = [(Wish.community_id == cid, i) for cid, i in part_of.items()]
+    part = case(*whens, else_=-2) if whens else literal_column("-2")
     spans = {
         "dispatch": (Wish.created_at, Wish.assigned_at),
         "accept": (Wish.created_at, ACCEPTED_AT),
@@ -230,7 +231,7 @@ async def medians_hours(
             ).subquery()
             stmt = (
                 select(ranked.c.g, func.avg(ranked.c.d))
-                .where(ranked.c.rn.in_([(ranked.c.n + 1) / 2, (ranked.c.n + 2) / 2]))
+                .where(ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2]))
                 .group_by(ranked.c.g)
             )
             for g, seconds in await db.execute(stmt):
