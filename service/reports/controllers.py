@@ -19,7 +19,7 @@ from service.reports.schemas import ReportOut
 __all__ = ["ROUTES", "ReportController", "load_report"]
 
 ScopeParam = Annotated[
-    str, Parameter(max_length=80, description="``community:<id>`` or ``region:<id>``", examples=None)
+    str, Parameter(query="scope", max_length=80, description="``community:<id>`` or ``region:<id>``")
 ]
 PeriodParam = Annotated[
     str | None,
@@ -78,9 +78,9 @@ class ReportController(Controller):
         "value per child region (or community of a street). " + ERRORS,
     )
     async def report(
-        self, db: AsyncSession, actor: Actor, scope: ScopeParam, period: PeriodParam = None
+        self, db: AsyncSession, actor: Actor, target: ScopeParam, period: PeriodParam = None
     ) -> ReportOut:
-        return (await load_report(db, actor, scope, period))[2]
+        return (await load_report(db, actor, target, period))[2]
 
     @get(
         "/export",
@@ -92,12 +92,12 @@ class ReportController(Controller):
         self,
         db: AsyncSession,
         actor: Actor,
-        scope: ScopeParam,
+        target: ScopeParam,
         format: FormatParam = "xlsx",
         period: PeriodParam = None,
     ) -> Response[bytes]:
         fmt = _format(format)
-        resolved, parsed, report = await load_report(db, actor, scope, period)
+        resolved, parsed, report = await load_report(db, actor, target, period)
         body = exports.report_xlsx(report) if fmt == "xlsx" else exports.report_csv(report)
         return _download(body, fmt, f"报表-{resolved.name}-{parsed.label}")
 
@@ -112,13 +112,13 @@ class ReportController(Controller):
         self,
         db: AsyncSession,
         actor: Actor,
-        scope: ScopeParam,
+        target: ScopeParam,
         format: FormatParam = "xlsx",
         period: PeriodParam = None,
         member_id: uuid.UUID | None = None,
     ) -> Response[bytes]:
         fmt = _format(format)
-        resolved = await service.resolve_scope(db, actor, scope)
+        resolved = await service.resolve_scope(db, actor, target)
         parsed = rules.parse_period(period, date.fromisoformat(service.today_in(resolved)))
         rows: list[Any] = [exports.HOURS_HEADER, *await service.hours_export(db, resolved, parsed, member_id)]
         body = exports.xlsx_bytes([("服务时长", rows)]) if fmt == "xlsx" else exports.csv_bytes(rows)

@@ -104,7 +104,7 @@ async def reports_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
     actor: Actor,
-    scope: Annotated[str | None, Parameter(max_length=80)] = None,
+    target: Annotated[str | None, Parameter(query="scope", max_length=80)] = None,
     period: Text = None,
     kind: Text = None,
     value: Text = None,
@@ -112,7 +112,7 @@ async def reports_page(
     end: Text = None,
     community: Annotated[str | None, Parameter(max_length=64)] = None,
 ) -> Response[str]:
-    chosen = scope or (f"community:{community}" if community else None) or await default_scope(db, actor)
+    chosen = target or (f"community:{community}" if community else None) or await default_scope(db, actor)
     if chosen is None:
         return page(
             request,
