@@ -81,29 +81,15 @@ def report_sections(r: ReportOut) -> list[tuple[str, list[Row]]]:
         rows += [[_zh(f.key), *(c.total for c in f.children)] for f in r.figures]
         rows += [[_zh(m.key), *(c.total for c in m.children)] for m in r.medians]
         sections.append(("下级区域", rows))
-    sections.append(
-        (
-            "联盟商家",
-            [["社区", "商家", "核销券数", "核销积分", "占比(%)"]]
-            + [[p.community, p.partner, p.vouchers, p.points, p.share_percent] for p in r.partners],
-        )
-    )
-    sections.append(
-        (
-            "善行申报",
-            [["规则代码", "规则", "申报", "通过", "有异议", "驳回"]]
-            + [[c.code, c.title, c.submitted, c.approved, c.objected, c.rejected] for c in r.claims_by_rule],
-        )
-    )
-    sections.append(
-        (
-            "排行",
-            [["服务队", "社区", "志愿者", "时长(小时)"]]
-            + [[t.name, t.community, t.volunteers, t.hours] for t in r.top_teams]
-            + [[], ["志愿者", "", "活动次数", "时长(小时)"]]
-            + [[m.name, "", m.activities, m.hours] for m in r.top_members],
-        )
-    )
+    partners: list[Row] = [["社区", "商家", "核销券数", "核销积分", "占比(%)"]]
+    partners += [[p.community, p.partner, p.vouchers, p.points, p.share_percent] for p in r.partners]
+    claims: list[Row] = [["规则代码", "规则", "申报", "通过", "有异议", "驳回"]]
+    claims += [[c.code, c.title, c.submitted, c.approved, c.objected, c.rejected] for c in r.claims_by_rule]
+    ranking: list[Row] = [["服务队", "社区", "志愿者", "时长(小时)"]]
+    ranking += [[t.name, t.community, t.volunteers, t.hours] for t in r.top_teams]
+    ranking += [[], ["志愿者", "", "活动次数", "时长(小时)"]]
+    ranking += [[m.name, "", m.activities, m.hours] for m in r.top_members]
+    sections += [("联盟商家", partners), ("善行申报", claims), ("排行", ranking)]
     return sections
 
 

@@ -343,4 +343,4 @@ async def hours_rows(
     )
     if member_id is not None:
         stmt = stmt.where(Attendance.member_id == member_id)
-    return [tuple(r) for r in await db.execute(stmt)]  # type: ignore[misc]
+    return [tuple(r) for r in await db.execute(stmt)]

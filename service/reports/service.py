@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -259,7 +260,7 @@ async def _wishes_and_claims(
     cids: list[uuid.UUID],
     s: dict[str, dict[uuid.UUID, Series]],
 ) -> None:
-    def flag(condition: object) -> object:
+    def flag(condition: Any) -> Any:
         return func.sum(func.cast(condition, Wish.timeouts.type))
 
     funnel = [
@@ -352,7 +353,7 @@ def _figure(
     prev, cur = total[0], total[1]
     change = None
     if prev not in (None, 0) and cur is not None:
-        change = round(100.0 * (cur - prev) / prev, 1)  # type: ignore[operator]
+        change = round(100.0 * (cur - prev) / prev, 1)
     children = []
     for ref, cids in scope.parts:
         part = of(cids)
@@ -381,7 +382,10 @@ async def build_report(db: AsyncSession, scope: Scope, period: rules.Period) -> 
     s = await _series(db, groups, n, cids) if cids else {}
     width = n + 2
     if not cids:
-        s = {key: {} for key, _u, _k in FIGURES} | {"_ratings": {}, "_good_ratings": {}}
+        s = {
+            key: dict[uuid.UUID, Series]()
+            for key in [*(k for k, _u, _x in FIGURES), "_ratings", "_good_ratings"]
+        }
     figures = [_figure(key, unit, kind, s, scope, width) for key, unit, kind in FIGURES]
     part_of = {cid: i for i, (_ref, part) in enumerate(scope.parts) for cid in part}
     medians = await queries.medians_hours(db, groups, part_of) if cids else {}
