@@ -169,3 +169,23 @@ async def test_a_new_official_sees_the_street_report(client: AsyncTestClient[Any
     )
     assert r.status_code == 200 and r.json()["phone"] == "139****0006"
     assert (await get_report(client, w, "m6", scope)).status_code == 200
+
+
+async def test_regions_page_is_for_the_platform_admin(client: AsyncTestClient[Any], w: ReportWorld) -> None:
+    r = await client.get("/admin/regions", headers=h(w, "root"))
+    assert r.status_code == 200 and "石油路街道" in r.text and "甲社区" in r.text
+    r = await client.get("/admin/regions", headers=h(w, "off_district"))
+    assert r.status_code == 403 and "石油路街道" not in r.text
+
+
+async def test_reports_page_opens_on_the_officials_region(
+    client: AsyncTestClient[Any], w: ReportWorld
+) -> None:
+    r = await client.get("/reports", params={"period": "2026-11"}, headers=h(w, "off_street"))
+    assert r.status_code == 200 and "石油路街道" in r.text and 'data-chart="children"' in r.text
+    r = await client.get(
+        "/reports", params={"scope": f"region:{w.ids['district']}"}, headers=h(w, "off_street")
+    )
+    assert r.status_code == 403 and "data-chart" not in r.text
+    r = await client.get("/reports", headers=h(w, "m1"))
+    assert r.status_code == 403
