@@ -89,7 +89,7 @@ INSERT INTO activities (id, community_id, title, description, team_id, starts_at
   FROM bn_act a JOIN bn_comm c ON c.n = a.c JOIN bn_member m ON m.n = a.c
   JOIN bn_team t ON t.n = a.c + {COMMUNITIES} * (a.n % {TEAMS_PER_COMMUNITY});
 
--- check-in g: activity g % ACTIVITIES, the k-th member of that activity's community (k = g / ACTIVITIES)
+-- check-in g: activity a = g % ACTIVITIES, member (k + 7a) % 750 of a's community (k = g / ACTIVITIES: distinct per activity)
 INSERT INTO attendances (id, community_id, activity_id, member_id, status, evidence, checked_in_at,
                          checked_out_at, minutes, points, created_at)
   SELECT gen_random_uuid(), c.id, a.id, m.id, 'out', 'kiosk', a.starts + (g % 50) * interval '1 minute',
@@ -97,7 +97,7 @@ INSERT INTO attendances (id, community_id, activity_id, member_id, status, evide
   FROM generate_series(0, {CHECKINS - 1}) g
   JOIN bn_act a ON a.n = g % {ACTIVITIES}
   JOIN bn_comm c ON c.n = a.c
-  JOIN bn_member m ON m.n = a.c + {COMMUNITIES} * (g / {ACTIVITIES});
+  JOIN bn_member m ON m.n = a.c + {COMMUNITIES} * ((g / {ACTIVITIES} + 7 * a.n) % {MEMBERS // COMMUNITIES});
 
 INSERT INTO ledger_accounts (id, community_id, kind, owner_key, member_id, balance, held, earned, spent, expired,
                              last_hash, entry_count, version, created_at)
@@ -111,7 +111,7 @@ CREATE UNLOGGED TABLE bn_award AS
   SELECT g, gen_random_uuid() AS id, a.c, m.id AS member_id, a.starts + interval '2 hours' AS at
   FROM generate_series(0, {CHECKINS - 1}, {CHECKINS_PER_AWARD}) g
   JOIN bn_act a ON a.n = g % {ACTIVITIES}
-  JOIN bn_member m ON m.n = a.c + {COMMUNITIES} * (g / {ACTIVITIES});
+  JOIN bn_member m ON m.n = a.c + {COMMUNITIES} * ((g / {ACTIVITIES} + 7 * a.n) % {MEMBERS // COMMUNITIES});
 INSERT INTO ledger_transfers (id, community_id, points, code, memo, content_hash, created_at)
   SELECT w.id, c.id, 10, 'checkin', '', '', w.at FROM bn_award w JOIN bn_comm c ON c.n = w.c;
 INSERT INTO ledger_entries (id, community_id, transfer_id, account_id, points, seq, prev_hash, hash, created_at)
@@ -207,18 +207,21 @@ def main() -> int:
     )
     parser.add_argument("--runs", type=int, default=RUNS)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database (to explore it)")
+    parser.add_argument("--reuse", help="time the reports on this already seeded database (kept by --keep)")
     args = parser.parse_args()
     load_all_models()
-    name = f"jifen_reports_bench_{os.getpid()}"
+    name = args.reuse or f"jifen_reports_bench_{os.getpid()}"
     base = args.pg.rsplit("/", 1)[0]
     dsn = f"{base}/{name}"
     url = dsn.replace("postgresql://", "postgresql+asyncpg://")
     print("load before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
-    _psql(args.pg, f'CREATE DATABASE "{name}"')
+    if not args.reuse:
+        _psql(args.pg, f'CREATE DATABASE "{name}"')
     try:
-        upgrade_database(url)
-        seconds = asyncio.run(_seed(dsn))
-        print(f"seeded in {seconds:.0f} s")
+        if not args.reuse:
+            upgrade_database(url)
+            seconds = asyncio.run(_seed(dsn))
+            print(f"seeded in {seconds:.0f} s")
         district = "region:00000000-0000-0000-0001-000000000000"
         city = "region:00000000-0000-0000-0000-000000000001"
         for label, scope, period in (
@@ -234,7 +237,7 @@ def main() -> int:
             )
         print("load after:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     finally:
-        if not args.keep:
+        if not (args.keep or args.reuse):
             _psql(args.pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0
 

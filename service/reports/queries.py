@@ -26,15 +26,16 @@ __all__ = [
     "Counts",
     "Group",
     "additive",
+    "attendance_rollup",
     "claims_by_rule",
     "distinct_members",
     "hours_rows",
     "medians_hours",
+    "member_names",
     "outstanding",
     "partner_shares",
     "points_flows",
     "stock",
-    "top_members",
     "top_teams",
 ]
 
@@ -297,25 +298,9 @@ async def top_teams(
     return [(cid, name, int(n), int(m or 0)) for cid, name, n, m in await db.execute(stmt)]
 
 
-async def top_members(db: AsyncSession, groups: Sequence[Group], limit: int) -> list[tuple[str, int, int]]:
-    """Members by service minutes over the scope: (name, activities, minutes)."""
-    ranked = (
-        select(
-            Attendance.member_id.label("m"),
-            func.count().label("n"),
-            func.sum(Attendance.minutes).label("minutes"),
-        )
-        .where(
-            _in_period(groups, Attendance.community_id, Attendance.checked_in_at), Attendance.status == "out"
-        )
-        .group_by(Attendance.member_id)
-        .order_by(func.sum(Attendance.minutes).desc(), Attendance.member_id)
-        .limit(limit)
-        .subquery()
-    )
-    stmt = select(Member.name, ranked.c.n, ranked.c.minutes).join(Member, Member.id == ranked.c.m)
-    rows = [(name, int(n), int(m or 0)) for name, n, m in await db.execute(stmt)]
-    return sorted(rows, key=lambda r: (-r[2], r[0]))
+async def member_names(db: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = await db.execute(select(Member.id, Member.name).where(Member.id.in_(list(ids))))
+    return {i: n for i, n in rows}
 
 
 async def hours_rows(
@@ -344,3 +329,69 @@ async def hours_rows(
     if member_id is not None:
         stmt = stmt.where(Attendance.member_id == member_id)
     return [tuple(r) for r in await db.execute(stmt)]
+
+
+async def attendance_rollup(
+    db: AsyncSession, groups: Sequence[Group], limit: int
+) -> tuple[Counts, Counts, dict[uuid.UUID, tuple[int, int]]]:
+    """Check-ins, hours and active volunteers from one scan of the attendances.
+
+    The scan groups by (community, month, member) once; from those rows one statement counts
+    check-ins and minutes per month, distinct volunteers per month and per period, and the members
+    with the most minutes. Returns (per month: [distinct, check-ins, minutes], per period:
+    [distinct] with bucket -1 previous / 0 current, {member: (activities, minutes)} of the top).
+    """
+    months: Counts = {}
+    totals: Counts = {}
+    top: dict[uuid.UUID, tuple[int, int]] = {}
+    for g in groups:
+        minutes = case((Attendance.status == "out", Attendance.minutes), else_=0)
+        per = (
+            select(
+                Attendance.community_id.label("c"),
+                g.bucket(Attendance.checked_in_at).label("b"),
+                Attendance.member_id.label("m"),
+                func.count().label("n"),
+                func.sum(minutes).label("minutes"),
+                func.sum(case((Attendance.status == "out", 1), else_=0)).label("done"),
+            )
+            .where(
+                g.window(Attendance.community_id, Attendance.checked_in_at),
+                Attendance.status.in_(("in", "out")),
+            )
+            .group_by(*_by_position(3))
+            .cte("per")
+        )
+        by_month = select(
+            literal_column("'m'").label("k"), per.c.c, per.c.b, literal_column("0").label("x"),
+            func.count(), func.sum(per.c.n), func.sum(per.c.minutes),
+        ).group_by(per.c.c, per.c.b)  # fmt: skip
+        previous = select(
+            literal_column("'p'"), per.c.c, literal_column("-1"), literal_column("0"),
+            func.count(distinct(per.c.m)), literal_column("0"), literal_column("0"),
+        ).where(per.c.b < 0).group_by(per.c.c)  # fmt: skip
+        current = select(
+            literal_column("'t'"), per.c.c, literal_column("0"), literal_column("0"),
+            func.count(distinct(per.c.m)), literal_column("0"), literal_column("0"),
+        ).where(per.c.b >= 0).group_by(per.c.c)  # fmt: skip
+        best = (
+            select(per.c.m, func.sum(per.c.done).label("done"), func.sum(per.c.minutes).label("minutes"))
+            .where(per.c.b >= 0)
+            .group_by(per.c.m)
+            .having(func.sum(per.c.done) > 0)
+            .order_by(func.sum(per.c.minutes).desc(), per.c.m)
+            .limit(limit)
+            .subquery()
+        )
+        leaders = select(
+            literal_column("'l'"), best.c.m, literal_column("0"), literal_column("0"),
+            literal_column("0"), best.c.done, best.c.minutes,
+        )  # fmt: skip
+        for k, c, b, _x, a, n, m in await db.execute(by_month.union_all(previous, current, leaders)):
+            if k == "m":
+                months[(c, int(b))] = [float(a), float(n or 0), float(m or 0)]
+            elif k == "l":
+                top[c] = (int(n or 0), int(m or 0))
+            else:
+                totals[(c, int(b))] = [float(a)]
+    return months, totals, top

@@ -20,7 +20,7 @@ from service.accounts import service as accounts
 from service.accounts.models import Community, Membership
 from service.accounts.rules import mask_name
 from service.accounts.service import Actor
-from service.activities.models import Activity, Attendance, Team
+from service.activities.models import Activity, Team
 from service.errors import Forbidden, InvalidInput, NotFound
 from service.regions import service as regions
 from service.reports import queries, rules
@@ -187,11 +187,11 @@ async def _series(
 ) -> dict[str, dict[uuid.UUID, Series]]:
     """Every additive figure per community (ratios are built from two of them afterwards)."""
     s: dict[str, dict[uuid.UUID, Series]] = {}
-    present = Attendance.status.in_(("in", "out"))
-    months, totals = await queries.distinct_members(
-        db, groups, Attendance.community_id, Attendance.checked_in_at, Attendance.member_id, present
-    )
+    months, totals, top = await queries.attendance_rollup(db, groups, rules.TOP_MAX)
     s["active_volunteers"] = _distinct(months, totals, n, cids)
+    s["checkins"] = _flow(months, 1, n, cids)
+    s["service_hours"] = {k: [m / 60.0 for m in v] for k, v in _flow(months, 2, n, cids).items()}
+    s["_top"] = {member: [float(a), float(m)] for member, (a, m) in top.items()}
     months, totals = await queries.distinct_members(
         db, groups, Membership.community_id, Membership.created_at, Membership.member_id
     )
@@ -202,12 +202,6 @@ async def _series(
         db, groups, Activity.community_id, Activity.starts_at, [func.count()], Activity.status != "cancelled"
     )
     s["activities"] = _flow(c, 0, n, cids)
-    done = func.sum(func.coalesce(Attendance.minutes, 0))
-    c = await queries.additive(
-        db, groups, Attendance.community_id, Attendance.checked_in_at, [func.count(), done], present
-    )
-    s["checkins"] = _flow(c, 0, n, cids)
-    s["service_hours"] = {k: [m / 60.0 for m in v] for k, v in _flow(c, 1, n, cids).items()}
     c = await queries.additive(
         db,
         groups,
@@ -405,7 +399,11 @@ async def build_report(db: AsyncSession, scope: Scope, period: rules.Period) -> 
     redeemed = sum(p for *_x, p in partners)
     claims = await queries.claims_by_rule(db, groups) if cids else []
     teams = await queries.top_teams(db, groups, rules.TOP_MAX) if cids else []
-    members = await queries.top_members(db, groups, rules.TOP_MAX) if cids else []
+    leaders = s.get("_top", {})
+    named = await queries.member_names(db, list(leaders)) if leaders else {}
+    members = sorted(
+        ((named.get(m, ""), int(a), int(v)) for m, (a, v) in leaders.items()), key=lambda r: (-r[2], r[0])
+    )
     zone = next(iter(scope.communities.values())).timezone if cids else "Asia/Shanghai"
     return ReportOut(
         scope=scope.ref,
