@@ -278,21 +278,29 @@ async def partner_shares(
 async def top_teams(
     db: AsyncSession, groups: Sequence[Group], limit: int
 ) -> list[tuple[uuid.UUID, str, int, int]]:
-    """Teams by service minutes at their activities: (community, name, volunteers, minutes)."""
-    stmt = (
+    """Teams by service minutes at their activities: (community, name, check-ins, minutes).
+
+    Attendances are summed per activity first (a hash aggregate down to one row per activity), so
+    only those rows meet the activities and teams.
+    """
+    per = (
         select(
-            Team.community_id,
-            Team.name,
-            func.count(distinct(Attendance.member_id)),
-            func.sum(Attendance.minutes),
+            Attendance.activity_id.label("a"),
+            func.count().label("n"),
+            func.sum(Attendance.minutes).label("m"),
         )
-        .join(Activity, Activity.id == Attendance.activity_id)
-        .join(Team, Team.id == Activity.team_id)
         .where(
             _in_period(groups, Attendance.community_id, Attendance.checked_in_at), Attendance.status == "out"
         )
+        .group_by(Attendance.activity_id)
+        .subquery()
+    )
+    stmt = (
+        select(Team.community_id, Team.name, func.sum(per.c.n), func.sum(per.c.m))
+        .join(Activity, Activity.id == per.c.a)
+        .join(Team, Team.id == Activity.team_id)
         .group_by(Team.id, Team.community_id, Team.name)
-        .order_by(func.sum(Attendance.minutes).desc(), Team.name)
+        .order_by(func.sum(per.c.m).desc(), Team.name)
         .limit(limit)
     )
     return [(cid, name, int(n), int(m or 0)) for cid, name, n, m in await db.execute(stmt)]

@@ -73,7 +73,7 @@ class ClaimRuleOut(msgspec.Struct, kw_only=True):
 class TopTeam(msgspec.Struct, kw_only=True):
     community: str
     name: str
-    volunteers: int
+    checkins: int
     hours: float
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
@@ -21,6 +21,7 @@ from service.accounts.models import Community, Membership
 from service.accounts.rules import mask_name
 from service.accounts.service import Actor
 from service.activities.models import Activity, Team
+from service.db import is_postgres
 from service.errors import Forbidden, InvalidInput, NotFound
 from service.regions import service as regions
 from service.reports import queries, rules
@@ -41,6 +42,10 @@ from service.store.models import Order, Voucher
 
 __all__ = ["HOURS_EXPORT_MAX", "Scope", "build_report", "default_scope", "hours_export", "resolve_scope"]
 
+REPORT_WORK_MEM = "64MB"
+"""PostgreSQL memory per sort or hash of a report's queries (SET LOCAL, this transaction only): a
+city-year report groups about a million (community, month, member) rows, which the default 4 MB
+would sort on disk."""
 HOURS_EXPORT_MAX = 100_000
 """Most lines of one service-hours export."""
 PARTNERS_MAX = 50
@@ -373,6 +378,8 @@ async def build_report(db: AsyncSession, scope: Scope, period: rules.Period) -> 
     groups = _groups(scope, period)
     n = len(period.months)
     cids = list(scope.communities)
+    if is_postgres(db):
+        await db.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
     s = await _series(db, groups, n, cids) if cids else {}
     width = n + 2
     if not cids:
@@ -432,7 +439,7 @@ async def build_report(db: AsyncSession, scope: Scope, period: rules.Period) -> 
             for code, title, (a, b, c, d) in claims
         ],
         top_teams=[
-            TopTeam(community=names.get(cid, ""), name=name, volunteers=v, hours=round(m / 60, 1))
+            TopTeam(community=names.get(cid, ""), name=name, checkins=v, hours=round(m / 60, 1))
             for cid, name, v, m in teams
         ],
         top_members=[
