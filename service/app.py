@@ -34,6 +34,8 @@ from service.errors import exception_handlers
 from service.http import provide_actor, provide_maybe_actor, provide_settings
 from service.jobs import run_jobs_forever
 from service.points.controllers import ROUTES as POINTS_ROUTES
+from service.regions.controllers import ROUTES as REGION_ROUTES
+from service.reports.controllers import ROUTES as REPORT_ROUTES
 from service.retry import RetryMiddleware
 from service.rewards.controllers import ROUTES as REWARDS_ROUTES
 from service.store.controllers import ROUTES as STORE_ROUTES
@@ -42,6 +44,7 @@ from service.web.audit_pages import ROUTES as AUDIT_PAGES
 from service.web.onboarding_pages import ROUTES as ONBOARDING_PAGES
 from service.web.pages import ROUTES as PAGE_ROUTES
 from service.web.points_pages import ROUTES as POINTS_PAGES
+from service.web.reports_pages import ROUTES as REPORT_PAGES
 from service.web.rewards_pages import ROUTES as REWARDS_PAGES
 from service.web.store_pages import ROUTES as STORE_PAGES
 
@@ -113,6 +116,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *STORE_ROUTES,
         *REWARDS_ROUTES,
         *AUDIT_ROUTES,
+        *REGION_ROUTES,
+        *REPORT_ROUTES,
         *PAGE_ROUTES,
         *POINTS_PAGES,
         *ACTIVITY_PAGES,
@@ -120,6 +125,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *REWARDS_PAGES,
         *AUDIT_PAGES,
         *ONBOARDING_PAGES,
+        *REPORT_PAGES,
         create_static_files_router(
             path="/static", directories=[STATIC_DIR], include_in_schema=False, cache_control=None
         ),

@@ -12,6 +12,7 @@ from service.accounts import service as accounts
 from service.accounts.models import Community, Member, Partner
 from service.activities.demo import seed as activities_seed
 from service.points.demo import seed as points_seed
+from service.regions.demo import seed as regions_seed
 from service.rewards.demo import seed as rewards_seed
 from service.store.demo import seed as store_seed
 
@@ -39,7 +40,7 @@ class Demo:
 DemoStep = Callable[[AsyncSession, Demo], Awaitable[None]]
 
 
-DEMO_STEPS: tuple[DemoStep, ...] = (points_seed, rewards_seed, store_seed, activities_seed)
+DEMO_STEPS: tuple[DemoStep, ...] = (points_seed, rewards_seed, store_seed, activities_seed, regions_seed)
 """Each domain's step that adds its demo data (balances, rules, products, activities), in order."""
 
 

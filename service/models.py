@@ -6,7 +6,7 @@ import importlib
 
 __all__ = ["DOMAINS", "load_all_models"]
 
-DOMAINS = ("accounts", "points", "activities", "store", "rewards", "audit")
+DOMAINS = ("accounts", "points", "activities", "store", "rewards", "audit", "regions", "reports")
 
 
 def load_all_models() -> None:

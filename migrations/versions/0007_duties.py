@@ -1,7 +1,7 @@
 """duties: activity points cap and approval, organizers' own attendance, absences, spent scan cookies
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ totals and chain heads. The entry hash is byte-identical to service/points/rules
 microseconds), so ``jifen ledger verify`` checks rows written by either path. No tables change.
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0007
 """
 
 from __future__ import annotations

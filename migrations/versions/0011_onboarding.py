@@ -1,7 +1,7 @@
 """onboarding: activation codes, SMS login codes, self-registration
 
 Revision ID: 0011
-Revises: 0005
+Revises: 0010
 Create Date: 2026-11-23 12:40:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0012"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,8 @@
 """rewards 2: households, activity ratings, claim events (one claim per event), wish offers and
 staff-gated, capped wish points
 
-Revision ID: 0012
-Revises: 0005
+Revision ID: 0010
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import advanced_alchemy.types
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
+revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,0 +1,1 @@
+"""Regions: city > district > street > community, and the officials of each region."""

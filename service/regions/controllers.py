@@ -1,0 +1,114 @@
+"""HTTP routes of the regions domain (the platform administrator manages the tree)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, delete, get, post, put
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.accounts.rules import mask_phone
+from service.accounts.service import Actor
+from service.regions import service
+from service.regions.models import Region
+from service.regions.schemas import (
+    CommunityRegionIn,
+    OfficialIn,
+    OfficialOut,
+    RegionIn,
+    RegionOut,
+    RegionTreeOut,
+)
+
+__all__ = ["ROUTES", "RegionController"]
+
+
+def region_out(tree: service.RegionTree, region: Region) -> RegionOut:
+    return RegionOut(
+        id=region.id,
+        parent_id=region.parent_id,
+        level=region.level,
+        name=region.name,
+        code=region.code,
+        community_ids=tree.communities.get(region.id, []),
+        officials=[
+            OfficialOut(member_id=m.id, name=m.name, phone=mask_phone(m.phone))
+            for m in tree.officials.get(region.id, [])
+        ],
+    )
+
+
+class RegionController(Controller):
+    path = "/api/v1/regions"
+    tags = ["regions"]
+
+    @get(
+        "",
+        summary="The region tree (city > district > street) with communities and officials",
+        description="The platform administrator sees every region; an official sees the regions at and "
+        "below the ones they hold; others see none.",
+    )
+    async def tree(self, db: AsyncSession, actor: Actor) -> RegionTreeOut:
+        tree = await service.load_tree(db, with_officials=True)
+        if actor.is_platform_admin:
+            visible = list(tree.regions)
+        else:
+            visible = []
+            for held in await service.official_region_ids(db, actor.member_id):
+                visible += [r for r in service.rules.descendants(held, tree.children) if r not in visible]
+        return RegionTreeOut(regions=[region_out(tree, tree.regions[r]) for r in visible])
+
+    @post(
+        "",
+        status_code=201,
+        summary="Add a region",
+        description="Platform administrator only. Errors: invalid_region_level, invalid_region_code, "
+        "region_code_taken (409), region_not_found (404), forbidden (403).",
+    )
+    async def create(self, db: AsyncSession, actor: Actor, data: RegionIn) -> RegionOut:
+        region = await service.create_region(db, actor, data.name, data.code, data.level, data.parent_id)
+        return region_out(service.RegionTree(), region)
+
+    @put(
+        "/communities/{community_id:uuid}",
+        status_code=200,
+        summary="Put a community under a street (or take it out with region_id null)",
+        description="Platform administrator only. Errors: invalid_region_level, region_not_found (404), "
+        "not_found (404), forbidden (403).",
+    )
+    async def set_community(
+        self, db: AsyncSession, actor: Actor, community_id: uuid.UUID, data: CommunityRegionIn
+    ) -> dict[str, Any]:
+        await service.set_community_region(db, actor, community_id, data.region_id)
+        return {
+            "community_id": str(community_id),
+            "region_id": str(data.region_id) if data.region_id else None,
+        }
+
+    @post(
+        "/{region_id:uuid}/officials",
+        status_code=200,
+        summary="Make a member (by phone) an official of the region",
+        description="Platform administrator only. Errors: member_not_found (404), region_not_found (404), "
+        "forbidden (403).",
+    )
+    async def add_official(
+        self, db: AsyncSession, actor: Actor, region_id: uuid.UUID, data: OfficialIn
+    ) -> OfficialOut:
+        member = await service.add_official(db, actor, region_id, data.phone)
+        return OfficialOut(member_id=member.id, name=member.name, phone=mask_phone(member.phone))
+
+    @delete(
+        "/{region_id:uuid}/officials/{member_id:uuid}",
+        status_code=204,
+        summary="Remove an official from the region",
+        description="Platform administrator only. Errors: forbidden (403).",
+    )
+    async def remove_official(
+        self, db: AsyncSession, actor: Actor, region_id: uuid.UUID, member_id: uuid.UUID
+    ) -> None:
+        await service.remove_official(db, actor, region_id, member_id)
+
+
+ROUTES: list[Any] = [RegionController]

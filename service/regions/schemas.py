@@ -1,0 +1,45 @@
+"""Request and response bodies of the regions API."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import msgspec
+
+__all__ = ["CommunityRegionIn", "OfficialIn", "OfficialOut", "RegionIn", "RegionOut", "RegionTreeOut"]
+
+
+class RegionIn(msgspec.Struct, kw_only=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    level: Annotated[str, msgspec.Meta(description="city, district or street (one below the parent)")]
+    parent_id: uuid.UUID | None = None
+
+
+class OfficialOut(msgspec.Struct, kw_only=True):
+    member_id: uuid.UUID
+    name: str
+    phone: str
+
+
+class RegionOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    parent_id: uuid.UUID | None
+    level: str
+    name: str
+    code: str
+    community_ids: list[uuid.UUID] = msgspec.field(default_factory=list)
+    officials: list[OfficialOut] = msgspec.field(default_factory=list)
+
+
+class RegionTreeOut(msgspec.Struct, kw_only=True):
+    regions: list[RegionOut]
+
+
+class CommunityRegionIn(msgspec.Struct, kw_only=True):
+    region_id: uuid.UUID | None = None
+
+
+class OfficialIn(msgspec.Struct, kw_only=True):
+    phone: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]

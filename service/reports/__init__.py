@@ -1,0 +1,1 @@
+"""Reports: the figures officials report, rolled up community -> street -> district -> city."""

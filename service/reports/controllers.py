@@ -1,0 +1,128 @@
+"""HTTP routes of the reports: the figures as JSON, and as .xlsx and CSV downloads."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from litestar import Controller, Response, get
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.accounts.service import Actor
+from service.errors import InvalidInput
+from service.reports import exports, rules, service
+from service.reports.schemas import ReportOut
+
+__all__ = ["ROUTES", "ReportController", "load_report"]
+
+ScopeParam = Annotated[
+    str, Parameter(query="scope", max_length=80, description="``community:<id>`` or ``region:<id>``")
+]
+PeriodParam = Annotated[
+    str | None,
+    Parameter(
+        max_length=40,
+        description="``YYYY-MM`` (default: this month), ``YYYY-Qn``, ``YYYY`` or ``YYYY-MM-DD..YYYY-MM-DD``, "
+        "in the communities' time zone",
+    ),
+]
+FormatParam = Annotated[str, Parameter(max_length=8, description="``xlsx`` or ``csv``")]
+ERRORS = (
+    "Errors: invalid_scope, invalid_period (422), forbidden (403: not an admin of the community, not an "
+    "official of the region or a region above it), not_found / region_not_found (404)."
+)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+async def load_report(
+    db: AsyncSession, actor: Actor, scope: str, period: str | None
+) -> tuple[service.Scope, rules.Period, ReportOut]:
+    """Check the caller may see ``scope`` first, then compute its figures."""
+    resolved = await service.resolve_scope(db, actor, scope)
+    parsed = rules.parse_period(period, date.fromisoformat(service.today_in(resolved)))
+    return resolved, parsed, await service.build_report(db, resolved, parsed)
+
+
+def _download(body: bytes, fmt: str, stem: str) -> Response[bytes]:
+    name = f"{stem}.{fmt}"
+    media = XLSX if fmt == "xlsx" else "text/csv; charset=utf-8"
+    return Response(
+        body,
+        media_type=media,
+        headers={
+            "Content-Disposition": f"attachment; filename=\"report.{fmt}\"; filename*=UTF-8''{quote(name)}",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _format(fmt: str) -> str:
+    if fmt not in {"xlsx", "csv"}:
+        raise InvalidInput("invalid_format", "Download as xlsx or csv.")
+    return fmt
+
+
+class ReportController(Controller):
+    path = "/api/v1/reports"
+    tags = ["reports"]
+
+    @get(
+        "",
+        summary="The figures of a community or region over a period, by month, with the previous period",
+        description="For the community's admins, officials of the region or any region above it, and the "
+        "platform administrator. Every figure has its total, the previous period, the months and one "
+        "value per child region (or community of a street). " + ERRORS,
+    )
+    async def report(
+        self, db: AsyncSession, actor: Actor, target: ScopeParam, period: PeriodParam = None
+    ) -> ReportOut:
+        return (await load_report(db, actor, target, period))[2]
+
+    @get(
+        "/export",
+        summary="The report as a spreadsheet (.xlsx, one sheet per section, or CSV with a BOM)",
+        description="Same access as the report. " + ERRORS + " invalid_format (422).",
+        media_type=XLSX,
+    )
+    async def export(
+        self,
+        db: AsyncSession,
+        actor: Actor,
+        target: ScopeParam,
+        format: FormatParam = "xlsx",
+        period: PeriodParam = None,
+    ) -> Response[bytes]:
+        fmt = _format(format)
+        resolved, parsed, report = await load_report(db, actor, target, period)
+        body = exports.report_xlsx(report) if fmt == "xlsx" else exports.report_csv(report)
+        return _download(body, fmt, f"报表-{resolved.name}-{parsed.label}")
+
+    @get(
+        "/hours",
+        summary="Service hours per member and activity, in the layout volunteer platforms import",
+        description="Columns: name, masked phone, activity, date, hours, organizer. ``member_id`` "
+        "narrows it to one volunteer. " + ERRORS + " invalid_format (422).",
+        media_type=XLSX,
+    )
+    async def hours(
+        self,
+        db: AsyncSession,
+        actor: Actor,
+        target: ScopeParam,
+        format: FormatParam = "xlsx",
+        period: PeriodParam = None,
+        member_id: uuid.UUID | None = None,
+    ) -> Response[bytes]:
+        fmt = _format(format)
+        resolved = await service.resolve_scope(db, actor, target)
+        parsed = rules.parse_period(period, date.fromisoformat(service.today_in(resolved)))
+        rows: list[Any] = [exports.HOURS_HEADER, *await service.hours_export(db, resolved, parsed, member_id)]
+        body = exports.xlsx_bytes([("服务时长", rows)]) if fmt == "xlsx" else exports.csv_bytes(rows)
+        return _download(body, fmt, f"服务时长-{resolved.name}-{parsed.label}")
+
+
+ROUTES: list[Any] = [ReportController]

@@ -1,0 +1,103 @@
+"""Response bodies of the reports API."""
+
+from __future__ import annotations
+
+import msgspec
+
+__all__ = [
+    "ChildValue",
+    "ClaimRuleOut",
+    "Figure",
+    "MedianOut",
+    "PartnerShare",
+    "ReportOut",
+    "ScopeRef",
+    "TopMember",
+    "TopTeam",
+]
+
+
+class ScopeRef(msgspec.Struct, kw_only=True):
+    scope: str
+    """``community:<id>`` or ``region:<id>``."""
+    name: str
+    level: str
+    """``community``, ``street``, ``district`` or ``city``."""
+
+
+class ChildValue(msgspec.Struct, kw_only=True):
+    scope: str
+    name: str
+    total: float | None
+    previous: float | None
+
+
+class Figure(msgspec.Struct, kw_only=True):
+    key: str
+    unit: str
+    """``people``, ``count``, ``hours``, ``points`` or ``percent``."""
+    kind: str
+    """``flow`` (summed over months), ``distinct`` (counted once per period), ``stock`` (at the end),
+    ``ratio`` (a percentage)."""
+    total: float | None
+    previous: float | None
+    change_percent: float | None
+    months: list[float | None]
+    children: list[ChildValue]
+
+
+class MedianOut(msgspec.Struct, kw_only=True):
+    key: str
+    """``dispatch`` (posted -> dispatched), ``accept`` (posted -> accepted), ``complete``."""
+    hours: float | None
+    children: list[ChildValue]
+
+
+class PartnerShare(msgspec.Struct, kw_only=True):
+    community: str
+    partner: str
+    vouchers: int
+    points: int
+    share_percent: float | None
+
+
+class ClaimRuleOut(msgspec.Struct, kw_only=True):
+    code: str
+    title: str
+    submitted: int
+    approved: int
+    objected: int
+    rejected: int
+
+
+class TopTeam(msgspec.Struct, kw_only=True):
+    community: str
+    name: str
+    checkins: int
+    hours: float
+
+
+class TopMember(msgspec.Struct, kw_only=True):
+    name: str
+    """Masked (王*成): the dashboard is shown on shared screens."""
+    activities: int
+    hours: float
+
+
+class ReportOut(msgspec.Struct, kw_only=True):
+    scope: ScopeRef
+    period: str
+    period_kind: str
+    previous_period: str
+    first_day: str
+    last_day: str
+    timezone: str
+    months: list[str]
+    children: list[ScopeRef]
+    figures: list[Figure]
+    medians: list[MedianOut]
+    partners: list[PartnerShare]
+    claims_by_rule: list[ClaimRuleOut]
+    top_teams: list[TopTeam]
+    top_members: list[TopMember]
+    notes: list[str]

@@ -1,0 +1,96 @@
+"""In a browser: a street official's dashboard at phone and desktop widths, charts drawn, figures right."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.accounts import service as accounts
+from tests.conftest import SECRET, seeded
+from tests.reports_data import ReportWorld, build_report_world
+
+pytestmark = pytest.mark.browser
+SHOTS = Path("/tmp/jifen-reports")
+
+
+@pytest.fixture
+def report_world(database_url: str) -> ReportWorld:
+    world: ReportWorld = seeded(database_url, build_report_world)
+    return world
+
+
+def _open(browser: Any, base: str, w: ReportWorld, who: str, width: int, locale: str = "zh-CN") -> Any:
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, locale=locale, is_mobile=width < 500, device_scale_factor=1
+    )
+    context.set_default_timeout(15_000)
+    host = base.split("//", 1)[1].split(":")[0]
+    token = accounts.issue_token(w.people[who], SECRET)
+    context.add_cookies([{"name": "jifen_token", "value": token, "domain": host, "path": "/"}])
+    return context
+
+
+def _charts_drew(page: Any) -> list[tuple[str, float, float]]:
+    page.wait_for_function("document.querySelectorAll('[data-chart][data-drawn] svg').length >= 4")
+    return page.eval_on_selector_all(
+        "[data-chart] svg",
+        "els => els.map(e => [e.closest('[data-chart]').dataset.chart, e.getBoundingClientRect().width,"
+        " e.getBoundingClientRect().height, e.querySelectorAll('path, rect, text').length])",
+    )
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_dashboard_draws_its_charts_and_shows_the_figures(
+    live_server: str, browser: Any, report_world: ReportWorld, width: int
+) -> None:
+    w = report_world
+    context = _open(browser, live_server, w, "off_street", width)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{live_server}/reports?period=2026-11")
+        assert "石油路街道" in page.locator("[data-testid=report-title]").inner_text()
+        charts = _charts_drew(page)
+        assert {c[0] for c in charts} == {"volunteers", "points", "funnel", "children"}
+        for name, cw, ch, shapes in charts:
+            assert cw > 200 and ch > 150 and shapes > 5, name
+            assert cw <= width, name  # nothing wider than the screen
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        hours = page.locator("[data-testid=figure-service_hours]")
+        assert hours.locator(".value").inner_text() == "4.5"
+        assert "甲社区" in hours.inner_text() and "3.5" in hours.inner_text()
+        assert page.locator("[data-testid=figure-satisfaction] .value").inner_text() == "66.7"
+        assert "陈*红" in page.locator("[data-testid=top-members]").inner_text()
+        assert not errors
+        SHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"dashboard-{width}.png"), full_page=True)
+        page.emulate_media(media="print")
+        page.pdf(path=str(SHOTS / f"dashboard-{width}.pdf"), format="A4") if width == 1280 else None
+    finally:
+        context.close()
+
+
+def test_period_picker_and_english(live_server: str, browser: Any, report_world: ReportWorld) -> None:
+    w = report_world
+    context = _open(browser, live_server, w, "adminA", 390, locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server}/reports?lang=en&period=2026-11")
+        assert page.locator("[data-testid=figure-checkins] .value").inner_text() == "3"
+        page.select_option("select[name=kind]", "quarter")
+        page.fill("input[name=value]", "2026-Q4")
+        page.click("[data-testid=period-picker] button[type=submit]")
+        page.wait_for_url("**value=2026-Q4**")
+        assert page.locator("[data-testid=figure-checkins] .value").inner_text() == "4"
+        assert "Service hours" in page.content()
+        _charts = page.wait_for_function(
+            "document.querySelectorAll('[data-chart][data-drawn] svg').length >= 3"
+        )
+        # an admin of another community gets the refusal page, not figures
+        page.goto(f"{live_server}/reports?scope=community:{w.ids['B']}")
+        assert page.locator("[data-testid=figure-checkins]").count() == 0
+    finally:
+        context.close()
