@@ -4,13 +4,15 @@ Run: ``.venv/bin/python bench/checkin_bench.py [--seconds 15] [--clients 64] [--
 
 For each database a fresh scratch database is migrated and seeded with members (each with a login
 token) and activities happening now. wrk (its own process, ``requests.lua``) then POSTs
-``/api/v1/checkins`` with 64 connections, every request a NEW check-in of another member (an
-attendance row plus a ledger award of 1 point): a warm-up, then the measured run. SQLite is served by
+``/api/v1/checkins`` with 64 connections, every request a NEW scan of another member: with
+``--scan checkin`` a first scan (an attendance row; since scan-and-walk-away points post only at
+check-out, no ledger write), with ``--scan checkout`` a second scan that finishes the attendance and
+posts its points (attendance update plus a ledger award): a warm-up, then the measured run. SQLite is served by
 1 granian worker (one writer anyway), PostgreSQL by 2. On PostgreSQL the same server's ``GET /healthz``
 (no database), ``GET /readyz`` (``SELECT 1``) and Litestar's hello world on granian (same workers) are
 measured, and pgbench's tpcb-like workload runs with the same number of clients on a scratch database
-of the same server. Afterwards the bench checks that every 200 answered check-in posted exactly one
-transfer and that ``ledger verify`` is clean, and prints each worker's resident memory. Everything it
+of the same server. Afterwards the bench counts the attendances and check-in transfers (one per
+check-out, none per first scan) and checks that ``ledger verify`` is clean, and prints each worker's resident memory. Everything it
 creates is dropped at the end. The load generator runs on the same cores as the server and the
 database, so on a small box the figures are a floor; the machine's load average is printed with each.
 """
@@ -192,8 +194,8 @@ def main() -> int:
         "--scan",
         choices=["checkin", "checkout"],
         default="checkin",
-        help="checkin: every request a first scan (per-attendance points); checkout: every request a "
-        "second scan 2 h after the first (per-hour points post)",
+        help="checkin: every request a first scan (no points post yet); checkout: every request a "
+        "second scan 2 h after the first (its per-hour points post)",
     )
     args = parser.parse_args()
     rows: list[tuple[str, str, dict[str, Any]]] = []
