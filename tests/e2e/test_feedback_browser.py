@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import clock
 from service.accounts import service as accounts
 from service.activities import service as acts
+from service.kit.masking import mask_code
 from service.points import service as points
 from service.store import service as store
 from tests.conftest import SECRET, World, add_person, new_world, seeded
@@ -128,7 +129,10 @@ def test_the_clerk_is_told_what_to_hand_over_and_to_whom(
     clerk.fill("input[name=pickup_code]", scene["order"])
     clerk.click("#pickup button[type=submit]")
     expect(clerk.locator("[data-testid=flash]")).to_have_text("请交付 保温杯 ×1 给 陈*红")
-    expect(clerk.locator(f"tr[data-code='{scene['order']}']")).to_have_attribute("data-status", "fulfilled")
+    # Staff lists show codes masked (last 2 characters), never the whole pickup code.
+    row = clerk.locator(f"tr[data-code='{mask_code(scene['order'])}']")
+    expect(row).to_have_attribute("data-status", "fulfilled")
+    assert scene["order"] not in clerk.content()
     clerk.screenshot(path="/tmp/ux-counter-feedback.png", full_page=True)
     # The same code again: a sentence in Chinese, shown once.
     clerk.fill("input[name=pickup_code]", scene["order"])
@@ -162,7 +166,8 @@ def test_a_repeat_scan_says_no_need_and_shows_no_new_points(
     volunteer = _as(phone, live_server, world, "陈小红")
     url = f"{live_server}/c/{_kiosk_token(live_server, world, scene['aid'])}"
     volunteer.goto(url)
-    expect(volunteer.locator("[data-testid=points-awarded]")).to_have_text("+10")
+    # Nothing posts at the first scan (scan-and-walk-away): the page says points come at check-out.
+    expect(volunteer.locator("[data-testid=points-status]")).to_have_attribute("data-status", "on_check_out")
     balance = volunteer.locator("[data-testid=balance]").inner_text()
     volunteer.goto(url)
     heading = volunteer.locator("[data-testid=checkin-result] h1")
