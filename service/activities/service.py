@@ -342,7 +342,7 @@ async def set_points_cap(db: AsyncSession, actor: Actor, community_id: uuid.UUID
     await accounts.get_community(db, community_id)
     await accounts.require_role(db, actor, community_id, "admin")
     if not 0 <= cap <= POINTS_PER_AWARD_MAX:
-        raise _bad("points_cap", f"0-{POINTS_PER_AWARD_MAX}", "invalid_policy")
+        raise _bad("points_cap", "%(field)s: 0-%(max)s", "invalid_policy", max=POINTS_PER_AWARD_MAX)
     row = await db.get(ActivityPolicy, community_id, with_for_update=True)
     if row is None:
         row = ActivityPolicy(community_id=community_id, points_cap=cap, updated_at=clock.now())

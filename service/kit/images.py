@@ -56,7 +56,7 @@ def _too_many_pixels() -> InvalidInput:
         "image_too_large",
         "Images may have at most %(megapixels)s megapixels.",
         params={"megapixels": IMAGE_MEGAPIXELS_MAX},
-        errors=[{"field": "image", "message": f"at most {IMAGE_MEGAPIXELS_MAX} megapixels"}],
+        errors=[{"field": "image", "message": "at most %(megapixels)s megapixels"}],
     )
 
 

@@ -875,7 +875,7 @@ async def void_hold(
     if outcome == "not_found":
         raise NotFound("hold_not_found", "No such hold.")
     if outcome == "not_pending":
-        raise Conflict("hold_not_pending", f"The hold is already {status}.")
+        raise Conflict("hold_not_pending", "The hold is already %(status)s.", params={"status": status})
 
 
 # ---------------------------------------------------------------- reading
