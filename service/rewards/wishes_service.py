@@ -287,6 +287,8 @@ async def accept_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID) -> Wis
 async def decline_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID, reason: str) -> Wish:
     """The volunteer declines an offer, saying why; the wish goes back to the pool."""
     wish = await _wish_for_update(db, wish_id)
+    # The community first: someone from elsewhere learns nothing about the wish from the answer.
+    await accounts.require_role(db, actor, wish.community_id, "member")
     if not rules.wish_action_allowed("decline", wish.status):
         raise Conflict(
             "wish_not_offered",

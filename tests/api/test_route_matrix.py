@@ -26,6 +26,7 @@ from PIL import Image
 from service import clock
 from service.accounts import service as accounts
 from service.accounts.models import Member
+from service.activities.rules import POINTS_CAP_DEFAULT
 from tests.conftest import SECRET, World
 
 ROLES = (
@@ -110,11 +111,35 @@ EXPECT: dict[str, Case] = {
             "community_id": str(r.w.cid),
         },
     ),
+    # Anyone may ask for a code (the reply never says whether the number has an account); a wrong code
+    # logs nobody in, whoever asks.
+    "POST /api/v1/auth/sms-code": Case(
+        EVERYONE, body=lambda r, role: {"phone": f"1570001{ROLES.index(role):04d}"}
+    ),
+    "POST /api/v1/auth/sms-login": Case(
+        (),
+        body=lambda r, role: {"phone": f"1570001{ROLES.index(role):04d}", "code": "000000"},
+        deny={role: 401 for role in ROLES},
+    ),
+    # The one-time code is the credential: whoever holds it sees whose it is (masked).
+    "GET /api/v1/auth/activations/{code}": Case(EVERYONE),
+    "POST /api/v1/auth/activate": Case(
+        (),
+        body=lambda r, role: {"code": f"forged-{role}", "password": "new-pass-123"},
+        deny={role: 422 for role in ROLES},
+    ),
     "POST /api/v1/auth/logout": Case(LOGGED_IN),
     "GET /api/v1/me": Case(LOGGED_IN),
     "POST /api/v1/me/password": Case(LOGGED_IN, body=lambda r, role: {"password": "changed-pass-1"}),
     "POST /api/v1/communities": Case((), body=lambda r, role: {"name": "新社区", "code": f"new-{role[:5]}"}),
     "GET /api/v1/communities/{cid}": Case(EVERYONE),
+    "PATCH /api/v1/communities/{cid}": Case(
+        ("admin",), body=lambda r, role: {"self_registration": "approval"}
+    ),
+    "GET /api/v1/communities/{cid}/registrations": Case(("admin",)),
+    "POST /api/v1/registrations/{rid}/approve": Case(("admin",)),
+    "POST /api/v1/registrations/{rid}/reject": Case(("admin",)),
+    "POST /api/v1/communities/{cid}/members/{mid}/activation": Case(("admin",)),
     "GET /api/v1/communities/{cid}/members": Case(("organizer", "clerk", "reviewer", "admin")),
     "POST /api/v1/communities/{cid}/members": Case(
         ("admin",), body=lambda r, role: {"phone": "15900000077", "name": "新成员", "role": "member"}
@@ -125,8 +150,9 @@ EXPECT: dict[str, Case] = {
     "PATCH /api/v1/communities/{cid}/members/{mid}": Case(
         ("admin",), body=lambda r, role: {"name": "卡罗尔"}
     ),
+    # Community admins issue a one-time code instead (reset_by_code); only a platform admin sets one.
     "POST /api/v1/communities/{cid}/members/{mid}/password": Case(
-        ("admin",), body=lambda r, role: {"password": "reset-pass-12"}
+        (), body=lambda r, role: {"password": "reset-pass-12"}
     ),
     "DELETE /api/v1/communities/{cid}/members/{mid}/roles/{role}": Case(("admin",)),
     "GET /api/v1/communities/{cid}/partners": Case(A_PEOPLE),
@@ -160,6 +186,12 @@ EXPECT: dict[str, Case] = {
     ),
     "GET /api/v1/activities/{aid}/attendance": Case(("organizer", "admin")),
     "POST /api/v1/activities/{aid}/cancel": Case(("organizer", "admin")),
+    # Above the points cap an admin other than its creator opens the activity.
+    "POST /api/v1/activities/{aid}/approve": Case(("admin",)),
+    "GET /api/v1/communities/{cid}/activity-policy": Case(A_PEOPLE),
+    "PUT /api/v1/communities/{cid}/activity-policy": Case(
+        ("admin",), body=lambda r, role: {"points_cap": POINTS_CAP_DEFAULT}
+    ),
     "POST /api/v1/activities/{aid}/card-scans": Case(
         ("organizer", "admin"), body=lambda r, role: {"card_token": r["card_token"]}
     ),
@@ -208,7 +240,8 @@ EXPECT: dict[str, Case] = {
     ),
     # An order is shown only to its member and the store's staff; everyone else is told it does not exist.
     "GET /api/v1/orders/{oid}": Case(("member", "clerk", "admin"), deny=HIDDEN),
-    "GET /api/v1/orders/{oid}/qr.png": Case(("member", "clerk", "admin"), deny=HIDDEN),
+    # The QR carries the pickup code: its member's alone.
+    "GET /api/v1/orders/{oid}/qr.png": Case(("member",), deny=HIDDEN),
     "POST /api/v1/orders/{oid}/cancel": Case(("member", "clerk", "admin")),
     "GET /api/v1/me/orders": Case(A_PEOPLE),
     "GET /api/v1/communities/{cid}/orders": Case(("clerk", "admin")),
@@ -223,8 +256,8 @@ EXPECT: dict[str, Case] = {
         ("partner", "admin"), body=lambda r, role: {"code": r["voucher_code"]}, deny=HIDDEN
     ),
     "POST /api/v1/vouchers/{vid}/cancel": Case(("member",), deny=HIDDEN),
-    # The voucher's shop and the community's admin see its QR too (codes are another change's subject).
-    "GET /api/v1/vouchers/{vid}/qr.png": Case(("member", "partner", "admin"), deny=HIDDEN),
+    # The QR carries the code: its member's alone (the shop's lists show it masked).
+    "GET /api/v1/vouchers/{vid}/qr.png": Case(("member",), deny=HIDDEN),
     "GET /api/v1/me/vouchers": Case(A_PEOPLE),
     "GET /api/v1/partners/{pid}/vouchers": Case(("partner", "admin")),
     "GET /api/v1/partners/{pid}/settlement": Case(("partner", "admin")),
@@ -257,6 +290,8 @@ EXPECT: dict[str, Case] = {
     "POST /api/v1/communities/{cid}/wishes": Case(A_PEOPLE, body=lambda r, role: {"title": f"修水管{role}"}),
     "GET /api/v1/communities/{cid}/wishes": Case(A_PEOPLE),
     "GET /api/v1/communities/{cid}/wishes/stats": Case(("organizer", "reviewer", "admin")),
+    "GET /api/v1/communities/{cid}/satisfaction": Case(("organizer", "reviewer", "admin")),
+    "GET /api/v1/communities/{cid}/wishes/candidates": Case(("organizer", "admin")),
     "GET /api/v1/wishes/{wish_id}": Case(A_PEOPLE),
     # The member posted the wish: nobody accepts their own (own_wish).
     "POST /api/v1/wishes/{wish_id}/accept": Case(STAFF),
@@ -267,6 +302,35 @@ EXPECT: dict[str, Case] = {
         ("organizer", "admin"), body=lambda r, role: {"volunteer_id": r["bob"]}
     ),
     "POST /api/v1/wishes/{wish_id}/rate": Case(("member",), body=lambda r, role: {"stars": 5}),
+    # Like complete: the community's people get the wish's state (only its volunteer declines).
+    "POST /api/v1/wishes/{wish_id}/decline": Case(A_PEOPLE, body=lambda r, role: {"reason": "没空"}),
+    # The organizer took the wish (accept above): the volunteer never confirms their own (reviewer_conflict).
+    "POST /api/v1/wishes/{wish_id}/confirm": Case(("admin",)),
+    # The caller's own links (scope=mine); anyone in the community may ask to link a neighbour.
+    "GET /api/v1/communities/{cid}/household-links": Case(A_PEOPLE),
+    "POST /api/v1/communities/{cid}/household-links": Case(
+        A_PEOPLE, body=lambda r, role: {"phone": r["carol_phone"], "relation": "邻居"}
+    ),
+    "POST /api/v1/household-links/{link_id}/confirm": Case(("admin",)),
+    "POST /api/v1/household-links/{link_id}/reject": Case(("admin",)),
+    # Either of the two people (alice asked) or an admin.
+    "POST /api/v1/household-links/{link_id}/remove": Case(("member", "admin")),
+    # Only people who attended rate an activity (alice checked in).
+    "POST /api/v1/activities/{aid}/ratings": Case(("member",), body=lambda r, role: {"stars": 5}),
+    # ---------------------------------------------------------------- regions
+    # The platform administrator manages the tree: no community role passes.
+    "GET /api/v1/regions": Case(LOGGED_IN),
+    "POST /api/v1/regions": Case(
+        (), body=lambda r, role: {"name": "新城", "code": f"city-{role[:5]}", "level": "city"}
+    ),
+    "PUT /api/v1/regions/communities/{community_id}": Case((), body=lambda r, role: {"region_id": None}),
+    "POST /api/v1/regions/{region_id}/officials": Case((), body=lambda r, role: {"phone": r["bob_phone"]}),
+    "DELETE /api/v1/regions/{region_id}/officials/{member_id}": Case(()),
+    # ---------------------------------------------------------------- reports
+    # Asked for community A (see query_for): its admins (and officials of its regions).
+    "GET /api/v1/reports": Case(("admin",)),
+    "GET /api/v1/reports/export": Case(("admin",)),
+    "GET /api/v1/reports/hours": Case(("admin",)),
 }
 """``"METHOD path"`` (path parameters without their type) -> who passes. Keep it in the route table's order
 of domains; every /api/v1 route must be here."""
@@ -292,6 +356,12 @@ PARAMS = {
     ("claims", "claim_id"): "claim",
     ("photos", "photo_id"): "photo",
     ("wishes", "wish_id"): "wish",
+    ("activations", "code"): "activation_code",
+    ("registrations", "rid"): "registration",
+    ("household-links", "link_id"): "household_link",
+    ("regions", "region_id"): "region",
+    ("communities", "community_id"): "cid",
+    ("officials", "member_id"): "official",
 }
 """(the path segment before a parameter, the parameter) -> the resource in ``Res`` it names."""
 
@@ -322,6 +392,8 @@ def query_for(key: str, res: Res) -> dict[str, str]:
         return {"include_inactive": "true"}
     if key.endswith("/settlement") or key.endswith("/partner-report"):
         return {"month": clock.now().strftime("%Y-%m")}
+    if key.startswith("GET /api/v1/reports"):
+        return {"scope": f"community:{res.w.cid}"}
     return {}
 
 
@@ -505,6 +577,62 @@ async def _resources(client: Any, world: World, b_cid: uuid.UUID) -> Res:
         "wish",
     )
     res.ids["wish"] = wish["id"]
+    res.ids["carol_phone"] = world.members["carol"].phone
+    res.ids["bob_phone"] = world.members["bob"].phone
+    link = await _ok(
+        await client.post(
+            f"/api/v1/communities/{cid}/household-links",
+            headers=h["alice"],
+            json={"phone": res["bob_phone"], "relation": "儿子"},
+        ),
+        "household link",
+    )
+    res.ids["household_link"] = link["id"]
+    code = await _ok(
+        await client.post(f"/api/v1/communities/{cid}/members/{res['carol']}/activation", headers=h["admin"]),
+        "activation",
+    )
+    res.ids["activation_code"] = code["code"]
+    await _ok(
+        await client.patch(
+            f"/api/v1/communities/{cid}", headers=h["admin"], json={"self_registration": "approval"}
+        ),
+        "sign-ups need approval",
+    )
+    await _ok(
+        await client.post(
+            "/api/v1/auth/register",
+            json={
+                "phone": "15800009999",
+                "name": "待批",
+                "password": "new-pass-123",
+                "community_id": str(cid),
+            },
+        ),
+        "sign-up",
+    )
+    client.cookies.clear()
+    sign_ups = await client.get(f"/api/v1/communities/{cid}/registrations", headers=h["admin"])
+    assert sign_ups.status_code == 200, sign_ups.text
+    res.ids["registration"] = sign_ups.json()[0]["id"]
+    # Community A sits under a street, with bob as the street's official (no role here is one).
+    root = world.h["root"]
+    parent: str | None = None
+    for level in ("city", "district", "street"):
+        body = {"name": f"测试{level}", "code": f"test-{level}", "level": level, "parent_id": parent}
+        parent = (await _ok(await client.post("/api/v1/regions", headers=root, json=body), level))["id"]
+    res.ids["region"] = parent
+    await _ok(
+        await client.put(f"/api/v1/regions/communities/{cid}", headers=root, json={"region_id": parent}),
+        "community in street",
+    )
+    await _ok(
+        await client.post(
+            f"/api/v1/regions/{parent}/officials", headers=root, json={"phone": res["bob_phone"]}
+        ),
+        "official",
+    )
+    res.ids["official"] = res["bob"]
     return res
 
 
