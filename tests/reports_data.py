@@ -18,7 +18,7 @@ from service.accounts.models import Community, Member, Membership
 from service.activities.models import Activity, Attendance, Team
 from service.points import service as points
 from service.regions import service as regions
-from service.rewards.models import Claim, ClaimObjection, RewardRule, Wish
+from service.rewards.models import ActivityRating, Claim, ClaimObjection, RewardRule, Wish
 from service.store.models import Offer, Voucher
 
 __all__ = ["EXPECTED", "ReportWorld", "build_report_world"]
@@ -49,8 +49,9 @@ EXPECTED = {
         "points_issued": 100,
         "points_spent": 30,
         "points_outstanding": 120,  # 50 (October) + 100 - 30; the December award is not counted
-        "wishes_posted": 4,
-        "wishes_dispatched": 3,
+        "wishes_posted": 5,
+        "wishes_dispatched": 4,  # three staff offers and one taken from the pool
+        "wishes_accepted": 3,  # the third offer is still waiting
         "wishes_completed": 2,
         "wishes_rated": 2,
         "claims_submitted": 3,
@@ -73,6 +74,7 @@ EXPECTED = {
         "points_outstanding": 0,
         "wishes_posted": 1,
         "wishes_dispatched": 1,
+        "wishes_accepted": 1,
         "wishes_completed": 1,
         "wishes_rated": 1,
         "claims_submitted": 0,
@@ -196,17 +198,25 @@ async def build_report_world(db: AsyncSession) -> ReportWorld:
     attend(b1, "m4", utc(2026, 11, 12, 2), 60)
     attend(b1, "m5", utc(2026, 11, 12, 2), 0, status="in")
     attend(c1, "m6", utc(2026, 11, 20, 2), 240)
+    # neither counts: m3 left a1 early (absent), adminA's own attendance waits for a second organizer
+    attend(a1, "m3", utc(2026, 11, 3, 2), 0, status="absent")
+    attend(a1, "adminA", utc(2026, 11, 3, 2), 60, status="pending")
 
     def wish(
         cid: uuid.UUID,
         created: datetime,
         dispatch_h: float | None,
+        accept_h: float | None,
         complete_h: float | None,
         stars: int | None,
     ) -> None:
-        assigned = created + timedelta(hours=dispatch_h) if dispatch_h is not None else None
-        completed = assigned + timedelta(hours=complete_h) if assigned and complete_h is not None else None
-        status = "rated" if stars else "done" if completed else "assigned" if assigned else "open"
+        """Hours after posting to the staff offer and to the acceptance; hours after accepting to done."""
+        offered = created + timedelta(hours=dispatch_h) if dispatch_h is not None else None
+        accepted = created + timedelta(hours=accept_h) if accept_h is not None else None
+        completed = accepted + timedelta(hours=complete_h) if accepted and complete_h is not None else None
+        status = "rated" if stars else "done" if completed else "assigned" if accepted else "open"
+        if status == "open" and offered:
+            status = "offered"
         db.add(
             Wish(
                 community_id=cid,
@@ -214,9 +224,12 @@ async def build_report_world(db: AsyncSession) -> ReportWorld:
                 title="心愿",
                 category="errand",
                 status=status,
-                volunteer_id=p["m1"].id if assigned else None,
-                assigned_by=p["adminA"].id if assigned else None,
-                assigned_at=assigned,
+                volunteer_id=p["m1"].id if offered or accepted else None,
+                assigned_by=(p["adminA"].id if offered else p["m1"].id) if offered or accepted else None,
+                dispatched_by=p["adminA"].id if offered else None,
+                dispatched_at=offered,
+                assigned_at=accepted,
+                accepted_at=accepted,
                 completed_at=completed,
                 stars=stars,
                 rated_at=completed + timedelta(hours=1) if stars and completed else None,
@@ -224,12 +237,30 @@ async def build_report_world(db: AsyncSession) -> ReportWorld:
             )
         )
 
-    # dispatch hours A: 2, 4, 6; B: 1 -> street median 3, A 4, B 1. Complete: A 10, 6; B 2 -> street 6.
-    wish(A, utc(2026, 11, 1), 2, 10, 5)
-    wish(A, utc(2026, 11, 2), 4, 6, 3)
-    wish(A, utc(2026, 11, 3), 6, None, None)
-    wish(A, utc(2026, 11, 4), None, None, None)
-    wish(B, utc(2026, 11, 5), 1, 2, 4)
+    # Dispatch (offer, or taken from the pool) hours A: 2, 4, 6, 7 (pool); B: 1 -> street median 4,
+    # A 5, B 1. Accept hours A: 4, 8, 7 (pool; the third offer is not accepted yet); B: 2 -> street
+    # (2, 4, 7, 8) 5.5, A 7, B 2. Complete after accepting: A 10, 6, -; B 2 -> street 6, A 8, B 2.
+    wish(A, utc(2026, 11, 1), 2, 4, 10, 5)
+    wish(A, utc(2026, 11, 2), 4, 8, 6, 3)
+    wish(A, utc(2026, 11, 3), 6, None, None, None)
+    wish(A, utc(2026, 11, 4), None, None, None, None)
+    wish(A, utc(2026, 11, 6), None, 7, None, None)
+    wish(B, utc(2026, 11, 5), 1, 2, 2, 4)
+    # activity ratings count in satisfaction: A 5 and 2 stars (with wish stars 5, 3 -> 2 of 4 good)
+    db.add_all(
+        [
+            ActivityRating(
+                community_id=A, activity_id=a1.id, member_id=p["m1"].id, stars=5, created_at=utc(2026, 11, 4)
+            ),
+            ActivityRating(
+                community_id=A, activity_id=a1.id, member_id=p["m2"].id, stars=2, created_at=utc(2026, 11, 4)
+            ),
+            # October: the previous period only
+            ActivityRating(
+                community_id=A, activity_id=a0.id, member_id=p["m3"].id, stars=4, created_at=utc(2026, 10, 31)
+            ),
+        ]
+    )
 
     rule = RewardRule(community_id=A, code="garbage", title="垃圾分类", points=5, publicity_days=3)
     db.add(rule)

@@ -62,7 +62,9 @@ async def _busy_community(db: AsyncSession, demo: Demo, name: str, code: str, ph
             Wish(
                 community_id=community.id, requester_id=people[-1].id, title="帮忙买药", category="errand",
                 status="rated", volunteer_id=people[1].id, assigned_by=people[0].id,
-                assigned_at=created + timedelta(hours=3), completed_at=created + timedelta(hours=20),
+                dispatched_by=people[0].id, dispatched_at=created + timedelta(hours=1),
+                assigned_at=created + timedelta(hours=3), accepted_at=created + timedelta(hours=3),
+                completed_at=created + timedelta(hours=20),
                 rated_at=created + timedelta(hours=22), stars=5 - months_ago % 2, created_at=created,
             )
         )  # fmt: skip

@@ -42,9 +42,12 @@ __all__ = [
 Counts = dict[tuple[uuid.UUID, int], list[float]]
 """(community id, bucket) -> the query's values; bucket -1 is the previous period."""
 
-ACCEPTED_AT = getattr(Wish, "accepted_at", Wish.assigned_at)
-"""接单: the wishes table has no separate accept event yet; a dispatch (or a volunteer taking a wish)
-is its acceptance. When an ``accepted_at`` column lands this picks it up."""
+ACCEPTED_AT: ColumnElement[Any] = func.coalesce(Wish.accepted_at, Wish.assigned_at)
+"""接单: the volunteer accepted an offer or took the wish from the pool (``accepted_at``); wishes
+assigned before that column existed have only ``assigned_at``, which then was their acceptance."""
+MATCHED_AT: ColumnElement[Any] = func.coalesce(Wish.dispatched_at, Wish.accepted_at, Wish.assigned_at)
+"""派单: staff offered the wish to a volunteer (``dispatched_at``), or a volunteer took it from the
+pool with no dispatch (then the match is the acceptance)."""
 
 
 class Group:
@@ -210,7 +213,7 @@ async def medians_hours(
     whens = [(Wish.community_id == cid, i) for cid, i in part_of.items()]
     part = case(*whens, else_=-2) if whens else literal_column("-2")
     spans = {
-        "dispatch": (Wish.created_at, Wish.assigned_at),
+        "dispatch": (Wish.created_at, MATCHED_AT),
         "accept": (Wish.created_at, ACCEPTED_AT),
         "complete": (ACCEPTED_AT, Wish.completed_at),
     }
@@ -221,7 +224,11 @@ async def medians_hours(
             key = part if by_part else literal_column("-1")
             inner = (
                 select(key.label("g"), _seconds(db, end, start).label("d"))
-                .where(_in_period(groups, Wish.community_id, Wish.created_at), end.is_not(None))
+                .where(
+                    _in_period(groups, Wish.community_id, Wish.created_at),
+                    start.is_not(None),
+                    end.is_not(None),
+                )
                 .subquery()
             )
             ranked = select(

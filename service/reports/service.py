@@ -37,7 +37,7 @@ from service.reports.schemas import (
     TopMember,
     TopTeam,
 )
-from service.rewards.models import Claim, Wish
+from service.rewards.models import ActivityRating, Claim, Wish
 from service.store.models import Order, Voucher
 
 __all__ = ["HOURS_EXPORT_MAX", "Scope", "build_report", "default_scope", "hours_export", "resolve_scope"]
@@ -264,7 +264,7 @@ async def _wishes_and_claims(
 
     funnel = [
         func.count(),
-        flag(Wish.assigned_at.is_not(None)),
+        flag(queries.MATCHED_AT.is_not(None)),
         flag(queries.ACCEPTED_AT.is_not(None)),
         flag(Wish.completed_at.is_not(None)),
         flag(Wish.stars.is_not(None)),
@@ -282,7 +282,18 @@ async def _wishes_and_claims(
         [func.count(), flag(Wish.stars >= 4)],
         Wish.stars.is_not(None),
     )
-    s["_ratings"], s["_good_ratings"] = _flow(c, 0, n, cids), _flow(c, 1, n, cids)
+    wish_ratings, wish_good = _flow(c, 0, n, cids), _flow(c, 1, n, cids)
+    good_activity = func.sum(func.cast(ActivityRating.stars >= 4, ActivityRating.stars.type))
+    c = await queries.additive(
+        db,
+        groups,
+        ActivityRating.community_id,
+        ActivityRating.created_at,
+        [func.count(), good_activity],
+    )
+    # satisfaction: wish ratings and activity ratings together
+    s["_ratings"] = _combine(wish_ratings, _flow(c, 0, n, cids), lambda x, y: x + y)
+    s["_good_ratings"] = _combine(wish_good, _flow(c, 1, n, cids), lambda x, y: x + y)
     approved = func.sum(func.cast(Claim.status.in_(("publicized", "awarded")), Claim.points.type))
     rejected = func.sum(func.cast(Claim.status == "rejected", Claim.points.type))
     c = await queries.additive(
@@ -446,8 +457,8 @@ async def build_report(db: AsyncSession, scope: Scope, period: rules.Period) -> 
             TopMember(name=mask_name(name), activities=a, hours=round(m / 60, 1)) for name, a, m in members
         ],
         notes=[
-            "No separate accept event yet: 接单 is the dispatch, or the volunteer taking the wish.",
-            "Activities have no ratings yet: satisfaction is the share of 4-5 star wish ratings.",
+            "派单 is a staff offer or a volunteer taking a wish from the pool; 接单 is the acceptance.",
+            "Satisfaction is the share of 4-5 star ratings, of wishes and of activities together.",
             "A person active in two communities counts once in each.",
         ],
     )

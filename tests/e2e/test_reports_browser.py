@@ -62,7 +62,7 @@ def test_the_dashboard_draws_its_charts_and_shows_the_figures(
         hours = page.locator("[data-testid=figure-service_hours]")
         assert hours.locator(".value").inner_text() == "4.5"
         assert "甲社区" in hours.inner_text() and "3.5" in hours.inner_text()
-        assert page.locator("[data-testid=figure-satisfaction] .value").inner_text() == "66.7"
+        assert page.locator("[data-testid=figure-satisfaction] .value").inner_text() == "60"
         assert "陈*红" in page.locator("[data-testid=top-members]").inner_text()
         assert not errors
         SHOTS.mkdir(exist_ok=True)

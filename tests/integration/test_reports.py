@@ -65,13 +65,17 @@ async def test_district_and_city_roll_up_streets(db: AsyncSession, w: ReportWorl
 async def test_satisfaction_and_funnel_medians_are_exact(db: AsyncSession, w: ReportWorld) -> None:
     street = await report(db, w, f"region:{w.ids['street']}")
     sat = next(f for f in street.figures if f.key == "satisfaction")
-    assert sat.total == 66.7  # 5 and 4 stars of 5, 3, 4
+    assert sat.total == 60.0  # wish stars 5, 3, 4 and activity stars 5, 2: 3 of 5 are 4-5 stars
     assert {c.name: c.total for c in sat.children} == {"甲社区": 50.0, "乙社区": 100.0}
+    assert sat.previous == 100.0  # one 4-star activity rating in October
+    funnel = {f.key: f.total for f in street.figures}
+    assert [funnel[k] for k in ("wishes_posted", "wishes_dispatched", "wishes_accepted")] == [6, 5, 4]
     medians = {m.key: m for m in street.medians}
-    assert medians["dispatch"].hours == 3.0  # 1, 2, 4, 6 -> (2 + 4) / 2
-    assert {c.name: c.total for c in medians["dispatch"].children} == {"甲社区": 4.0, "乙社区": 1.0}
-    assert medians["accept"].hours == 3.0  # no separate accept event yet: same as dispatch
-    assert medians["complete"].hours == 6.0  # 2, 6, 10
+    assert medians["dispatch"].hours == 4.0  # 1, 2, 4, 6, 7 (the last taken from the pool)
+    assert {c.name: c.total for c in medians["dispatch"].children} == {"甲社区": 5.0, "乙社区": 1.0}
+    assert medians["accept"].hours == 5.5  # 2, 4, 7, 8 -> (4 + 7) / 2; an offer still waiting is left out
+    assert {c.name: c.total for c in medians["accept"].children} == {"甲社区": 7.0, "乙社区": 2.0}
+    assert medians["complete"].hours == 6.0  # 2, 6, 10 after accepting
     assert {c.name: c.total for c in medians["complete"].children} == {"甲社区": 8.0, "乙社区": 2.0}
 
 
