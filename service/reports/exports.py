@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Sequence
 
 import xlsxwriter
 
+from service.kit import csv as kit_csv
 from service.reports.schemas import ReportOut
 
 __all__ = [
@@ -93,23 +93,12 @@ def report_sections(r: ReportOut) -> list[tuple[str, list[Row]]]:
     return sections
 
 
-def _safe(value: object) -> object:
-    """Neutralise text a spreadsheet would run as a formula (= + - @ tab CR at the start)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
-
-
-def csv_bytes(rows: Iterable[Row]) -> bytes:
-    """UTF-8 with BOM (so Excel opens Chinese correctly), formula-looking cells neutralised.
-
-    Kept to this one function so it can switch to the shared CSV writer (service/kit/csv.py).
-    """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([_safe(v) for v in row])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+def csv_bytes(rows: Iterable[Row], tz: str = "Asia/Shanghai") -> bytes:
+    """The rows through the one CSV writer (service/kit/csv.py): UTF-8 with BOM, formula-looking
+    cells neutralised, times in ``tz``; the first row is the header."""
+    table = [list(r) for r in rows]
+    head, body = (table[0], table[1:]) if table else ([], [])
+    return kit_csv.csv_bytes([str(h) for h in head], body, tz=tz)
 
 
 def report_csv(r: ReportOut) -> bytes:
