@@ -46,8 +46,8 @@ RUNS = 3
 
 SEED = f"""
 CREATE UNLOGGED TABLE bn_comm AS SELECT n, gen_random_uuid() AS id FROM generate_series(0, {COMMUNITIES - 1}) n;
-INSERT INTO communities (id, name, code, timezone, allow_registration, created_at)
-  SELECT id, '社区' || n, 'c' || n, 'Asia/Shanghai', true, '2024-01-01' FROM bn_comm;
+INSERT INTO communities (id, name, code, timezone, self_registration, created_at)
+  SELECT id, '社区' || n, 'c' || n, 'Asia/Shanghai', 'auto', '2024-01-01' FROM bn_comm;
 INSERT INTO regions (id, parent_id, level, name, code, created_at)
   VALUES ('00000000-0000-0000-0000-000000000001', NULL, 'city', '庆阳市', 'city', now());
 INSERT INTO regions (id, parent_id, level, name, code, created_at)
@@ -91,9 +91,9 @@ INSERT INTO activities (id, community_id, title, description, team_id, starts_at
 
 -- check-in g: activity a = g % ACTIVITIES, member (k + 7a) % 750 of a's community (k = g / ACTIVITIES: distinct per activity)
 INSERT INTO attendances (id, community_id, activity_id, member_id, status, evidence, checked_in_at,
-                         checked_out_at, minutes, points, created_at)
+                         checked_out_at, minutes, points, needs_confirmation, created_at)
   SELECT gen_random_uuid(), c.id, a.id, m.id, 'out', 'kiosk', a.starts + (g % 50) * interval '1 minute',
-         a.starts + interval '2 hours', 30 + g % 211, 10, a.starts
+         a.starts + interval '2 hours', 30 + g % 211, 10, false, a.starts
   FROM generate_series(0, {CHECKINS - 1}) g
   JOIN bn_act a ON a.n = g % {ACTIVITIES}
   JOIN bn_comm c ON c.n = a.c
@@ -128,10 +128,13 @@ UPDATE ledger_accounts a SET balance = s.total, earned = s.total
   WHERE s.account_id = a.id AND a.kind = 'member';
 
 INSERT INTO wishes (id, community_id, requester_id, title, description, category, status, volunteer_id,
-                    assigned_by, assigned_at, completed_at, rated_at, stars, comment, timeouts, created_at)
+                    assigned_by, assigned_at, dispatched_at, accepted_at, completed_at, rated_at, stars, comment,
+                    timeouts, created_at)
   SELECT gen_random_uuid(), c.id, r.id, '心愿', '', 'errand',
          CASE WHEN g % 10 < 5 THEN 'rated' WHEN g % 10 < 7 THEN 'done' WHEN g % 10 < 8 THEN 'assigned' ELSE 'open' END,
          CASE WHEN g % 10 < 8 THEN v.id END, CASE WHEN g % 10 < 8 THEN v.id END,
+         CASE WHEN g % 10 < 8 THEN w.at + (1 + g % 47) * interval '1 hour' END,
+         CASE WHEN g % 10 < 8 THEN w.at + (1 + g % 23) * interval '1 hour' END,
          CASE WHEN g % 10 < 8 THEN w.at + (1 + g % 47) * interval '1 hour' END,
          CASE WHEN g % 10 < 7 THEN w.at + (50 + g % 71) * interval '1 hour' END,
          CASE WHEN g % 10 < 5 THEN w.at + (130 + g % 11) * interval '1 hour' END,
