@@ -107,6 +107,10 @@ def mark_retryable(scope: Any, exc: BaseException) -> bool:
     return False
 
 
+NO_TRANSACTION_PATHS = ("/healthz", "/static/", "/favicon.ico")
+"""Paths that never write (liveness, static files): served without buffering or a retry loop."""
+
+
 class RetryMiddleware:
     """Runs a request again, with a fresh session, when its transaction hit a retryable failure.
 
@@ -120,7 +124,7 @@ class RetryMiddleware:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith(NO_TRANSACTION_PATHS):
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
