@@ -41,7 +41,7 @@ from service.accounts.schemas import (
 )
 from service.accounts.service import Actor
 from service.config import IMPORT_ROWS_MAX, TOKEN_LIFETIME_SECONDS, Settings
-from service.errors import Forbidden, InvalidInput, localise
+from service.errors import InvalidInput, localise
 from service.http import CSRF_COOKIE, TOKEN_COOKIE, Limit, client_address, decode_cursor, encode_cursor
 
 __all__ = ["AuthController", "CommunityController", "MeController", "RegistrationController"]
@@ -369,12 +369,6 @@ class CommunityController(Controller):
         mid: uuid.UUID,
         data: PasswordIn,
     ) -> dict[str, str]:
-        if not actor.is_platform_admin and mid != actor.member_id:
-            await service.check_manages(db, actor, mid, cid)
-            raise Forbidden(
-                "reset_by_code",
-                "Admins do not set passwords: issue a one-time code and the member sets their own.",
-            )
         await service.set_password(
             db, actor, mid, data.password, community_id=cid, client_addr=client_address(request)
         )

@@ -52,7 +52,6 @@ __all__ = [
     "actor_for",
     "add_member",
     "authenticate_token",
-    "check_manages",
     "check_role_granter",
     "create_community",
     "create_partner",
@@ -548,12 +547,21 @@ async def set_password(
     *,
     client_addr: str | None = None,
 ) -> None:
-    """A member changes their own password, or a community admin resets one of their members'."""
+    """A member changes their own password, or a platform admin sets someone's.
+
+    A community admin never chooses a member's password: once the usual checks pass (the person is
+    theirs to manage) the answer is ``reset_by_code``: issue a one-time code and the member sets it.
+    """
     member = await get_member(db, member_id)
     if member.id != actor.member_id:
         if community_id is None:
             raise Forbidden("forbidden", "Only an admin of the member's community can reset a password.")
         await _check_manages(db, actor, member, community_id)
+        if not actor.is_platform_admin:
+            raise Forbidden(
+                "reset_by_code",
+                "Admins do not set passwords: issue a one-time code and the member sets their own.",
+            )
     member.password_hash = await hash_password(password)
     member.token_version += 1
     _forget_token_version(member.id)
@@ -567,13 +575,6 @@ async def set_password(
             subject_member_id=member.id,
             client_addr=client_addr,
         )
-
-
-async def check_manages(
-    db: AsyncSession, actor: Actor, member_id: uuid.UUID, community_id: uuid.UUID
-) -> None:
-    """Refuse unless the actor may change this person's name, phone or password (see below)."""
-    await _check_manages(db, actor, await get_member(db, member_id), community_id)
 
 
 async def _check_manages(db: AsyncSession, actor: Actor, member: Member, community_id: uuid.UUID) -> None:

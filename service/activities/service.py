@@ -742,9 +742,8 @@ async def _scan(
         inserted = await _insert_attendance(
             db, activity, member_id, evidence, moment, device_id, scanned_by, organizes
         )
-        if inserted is not None:
-            awarded = await _award(db, activity, inserted, scanned_by or member_id)
-            return CheckinResult("checked_in", activity, inserted, awarded)
+        if inserted is not None:  # nothing posts at check-in (scan-and-walk-away)
+            return CheckinResult("checked_in", activity, inserted, 0)
     att = await db.scalar(
         select(Attendance)
         .where(Attendance.activity_id == activity.id, Attendance.member_id == member_id)
@@ -796,9 +795,8 @@ async def _check_in(
     inserted = await _insert_attendance(
         db, activity, member_id, evidence, moment, device_id, scanned_by, organizes
     )
-    if inserted is not None:
-        awarded = await _award(db, activity, inserted, scanned_by or member_id)
-        return CheckinResult("checked_in", activity, inserted, awarded)
+    if inserted is not None:  # nothing posts at check-in (scan-and-walk-away)
+        return CheckinResult("checked_in", activity, inserted, 0)
     # a concurrent scan of the same member won: report its result
     att = await db.scalar(
         select(Attendance)

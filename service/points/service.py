@@ -497,12 +497,7 @@ async def _move(
     the database does not know (its creating transaction rolled back) is resolved again, once.
     """
     for cached in (True, False):
-        credit_id = await _resolve(db, community_id, credit, cached=cached)
-        debit_id = await _resolve(db, community_id, debit, cached=cached)
-        if debit_id is None:  # a member who never had points has no account yet
-            raise _insufficient(0, points)
-        if credit_id is None:
-            raise RuntimeError("a credited account is always created")
+        debit_id, credit_id = await _pair(db, community_id, debit, credit, points, cached=cached)
         chash = rules.content_hash(
             "transfer",
             legs=[(debit_id, -points), (credit_id, points)],
@@ -532,6 +527,26 @@ async def _move(
             continue
         return _posted(done, points)
     raise RuntimeError("ledger accounts not found after resolving them")
+
+
+async def _pair(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    source: _Ref | uuid.UUID,
+    target: _Ref | uuid.UUID,
+    points: int,
+    *,
+    cached: bool,
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """The ids of the account points leave and the one they reach; the target is created if needed,
+    and a source without an account (a member who never had points) has nothing to give."""
+    target_id = await _resolve(db, community_id, target, cached=cached)
+    source_id = await _resolve(db, community_id, source, cached=cached)
+    if source_id is None:
+        raise _insufficient(0, points)
+    if target_id is None:
+        raise RuntimeError("a credited account is always created")
+    return source_id, target_id
 
 
 def _posted(done: ledger.Posted, points: int) -> TransferResult:
@@ -754,12 +769,7 @@ async def hold(
         raise InvalidInput("invalid_expiry", "A hold must expire in the future, within a year.")
     target, source = _payee(payee, payee_partner_id), _Ref("member", member_id, create=False)
     for cached in (True, False):
-        target_id = await _resolve(db, community_id, target, cached=cached)
-        source_id = await _resolve(db, community_id, source, cached=cached)
-        if source_id is None:
-            raise _insufficient(0, points)
-        if target_id is None:
-            raise RuntimeError("a payee account is always created")
+        source_id, target_id = await _pair(db, community_id, source, target, points, cached=cached)
         chash = rules.content_hash(
             "hold",
             legs=[(source_id, -points), (target_id, points)],
