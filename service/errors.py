@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
 from litestar import Request, Response
@@ -28,10 +28,12 @@ __all__ = [
     "NotFound",
     "TooManyRequests",
     "add_localiser",
+    "declared_errors",
     "exception_handlers",
     "localise",
     "login_redirect",
     "problem",
+    "raises",
     "set_error_page",
 ]
 
@@ -40,10 +42,25 @@ PROBLEM = "application/problem+json"
 
 
 class DomainError(Exception):
-    """An outcome a user can cause. ``code`` is stable and documented; ``detail`` is for people."""
+    """An outcome a user can cause. ``code`` is stable and documented; ``detail`` is for people.
+
+    Each domain declares its errors as subclasses in its ``errors.py``, one class per code, with the
+    message (a msgid with ``%(name)s`` placeholders) as the class's ``message``::
+
+        class OutOfStock(Conflict):
+            code = "out_of_stock"
+            message = "Only %(stock)s left."
+
+        raise OutOfStock(params={"stock": 3})
+
+    Service functions name what they raise with :func:`raises`; the OpenAPI document lists each route's
+    errors from those declarations (``service.http.errors_of``).
+    """
 
     status: ClassVar[int] = 400
     code: str = "bad_request"
+    message: ClassVar[str] = ""
+    """The default detail (a msgid); a raise may pass its own ``detail``."""
 
     def __init__(
         self,
@@ -56,7 +73,7 @@ class DomainError(Exception):
         params: dict[str, object] | None = None,
     ) -> None:
         self.code = code or type(self).code
-        self.template = detail or self.code.replace("_", " ")
+        self.template = detail or type(self).message or self.code.replace("_", " ")
         """``detail`` before ``params`` are filled in: the msgid that pages translate."""
         self.params = params or {}
         self.detail = self.template % self.params if self.params else self.template
@@ -71,6 +88,30 @@ class DomainError(Exception):
             else errors
         )
         super().__init__(f"{self.code}: {self.detail}")
+
+
+ErrorClass = type[DomainError]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def raises(*errors: ErrorClass) -> Callable[[_F], _F]:
+    """Declare the errors a service function can raise (its own and those of what it calls).
+
+    The declaration is read by ``service.http.errors_of`` to document each route's errors, and a test
+    (tests/api/test_error_contract.py) checks it against the function's body.
+    """
+
+    def mark(fn: _F) -> _F:
+        setattr(fn, "__raises__", (*getattr(fn, "__raises__", ()), *errors))  # noqa: B010
+        return fn
+
+    return mark
+
+
+def declared_errors(fn: Callable[..., Any]) -> tuple[ErrorClass, ...]:
+    """What :func:`raises` declared for ``fn`` (empty if nothing)."""
+    found: tuple[ErrorClass, ...] = getattr(fn, "__raises__", ())
+    return found
 
 
 class InvalidInput(DomainError):

@@ -13,12 +13,13 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.service import Actor, authenticate_token, decode_token
 from service.config import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, Settings
-from service.errors import Forbidden, InvalidInput, NotAuthenticated
+from service.errors import DomainError, Forbidden, InvalidInput, NotAuthenticated, declared_errors
 from service.idempotency import run_once
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "client_address",
     "decode_cursor",
     "encode_cursor",
+    "errors_of",
     "idempotent",
     "login_of",
     "provide_actor",
@@ -189,3 +191,37 @@ async def idempotent(
         db, actor.member_id, request.headers.get("idempotency-key"), scope, await request.body(), encoded
     )
     return Response(content=body, status_code=status, media_type="application/json")
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """An error as RFC 9457 problem+json: ``code`` is stable, ``detail`` is for people."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    errors: list[dict[str, str]] | None = None
+
+
+def errors_of(*sources: Callable[..., Any] | type[DomainError]) -> dict[int, ResponseSpec]:
+    """The error responses of a route, from what its service functions declare with ``raises``.
+
+    ``sources`` are the service functions the handler calls (and any error class the handler raises
+    itself). One response per status, its description the codes, e.g. ``409: out_of_stock, limit_reached``.
+    """
+    by_status: dict[int, set[str]] = {}
+    for source in sources:
+        classes: tuple[type[DomainError], ...] = (
+            (source,) if isinstance(source, type) else declared_errors(source)
+        )
+        for cls in classes:
+            by_status.setdefault(cls.status, set()).add(cls.code)
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            description=", ".join(sorted(codes)),
+            media_type="application/problem+json",
+        )
+        for status, codes in sorted(by_status.items())
+    }

@@ -39,6 +39,7 @@ from service.config import LOGIN_FAILURES_MAX, LOGIN_WINDOW_SECONDS
 from service.db import is_postgres
 from service.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyRequests
 from service.ids import new_id
+from service.kit.masking import mask_name
 
 __all__ = [
     "ActivationView",
@@ -301,7 +302,7 @@ async def activation_view(db: AsyncSession, code: str, client: str) -> Activatio
     row = await _activation_by_code(db, code, client)
     member = await accounts.get_member(db, row.member_id)
     community = await accounts.get_community(db, row.community_id)
-    return ActivationView(rules.mask_name(member.name), community.name, community.timezone, row.expires_at)
+    return ActivationView(mask_name(member.name), community.name, community.timezone, row.expires_at)
 
 
 async def activate(

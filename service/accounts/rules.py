@@ -22,8 +22,6 @@ __all__ = [
     "activation_code",
     "code_hash",
     "format_activation_code",
-    "mask_name",
-    "mask_phone",
     "normalise_activation_code",
     "normalise_phone",
     "sms_code_hash",
@@ -65,21 +63,6 @@ def normalise_phone(raw: str) -> str | None:
             digits = digits[len(prefix) :]
             break
     return digits if _PHONE_RE.match(digits) else None
-
-
-def mask_phone(phone: str) -> str:
-    """138****5678."""
-    return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else "****"
-
-
-def mask_name(name: str) -> str:
-    """王*成 for public boards: first and last character kept, the middle starred."""
-    name = name.strip()
-    if len(name) <= 1:
-        return name or "*"
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
 def activation_code(secret_key: str, activation_id: uuid.UUID) -> str:

@@ -14,7 +14,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.service import Actor
-from service.activities import qr, rules
+from service.activities import rules
 from service.activities import service as svc
 from service.activities.models import Activity, Attendance
 from service.activities.schemas import (
@@ -44,6 +44,7 @@ from service.activities.schemas import (
 from service.config import Settings
 from service.errors import InvalidInput, NotAuthenticated, localise
 from service.http import Limit, client_address, decode_cursor, encode_cursor, idempotent, login_of
+from service.kit import qr
 
 __all__ = ["DEVICE_COOKIE", "ROUTES", "SCAN_COOKIE", "device_of", "pending_scan_of"]
 

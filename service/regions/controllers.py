@@ -8,8 +8,8 @@ from typing import Any
 from litestar import Controller, delete, get, post, put
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.rules import mask_phone
 from service.accounts.service import Actor
+from service.kit.masking import mask_phone
 from service.regions import service
 from service.regions.models import Region
 from service.regions.schemas import (

@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import clock
 from service.accounts import service as accounts
 from service.accounts.models import Community, Membership
-from service.accounts.rules import mask_name
 from service.accounts.service import Actor
 from service.activities.models import Activity, Team
 from service.db import is_postgres
 from service.errors import Forbidden, InvalidInput, NotFound
+from service.kit.masking import mask_name
 from service.regions import service as regions
 from service.reports import queries, rules
 from service.reports.queries import Counts, Group
@@ -473,7 +473,7 @@ async def hours_export(
     db: AsyncSession, scope: Scope, period: rules.Period, member_id: uuid.UUID | None = None
 ) -> list[tuple[str, str, str, str, float, str]]:
     """Service-hour lines (name, masked phone, activity, local date, hours, organizer) for the period."""
-    from service.accounts.rules import mask_phone
+    from service.kit.masking import mask_phone
 
     groups = _groups(scope, period)
     if not scope.communities:

@@ -21,12 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service import clock
 from service.accounts import service as accounts
 from service.accounts.models import Member
-from service.accounts.rules import mask_name
 from service.accounts.service import Actor
 from service.activities import service as activities
 from service.config import LIST_LIMIT_MAX, POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
 from service.db import transaction
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from service.kit.masking import mask_name
 from service.points import service as points
 from service.rewards import households_service as households
 from service.rewards import rules

@@ -14,13 +14,13 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.models import Partner
-from service.accounts.rules import mask_name
 from service.accounts.service import Actor
 from service.config import Settings
 from service.errors import InvalidInput, localise
 from service.http import Limit, decode_cursor, encode_cursor, idempotent
 from service.kit import csv as kit_csv
-from service.kit.masking import mask_code
+from service.kit import qr
+from service.kit.masking import mask_code, mask_name
 from service.store import rules, service
 from service.store.models import Offer, Order, Product, StoreSettings, Voucher
 from service.store.schemas import (
@@ -321,7 +321,7 @@ class OrderController(Controller):
     )
     async def qr(self, db: AsyncSession, actor: Actor, settings: Settings, oid: uuid.UUID) -> Response[bytes]:
         order, _ = await service.order_for_viewer(db, actor, oid, owner_only=True)
-        return _png(rules.qr_png(f"{settings.public_url}/o/{order.pickup_code}"))
+        return _png(qr.png(f"{settings.public_url}/o/{order.pickup_code}"))
 
     @get("/me/orders", summary="The caller's orders in a community, newest first")
     async def mine(
@@ -438,7 +438,7 @@ class OfferController(Controller):
     )
     async def qr(self, db: AsyncSession, actor: Actor, settings: Settings, vid: uuid.UUID) -> Response[bytes]:
         voucher, _ = await service.voucher_for_viewer(db, actor, vid, owner_only=True)
-        return _png(rules.qr_png(f"{settings.public_url}/v/{voucher.code}"))
+        return _png(qr.png(f"{settings.public_url}/v/{voucher.code}"))
 
     @get("/me/vouchers", summary="The caller's vouchers in a community, newest first")
     async def mine(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 import secrets
 from dataclasses import dataclass
@@ -28,7 +27,6 @@ __all__ = [
     "new_code",
     "normalise_code",
     "process_image",
-    "qr_png",
     "yuan",
 ]
 
@@ -134,16 +132,3 @@ def process_image(raw: bytes) -> ProcessedImage:
     return ProcessedImage(
         image.data, image.media_type, image.thumb, image.thumb_media_type, image.width, image.height
     )
-
-
-def qr_png(url: str, box_px: int = 10) -> bytes:
-    """A PNG of a QR code that encodes ``url`` (medium error correction, a quiet zone of 4)."""
-    import qrcode
-    from qrcode.constants import ERROR_CORRECT_M
-
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=box_px, border=4)
-    code.add_data(url)
-    code.make(fit=True)
-    out = io.BytesIO()
-    code.make_image(fill_color="black", back_color="white").save(out, format="PNG")
-    return out.getvalue()

@@ -25,11 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import clock
 from service.accounts import service as accounts
 from service.accounts.models import Community, Member, Membership, Partner
-from service.accounts.rules import mask_name
 from service.accounts.service import Actor
 from service.config import NAME_MAX, POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from service.ids import new_id
+from service.kit.masking import mask_name
 from service.points import service as points
 from service.store import rules
 from service.store.models import Offer, Order, Product, ProductImage, StoreSettings, Voucher

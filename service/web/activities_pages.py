@@ -19,11 +19,13 @@ from service import clock
 from service.accounts import service as accounts
 from service.accounts.models import Community
 from service.accounts.service import Actor
-from service.activities import qr, rules
+from service.activities import rules
 from service.activities import service as svc
 from service.activities.controllers import DEVICE_COOKIE, SCAN_COOKIE, device_of, pending_scan_of
 from service.config import Settings
 from service.errors import DomainError
+from service.kit import qr
+from service.kit.masking import mask_phone
 from service.points import service as points
 from service.web.pages import HOME_PANELS
 from service.web.render import env, page, redirect_to_login
@@ -93,10 +95,6 @@ async def _my_communities(
     for m in await accounts.roles_of(db, actor.member_id):
         roles.setdefault(m.community_id, set()).add(m.role)
     return await accounts.list_communities(db, roles), roles
-
-
-def _mask(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else phone
 
 
 @get("/activities", include_in_schema=False)
@@ -330,7 +328,7 @@ async def card_landing_page(
         "activities/card_scan.html",
         actor,
         member=member,
-        phone=_mask(member.phone),
+        phone=mask_phone(member.phone),
         card=card,
         activities=await svc.activities_now(db, card.community_id),
     )
@@ -462,7 +460,7 @@ async def teams_page(
     members: list[tuple[uuid.UUID, str]] = []
     if organizer:
         listed, _next = await accounts.list_members(db, actor, chosen.id, TEAM_MEMBER_PICKER_MAX)
-        members = [(m.id, f"{m.name} · {_mask(m.phone)}") for m, _roles in listed]
+        members = [(m.id, f"{m.name} · {mask_phone(m.phone)}") for m, _roles in listed]
     mine = {t.team.id for t in teams if any(mid == actor.member_id for mid, _n, _m in t.members)}
     return page(
         request,

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts import onboarding
 from service.accounts import rules as account_rules
 from service.accounts.service import Actor
-from service.activities import qr
 from service.config import Settings
 from service.errors import DomainError
+from service.kit import qr
 from service.web.pages import admin_community, scan_community
 from service.web.render import page
 

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts import service as accounts
 from service.accounts.models import Community
 from service.accounts.service import Actor
-from service.activities import qr
 from service.config import LIST_LIMIT_MAX, Settings
 from service.errors import DomainError
+from service.kit import qr
 from service.points import service as points
 from service.rewards import households_service as households
 from service.rewards import ratings_service as ratings

@@ -12,10 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import service as accounts
 from service.accounts.models import Community
-from service.accounts.rules import mask_name
 from service.accounts.service import Actor
 from service.errors import DomainError
-from service.kit.masking import mask_code
+from service.kit.masking import mask_code, mask_name
 from service.points import service as points
 from service.store import service as store
 from service.store.rules import SPEND_CONFIRM_POINTS

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from service.accounts.rules import mask_name, mask_phone, normalise_phone
+from service.accounts.rules import normalise_phone
 from service.accounts.service import parse_import_csv
 from service.config import NAME_MAX
 from service.ids import new_id
@@ -51,26 +51,6 @@ def test_normalise_phone_accepts_what_people_type(raw: str, expected: str) -> No
 )
 def test_normalise_phone_refuses_what_is_not_a_mainland_mobile(raw: str) -> None:
     assert normalise_phone(raw) is None
-
-
-def test_mask_phone_hides_the_middle() -> None:
-    assert mask_phone("13812345678") == "138****5678"
-    assert mask_phone("123") == "****"
-
-
-@pytest.mark.parametrize(
-    ("name", "masked"),
-    [
-        ("王小成", "王*成"),
-        ("欧阳娜娜", "欧**娜"),
-        ("李四", "李*"),
-        ("张", "张"),
-        ("", "*"),
-        ("  王五  ", "王*"),
-    ],
-)
-def test_mask_name_keeps_first_and_last(name: str, masked: str) -> None:
-    assert mask_name(name) == masked
 
 
 def test_import_csv_with_header_bom_and_roles() -> None:

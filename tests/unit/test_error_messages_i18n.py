@@ -162,6 +162,16 @@ def collect() -> Found:
             for t in n.targets
             if isinstance(t, ast.Name)
         }
+        for cls in ast.walk(tree):  # class OutOfStock(Conflict): message = "..."
+            if isinstance(cls, ast.ClassDef) and cls.name in found.error_classes:
+                for stmt in cls.body:
+                    target = stmt.targets[0] if isinstance(stmt, ast.Assign) else None
+                    target = target or getattr(stmt, "target", None)
+                    value = getattr(stmt, "value", None)
+                    empty = isinstance(value, ast.Constant) and value.value == ""
+                    if isinstance(target, ast.Name) and target.id == "message" and not empty:
+                        where = f"{path.relative_to(SERVICE.parent)}:{stmt.lineno}"
+                        _take(found, getattr(stmt, "value", None), "message", where, constants)
         for call in ast.walk(tree):
             if not isinstance(call, ast.Call):
                 continue
