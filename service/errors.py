@@ -91,27 +91,43 @@ class DomainError(Exception):
 
 
 ErrorClass = type[DomainError]
+ErrorSource = type[DomainError] | Callable[..., Any]
+"""An error class, or a function whose declared errors are included (``raises(points.award)``)."""
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def raises(*errors: ErrorClass) -> Callable[[_F], _F]:
-    """Declare the errors a service function can raise (its own and those of what it calls).
+def raises(*sources: ErrorSource) -> Callable[[_F], _F]:
+    """Declare the errors a service function can raise: error classes, and the functions it calls whose
+    declared errors can pass through (``@raises(OutOfStock, points.hold)``).
 
-    The declaration is read by ``service.http.errors_of`` to document each route's errors, and a test
-    (tests/api/test_error_contract.py) checks it against the function's body.
+    ``service.http.errors_of`` documents each route's errors from these declarations, and a test
+    (tests/api/test_error_contract.py) checks each declaration against the function's body.
     """
 
     def mark(fn: _F) -> _F:
-        setattr(fn, "__raises__", (*getattr(fn, "__raises__", ()), *errors))  # noqa: B010
+        setattr(fn, "__raises__", (*getattr(fn, "__raises__", ()), *sources))  # noqa: B010
         return fn
 
     return mark
 
 
-def declared_errors(fn: Callable[..., Any]) -> tuple[ErrorClass, ...]:
-    """What :func:`raises` declared for ``fn`` (empty if nothing)."""
-    found: tuple[ErrorClass, ...] = getattr(fn, "__raises__", ())
-    return found
+def declared_errors(fn: ErrorSource) -> tuple[ErrorClass, ...]:
+    """The error classes ``fn`` declares, with those of the functions it names expanded (once each)."""
+    out: dict[ErrorClass, None] = {}
+    seen: set[int] = set()
+
+    def walk(source: ErrorSource) -> None:
+        if isinstance(source, type):
+            out.setdefault(source, None)
+            return
+        if id(source) in seen:
+            return
+        seen.add(id(source))
+        for inner in getattr(source, "__raises__", ()):
+            walk(inner)
+
+    walk(fn)
+    return tuple(out)
 
 
 class InvalidInput(DomainError):

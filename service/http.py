@@ -212,9 +212,7 @@ def errors_of(*sources: Callable[..., Any] | type[DomainError]) -> dict[int, Res
     """
     by_status: dict[int, set[str]] = {}
     for source in sources:
-        classes: tuple[type[DomainError], ...] = (
-            (source,) if isinstance(source, type) else declared_errors(source)
-        )
+        classes = declared_errors(source)
         for cls in classes:
             by_status.setdefault(cls.status, set()).add(cls.code)
     return {
