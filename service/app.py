@@ -30,10 +30,10 @@ from service.activities.controllers import ROUTES as ACTIVITY_ROUTES
 from service.audit.controllers import ROUTES as AUDIT_ROUTES
 from service.config import BODY_MAX_BYTES, Settings
 from service.db import create_engine, create_session_maker
-from service.errors import exception_handlers
 from service.http import provide_actor, provide_maybe_actor, provide_settings
 from service.jobs import run_jobs_forever
 from service.points.controllers import ROUTES as POINTS_ROUTES
+from service.problems import exception_handlers
 from service.regions.controllers import ROUTES as REGION_ROUTES
 from service.reports.controllers import ROUTES as REPORT_ROUTES
 from service.retry import RetryMiddleware

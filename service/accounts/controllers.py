@@ -41,8 +41,9 @@ from service.accounts.schemas import (
 )
 from service.accounts.service import Actor
 from service.config import IMPORT_ROWS_MAX, TOKEN_LIFETIME_SECONDS, Settings
-from service.errors import InvalidInput, localise
+from service.errors import InvalidInput
 from service.http import CSRF_COOKIE, TOKEN_COOKIE, Limit, client_address, decode_cursor, encode_cursor
+from service.problems import localise
 
 __all__ = ["AuthController", "CommunityController", "MeController", "RegistrationController"]
 

@@ -42,9 +42,10 @@ from service.activities.schemas import (
     TeamOut,
 )
 from service.config import Settings
-from service.errors import InvalidInput, NotAuthenticated, localise
+from service.errors import InvalidInput, NotAuthenticated
 from service.http import Limit, client_address, decode_cursor, encode_cursor, idempotent, login_of
 from service.kit import qr
+from service.problems import localise
 
 __all__ = ["DEVICE_COOKIE", "ROUTES", "SCAN_COOKIE", "device_of", "pending_scan_of"]
 

@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts.models import Partner
 from service.accounts.service import Actor
 from service.config import Settings
-from service.errors import InvalidInput, localise
+from service.errors import InvalidInput
 from service.http import Limit, decode_cursor, encode_cursor, idempotent
 from service.kit import csv as kit_csv
 from service.kit import qr
 from service.kit.masking import mask_code, mask_name
+from service.problems import localise
 from service.store import rules, service
 from service.store.models import Offer, Order, Product, StoreSettings, Voucher
 from service.store.schemas import (

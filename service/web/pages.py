@@ -17,8 +17,9 @@ from service.accounts import service as accounts
 from service.accounts.models import Community
 from service.accounts.service import Actor
 from service.config import LIST_LIMIT_DEFAULT, Settings
-from service.errors import DomainError, add_localiser, set_error_page
+from service.errors import DomainError
 from service.http import LANG_COOKIE, decode_cursor, encode_cursor
+from service.problems import add_localiser, set_error_page
 from service.web.i18n import translator
 from service.web.render import env, locale_of, page
 

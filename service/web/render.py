@@ -12,8 +12,8 @@ from litestar.datastructures import Cookie
 
 from service.accounts.service import Actor
 from service.errors import DomainError
-from service.errors import login_redirect as redirect_to_login
 from service.http import CSRF_COOKIE, LANG_COOKIE
+from service.problems import login_redirect as redirect_to_login
 from service.web.i18n import DEFAULT_LOCALE, LOCALES, Translator, translator
 
 __all__ = ["JS_TEXT", "locale_of", "page", "problem_text", "redirect_to_login"]

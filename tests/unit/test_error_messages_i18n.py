@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service import errors
+from service import problems as errors
 from service.web import activities_pages, pages, render
 from service.web.i18n import translator
 
