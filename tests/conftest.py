@@ -14,32 +14,23 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service import clock
-from service.accounts import service as accounts
-from service.accounts.models import Community, Member, Partner
 from service.app import create_app
 from service.config import Settings
-from service.db import Base, create_engine, create_session_maker, upgrade_database
+from service.db import create_engine, create_session_maker, upgrade_database
 from service.models import load_all_models
+from tests.support.database import BACKEND, IN_CI, PG_URL, ROOT, in_thread, truncate
+from tests.support.world import SECRET, World, populate
 
-ROOT = Path(__file__).resolve().parent.parent
-T = TypeVar("T")
-IN_CI = os.environ.get("CI", "").lower() == "true"
-BACKEND = os.environ.get("JIFEN_TEST_DATABASE", "sqlite").lower()
-PG_URL = os.environ.get("JIFEN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 CHROMIUM = os.environ.get("JIFEN_CHROMIUM", "/usr/bin/chromium")
-SECRET = "test-secret-" + "x" * 40
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -82,34 +73,26 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
-def _in_thread(fn: Any, *args: Any) -> Any:
-    """Run ``fn`` in its own thread: it may start an event loop while the tests' loop is running."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(fn, *args).result()
-
-
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     load_all_models()
     if BACKEND == "postgres":
         name = f"jifen_test_{os.getpid()}_{secrets.token_hex(3)}"
         try:
-            _in_thread(asyncio.run, _pg_admin(f'CREATE DATABASE "{name}"'))
+            in_thread(asyncio.run, _pg_admin(f'CREATE DATABASE "{name}"'))
         except Exception as exc:  # no server: skip (or fail in CI)
             if IN_CI:
                 raise
             pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
         base = PG_URL.rsplit("/", 1)[0]
         url = f"{base}/{name}"
-        _in_thread(upgrade_database, url)
+        in_thread(upgrade_database, url)
         yield url
-        _in_thread(asyncio.run, _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        in_thread(asyncio.run, _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     else:
         path = tmp_path_factory.mktemp("db") / "jifen-test.db"
         url = f"sqlite+aiosqlite:///{path}"
-        _in_thread(upgrade_database, url)
+        in_thread(upgrade_database, url)
         yield url
 
 
@@ -142,19 +125,8 @@ def _real_clock() -> Iterator[None]:
 @pytest.fixture
 async def clean(engine: AsyncEngine) -> AsyncEngine:
     """Empty tables. ``db``, ``client`` and ``world`` depend on it, so every database test starts empty."""
-    await _truncate(engine)
+    await truncate(engine)
     return engine
-
-
-async def _truncate(eng: AsyncEngine) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    async with eng.begin() as conn:
-        if eng.dialect.name == "postgresql":
-            # TRUNCATE does not fire the row triggers that keep ledger entries append-only.
-            await conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
-        else:
-            for t in tables:
-                await conn.execute(text(f'DELETE FROM "{t}"'))
 
 
 @pytest.fixture
@@ -182,85 +154,11 @@ async def client(app: Any) -> AsyncIterator[AsyncTestClient[Any]]:
 # ---------------------------------------------------------------- people
 
 
-@dataclass
-class World:
-    """A community with a member of every role; ``h[name]`` are bearer headers."""
-
-    community: Community
-    partner: Partner
-    members: dict[str, Member] = field(default_factory=dict)
-    h: dict[str, dict[str, str]] = field(default_factory=dict)
-    root: accounts.Actor | None = None
-
-    @property
-    def cid(self) -> uuid.UUID:
-        return self.community.id
-
-    def actor(self, name: str) -> accounts.Actor:
-        m = self.members[name]
-        return accounts.Actor(m.id, m.name, m.phone, m.is_platform_admin)
-
-
-async def add_person(
-    db: AsyncSession, world: World, name: str, phone: str, role: str, partner_id: uuid.UUID | None = None
-) -> Member:
-    assert world.root is not None
-    member = await accounts.add_member(db, world.root, world.cid, phone, name, None, role, partner_id)
-    world.members[name] = member
-    world.h[name] = {"Authorization": f"Bearer {accounts.issue_token(member, SECRET)}"}
-    return member
-
-
-async def new_world(db: AsyncSession) -> World:
-    """A platform admin, a community and a partner shop; people are added with :func:`add_person`."""
-    root_member = Member(phone="13700000000", name="平台", is_platform_admin=True)
-    db.add(root_member)
-    await db.flush()
-    root = accounts.Actor(root_member.id, root_member.name, root_member.phone, True)
-    community = await accounts.create_community(db, root, "测试社区", "test-community")
-    partner = await accounts.create_partner(db, root, community.id, "测试商店")
-    w = World(community, partner, root=root)
-    w.members["root"] = root_member
-    w.h["root"] = {"Authorization": f"Bearer {accounts.issue_token(root_member, SECRET)}"}
-    return w
-
-
-def seeded(database_url: str, build: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Empty the tables, run ``build(db)`` and commit, in a thread with its own event loop.
-
-    For browser tests' fixtures, whose data must be committed before the page (another process) reads it.
-    """
-
-    async def run() -> T:
-        engine = create_engine(database_url)
-        try:
-            await _truncate(engine)
-            async with create_session_maker(engine)() as db:
-                result = await build(db)
-                await db.commit()
-                return result
-        finally:
-            await engine.dispose()
-
-    result: T = _in_thread(asyncio.run, run())
-    return result
-
-
 @pytest.fixture
 async def world(clean: AsyncEngine, maker: async_sessionmaker[AsyncSession]) -> World:
+    """A community with a member of every role (``tests.support.world.PEOPLE``), committed."""
     async with maker() as db:
-        w = await new_world(db)
-        await add_person(db, w, "admin", "13800000001", "admin")
-        await add_person(db, w, "admin2", "13800000011", "admin")
-        await add_person(db, w, "organizer", "13800000002", "organizer")
-        await add_person(db, w, "organizer2", "13800000012", "organizer")
-        await add_person(db, w, "clerk", "13800000003", "clerk")
-        await add_person(db, w, "reviewer", "13800000004", "reviewer")
-        await add_person(db, w, "reviewer2", "13800000014", "reviewer")
-        await add_person(db, w, "partner", "13800000005", "partner", w.partner.id)
-        await add_person(db, w, "alice", "13900000001", "member")
-        await add_person(db, w, "bob", "13900000002", "member")
-        await add_person(db, w, "carol", "13900000003", "member")
+        w = await populate(db)
         await db.commit()
     return w
 

@@ -15,13 +15,13 @@ from service.accounts.models import Member, Membership
 from service.audit.models import AuditEvent
 from service.points import service as points
 from service.points.models import Transfer
-from tests.conftest import SECRET
+from tests.support.world import SECRET, World
 
 PASSWORD = "b-own-pass-1"
 """The password each person of community B chose."""
 
 
-async def community_b(maker: Any, world: Any) -> dict[str, Member]:
+async def community_b(maker: Any, world: World) -> dict[str, Member]:
     """Community B, with its own clerk, organizer, partner staff and resident, each with a password."""
     people: dict[str, Member] = {}
     async with maker() as db:
@@ -53,7 +53,7 @@ async def audit(maker: Any, action: str) -> list[AuditEvent]:
 # ---------------------------------------------------------------- 1. tenant isolation of people
 
 
-async def test_admin_of_a_cannot_take_over_people_of_b(client: Any, world: Any, maker: Any) -> None:
+async def test_admin_of_a_cannot_take_over_people_of_b(client: Any, world: World, maker: Any) -> None:
     people = await community_b(maker, world)
     url = f"/api/v1/communities/{world.cid}/members"
     for role, person in people.items():
@@ -83,7 +83,7 @@ async def test_admin_of_a_cannot_take_over_people_of_b(client: Any, world: Any, 
 
 
 async def test_admin_manages_people_only_of_his_community_and_platform_admin_all(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     people = await community_b(maker, world)
     alice = world.members["alice"]
@@ -120,7 +120,7 @@ async def test_admin_manages_people_only_of_his_community_and_platform_admin_all
 
 
 async def test_community_admin_cannot_make_a_second_admin_or_reviewer(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     url = f"/api/v1/communities/{world.cid}/members"
     before = (await rows(maker, Member), await rows(maker, Membership))
@@ -169,7 +169,7 @@ async def test_community_admin_cannot_make_a_second_admin_or_reviewer(
     assert removed == ["clerk", "admin"]
 
 
-async def test_admin_cannot_award_himself(client: Any, world: Any, maker: Any) -> None:
+async def test_admin_cannot_award_himself(client: Any, world: World, maker: Any) -> None:
     admin = world.members["admin"]
     awards = f"/api/v1/communities/{world.cid}/awards"
     # Even a small award to oneself waits for another admin.
@@ -225,7 +225,7 @@ async def _all_audit(maker: Any) -> list[AuditEvent]:
 
 
 async def test_audit_log_is_read_by_the_communitys_admins_and_platform_admins(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     await community_b(maker, world)
     for who in ("bob", "carol", "alice"):
@@ -270,7 +270,7 @@ async def test_audit_log_is_read_by_the_communitys_admins_and_platform_admins(
     ).status_code == 404
 
 
-async def test_audit_page_in_both_languages_for_admins_only(client: Any, world: Any, maker: Any) -> None:
+async def test_audit_page_in_both_languages_for_admins_only(client: Any, world: World, maker: Any) -> None:
     people = await community_b(maker, world)
     r = await client.post(
         f"/api/v1/communities/{world.cid}/awards",
@@ -303,7 +303,9 @@ async def test_audit_page_in_both_languages_for_admins_only(client: Any, world: 
     assert own.status_code == 200 and "搬运物资" not in own.text and people["clerk"].name in own.text
 
 
-async def test_admin_cannot_take_over_a_fellow_admin_or_reviewer(client: Any, world: Any, maker: Any) -> None:
+async def test_admin_cannot_take_over_a_fellow_admin_or_reviewer(
+    client: Any, world: World, maker: Any
+) -> None:
     """Setting the other admin's password would let one admin approve his own awards as the other."""
     url = f"/api/v1/communities/{world.cid}/members"
     async with maker() as db:

@@ -12,9 +12,10 @@ from service.accounts import service as accounts
 from service.accounts.models import Member
 from service.config import LOGIN_FAILURES_MAX, LOGIN_IP_FAILURES_MAX, LOGIN_WINDOW_SECONDS
 from service.http import CSRF_COOKIE, CSRF_HEADER, TOKEN_COOKIE
+from tests.support.problems import problem
+from tests.support.world import World
 
 PASSWORD = "correct-horse-9"
-PROBLEM = "application/problem+json"
 
 
 async def set_password(maker: Any, member: Member, password: str = PASSWORD) -> None:
@@ -22,15 +23,6 @@ async def set_password(maker: Any, member: Member, password: str = PASSWORD) -> 
         row = await db.get(Member, member.id)
         row.password_hash = await accounts.hash_password(password)
         await db.commit()
-
-
-def problem(r: Any, status: int, code: str) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = r.json()
-    assert body["code"] == code, body
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
 
 
 async def member_count(maker: Any) -> int:
@@ -42,7 +34,7 @@ async def member_count(maker: Any) -> int:
 
 
 async def test_login_returns_a_token_that_works_as_bearer_and_a_safe_cookie(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     await set_password(maker, world.members["alice"])
     r = await client.post("/api/v1/auth/login", json={"phone": "+86 139-0000-0001", "password": PASSWORD})
@@ -58,7 +50,9 @@ async def test_login_returns_a_token_that_works_as_bearer_and_a_safe_cookie(
     assert me.status_code == 200 and me.json()["id"] == str(world.members["alice"].id)
 
 
-async def test_wrong_password_and_unknown_phone_are_the_same_401(client: Any, world: Any, maker: Any) -> None:
+async def test_wrong_password_and_unknown_phone_are_the_same_401(
+    client: Any, world: World, maker: Any
+) -> None:
     await set_password(maker, world.members["alice"])
     wrong = await client.post("/api/v1/auth/login", json={"phone": "13900000001", "password": "nope-nope-1"})
     unknown = await client.post("/api/v1/auth/login", json={"phone": "13911112222", "password": PASSWORD})
@@ -67,13 +61,13 @@ async def test_wrong_password_and_unknown_phone_are_the_same_401(client: Any, wo
     assert TOKEN_COOKIE not in wrong.headers.get("set-cookie", "")
 
 
-async def test_member_without_password_cannot_log_in(client: Any, world: Any) -> None:
+async def test_member_without_password_cannot_log_in(client: Any, world: World) -> None:
     r = await client.post("/api/v1/auth/login", json={"phone": "13900000002", "password": PASSWORD})
     problem(r, 401, "invalid_credentials")
 
 
 async def test_repeated_failures_for_one_phone_give_429_even_with_the_right_password(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     await set_password(maker, world.members["alice"])
     for _ in range(LOGIN_FAILURES_MAX):
@@ -95,7 +89,7 @@ async def test_repeated_failures_for_one_phone_give_429_even_with_the_right_pass
 
 
 async def test_failures_from_one_address_never_lock_out_a_phone_without_failures_of_its_own(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     """A community office or a carrier NAT shares one address: a spray of wrong guesses from it slows
     only the phones that were guessed, and a resident with the right password still gets in."""
@@ -120,7 +114,7 @@ async def test_failures_from_one_address_never_lock_out_a_phone_without_failures
 # ---------------------------------------------------------------- register
 
 
-async def test_register_creates_a_member_who_is_logged_in(client: Any, world: Any, maker: Any) -> None:
+async def test_register_creates_a_member_who_is_logged_in(client: Any, world: World, maker: Any) -> None:
     before = await member_count(maker)
     r = await client.post(
         "/api/v1/auth/register",
@@ -143,7 +137,7 @@ async def test_register_creates_a_member_who_is_logged_in(client: Any, world: An
     assert login.status_code == 200
 
 
-async def test_register_refusals_create_nothing(client: Any, world: Any, maker: Any) -> None:
+async def test_register_refusals_create_nothing(client: Any, world: World, maker: Any) -> None:
     before = await member_count(maker)
     base = {"name": "某人", "password": PASSWORD, "community_id": str(world.cid)}
     problem(await client.post("/api/v1/auth/register", json={**base, "phone": "12345"}), 422, "invalid_phone")
@@ -180,7 +174,7 @@ async def test_register_refusals_create_nothing(client: Any, world: Any, maker: 
 # ---------------------------------------------------------------- me and logout
 
 
-async def test_me_lists_roles_per_community(client: Any, world: Any) -> None:
+async def test_me_lists_roles_per_community(client: Any, world: World) -> None:
     r = await client.get("/api/v1/me", headers=world.h["partner"])
     body = r.json()
     assert {"community_id": str(world.cid), "role": "member"} in body["roles"]
@@ -191,25 +185,25 @@ async def test_me_lists_roles_per_community(client: Any, world: Any) -> None:
     assert (await client.get("/api/v1/me", headers=world.h["root"])).json()["is_platform_admin"] is True
 
 
-async def test_me_without_or_with_a_forged_token_is_401(client: Any, world: Any) -> None:
+async def test_me_without_or_with_a_forged_token_is_401(client: Any, world: World) -> None:
     problem(await client.get("/api/v1/me"), 401, "not_authenticated")
     forged = world.h["alice"]["Authorization"][:-4] + "AAAA"
     problem(await client.get("/api/v1/me", headers={"Authorization": forged}), 401, "token_invalid")
 
 
-async def test_logout_revokes_the_token(client: Any, world: Any) -> None:
+async def test_logout_revokes_the_token(client: Any, world: World) -> None:
     h = world.h["alice"]
     r = await client.post("/api/v1/auth/logout", headers=h)
     assert r.status_code == 200 and r.json()["status"] == "logged_out"
     problem(await client.get("/api/v1/me", headers=h), 401, "token_revoked")
 
 
-async def test_expired_token_is_refused(client: Any, world: Any) -> None:
+async def test_expired_token_is_refused(client: Any, world: World) -> None:
     clock.set_now(clock.now() + timedelta(days=400))
     problem(await client.get("/api/v1/me", headers=world.h["alice"]), 401, "token_expired")
 
 
-async def test_changing_password_ends_other_logins(client: Any, world: Any, maker: Any) -> None:
+async def test_changing_password_ends_other_logins(client: Any, world: World, maker: Any) -> None:
     h = world.h["alice"]
     r = await client.post("/api/v1/me/password", headers=h, json={"password": "new-password-1"})
     assert r.status_code == 200
@@ -231,7 +225,7 @@ async def _cookie_login(client: Any, maker: Any, member: Member) -> str:
 
 
 async def test_cookie_post_without_csrf_header_is_refused_and_changes_nothing(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     await _cookie_login(client, maker, world.members["admin"])
     before = await member_count(maker)
@@ -248,7 +242,7 @@ async def test_cookie_post_without_csrf_header_is_refused_and_changes_nothing(
     assert (await client.get("/api/v1/me")).status_code == 200
 
 
-async def test_cookie_post_with_csrf_header_works(client: Any, world: Any, maker: Any) -> None:
+async def test_cookie_post_with_csrf_header_works(client: Any, world: World, maker: Any) -> None:
     csrf = await _cookie_login(client, maker, world.members["admin"])
     before = await member_count(maker)
     r = await client.post(

@@ -8,10 +8,10 @@ from typing import Any
 
 from service import clock
 from service.rewards import service as rewards
-from tests.conftest import add_person
+from tests.support.world import World, add_person
 
 
-async def _publicized_claim(client: Any, world: Any, who: str, publicity_days: int = 3) -> str:
+async def _publicized_claim(client: Any, world: World, who: str, publicity_days: int = 3) -> str:
     r = await client.post(
         f"/api/v1/communities/{world.cid}/rules",
         json={
@@ -36,7 +36,7 @@ async def _publicized_claim(client: Any, world: Any, who: str, publicity_days: i
     return claim_id
 
 
-async def _chinese_member(maker: Any, world: Any) -> None:
+async def _chinese_member(maker: Any, world: World) -> None:
     async with maker() as db:
         await add_person(db, world, "wang", "13900000009", "member")
         member = world.members["wang"]
@@ -45,7 +45,7 @@ async def _chinese_member(maker: Any, world: Any) -> None:
         await db.commit()
 
 
-async def test_board_needs_no_login_and_masks_names(client: Any, world: Any, maker: Any) -> None:
+async def test_board_needs_no_login_and_masks_names(client: Any, world: World, maker: Any) -> None:
     await _chinese_member(maker, world)
     claim_id = await _publicized_claim(client, world, "wang")
     r = await client.get(f"/api/v1/communities/{world.cid}/board")  # no Authorization header
@@ -60,7 +60,7 @@ async def test_board_needs_no_login_and_masks_names(client: Any, world: Any, mak
     assert "孝老爱亲" in page.text
 
 
-async def test_awards_reach_the_board_and_leaderboard(client: Any, world: Any, maker: Any) -> None:
+async def test_awards_reach_the_board_and_leaderboard(client: Any, world: World, maker: Any) -> None:
     await _chinese_member(maker, world)
     await _publicized_claim(client, world, "wang", publicity_days=1)
     clock.advance(timedelta(days=1, minutes=1))
@@ -74,7 +74,7 @@ async def test_awards_reach_the_board_and_leaderboard(client: Any, world: Any, m
     assert r.status_code == 200 and r.json()["leaderboard"] == []
 
 
-async def test_objection_takes_a_claim_off_the_board(client: Any, world: Any) -> None:
+async def test_objection_takes_a_claim_off_the_board(client: Any, world: World) -> None:
     claim_id = await _publicized_claim(client, world, "alice")
     r = await client.post(f"/api/v1/claims/{claim_id}/objections", json={"reason": "不属实"})
     assert r.status_code == 401  # objecting needs a login even though reading does not
@@ -86,7 +86,7 @@ async def test_objection_takes_a_claim_off_the_board(client: Any, world: Any) ->
     assert board["under_publicity"] == []
 
 
-async def test_board_refuses_bad_input_without_500(client: Any, world: Any) -> None:
+async def test_board_refuses_bad_input_without_500(client: Any, world: World) -> None:
     r = await client.get(f"/api/v1/communities/{uuid.uuid4()}/board")
     assert r.status_code == 404 and r.json()["code"] == "community_not_found"
     r = await client.get(f"/api/v1/communities/{world.cid}/board?month=May")

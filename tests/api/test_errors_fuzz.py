@@ -19,6 +19,8 @@ from hypothesis import settings as hsettings  # noqa: E402
 from hypothesis.errors import Unsatisfiable  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
 
+from tests.support.world import World  # noqa: E402
+
 ACCOUNTS = r"^/api/v1/(auth|me|communities)"
 EXAMPLES_PER_ROUTE = 15
 
@@ -48,7 +50,7 @@ def _generate(app: Any) -> list[dict[str, Any]]:
     return requests
 
 
-async def test_accounts_routes_never_answer_500(app: Any, client: Any, world: Any) -> None:
+async def test_accounts_routes_never_answer_500(app: Any, client: Any, world: World) -> None:
     with ThreadPoolExecutor(1) as pool:  # Hypothesis runs its own loop of examples; keep it off ours
         requests = pool.submit(_generate, app).result()
     assert len({r["path_template"] for r in requests}) >= 10

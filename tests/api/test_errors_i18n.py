@@ -8,15 +8,17 @@ from datetime import timedelta
 from typing import Any
 
 from service import clock
-from tests.api.test_checkin_api import create, freeze_at_step_start
-from tests.api.test_store_api import stock_of
+from tests.support.activities import create_activity as create
+from tests.support.activities import freeze_at_step_start
+from tests.support.store import stock_of
+from tests.support.world import World
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 PAGE = {"Accept": "text/html,application/xhtml+xml"}
 
 
 async def test_a_refusal_speaks_chinese_to_a_chinese_reader_and_keeps_its_code(
-    client: Any, world: Any
+    client: Any, world: World
 ) -> None:
     body = {"pickup_code": "abc"}
     zh = await client.post("/api/v1/orders/pickup", json=body, headers={**world.h["clerk"], **ZH})
@@ -28,7 +30,7 @@ async def test_a_refusal_speaks_chinese_to_a_chinese_reader_and_keeps_its_code(
     assert en.json()["detail"] == "A pickup code is 8 letters and digits."
 
 
-async def test_numbers_are_filled_into_the_translation(client: Any, world: Any) -> None:
+async def test_numbers_are_filled_into_the_translation(client: Any, world: World) -> None:
     r = await client.post(
         f"/api/v1/communities/{world.cid}/products",
         json={"name": "保温杯", "points": 150, "stock": 3},
@@ -45,7 +47,7 @@ async def test_numbers_are_filled_into_the_translation(client: Any, world: Any) 
     assert await stock_of(client, world, product) == 3  # refused: nothing reserved
 
 
-async def test_the_language_cookie_wins_over_the_browser(client: Any, world: Any) -> None:
+async def test_the_language_cookie_wins_over_the_browser(client: Any, world: World) -> None:
     client.cookies.set("jifen_lang", "zh_CN")
     r = await client.post("/api/v1/orders/pickup", json={"pickup_code": "abc"}, headers=world.h["clerk"])
     assert r.json()["detail"] == "取货码是 8 位字母和数字。"
@@ -57,7 +59,7 @@ async def test_the_language_cookie_wins_over_the_browser(client: Any, world: Any
     client.cookies.clear()
 
 
-async def test_field_names_in_a_detail_are_named_in_chinese(client: Any, world: Any) -> None:
+async def test_field_names_in_a_detail_are_named_in_chinese(client: Any, world: World) -> None:
     now = clock.now()
     body = {
         "title": "x" * 200,
@@ -74,7 +76,7 @@ async def test_field_names_in_a_detail_are_named_in_chinese(client: Any, world: 
     assert en.json()["detail"].startswith("title")
 
 
-async def test_validation_messages_are_translated(client: Any, world: Any) -> None:
+async def test_validation_messages_are_translated(client: Any, world: World) -> None:
     bad = {"product_id": str(uuid.uuid4()), "quantity": "lots"}
     zh = await client.post("/api/v1/orders", json=bad, headers={**world.h["alice"], **ZH})
     assert zh.status_code == 422 and zh.json()["code"] == "invalid_input"
@@ -86,7 +88,7 @@ async def test_validation_messages_are_translated(client: Any, world: Any) -> No
     assert "必填" in missing.json()["detail"] and "required field" not in missing.json()["detail"]
 
 
-async def test_a_mistyped_address_is_a_chinese_page_not_json(client: Any, world: Any) -> None:
+async def test_a_mistyped_address_is_a_chinese_page_not_json(client: Any, world: World) -> None:
     r = await client.get("/no-such-page", headers={**PAGE, **world.h["alice"]})
     assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
     assert "找不到页面" in r.text and '"code"' not in r.text
@@ -96,20 +98,20 @@ async def test_a_mistyped_address_is_a_chinese_page_not_json(client: Any, world:
     assert english.status_code == 404 and "Page not found" in english.text
 
 
-async def test_a_page_about_something_missing_explains_it(client: Any, world: Any) -> None:
+async def test_a_page_about_something_missing_explains_it(client: Any, world: World) -> None:
     client.cookies.set("jifen_token", world.h["alice"]["Authorization"].split()[1])
     r = await client.get(f"/activities/{uuid.uuid4()}", headers=PAGE)
     client.cookies.clear()
     assert r.status_code == 404 and "找不到这个活动。" in r.text and "activity_not_found" not in r.text
 
 
-async def test_a_wrong_method_on_an_api_address_is_explained(client: Any, world: Any) -> None:
+async def test_a_wrong_method_on_an_api_address_is_explained(client: Any, world: World) -> None:
     r = await client.get("/api/v1/orders/pickup", headers={**world.h["clerk"], **ZH})
     assert r.status_code == 405 and r.json()["code"] == "method_not_allowed"
     assert r.json()["detail"] == "此网址不支持这种操作。"
 
 
-async def test_a_stale_code_page_says_a_sentence_not_a_code(client: Any, world: Any) -> None:
+async def test_a_stale_code_page_says_a_sentence_not_a_code(client: Any, world: World) -> None:
     freeze_at_step_start()
     a = await create(client, world)
     kiosk = (await client.get(f"/api/v1/activities/{a['id']}/kiosk", headers=world.h["organizer"])).json()
@@ -121,7 +123,7 @@ async def test_a_stale_code_page_says_a_sentence_not_a_code(client: Any, world: 
 
 
 async def test_a_fault_on_our_side_is_an_apology_page_not_a_trace(
-    client: Any, world: Any, monkeypatch: Any
+    client: Any, world: World, monkeypatch: Any
 ) -> None:
     from service.accounts import service as accounts
 

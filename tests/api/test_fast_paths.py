@@ -17,9 +17,10 @@ from service.activities.rules import MIN_STAY_SECONDS
 from service.points import rules
 from service.points import service as points
 from service.points.models import Entry, Transfer
+from tests.support.world import World
 
 
-async def _activity(client: Any, world: Any) -> dict[str, Any]:
+async def _activity(client: Any, world: World) -> dict[str, Any]:
     now = clock.now()
     body = {
         "title": "河道清理",
@@ -35,7 +36,7 @@ async def _activity(client: Any, world: Any) -> dict[str, Any]:
     return dict(r.json())
 
 
-async def _kiosk(client: Any, world: Any, aid: str) -> str:
+async def _kiosk(client: Any, world: World, aid: str) -> str:
     r = await client.get(f"/api/v1/activities/{aid}/kiosk", headers=world.h["organizer"])
     return str(r.json()["token"])
 
@@ -54,7 +55,7 @@ async def test_liveness_and_readiness(client: Any) -> None:
 
 
 async def test_check_in_posts_points_once_and_the_ledger_verifies(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     a = await _activity(client, world)
     token = await _kiosk(client, world, a["id"])
@@ -78,7 +79,7 @@ async def test_check_in_posts_points_once_and_the_ledger_verifies(
         assert n == 1
 
 
-async def test_a_login_revoked_elsewhere_cannot_check_in(client: Any, world: Any, maker: Any) -> None:
+async def test_a_login_revoked_elsewhere_cannot_check_in(client: Any, world: World, maker: Any) -> None:
     """Revocation is checked in the check-in's own query: no per-worker cache delays it."""
     a = await _activity(client, world)
     token = await _kiosk(client, world, a["id"])
@@ -98,7 +99,7 @@ async def test_a_login_revoked_elsewhere_cannot_check_in(client: Any, world: Any
 
 
 async def test_check_in_with_a_bad_token_or_no_role_changes_nothing(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     a = await _activity(client, world)
     token = await _kiosk(client, world, a["id"])
@@ -112,7 +113,7 @@ async def test_check_in_with_a_bad_token_or_no_role_changes_nothing(
     assert await _attendances(maker, a["id"]) == 0
 
 
-async def test_years_expiry_and_hash_chain_match_the_python_rules(db: Any, world: Any) -> None:
+async def test_years_expiry_and_hash_chain_match_the_python_rules(db: Any, world: World) -> None:
     """The engine (PL/pgSQL on PostgreSQL) dates lots and chains entries exactly as rules.py does."""
     moment = datetime(2026, 12, 31, 17, 30, 0, 123456, tzinfo=UTC)  # already 2027 in Shanghai
     clock.set_now(moment)

@@ -13,8 +13,10 @@ from PIL import Image, ImageFile
 
 from service.errors import InvalidInput
 from service.kit import images
-from tests.api.test_rewards_api import _problem, _rule
-from tests.api.test_store_api import make_product
+from tests.support.problems import problem as _problem
+from tests.support.rewards import make_rule as _rule
+from tests.support.store import make_product
+from tests.support.world import World
 
 
 def _bomb_png() -> bytes:
@@ -71,7 +73,9 @@ def test_at_most_two_images_are_decoded_at_once_per_process(monkeypatch: Any) ->
     assert len(done) == 8 and most == images.IMAGE_DECODES_PER_WORKER
 
 
-async def test_claim_photo_of_40_megapixels_is_refused_and_nothing_is_stored(client: Any, world: Any) -> None:
+async def test_claim_photo_of_40_megapixels_is_refused_and_nothing_is_stored(
+    client: Any, world: World
+) -> None:
     rule = await _rule(client, world)
     r = await client.post(
         "/api/v1/claims",
@@ -94,7 +98,7 @@ async def test_claim_photo_of_40_megapixels_is_refused_and_nothing_is_stored(cli
 
 
 async def test_product_photo_of_40_megapixels_is_refused_and_nothing_is_stored(
-    client: Any, world: Any
+    client: Any, world: World
 ) -> None:
     product = await make_product(client, world)
     url = f"/api/v1/products/{product['id']}/image"

@@ -8,16 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from service.accounts.models import Community, Member, Membership
-
-PROBLEM = "application/problem+json"
-
-
-def problem(r: Any, status: int, code: str) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = r.json()
-    assert body["code"] == code, body
-    return body
+from tests.support.problems import problem
+from tests.support.world import World
 
 
 async def count(maker: Any, model: Any) -> int:
@@ -38,7 +30,7 @@ async def roles(maker: Any, phone: str, cid: uuid.UUID) -> set[str]:
 # ---------------------------------------------------------------- communities
 
 
-async def test_platform_admin_creates_a_community(client: Any, world: Any) -> None:
+async def test_platform_admin_creates_a_community(client: Any, world: World) -> None:
     r = await client.post(
         "/api/v1/communities",
         headers=world.h["root"],
@@ -51,7 +43,7 @@ async def test_platform_admin_creates_a_community(client: Any, world: Any) -> No
     assert shown.json()["name"] == "石油路街道"
 
 
-async def test_only_a_platform_admin_creates_communities(client: Any, world: Any, maker: Any) -> None:
+async def test_only_a_platform_admin_creates_communities(client: Any, world: World, maker: Any) -> None:
     before = await count(maker, Community)
     for who in ("admin", "organizer", "alice"):
         r = await client.post(
@@ -66,7 +58,7 @@ async def test_only_a_platform_admin_creates_communities(client: Any, world: Any
     assert await count(maker, Community) == before
 
 
-async def test_community_code_taken_and_bad_timezone(client: Any, world: Any, maker: Any) -> None:
+async def test_community_code_taken_and_bad_timezone(client: Any, world: World, maker: Any) -> None:
     before = await count(maker, Community)
     r = await client.post(
         "/api/v1/communities", headers=world.h["root"], json={"name": "另一个", "code": "test-community"}
@@ -88,7 +80,7 @@ async def test_community_code_taken_and_bad_timezone(client: Any, world: Any, ma
 # ---------------------------------------------------------------- adding members
 
 
-async def test_admin_adds_a_new_member_who_can_log_in(client: Any, world: Any, maker: Any) -> None:
+async def test_admin_adds_a_new_member_who_can_log_in(client: Any, world: World, maker: Any) -> None:
     r = await client.post(
         f"/api/v1/communities/{world.cid}/members",
         headers=world.h["admin"],
@@ -104,7 +96,7 @@ async def test_admin_adds_a_new_member_who_can_log_in(client: Any, world: Any, m
 
 
 async def test_existing_phone_gains_a_role_without_a_second_account(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     before = await count(maker, Member)
     r = await client.post(
@@ -129,7 +121,9 @@ async def test_existing_phone_gains_a_role_without_a_second_account(
     assert await roles(maker, "13900000001", world.cid) == {"clerk", "member"}
 
 
-async def test_partner_role_requires_a_partner_of_this_community(client: Any, world: Any, maker: Any) -> None:
+async def test_partner_role_requires_a_partner_of_this_community(
+    client: Any, world: World, maker: Any
+) -> None:
     url = f"/api/v1/communities/{world.cid}/members"
     before = (await count(maker, Member), await count(maker, Membership))
     body = problem(
@@ -176,7 +170,7 @@ async def test_partner_role_requires_a_partner_of_this_community(client: Any, wo
 
 
 async def test_non_admins_cannot_add_members_and_nothing_is_created(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     before = (await count(maker, Member), await count(maker, Membership))
     for who in ("organizer", "clerk", "reviewer", "partner", "alice"):
@@ -189,7 +183,7 @@ async def test_non_admins_cannot_add_members_and_nothing_is_created(
     assert (await count(maker, Member), await count(maker, Membership)) == before
 
 
-async def test_admin_of_one_community_has_no_power_in_another(client: Any, world: Any, maker: Any) -> None:
+async def test_admin_of_one_community_has_no_power_in_another(client: Any, world: World, maker: Any) -> None:
     other = await client.post(
         "/api/v1/communities", headers=world.h["root"], json={"name": "别处", "code": "elsewhere"}
     )
@@ -207,7 +201,7 @@ async def test_admin_of_one_community_has_no_power_in_another(client: Any, world
     assert await count(maker, Membership) == before
 
 
-async def test_adding_to_a_missing_community_is_404(client: Any, world: Any) -> None:
+async def test_adding_to_a_missing_community_is_404(client: Any, world: World) -> None:
     r = await client.post(
         f"/api/v1/communities/{uuid.uuid4()}/members",
         headers=world.h["root"],
@@ -219,7 +213,7 @@ async def test_adding_to_a_missing_community_is_404(client: Any, world: Any) -> 
 # ---------------------------------------------------------------- listing
 
 
-async def test_members_list_pages_with_a_cursor(client: Any, world: Any) -> None:
+async def test_members_list_pages_with_a_cursor(client: Any, world: World) -> None:
     url = f"/api/v1/communities/{world.cid}/members"
     seen: list[str] = []
     cursor = None
@@ -247,7 +241,7 @@ async def test_members_list_pages_with_a_cursor(client: Any, world: Any) -> None
     assert found[0]["roles"] == [{"community_id": str(world.cid), "role": "member"}]
 
 
-async def test_members_list_refuses_bad_paging_and_plain_members(client: Any, world: Any) -> None:
+async def test_members_list_refuses_bad_paging_and_plain_members(client: Any, world: World) -> None:
     url = f"/api/v1/communities/{world.cid}/members"
     problem(
         await client.get(url, headers=world.h["admin"], params={"cursor": "!!not-ours"}),
@@ -268,7 +262,7 @@ async def test_members_list_refuses_bad_paging_and_plain_members(client: Any, wo
 
 
 async def test_import_with_bad_rows_is_refused_with_line_numbers_and_imports_nothing(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     before = (await count(maker, Member), await count(maker, Membership))
     csv = "phone,name,role\n15500000001,好人\n12345,坏号码\n15500000003,某人,mayor\n"
@@ -282,7 +276,7 @@ async def test_import_with_bad_rows_is_refused_with_line_numbers_and_imports_not
     assert (await count(maker, Member), await count(maker, Membership)) == before
 
 
-async def test_import_skip_bad_imports_the_good_rows(client: Any, world: Any, maker: Any) -> None:
+async def test_import_skip_bad_imports_the_good_rows(client: Any, world: World, maker: Any) -> None:
     before = await count(maker, Member)
     csv = "\ufeffphone,name,role\n15500000001,好人\n12345,坏号码\n13900000001,alice,organizer\n"
     r = await client.post(
@@ -299,7 +293,7 @@ async def test_import_skip_bad_imports_the_good_rows(client: Any, world: Any, ma
     assert await roles(maker, "13900000001", world.cid) == {"member", "organizer"}
 
 
-async def test_import_refusals(client: Any, world: Any, maker: Any) -> None:
+async def test_import_refusals(client: Any, world: World, maker: Any) -> None:
     url = f"/api/v1/communities/{world.cid}/members/import"
     before = await count(maker, Member)
     problem(
@@ -324,7 +318,7 @@ async def test_import_refusals(client: Any, world: Any, maker: Any) -> None:
 # ---------------------------------------------------------------- password reset
 
 
-async def test_platform_admin_resets_a_members_password(client: Any, world: Any) -> None:
+async def test_platform_admin_resets_a_members_password(client: Any, world: World) -> None:
     mid = world.members["alice"].id
     r = await client.post(
         f"/api/v1/communities/{world.cid}/members/{mid}/password",
@@ -339,7 +333,7 @@ async def test_platform_admin_resets_a_members_password(client: Any, world: Any)
     assert login.status_code == 200
 
 
-async def test_password_reset_refusals_leave_the_login_working(client: Any, world: Any) -> None:
+async def test_password_reset_refusals_leave_the_login_working(client: Any, world: World) -> None:
     mid = world.members["alice"].id
     url = f"/api/v1/communities/{world.cid}/members/{mid}/password"
     problem(

@@ -14,17 +14,10 @@ from service import clock
 from service.accounts import rules
 from service.accounts.models import Activation, Community, Member, Membership, Registration
 from service.accounts.sms import SENT, last_text_to
+from tests.support.problems import problem
+from tests.support.world import World
 
 PASSWORD = "my-own-pass-1"
-PROBLEM = "application/problem+json"
-
-
-def problem(r: Any, status: int, code: str) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = r.json()
-    assert body["code"] == code, body
-    return body
 
 
 async def count(maker: Any, model: Any, *where: Any) -> int:
@@ -49,7 +42,7 @@ async def login(client: Any, phone: str, password: str) -> Any:
     return await client.post("/api/v1/auth/login", json={"phone": phone, "password": password})
 
 
-async def new_code(client: Any, world: Any, name: str, who: str = "admin") -> str:
+async def new_code(client: Any, world: World, name: str, who: str = "admin") -> str:
     r = await client.post(
         f"/api/v1/communities/{world.cid}/members/{world.members[name].id}/activation", headers=world.h[who]
     )
@@ -66,7 +59,7 @@ def printed_codes(html: str) -> list[str]:
 
 
 async def test_a_member_added_without_password_gets_a_printable_card_and_sets_their_own_password(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     r = await client.post(
         f"/api/v1/communities/{world.cid}/members",
@@ -96,7 +89,7 @@ async def test_a_member_added_without_password_gets_a_printable_card_and_sets_th
 
 
 async def test_used_expired_replaced_and_unknown_codes_are_refused_and_change_nothing(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     used = await new_code(client, world, "alice")
     assert (
@@ -147,7 +140,7 @@ async def test_used_expired_replaced_and_unknown_codes_are_refused_and_change_no
     ).status_code == 200
 
 
-async def test_guessing_codes_is_throttled_per_client(client: Any, world: Any) -> None:
+async def test_guessing_codes_is_throttled_per_client(client: Any, world: World) -> None:
     code = await new_code(client, world, "alice")
     for i in range(20):
         await client.get(f"/api/v1/auth/activations/ZZZZZZZZZ{i:03d}")
@@ -156,7 +149,7 @@ async def test_guessing_codes_is_throttled_per_client(client: Any, world: Any) -
     assert "retry-after" in r.headers
 
 
-async def test_import_invites_everyone_who_cannot_log_in_once(client: Any, world: Any, maker: Any) -> None:
+async def test_import_invites_everyone_who_cannot_log_in_once(client: Any, world: World, maker: Any) -> None:
     csv = "phone,name\n15700000001,赵大爷\n15700000002,钱奶奶\n13900000001,alice\n"
     url = f"/api/v1/communities/{world.cid}/members/import"
     headers = {**world.h["admin"], "Content-Type": "text/csv"}
@@ -175,7 +168,7 @@ async def test_import_invites_everyone_who_cannot_log_in_once(client: Any, world
 
 
 async def test_only_an_admin_of_every_community_of_the_person_issues_codes(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     alice = world.members["alice"].id
     url = f"/api/v1/communities/{world.cid}/members/{alice}/activation"
@@ -225,7 +218,7 @@ async def test_only_an_admin_of_every_community_of_the_person_issues_codes(
 
 
 async def test_sms_code_logs_in_and_the_reply_does_not_tell_who_has_an_account(
-    client: Any, world: Any
+    client: Any, world: World
 ) -> None:
     known = await client.post("/api/v1/auth/sms-code", json={"phone": "13900000001"})
     unknown = await client.post("/api/v1/auth/sms-code", json={"phone": "13911110000"})
@@ -247,7 +240,7 @@ async def test_sms_code_logs_in_and_the_reply_does_not_tell_who_has_an_account(
     )
 
 
-async def test_wrong_expired_and_guessed_sms_codes_are_refused(client: Any, world: Any) -> None:
+async def test_wrong_expired_and_guessed_sms_codes_are_refused(client: Any, world: World) -> None:
     await client.post("/api/v1/auth/sms-code", json={"phone": "13900000002"})
     code = re.findall(r"\d{6}", last_text_to("13900000002") or "")[0]
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
@@ -279,7 +272,7 @@ async def test_wrong_expired_and_guessed_sms_codes_are_refused(client: Any, worl
     )
 
 
-async def test_sms_codes_are_throttled_per_phone_and_per_client(client: Any, world: Any) -> None:
+async def test_sms_codes_are_throttled_per_phone_and_per_client(client: Any, world: World) -> None:
     assert (await client.post("/api/v1/auth/sms-code", json={"phone": "13900000001"})).status_code == 200
     r = await client.post("/api/v1/auth/sms-code", json={"phone": "13900000001"})
     problem(r, 429, "sms_code_too_soon")
@@ -308,7 +301,7 @@ async def test_sms_codes_are_throttled_per_phone_and_per_client(client: Any, wor
 # ---------------------------------------------------------------- self-registration
 
 
-async def test_self_registration_auto_joins_at_once(client: Any, world: Any, maker: Any) -> None:
+async def test_self_registration_auto_joins_at_once(client: Any, world: World, maker: Any) -> None:
     body = {"phone": "15800000001", "name": "新居民", "password": PASSWORD, "community_id": str(world.cid)}
     r = await client.post("/api/v1/auth/register", json=body)
     assert r.status_code == 201 and r.json()["status"] == "joined", r.text
@@ -317,7 +310,7 @@ async def test_self_registration_auto_joins_at_once(client: Any, world: Any, mak
 
 
 async def test_self_registration_with_an_sms_code_and_no_password(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     await client.post("/api/v1/auth/sms-code", json={"phone": "15800000002"})
     code = re.findall(r"\d{6}", last_text_to("15800000002") or "")[0]
@@ -338,7 +331,7 @@ async def test_self_registration_with_an_sms_code_and_no_password(
 
 
 async def test_self_registration_pending_approval_joins_only_when_approved(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     r = await client.patch(
         f"/api/v1/communities/{world.cid}", headers=world.h["admin"], json={"self_registration": "approval"}
@@ -383,7 +376,7 @@ async def test_self_registration_pending_approval_joins_only_when_approved(
     assert await count(maker, Registration, Registration.status == "pending") == 0
 
 
-async def test_registration_refusals_create_nothing(client: Any, world: Any, maker: Any) -> None:
+async def test_registration_refusals_create_nothing(client: Any, world: World, maker: Any) -> None:
     before = (await count(maker, Member), await count(maker, Membership))
     taken = {"phone": "13900000001", "name": "冒名", "password": PASSWORD, "community_id": str(world.cid)}
     problem(await client.post("/api/v1/auth/register", json=taken), 409, "phone_taken")
@@ -409,7 +402,7 @@ async def test_registration_refusals_create_nothing(client: Any, world: Any, mak
 
 
 async def test_a_community_admin_removes_working_roles_but_not_admin_or_reviewer(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     def url(name: str, role: str) -> str:
         return f"/api/v1/communities/{world.cid}/members/{world.members[name].id}/roles/{role}"
@@ -447,7 +440,7 @@ async def test_a_community_admin_removes_working_roles_but_not_admin_or_reviewer
 
 
 async def test_platform_admin_home_lists_communities_and_creates_one(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     page = await client.get("/admin", headers=world.h["root"])
     assert page.status_code == 200
@@ -476,7 +469,7 @@ async def test_favicon_is_an_icon(client: Any) -> None:
 
 
 async def test_a_person_of_two_communities_gets_codes_only_from_a_platform_admin(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     """A code opens every community of the person: one community's admin may not hand it out."""
     other = await client.post(
@@ -527,7 +520,7 @@ async def test_a_person_of_two_communities_gets_codes_only_from_a_platform_admin
 
 
 async def test_the_login_page_offers_sign_up_only_after_a_scan_where_the_community_takes_sign_ups(
-    client: Any, world: Any, maker: Any
+    client: Any, world: World, maker: Any
 ) -> None:
     from service.activities import service as svc
 

@@ -13,19 +13,12 @@ from sqlalchemy import func, select
 from service import clock
 from service.jobs import run_jobs_once
 from service.store.models import Voucher
-from tests.api.test_store_api import available, decode_qr, fund
-from tests.conftest import add_person
-
-
-async def make_offer(client: Any, world: Any, who: str = "partner", **fields: Any) -> dict[str, Any]:
-    body = {"title": "满 50 减 10", "points": 80, **fields}
-    r = await client.post(f"/api/v1/partners/{world.partner.id}/offers", json=body, headers=world.h[who])
-    assert r.status_code == 201, r.text
-    return dict(r.json())
-
-
-async def claim(client: Any, world: Any, offer: dict[str, Any], who: str = "alice") -> Any:
-    return await client.post(f"/api/v1/offers/{offer['id']}/vouchers", headers=world.h[who])
+from tests.support.balances import available_and_held as available
+from tests.support.balances import fund
+from tests.support.qr import decode_qr
+from tests.support.store import claim_voucher as claim
+from tests.support.store import make_offer
+from tests.support.world import World, add_person
 
 
 async def voucher_rows(maker: Any) -> list[tuple[str, str]]:
@@ -33,7 +26,7 @@ async def voucher_rows(maker: Any) -> list[tuple[str, str]]:
         return [(v.code, v.status) for v in await db.scalars(select(Voucher).order_by(Voucher.id))]
 
 
-async def other_partner(maker: Any, world: Any) -> Any:
+async def other_partner(maker: Any, world: World) -> Any:
     from service.accounts import service as accounts
 
     async with maker() as db:
@@ -43,7 +36,7 @@ async def other_partner(maker: Any, world: Any) -> Any:
     return shop
 
 
-async def test_claim_redeem_once_with_masked_name(client: Any, world: Any, maker: Any) -> None:
+async def test_claim_redeem_once_with_masked_name(client: Any, world: World, maker: Any) -> None:
     await fund(maker, world, "alice", 300)
     offer = await make_offer(client, world, limit_per_member=2, quota_total=10)
     listed = (await client.get(f"/api/v1/communities/{world.cid}/offers", headers=world.h["alice"])).json()
@@ -76,7 +69,7 @@ async def test_claim_redeem_once_with_masked_name(client: Any, world: Any, maker
     assert await available(maker, world, "alice") == (220, 0)
 
 
-async def test_another_partner_cannot_see_or_redeem(client: Any, world: Any, maker: Any) -> None:
+async def test_another_partner_cannot_see_or_redeem(client: Any, world: World, maker: Any) -> None:
     await fund(maker, world, "alice", 300)
     await other_partner(maker, world)
     offer = await make_offer(client, world)
@@ -107,7 +100,7 @@ async def test_another_partner_cannot_see_or_redeem(client: Any, world: Any, mak
     assert r.status_code == 200
 
 
-async def test_quota_limit_and_balance_refusals(client: Any, world: Any, maker: Any) -> None:
+async def test_quota_limit_and_balance_refusals(client: Any, world: World, maker: Any) -> None:
     await fund(maker, world, "alice", 1000)
     await fund(maker, world, "bob", 50)
     offer = await make_offer(client, world, quota_total=2, limit_per_member=1)
@@ -126,7 +119,7 @@ async def test_quota_limit_and_balance_refusals(client: Any, world: Any, maker: 
     assert len(await voucher_rows(maker)) == 2
 
 
-async def test_expired_voucher_releases_hold_and_quota(client: Any, world: Any, maker: Any) -> None:
+async def test_expired_voucher_releases_hold_and_quota(client: Any, world: World, maker: Any) -> None:
     await fund(maker, world, "alice", 100)
     offer = await make_offer(client, world, quota_total=1, voucher_minutes=10)
     voucher = (await claim(client, world, offer)).json()
@@ -143,7 +136,7 @@ async def test_expired_voucher_releases_hold_and_quota(client: Any, world: Any, 
     assert (await claim(client, world, offer)).status_code == 201
 
 
-async def test_member_gives_voucher_back(client: Any, world: Any, maker: Any) -> None:
+async def test_member_gives_voucher_back(client: Any, world: World, maker: Any) -> None:
     await fund(maker, world, "alice", 100)
     offer = await make_offer(client, world)
     voucher = (await claim(client, world, offer)).json()
@@ -158,7 +151,7 @@ async def test_member_gives_voucher_back(client: Any, world: Any, maker: Any) ->
     assert r.status_code == 409 and r.json()["code"] == "voucher_cancelled"
 
 
-async def test_settlement_json_and_excel_csv(client: Any, world: Any, maker: Any) -> None:
+async def test_settlement_json_and_excel_csv(client: Any, world: World, maker: Any) -> None:
     await fund(maker, world, "alice", 1000)
     r = await client.put(
         f"/api/v1/communities/{world.cid}/store-settings", json={"fen_per_point": 5}, headers=world.h["admin"]
@@ -213,7 +206,7 @@ async def test_settlement_json_and_excel_csv(client: Any, world: Any, maker: Any
     assert r.json()["count"] == 0
 
 
-async def test_voucher_claim_idempotent(client: Any, world: Any, maker: Any) -> None:
+async def test_voucher_claim_idempotent(client: Any, world: World, maker: Any) -> None:
     await fund(maker, world, "alice", 1000)
     offer = await make_offer(client, world)
     h = {**world.h["alice"], "Idempotency-Key": "v-1"}

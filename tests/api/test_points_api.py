@@ -7,9 +7,11 @@ from typing import Any
 
 from service import clock
 from service.points import service as points
+from tests.support.balances import api_balance as _balance
+from tests.support.world import World
 
 
-async def _give(maker: Any, world: Any, who: str, n: int, key: str, code: str = "checkin") -> None:
+async def _give(maker: Any, world: World, who: str, n: int, key: str, code: str = "checkin") -> None:
     async with maker() as db:
         await points.award(
             db,
@@ -22,14 +24,9 @@ async def _give(maker: Any, world: Any, who: str, n: int, key: str, code: str = 
         await db.commit()
 
 
-async def _balance(client: Any, world: Any, who: str) -> dict[str, Any]:
-    r = await client.get("/api/v1/me/balance", params={"community_id": str(world.cid)}, headers=world.h[who])
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
-
-
-async def test_balance_starts_at_zero_and_shows_expiring_points(client: Any, world: Any, maker: Any) -> None:
+async def test_balance_starts_at_zero_and_shows_expiring_points(
+    client: Any, world: World, maker: Any
+) -> None:
     assert (await _balance(client, world, "alice"))["available"] == 0
     r = await client.put(
         f"/api/v1/communities/{world.cid}/points-policy",
@@ -43,14 +40,14 @@ async def test_balance_starts_at_zero_and_shows_expiring_points(client: Any, wor
     assert [e["points"] for e in body["expiring"]] == [12]
 
 
-async def test_balance_of_another_community_is_forbidden(client: Any, world: Any) -> None:
+async def test_balance_of_another_community_is_forbidden(client: Any, world: World) -> None:
     r = await client.get(
         "/api/v1/me/balance", params={"community_id": str(world.partner.id)}, headers=world.h["alice"]
     )
     assert r.status_code == 404 and r.json()["code"] == "community_not_found"
 
 
-async def test_entries_are_paged_newest_first_and_filtered(client: Any, world: Any, maker: Any) -> None:
+async def test_entries_are_paged_newest_first_and_filtered(client: Any, world: World, maker: Any) -> None:
     for i in range(5):
         await _give(maker, world, "alice", i + 1, f"k{i}", code="checkin" if i % 2 == 0 else "claim")
     url, q = "/api/v1/me/entries", {"community_id": str(world.cid), "limit": 2}
@@ -69,7 +66,7 @@ async def test_entries_are_paged_newest_first_and_filtered(client: Any, world: A
     assert r.status_code == 422 and r.json()["code"] == "invalid_cursor"
 
 
-async def test_manual_award_small_posts_at_once_and_retry_replays(client: Any, world: Any) -> None:
+async def test_manual_award_small_posts_at_once_and_retry_replays(client: Any, world: World) -> None:
     url = f"/api/v1/communities/{world.cid}/awards"
     body = {"member_id": str(world.members["alice"].id), "points": 30, "reason": "Cleaned the stairwell"}
     h = {**world.h["admin"], "Idempotency-Key": "award-1"}
@@ -87,7 +84,7 @@ async def test_manual_award_small_posts_at_once_and_retry_replays(client: Any, w
     assert entry["code"] == "manual_award" and entry["memo"] == "Cleaned the stairwell"
 
 
-async def test_big_award_waits_for_a_second_admin(client: Any, world: Any) -> None:
+async def test_big_award_waits_for_a_second_admin(client: Any, world: World) -> None:
     url = f"/api/v1/communities/{world.cid}/awards"
     body = {"member_id": str(world.members["bob"].id), "points": 500, "reason": "Flood rescue"}
     r = await client.post(url, json=body, headers=world.h["admin"])
@@ -108,7 +105,7 @@ async def test_big_award_waits_for_a_second_admin(client: Any, world: Any) -> No
     assert (await _balance(client, world, "bob"))["available"] == 500
 
 
-async def test_award_refusals_change_nothing(client: Any, world: Any) -> None:
+async def test_award_refusals_change_nothing(client: Any, world: World) -> None:
     url = f"/api/v1/communities/{world.cid}/awards"
     alice = str(world.members["alice"].id)
     cases = [
@@ -125,7 +122,7 @@ async def test_award_refusals_change_nothing(client: Any, world: Any) -> None:
     assert (await _balance(client, world, "alice"))["available"] == 0
 
 
-async def test_verify_and_reverse(client: Any, world: Any, maker: Any) -> None:
+async def test_verify_and_reverse(client: Any, world: World, maker: Any) -> None:
     await _give(maker, world, "alice", 10, "a")
     url = f"/api/v1/communities/{world.cid}/ledger/verify"
     r = await client.get(url, headers=world.h["admin"])

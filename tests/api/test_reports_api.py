@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.accounts import service as accounts
 from service.regions.models import Region
 from service.reports.exports import csv_bytes
-from tests.conftest import SECRET
 from tests.reports_data import ReportWorld, build_report_world
+from tests.support.world import SECRET
 
 
 @pytest.fixture

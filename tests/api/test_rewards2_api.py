@@ -13,19 +13,13 @@ from service import clock
 from service.activities import service as activities
 from service.activities.models import Attendance
 from service.rewards.models import Claim
-from tests.conftest import add_person
+from tests.support.problems import problem as _problem
+from tests.support.world import World, add_person
 
 ZH = {"Accept-Language": "zh-CN"}
 
 
-def _problem(r: Any, status: int, code: str) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    body: dict[str, Any] = r.json()
-    assert body["code"] == code, body
-    return body
-
-
-async def _rule(client: Any, world: Any, points: int = 200, publicity_days: int = 3) -> str:
+async def _rule(client: Any, world: World, points: int = 200, publicity_days: int = 3) -> str:
     r = await client.post(
         f"/api/v1/communities/{world.cid}/rules",
         json={
@@ -39,7 +33,7 @@ async def _rule(client: Any, world: Any, points: int = 200, publicity_days: int 
     return str(r.json()["id"])
 
 
-async def _link(client: Any, world: Any, asker: str, other: str) -> str:
+async def _link(client: Any, world: World, asker: str, other: str) -> str:
     r = await client.post(
         f"/api/v1/communities/{world.cid}/household-links",
         json={"phone": world.members[other].phone, "relation": "儿子"},
@@ -52,7 +46,7 @@ async def _link(client: Any, world: Any, asker: str, other: str) -> str:
     return link_id
 
 
-async def test_household_claim_and_duplicate_named_in_zh(client: Any, world: Any, maker: Any) -> None:
+async def test_household_claim_and_duplicate_named_in_zh(client: Any, world: World, maker: Any) -> None:
     rule_id = await _rule(client, world)
     body = {"rule_id": rule_id, "member_id": str(world.members["bob"].id), "evidence": "儿子结婚零彩礼"}
     _problem(
@@ -81,7 +75,7 @@ async def test_household_claim_and_duplicate_named_in_zh(client: Any, world: Any
         assert [c["id"] for c in r.json()["items"]] == [first["id"]]
 
 
-async def test_offer_decline_accept_and_candidates(client: Any, world: Any) -> None:
+async def test_offer_decline_accept_and_candidates(client: Any, world: World) -> None:
     r = await client.post(
         f"/api/v1/communities/{world.cid}/wishes",
         json={"title": "修水管", "category": "repair"},
@@ -114,7 +108,7 @@ async def test_offer_decline_accept_and_candidates(client: Any, world: Any) -> N
     assert r.json()["status"] == "assigned" and r.json()["accepted_at"] is not None
 
 
-async def test_activity_rating_route(client: Any, world: Any, maker: Any) -> None:
+async def test_activity_rating_route(client: Any, world: World, maker: Any) -> None:
     now = clock.now()
     async with maker() as db:
         activity = await activities.create_activity(
@@ -158,7 +152,7 @@ async def test_activity_rating_route(client: Any, world: Any, maker: Any) -> Non
     assert page.status_code == 200 and "义诊" not in page.text  # rated already
 
 
-async def test_board_short_address_poster_evidence_and_receipt(client: Any, world: Any, maker: Any) -> None:
+async def test_board_short_address_poster_evidence_and_receipt(client: Any, world: World, maker: Any) -> None:
     async with maker() as db:
         await add_person(db, world, "王大成", "13900000009", "member")
         await db.commit()
@@ -200,7 +194,7 @@ async def test_board_short_address_poster_evidence_and_receipt(client: Any, worl
     assert "已收到您的异议" not in other.text
 
 
-async def test_pages_render_for_organizer_and_admin(client: Any, world: Any) -> None:
+async def test_pages_render_for_organizer_and_admin(client: Any, world: World) -> None:
     await _link(client, world, "carol", "bob")
     await _rule(client, world)
     for who, url, text in (

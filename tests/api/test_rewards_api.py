@@ -10,28 +10,13 @@ from typing import Any
 from PIL import Image
 
 from service import clock
+from tests.support.balances import api_available as _balance
+from tests.support.problems import problem as _problem
+from tests.support.rewards import make_rule as _rule
+from tests.support.world import World
 
 
-async def _rule(client: Any, world: Any, **kw: Any) -> dict[str, Any]:
-    body = {"code": "garbage", "title": "垃圾分类达标", "points": 20, "publicity_days": 3, **kw}
-    r = await client.post(f"/api/v1/communities/{world.cid}/rules", json=body, headers=world.h["admin"])
-    assert r.status_code == 201, r.text
-    return dict(r.json())
-
-
-async def _balance(client: Any, world: Any, who: str) -> int:
-    r = await client.get(f"/api/v1/me/balance?community_id={world.cid}", headers=world.h[who])
-    assert r.status_code == 200, r.text
-    return int(r.json()["available"])
-
-
-def _problem(r: Any, status: int, code: str) -> None:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    assert r.json()["code"] == code
-
-
-async def test_rules_catalogue(client: Any, world: Any) -> None:
+async def test_rules_catalogue(client: Any, world: World) -> None:
     rule = await _rule(client, world, limit_per_member_per_year=2)
     assert rule["active"] and rule["limit_per_member_per_year"] == 2
     _problem(
@@ -79,7 +64,7 @@ async def test_rules_catalogue(client: Any, world: Any) -> None:
     assert [x["code"] for x in r.json()] == ["garbage"]
 
 
-async def test_claim_lifecycle_over_http(client: Any, world: Any) -> None:
+async def test_claim_lifecycle_over_http(client: Any, world: World) -> None:
     rule = await _rule(client, world)
     alice = str(world.members["alice"].id)
     r = await client.post(
@@ -139,7 +124,7 @@ async def test_claim_lifecycle_over_http(client: Any, world: Any) -> None:
     assert await _balance(client, world, "alice") == 0
 
 
-async def test_photo_upload_over_http(client: Any, world: Any) -> None:
+async def test_photo_upload_over_http(client: Any, world: World) -> None:
     rule = await _rule(client, world)
     r = await client.post(
         "/api/v1/claims",
@@ -169,7 +154,7 @@ async def test_photo_upload_over_http(client: Any, world: Any) -> None:
     assert len(r.json()["photo_ids"]) == 1
 
 
-async def test_wish_loop_and_idempotent_rating(client: Any, world: Any) -> None:
+async def test_wish_loop_and_idempotent_rating(client: Any, world: World) -> None:
     r = await client.post(
         f"/api/v1/communities/{world.cid}/wishes",
         json={"title": "帮忙取药", "description": "社区医院", "category": "errand"},
@@ -244,7 +229,7 @@ async def test_wish_loop_and_idempotent_rating(client: Any, world: Any) -> None:
     )
 
 
-async def test_settings_over_http(client: Any, world: Any) -> None:
+async def test_settings_over_http(client: Any, world: World) -> None:
     url = f"/api/v1/communities/{world.cid}/rewards-settings"
     r = await client.get(url, headers=world.h["alice"])
     assert r.json()["two_reviewers_from_points"] == 50 and r.json()["wish_points"] == 10
@@ -255,7 +240,7 @@ async def test_settings_over_http(client: Any, world: Any) -> None:
     assert (await client.get(url, headers=world.h["alice"])).json()["wish_points"] == 20
 
 
-async def test_settlement_through_the_cli_job_path(client: Any, world: Any, maker: Any) -> None:
+async def test_settlement_through_the_cli_job_path(client: Any, world: World, maker: Any) -> None:
     from service.jobs import run_jobs_once
 
     rule = await _rule(client, world, publicity_days=1)
@@ -277,7 +262,7 @@ async def test_settlement_through_the_cli_job_path(client: Any, world: Any, make
     assert r.json()["status"] == "awarded"
 
 
-async def test_pages_render_and_need_login(client: Any, world: Any) -> None:
+async def test_pages_render_and_need_login(client: Any, world: World) -> None:
     for path in ("/wishes", "/claims", "/admin/rules"):
         r = await client.get(path, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")

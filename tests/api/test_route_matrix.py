@@ -27,7 +27,7 @@ from service import clock
 from service.accounts import service as accounts
 from service.accounts.models import Member
 from service.activities.rules import POINTS_CAP_DEFAULT
-from tests.conftest import SECRET, World
+from tests.support.world import SECRET, World
 
 ROLES = (
     "anonymous",

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.support.world import World
+
 
 async def test_health(client: Any) -> None:
     r = await client.get("/healthz")
@@ -9,7 +11,7 @@ async def test_health(client: Any) -> None:
     assert r.json()["status"] == "ok"
 
 
-async def test_me(client: Any, world: Any) -> None:
+async def test_me(client: Any, world: World) -> None:
     r = await client.get("/api/v1/me", headers=world.h["alice"])
     assert r.status_code == 200
     body = r.json()

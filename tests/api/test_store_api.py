@@ -3,53 +3,22 @@
 from __future__ import annotations
 
 import io
-import uuid
 from datetime import timedelta
 from typing import Any
 
-import cv2
-import numpy as np
 from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import clock
 from service.jobs import run_jobs_once
-from service.points import service as points
 from service.store.models import Order
 from service.store.rules import CODE_ALPHABET
-
-
-async def fund(maker: async_sessionmaker[AsyncSession], world: Any, name: str, amount: int) -> None:
-    async with maker() as db:
-        await points.award(
-            db,
-            community_id=world.cid,
-            member_id=world.members[name].id,
-            points=amount,
-            code="test",
-            memo="test funding",
-            idempotency_key=f"fund-{name}-{uuid.uuid4()}",
-        )
-        await db.commit()
-
-
-async def available(maker: async_sessionmaker[AsyncSession], world: Any, name: str) -> tuple[int, int]:
-    async with maker() as db:
-        b = await points.balance(db, world.cid, world.members[name].id)
-        return b.available, b.held
-
-
-async def make_product(client: Any, world: Any, **fields: Any) -> dict[str, Any]:
-    body = {"name": "大米 5kg", "points": 100, "stock": 3, **fields}
-    r = await client.post(f"/api/v1/communities/{world.cid}/products", json=body, headers=world.h["clerk"])
-    assert r.status_code == 201, r.text
-    return dict(r.json())
-
-
-async def stock_of(client: Any, world: Any, pid: str) -> int:
-    r = await client.get(f"/api/v1/communities/{world.cid}/products?all=true", headers=world.h["clerk"])
-    return int(next(p["stock"] for p in r.json() if p["id"] == pid))
+from tests.support.balances import available_and_held as available
+from tests.support.balances import fund
+from tests.support.qr import decode_qr
+from tests.support.store import make_product, stock_of
+from tests.support.world import World
 
 
 async def order_count(maker: async_sessionmaker[AsyncSession]) -> int:
@@ -57,14 +26,7 @@ async def order_count(maker: async_sessionmaker[AsyncSession]) -> int:
         return int(await db.scalar(select(func.count()).select_from(Order)) or 0)
 
 
-def decode_qr(png: bytes) -> str:
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
-    text, _points, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    assert text, "OpenCV could not read the QR code"
-    return str(text)
-
-
-async def test_order_then_pickup_posts_points_once(client: Any, world: Any, maker: Any) -> None:
+async def test_order_then_pickup_posts_points_once(client: Any, world: World, maker: Any) -> None:
     await fund(maker, world, "alice", 500)
     product = await make_product(client, world, limit_per_member=5)
     r = await client.post(
@@ -104,7 +66,7 @@ async def test_order_then_pickup_posts_points_once(client: Any, world: Any, make
     assert await stock_of(client, world, product["id"]) == 1
 
 
-async def test_refusals_change_nothing(client: Any, world: Any, maker: Any) -> None:
+async def test_refusals_change_nothing(client: Any, world: World, maker: Any) -> None:
     await fund(maker, world, "alice", 250)
     product = await make_product(client, world, stock=2, limit_per_member=1)
     orders_before = await order_count(maker)
@@ -138,7 +100,7 @@ async def test_refusals_change_nothing(client: Any, world: Any, maker: Any) -> N
     assert r.status_code == 404 and r.json()["code"] == "order_not_found"
 
 
-async def test_cancel_and_expiry_return_points_and_stock(client: Any, world: Any, maker: Any) -> None:
+async def test_cancel_and_expiry_return_points_and_stock(client: Any, world: World, maker: Any) -> None:
     await fund(maker, world, "alice", 1000)
     product = await make_product(client, world, stock=5)
     first = (
@@ -171,7 +133,7 @@ async def test_cancel_and_expiry_return_points_and_stock(client: Any, world: Any
     assert [o["status"] for o in mine.json()["items"]] == ["expired", "cancelled"]
 
 
-async def test_order_idempotency_key_replays(client: Any, world: Any, maker: Any) -> None:
+async def test_order_idempotency_key_replays(client: Any, world: World, maker: Any) -> None:
     await fund(maker, world, "alice", 1000)
     product = await make_product(client, world, stock=5)
     h = {**world.h["alice"], "Idempotency-Key": "order-1"}
@@ -185,7 +147,7 @@ async def test_order_idempotency_key_replays(client: Any, world: Any, maker: Any
     assert await available(maker, world, "alice") == (900, 100)
 
 
-async def test_products_clerk_only_and_limit_shown(client: Any, world: Any, maker: Any) -> None:
+async def test_products_clerk_only_and_limit_shown(client: Any, world: World, maker: Any) -> None:
     r = await client.post(
         f"/api/v1/communities/{world.cid}/products",
         json={"name": "食用油", "points": 50, "stock": 1},
@@ -221,7 +183,7 @@ def _jpeg_with_exif() -> bytes:
     return out.getvalue()
 
 
-async def test_product_image_is_checked_and_reencoded(client: Any, world: Any) -> None:
+async def test_product_image_is_checked_and_reencoded(client: Any, world: World) -> None:
     product = await make_product(client, world)
     url = f"/api/v1/products/{product['id']}/image"
     raw = _jpeg_with_exif()
@@ -260,7 +222,7 @@ def _png_bytes() -> bytes:
     return out.getvalue()
 
 
-async def test_pages_render_for_each_role(client: Any, world: Any, maker: Any) -> None:
+async def test_pages_render_for_each_role(client: Any, world: World, maker: Any) -> None:
     await fund(maker, world, "alice", 500)
     product = await make_product(client, world, name="洗衣液")
     order = (

@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.points import service as points
-from tests.conftest import World, add_person, new_world, seeded
-from tests.e2e.test_points_browser import _login, _new_context
+from tests.support.browser import logged_in as _login
+from tests.support.browser import phone_context as _new_context
+from tests.support.database import seeded
+from tests.support.world import World, add_person, new_world
 
 pytestmark = pytest.mark.browser
 

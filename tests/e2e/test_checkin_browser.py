@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import clock
 from service.accounts import service as accounts
 from service.activities import service as svc
-from tests.conftest import SECRET, add_person, new_world, seeded
+from tests.support.database import seeded
+from tests.support.world import SECRET, add_person, new_world
 
 pytestmark = pytest.mark.browser
 PASSWORD = "volunteer-pass-1"

@@ -23,7 +23,8 @@ from service.activities import service as acts
 from service.kit.masking import mask_code
 from service.points import service as points
 from service.store import service as store
-from tests.conftest import SECRET, World, add_person, new_world, seeded
+from tests.support.database import seeded
+from tests.support.world import SECRET, World, add_person, new_world
 
 pytestmark = pytest.mark.browser
 

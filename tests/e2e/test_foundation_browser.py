@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts import service as accounts
 from service.accounts.models import Member
 from service.db import create_engine, create_session_maker
-from tests.conftest import _in_thread, new_world, seeded
+from tests.support.database import in_thread as _in_thread
+from tests.support.database import seeded
+from tests.support.world import new_world
 
 pytestmark = pytest.mark.browser
 

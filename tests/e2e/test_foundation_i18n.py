@@ -9,6 +9,7 @@ from babel.messages.extract import extract_from_dir
 
 from service.web.i18n import translator
 from service.web.pages import ROLE_NAMES
+from tests.support.world import World
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FOUNDATION = ("base.html", "login.html", "home.html", "error.html", "admin/")
@@ -59,7 +60,7 @@ def test_role_names_in_both_languages() -> None:
     assert en.pgettext("role", ROLE_NAMES["clerk"]) == "Store clerk"
 
 
-async def test_pages_are_chinese_by_default_and_english_on_request(client: Any, world: Any) -> None:
+async def test_pages_are_chinese_by_default_and_english_on_request(client: Any, world: World) -> None:
     r = await client.get("/login")
     assert r.status_code == 200 and '<html lang="zh-CN">' in r.text
     assert "登录" in r.text and "手机号" in r.text and "Log in" not in r.text

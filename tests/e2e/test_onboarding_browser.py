@@ -16,7 +16,8 @@ from service import clock
 from service.accounts import service as accounts
 from service.activities import service as svc
 from service.web.onboarding_pages import CARDS_PER_SHEET
-from tests.conftest import SECRET, add_person, new_world, seeded
+from tests.support.database import seeded
+from tests.support.world import SECRET, add_person, new_world
 
 pytestmark = pytest.mark.browser
 PASSWORD = "my-own-pass-1"

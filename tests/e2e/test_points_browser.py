@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts import service as accounts
 from service.points import service as points
-from tests.conftest import SECRET, World, add_person, new_world, seeded
+from tests.support.browser import logged_in as _login
+from tests.support.browser import phone_context as _new_context
+from tests.support.database import seeded
+from tests.support.world import World, add_person, new_world
 
 pytestmark = pytest.mark.browser
 
@@ -49,24 +51,6 @@ async def _build(db: AsyncSession) -> World:
 def ledger_world(database_url: str) -> World:
     world: World = seeded(database_url, _build)
     return world
-
-
-def _login(context: Any, base: str, world: World, name: str) -> Any:
-    token = accounts.issue_token(world.members[name], SECRET)
-    host = base.split("//", 1)[1].split(":")[0]
-    context.add_cookies(
-        [
-            {"name": "jifen_token", "value": token, "domain": host, "path": "/"},
-            {"name": "jifen_csrf", "value": f"csrf-{name}", "domain": host, "path": "/"},
-        ]
-    )
-    return context.new_page()
-
-
-def _new_context(browser: Any) -> Any:
-    context = browser.new_context(viewport={"width": 360, "height": 800}, locale="zh-CN", is_mobile=True)
-    context.set_default_timeout(15_000)
-    return context
 
 
 def test_home_shows_points_and_second_admin_approves(

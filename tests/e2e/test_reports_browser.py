@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from service.accounts import service as accounts
-from tests.conftest import SECRET, seeded
 from tests.reports_data import ReportWorld, build_report_world
+from tests.support.database import seeded
+from tests.support.world import SECRET
 
 pytestmark = pytest.mark.browser
 SHOTS = Path("/tmp/jifen-reports")

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts import service as accounts
 from service.points import service as points
 from service.store import service as store
-from tests.conftest import SECRET, World, add_person, new_world, seeded
+from tests.support.database import seeded
+from tests.support.world import SECRET, World, add_person, new_world
 
 pytestmark = pytest.mark.browser
 

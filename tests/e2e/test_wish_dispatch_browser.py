@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import service as accounts
-from tests.conftest import SECRET, World, add_person, new_world, seeded
+from tests.support.database import seeded
+from tests.support.world import SECRET, World, add_person, new_world
 
 pytestmark = pytest.mark.browser
 

@@ -20,11 +20,12 @@ from service.config import LOGIN_FAILURES_MAX
 from service.errors import DomainError, NotAuthenticated, TooManyRequests
 from service.points import service as points
 from service.points.models import Transfer
-from tests.conftest import SECRET
-from tests.integration.test_activities import T0, make_activity, refused
+from tests.support.activities import T0, make_activity
+from tests.support.refused import refused
+from tests.support.world import SECRET, World
 
 
-async def test_manual_attendance_is_never_approved_by_its_beneficiary(db: Any, world: Any) -> None:
+async def test_manual_attendance_is_never_approved_by_its_beneficiary(db: Any, world: World) -> None:
     clock.set_now(T0)
     a = await make_activity(db, world, starts_at=T0, ends_at=T0 + timedelta(hours=2), points=10)
     clock.set_now(T0 + timedelta(hours=2))
@@ -52,7 +53,7 @@ async def test_manual_attendance_is_never_approved_by_its_beneficiary(db: Any, w
     assert event.detail["points"] == 10 and event.detail["requested_by"] == str(org2.member_id)
 
 
-async def test_an_award_to_oneself_waits_whatever_the_amount(db: Any, world: Any) -> None:
+async def test_an_award_to_oneself_waits_whatever_the_amount(db: Any, world: World) -> None:
     admin = world.actor("admin")
     a = await points.request_award(db, admin, world.cid, member_id=admin.member_id, points=1, reason="自己")
     assert a.status == "pending_approval" and a.transfer_id is None
@@ -69,7 +70,7 @@ async def test_an_award_to_oneself_waits_whatever_the_amount(db: Any, world: Any
 
 
 async def test_a_burst_of_wrong_guesses_checks_at_most_the_limit_and_never_fails(
-    clean: Any, maker: Any, world: Any, monkeypatch: pytest.MonkeyPatch
+    clean: Any, maker: Any, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with maker() as db:
         await accounts.set_password(db, world.actor("alice"), world.members["alice"].id, "alice-secret-1")
@@ -105,7 +106,7 @@ async def test_a_burst_of_wrong_guesses_checks_at_most_the_limit_and_never_fails
             await accounts.login(db, "13900000002", "not-bobs-1", "198.51.100.1", SECRET)
 
 
-async def test_a_burst_over_http_answers_401_or_429_never_500(client: Any, world: Any, maker: Any) -> None:
+async def test_a_burst_over_http_answers_401_or_429_never_500(client: Any, world: World, maker: Any) -> None:
     async with maker() as db:
         await accounts.set_password(db, world.actor("bob"), world.members["bob"].id, "bob-secret-12")
         await db.commit()
@@ -117,7 +118,7 @@ async def test_a_burst_over_http_answers_401_or_429_never_500(client: Any, world
 
 
 @pytest.mark.postgres
-async def test_audit_events_cannot_be_changed_or_deleted(clean: Any, maker: Any, world: Any) -> None:
+async def test_audit_events_cannot_be_changed_or_deleted(clean: Any, maker: Any, world: World) -> None:
     async with maker() as db:
         event = await record(
             db, actor_id=world.members["admin"].id, action="award_approved", community_id=world.cid
@@ -136,7 +137,7 @@ async def test_audit_events_cannot_be_changed_or_deleted(clean: Any, maker: Any,
         assert await db.scalar(text("SELECT count(*) FROM audit_events")) >= 1
 
 
-async def test_a_reversal_is_recorded_with_the_member_it_touched(db: Any, world: Any) -> None:
+async def test_a_reversal_is_recorded_with_the_member_it_touched(db: Any, world: World) -> None:
     admin, alice = world.actor("admin"), world.members["alice"]
     award = await points.request_award(db, admin, world.cid, member_id=alice.id, points=8, reason="误发")
     await db.commit()

@@ -14,11 +14,12 @@ from service.accounts import service as accounts
 from service.accounts.models import Member, Membership
 from service.config import LOGIN_FAILURES_MAX, LOGIN_WINDOW_SECONDS
 from service.errors import Conflict, DomainError, Forbidden, NotAuthenticated, TooManyRequests
+from tests.support.world import World
 
 SECRET = "k" * 40
 
 
-async def test_require_role_per_community(db: Any, world: Any) -> None:
+async def test_require_role_per_community(db: Any, world: World) -> None:
     cid = world.cid
     assert await accounts.require_role(db, world.actor("organizer"), cid, "organizer") == "organizer"
     assert await accounts.require_role(db, world.actor("admin"), cid, "clerk") == "admin"  # admin passes all
@@ -31,7 +32,7 @@ async def test_require_role_per_community(db: Any, world: Any) -> None:
         await accounts.require_role(db, world.actor("admin"), other.id, "member")
 
 
-async def test_partner_staff_pass_only_for_their_own_shop(db: Any, world: Any) -> None:
+async def test_partner_staff_pass_only_for_their_own_shop(db: Any, world: World) -> None:
     staff = world.actor("partner")
     own = world.partner.id
     assert await accounts.require_role(db, staff, world.cid, "partner", partner_id=own) == "partner"
@@ -40,7 +41,7 @@ async def test_partner_staff_pass_only_for_their_own_shop(db: Any, world: Any) -
         await accounts.require_role(db, staff, world.cid, "partner", partner_id=other_shop.id)
 
 
-async def test_a_phone_can_be_staff_of_only_one_partner_per_community(db: Any, world: Any) -> None:
+async def test_a_phone_can_be_staff_of_only_one_partner_per_community(db: Any, world: World) -> None:
     other_shop = await accounts.create_partner(db, world.root, world.cid, "另一家店")
     with pytest.raises(Conflict):
         await accounts.add_member(
@@ -48,7 +49,7 @@ async def test_a_phone_can_be_staff_of_only_one_partner_per_community(db: Any, w
         )
 
 
-async def test_adding_an_existing_phone_never_changes_its_password(db: Any, world: Any) -> None:
+async def test_adding_an_existing_phone_never_changes_its_password(db: Any, world: World) -> None:
     await accounts.set_password(db, world.actor("alice"), world.members["alice"].id, "alice-own-pass")
     await accounts.add_member(db, world.actor("admin"), world.cid, "13900000001", "alice", "admin-chosen-1")
     token, member = await accounts.login(db, "13900000001", "alice-own-pass", "1.2.3.4", SECRET)
@@ -57,7 +58,7 @@ async def test_adding_an_existing_phone_never_changes_its_password(db: Any, worl
         await accounts.login(db, "13900000001", "admin-chosen-1", "1.2.3.4", SECRET)
 
 
-async def test_database_backs_the_role_rules(clean: Any, maker: Any, world: Any) -> None:
+async def test_database_backs_the_role_rules(clean: Any, maker: Any, world: World) -> None:
     async with maker() as db:
         db.add(Membership(community_id=world.cid, member_id=world.members["alice"].id, role="partner"))
         with pytest.raises(IntegrityError):  # a partner role without a partner
@@ -76,7 +77,7 @@ async def test_database_backs_the_role_rules(clean: Any, maker: Any, world: Any)
             await db.flush()
 
 
-async def test_import_members_creates_and_updates(db: Any, world: Any) -> None:
+async def test_import_members_creates_and_updates(db: Any, world: World) -> None:
     rows, problems = accounts.parse_import_csv(
         "15700000001,新甲\n13900000002,bob,reviewer\n15700000001,重复\n"
     )
@@ -91,7 +92,7 @@ async def test_import_members_creates_and_updates(db: Any, world: Any) -> None:
     assert new is not None and new.password_hash is None
 
 
-async def test_login_throttle_counts_and_resets(db: Any, world: Any) -> None:
+async def test_login_throttle_counts_and_resets(db: Any, world: World) -> None:
     await accounts.set_password(db, world.actor("bob"), world.members["bob"].id, "bob-password-1")
     await db.commit()
     for _ in range(LOGIN_FAILURES_MAX):
@@ -110,7 +111,7 @@ async def test_login_throttle_counts_and_resets(db: Any, world: Any) -> None:
     await accounts.login(db, "13900000002", "bob-password-1", "9.9.9.9", SECRET)
 
 
-async def test_community_admin_cannot_take_over_a_platform_or_other_admin(db: Any, world: Any) -> None:
+async def test_community_admin_cannot_take_over_a_platform_or_other_admin(db: Any, world: World) -> None:
     admin = world.actor("admin")
     # The platform admin also holds a role here.
     await accounts.add_member(db, world.root, world.cid, world.members["root"].phone, "平台", None, "member")
@@ -127,14 +128,14 @@ async def test_community_admin_cannot_take_over_a_platform_or_other_admin(db: An
     await accounts.set_password(db, world.root, other_admin.id, "reset-by-root-1", community_id=world.cid)
 
 
-async def test_tokens_from_another_secret_are_refused(db: Any, world: Any) -> None:
+async def test_tokens_from_another_secret_are_refused(db: Any, world: World) -> None:
     token = accounts.issue_token(world.members["alice"], "another-secret-" + "y" * 30)
     with pytest.raises(NotAuthenticated) as caught:
         await accounts.authenticate_token(db, token, SECRET)
     assert caught.value.code == "token_invalid"
 
 
-async def test_domain_errors_carry_stable_codes(db: Any, world: Any) -> None:
+async def test_domain_errors_carry_stable_codes(db: Any, world: World) -> None:
     cases = [
         (accounts.create_community(db, world.actor("admin"), "x", "xx"), "forbidden"),
         (accounts.create_community(db, world.root, "x", "BAD CODE"), "invalid_code"),

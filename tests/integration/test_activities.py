@@ -3,61 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import clock
 from service.activities import rules
 from service.activities import service as svc
-from service.activities.models import Activity, Attendance
-from service.errors import DomainError
-from service.points import service as points
-
-URL = "http://testserver"
-# A moment at the start of a kiosk step, so step arithmetic in the tests is exact.
-T0 = datetime.fromtimestamp((1_800_000_000 // 15) * 15, tz=UTC)
+from service.activities.models import Activity
+from tests.support.activities import T0, URL, attendances, kiosk_token, make_activity
+from tests.support.balances import available
+from tests.support.refused import refused
+from tests.support.world import World
 
 
-async def make_activity(db: AsyncSession, world: Any, **kw: Any) -> Activity:
-    now = clock.now()
-    fields: dict[str, Any] = {
-        "title": "清扫小区",
-        "starts_at": now - timedelta(minutes=10),
-        "ends_at": now + timedelta(hours=2),
-        "points_mode": "per_attendance",
-        "points": 10,
-    }
-    fields.update(kw)
-    activity = await svc.create_activity(db, world.actor("organizer"), world.cid, svc.ActivityDraft(**fields))
-    await db.commit()
-    return activity
-
-
-async def kiosk_token(db: AsyncSession, world: Any, activity: Activity) -> str:
-    return (await svc.kiosk_code(db, world.actor("organizer"), activity.id, URL)).token
-
-
-async def attendances(db: AsyncSession, activity: Activity) -> int:
-    return int(await db.scalar(select(func.count()).where(Attendance.activity_id == activity.id)) or 0)
-
-
-async def available(db: AsyncSession, world: Any, name: str) -> int:
-    return (await points.balance(db, world.cid, world.members[name].id)).available
-
-
-async def refused(db: AsyncSession, code: str, work: Any) -> None:
-    # A savepoint stands in for the request's transaction: the refusal rolls back only its own work.
-    with pytest.raises(DomainError) as info:
-        async with db.begin_nested():
-            await work
-    assert info.value.code == code, info.value
-
-
-async def test_scan_in_repeat_then_out_posts_points_once(db: AsyncSession, world: Any) -> None:
+async def test_scan_in_repeat_then_out_posts_points_once(db: AsyncSession, world: World) -> None:
     clock.set_now(T0)
     a = await make_activity(db, world)
     alice = world.actor("alice")
@@ -88,7 +49,7 @@ async def test_scan_in_repeat_then_out_posts_points_once(db: AsyncSession, world
     assert await available(db, world, "alice") == 10
 
 
-async def test_per_hour_points_pro_rata_and_capped(db: AsyncSession, world: Any) -> None:
+async def test_per_hour_points_pro_rata_and_capped(db: AsyncSession, world: World) -> None:
     clock.set_now(T0)
     a = await make_activity(
         db,
@@ -110,7 +71,7 @@ async def test_per_hour_points_pro_rata_and_capped(db: AsyncSession, world: Any)
     assert await available(db, world, "bob") == 15
 
 
-async def test_kiosk_code_rotates_and_expires_after_two_steps(db: AsyncSession, world: Any) -> None:
+async def test_kiosk_code_rotates_and_expires_after_two_steps(db: AsyncSession, world: World) -> None:
     clock.set_now(T0)
     a = await make_activity(db, world)
     first = await kiosk_token(db, world, a)
@@ -125,7 +86,7 @@ async def test_kiosk_code_rotates_and_expires_after_two_steps(db: AsyncSession, 
     assert r.status == "checked_in"
 
 
-async def test_code_from_the_future_or_another_activity_is_invalid(db: AsyncSession, world: Any) -> None:
+async def test_code_from_the_future_or_another_activity_is_invalid(db: AsyncSession, world: World) -> None:
     clock.set_now(T0)
     a = await make_activity(db, world)
     b = await make_activity(db, world, title="另一个")
@@ -138,7 +99,7 @@ async def test_code_from_the_future_or_another_activity_is_invalid(db: AsyncSess
     assert await attendances(db, a) == 0 and await available(db, world, "alice") == 0
 
 
-async def test_screenshot_forwarded_home_earns_nothing(db: AsyncSession, world: Any) -> None:
+async def test_screenshot_forwarded_home_earns_nothing(db: AsyncSession, world: World) -> None:
     clock.set_now(T0)
     a = await make_activity(db, world)
     token = await kiosk_token(db, world, a)
@@ -147,7 +108,7 @@ async def test_screenshot_forwarded_home_earns_nothing(db: AsyncSession, world: 
     assert await attendances(db, a) == 0 and await available(db, world, "carol") == 0
 
 
-async def test_poster_window_and_revocation(db: AsyncSession, world: Any) -> None:
+async def test_poster_window_and_revocation(db: AsyncSession, world: World) -> None:
     clock.set_now(T0)
     a = await make_activity(db, world, starts_at=T0 + timedelta(hours=2), ends_at=T0 + timedelta(hours=3))
     url = await svc.poster_code(db, world.actor("organizer"), a.id, URL)
@@ -168,7 +129,7 @@ async def test_poster_window_and_revocation(db: AsyncSession, world: Any) -> Non
     assert rows[0].flags == ["weak_evidence"]
 
 
-async def test_geofence(db: AsyncSession, world: Any) -> None:
+async def test_geofence(db: AsyncSession, world: World) -> None:
     a = await make_activity(db, world, lat=36.061, lng=103.834, radius_m=200)
     token = await kiosk_token(db, world, a)
     alice = world.actor("alice")
@@ -180,7 +141,7 @@ async def test_geofence(db: AsyncSession, world: Any) -> None:
     assert r.status == "checked_in"
 
 
-async def test_signup_required_and_capacity(db: AsyncSession, world: Any) -> None:
+async def test_signup_required_and_capacity(db: AsyncSession, world: World) -> None:
     a = await make_activity(db, world, signup_required=True, capacity=1)
     token = await kiosk_token(db, world, a)
     await refused(db, "not_signed_up", svc.check_in(db, world.actor("alice"), token))
@@ -199,7 +160,7 @@ async def test_signup_required_and_capacity(db: AsyncSession, world: Any) -> Non
     assert await attendances(db, open_a) == 1 and await available(db, world, "bob") == 0
 
 
-async def test_not_open_before_window_after_close_and_for_strangers(db: AsyncSession, world: Any) -> None:
+async def test_not_open_before_window_after_close_and_for_strangers(db: AsyncSession, world: World) -> None:
     clock.set_now(T0)
     later = await make_activity(db, world, starts_at=T0 + timedelta(hours=1), ends_at=T0 + timedelta(hours=2))
     await refused(
@@ -218,7 +179,7 @@ async def test_not_open_before_window_after_close_and_for_strangers(db: AsyncSes
     await refused(db, "forbidden", svc.kiosk_code(db, world.actor("alice"), b.id, URL))
 
 
-async def test_close_checks_everyone_out_and_posts_per_hour_points(db: AsyncSession, world: Any) -> None:
+async def test_close_checks_everyone_out_and_posts_per_hour_points(db: AsyncSession, world: World) -> None:
     clock.set_now(T0)
     a = await make_activity(
         db, world, starts_at=T0, ends_at=T0 + timedelta(hours=2), points_mode="per_hour", points=6
@@ -235,7 +196,7 @@ async def test_close_checks_everyone_out_and_posts_per_hour_points(db: AsyncSess
     assert await available(db, world, "alice") == 12
 
 
-async def test_manual_record_needs_a_second_organizer(db: AsyncSession, world: Any) -> None:
+async def test_manual_record_needs_a_second_organizer(db: AsyncSession, world: World) -> None:
     clock.set_now(T0)
     a = await make_activity(
         db, world, starts_at=T0, ends_at=T0 + timedelta(hours=2), points_mode="per_hour", points=10
@@ -265,7 +226,7 @@ async def test_manual_record_needs_a_second_organizer(db: AsyncSession, world: A
     assert (hours.minutes, hours.manual_minutes) == (60, 60)
 
 
-async def test_member_card_checks_in_and_revoked_card_fails(db: AsyncSession, world: Any) -> None:
+async def test_member_card_checks_in_and_revoked_card_fails(db: AsyncSession, world: World) -> None:
     a = await make_activity(db, world)
     card = await svc.member_card(db, world.actor("carol"), world.cid)
     token = card.token
@@ -285,7 +246,7 @@ async def test_member_card_checks_in_and_revoked_card_fails(db: AsyncSession, wo
     assert await available(db, world, "carol") == 10
 
 
-async def test_one_device_checking_in_several_members_is_flagged(db: AsyncSession, world: Any) -> None:
+async def test_one_device_checking_in_several_members_is_flagged(db: AsyncSession, world: World) -> None:
     a = await make_activity(db, world)
     token = await kiosk_token(db, world, a)
     for name in ("alice", "bob"):
@@ -298,7 +259,7 @@ async def test_one_device_checking_in_several_members_is_flagged(db: AsyncSessio
     assert flags[world.members["carol"].name] == []
 
 
-async def test_scan_before_login_completes_within_ten_minutes(db: AsyncSession, world: Any) -> None:
+async def test_scan_before_login_completes_within_ten_minutes(db: AsyncSession, world: World) -> None:
     clock.set_now(T0)
     a = await make_activity(db, world)
     token = await kiosk_token(db, world, a)
@@ -313,7 +274,7 @@ async def test_scan_before_login_completes_within_ten_minutes(db: AsyncSession, 
     assert await attendances(db, a) == 1
 
 
-async def test_a_pending_scan_checks_in_one_member_once(db: AsyncSession, world: Any) -> None:
+async def test_a_pending_scan_checks_in_one_member_once(db: AsyncSession, world: World) -> None:
     clock.set_now(T0)
     a = await make_activity(db, world)
     token = await kiosk_token(db, world, a)
@@ -327,7 +288,7 @@ async def test_a_pending_scan_checks_in_one_member_once(db: AsyncSession, world:
     assert await attendances(db, a) == 1 and await available(db, world, "bob") == 0
 
 
-async def test_hours_and_team_totals(db: AsyncSession, world: Any) -> None:
+async def test_hours_and_team_totals(db: AsyncSession, world: World) -> None:
     clock.set_now(T0)
     org = world.actor("organizer")
     team = await svc.create_team(db, org, world.cid, "红马甲志愿服务队", world.members["alice"].id)
@@ -351,7 +312,7 @@ async def test_hours_and_team_totals(db: AsyncSession, world: Any) -> None:
     assert (await svc.hours_of(db, world.members["alice"].id, world.cid, T0.year + 1)).minutes == 0
 
 
-async def test_invalid_activity_input_is_refused(db: AsyncSession, world: Any) -> None:
+async def test_invalid_activity_input_is_refused(db: AsyncSession, world: World) -> None:
     now = clock.now()
     bad = [
         {"ends_at": now - timedelta(hours=1)},
@@ -378,7 +339,7 @@ async def test_invalid_activity_input_is_refused(db: AsyncSession, world: Any) -
 
 
 async def test_forgotten_activity_closes_itself_and_posts(
-    db: AsyncSession, world: Any, maker: async_sessionmaker[AsyncSession]
+    db: AsyncSession, world: World, maker: async_sessionmaker[AsyncSession]
 ) -> None:
     clock.set_now(T0)
     a = await make_activity(

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import PG_URL, ROOT
+from tests.support.database import PG_URL, ROOT
 
 pytestmark = pytest.mark.postgres
 

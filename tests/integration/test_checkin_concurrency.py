@@ -18,12 +18,13 @@ from service.activities import service as svc
 from service.activities.models import Attendance
 from service.errors import DomainError
 from service.points import service as points
+from tests.support.world import World
 
 pytestmark = pytest.mark.postgres
 CROWD = 200
 
 
-async def crowd(maker: async_sessionmaker[AsyncSession], world: Any, n: int) -> list[accounts.Actor]:
+async def crowd(maker: async_sessionmaker[AsyncSession], world: World, n: int) -> list[accounts.Actor]:
     rows = [accounts.ImportRow(i, f"15{i:09d}", f"志愿者{i}") for i in range(n)]
     async with maker() as db, db.begin():
         await accounts.import_members(db, world.cid, rows)
@@ -31,7 +32,7 @@ async def crowd(maker: async_sessionmaker[AsyncSession], world: Any, n: int) -> 
     return [accounts.Actor(m.id, m.name, m.phone) for m in members]
 
 
-async def activity(maker: async_sessionmaker[AsyncSession], world: Any, **kw: Any) -> tuple[Any, str]:
+async def activity(maker: async_sessionmaker[AsyncSession], world: World, **kw: Any) -> tuple[Any, str]:
     now = clock.now()
     draft = svc.ActivityDraft(
         "大扫除", now - timedelta(minutes=5), now + timedelta(hours=1), "per_attendance", 5, **kw
@@ -51,7 +52,7 @@ async def scan(maker: async_sessionmaker[AsyncSession], actor: accounts.Actor, t
 
 
 async def test_crowd_checks_in_once_each_with_points_once(
-    maker: async_sessionmaker[AsyncSession], world: Any
+    maker: async_sessionmaker[AsyncSession], world: World
 ) -> None:
     people = await crowd(maker, world, CROWD)
     a, token = await activity(maker, world)
@@ -77,7 +78,7 @@ async def test_crowd_checks_in_once_each_with_points_once(
     assert balances == [5] * 20
 
 
-async def test_capacity_holds_under_a_crowd(maker: async_sessionmaker[AsyncSession], world: Any) -> None:
+async def test_capacity_holds_under_a_crowd(maker: async_sessionmaker[AsyncSession], world: World) -> None:
     people = await crowd(maker, world, 60)
     a, token = await activity(maker, world, capacity=40)
     results = await asyncio.gather(*[scan(maker, p, token) for p in people])

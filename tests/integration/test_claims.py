@@ -16,9 +16,11 @@ from service.errors import DomainError
 from service.points import service as points
 from service.rewards import service as rewards
 from service.rewards.models import Claim, ClaimObjection, ClaimPhoto, ClaimReview
+from tests.support.balances import available as _available
+from tests.support.world import World
 
 
-async def _rule(db: Any, world: Any, code: str = "garbage", pts: int = 20, **kw: Any) -> Any:
+async def _rule(db: Any, world: World, code: str = "garbage", pts: int = 20, **kw: Any) -> Any:
     return await rewards.create_rule(
         db,
         world.actor("admin"),
@@ -32,7 +34,7 @@ async def _rule(db: Any, world: Any, code: str = "garbage", pts: int = 20, **kw:
 
 
 async def _claim(
-    db: Any, world: Any, rule: Any, who: str = "alice", by: str | None = None, days_ago: int = 0
+    db: Any, world: World, rule: Any, who: str = "alice", by: str | None = None, days_ago: int = 0
 ) -> Claim:
     """A claim for ``who`` (by ``by``) of an event ``days_ago`` days before today (local)."""
     today = clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date()
@@ -74,11 +76,7 @@ async def _refused(db: Any, claim: Claim, code: str, work: Any) -> None:
     assert await _snapshot(db, claim) == before
 
 
-async def _available(db: Any, world: Any, who: str) -> int:
-    return (await points.balance(db, world.cid, world.members[who].id)).available
-
-
-async def test_member_claims_for_self_and_one_reviewer_publicizes(db: Any, world: Any) -> None:
+async def test_member_claims_for_self_and_one_reviewer_publicizes(db: Any, world: World) -> None:
     rule = await _rule(db, world, publicity_days=5)
     claim = await _claim(db, world, rule)
     assert claim.status == "submitted" and claim.points == 20
@@ -88,7 +86,7 @@ async def test_member_claims_for_self_and_one_reviewer_publicizes(db: Any, world
     assert claim.publicity_ends_at - claim.publicized_at == timedelta(days=5)  # type: ignore[operator]
 
 
-async def test_reviewer_separation(db: Any, world: Any) -> None:
+async def test_reviewer_separation(db: Any, world: World) -> None:
     rule = await _rule(db, world)
     # The reviewer claims for themself: they may not review it.
     own = await _claim(db, world, rule, who="reviewer")
@@ -120,7 +118,7 @@ async def test_reviewer_separation(db: Any, world: Any) -> None:
     )
 
 
-async def test_members_claim_only_for_themselves_organizers_for_anyone(db: Any, world: Any) -> None:
+async def test_members_claim_only_for_themselves_organizers_for_anyone(db: Any, world: World) -> None:
     rule = await _rule(db, world)
     with pytest.raises(DomainError) as caught:
         await _claim(db, world, rule, who="alice", by="bob")
@@ -130,7 +128,7 @@ async def test_members_claim_only_for_themselves_organizers_for_anyone(db: Any, 
     assert await db.scalar(select(func.count()).select_from(Claim)) == 1
 
 
-async def test_two_reviewers_needed_at_threshold(db: Any, world: Any) -> None:
+async def test_two_reviewers_needed_at_threshold(db: Any, world: World) -> None:
     rule = await _rule(db, world, code="zero-bride-price", pts=200, title="零彩礼婚嫁")
     claim = await _claim(db, world, rule, by="organizer")
     await rewards.review_claim(db, world.actor("reviewer"), claim.id, "approve")
@@ -145,7 +143,7 @@ async def test_two_reviewers_needed_at_threshold(db: Any, world: Any) -> None:
     assert claim.status == "publicized"
 
 
-async def test_threshold_is_a_community_setting(db: Any, world: Any) -> None:
+async def test_threshold_is_a_community_setting(db: Any, world: World) -> None:
     await rewards.update_settings(db, world.actor("admin"), world.cid, two_reviewers_from_points=10)
     rule = await _rule(db, world, pts=20)
     claim = await _claim(db, world, rule)
@@ -153,7 +151,7 @@ async def test_threshold_is_a_community_setting(db: Any, world: Any) -> None:
     assert claim.status == "submitted"
 
 
-async def test_rejection_is_final_and_every_later_transition_refused(db: Any, world: Any) -> None:
+async def test_rejection_is_final_and_every_later_transition_refused(db: Any, world: World) -> None:
     rule = await _rule(db, world)
     claim = await _claim(db, world, rule)
     await rewards.review_claim(db, world.actor("reviewer"), claim.id, "reject", "证据不足")
@@ -174,7 +172,7 @@ async def test_rejection_is_final_and_every_later_transition_refused(db: Any, wo
     assert claim.status == "rejected"
 
 
-async def test_objection_needs_publicity_and_returns_claim_to_review(db: Any, world: Any) -> None:
+async def test_objection_needs_publicity_and_returns_claim_to_review(db: Any, world: World) -> None:
     rule = await _rule(db, world)
     claim = await _claim(db, world, rule)
     await _refused(
@@ -198,7 +196,7 @@ async def test_objection_needs_publicity_and_returns_claim_to_review(db: Any, wo
     assert objection.resolved_at is not None
 
 
-async def test_settlement_posts_once_when_publicity_ends(db: Any, world: Any, maker: Any) -> None:
+async def test_settlement_posts_once_when_publicity_ends(db: Any, world: World, maker: Any) -> None:
     rule = await _rule(db, world, publicity_days=3)
     claim = await _claim(db, world, rule)
     await rewards.review_claim(db, world.actor("reviewer"), claim.id, "approve")
@@ -218,7 +216,7 @@ async def test_settlement_posts_once_when_publicity_ends(db: Any, world: Any, ma
     await db.rollback()
 
 
-async def test_yearly_limit_at_submission(db: Any, world: Any) -> None:
+async def test_yearly_limit_at_submission(db: Any, world: World) -> None:
     rule = await _rule(db, world, limit_per_member_per_year=1)
     first = await _claim(db, world, rule, days_ago=1)
     with pytest.raises(DomainError) as caught:
@@ -231,7 +229,7 @@ async def test_yearly_limit_at_submission(db: Any, world: Any) -> None:
     await _claim(db, world, rule)
 
 
-async def test_yearly_limit_follows_the_local_new_year(db: Any, world: Any) -> None:
+async def test_yearly_limit_follows_the_local_new_year(db: Any, world: World) -> None:
     # 2026-12-31 17:00 UTC is already 2027-01-01 01:00 in Shanghai.
     clock.set_now(datetime(2026, 12, 31, 15, 0, tzinfo=UTC))
     rule = await _rule(db, world, limit_per_member_per_year=1)
@@ -243,7 +241,7 @@ async def test_yearly_limit_follows_the_local_new_year(db: Any, world: Any) -> N
     assert claim.year == 2027
 
 
-async def test_yearly_limit_rechecked_at_settlement(db: Any, world: Any, maker: Any) -> None:
+async def test_yearly_limit_rechecked_at_settlement(db: Any, world: World, maker: Any) -> None:
     rule = await _rule(db, world, publicity_days=1, limit_per_member_per_year=2)
     a = await _claim(db, world, rule)
     b = await _claim(db, world, rule, days_ago=1)
@@ -259,7 +257,7 @@ async def test_yearly_limit_rechecked_at_settlement(db: Any, world: Any, maker: 
     await db.rollback()
 
 
-async def test_inactive_rule_and_missing_evidence_refused(db: Any, world: Any) -> None:
+async def test_inactive_rule_and_missing_evidence_refused(db: Any, world: World) -> None:
     rule = await _rule(db, world)
     with pytest.raises(DomainError) as caught:
         await rewards.submit_claim(db, world.actor("alice"), rule.id, world.members["alice"].id, "  ")
@@ -271,7 +269,7 @@ async def test_inactive_rule_and_missing_evidence_refused(db: Any, world: Any) -
     assert await db.scalar(select(func.count()).select_from(Claim)) == 0
 
 
-async def test_rule_edits_do_not_change_claims_in_flight(db: Any, world: Any) -> None:
+async def test_rule_edits_do_not_change_claims_in_flight(db: Any, world: World) -> None:
     rule = await _rule(db, world, pts=20)
     claim = await _claim(db, world, rule)
     await rewards.update_rule(db, world.actor("admin"), rule.id, points=99)
@@ -288,7 +286,7 @@ def _jpeg_with_exif() -> bytes:
     return buf.getvalue()
 
 
-async def test_photos_are_reencoded_without_exif_and_bounded(db: Any, world: Any) -> None:
+async def test_photos_are_reencoded_without_exif_and_bounded(db: Any, world: World) -> None:
     rule = await _rule(db, world)
     claim = await _claim(db, world, rule)
     raw = _jpeg_with_exif()

@@ -18,18 +18,19 @@ from service.rewards import households_service as households
 from service.rewards import service as rewards
 from service.rewards import wishes_service as wishes
 from service.rewards.models import Claim
+from tests.support.world import World
 
 pytestmark = pytest.mark.postgres
 
 
-async def _rule(maker: Any, world: Any, **kw: Any) -> Any:
+async def _rule(maker: Any, world: World, **kw: Any) -> Any:
     async with transaction(maker) as db:
         return await rewards.create_rule(
             db, world.actor("admin"), world.cid, code="garbage", title="垃圾分类达标", points=20, **kw
         )
 
 
-async def test_parallel_settlement_workers_pay_each_claim_once(world: Any, maker: Any) -> None:
+async def test_parallel_settlement_workers_pay_each_claim_once(world: World, maker: Any) -> None:
     rule = await _rule(maker, world, publicity_days=1)
     async with transaction(maker) as db:
         for who in ("alice", "bob", "carol"):
@@ -43,7 +44,7 @@ async def test_parallel_settlement_workers_pay_each_claim_once(world: Any, maker
             assert (await points.balance(db, world.cid, world.members[who].id)).available == 20
 
 
-async def test_parallel_submissions_respect_the_yearly_limit(world: Any, maker: Any) -> None:
+async def test_parallel_submissions_respect_the_yearly_limit(world: World, maker: Any) -> None:
     rule = await _rule(maker, world, publicity_days=1, limit_per_member_per_year=1)
 
     today = clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date()
@@ -69,7 +70,7 @@ async def test_parallel_submissions_respect_the_yearly_limit(world: Any, maker: 
         assert await db.scalar(select(func.count()).select_from(Claim)) == 1
 
 
-async def test_parallel_ratings_pay_the_volunteer_once(world: Any, maker: Any) -> None:
+async def test_parallel_ratings_pay_the_volunteer_once(world: World, maker: Any) -> None:
     async with transaction(maker) as db:
         wish = await wishes.post_wish(db, world.actor("alice"), world.cid, title="买菜", category="errand")
         await wishes.dispatch_wish(db, world.actor("organizer"), wish.id, world.members["bob"].id)
@@ -91,7 +92,7 @@ async def test_parallel_ratings_pay_the_volunteer_once(world: Any, maker: Any) -
 
 
 async def test_the_same_event_filed_at_once_by_family_and_organizer_is_claimed_once(
-    world: Any, maker: Any
+    world: World, maker: Any
 ) -> None:
     """The bride's family and the organizer press submit together: one claim, one 409, never a 500."""
     rule = await _rule(maker, world, publicity_days=1)
@@ -119,7 +120,7 @@ async def test_the_same_event_filed_at_once_by_family_and_organizer_is_claimed_o
         assert await db.scalar(select(func.count()).select_from(Claim)) == 1
 
 
-async def test_parallel_wish_awards_never_pass_the_monthly_cap(world: Any, maker: Any) -> None:
+async def test_parallel_wish_awards_never_pass_the_monthly_cap(world: World, maker: Any) -> None:
     async with transaction(maker) as db:
         await rewards.update_settings(db, world.actor("admin"), world.cid, wish_points_monthly_cap=30)
         ids = []

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from service.accounts import service as accounts
 from service.accounts.models import Member, Membership
-from tests.conftest import ROOT, SECRET
+from tests.support.database import ROOT
+from tests.support.world import SECRET, World
 
 
 def jifen(*args: str, database_url: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -109,7 +110,7 @@ async def test_admin_create_makes_a_platform_admin_who_can_log_in(
 
 
 async def test_members_import_refuses_a_file_with_bad_rows(
-    world: Any, database_url: str, maker: Any, tmp_path: Path
+    world: World, database_url: str, maker: Any, tmp_path: Path
 ) -> None:
     csv = tmp_path / "members.csv"
     csv.write_text(
@@ -141,7 +142,7 @@ async def test_members_import_refuses_a_file_with_bad_rows(
 
 
 async def test_members_import_of_a_good_file_and_an_unknown_community(
-    world: Any, database_url: str, maker: Any, tmp_path: Path
+    world: World, database_url: str, maker: Any, tmp_path: Path
 ) -> None:
     csv = tmp_path / "good.csv"
     csv.write_text("15900000011,周一\n13900000001,alice,organizer\n", encoding="utf-8")

@@ -23,7 +23,7 @@ from service.points.models import Hold
 from service.retry import TRANSACTION_ATTEMPTS, is_retryable
 from service.store import service as store
 from service.store.models import Offer, Order, Product
-from tests.conftest import World
+from tests.support.world import World
 
 FUNDS = 100_000
 STOCK = 500

@@ -15,14 +15,10 @@ from service import clock
 from service.activities import rules
 from service.activities import service as svc
 from service.activities.models import Attendance
-from tests.integration.test_activities import (
-    T0,
-    attendances,
-    available,
-    kiosk_token,
-    make_activity,
-    refused,
-)
+from tests.support.activities import T0, attendances, kiosk_token, make_activity
+from tests.support.balances import available
+from tests.support.refused import refused
+from tests.support.world import World
 
 STAY = timedelta(seconds=rules.MIN_STAY_SECONDS)
 
@@ -38,7 +34,7 @@ async def _row(db: AsyncSession, activity_id: Any, member_id: Any) -> Attendance
 
 
 async def test_activity_above_the_cap_opens_only_after_another_admin_approves(
-    db: AsyncSession, world: Any
+    db: AsyncSession, world: World
 ) -> None:
     clock.set_now(T0)
     a = await make_activity(db, world, points=50_000)
@@ -72,7 +68,7 @@ async def test_activity_above_the_cap_opens_only_after_another_admin_approves(
     assert (r.status, r.points_awarded) == ("checked_in", 0)
 
 
-async def test_raising_points_after_approval_needs_approval_again(db: AsyncSession, world: Any) -> None:
+async def test_raising_points_after_approval_needs_approval_again(db: AsyncSession, world: World) -> None:
     clock.set_now(T0)
     org = world.actor("organizer")
     a = await make_activity(db, world, points=10)
@@ -90,7 +86,7 @@ async def test_raising_points_after_approval_needs_approval_again(db: AsyncSessi
     assert a.status == "open"
 
 
-async def test_the_cap_is_a_community_setting_only_admins_change(db: AsyncSession, world: Any) -> None:
+async def test_the_cap_is_a_community_setting_only_admins_change(db: AsyncSession, world: World) -> None:
     clock.set_now(T0)
     assert await svc.points_cap(db, world.cid) == rules.POINTS_CAP_DEFAULT
     await refused(db, "forbidden", svc.set_points_cap(db, world.actor("organizer"), world.cid, 100_000))
@@ -103,7 +99,7 @@ async def test_the_cap_is_a_community_setting_only_admins_change(db: AsyncSessio
     assert (await make_activity(db, world, points_mode="per_hour", points=6)).status == "pending_approval"
 
 
-async def test_organizers_own_attendance_waits_for_another_organizer(db: AsyncSession, world: Any) -> None:
+async def test_organizers_own_attendance_waits_for_another_organizer(db: AsyncSession, world: World) -> None:
     clock.set_now(T0)
     a = await make_activity(db, world)
     org, org2 = world.actor("organizer"), world.actor("organizer2")
@@ -132,7 +128,7 @@ async def test_organizers_own_attendance_waits_for_another_organizer(db: AsyncSe
     assert flags[world.members["organizer"].name] == ["self_attendance"]
 
 
-async def test_an_admin_checking_in_is_also_confirmed_by_someone_else(db: AsyncSession, world: Any) -> None:
+async def test_an_admin_checking_in_is_also_confirmed_by_someone_else(db: AsyncSession, world: World) -> None:
     clock.set_now(T0)
     a = await make_activity(db, world)
     admin = world.actor("admin")
@@ -150,7 +146,7 @@ async def test_an_admin_checking_in_is_also_confirmed_by_someone_else(db: AsyncS
     assert await available(db, world, "admin") == 10
 
 
-async def test_nobody_approves_a_manual_record_that_benefits_them(db: AsyncSession, world: Any) -> None:
+async def test_nobody_approves_a_manual_record_that_benefits_them(db: AsyncSession, world: World) -> None:
     clock.set_now(T0)
     a = await make_activity(db, world, starts_at=T0, ends_at=T0 + timedelta(hours=2))
     clock.set_now(T0 + timedelta(hours=2))
@@ -169,7 +165,7 @@ async def test_nobody_approves_a_manual_record_that_benefits_them(db: AsyncSessi
     assert (await _row(db, a.id, world.members["organizer"].id)).status == "pending"
 
 
-async def test_close_marks_people_who_left_early_absent(db: AsyncSession, world: Any) -> None:
+async def test_close_marks_people_who_left_early_absent(db: AsyncSession, world: World) -> None:
     clock.set_now(T0)
     a = await make_activity(db, world)
     for name in ("alice", "bob", "carol"):

@@ -9,11 +9,12 @@ from service import clock
 from service.activities import service as activities
 from service.points import service as points
 from service.rewards import rules as reward_rules
+from tests.support.world import World
 
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, March 2026
 
 
-async def _month_of_work(maker: Any, world: Any) -> None:
+async def _month_of_work(maker: Any, world: World) -> None:
     """alice: 2 h approved manual record + 10 check-in points + a 5-point award; bob: 1 h + 10 points,
     a reversed 7-point award and 3 points sent to carol; carol: a pending manual record only."""
     clock.set_now(T0)
@@ -73,7 +74,7 @@ async def _month_of_work(maker: Any, world: Any) -> None:
         await db.commit()
 
 
-async def test_points_and_hours_leaderboards_for_the_month(client: Any, world: Any, maker: Any) -> None:
+async def test_points_and_hours_leaderboards_for_the_month(client: Any, world: World, maker: Any) -> None:
     await _month_of_work(maker, world)
     r = await client.get(f"/api/v1/communities/{world.cid}/board?month=2026-03")  # no login
     assert r.status_code == 200, r.text
@@ -103,7 +104,7 @@ async def test_points_and_hours_leaderboards_for_the_month(client: Any, world: A
     assert "alice" not in page.text and "13900000001" not in page.text
 
 
-async def test_earned_leaderboard_counts_issuance_only(world: Any, maker: Any) -> None:
+async def test_earned_leaderboard_counts_issuance_only(world: World, maker: Any) -> None:
     await _month_of_work(maker, world)
     start, end = reward_rules.month_bounds(2026, 3, "Asia/Shanghai")
     async with maker() as db:

@@ -12,11 +12,13 @@ import pytest
 from service import clock
 from service.errors import DomainError
 from service.points import service as points
+from tests.support.balances import balance_of as _balance
+from tests.support.world import World
 
 pytestmark = pytest.mark.postgres
 
 
-async def _award(maker: Any, world: Any, who: str, n: int, key: str) -> None:
+async def _award(maker: Any, world: World, who: str, n: int, key: str) -> None:
     async with maker() as db:
         await points.award(
             db,
@@ -41,12 +43,7 @@ async def _run(maker: Any, work: Any) -> str:
             return exc.code
 
 
-async def _balance(maker: Any, world: Any, who: str) -> points.Balance:
-    async with maker() as db:
-        return await points.balance(db, world.cid, world.members[who].id)
-
-
-async def test_sixteen_spends_of_nine_from_ten_one_wins(world: Any, maker: Any) -> None:
+async def test_sixteen_spends_of_nine_from_ten_one_wins(world: World, maker: Any) -> None:
     await _award(maker, world, "alice", 10, "seed")
     alice = world.members["alice"].id
 
@@ -60,7 +57,7 @@ async def test_sixteen_spends_of_nine_from_ten_one_wins(world: Any, maker: Any) 
     assert (bal.available, bal.spent) == (1, 9)
 
 
-async def test_sixteen_holds_then_posts_of_nine_from_ten_one_wins(world: Any, maker: Any) -> None:
+async def test_sixteen_holds_then_posts_of_nine_from_ten_one_wins(world: World, maker: Any) -> None:
     await _award(maker, world, "alice", 10, "seed")
     alice = world.members["alice"].id
 
@@ -83,7 +80,7 @@ async def test_sixteen_holds_then_posts_of_nine_from_ten_one_wins(world: Any, ma
     assert (bal.available, bal.held, bal.spent) == (1, 0, 9)
 
 
-async def test_racing_identical_awards_make_one_transfer(world: Any, maker: Any) -> None:
+async def test_racing_identical_awards_make_one_transfer(world: World, maker: Any) -> None:
     alice = world.members["alice"].id
     replays: list[bool] = []
 
@@ -100,7 +97,7 @@ async def test_racing_identical_awards_make_one_transfer(world: Any, maker: Any)
         assert (await points.verify(db, world.cid)).ok
 
 
-async def test_bank_of_random_transfers_conserves_points(world: Any, maker: Any) -> None:
+async def test_bank_of_random_transfers_conserves_points(world: World, maker: Any) -> None:
     people = ["alice", "bob", "carol", "admin", "clerk"]
     for p in people:
         await _award(maker, world, p, 100, f"seed-{p}")

@@ -13,6 +13,7 @@ from service import clock
 from service.errors import DomainError
 from service.points import service as points
 from service.points.models import Account, Entry
+from tests.support.world import World
 
 PEOPLE = ("alice", "bob", "carol")
 who = st.sampled_from(PEOPLE)
@@ -35,7 +36,7 @@ OPS = st.lists(
 )
 
 
-async def _apply(db: Any, world: Any, op: tuple[Any, ...], state: dict[str, list[Any]]) -> None:
+async def _apply(db: Any, world: World, op: tuple[Any, ...], state: dict[str, list[Any]]) -> None:
     cid, name = world.cid, op[0]
     m = world.members
     if name == "award":
@@ -89,7 +90,7 @@ async def _apply(db: Any, world: Any, op: tuple[Any, ...], state: dict[str, list
         await points.sweep_holds(db)
 
 
-async def _snapshot(db: Any, world: Any) -> list[tuple[int, int]]:
+async def _snapshot(db: Any, world: World) -> list[tuple[int, int]]:
     out = []
     for p in PEOPLE:
         b = await points.balance(db, world.cid, world.members[p].id)
@@ -100,7 +101,7 @@ async def _snapshot(db: Any, world: Any) -> list[tuple[int, int]]:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
 async def test_random_operations_keep_every_invariant(
-    world: Any, maker: Any, ops: list[tuple[Any, ...]]
+    world: World, maker: Any, ops: list[tuple[Any, ...]]
 ) -> None:
     clock.reset()
     async with maker() as db:

@@ -13,10 +13,11 @@ from sqlalchemy.exc import DBAPIError
 
 from service.points import service as points
 from service.points.models import Entry
-from tests.conftest import ROOT, SECRET
+from tests.support.database import ROOT
+from tests.support.world import SECRET, World
 
 
-async def _seed(db: Any, world: Any) -> Any:
+async def _seed(db: Any, world: World) -> Any:
     await points.award(
         db,
         community_id=world.cid,
@@ -63,7 +64,7 @@ def _cli_verify(database_url: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def test_edited_entry_is_reported_by_id(db: Any, world: Any, client: Any, database_url: str) -> None:
+async def test_edited_entry_is_reported_by_id(db: Any, world: World, client: Any, database_url: str) -> None:
     entry_id = await _seed(db, world)
     clean = _cli_verify(database_url)
     assert clean.returncode == 0, clean.stderr
@@ -81,7 +82,7 @@ async def test_edited_entry_is_reported_by_id(db: Any, world: Any, client: Any, 
     assert str(entry_id) in broken.stderr
 
 
-async def test_edited_memo_and_balance_are_reported(db: Any, world: Any) -> None:
+async def test_edited_memo_and_balance_are_reported(db: Any, world: World) -> None:
     await _seed(db, world)
     await db.execute(text("UPDATE ledger_transfers SET memo = 'forged'"))
     await db.execute(text("UPDATE ledger_accounts SET balance = balance + 1 WHERE kind = 'member'"))
@@ -90,7 +91,7 @@ async def test_edited_memo_and_balance_are_reported(db: Any, world: Any) -> None
     assert {"transfer_hash_mismatch", "balance_mismatch"} <= codes
 
 
-async def test_deleted_entry_breaks_the_chain(db: Any, world: Any) -> None:
+async def test_deleted_entry_breaks_the_chain(db: Any, world: World) -> None:
     entry_id = await _seed(db, world)
     await db.execute(text("DELETE FROM ledger_lots"))
     await _tamper(db, "DELETE FROM ledger_entries WHERE id = :id", id=entry_id)
@@ -99,7 +100,7 @@ async def test_deleted_entry_breaks_the_chain(db: Any, world: Any) -> None:
 
 
 @pytest.mark.postgres
-async def test_postgres_refuses_update_and_delete_of_entries(db: Any, world: Any) -> None:
+async def test_postgres_refuses_update_and_delete_of_entries(db: Any, world: World) -> None:
     entry_id = await _seed(db, world)
     for sql in (
         "UPDATE ledger_entries SET points = 1 WHERE id = :id",

@@ -15,7 +15,7 @@ from service.accounts.models import Activation, Member, SmsCode
 from service.accounts.service import _verify_password
 from service.accounts.sms import ConsoleSender, last_text_to
 from service.errors import DomainError
-from tests.conftest import SECRET
+from tests.support.world import SECRET, World
 
 pytestmark = pytest.mark.postgres
 RACERS = 8
@@ -36,7 +36,7 @@ async def _race(maker: async_sessionmaker[AsyncSession], work: Any) -> list[Any]
 
 
 async def test_one_invitation_code_sets_one_password(
-    world: Any, maker: async_sessionmaker[AsyncSession]
+    world: World, maker: async_sessionmaker[AsyncSession]
 ) -> None:
     async with maker() as db, db.begin():
         _row, code = await onboarding.issue_activation(
@@ -57,7 +57,7 @@ async def test_one_invitation_code_sets_one_password(
     assert member is not None and await _verify_password(member.password_hash, winners[0])
 
 
-async def test_one_sms_code_logs_in_once(world: Any, maker: async_sessionmaker[AsyncSession]) -> None:
+async def test_one_sms_code_logs_in_once(world: World, maker: async_sessionmaker[AsyncSession]) -> None:
     async with maker() as db, db.begin():
         await onboarding.send_sms_code(db, "13900000001", "10.0.0.1", ConsoleSender(), SECRET)
     code = re.findall(r"\d{6}", last_text_to("13900000001") or "")[0]

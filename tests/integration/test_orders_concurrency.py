@@ -17,7 +17,7 @@ from service.errors import DomainError
 from service.points import service as points
 from service.store import service as store
 from service.store.models import Offer, Order, Product, Voucher
-from tests.conftest import World, add_person
+from tests.support.world import World, add_person
 
 pytestmark = pytest.mark.postgres
 

@@ -10,12 +10,13 @@ import pytest
 from service import clock
 from service.cli import main
 from service.points import service as points
-from tests.conftest import SECRET, _in_thread
+from tests.support.database import in_thread as _in_thread
+from tests.support.world import SECRET, World
 
 
 async def test_sweep_and_expire_commands(
     db: Any,
-    world: Any,
+    world: World,
     database_url: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

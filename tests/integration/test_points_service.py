@@ -12,9 +12,10 @@ from service import clock
 from service.errors import Conflict, InvalidInput, NotFound
 from service.points import service as points
 from service.points.models import Entry, Hold, Transfer
+from tests.support.world import World
 
 
-async def _award(db: Any, world: Any, who: str, n: int, key: str, **kw: Any) -> points.TransferResult:
+async def _award(db: Any, world: World, who: str, n: int, key: str, **kw: Any) -> points.TransferResult:
     return await points.award(
         db,
         community_id=world.cid,
@@ -26,7 +27,7 @@ async def _award(db: Any, world: Any, who: str, n: int, key: str, **kw: Any) -> 
     )
 
 
-async def _hold(db: Any, world: Any, who: str, n: int, key: str, **kw: Any) -> points.HoldResult:
+async def _hold(db: Any, world: World, who: str, n: int, key: str, **kw: Any) -> points.HoldResult:
     return await points.hold(
         db,
         community_id=world.cid,
@@ -40,11 +41,11 @@ async def _hold(db: Any, world: Any, who: str, n: int, key: str, **kw: Any) -> p
     )
 
 
-async def _available(db: Any, world: Any, who: str) -> int:
+async def _available(db: Any, world: World, who: str) -> int:
     return (await points.balance(db, world.cid, world.members[who].id)).available
 
 
-async def test_award_credits_the_member_and_balances_the_books(db: Any, world: Any) -> None:
+async def test_award_credits_the_member_and_balances_the_books(db: Any, world: World) -> None:
     result = await _award(db, world, "alice", 10, "k1", memo="clean-up day")
     await db.commit()
     bal = await points.balance(db, world.cid, world.members["alice"].id)
@@ -54,7 +55,7 @@ async def test_award_credits_the_member_and_balances_the_books(db: Any, world: A
     assert total == 0
 
 
-async def test_award_retry_replays_and_other_content_conflicts(db: Any, world: Any) -> None:
+async def test_award_retry_replays_and_other_content_conflicts(db: Any, world: World) -> None:
     first = await _award(db, world, "alice", 10, "k1")
     again = await _award(db, world, "alice", 10, "k1")
     assert again.replayed and again.transfer_id == first.transfer_id
@@ -66,7 +67,7 @@ async def test_award_retry_replays_and_other_content_conflicts(db: Any, world: A
     assert await db.scalar(select(func.count()).select_from(Transfer)) == 1
 
 
-async def test_award_refuses_bad_input_and_strangers(db: Any, world: Any) -> None:
+async def test_award_refuses_bad_input_and_strangers(db: Any, world: World) -> None:
     for bad in (0, -5, 10**9):
         with pytest.raises(InvalidInput):
             await _award(db, world, "alice", bad, "k")
@@ -77,7 +78,7 @@ async def test_award_refuses_bad_input_and_strangers(db: Any, world: Any) -> Non
         await _award(db, world, "stranger", 5, "k")
 
 
-async def test_hold_post_moves_points_to_the_store_exactly_once(db: Any, world: Any) -> None:
+async def test_hold_post_moves_points_to_the_store_exactly_once(db: Any, world: World) -> None:
     await _award(db, world, "alice", 10, "a")
     h = await _hold(db, world, "alice", 7, "h1")
     bal = await points.balance(db, world.cid, world.members["alice"].id)
@@ -94,7 +95,7 @@ async def test_hold_post_moves_points_to_the_store_exactly_once(db: Any, world: 
     assert (bal.available, bal.held, bal.spent) == (3, 0, 7)
 
 
-async def test_hold_refused_when_available_is_short_changes_nothing(db: Any, world: Any) -> None:
+async def test_hold_refused_when_available_is_short_changes_nothing(db: Any, world: World) -> None:
     await _award(db, world, "alice", 10, "a")
     await _hold(db, world, "alice", 6, "h1")
     await db.commit()
@@ -109,7 +110,7 @@ async def test_hold_refused_when_available_is_short_changes_nothing(db: Any, wor
         await _hold(db, world, "bob", 1, "h3")  # bob never earned anything
 
 
-async def test_void_hold_gives_points_back(db: Any, world: Any) -> None:
+async def test_void_hold_gives_points_back(db: Any, world: World) -> None:
     await _award(db, world, "alice", 10, "a")
     h = await _hold(db, world, "alice", 10, "h1")
     again = await _hold(db, world, "alice", 10, "h1")
@@ -123,7 +124,7 @@ async def test_void_hold_gives_points_back(db: Any, world: Any) -> None:
     assert err.value.code == "hold_not_pending"
 
 
-async def test_expired_holds_are_swept_and_cannot_be_posted(db: Any, world: Any) -> None:
+async def test_expired_holds_are_swept_and_cannot_be_posted(db: Any, world: World) -> None:
     await _award(db, world, "alice", 10, "a")
     h = await _hold(db, world, "alice", 8, "h1", expires_at=clock.now() + timedelta(minutes=5))
     await db.commit()
@@ -139,7 +140,7 @@ async def test_expired_holds_are_swept_and_cannot_be_posted(db: Any, world: Any)
     assert (await db.get(Hold, h.hold_id)).status == "expired"
 
 
-async def test_points_expire_oldest_first_and_held_points_are_spared(db: Any, world: Any) -> None:
+async def test_points_expire_oldest_first_and_held_points_are_spared(db: Any, world: World) -> None:
     await points.set_policy(db, world.actor("admin"), world.cid, expiry_mode="days", expiry_value=10)
     await _award(db, world, "alice", 5, "old")
     clock.advance(timedelta(days=5))
@@ -165,7 +166,7 @@ async def test_points_expire_oldest_first_and_held_points_are_spared(db: Any, wo
     assert (await points.verify(db, world.cid)).ok
 
 
-async def test_reverse_posts_a_mirror_once(db: Any, world: Any) -> None:
+async def test_reverse_posts_a_mirror_once(db: Any, world: World) -> None:
     t = await _award(db, world, "alice", 10, "a")
     r = await points.reverse(db, t.transfer_id, memo="typo")
     with pytest.raises(Conflict) as err:
@@ -179,7 +180,7 @@ async def test_reverse_posts_a_mirror_once(db: Any, world: Any) -> None:
     assert (await points.verify(db, world.cid)).ok
 
 
-async def test_reverse_refused_when_the_points_are_spent(db: Any, world: Any) -> None:
+async def test_reverse_refused_when_the_points_are_spent(db: Any, world: World) -> None:
     t = await _award(db, world, "alice", 10, "a")
     await points.spend(
         db, community_id=world.cid, member_id=world.members["alice"].id, points=6, payee="store", code="order"
@@ -192,7 +193,7 @@ async def test_reverse_refused_when_the_points_are_spent(db: Any, world: Any) ->
     assert await _available(db, world, "alice") == 4
 
 
-async def test_verify_is_clean_after_mixed_work(db: Any, world: Any) -> None:
+async def test_verify_is_clean_after_mixed_work(db: Any, world: World) -> None:
     await _award(db, world, "alice", 10, "a")
     await _award(db, world, "bob", 4, "b")
     await points.transfer(
@@ -218,7 +219,7 @@ async def test_verify_is_clean_after_mixed_work(db: Any, world: Any) -> None:
     assert report.entries_checked == 8 and report.accounts_checked == accounts
 
 
-async def test_manual_award_above_threshold_needs_another_admin(db: Any, world: Any) -> None:
+async def test_manual_award_above_threshold_needs_another_admin(db: Any, world: World) -> None:
     admin, admin2 = world.actor("admin"), world.actor("admin2")
     small = await points.request_award(
         db, admin, world.cid, member_id=world.members["alice"].id, points=100, reason="clean-up"

@@ -26,11 +26,12 @@ from service.rewards import ratings_service as ratings
 from service.rewards import service as rewards
 from service.rewards import wishes_service as wishes
 from service.rewards.models import ActivityRating, Claim, HouseholdLink, Wish
+from tests.support.world import World
 
 PEOPLE = ("alice", "bob", "carol", "organizer", "organizer2", "admin")
 
 
-async def _balances(db: Any, world: Any) -> list[int]:
+async def _balances(db: Any, world: World) -> list[int]:
     return [(await points.balance(db, world.cid, world.members[n].id)).available for n in PEOPLE]
 
 
@@ -44,7 +45,7 @@ async def _row(db: Any, row: Any) -> dict[str, Any]:
     return {c.key: getattr(row, c.key) for c in sa_inspect(row).mapper.column_attrs}
 
 
-async def _refused(db: Any, world: Any, code: str, work: Any, *rows: Any) -> None:
+async def _refused(db: Any, world: World, code: str, work: Any, *rows: Any) -> None:
     """Refused with ``code``; balances, row counts and the given rows' states are unchanged."""
     state = [await _row(db, r) for r in rows]
     before = (await _balances(db, world), [await _count(db, m) for m in (Claim, Wish, HouseholdLink)])
@@ -56,14 +57,16 @@ async def _refused(db: Any, world: Any, code: str, work: Any, *rows: Any) -> Non
     assert [await _row(db, r) for r in rows] == state
 
 
-async def _available(db: Any, world: Any, who: str) -> int:
+async def _available(db: Any, world: World, who: str) -> int:
     return (await points.balance(db, world.cid, world.members[who].id)).available
 
 
 # ---------------------------------------------------------------- wish points need staff, under a cap
 
 
-async def _farm(db: Any, world: Any, poster: str = "alice", taker: str = "bob", title: str = "刷分") -> Wish:
+async def _farm(
+    db: Any, world: World, poster: str = "alice", taker: str = "bob", title: str = "刷分"
+) -> Wish:
     """Two accounts alone: one posts, the other takes it from the pool and completes; the first rates."""
     wish = await wishes.post_wish(db, world.actor(poster), world.cid, title=title, category="errand")
     await wishes.accept_wish(db, world.actor(taker), wish.id)
@@ -72,7 +75,7 @@ async def _farm(db: Any, world: Any, poster: str = "alice", taker: str = "bob", 
     return wish
 
 
-async def test_two_accounts_alone_cannot_farm_wish_points(db: Any, world: Any, maker: Any) -> None:
+async def test_two_accounts_alone_cannot_farm_wish_points(db: Any, world: World, maker: Any) -> None:
     farmed = [await _farm(db, world, title=f"刷分{i}") for i in range(5)]
     assert await _available(db, world, "bob") == 0
     assert {w.points_status for w in farmed} == {"pending"}
@@ -91,7 +94,7 @@ async def test_two_accounts_alone_cannot_farm_wish_points(db: Any, world: Any, m
     assert await _available(db, world, "bob") == 0
 
 
-async def test_a_staff_confirmation_posts_a_pool_wish_once(db: Any, world: Any) -> None:
+async def test_a_staff_confirmation_posts_a_pool_wish_once(db: Any, world: World) -> None:
     wish = await _farm(db, world)
     queue = await wishes.awaiting_confirmation(db, world.actor("organizer"), world.cid)
     assert [v.wish.id for v in queue] == [wish.id]
@@ -112,7 +115,7 @@ async def test_a_staff_confirmation_posts_a_pool_wish_once(db: Any, world: Any) 
     assert await _available(db, world, "bob") == 10
 
 
-async def test_staff_who_did_or_asked_for_the_wish_cannot_confirm_it(db: Any, world: Any) -> None:
+async def test_staff_who_did_or_asked_for_the_wish_cannot_confirm_it(db: Any, world: World) -> None:
     # An organizer takes a friend's wish from the pool and tries to confirm it himself.
     taken = await _farm(db, world, poster="alice", taker="organizer")
     await _refused(
@@ -131,7 +134,7 @@ async def test_staff_who_did_or_asked_for_the_wish_cannot_confirm_it(db: Any, wo
 
 
 async def test_dispatch_is_staff_involvement_but_never_of_ones_own_wish_or_to_oneself(
-    db: Any, world: Any
+    db: Any, world: World
 ) -> None:
     org = world.actor("organizer")
     own = await wishes.post_wish(db, org, world.cid, title="我的心愿", category="errand")
@@ -169,7 +172,7 @@ async def test_dispatch_is_staff_involvement_but_never_of_ones_own_wish_or_to_on
     assert len(await points.transfers_for_ref(db, world.cid, "wish", str(other.id))) == 1
 
 
-async def _dispatched_done(db: Any, world: Any, title: str) -> Wish:
+async def _dispatched_done(db: Any, world: World, title: str) -> Wish:
     wish = await wishes.post_wish(db, world.actor("alice"), world.cid, title=title, category="errand")
     await wishes.dispatch_wish(db, world.actor("organizer"), wish.id, world.members["bob"].id)
     await wishes.accept_wish(db, world.actor("bob"), wish.id)
@@ -178,7 +181,7 @@ async def _dispatched_done(db: Any, world: Any, title: str) -> Wish:
     return wish
 
 
-async def test_monthly_cap_stops_wish_points_with_a_clear_status(db: Any, world: Any) -> None:
+async def test_monthly_cap_stops_wish_points_with_a_clear_status(db: Any, world: World) -> None:
     clock.set_now(datetime(2026, 5, 10, 2, 0, tzinfo=UTC))
     settings = await rewards.update_settings(db, world.actor("admin"), world.cid, wish_points_monthly_cap=20)
     assert settings.wish_points_monthly_cap == 20
@@ -198,7 +201,7 @@ async def test_monthly_cap_stops_wish_points_with_a_clear_status(db: Any, world:
 # ---------------------------------------------------------------- 派单 -> 接单: offers, declines, time-outs
 
 
-async def test_offer_waits_for_accept_or_decline_and_times_out(db: Any, world: Any, maker: Any) -> None:
+async def test_offer_waits_for_accept_or_decline_and_times_out(db: Any, world: World, maker: Any) -> None:
     org, bob = world.actor("organizer"), world.actor("bob")
     wish = await wishes.post_wish(db, world.actor("alice"), world.cid, title="修灯", category="repair")
     await wishes.dispatch_wish(db, org, wish.id, world.members["bob"].id)
@@ -224,7 +227,7 @@ async def test_offer_waits_for_accept_or_decline_and_times_out(db: Any, world: A
     await db.rollback()
 
 
-async def test_dispatch_offers_only_volunteers_with_hours_and_open_tasks(db: Any, world: Any) -> None:
+async def test_dispatch_offers_only_volunteers_with_hours_and_open_tasks(db: Any, world: World) -> None:
     org = world.actor("organizer")
     wish = await wishes.post_wish(db, world.actor("alice"), world.cid, title="陪诊", category="care")
     busy = await wishes.post_wish(db, world.actor("carol"), world.cid, title="买药", category="errand")
@@ -251,13 +254,13 @@ async def test_dispatch_offers_only_volunteers_with_hours_and_open_tasks(db: Any
 # ---------------------------------------------------------------- one claim per rule, beneficiary and event
 
 
-async def _link(db: Any, world: Any, a: str, b: str) -> HouseholdLink:
+async def _link(db: Any, world: World, a: str, b: str) -> HouseholdLink:
     link = await households.request_link(db, world.actor(a), world.cid, world.members[b].phone, "母子")
     await households.decide_link(db, world.actor("admin"), link.id, True)
     return link
 
 
-async def test_the_same_wedding_filed_twice_pays_once(db: Any, world: Any, maker: Any) -> None:
+async def test_the_same_wedding_filed_twice_pays_once(db: Any, world: World, maker: Any) -> None:
     rule = await rewards.create_rule(
         db,
         world.actor("admin"),
@@ -302,7 +305,7 @@ async def test_the_same_wedding_filed_twice_pays_once(db: Any, world: Any, maker
     await db.rollback()
 
 
-async def test_a_rejected_claim_frees_its_event_and_dates_are_bounded(db: Any, world: Any) -> None:
+async def test_a_rejected_claim_frees_its_event_and_dates_are_bounded(db: Any, world: World) -> None:
     rule = await rewards.create_rule(
         db, world.actor("admin"), world.cid, code="garbage", title="垃圾分类", points=20, publicity_days=1
     )
@@ -319,7 +322,7 @@ async def test_a_rejected_claim_frees_its_event_and_dates_are_bounded(db: Any, w
     assert await _count(db, Claim) == 2
 
 
-async def test_the_database_refuses_a_second_live_claim_of_one_event(db: Any, world: Any) -> None:
+async def test_the_database_refuses_a_second_live_claim_of_one_event(db: Any, world: World) -> None:
     rule = await rewards.create_rule(
         db, world.actor("admin"), world.cid, code="garbage", title="垃圾分类", points=20, publicity_days=1
     )
@@ -338,7 +341,7 @@ async def test_the_database_refuses_a_second_live_claim_of_one_event(db: Any, wo
 # ---------------------------------------------------------------- separation of duties on claims
 
 
-async def test_the_beneficiarys_household_and_an_objector_never_decide(db: Any, world: Any) -> None:
+async def test_the_beneficiarys_household_and_an_objector_never_decide(db: Any, world: World) -> None:
     rule = await rewards.create_rule(
         db, world.actor("admin"), world.cid, code="filial", title="孝老爱亲", points=30, publicity_days=3
     )
@@ -379,7 +382,7 @@ async def test_the_beneficiarys_household_and_an_objector_never_decide(db: Any, 
 # ---------------------------------------------------------------- households
 
 
-async def test_a_mother_files_her_sons_claim_once_the_link_is_confirmed(db: Any, world: Any) -> None:
+async def test_a_mother_files_her_sons_claim_once_the_link_is_confirmed(db: Any, world: World) -> None:
     rule = await rewards.create_rule(
         db,
         world.actor("admin"),
@@ -418,7 +421,7 @@ async def test_a_mother_files_her_sons_claim_once_the_link_is_confirmed(db: Any,
     )
 
 
-async def test_a_wish_for_a_household_member_is_visible_to_both(db: Any, world: Any) -> None:
+async def test_a_wish_for_a_household_member_is_visible_to_both(db: Any, world: World) -> None:
     await _link(db, world, "carol", "alice")
     wish = await wishes.post_wish(
         db,
@@ -453,7 +456,7 @@ async def test_a_wish_for_a_household_member_is_visible_to_both(db: Any, world: 
     )
 
 
-async def test_household_requests_are_bounded_and_not_duplicated(db: Any, world: Any) -> None:
+async def test_household_requests_are_bounded_and_not_duplicated(db: Any, world: World) -> None:
     carol = world.actor("carol")
     await households.request_link(db, carol, world.cid, world.members["alice"].phone)
     await _refused(
@@ -476,7 +479,7 @@ async def test_household_requests_are_bounded_and_not_duplicated(db: Any, world:
 # ---------------------------------------------------------------- activity ratings
 
 
-async def _activity_attended_by(db: Any, world: Any, who: str) -> Any:
+async def _activity_attended_by(db: Any, world: World, who: str) -> Any:
     now = clock.now()
     activity = await activities.create_activity(
         db,
@@ -504,7 +507,7 @@ async def _activity_attended_by(db: Any, world: Any, who: str) -> Any:
     return activity
 
 
-async def test_only_attendees_rate_an_activity_once_feeding_satisfaction(db: Any, world: Any) -> None:
+async def test_only_attendees_rate_an_activity_once_feeding_satisfaction(db: Any, world: World) -> None:
     activity = await _activity_attended_by(db, world, "bob")
     assert [a.id for a in await ratings.unrated_attended(db, world.actor("bob"), world.cid)] == [activity.id]
     with pytest.raises(DomainError) as caught:

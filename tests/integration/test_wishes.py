@@ -14,19 +14,20 @@ from service.points import service as points
 from service.rewards import service as rewards
 from service.rewards import wishes_service as wishes
 from service.rewards.models import Wish
+from tests.support.world import World
 
 
-async def _wish(db: Any, world: Any, who: str = "alice", title: str = "帮忙买菜") -> Wish:
+async def _wish(db: Any, world: World, who: str = "alice", title: str = "帮忙买菜") -> Wish:
     return await wishes.post_wish(
         db, world.actor(who), world.cid, title=title, description="腿脚不便", category="errand"
     )
 
 
-async def _available(db: Any, world: Any, who: str) -> int:
+async def _available(db: Any, world: World, who: str) -> int:
     return (await points.balance(db, world.cid, world.members[who].id)).available
 
 
-async def _refused(db: Any, world: Any, wish: Wish, code: str, work: Any) -> None:
+async def _refused(db: Any, world: World, wish: Wish, code: str, work: Any) -> None:
     """Refused with ``code``; the wish and every balance stay as they were."""
     fields = (
         "status",
@@ -51,7 +52,7 @@ async def _refused(db: Any, world: Any, wish: Wish, code: str, work: Any) -> Non
     assert [await _available(db, world, who) for who in ("alice", "bob", "carol")] == balances
 
 
-async def _dispatched(db: Any, world: Any, to: str = "bob", title: str = "帮忙买菜") -> Wish:
+async def _dispatched(db: Any, world: World, to: str = "bob", title: str = "帮忙买菜") -> Wish:
     """点单 by alice, 派单 by the organizer, 接单 by the volunteer."""
     wish = await _wish(db, world, title=title)
     await wishes.dispatch_wish(db, world.actor("organizer"), wish.id, world.members[to].id)
@@ -59,7 +60,7 @@ async def _dispatched(db: Any, world: Any, to: str = "bob", title: str = "帮忙
     return wish
 
 
-async def test_full_loop_posts_the_volunteers_points_on_rating(db: Any, world: Any) -> None:
+async def test_full_loop_posts_the_volunteers_points_on_rating(db: Any, world: World) -> None:
     wish = await _wish(db, world)
     assert wish.status == "open"
     await wishes.dispatch_wish(db, world.actor("organizer"), wish.id, world.members["bob"].id)
@@ -77,7 +78,7 @@ async def test_full_loop_posts_the_volunteers_points_on_rating(db: Any, world: A
     assert await _available(db, world, "alice") == 0
 
 
-async def test_every_illegal_transition_is_refused_and_changes_nothing(db: Any, world: Any) -> None:
+async def test_every_illegal_transition_is_refused_and_changes_nothing(db: Any, world: World) -> None:
     alice, bob, carol, org = (world.actor(n) for n in ("alice", "bob", "carol", "organizer"))
     wish = await _wish(db, world)
     # open: no completing, no rating, no accepting one's own, only organizers dispatch
@@ -154,7 +155,7 @@ async def test_every_illegal_transition_is_refused_and_changes_nothing(db: Any, 
     )
 
 
-async def test_reassign_and_cancel_while_assigned(db: Any, world: Any) -> None:
+async def test_reassign_and_cancel_while_assigned(db: Any, world: World) -> None:
     wish = await _wish(db, world)
     await wishes.accept_wish(db, world.actor("bob"), wish.id)
     await wishes.dispatch_wish(db, world.actor("organizer"), wish.id, world.members["carol"].id)
@@ -167,7 +168,7 @@ async def test_reassign_and_cancel_while_assigned(db: Any, world: Any) -> None:
     assert wish.status == "cancelled"
 
 
-async def test_bad_input_refused(db: Any, world: Any) -> None:
+async def test_bad_input_refused(db: Any, world: World) -> None:
     for kw, code in (
         ({"category": "spaceflight"}, "invalid_category"),
         ({"title": "  "}, "invalid_title"),
@@ -187,7 +188,7 @@ async def test_bad_input_refused(db: Any, world: Any) -> None:
     assert wish.status == "done"
 
 
-async def test_auto_award_after_days_without_rating_runs_once(db: Any, world: Any, maker: Any) -> None:
+async def test_auto_award_after_days_without_rating_runs_once(db: Any, world: World, maker: Any) -> None:
     await rewards.update_settings(db, world.actor("admin"), world.cid, wish_points=15, wish_auto_award_days=3)
     wish = await _dispatched(db, world)
     await wishes.complete_wish(db, world.actor("bob"), wish.id)
@@ -209,7 +210,7 @@ async def test_auto_award_after_days_without_rating_runs_once(db: Any, world: An
     await db.rollback()
 
 
-async def test_assigned_wish_times_out_back_to_open(db: Any, world: Any, maker: Any) -> None:
+async def test_assigned_wish_times_out_back_to_open(db: Any, world: World, maker: Any) -> None:
     wish = await _wish(db, world)
     await wishes.accept_wish(db, world.actor("bob"), wish.id)
     wish_id = wish.id
@@ -225,7 +226,7 @@ async def test_assigned_wish_times_out_back_to_open(db: Any, world: Any, maker: 
     await db.rollback()
 
 
-async def test_monthly_statistics(db: Any, world: Any) -> None:
+async def test_monthly_statistics(db: Any, world: World) -> None:
     clock.set_now(datetime(2026, 5, 10, 2, 0, tzinfo=UTC))
     done = [await _wish(db, world, title=f"心愿{i}") for i in range(3)]
     cancelled = await _wish(db, world, title="取消")

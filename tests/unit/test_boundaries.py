@@ -23,12 +23,15 @@ imports another test module (shared helpers live in tests/support).
 from __future__ import annotations
 
 import ast
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-INFRA = frozenset({"kit", "errors", "problems", "clock", "config", "db", "ids", "retry", "idempotency", "models"})
+INFRA = frozenset(
+    {"kit", "errors", "problems", "clock", "config", "db", "ids", "retry", "idempotency", "models"}
+)
 HTTP = "http"
 WIRING = frozenset({"app", "cli", "demo", "jobs"})
 RANK = {
@@ -40,7 +43,8 @@ RANK = {
 PEER_EDGES = {
     "rewards": frozenset({"activities"}),  # residents rate the activities they attended
     "board": frozenset({"activities", "rewards", "wishes"}),  # the public board reads hours, claims, wishes
-    "reports": frozenset({"activities", "store", "rewards", "wishes", "board", "regions", "audit"}),  # figures
+    # officials' figures aggregate every domain
+    "reports": frozenset({"activities", "store", "rewards", "wishes", "board", "regions", "audit"}),
 }
 """Allowed imports between packages of layer 2 (importer -> imported packages)."""
 AUDIT_RECORDER = "service.audit.service"
@@ -158,7 +162,7 @@ def package_of(module: str) -> str | None:
 
 
 def _owner(module: str) -> str:
-    """The package a module belongs to, for the private-name rule (``tests.support.x`` -> ``tests.support``)."""
+    """The package a module belongs to (``service.web.pages`` -> ``service.web``)."""
     return module.rpartition(".")[0] or module
 
 
@@ -179,9 +183,9 @@ def service_violations(root: Path) -> dict[str, str]:
             base in NO_LITESTAR_BASENAMES or base.endswith("_service") or src == "kit"
         ):
             bad("litestar", edge)
-        if edge.name and edge.name.startswith("_") and not edge.name.startswith("__"):
-            if dst is not None and _owner(edge.target) != _owner(edge.importer):
-                bad("private", edge)
+        private = bool(edge.name and edge.name.startswith("_") and not edge.name.startswith("__"))
+        if private and dst is not None and _owner(edge.target) != _owner(edge.importer):
+            bad("private", edge)
         if src is None or dst is None or src == dst:
             continue
         if dst in ONLY_WIRING_IMPORTS and src not in {"app", "cli"}:
@@ -223,9 +227,12 @@ def service_violations(root: Path) -> dict[str, str]:
             continue
         if RANK[dst] > RANK[src]:
             bad("layer", edge)
-        elif RANK[dst] == RANK[src] and dst not in PEER_EDGES.get(src, frozenset()):
-            if not (base == "demo" and edge.target.endswith(".models")):  # demo data seeds peers' tables
-                bad("peer", edge)
+        elif (
+            RANK[dst] == RANK[src]
+            and dst not in PEER_EDGES.get(src, frozenset())
+            and not (base == "demo" and edge.target.endswith(".models"))  # demo data seeds peers' tables
+        ):
+            bad("peer", edge)
     for edge in private_attributes(root, "service"):
         if _owner(edge.target) != _owner(edge.importer):
             bad("private", edge)
@@ -238,7 +245,8 @@ def violations_in_tests(root: Path) -> dict[str, str]:
     for edge in edges_of(root, "tests"):
         last = edge.target.rpartition(".")[2]
         if edge.target.startswith("tests.") and (last.startswith("test_") or last == "conftest"):
-            found.setdefault(f"tests: {edge.importer} -> {edge.target}", f"{edge.path.relative_to(root)}:{edge.line}")
+            where = f"{edge.path.relative_to(root)}:{edge.line}"
+            found.setdefault(f"tests: {edge.importer} -> {edge.target}", where)
     return found
 
 
@@ -274,11 +282,18 @@ def test_errors_module_is_pure() -> None:
 # ---------------------------------------------------------------- the checker catches what it should
 
 
-def _tree(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
+def _tree(root: Path, spec: str) -> Path:
+    """Files from ``spec``: a ``# path`` line, then that file's lines."""
+    files: dict[str, list[str]] = {}
+    for line in textwrap.dedent(spec).strip().splitlines():
+        if line.startswith("# "):
+            files[line[2:]] = []
+        else:
+            files[list(files)[-1]].append(line)
+    for name, lines in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        path.write_text("".join(f"{line}\n" for line in lines))
     for directory in {p.parent for p in root.rglob("*.py")}:
         (directory / "__init__.py").touch()
     return root
@@ -287,25 +302,43 @@ def _tree(root: Path, files: dict[str, str]) -> Path:
 def test_checker_catches_each_kind_of_violation(tmp_path: Path) -> None:
     root = _tree(
         tmp_path,
-        {
-            "service/errors.py": "",
-            "service/accounts/service.py": "from service.points import service as points\n",
-            "service/points/service.py": "from service.store.service import buy\n",
-            "service/store/service.py": "from litestar import Request\nfrom service.rewards.service import _text\n",
-            "service/rewards/service.py": "from service.points import service as p\nx = p._lock()\n",
-            "service/rewards/views.py": "from service.accounts.models import Member\n",
-            "service/web/pages.py": "from service.store.controllers import cookie\n",
-            "service/store/controllers.py": "from litestar import get\nfrom service.web import pages\n",
-            "service/kit/qr.py": "from service.points.service import balance\n",
-            "service/http.py": "from service.store import service\n",
-            "service/audit/service.py": "from service.accounts.models import Member\n",
-            "service/activities/service.py": "from service.audit.service import record\nfrom service import clock\n",
-            "service/clock.py": "",
-            "tests/api/test_a.py": "from tests.api.test_b import helper\nfrom tests.support import world\n",
-            "tests/api/test_b.py": "from tests.conftest import SECRET\n",
-            "tests/conftest.py": "",
-            "tests/support/world.py": "",
-        },
+        """
+        # service/errors.py
+        # service/accounts/service.py
+        from service.points import service as points
+        # service/points/service.py
+        from service.store.service import buy
+        # service/store/service.py
+        from litestar import Request
+        from service.rewards.service import _text
+        # service/rewards/service.py
+        from service.points import service as p
+        x = p._lock()
+        # service/rewards/views.py
+        from service.accounts.models import Member
+        # service/web/pages.py
+        from service.store.controllers import cookie
+        # service/store/controllers.py
+        from litestar import get
+        from service.web import pages
+        # service/kit/qr.py
+        from service.points.service import balance
+        # service/http.py
+        from service.store import service
+        # service/audit/service.py
+        from service.accounts.models import Member
+        # service/activities/service.py
+        from service.audit.service import record
+        from service import clock
+        # service/clock.py
+        # tests/api/test_a.py
+        from tests.api.test_b import helper
+        from tests.support import world
+        # tests/api/test_b.py
+        from tests.conftest import SECRET
+        # tests/conftest.py
+        # tests/support/world.py
+        """,
     )
     found = service_violations(root) | violations_in_tests(root)
     assert set(found) == {
@@ -333,20 +366,36 @@ def test_checker_catches_each_kind_of_violation(tmp_path: Path) -> None:
 def test_checker_accepts_the_allowed_shape(tmp_path: Path) -> None:
     root = _tree(
         tmp_path,
-        {
-            "service/errors.py": "",
-            "service/http.py": "from service.accounts.service import Actor\nfrom service.errors import Forbidden\n",
-            "service/accounts/service.py": "from service.errors import Conflict\n",
-            "service/points/service.py": "from service.accounts import views\nfrom service.audit.service import record\n",
-            "service/board/views.py": "from service.activities import views\nfrom service.points.service import balance\n",
-            "service/activities/controllers.py": "from litestar import get\nfrom service.http import login_of\n",
-            "service/activities/views.py": "from service.activities.service import _scan\n",
-            "service/activities/service.py": "",
-            "service/audit/service.py": "from service.audit.models import AuditEvent\n",
-            "service/web/pages.py": "from service.activities import views\nfrom service.http import TOKEN_COOKIE\n",
-            "service/app.py": "from service.web import pages\nfrom service.activities.controllers import ROUTES\n",
-            "tests/api/test_a.py": "from tests.support.world import World\n",
-            "tests/support/world.py": "",
-        },
+        """
+        # service/errors.py
+        # service/http.py
+        from service.accounts.service import Actor
+        from service.errors import Forbidden
+        # service/accounts/service.py
+        from service.errors import Conflict
+        # service/points/service.py
+        from service.accounts import views
+        from service.audit.service import record
+        # service/board/views.py
+        from service.activities import views
+        from service.points.service import balance
+        # service/activities/controllers.py
+        from litestar import get
+        from service.http import login_of
+        # service/activities/views.py
+        from service.activities.service import _scan
+        # service/activities/service.py
+        # service/audit/service.py
+        from service.audit.models import AuditEvent
+        # service/web/pages.py
+        from service.activities import views
+        from service.http import TOKEN_COOKIE
+        # service/app.py
+        from service.web import pages
+        from service.activities.controllers import ROUTES
+        # tests/api/test_a.py
+        from tests.support.world import World
+        # tests/support/world.py
+        """,
     )
     assert service_violations(root) | violations_in_tests(root) == {}
