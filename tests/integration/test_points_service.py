@@ -12,6 +12,7 @@ from service import clock
 from service.errors import Conflict, InvalidInput, NotFound
 from service.points import service as points
 from service.points.models import Entry, Hold, Transfer
+from tests.support.balances import available as _available
 from tests.support.world import World
 
 
@@ -39,10 +40,6 @@ async def _hold(db: Any, world: World, who: str, n: int, key: str, **kw: Any) ->
         idempotency_key=key,
         **kw,
     )
-
-
-async def _available(db: Any, world: World, who: str) -> int:
-    return (await points.balance(db, world.cid, world.members[who].id)).available
 
 
 async def test_award_credits_the_member_and_balances_the_books(db: Any, world: World) -> None:

@@ -26,6 +26,7 @@ from service.rewards import ratings_service as ratings
 from service.rewards import service as rewards
 from service.rewards import wishes_service as wishes
 from service.rewards.models import ActivityRating, Claim, HouseholdLink, Wish
+from tests.support.balances import available as _available
 from tests.support.world import World
 
 PEOPLE = ("alice", "bob", "carol", "organizer", "organizer2", "admin")
@@ -55,10 +56,6 @@ async def _refused(db: Any, world: World, code: str, work: Any, *rows: Any) -> N
     after = (await _balances(db, world), [await _count(db, m) for m in (Claim, Wish, HouseholdLink)])
     assert after == before
     assert [await _row(db, r) for r in rows] == state
-
-
-async def _available(db: Any, world: World, who: str) -> int:
-    return (await points.balance(db, world.cid, world.members[who].id)).available
 
 
 # ---------------------------------------------------------------- wish points need staff, under a cap

@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from service import clock
 from service.errors import DomainError
-from service.points import service as points
 from service.rewards import service as rewards
 from service.rewards import wishes_service as wishes
 from service.rewards.models import Wish
+from tests.support.balances import available as _available
 from tests.support.world import World
 
 
@@ -21,10 +21,6 @@ async def _wish(db: Any, world: World, who: str = "alice", title: str = "帮忙�
     return await wishes.post_wish(
         db, world.actor(who), world.cid, title=title, description="腿脚不便", category="errand"
     )
-
-
-async def _available(db: Any, world: World, who: str) -> int:
-    return (await points.balance(db, world.cid, world.members[who].id)).available
 
 
 async def _refused(db: Any, world: World, wish: Wish, code: str, work: Any) -> None:
