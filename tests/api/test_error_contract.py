@@ -216,15 +216,22 @@ def raised_by(
     """
     covered = covered or set()
     src = source_of(fn)
+    caught = _caught(src)
     out: list[Raised] = []
+
+    def add(found: Raised, node: ast.AST) -> None:
+        if not any(issubclass(found.cls, c) for c in caught.get(id(node), ())):
+            out.append(found)
+
     for node in ast.walk(src.tree):
         if isinstance(node, ast.Raise) and node.exc is not None:
             exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
             target = src.resolve(exc)
             if _is_error_class(target):
-                out.append(Raised(typing.cast(ErrorClass, target), src.where(node)))
+                add(Raised(typing.cast(ErrorClass, target), src.where(node)), node)
             elif (helper := _function(target)) is not None:
-                out += [Raised(cls, src.where(node)) for cls in _returned_errors(helper)]
+                for cls in _returned_errors(helper):
+                    add(Raised(cls, src.where(node)), node)
         if not isinstance(node, ast.Call):
             continue
         for target, at in _called(src, node):
@@ -233,14 +240,48 @@ def raised_by(
                 continue
             if callee is fn:
                 continue
+            name = f"{callee.__module__}.{callee.__qualname__}"
             if hasattr(target, "__raises__") or hasattr(callee, "__raises__"):
                 declared = declared_errors(target if hasattr(target, "__raises__") else callee)
-                name = f"{callee.__module__}.{callee.__qualname__}"
-                out += [Raised(cls, src.where(at), (name,)) for cls in declared]
+                for cls in declared:
+                    add(Raised(cls, src.where(at), (name,)), node)
                 continue
-            name = f"{callee.__module__}.{callee.__qualname__}"
             for inner in raised_by(callee, roots, covered, (*_stack, fn)):
-                out.append(Raised(inner.cls, inner.where, (name, *inner.via)))
+                add(Raised(inner.cls, inner.where, (name, *inner.via)), node)
+    return out
+
+
+def _caught(src: Source) -> dict[int, tuple[type[BaseException], ...]]:
+    """For each node inside a ``try`` body, the exception classes its handlers catch and do not re-raise
+    (``except OutOfStock: raise Conflict(...)`` turns the one into the other)."""
+    out: dict[int, tuple[type[BaseException], ...]] = {}
+
+    def classes(expr: ast.expr | None) -> tuple[type[BaseException], ...]:
+        if expr is None:
+            return (BaseException,)
+        items = expr.elts if isinstance(expr, ast.Tuple) else [expr]
+        found = [src.resolve(item) for item in items]
+        return tuple(c for c in found if isinstance(c, type) and issubclass(c, BaseException))
+
+    def visit(node: ast.AST, enclosing: tuple[type[BaseException], ...]) -> None:
+        if isinstance(node, ast.Try | ast.TryStar):
+            catches = tuple(
+                c
+                for handler in node.handlers
+                if not any(isinstance(n, ast.Raise) and n.exc is None for n in ast.walk(handler))
+                for c in classes(handler.type)
+            )
+            for child in node.body:
+                visit(child, (*enclosing, *catches))
+            for child in [*node.handlers, *node.orelse, *node.finalbody]:
+                visit(child, enclosing)
+            return
+        if enclosing:
+            out[id(node)] = enclosing
+        for child in ast.iter_child_nodes(node):
+            visit(child, enclosing)
+
+    visit(src.tree, ())
     return out
 
 
@@ -530,6 +571,18 @@ def nested_work(key: int) -> None:
     bounded_text("x", "title", high=3)
 
 
+@raises(NotYours)
+def converts(key: int) -> None:
+    try:
+        _find(key)
+    except NoSuchThing as exc:
+        raise NotYours() from exc
+    try:
+        guard("you")
+    except NotYours:
+        raise
+
+
 class Shelf:
     @raises(OutOfStock)
     def take(self, n: int) -> None:
@@ -587,7 +640,7 @@ SAMPLE_ROOTS = ("contract_sample.", "service.")
 
 
 def test_checker_passes_complete_declarations(sample: types.ModuleType) -> None:
-    for name in ("guard", "complete", "names_its_callee", "a_superclass_covers"):
+    for name in ("guard", "complete", "names_its_callee", "a_superclass_covers", "converts"):
         assert undeclared(getattr(sample, name), SAMPLE_ROOTS) == [], name
 
 
