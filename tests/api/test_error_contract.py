@@ -51,7 +51,6 @@ NOT_YET_CONVERTED: frozenset[str] = frozenset(
         "service.store",  # store+points helper
         "service.points",  # store+points helper
         "service.reports",  # nobody's today: the merger (or the foundation helper)
-        "service.cli",  # wiring: prints errors, raises none of its own
         "service.web",  # foundation helper: store_pages raises DomainError("forbidden")
         # kit: clean_image takes its error codes from the caller (invalid_code=, oversize_code=); the store
         # and rewards helpers' callers decide; the merger turns them into classes passed in.
