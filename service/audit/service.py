@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from service.accounts.models import Community, Member, Membership
+from service.audit.errors import CommunityNotFound
 from service.audit.models import ACTION_MAX, CLIENT_ADDR_MAX, AuditEvent
-from service.errors import Forbidden, NotFound
+from service.errors import Forbidden, raises
 
 if TYPE_CHECKING:
     from service.accounts.service import Actor
@@ -75,10 +76,11 @@ class AuditView:
     subject_name: str | None
 
 
+@raises(CommunityNotFound, Forbidden)
 async def _check_reader(db: AsyncSession, actor: Actor, community_id: uuid.UUID | None) -> None:
     if actor.is_platform_admin:
         if community_id is not None and await db.get(Community, community_id) is None:
-            raise NotFound("community_not_found", "No such community.")
+            raise CommunityNotFound()
         return
     if community_id is not None:
         admin = await db.scalar(
@@ -90,9 +92,10 @@ async def _check_reader(db: AsyncSession, actor: Actor, community_id: uuid.UUID 
         )
         if admin is not None:
             return
-    raise Forbidden("forbidden", "You do not have the role this needs in this community.")
+    raise Forbidden(detail="You do not have the role this needs in this community.")
 
 
+@raises(_check_reader)
 async def list_events(
     db: AsyncSession,
     actor: Actor,

@@ -9,6 +9,7 @@ from litestar import Controller, delete, get, post, put
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.service import Actor
+from service.http import errors_of
 from service.kit.masking import mask_phone
 from service.regions import service
 from service.regions.models import Region
@@ -63,8 +64,8 @@ class RegionController(Controller):
         "",
         status_code=201,
         summary="Add a region",
-        description="Platform administrator only. Errors: invalid_region_level, invalid_region_code, "
-        "region_code_taken (409), region_not_found (404), forbidden (403).",
+        description="Platform administrator only.",
+        responses=errors_of(service.create_region),
     )
     async def create(self, db: AsyncSession, actor: Actor, data: RegionIn) -> RegionOut:
         region = await service.create_region(db, actor, data.name, data.code, data.level, data.parent_id)
@@ -74,8 +75,8 @@ class RegionController(Controller):
         "/communities/{community_id:uuid}",
         status_code=200,
         summary="Put a community under a street (or take it out with region_id null)",
-        description="Platform administrator only. Errors: invalid_region_level, region_not_found (404), "
-        "not_found (404), forbidden (403).",
+        description="Platform administrator only.",
+        responses=errors_of(service.set_community_region),
     )
     async def set_community(
         self, db: AsyncSession, actor: Actor, community_id: uuid.UUID, data: CommunityRegionIn
@@ -90,8 +91,8 @@ class RegionController(Controller):
         "/{region_id:uuid}/officials",
         status_code=200,
         summary="Make a member (by phone) an official of the region",
-        description="Platform administrator only. Errors: member_not_found (404), region_not_found (404), "
-        "forbidden (403).",
+        description="Platform administrator only.",
+        responses=errors_of(service.add_official),
     )
     async def add_official(
         self, db: AsyncSession, actor: Actor, region_id: uuid.UUID, data: OfficialIn
@@ -103,7 +104,8 @@ class RegionController(Controller):
         "/{region_id:uuid}/officials/{member_id:uuid}",
         status_code=204,
         summary="Remove an official from the region",
-        description="Platform administrator only. Errors: forbidden (403).",
+        description="Platform administrator only.",
+        responses=errors_of(service.remove_official),
     )
     async def remove_official(
         self, db: AsyncSession, actor: Actor, region_id: uuid.UUID, member_id: uuid.UUID

@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import rules as account_rules
 from service.accounts import service as accounts
+from service.accounts.errors import InvalidName, MemberNotFound
 from service.accounts.models import Community, Member
 from service.accounts.service import Actor
-from service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.errors import Forbidden, raises
 from service.regions import rules
+from service.regions.errors import InvalidRegionCode, InvalidRegionLevel, RegionCodeTaken, RegionNotFound
 from service.regions.models import LEVELS, Region, RegionCommunity, RegionMembership
 
 __all__ = [
@@ -87,18 +89,21 @@ async def load_tree(db: AsyncSession, with_officials: bool = False) -> RegionTre
     return tree
 
 
+@raises(Forbidden)
 def _require_platform_admin(actor: Actor) -> None:
     if not actor.is_platform_admin:
-        raise Forbidden("forbidden", "Only the platform administrator manages regions.")
+        raise Forbidden(detail="Only the platform administrator manages regions.")
 
 
+@raises(RegionNotFound)
 async def _region(db: AsyncSession, region_id: uuid.UUID) -> Region:
     region = await db.get(Region, region_id)
     if region is None:
-        raise NotFound("region_not_found", "No such region.")
+        raise RegionNotFound()
     return region
 
 
+@raises(_require_platform_admin, InvalidName, InvalidRegionCode, _region, InvalidRegionLevel, RegionCodeTaken)
 async def create_region(
     db: AsyncSession, actor: Actor, name: str, code: str, level: str, parent_id: uuid.UUID | None = None
 ) -> Region:
@@ -106,25 +111,24 @@ async def create_region(
     _require_platform_admin(actor)
     name = name.strip()
     if not name or len(name) > 64:
-        raise InvalidInput("invalid_name", "A name has 1-64 characters.")
+        raise InvalidName(detail="A name has 1-64 characters.")
     if not re.match(rules.REGION_CODE_RE, code):
-        raise InvalidInput("invalid_region_code", "A region code has 1-32 of a-z 0-9 _ -.")
+        raise InvalidRegionCode()
     parent = await _region(db, parent_id) if parent_id is not None else None
     expected = rules.child_level(parent.level if parent else None)
     if level not in LEVELS or level != expected:
-        raise InvalidInput(
-            "invalid_region_level",
-            "A region under %(parent)s must be a %(expected)s.",
+        raise InvalidRegionLevel(
             params={"parent": parent.name if parent else "-", "expected": expected or "-"},
         )
     if await db.scalar(select(Region.id).where(Region.code == code)) is not None:
-        raise Conflict("region_code_taken", "Another region has this code.")
+        raise RegionCodeTaken()
     region = Region(name=name, code=code, level=level, parent_id=parent_id)
     db.add(region)
     await db.flush()
     return region
 
 
+@raises(_require_platform_admin, accounts.get_community, _region, InvalidRegionLevel)
 async def set_community_region(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID, region_id: uuid.UUID | None
 ) -> None:
@@ -135,11 +139,12 @@ async def set_community_region(
     if region_id is not None:
         region = await _region(db, region_id)
         if region.level != "street":
-            raise InvalidInput("invalid_region_level", "Communities belong to a street.")
+            raise InvalidRegionLevel(detail="Communities belong to a street.")
         db.add(RegionCommunity(community_id=community_id, region_id=region_id))
     await db.flush()
 
 
+@raises(_require_platform_admin, _region, MemberNotFound)
 async def add_official(db: AsyncSession, actor: Actor, region_id: uuid.UUID, phone: str) -> Member:
     """Make the member with ``phone`` an official of the region (idempotent)."""
     _require_platform_admin(actor)
@@ -147,7 +152,7 @@ async def add_official(db: AsyncSession, actor: Actor, region_id: uuid.UUID, pho
     normal = account_rules.normalise_phone(phone)
     member = await db.scalar(select(Member).where(Member.phone == normal)) if normal else None
     if member is None:
-        raise NotFound("member_not_found", "No member has this phone number.")
+        raise MemberNotFound(detail="No member has this phone number.")
     held = await db.scalar(
         select(RegionMembership.id).where(
             RegionMembership.region_id == region_id, RegionMembership.member_id == member.id
@@ -159,6 +164,7 @@ async def add_official(db: AsyncSession, actor: Actor, region_id: uuid.UUID, pho
     return member
 
 
+@raises(_require_platform_admin)
 async def remove_official(db: AsyncSession, actor: Actor, region_id: uuid.UUID, member_id: uuid.UUID) -> None:
     _require_platform_admin(actor)
     await db.execute(
@@ -173,13 +179,14 @@ async def official_region_ids(db: AsyncSession, member_id: uuid.UUID) -> list[uu
     return list(rows)
 
 
+@raises(RegionNotFound, Forbidden)
 async def require_official(db: AsyncSession, actor: Actor, tree: RegionTree, region_id: uuid.UUID) -> Region:
     """The region, if the actor is its official or an official of a region above it (or platform admin)."""
     if region_id not in tree.regions:
-        raise NotFound("region_not_found", "No such region.")
+        raise RegionNotFound()
     if actor.is_platform_admin:
         return tree.regions[region_id]
     held = set(await official_region_ids(db, actor.member_id))
     if not held.intersection(tree.ancestors(region_id)):
-        raise Forbidden("forbidden", "You are not an official of this region.")
+        raise Forbidden(detail="You are not an official of this region.")
     return tree.regions[region_id]

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import msgspec
 from litestar import Request, Response, get
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -104,7 +104,7 @@ async def reports_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
     actor: Actor,
-    target: Annotated[str | None, Parameter(query="scope", max_length=80)] = None,
+    target: Annotated[str | None, QueryParameter(name="scope", max_length=80)] = None,
     period: Text = None,
     kind: Text = None,
     value: Text = None,
