@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts.service import Actor
 from service.http import errors_of
 from service.kit.masking import mask_phone
-from service.regions import service
+from service.regions import service, views
 from service.regions.models import Region
 from service.regions.schemas import (
     CommunityRegionIn,
@@ -25,7 +25,7 @@ from service.regions.schemas import (
 __all__ = ["ROUTES", "RegionController"]
 
 
-def region_out(tree: service.RegionTree, region: Region) -> RegionOut:
+def region_out(tree: views.RegionTree, region: Region) -> RegionOut:
     return RegionOut(
         id=region.id,
         parent_id=region.parent_id,
@@ -51,13 +51,8 @@ class RegionController(Controller):
         "below the ones they hold; others see none.",
     )
     async def tree(self, db: AsyncSession, actor: Actor) -> RegionTreeOut:
-        tree = await service.load_tree(db, with_officials=True)
-        if actor.is_platform_admin:
-            visible = list(tree.regions)
-        else:
-            visible = []
-            for held in await service.official_region_ids(db, actor.member_id):
-                visible += [r for r in service.rules.descendants(held, tree.children) if r not in visible]
+        tree = await views.load_tree(db, with_officials=True)
+        visible = await views.visible_regions(db, actor, tree)
         return RegionTreeOut(regions=[region_out(tree, tree.regions[r]) for r in visible])
 
     @post(
@@ -69,7 +64,7 @@ class RegionController(Controller):
     )
     async def create(self, db: AsyncSession, actor: Actor, data: RegionIn) -> RegionOut:
         region = await service.create_region(db, actor, data.name, data.code, data.level, data.parent_id)
-        return region_out(service.RegionTree(), region)
+        return region_out(views.RegionTree(), region)
 
     @put(
         "/communities/{community_id:uuid}",

@@ -1,14 +1,13 @@
-"""The region tree above communities and its officials: one async function per transaction.
+"""The region tree's commands (the platform administrator shapes it) and the officials' guard.
 
-The tree is small (a city has a few hundred streets), so it is read whole; figures over a region are
-computed by the reports domain with SQL aggregates over the region's communities.
+The read side (the tree, who is an official where) is :mod:`service.regions.views`, re-exported here
+for existing callers.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts import rules as account_rules
 from service.accounts import service as accounts
 from service.accounts.errors import InvalidName, MemberNotFound
-from service.accounts.models import Community, Member
+from service.accounts.models import Member
 from service.accounts.service import Actor
 from service.errors import Forbidden, raises
 from service.regions import rules
 from service.regions.errors import InvalidRegionCode, InvalidRegionLevel, RegionCodeTaken, RegionNotFound
 from service.regions.models import LEVELS, Region, RegionCommunity, RegionMembership
+from service.regions.views import RegionTree, load_tree, official_region_ids
 
 __all__ = [
     "RegionTree",
@@ -33,60 +33,6 @@ __all__ = [
     "require_official",
     "set_community_region",
 ]
-
-
-@dataclass
-class RegionTree:
-    """Every region, its children and the communities directly under each (for a few hundred rows)."""
-
-    regions: dict[uuid.UUID, Region] = field(default_factory=dict)
-    children: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=dict)
-    communities: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=dict)
-    """region id -> ids of the communities directly under it."""
-    region_of: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
-    """community id -> its region."""
-    officials: dict[uuid.UUID, list[Member]] = field(default_factory=dict)
-
-    def ancestors(self, region_id: uuid.UUID) -> list[uuid.UUID]:
-        """The region and every region above it, nearest first."""
-        out: list[uuid.UUID] = []
-        node: uuid.UUID | None = region_id
-        while node is not None and node in self.regions and node not in out:
-            out.append(node)
-            node = self.regions[node].parent_id
-        return out
-
-    def communities_under(self, region_id: uuid.UUID) -> list[uuid.UUID]:
-        return [c for r in rules.descendants(region_id, self.children) for c in self.communities.get(r, [])]
-
-    def roots(self) -> list[uuid.UUID]:
-        return [r.id for r in self.regions.values() if r.parent_id is None]
-
-
-async def load_tree(db: AsyncSession, with_officials: bool = False) -> RegionTree:
-    tree = RegionTree()
-    for region in await db.scalars(select(Region).order_by(Region.level, Region.name)):
-        tree.regions[region.id] = region
-    for region in tree.regions.values():
-        if region.parent_id is not None:
-            tree.children.setdefault(region.parent_id, []).append(region.id)
-    links = await db.execute(
-        select(RegionCommunity.community_id, RegionCommunity.region_id)
-        .join(Community, Community.id == RegionCommunity.community_id)
-        .order_by(Community.name)
-    )
-    for community_id, region_id in links:
-        tree.communities.setdefault(region_id, []).append(community_id)
-        tree.region_of[community_id] = region_id
-    if with_officials:
-        rows = await db.execute(
-            select(RegionMembership.region_id, Member)
-            .join(Member, Member.id == RegionMembership.member_id)
-            .order_by(Member.name)
-        )
-        for region_id, member in rows:
-            tree.officials.setdefault(region_id, []).append(member)
-    return tree
 
 
 @raises(Forbidden)
@@ -172,11 +118,6 @@ async def remove_official(db: AsyncSession, actor: Actor, region_id: uuid.UUID, 
             RegionMembership.region_id == region_id, RegionMembership.member_id == member_id
         )
     )
-
-
-async def official_region_ids(db: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:
-    rows = await db.scalars(select(RegionMembership.region_id).where(RegionMembership.member_id == member_id))
-    return list(rows)
 
 
 @raises(RegionNotFound, Forbidden)
