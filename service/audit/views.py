@@ -105,5 +105,5 @@ async def audit_log(
     """One page of the log (one community's, or every community's for a platform admin): two queries."""
     events, last = await list_events(db, actor, community_id=community_id, limit=limit, before=before)
     ids = {v.event.community_id for v in events if v.event.community_id is not None}
-    found = await db.scalars(select(Community).where(Community.id.in_(ids))) if ids else []
+    found = list(await db.scalars(select(Community).where(Community.id.in_(ids)))) if ids else []
     return AuditLog(events=events, communities={c.id: c for c in found}, last=last)

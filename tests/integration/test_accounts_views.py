@@ -32,7 +32,9 @@ async def test_roles_in_says_what_each_caller_holds(db: AsyncSession, world: Any
     assert alice.member and alice.any("member") and not alice.any("clerk", "organizer", "reviewer")
 
 
-async def test_an_admin_passes_every_check_and_a_platform_admin_everything(db: AsyncSession, world: Any) -> None:
+async def test_an_admin_passes_every_check_and_a_platform_admin_everything(
+    db: AsyncSession, world: Any
+) -> None:
     admin = await views.roles_in(db, world.actor("admin"), world.cid)
     assert all(admin.any(r) for r in ("organizer", "clerk", "reviewer", "partner", "member", "admin"))
     assert not admin.platform_admin
