@@ -117,7 +117,6 @@ async def reports_page(
         actor,
         sections=SECTIONS,
         level_names=LEVEL_NAMES,
-        chosen=chosen,
         **context,
     )
 
