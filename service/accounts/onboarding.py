@@ -40,13 +40,13 @@ from service.accounts.errors import (
     TooManyAttempts,
 )
 from service.accounts.models import (
-    SELF_REGISTRATION,
     Activation,
     Community,
     LoginFailure,
     Member,
     Membership,
     Registration,
+    RegistrationStatus,
     SmsCode,
 )
 from service.accounts.service import Actor
@@ -474,7 +474,7 @@ async def set_self_registration(
 ) -> Community:
     community = await accounts.get_community(db, community_id)
     await accounts.require_role(db, actor, community_id, "admin")
-    if mode not in SELF_REGISTRATION:
+    if not rules.is_self_registration(mode):
         raise InvalidSelfRegistration(
             errors=[{"field": "self_registration", "message": "off, auto or approval"}],
         )
@@ -485,7 +485,7 @@ async def set_self_registration(
 
 @raises(accounts.require_role)
 async def list_registrations(
-    db: AsyncSession, actor: Actor, community_id: uuid.UUID, status: str = "pending"
+    db: AsyncSession, actor: Actor, community_id: uuid.UUID, status: RegistrationStatus = "pending"
 ) -> list[tuple[Registration, Member]]:
     await accounts.require_role(db, actor, community_id, "admin")
     rows = await db.execute(

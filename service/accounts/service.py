@@ -51,14 +51,20 @@ from service.accounts.errors import (
 )
 from service.accounts.models import (
     ROLES,
-    SELF_REGISTRATION,
     Community,
     LoginFailure,
     Member,
     Membership,
     Partner,
+    Role,
 )
-from service.accounts.rules import CODE_RE, PLATFORM_GRANTED_ROLES, normalise_phone
+from service.accounts.rules import (
+    CODE_RE,
+    PLATFORM_GRANTED_ROLES,
+    is_role,
+    is_self_registration,
+    normalise_phone,
+)
 from service.audit.service import record
 from service.config import (
     LOGIN_FAILURES_MAX,
@@ -254,8 +260,8 @@ def _name(raw: str, field_name: str = "name") -> str:
 
 
 @raises(InvalidRole)
-def _role(role: str) -> str:
-    if role not in ROLES:
+def _role(role: str) -> Role:
+    if not is_role(role):
         raise InvalidRole(
             params={"choices": ", ".join(ROLES)},
             errors=[{"field": "role", "message": "unknown role"}],
@@ -339,7 +345,7 @@ async def create_community(
         ) from exc
     if await db.scalar(select(Community.id).where(Community.code == code)) is not None:
         raise CommunityCodeTaken(params={"code": repr(code)})
-    if self_registration not in SELF_REGISTRATION:
+    if not is_self_registration(self_registration):
         raise InvalidSelfRegistration(
             errors=[{"field": "self_registration", "message": "off, auto or approval"}],
         )

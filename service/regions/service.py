@@ -20,7 +20,7 @@ from service.accounts.service import Actor
 from service.errors import Forbidden, raises
 from service.regions import rules
 from service.regions.errors import InvalidRegionCode, InvalidRegionLevel, RegionCodeTaken, RegionNotFound
-from service.regions.models import LEVELS, Region, RegionCommunity, RegionMembership
+from service.regions.models import Region, RegionCommunity, RegionMembership
 from service.regions.views import RegionTree, load_tree, official_region_ids
 
 __all__ = [
@@ -62,7 +62,7 @@ async def create_region(
         raise InvalidRegionCode()
     parent = await _region(db, parent_id) if parent_id is not None else None
     expected = rules.child_level(parent.level if parent else None)
-    if level not in LEVELS or level != expected:
+    if not rules.is_level(level) or level != expected:
         raise InvalidRegionLevel(
             params={"parent": parent.name if parent else "-", "expected": expected or "-"},
         )
