@@ -6,6 +6,7 @@ import secrets
 import uuid
 from typing import Annotated, Any, TypeVar
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import Cookie
 from litestar.params import Parameter
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import onboarding, service, sms
 from service.accounts.errors import ImportNotUtf8, ImportRejected, ImportTooLarge
-from service.accounts.models import Community, Member, Partner
+from service.accounts.models import Community, Member, Membership, Partner
 from service.accounts.schemas import (
     ActivateIn,
     ActivationOut,
@@ -58,18 +59,25 @@ __all__ = ["AuthController", "CommunityController", "MeController", "Registratio
 
 
 def community_out(c: Community) -> CommunityOut:
-    return CommunityOut(
-        c.id, c.name, c.code, c.timezone, c.allow_registration, c.created_at, c.self_registration
-    )
+    return msgspec.convert(c, CommunityOut, from_attributes=True)
 
 
 def partner_out(p: Partner) -> PartnerOut:
-    return PartnerOut(p.id, p.community_id, p.name, p.address, p.active)
+    return msgspec.convert(p, PartnerOut, from_attributes=True)
+
+
+def role_out(m: Membership) -> RoleOut:
+    return RoleOut(community_id=m.community_id, role=m.role, partner_id=m.partner_id)
 
 
 async def me_out(db: AsyncSession, member: Member) -> MeOut:
-    roles = [RoleOut(r.community_id, r.role, r.partner_id) for r in await service.roles_of(db, member.id)]
-    return MeOut(member.id, member.phone, member.name, roles, member.is_platform_admin)
+    return MeOut(
+        id=member.id,
+        phone=member.phone,
+        name=member.name,
+        roles=[role_out(r) for r in await service.roles_of(db, member.id)],
+        is_platform_admin=member.is_platform_admin,
+    )
 
 
 LoginBody = TypeVar("LoginBody", bound=LoginOut)
@@ -119,7 +127,7 @@ class AuthController(Controller):
         token, member = await service.login(
             db, data.phone, data.password, client_address(request), settings.secret_key
         )
-        return _login_response(LoginOut(token, await me_out(db, member)), settings, 200)
+        return _login_response(LoginOut(token=token, member=await me_out(db, member)), settings, 200)
 
     @post(
         "/register",
@@ -134,7 +142,7 @@ class AuthController(Controller):
             db, data.phone, data.name, data.community_id, settings.secret_key, data.password, data.sms_code
         )
         token = service.issue_token(member, settings.secret_key)
-        body = RegisterOut(token, await me_out(db, member), status)  # type: ignore[arg-type]
+        body = RegisterOut(token=token, member=await me_out(db, member), status=status)
         return _login_response(body, settings, 201 if status == "joined" else 202)
 
     @post(
@@ -151,7 +159,7 @@ class AuthController(Controller):
         wait = await onboarding.send_sms_code(
             db, data.phone, client_address(request), sms.sender_for(settings), settings.secret_key
         )
-        return SmsCodeOut("sent", wait)
+        return SmsCodeOut(status="sent", resend_after_s=wait)
 
     @post(
         "/sms-login",
@@ -162,7 +170,7 @@ class AuthController(Controller):
     )
     async def sms_login(self, db: AsyncSession, settings: Settings, data: SmsLoginIn) -> Response[LoginOut]:
         token, member = await onboarding.sms_login(db, data.phone, data.code, settings.secret_key)
-        return _login_response(LoginOut(token, await me_out(db, member)), settings, 200)
+        return _login_response(LoginOut(token=token, member=await me_out(db, member)), settings, 200)
 
     @get(
         "/activations/{code:str}",
@@ -172,7 +180,7 @@ class AuthController(Controller):
     )
     async def activation(self, request: Request[Any, Any, Any], db: AsyncSession, code: str) -> ActivationOut:
         view = await onboarding.activation_view(db, code[:32], client_address(request))
-        return ActivationOut(view.masked_name, view.community, view.expires_at)
+        return msgspec.convert(view, ActivationOut, from_attributes=True)
 
     @post(
         "/activate",
@@ -187,7 +195,7 @@ class AuthController(Controller):
         token, member = await onboarding.activate(
             db, data.code, data.password, client_address(request), settings.secret_key
         )
-        return _login_response(LoginOut(token, await me_out(db, member)), settings, 200)
+        return _login_response(LoginOut(token=token, member=await me_out(db, member)), settings, 200)
 
     @post(
         "/logout",
@@ -254,7 +262,15 @@ class CommunityController(Controller):
     )
     async def registrations(self, db: AsyncSession, actor: Actor, cid: uuid.UUID) -> list[RegistrationOut]:
         return [
-            RegistrationOut(r.id, r.community_id, m.id, m.name, m.phone, r.status, r.created_at)
+            RegistrationOut(
+                id=r.id,
+                community_id=r.community_id,
+                member_id=m.id,
+                name=m.name,
+                phone=m.phone,
+                status=r.status,
+                created_at=r.created_at,
+            )
             for r, m in await onboarding.list_registrations(db, actor, cid)
         ]
 
@@ -271,7 +287,9 @@ class CommunityController(Controller):
         self, db: AsyncSession, actor: Actor, settings: Settings, cid: uuid.UUID, mid: uuid.UUID
     ) -> IssuedActivationOut:
         row, code = await onboarding.issue_activation(db, actor, cid, mid, settings.secret_key)
-        return IssuedActivationOut(mid, code, f"{settings.public_url}/join/{code}", row.expires_at)
+        return IssuedActivationOut(
+            member_id=mid, code=code, url=f"{settings.public_url}/join/{code}", expires_at=row.expires_at
+        )
 
     @get("/{cid:uuid}", summary="A community's public details", responses=errors_of(service.get_community))
     async def show(self, db: AsyncSession, cid: uuid.UUID) -> CommunityOut:
@@ -306,12 +324,8 @@ class CommunityController(Controller):
             client_addr=client_address(request),
             secret_key=settings.secret_key,
         )
-        roles = [
-            RoleOut(r.community_id, r.role, r.partner_id)
-            for r in await service.roles_of(db, member.id)
-            if r.community_id == cid
-        ]
-        return MemberOut(member.id, member.phone, " ".join(data.name.split()), roles)
+        roles = [role_out(r) for r in await service.roles_of(db, member.id) if r.community_id == cid]
+        return MemberOut(id=member.id, phone=member.phone, name=" ".join(data.name.split()), roles=roles)
 
     @patch(
         "/{cid:uuid}/members/{mid:uuid}",
@@ -354,12 +368,8 @@ class CommunityController(Controller):
 
     @staticmethod
     async def _member_out(db: AsyncSession, member: Member, cid: uuid.UUID) -> MemberOut:
-        roles = [
-            RoleOut(r.community_id, r.role, r.partner_id)
-            for r in await service.roles_of(db, member.id)
-            if r.community_id == cid
-        ]
-        return MemberOut(member.id, member.phone, member.name, roles)
+        roles = [role_out(r) for r in await service.roles_of(db, member.id) if r.community_id == cid]
+        return MemberOut(id=member.id, phone=member.phone, name=member.name, roles=roles)
 
     @get(
         "/{cid:uuid}/members",
@@ -381,8 +391,13 @@ class CommunityController(Controller):
         except ValueError as exc:
             raise InvalidCursor() from exc
         rows, last = await service.list_members(db, actor, cid, limit, after_id, q)
-        items = [MemberOut(m.id, m.phone, m.name, [RoleOut(cid, r) for r in roles]) for m, roles in rows]
-        return MemberPage(items, encode_cursor(str(last)) if last else None)
+        items = [
+            MemberOut(
+                id=m.id, phone=m.phone, name=m.name, roles=[RoleOut(community_id=cid, role=r) for r in roles]
+            )
+            for m, roles in rows
+        ]
+        return MemberPage(items=items, next_cursor=encode_cursor(str(last)) if last else None)
 
     @post(
         "/{cid:uuid}/members/{mid:uuid}/password",
@@ -466,7 +481,9 @@ class CommunityController(Controller):
             secret_key=settings.secret_key,
             actor=actor,
         )
-        return ImportOut(report.created, report.updated, errors, report.invited)
+        return ImportOut(
+            created=report.created, updated=report.updated, errors=errors, invited=report.invited
+        )
 
     @post(
         "/{cid:uuid}/partners",

@@ -13,6 +13,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import ColumnElement, and_, case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -60,6 +61,7 @@ from service.kit.masking import mask_name
 __all__ = [
     "ActivationView",
     "InvitationCard",
+    "SignUpOutcome",
     "activate",
     "activation_view",
     "count_pending_invitations",
@@ -76,6 +78,8 @@ __all__ = [
     "sms_login",
 ]
 
+SignUpOutcome = Literal["joined", "pending_approval"]
+"""A sign-up's result: a member at once, or waiting for an admin's approval."""
 ADMIN_ONLY_ROLES = ("admin", "reviewer")
 """Roles only a platform admin may take away (a community admin could otherwise remove a co-admin or
 the reviewer who checks their claims)."""
@@ -281,7 +285,12 @@ async def invitation_cards(
         )
     return [
         InvitationCard(
-            m.id, m.name, m.phone, community.name, rules.activation_code(secret_key, a.id), a.expires_at
+            member_id=m.id,
+            name=m.name,
+            phone=m.phone,
+            community=community.name,
+            code=rules.activation_code(secret_key, a.id),
+            expires_at=a.expires_at,
         )
         for a, m in (await db.execute(stmt)).all()
     ]
@@ -316,7 +325,12 @@ async def activation_view(db: AsyncSession, code: str, client: str) -> Activatio
     row = await _activation_by_code(db, code, client)
     member = await accounts.get_member(db, row.member_id)
     community = await accounts.get_community(db, row.community_id)
-    return ActivationView(mask_name(member.name), community.name, community.timezone, row.expires_at)
+    return ActivationView(
+        masked_name=mask_name(member.name),
+        community=community.name,
+        timezone=community.timezone,
+        expires_at=row.expires_at,
+    )
 
 
 @raises(accounts.hash_password, _activation_by_code, ActivationInvalid, accounts.get_member)
@@ -441,7 +455,7 @@ async def register(
     secret_key: str,
     password: str | None = None,
     sms_code: str | None = None,
-) -> tuple[Member, str]:
+) -> tuple[Member, SignUpOutcome]:
     """A resident signs up with a password or an SMS code; returns the member and ``joined`` or
     ``pending_approval`` (the community's ``self_registration`` decides)."""
     community = await accounts.get_community(db, community_id)

@@ -225,7 +225,7 @@ def remember_token_version(
     known = (
         time.monotonic() + TOKEN_CHECK_TTL_SECONDS,
         version,
-        Actor(member_id, name, phone, is_platform_admin),
+        Actor(member_id=member_id, name=name, phone=phone, is_platform_admin=is_platform_admin),
     )
     _token_versions[member_id] = known
     return known
@@ -919,7 +919,7 @@ def parse_import_csv(text: str) -> tuple[list[ImportRow], list[ImportProblem]]:
             problems.append(ImportProblem(line, "phone repeats line %(first)s", {"first": seen[phone]}))
         else:
             seen[phone] = line
-            rows.append(ImportRow(line, phone, cells[1], role))
+            rows.append(ImportRow(line=line, phone=phone, name=cells[1], role=role))
     return rows, problems
 
 

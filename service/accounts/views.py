@@ -78,7 +78,7 @@ class Roles:
 async def roles_in(db: AsyncSession, actor: Actor | None, community_id: uuid.UUID) -> Roles:
     """The caller's roles in a community (none for an anonymous caller)."""
     if actor is None:
-        return Roles(frozenset(), frozenset())
+        return Roles(held=frozenset(), partner_ids=frozenset())
     rows = (
         await db.execute(
             select(Membership.role, Membership.partner_id).where(
@@ -87,9 +87,9 @@ async def roles_in(db: AsyncSession, actor: Actor | None, community_id: uuid.UUI
         )
     ).all()
     return Roles(
-        frozenset(role for role, _ in rows),
-        frozenset(pid for _, pid in rows if pid is not None),
-        actor.is_platform_admin,
+        held=frozenset(role for role, _ in rows),
+        partner_ids=frozenset(pid for _, pid in rows if pid is not None),
+        platform_admin=actor.is_platform_admin,
     )
 
 
@@ -123,7 +123,9 @@ async def members_by_id(
         return {}
     rows = (await db.execute(select(Member.id, Member.name, Member.phone).where(Member.id.in_(wanted)))).all()
     return {
-        mid: MemberView(mid, mask_name(name), mask_phone(phone)) if masked else MemberView(mid, name, phone)
+        mid: MemberView(id=mid, name=mask_name(name), phone=mask_phone(phone))
+        if masked
+        else MemberView(id=mid, name=name, phone=phone)
         for mid, name, phone in rows
     }
 
