@@ -129,6 +129,7 @@ class Actor:
 # ---------------------------------------------------------------- passwords and tokens
 
 
+@raises(InvalidPassword)
 def _check_password_shape(password: str) -> None:
     if not (PASSWORD_MIN <= len(password) <= PASSWORD_MAX):
         raise InvalidPassword(
@@ -137,7 +138,7 @@ def _check_password_shape(password: str) -> None:
         )
 
 
-@raises(InvalidPassword)
+@raises(_check_password_shape)
 async def hash_password(password: str) -> str:
     _check_password_shape(password)
     # argon2id costs tens of milliseconds of CPU: keep it off the event loop.

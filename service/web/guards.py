@@ -41,6 +41,7 @@ def show_page(request: Request[Any, Any, Any], exc: ShowPage) -> Response[str]:
     return exc.response
 
 
+@raises(Forbidden)
 async def _community_for(db: AsyncSession, actor: Actor, raw: str, roles: tuple[str, ...]) -> Community:
     """The community ``raw`` names if the caller holds one of ``roles`` there, else ``forbidden``
     (a malformed or unknown id too: a page does not tell which communities exist)."""
@@ -56,7 +57,7 @@ async def _community_for(db: AsyncSession, actor: Actor, raw: str, roles: tuple[
         raise Forbidden(detail=NO_ROLE) from exc
 
 
-@raises(Forbidden, onboarding.list_all_communities)
+@raises(_community_for, onboarding.list_all_communities)
 async def admin_community(
     request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, community: str | None, *roles: str
 ) -> Community:
