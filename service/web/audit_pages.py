@@ -12,8 +12,7 @@ from service.accounts.models import Community
 from service.accounts.service import Actor
 from service.audit import views as audit_views
 from service.config import LIST_LIMIT_DEFAULT
-from service.http import encode_cursor
-from service.web.guards import admin_community, lenient_cursor
+from service.web.guards import admin_community, lenient_cursor, next_cursor
 from service.web.pages import N_, ROLE_NAMES
 from service.web.render import page
 
@@ -56,20 +55,19 @@ async def audit_page(
     cursor: Annotated[str | None, Parameter(max_length=200)] = None,
 ) -> Response[str]:
     chosen = await _community(request, db, actor, community)
-    log = await audit_views.audit_log(
-        db, actor, chosen.id if chosen else None, LIST_LIMIT_DEFAULT, lenient_cursor(cursor)
-    )
-    return page(
-        request,
-        "admin/audit.html",
-        actor,
-        community=chosen,
-        communities=log.communities,
-        events=log.events,
-        action_names=ACTION_NAMES,
-        role_names=ROLE_NAMES,
-        next_cursor=encode_cursor(str(log.last)) if log.last else None,
-    )
+    cid, before = (chosen.id if chosen else None), lenient_cursor(cursor)
+    log = await audit_views.audit_log(db, actor, cid, LIST_LIMIT_DEFAULT, before)
+    return page(request, "admin/audit.html", actor, community=chosen, **_log_context(log))
+
+
+def _log_context(log: audit_views.AuditLog) -> dict[str, Any]:
+    return {
+        "communities": log.communities,
+        "events": log.events,
+        "action_names": ACTION_NAMES,
+        "role_names": ROLE_NAMES,
+        "next_cursor": next_cursor(log.last),
+    }
 
 
 ROUTES: list[Any] = [audit_page]

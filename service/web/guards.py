@@ -20,10 +20,10 @@ from service.accounts.errors import CommunityNotFound
 from service.accounts.models import Community
 from service.accounts.service import Actor
 from service.errors import DomainError, Forbidden, raises
-from service.http import decode_cursor
+from service.http import decode_cursor, encode_cursor
 from service.web.render import page
 
-__all__ = ["NO_ROLE", "ShowPage", "admin_community", "lenient_cursor", "show_page"]
+__all__ = ["NO_ROLE", "ShowPage", "admin_community", "lenient_cursor", "next_cursor", "show_page"]
 
 NO_ROLE = "You do not have the role this needs in this community."
 
@@ -89,3 +89,8 @@ def lenient_cursor(cursor: str | None) -> uuid.UUID | None:
         return uuid.UUID(raw) if raw else None
     except (ValueError, DomainError):
         return None
+
+
+def next_cursor(last: uuid.UUID | None) -> str | None:
+    """The ``?cursor=`` of the next page after ``last`` (None on the last page)."""
+    return encode_cursor(str(last)) if last else None

@@ -84,13 +84,14 @@ def _member_ids(raw: list[str]) -> list[uuid.UUID]:
 Printed = tuple[onboarding.InvitationCard, str, Markup]
 
 
-def _sheets(cards: list[onboarding.InvitationCard], public_url: str) -> list[list[Printed]]:
+def _cards_context(cards: list[onboarding.InvitationCard], public_url: str) -> dict[str, Any]:
     """The cards as printed (card, grouped code, QR of the join URL), CARDS_PER_SHEET to an A4 sheet."""
-    printed = [
+    printed: list[Printed] = [
         (card, account_rules.format_activation_code(card.code), _svg(f"{public_url}/join/{card.code}"))
         for card in cards
     ]
-    return [printed[i : i + CARDS_PER_SHEET] for i in range(0, len(printed), CARDS_PER_SHEET)]
+    sheets = [printed[i : i + CARDS_PER_SHEET] for i in range(0, len(printed), CARDS_PER_SHEET)]
+    return {"sheets": sheets, "count": len(printed), "join_base": f"{public_url}/join/"}
 
 
 @get("/admin/invitations", include_in_schema=False)
@@ -111,10 +112,8 @@ async def invitations_page(
         "onboarding/invitations.html",
         actor,
         community=chosen,
-        sheets=_sheets(cards, settings.public_url),
-        count=len(cards),
-        join_base=f"{settings.public_url}/join/",
         tz=chosen.timezone,
+        **_cards_context(cards, settings.public_url),
     )
 
 

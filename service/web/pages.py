@@ -17,8 +17,8 @@ from service.accounts.models import Community
 from service.accounts.service import Actor
 from service.config import LIST_LIMIT_DEFAULT, Settings
 from service.errors import DomainError, add_localiser, set_error_page
-from service.http import LANG_COOKIE, encode_cursor
-from service.web.guards import admin_community, lenient_cursor
+from service.http import LANG_COOKIE
+from service.web.guards import admin_community, lenient_cursor, next_cursor
 from service.web.i18n import translator
 from service.web.render import context_of, env, locale_of, page
 
@@ -177,20 +177,19 @@ async def admin_members_page(
     q: Annotated[str | None, Parameter(max_length=64)] = None,
 ) -> Response[str]:
     chosen = await admin_community(request, db, actor, community)
-    view = await accounts_views.members_admin(
-        db, actor, chosen.id, LIST_LIMIT_DEFAULT, lenient_cursor(cursor), q
-    )
-    return page(
-        request,
-        "admin/members.html",
-        actor,
-        community=chosen,
-        next_cursor=encode_cursor(str(view.last)) if view.last else None,
-        q=q,
-        role_names=ROLE_NAMES,
-        removable=REMOVABLE_BY_PLATFORM_ADMIN if actor.is_platform_admin else REMOVABLE_BY_COMMUNITY_ADMIN,
+    after = lenient_cursor(cursor)
+    view = await accounts_views.members_admin(db, actor, chosen.id, LIST_LIMIT_DEFAULT, after, q)
+    return page(request, "admin/members.html", actor, community=chosen, **_members_context(actor, view, q))
+
+
+def _members_context(actor: Actor, view: accounts_views.MembersAdminView, q: str | None) -> dict[str, Any]:
+    return {
+        "next_cursor": next_cursor(view.last),
+        "q": q,
+        "role_names": ROLE_NAMES,
+        "removable": REMOVABLE_BY_PLATFORM_ADMIN if actor.is_platform_admin else REMOVABLE_BY_COMMUNITY_ADMIN,
         **context_of(view),
-    )
+    }
 
 
 ROUTES: list[Any] = [login_page, home_page, admin_members_page]

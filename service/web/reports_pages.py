@@ -86,6 +86,8 @@ async def _dashboard(
         "figures": {f.key: f for f in report.figures},
         "names": names,
         "chosen": chosen,
+        "sections": SECTIONS,
+        "level_names": LEVEL_NAMES,
         "scopes": await region_views.report_scopes(db, actor),
         "period": parsed,
         "query": urlencode({"scope": chosen, "period": parsed.label}),
@@ -111,14 +113,7 @@ async def reports_page(
         raise Forbidden(detail="Reports are for community administrators and region officials.")
     wanted = period or period_from_form(kind, value, start, end)
     context = await _dashboard(request, db, actor, chosen, wanted)
-    return page(
-        request,
-        "reports/dashboard.html",
-        actor,
-        sections=SECTIONS,
-        level_names=LEVEL_NAMES,
-        **context,
-    )
+    return page(request, "reports/dashboard.html", actor, **context)
 
 
 @get("/admin/regions", include_in_schema=False)
