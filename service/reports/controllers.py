@@ -17,8 +17,9 @@ from service.http import errors_of
 from service.reports import exports, rules, service
 from service.reports.errors import InvalidFormat
 from service.reports.schemas import ReportOut
+from service.reports.views import load_report
 
-__all__ = ["ROUTES", "ReportController", "load_report"]
+__all__ = ["ROUTES", "ReportController"]
 
 ScopeParam = Annotated[
     str, QueryParameter(name="scope", max_length=80, description="``community:<id>`` or ``region:<id>``")
@@ -38,16 +39,6 @@ ACCESS = (
 )
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-@raises(service.resolve_scope, rules.parse_period)
-async def load_report(
-    db: AsyncSession, actor: Actor, scope: str, period: str | None
-) -> tuple[service.Scope, rules.Period, ReportOut]:
-    """Check the caller may see ``scope`` first, then compute its figures."""
-    resolved = await service.resolve_scope(db, actor, scope)
-    parsed = rules.parse_period(period, date.fromisoformat(service.today_in(resolved)))
-    return resolved, parsed, await service.build_report(db, resolved, parsed)
 
 
 def _download(body: bytes, fmt: str, stem: str) -> Response[bytes]:

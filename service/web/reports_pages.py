@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts.service import Actor
 from service.errors import Forbidden
 from service.regions import views as region_views
-from service.reports.controllers import load_report
 from service.reports.exports import FIGURE_NAMES
 from service.reports.service import default_scope
+from service.reports.views import load_report
 from service.web.pages import N_
 from service.web.render import context_of, locale_of, page
 
