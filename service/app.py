@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -39,14 +38,8 @@ from service.reports.controllers import ROUTES as REPORT_ROUTES
 from service.retry import RetryMiddleware
 from service.rewards.controllers import ROUTES as REWARDS_ROUTES
 from service.store.controllers import ROUTES as STORE_ROUTES
-from service.web.activities_pages import ROUTES as ACTIVITY_PAGES
-from service.web.audit_pages import ROUTES as AUDIT_PAGES
-from service.web.onboarding_pages import ROUTES as ONBOARDING_PAGES
-from service.web.pages import ROUTES as PAGE_ROUTES
-from service.web.points_pages import ROUTES as POINTS_PAGES
-from service.web.reports_pages import ROUTES as REPORT_PAGES
-from service.web.rewards_pages import ROUTES as REWARDS_PAGES
-from service.web.store_pages import ROUTES as STORE_PAGES
+from service.web.guards import ShowPage, show_page
+from service.web.site import build_site
 
 __all__ = ["create_app"]
 
@@ -104,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     await task
             await engine.dispose()
 
+    site = build_site()  # the pages' routes, home panels and administration links, assembled once
     route_handlers: list[Any] = [
         healthz,
         readyz,
@@ -118,14 +112,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *AUDIT_ROUTES,
         *REGION_ROUTES,
         *REPORT_ROUTES,
-        *PAGE_ROUTES,
-        *POINTS_PAGES,
-        *ACTIVITY_PAGES,
-        *STORE_PAGES,
-        *REWARDS_PAGES,
-        *AUDIT_PAGES,
-        *ONBOARDING_PAGES,
-        *REPORT_PAGES,
+        *site.routes,
         create_static_files_router(
             path="/static", directories=[STATIC_DIR], include_in_schema=False, cache_control=None
         ),
@@ -138,7 +125,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "actor": Provide(provide_actor),
             "maybe_actor": Provide(provide_maybe_actor),
         },
-        exception_handlers=exception_handlers,
+        exception_handlers={**exception_handlers, ShowPage: show_page},
         # Re-runs a request whose transaction deadlocked or found SQLite busy; commits before 2xx.
         middleware=[RetryMiddleware],
         lifespan=[jobs],
@@ -155,9 +142,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             formatters={"standard": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
             log_exceptions="debug",
         ),
-        state=State({"settings": settings, "session_maker": maker, "engine": engine}),
+        state=State({"settings": settings, "session_maker": maker, "engine": engine, "site": site}),
         debug=False,
     )
-
-
-logging.getLogger("jifen")

@@ -17,9 +17,10 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.accounts.errors import TokenExpired, TokenInvalid
 from service.accounts.service import Actor, authenticate_token, decode_token
 from service.config import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, Settings
-from service.errors import DomainError, Forbidden, InvalidInput, NotAuthenticated, declared_errors
+from service.errors import DomainError, Forbidden, InvalidInput, NotAuthenticated, declared_errors, raises
 from service.idempotency import run_once
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "CSRF_HEADER",
     "LANG_COOKIE",
     "TOKEN_COOKIE",
+    "CsrfFailed",
+    "InvalidCursor",
     "Limit",
     "Login",
     "client_address",
@@ -99,12 +102,23 @@ def _token(request: Request[Any, Any, Any]) -> tuple[str | None, bool]:
     return request.cookies.get(TOKEN_COOKIE), True
 
 
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+    message = "The page is out of date; reload it and try again."
+
+
+class InvalidCursor(InvalidInput):
+    code = "invalid_cursor"
+    message = "The cursor is not one this API gave out."
+
+
+@raises(CsrfFailed)
 def _check_csrf(request: Request[Any, Any, Any]) -> None:
     """Cookie-authenticated writes must echo the CSRF cookie in a header (double submit)."""
     cookie = request.cookies.get(CSRF_COOKIE, "")
     header = request.headers.get(CSRF_HEADER, "")
     if not cookie or not hmac.compare_digest(cookie, header):
-        raise Forbidden("csrf_failed", "The page is out of date; reload it and try again.")
+        raise CsrfFailed()
 
 
 @dataclass(frozen=True)
@@ -117,15 +131,16 @@ class Login:
 
     def refused(self, exc: NotAuthenticated) -> NotAuthenticated:
         """The error to answer when the token turned out revoked (a cookie just means: log in)."""
-        return NotAuthenticated("not_authenticated", "Log in first.") if self.via_cookie else exc
+        return NotAuthenticated(detail="Log in first.") if self.via_cookie else exc
 
 
+@raises(NotAuthenticated, TokenInvalid, TokenExpired, CsrfFailed)
 def login_of(request: Request[Any, Any, Any]) -> Login:
     """The caller's login without the database (hot routes check revocation in their own query);
     the same errors, in the same order, as ``provide_actor`` for a bad or missing token."""
     token, via_cookie = _token(request)
     if not token:
-        raise NotAuthenticated("not_authenticated", "Log in first.")
+        raise NotAuthenticated(detail="Log in first.")
     settings: Settings = request.app.state.settings
     try:
         member_id, version = decode_token(token, settings.secret_key)
@@ -136,6 +151,7 @@ def login_of(request: Request[Any, Any, Any]) -> Login:
     return Login(member_id, version, via_cookie)
 
 
+@raises(CsrfFailed, authenticate_token)
 async def provide_maybe_actor(request: Request[Any, Any, Any], db: AsyncSession) -> Actor | None:
     token, via_cookie = _token(request)
     if not token:
@@ -149,13 +165,15 @@ async def provide_maybe_actor(request: Request[Any, Any, Any], db: AsyncSession)
         raise
     if via_cookie and request.method not in SAFE_METHODS:
         _check_csrf(request)
+    request.state.actor = actor  # the error page of a page visit shows who is logged in
     return actor
 
 
+@raises(NotAuthenticated, provide_maybe_actor)
 async def provide_actor(request: Request[Any, Any, Any], db: AsyncSession) -> Actor:
     actor = await provide_maybe_actor(request, db)
     if actor is None:
-        raise NotAuthenticated("not_authenticated", "Log in first.")
+        raise NotAuthenticated(detail="Log in first.")
     return actor
 
 
@@ -163,15 +181,16 @@ def encode_cursor(value: str) -> str:
     return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
 
 
+@raises(InvalidCursor)
 def decode_cursor(cursor: str | None) -> str | None:
     if not cursor:
         return None
     if len(cursor) > 200:
-        raise InvalidInput("invalid_cursor", "The cursor is not one this API gave out.")
+        raise InvalidCursor()
     try:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidInput("invalid_cursor", "The cursor is not one this API gave out.") from exc
+        raise InvalidCursor() from exc
 
 
 async def idempotent(

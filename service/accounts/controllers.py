@@ -6,13 +6,15 @@ import secrets
 import uuid
 from typing import Annotated, Any, TypeVar
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import Cookie
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import onboarding, service, sms
-from service.accounts.models import Community, Member, Partner
+from service.accounts.errors import ImportNotUtf8, ImportRejected, ImportTooLarge
+from service.accounts.models import Community, Member, Membership, Partner
 from service.accounts.schemas import (
     ActivateIn,
     ActivationOut,
@@ -41,26 +43,41 @@ from service.accounts.schemas import (
 )
 from service.accounts.service import Actor
 from service.config import IMPORT_ROWS_MAX, TOKEN_LIFETIME_SECONDS, Settings
-from service.errors import InvalidInput
-from service.http import CSRF_COOKIE, TOKEN_COOKIE, Limit, client_address, decode_cursor, encode_cursor
 from service.problems import localise
+from service.http import (
+    CSRF_COOKIE,
+    TOKEN_COOKIE,
+    InvalidCursor,
+    Limit,
+    client_address,
+    decode_cursor,
+    encode_cursor,
+    errors_of,
+)
 
 __all__ = ["AuthController", "CommunityController", "MeController", "RegistrationController"]
 
 
 def community_out(c: Community) -> CommunityOut:
-    return CommunityOut(
-        c.id, c.name, c.code, c.timezone, c.allow_registration, c.created_at, c.self_registration
-    )
+    return msgspec.convert(c, CommunityOut, from_attributes=True)
 
 
 def partner_out(p: Partner) -> PartnerOut:
-    return PartnerOut(p.id, p.community_id, p.name, p.address, p.active)
+    return msgspec.convert(p, PartnerOut, from_attributes=True)
+
+
+def role_out(m: Membership) -> RoleOut:
+    return RoleOut(community_id=m.community_id, role=m.role, partner_id=m.partner_id)
 
 
 async def me_out(db: AsyncSession, member: Member) -> MeOut:
-    roles = [RoleOut(r.community_id, r.role, r.partner_id) for r in await service.roles_of(db, member.id)]
-    return MeOut(member.id, member.phone, member.name, roles, member.is_platform_admin)
+    return MeOut(
+        id=member.id,
+        phone=member.phone,
+        name=member.name,
+        roles=[role_out(r) for r in await service.roles_of(db, member.id)],
+        is_platform_admin=member.is_platform_admin,
+    )
 
 
 LoginBody = TypeVar("LoginBody", bound=LoginOut)
@@ -100,8 +117,9 @@ class AuthController(Controller):
         summary="Log in with phone and password",
         description="Returns a bearer token and sets it as an HttpOnly cookie for pages. At most "
         "5 passwords per phone are checked in 15 minutes; a client address with 100 failures is "
-        "refused only for phones that failed themselves. "
-        "Errors: invalid_credentials (401), too_many_attempts (429, Retry-After).",
+        "refused only for phones that failed themselves. A refusal for too many attempts carries "
+        "Retry-After.",
+        responses=errors_of(service.login),
     )
     async def login(
         self, request: Request[Any, Any, Any], db: AsyncSession, settings: Settings, data: LoginIn
@@ -109,23 +127,22 @@ class AuthController(Controller):
         token, member = await service.login(
             db, data.phone, data.password, client_address(request), settings.secret_key
         )
-        return _login_response(LoginOut(token, await me_out(db, member)), settings, 200)
+        return _login_response(LoginOut(token=token, member=await me_out(db, member)), settings, 200)
 
     @post(
         "/register",
         status_code=201,
         summary="Create an account in a community that allows sign-ups",
         description="With a password or an SMS code (see sms-code). status is joined, or pending_approval "
-        "(202) where the community's admin approves sign-ups. Errors: invalid_phone, invalid_password, "
-        "password_or_sms_code, sms_code_invalid (401), too_many_attempts (429), phone_taken (409), "
-        "registration_closed (403).",
+        "(202) where the community's admin approves sign-ups.",
+        responses=errors_of(onboarding.register),
     )
     async def register(self, db: AsyncSession, settings: Settings, data: RegisterIn) -> Response[RegisterOut]:
         member, status = await onboarding.register(
             db, data.phone, data.name, data.community_id, settings.secret_key, data.password, data.sms_code
         )
         token = service.issue_token(member, settings.secret_key)
-        body = RegisterOut(token, await me_out(db, member), status)  # type: ignore[arg-type]
+        body = RegisterOut(token=token, member=await me_out(db, member), status=status)
         return _login_response(body, settings, 201 if status == "joined" else 202)
 
     @post(
@@ -133,7 +150,8 @@ class AuthController(Controller):
         status_code=200,
         summary="Text a one-time login code to a mobile number",
         description="The reply is the same whether the number has an account or not. Throttled per "
-        "number and per client. Errors: invalid_phone, sms_code_too_soon (429), too_many_attempts (429).",
+        "number and per client.",
+        responses=errors_of(onboarding.send_sms_code),
     )
     async def sms_code(
         self, request: Request[Any, Any, Any], db: AsyncSession, settings: Settings, data: SmsCodeIn
@@ -141,34 +159,35 @@ class AuthController(Controller):
         wait = await onboarding.send_sms_code(
             db, data.phone, client_address(request), sms.sender_for(settings), settings.secret_key
         )
-        return SmsCodeOut("sent", wait)
+        return SmsCodeOut(status="sent", resend_after_s=wait)
 
     @post(
         "/sms-login",
         status_code=200,
         summary="Log in with the texted code",
-        description="Errors: sms_code_invalid (401, wrong or expired), too_many_attempts (429, the code "
-        "is used up after 5 wrong guesses), no_account (401).",
+        description="A code is used up after 5 wrong guesses.",
+        responses=errors_of(onboarding.sms_login),
     )
     async def sms_login(self, db: AsyncSession, settings: Settings, data: SmsLoginIn) -> Response[LoginOut]:
         token, member = await onboarding.sms_login(db, data.phone, data.code, settings.secret_key)
-        return _login_response(LoginOut(token, await me_out(db, member)), settings, 200)
+        return _login_response(LoginOut(token=token, member=await me_out(db, member)), settings, 200)
 
     @get(
         "/activations/{code:str}",
         summary="Whose invitation or reset code this is (masked), before the resident sets a password",
-        description="Errors: activation_invalid (used, expired, replaced or unknown), too_many_attempts.",
+        description="A used, expired, replaced or unknown code is activation_invalid.",
+        responses=errors_of(onboarding.activation_view),
     )
     async def activation(self, request: Request[Any, Any, Any], db: AsyncSession, code: str) -> ActivationOut:
         view = await onboarding.activation_view(db, code[:32], client_address(request))
-        return ActivationOut(view.masked_name, view.community, view.expires_at)
+        return msgspec.convert(view, ActivationOut, from_attributes=True)
 
     @post(
         "/activate",
         status_code=200,
         summary="Set one's own password with a one-time code; logs in",
-        description="Errors: activation_invalid (used, expired, replaced or unknown), invalid_password, "
-        "too_many_attempts (429).",
+        description="A used, expired, replaced or unknown code is activation_invalid.",
+        responses=errors_of(onboarding.activate),
     )
     async def activate(
         self, request: Request[Any, Any, Any], db: AsyncSession, settings: Settings, data: ActivateIn
@@ -176,9 +195,14 @@ class AuthController(Controller):
         token, member = await onboarding.activate(
             db, data.code, data.password, client_address(request), settings.secret_key
         )
-        return _login_response(LoginOut(token, await me_out(db, member)), settings, 200)
+        return _login_response(LoginOut(token=token, member=await me_out(db, member)), settings, 200)
 
-    @post("/logout", status_code=200, summary="End every login of the caller and clear the cookie")
+    @post(
+        "/logout",
+        status_code=200,
+        summary="End every login of the caller and clear the cookie",
+        responses=errors_of(service.logout),
+    )
     async def logout(self, db: AsyncSession, actor: Actor) -> Response[dict[str, str]]:
         await service.logout(db, actor)
         response: Response[dict[str, str]] = Response({"status": "logged_out"})
@@ -190,11 +214,16 @@ class MeController(Controller):
     path = "/api/v1/me"
     tags = ["accounts"]
 
-    @get("", summary="The caller, with roles per community")
+    @get("", summary="The caller, with roles per community", responses=errors_of(service.get_member))
     async def me(self, db: AsyncSession, actor: Actor) -> MeOut:
         return await me_out(db, await service.get_member(db, actor.member_id))
 
-    @post("/password", status_code=200, summary="Change the caller's password (ends other logins)")
+    @post(
+        "/password",
+        status_code=200,
+        summary="Change the caller's password (ends other logins)",
+        responses=errors_of(service.set_password),
+    )
     async def change_password(self, db: AsyncSession, actor: Actor, data: PasswordIn) -> dict[str, str]:
         await service.set_password(db, actor, actor.member_id, data.password)
         return {"status": "changed"}
@@ -207,7 +236,7 @@ class CommunityController(Controller):
     @post(
         "",
         summary="Create a community (platform admin)",
-        description="Errors: invalid_code, invalid_timezone, community_code_taken (409).",
+        responses=errors_of(service.create_community),
     )
     async def create(self, db: AsyncSession, actor: Actor, data: CommunityIn) -> CommunityOut:
         mode = data.self_registration or ("auto" if data.allow_registration else "off")
@@ -218,17 +247,30 @@ class CommunityController(Controller):
     @patch(
         "/{cid:uuid}",
         summary="Change how residents sign themselves up (admin)",
-        description="self_registration: off, auto or approval. Errors: forbidden.",
+        description="self_registration: off, auto or approval.",
+        responses=errors_of(onboarding.set_self_registration),
     )
     async def update(
         self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: CommunityPatch
     ) -> CommunityOut:
         return community_out(await onboarding.set_self_registration(db, actor, cid, data.self_registration))
 
-    @get("/{cid:uuid}/registrations", summary="Sign-ups waiting for approval (admin)")
+    @get(
+        "/{cid:uuid}/registrations",
+        summary="Sign-ups waiting for approval (admin)",
+        responses=errors_of(onboarding.list_registrations),
+    )
     async def registrations(self, db: AsyncSession, actor: Actor, cid: uuid.UUID) -> list[RegistrationOut]:
         return [
-            RegistrationOut(r.id, r.community_id, m.id, m.name, m.phone, r.status, r.created_at)
+            RegistrationOut(
+                id=r.id,
+                community_id=r.community_id,
+                member_id=m.id,
+                name=m.name,
+                phone=m.phone,
+                status=r.status,
+                created_at=r.created_at,
+            )
             for r, m in await onboarding.list_registrations(db, actor, cid)
         ]
 
@@ -237,16 +279,19 @@ class CommunityController(Controller):
         status_code=201,
         summary="Issue a new one-time code for a member (admin): a forgotten password or a lost card",
         description="Any older code of the member stops working. The member sets the password at "
-        "/join/<code>. Errors: member_not_found, member_elsewhere (403: the person also belongs to "
-        "another community; a platform admin can), forbidden.",
+        "/join/<code>. A person who also belongs to another community is member_elsewhere: a platform "
+        "admin can.",
+        responses=errors_of(onboarding.issue_activation),
     )
     async def issue_activation(
         self, db: AsyncSession, actor: Actor, settings: Settings, cid: uuid.UUID, mid: uuid.UUID
     ) -> IssuedActivationOut:
         row, code = await onboarding.issue_activation(db, actor, cid, mid, settings.secret_key)
-        return IssuedActivationOut(mid, code, f"{settings.public_url}/join/{code}", row.expires_at)
+        return IssuedActivationOut(
+            member_id=mid, code=code, url=f"{settings.public_url}/join/{code}", expires_at=row.expires_at
+        )
 
-    @get("/{cid:uuid}", summary="A community's public details")
+    @get("/{cid:uuid}", summary="A community's public details", responses=errors_of(service.get_community))
     async def show(self, db: AsyncSession, cid: uuid.UUID) -> CommunityOut:
         return community_out(await service.get_community(db, cid))
 
@@ -255,8 +300,8 @@ class CommunityController(Controller):
         summary="Add a member or give an existing phone a role (admin)",
         description="An existing phone gains the role; the reply echoes the phone and name as sent and "
         "never the person's data from elsewhere; their name and password are not changed. Granting "
-        "admin or reviewer is a platform admin's act. Errors: invalid_phone, invalid_name, "
-        "invalid_role, partner_required, role_needs_platform_admin (403), forbidden.",
+        "admin or reviewer is a platform admin's act.",
+        responses=errors_of(service.add_member),
     )
     async def add_member(
         self,
@@ -279,18 +324,14 @@ class CommunityController(Controller):
             client_addr=client_address(request),
             secret_key=settings.secret_key,
         )
-        roles = [
-            RoleOut(r.community_id, r.role, r.partner_id)
-            for r in await service.roles_of(db, member.id)
-            if r.community_id == cid
-        ]
-        return MemberOut(member.id, member.phone, " ".join(data.name.split()), roles)
+        roles = [role_out(r) for r in await service.roles_of(db, member.id) if r.community_id == cid]
+        return MemberOut(id=member.id, phone=member.phone, name=" ".join(data.name.split()), roles=roles)
 
     @patch(
         "/{cid:uuid}/members/{mid:uuid}",
         summary="Correct a member's name or phone (admin of every community the person belongs to)",
-        description="Errors: invalid_name, invalid_phone, phone_taken (409), member_not_found (404), "
-        "member_elsewhere (403) when the person also belongs to another community, forbidden.",
+        description="A person who also belongs to another community is member_elsewhere.",
+        responses=errors_of(service.update_member),
     )
     async def update_member(
         self,
@@ -310,8 +351,8 @@ class CommunityController(Controller):
         "/{cid:uuid}/members/{mid:uuid}/roles/{role:str}",
         status_code=200,
         summary="Take a staff role away from a member (admin; admin and reviewer: platform admin)",
-        description="Errors: invalid_role (422, member cannot be removed), role_needs_platform_admin "
-        "(403), role_not_held (404), forbidden.",
+        description="The member role cannot be removed (invalid_role).",
+        responses=errors_of(service.remove_role, service.get_member),
     )
     async def remove_role(
         self,
@@ -327,14 +368,14 @@ class CommunityController(Controller):
 
     @staticmethod
     async def _member_out(db: AsyncSession, member: Member, cid: uuid.UUID) -> MemberOut:
-        roles = [
-            RoleOut(r.community_id, r.role, r.partner_id)
-            for r in await service.roles_of(db, member.id)
-            if r.community_id == cid
-        ]
-        return MemberOut(member.id, member.phone, member.name, roles)
+        roles = [role_out(r) for r in await service.roles_of(db, member.id) if r.community_id == cid]
+        return MemberOut(id=member.id, phone=member.phone, name=member.name, roles=roles)
 
-    @get("/{cid:uuid}/members", summary="Members of a community (staff)")
+    @get(
+        "/{cid:uuid}/members",
+        summary="Members of a community (staff)",
+        responses=errors_of(decode_cursor, InvalidCursor, service.list_members),
+    )
     async def list_members(
         self,
         db: AsyncSession,
@@ -348,18 +389,23 @@ class CommunityController(Controller):
         try:
             after_id = uuid.UUID(after) if after else None
         except ValueError as exc:
-            raise InvalidInput("invalid_cursor", "The cursor is not one this API gave out.") from exc
+            raise InvalidCursor() from exc
         rows, last = await service.list_members(db, actor, cid, limit, after_id, q)
-        items = [MemberOut(m.id, m.phone, m.name, [RoleOut(cid, r) for r in roles]) for m, roles in rows]
-        return MemberPage(items, encode_cursor(str(last)) if last else None)
+        items = [
+            MemberOut(
+                id=m.id, phone=m.phone, name=m.name, roles=[RoleOut(community_id=cid, role=r) for r in roles]
+            )
+            for m, roles in rows
+        ]
+        return MemberPage(items=items, next_cursor=encode_cursor(str(last)) if last else None)
 
     @post(
         "/{cid:uuid}/members/{mid:uuid}/password",
         status_code=200,
         summary="Set a member's password (platform admin); ends the member's logins",
         description="Community admins do not choose passwords: they issue a one-time code "
-        "(POST .../activation) and the member sets their own. Errors: reset_by_code (403), "
-        "member_not_found (404), member_elsewhere (403), role_needs_platform_admin (403), forbidden.",
+        "(POST .../activation) and the member sets their own.",
+        responses=errors_of(service.set_password),
     )
     async def reset_password(
         self,
@@ -382,7 +428,15 @@ class CommunityController(Controller):
         summary="Bulk-import members from CSV (phone,name[,role]) sent as the request body (admin)",
         description="Nothing is imported when a row is bad, unless skip_bad=true; every bad row is "
         "reported with its line number. Members without a password get an activation code (invited): "
-        "print their invitation cards at /admin/invitations. Error: import_rejected (422).",
+        "print their invitation cards at /admin/invitations.",
+        responses=errors_of(
+            service.get_community,
+            service.require_role,
+            service.check_role_granter,
+            ImportNotUtf8,
+            ImportTooLarge,
+            ImportRejected,
+        ),
     )
     async def import_members(
         self,
@@ -398,23 +452,17 @@ class CommunityController(Controller):
         try:
             text = (await request.body()).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise InvalidInput("import_not_utf8", "Save the spreadsheet as CSV UTF-8 and try again.") from exc
+            raise ImportNotUtf8() from exc
         rows, problems = service.parse_import_csv(text)
         for role in sorted({r.role for r in rows}):
             service.check_role_granter(actor, role)
         if len(rows) > IMPORT_ROWS_MAX:
-            raise InvalidInput(
-                "import_too_large",
-                "At most %(max)s rows per file.",
-                params={"max": IMPORT_ROWS_MAX},
-            )
+            raise ImportTooLarge(params={"max": IMPORT_ROWS_MAX})
         errors: list[dict[str, int | str]] = [
             {"line": p.line, "message": localise(request, p.template, p.params)} for p in problems
         ]
         if problems and not skip_bad:
-            raise InvalidInput(
-                "import_rejected",
-                "%(count)s bad rows; nothing was imported.",
+            raise ImportRejected(
                 errors=[
                     {
                         "field": f"line {e['line']}",
@@ -433,12 +481,14 @@ class CommunityController(Controller):
             secret_key=settings.secret_key,
             actor=actor,
         )
-        return ImportOut(report.created, report.updated, errors, report.invited)
+        return ImportOut(
+            created=report.created, updated=report.updated, errors=errors, invited=report.invited
+        )
 
     @post(
         "/{cid:uuid}/partners",
         summary="Add a partner shop or unit to the alliance (admin)",
-        description="Errors: invalid_name, partner_name_taken (409), forbidden.",
+        responses=errors_of(service.create_partner),
     )
     async def create_partner(
         self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: PartnerIn
@@ -448,7 +498,7 @@ class CommunityController(Controller):
     @get(
         "/{cid:uuid}/partners",
         summary="Partners of the community's alliance (its members)",
-        description="Errors: community_not_found, forbidden.",
+        responses=errors_of(service.get_community, service.require_role),
     )
     async def list_partners(self, db: AsyncSession, actor: Actor, cid: uuid.UUID) -> list[PartnerOut]:
         await service.get_community(db, cid)
@@ -464,7 +514,7 @@ class RegistrationController(Controller):
         "/{rid:uuid}/approve",
         status_code=200,
         summary="Approve a sign-up: the resident joins the community (admin)",
-        description="Errors: registration_not_found (404), registration_decided (409), forbidden.",
+        responses=errors_of(onboarding.decide_registration),
     )
     async def approve(self, db: AsyncSession, actor: Actor, rid: uuid.UUID) -> dict[str, str]:
         return {"status": (await onboarding.decide_registration(db, actor, rid, True)).status}
@@ -473,7 +523,7 @@ class RegistrationController(Controller):
         "/{rid:uuid}/reject",
         status_code=200,
         summary="Reject a sign-up (admin)",
-        description="Errors: registration_not_found (404), registration_decided (409), forbidden.",
+        responses=errors_of(onboarding.decide_registration),
     )
     async def reject(self, db: AsyncSession, actor: Actor, rid: uuid.UUID) -> dict[str, str]:
         return {"status": (await onboarding.decide_registration(db, actor, rid, False)).status}

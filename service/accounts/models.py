@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal, get_args
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -15,18 +16,26 @@ __all__ = [
     "ROLES",
     "SELF_REGISTRATION",
     "Activation",
+    "ActivationStatus",
     "Community",
     "LoginFailure",
     "Member",
     "Membership",
     "Partner",
     "Registration",
+    "RegistrationStatus",
+    "Role",
+    "SelfRegistration",
     "SmsCode",
 ]
 
-ROLES = ("admin", "organizer", "clerk", "reviewer", "partner", "member")
-SELF_REGISTRATION = ("off", "auto", "approval")
+Role = Literal["admin", "organizer", "clerk", "reviewer", "partner", "member"]
+ROLES: tuple[Role, ...] = get_args(Role)
+SelfRegistration = Literal["off", "auto", "approval"]
+SELF_REGISTRATION: tuple[SelfRegistration, ...] = get_args(SelfRegistration)
 """How a community takes sign-ups: none, at once, or pending an admin's approval."""
+ActivationStatus = Literal["open", "used", "replaced"]
+RegistrationStatus = Literal["pending", "approved", "rejected"]
 
 
 class Community(IdMixin, TimestampMixin, Base):
@@ -37,7 +46,7 @@ class Community(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     code: Mapped[str] = mapped_column(String(32), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
-    self_registration: Mapped[str] = mapped_column(String(16), default="auto")
+    self_registration: Mapped[SelfRegistration] = mapped_column(String(16), default="auto")
     """``off``, ``auto`` or ``approval``: whether residents may sign themselves up (see SELF_REGISTRATION)."""
 
     __table_args__ = (
@@ -83,7 +92,7 @@ class Membership(IdMixin, TimestampMixin, Base):
 
     community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
     member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[Role] = mapped_column(String(16))
     partner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("partners.id"), default=None)
 
     __table_args__ = (
@@ -118,7 +127,7 @@ class Activation(IdMixin, TimestampMixin, Base):
     community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
     member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[ActivationStatus] = mapped_column(String(16), default="open")
     expires_at: Mapped[datetime]
     issued_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
     used_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -149,7 +158,7 @@ class Registration(IdMixin, TimestampMixin, Base):
 
     community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
     member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[RegistrationStatus] = mapped_column(String(16), default="pending")
     decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
     decided_at: Mapped[datetime | None] = mapped_column(default=None)
 

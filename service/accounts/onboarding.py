@@ -13,6 +13,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import ColumnElement, and_, case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -23,27 +24,44 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import clock
 from service.accounts import rules
 from service.accounts import service as accounts
+from service.accounts.errors import (
+    ActivationInvalid,
+    InvalidSelfRegistration,
+    MemberElsewhere,
+    MemberNotFound,
+    NoAccount,
+    PasswordOrSmsCode,
+    PhoneTaken,
+    RegistrationClosed,
+    RegistrationDecided,
+    RegistrationNotFound,
+    RoleNeedsPlatformAdmin,
+    SmsCodeInvalid,
+    SmsCodeTooSoon,
+    TooManyAttempts,
+)
 from service.accounts.models import (
-    SELF_REGISTRATION,
     Activation,
     Community,
     LoginFailure,
     Member,
     Membership,
     Registration,
+    RegistrationStatus,
     SmsCode,
 )
 from service.accounts.service import Actor
 from service.accounts.sms import SmsSender
 from service.config import LOGIN_FAILURES_MAX, LOGIN_WINDOW_SECONDS
 from service.db import is_postgres
-from service.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyRequests
+from service.errors import Forbidden, raises
 from service.ids import new_id
 from service.kit.masking import mask_name
 
 __all__ = [
     "ActivationView",
     "InvitationCard",
+    "SignUpOutcome",
     "activate",
     "activation_view",
     "count_pending_invitations",
@@ -60,6 +78,8 @@ __all__ = [
     "sms_login",
 ]
 
+SignUpOutcome = Literal["joined", "pending_approval"]
+"""A sign-up's result: a member at once, or waiting for an admin's approval."""
 ADMIN_ONLY_ROLES = ("admin", "reviewer")
 """Roles only a platform admin may take away (a community admin could otherwise remove a co-admin or
 the reviewer who checks their claims)."""
@@ -89,6 +109,7 @@ class ActivationView:
 # ---------------------------------------------------------------- throttling (the login counters table)
 
 
+@raises(TooManyAttempts)
 async def _throttle(db: AsyncSession, key: str, limit: int) -> None:
     """Refuse once ``key`` has counted ``limit`` events in the current window."""
     row = await db.get(LoginFailure, key, populate_existing=True)
@@ -98,9 +119,7 @@ async def _throttle(db: AsyncSession, key: str, limit: int) -> None:
     if elapsed > LOGIN_WINDOW_SECONDS:
         return
     wait = max(1, int(LOGIN_WINDOW_SECONDS - elapsed))
-    raise TooManyRequests(
-        "too_many_attempts",
-        "Too many attempts; try again in %(seconds)s s.",
+    raise TooManyAttempts(
         headers={"Retry-After": str(wait)},
         params={"seconds": wait},
     )
@@ -193,6 +212,7 @@ async def _belongs_elsewhere(db: AsyncSession, member: Member, community_id: uui
     return member.is_platform_admin or elsewhere is not None
 
 
+@raises(MemberNotFound, MemberElsewhere, RoleNeedsPlatformAdmin)
 async def _require_manageable(
     db: AsyncSession, actor: Actor, member: Member, community_id: uuid.UUID
 ) -> None:
@@ -203,19 +223,17 @@ async def _require_manageable(
         )
     )
     if held is None:
-        raise NotFound("member_not_found", "No such member in this community.")
+        raise MemberNotFound(detail="No such member in this community.")
     if actor.is_platform_admin:
         return
     if await _belongs_elsewhere(db, member, community_id):
-        raise Forbidden(
-            "member_elsewhere",
-            "This person also belongs to another community; only a platform admin can do this.",
+        raise MemberElsewhere(
+            detail="This person also belongs to another community; only a platform admin can do this.",
         )
     if member.id != actor.member_id and await _holds_checking_role(db, member.id):
         # A code for a fellow admin would let one admin approve his own awards as the other.
-        raise Forbidden(
-            "role_needs_platform_admin",
-            "Only a platform admin can give an administrator or reviewer a new code.",
+        raise RoleNeedsPlatformAdmin(
+            detail="Only a platform admin can give an administrator or reviewer a new code.",
         )
 
 
@@ -226,6 +244,7 @@ async def _holds_checking_role(db: AsyncSession, member_id: uuid.UUID) -> bool:
     return held is not None
 
 
+@raises(accounts.get_community, accounts.require_role, accounts.get_member, _require_manageable)
 async def issue_activation(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID, member_id: uuid.UUID, secret_key: str
 ) -> tuple[Activation, str]:
@@ -237,6 +256,7 @@ async def issue_activation(
     return await _issue(db, community_id, member.id, secret_key, actor.member_id)
 
 
+@raises(accounts.get_community, accounts.require_role)
 async def invitation_cards(
     db: AsyncSession,
     actor: Actor,
@@ -265,7 +285,12 @@ async def invitation_cards(
         )
     return [
         InvitationCard(
-            m.id, m.name, m.phone, community.name, rules.activation_code(secret_key, a.id), a.expires_at
+            member_id=m.id,
+            name=m.name,
+            phone=m.phone,
+            community=community.name,
+            code=rules.activation_code(secret_key, a.id),
+            expires_at=a.expires_at,
         )
         for a, m in (await db.execute(stmt)).all()
     ]
@@ -281,6 +306,7 @@ async def count_pending_invitations(db: AsyncSession, community_id: uuid.UUID) -
     return {mid: expires for mid, expires in rows.all()}
 
 
+@raises(_throttle, ActivationInvalid)
 async def _activation_by_code(db: AsyncSession, raw: str, client: str) -> Activation:
     key = f"join:{client[:64]}"
     await _throttle(db, key, LOGIN_FAILURES_MAX * 4)
@@ -290,21 +316,24 @@ async def _activation_by_code(db: AsyncSession, raw: str, client: str) -> Activa
         if row is None:  # only guesses count against the client; a used card is an honest mistake
             await _bump(db, key)
             await db.commit()
-        raise InvalidInput(
-            "activation_invalid",
-            "This code does not work: it was used, has expired or was replaced. "
-            "Ask your community office for a new one.",
-        )
+        raise ActivationInvalid()
     return row
 
 
+@raises(_activation_by_code, accounts.get_member, accounts.get_community)
 async def activation_view(db: AsyncSession, code: str, client: str) -> ActivationView:
     row = await _activation_by_code(db, code, client)
     member = await accounts.get_member(db, row.member_id)
     community = await accounts.get_community(db, row.community_id)
-    return ActivationView(mask_name(member.name), community.name, community.timezone, row.expires_at)
+    return ActivationView(
+        masked_name=mask_name(member.name),
+        community=community.name,
+        timezone=community.timezone,
+        expires_at=row.expires_at,
+    )
 
 
+@raises(accounts.hash_password, _activation_by_code, ActivationInvalid, accounts.get_member)
 async def activate(
     db: AsyncSession, code: str, password: str, client: str, secret_key: str
 ) -> tuple[str, Member]:
@@ -317,7 +346,7 @@ async def activate(
         .values(status="used", used_at=clock.now())
     )
     if getattr(used, "rowcount", 0) != 1:  # the same card opened twice at once: one wins
-        raise InvalidInput("activation_invalid", "This code was just used.")
+        raise ActivationInvalid(detail="This code was just used.")
     member = await accounts.get_member(db, row.member_id)
     member.password_hash = password_hash
     member.token_version += 1
@@ -333,6 +362,7 @@ def _sms_text(code: str) -> str:
     return f"【积分】您的验证码是 {code}，{minutes} 分钟内有效。如非本人操作，请忽略本短信。"
 
 
+@raises(accounts._phone, _throttle, SmsCodeTooSoon)
 async def send_sms_code(db: AsyncSession, phone: str, client: str, sender: SmsSender, secret_key: str) -> int:
     """Text a one-time code to any valid number (the reply never says whether it has an account).
 
@@ -346,9 +376,7 @@ async def send_sms_code(db: AsyncSession, phone: str, client: str, sender: SmsSe
     row = await db.scalar(select(SmsCode).where(SmsCode.phone == phone))
     if row is not None and (now - row.created_at).total_seconds() < rules.SMS_RESEND_SECONDS:
         wait = max(1, int(rules.SMS_RESEND_SECONDS - (now - row.created_at).total_seconds()))
-        raise TooManyRequests(
-            "sms_code_too_soon",
-            "A code was just sent; ask again in %(seconds)s s.",
+        raise SmsCodeTooSoon(
             headers={"Retry-After": str(wait)},
             params={"seconds": wait},
         )
@@ -363,9 +391,7 @@ async def send_sms_code(db: AsyncSession, phone: str, client: str, sender: SmsSe
     try:
         await db.flush()
     except IntegrityError as exc:  # the same new number asked twice at once: one of them wins
-        raise TooManyRequests(
-            "sms_code_too_soon",
-            "A code was just sent; ask again in %(seconds)s s.",
+        raise SmsCodeTooSoon(
             headers={"Retry-After": str(rules.SMS_RESEND_SECONDS)},
             params={"seconds": rules.SMS_RESEND_SECONDS},
         ) from exc
@@ -375,6 +401,7 @@ async def send_sms_code(db: AsyncSession, phone: str, client: str, sender: SmsSe
     return rules.SMS_RESEND_SECONDS
 
 
+@raises(TooManyAttempts, SmsCodeInvalid)
 async def _check_sms_code(db: AsyncSession, phone: str, code: str, secret_key: str) -> None:
     """Use up the phone's current code if ``code`` is it; wrong guesses are counted and kept.
 
@@ -382,26 +409,27 @@ async def _check_sms_code(db: AsyncSession, phone: str, code: str, secret_key: s
     """
     row = await db.scalar(select(SmsCode).where(SmsCode.phone == phone).with_for_update())
     if row is not None and row.attempts >= rules.SMS_CODE_ATTEMPTS_MAX:
-        raise TooManyRequests(
-            "too_many_attempts", "Too many wrong codes; ask for a new code.", headers={"Retry-After": "60"}
+        raise TooManyAttempts(
+            detail="Too many wrong codes; ask for a new code.", headers={"Retry-After": "60"}
         )
     if row is None or row.expires_at <= clock.now():
-        raise NotAuthenticated("sms_code_invalid", "The code is wrong or has expired; ask for a new one.")
+        raise SmsCodeInvalid()
     expected = rules.sms_code_hash(secret_key, phone, (code or "").strip()[:16])
     if not secrets.compare_digest(row.code_hash, expected):
         row.attempts += 1
         await db.commit()  # the count must survive the rollback that the error below causes
-        raise NotAuthenticated("sms_code_invalid", "The code is wrong or has expired; ask for a new one.")
+        raise SmsCodeInvalid()
     await db.delete(row)
     await db.flush()
 
 
+@raises(accounts._phone, _check_sms_code, NoAccount)
 async def sms_login(db: AsyncSession, phone: str, code: str, secret_key: str) -> tuple[str, Member]:
     phone = accounts._phone(phone)
     await _check_sms_code(db, phone, code, secret_key)
     member = await db.scalar(select(Member).where(Member.phone == phone))
     if member is None:
-        raise NotAuthenticated("no_account", "This number has no account yet; register first.")
+        raise NoAccount()
     await db.execute(delete(LoginFailure).where(LoginFailure.key == f"phone:{phone}"))
     return accounts.issue_token(member, secret_key), member
 
@@ -409,6 +437,16 @@ async def sms_login(db: AsyncSession, phone: str, code: str, secret_key: str) ->
 # ---------------------------------------------------------------- self-registration
 
 
+@raises(
+    accounts.get_community,
+    RegistrationClosed,
+    accounts._phone,
+    accounts._name,
+    PasswordOrSmsCode,
+    accounts.hash_password,
+    PhoneTaken,
+    _check_sms_code,
+)
 async def register(
     db: AsyncSession,
     phone: str,
@@ -417,22 +455,20 @@ async def register(
     secret_key: str,
     password: str | None = None,
     sms_code: str | None = None,
-) -> tuple[Member, str]:
+) -> tuple[Member, SignUpOutcome]:
     """A resident signs up with a password or an SMS code; returns the member and ``joined`` or
     ``pending_approval`` (the community's ``self_registration`` decides)."""
     community = await accounts.get_community(db, community_id)
     if community.self_registration == "off":
-        raise Forbidden("registration_closed", "This community does not take sign-ups; ask its office.")
+        raise RegistrationClosed()
     phone, name = accounts._phone(phone), accounts._name(name)
     if not password and not sms_code:
-        raise InvalidInput(
-            "password_or_sms_code",
-            "Choose a password or enter the code we texted you.",
+        raise PasswordOrSmsCode(
             errors=[{"field": "password", "message": "a password or an SMS code"}],
         )
     password_hash = await accounts.hash_password(password) if password else None
     if await db.scalar(select(Member.id).where(Member.phone == phone)) is not None:
-        raise Conflict("phone_taken", "This phone number already has an account; please log in.")
+        raise PhoneTaken(detail="This phone number already has an account; please log in.")
     if sms_code:
         await _check_sms_code(db, phone, sms_code, secret_key)
     member = Member(phone=phone, name=name, password_hash=password_hash)
@@ -446,15 +482,14 @@ async def register(
     return member, "joined"
 
 
+@raises(accounts.get_community, accounts.require_role, InvalidSelfRegistration)
 async def set_self_registration(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID, mode: str
 ) -> Community:
     community = await accounts.get_community(db, community_id)
     await accounts.require_role(db, actor, community_id, "admin")
-    if mode not in SELF_REGISTRATION:
-        raise InvalidInput(
-            "invalid_self_registration",
-            "Sign-up must be off, auto or approval.",
+    if not rules.is_self_registration(mode):
+        raise InvalidSelfRegistration(
             errors=[{"field": "self_registration", "message": "off, auto or approval"}],
         )
     community.self_registration = mode
@@ -462,8 +497,9 @@ async def set_self_registration(
     return community
 
 
+@raises(accounts.require_role)
 async def list_registrations(
-    db: AsyncSession, actor: Actor, community_id: uuid.UUID, status: str = "pending"
+    db: AsyncSession, actor: Actor, community_id: uuid.UUID, status: RegistrationStatus = "pending"
 ) -> list[tuple[Registration, Member]]:
     await accounts.require_role(db, actor, community_id, "admin")
     rows = await db.execute(
@@ -487,15 +523,16 @@ async def pending_sign_ups(db: AsyncSession, member_id: uuid.UUID) -> list[Commu
     return list(rows)
 
 
+@raises(RegistrationNotFound, accounts.require_role, RegistrationDecided, accounts.get_member)
 async def decide_registration(
     db: AsyncSession, actor: Actor, registration_id: uuid.UUID, approve: bool
 ) -> Registration:
     row = await db.get(Registration, registration_id, with_for_update=True)
     if row is None:
-        raise NotFound("registration_not_found", "No such sign-up.")
+        raise RegistrationNotFound()
     await accounts.require_role(db, actor, row.community_id, "admin")
     if row.status != "pending":
-        raise Conflict("registration_decided", "This sign-up was already decided.")
+        raise RegistrationDecided()
     row.status = "approved" if approve else "rejected"
     row.decided_by, row.decided_at = actor.member_id, clock.now()
     if approve:
@@ -509,10 +546,11 @@ async def decide_registration(
 # ---------------------------------------------------------------- roles and communities
 
 
+@raises(Forbidden)
 async def list_all_communities(db: AsyncSession, actor: Actor) -> list[tuple[Community, int]]:
     """Every community with its member count (platform admin home)."""
     if not actor.is_platform_admin:
-        raise Forbidden("forbidden", "Only a platform admin can list every community.")
+        raise Forbidden(detail="Only a platform admin can list every community.")
     counts = (
         select(Membership.community_id, func.count().label("n"))
         .where(Membership.role == "member")

@@ -7,6 +7,9 @@ import hmac
 import re
 import unicodedata
 import uuid
+from typing import TypeGuard
+
+from service.accounts.models import ROLES, SELF_REGISTRATION, Role, SelfRegistration
 
 __all__ = [
     "ACTIVATION_CODE_LENGTH",
@@ -22,6 +25,8 @@ __all__ = [
     "activation_code",
     "code_hash",
     "format_activation_code",
+    "is_role",
+    "is_self_registration",
     "normalise_activation_code",
     "normalise_phone",
     "sms_code_hash",
@@ -95,3 +100,13 @@ def code_hash(code: str) -> str:
 def sms_code_hash(secret_key: str, phone: str, code: str) -> str:
     """Keyed: six digits alone would fall to a dictionary of a million hashes."""
     return hmac.new(secret_key.encode(), f"sms|{phone}|{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def is_role(value: str) -> TypeGuard[Role]:
+    """``value`` is one of the community roles (``ROLES``)."""
+    return value in ROLES
+
+
+def is_self_registration(value: str) -> TypeGuard[SelfRegistration]:
+    """``value`` is one of the sign-up modes (``SELF_REGISTRATION``)."""
+    return value in SELF_REGISTRATION

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from service.accounts.models import RegistrationStatus, SelfRegistration
 from service.config import NAME_MAX, PASSWORD_MAX
 
 __all__ = [
@@ -47,7 +48,6 @@ class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
     password: Password
 
 
-SelfRegistration = Literal["off", "auto", "approval"]
 SmsCode = Annotated[str, msgspec.Meta(min_length=1, max_length=16, description="The code we texted")]
 
 
@@ -126,7 +126,7 @@ class RegistrationOut(msgspec.Struct):
     member_id: uuid.UUID
     name: str
     phone: str
-    status: str
+    status: RegistrationStatus
     created_at: datetime
 
 
@@ -151,7 +151,7 @@ class CommunityOut(msgspec.Struct):
     timezone: str
     allow_registration: bool
     created_at: datetime
-    self_registration: str = "auto"
+    self_registration: SelfRegistration = "auto"
 
 
 class MemberIn(msgspec.Struct, forbid_unknown_fields=True):

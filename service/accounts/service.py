@@ -20,16 +20,51 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
+from service.accounts.errors import (
+    CommunityCodeTaken,
+    CommunityNotFound,
+    InvalidAddress,
+    InvalidCode,
+    InvalidCredentials,
+    InvalidName,
+    InvalidPassword,
+    InvalidPhone,
+    InvalidRole,
+    InvalidSelfRegistration,
+    InvalidTimezone,
+    MemberElsewhere,
+    MemberNotFound,
+    PartnerNameTaken,
+    PartnerNotAllowed,
+    PartnerNotFound,
+    PartnerNotInCommunity,
+    PartnerRequired,
+    PhoneTaken,
+    ResetByCode,
+    RoleExists,
+    RoleNeedsPlatformAdmin,
+    RoleNotHeld,
+    TokenExpired,
+    TokenInvalid,
+    TokenRevoked,
+    TooManyAttempts,
+)
 from service.accounts.models import (
     ROLES,
-    SELF_REGISTRATION,
     Community,
     LoginFailure,
     Member,
     Membership,
     Partner,
+    Role,
 )
-from service.accounts.rules import CODE_RE, PLATFORM_GRANTED_ROLES, normalise_phone
+from service.accounts.rules import (
+    CODE_RE,
+    PLATFORM_GRANTED_ROLES,
+    is_role,
+    is_self_registration,
+    normalise_phone,
+)
 from service.audit.service import record
 from service.config import (
     LOGIN_FAILURES_MAX,
@@ -42,7 +77,7 @@ from service.config import (
     TOKEN_LIFETIME_SECONDS,
 )
 from service.db import is_postgres
-from service.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyRequests
+from service.errors import Forbidden, raises
 
 __all__ = [
     "Actor",
@@ -94,16 +129,16 @@ class Actor:
 # ---------------------------------------------------------------- passwords and tokens
 
 
+@raises(InvalidPassword)
 def _check_password_shape(password: str) -> None:
     if not (PASSWORD_MIN <= len(password) <= PASSWORD_MAX):
-        raise InvalidInput(
-            "invalid_password",
-            "Password must be %(min)s to %(max)s characters.",
+        raise InvalidPassword(
             params={"min": PASSWORD_MIN, "max": PASSWORD_MAX},
             errors=[{"field": "password", "message": "%(min)s-%(max)s characters"}],
         )
 
 
+@raises(_check_password_shape)
 async def hash_password(password: str) -> str:
     _check_password_shape(password)
     # argon2id costs tens of milliseconds of CPU: keep it off the event loop.
@@ -131,12 +166,7 @@ def issue_token(member: Member, secret_key: str) -> str:
     return jwt.encode(claims, secret_key, algorithm="HS256")
 
 
-async def authenticate_token(db: AsyncSession, token: str, secret_key: str) -> Actor:
-    """Return the actor a login token stands for, or raise ``not_authenticated``."""
-    member_id, version = decode_token(token, secret_key)
-    return await actor_for(db, member_id, version)
-
-
+@raises(TokenRevoked)
 async def actor_for(db: AsyncSession, member_id: uuid.UUID, version: object) -> Actor:
     """The actor of a verified token's member, if the token was not revoked (``token_revoked``)."""
     known = _token_versions.get(member_id)
@@ -149,12 +179,12 @@ async def actor_for(db: AsyncSession, member_id: uuid.UUID, version: object) -> 
             )
         ).first()
         if row is None:
-            raise NotAuthenticated("token_revoked", "This login was ended; please log in again.")
+            raise TokenRevoked()
         known = remember_token_version(
             member_id, row.token_version, row.name, row.phone, row.is_platform_admin
         )
     if known[1] != version:
-        raise NotAuthenticated("token_revoked", "This login was ended; please log in again.")
+        raise TokenRevoked()
     return known[2]
 
 
@@ -164,6 +194,7 @@ _token_versions: dict[uuid.UUID, tuple[float, int, Actor]] = {}
 """member id -> (trusted until, token version, actor): the check-in hot path reads no member row."""
 
 
+@raises(TokenInvalid, TokenExpired)
 def decode_token(token: str, secret_key: str) -> tuple[uuid.UUID, object]:
     """Verify a login token in memory: (member id, token version it was issued for), or raise
     ``token_invalid`` / ``token_expired``. Revocation (the version) is the caller's to check."""
@@ -173,10 +204,17 @@ def decode_token(token: str, secret_key: str) -> tuple[uuid.UUID, object]:
         )
         member_id = uuid.UUID(str(claims["sub"]))
     except (jwt.PyJWTError, ValueError) as exc:
-        raise NotAuthenticated("token_invalid", "The login token is invalid; please log in again.") from exc
+        raise TokenInvalid() from exc
     if claims.get("typ") != "login" or int(claims["exp"]) < clock.now().timestamp():
-        raise NotAuthenticated("token_expired", "The login has expired; please log in again.")
+        raise TokenExpired()
     return member_id, claims.get("ver")
+
+
+@raises(decode_token, actor_for)
+async def authenticate_token(db: AsyncSession, token: str, secret_key: str) -> Actor:
+    """Return the actor a login token stands for, or raise ``not_authenticated``."""
+    member_id, version = decode_token(token, secret_key)
+    return await actor_for(db, member_id, version)
 
 
 def remember_token_version(
@@ -188,7 +226,7 @@ def remember_token_version(
     known = (
         time.monotonic() + TOKEN_CHECK_TTL_SECONDS,
         version,
-        Actor(member_id, name, phone, is_platform_admin),
+        Actor(member_id=member_id, name=name, phone=phone, is_platform_admin=is_platform_admin),
     )
     _token_versions[member_id] = known
     return known
@@ -201,34 +239,31 @@ def _forget_token_version(member_id: uuid.UUID) -> None:
 # ---------------------------------------------------------------- validation helpers
 
 
+@raises(InvalidPhone)
 def _phone(raw: str) -> str:
     phone = normalise_phone(raw)
     if phone is None:
-        raise InvalidInput(
-            "invalid_phone",
-            "Enter an 11-digit mainland mobile number, like 13812345678.",
+        raise InvalidPhone(
             errors=[{"field": "phone", "message": "not a mainland mobile number"}],
         )
     return phone
 
 
+@raises(InvalidName)
 def _name(raw: str, field_name: str = "name") -> str:
     name = " ".join((raw or "").split())
     if not name or len(name) > NAME_MAX:
-        raise InvalidInput(
-            "invalid_name",
-            "%(field)s must be 1 to %(max)s characters.",
+        raise InvalidName(
             params={"field": field_name, "max": NAME_MAX},
             errors=[{"field": field_name, "message": "1-%(max)s characters"}],
         )
     return name
 
 
-def _role(role: str) -> str:
-    if role not in ROLES:
-        raise InvalidInput(
-            "invalid_role",
-            "Role must be one of %(choices)s.",
+@raises(InvalidRole)
+def _role(role: str) -> Role:
+    if not is_role(role):
+        raise InvalidRole(
             params={"choices": ", ".join(ROLES)},
             errors=[{"field": "role", "message": "unknown role"}],
         )
@@ -245,6 +280,25 @@ async def roles_of(db: AsyncSession, member_id: uuid.UUID) -> list[Membership]:
     return list(rows)
 
 
+@raises(Forbidden)
+def has_role(
+    actor: Actor,
+    held: Sequence[tuple[str, uuid.UUID | None]],
+    *roles: str,
+    partner_id: uuid.UUID | None = None,
+) -> str:
+    """``require_role`` for memberships the caller already read: ``held`` is (role, partner id) rows."""
+    if actor.is_platform_admin:
+        return "platform_admin"
+    for role, pid in held:
+        if role in roles and not (role == "partner" and partner_id is not None and pid != partner_id):
+            return role
+    if any(role == "admin" for role, _ in held):
+        return "admin"
+    raise Forbidden(detail="You do not have the role this needs in this community.")
+
+
+@raises(has_role)
 async def require_role(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID, *roles: str, partner_id: uuid.UUID | None = None
 ) -> str:
@@ -263,26 +317,10 @@ async def require_role(
     return has_role(actor, [(r, p) for r, p in rows], *roles, partner_id=partner_id)
 
 
-def has_role(
-    actor: Actor,
-    held: Sequence[tuple[str, uuid.UUID | None]],
-    *roles: str,
-    partner_id: uuid.UUID | None = None,
-) -> str:
-    """``require_role`` for memberships the caller already read: ``held`` is (role, partner id) rows."""
-    if actor.is_platform_admin:
-        return "platform_admin"
-    for role, pid in held:
-        if role in roles and not (role == "partner" and partner_id is not None and pid != partner_id):
-            return role
-    if any(role == "admin" for role, _ in held):
-        return "admin"
-    raise Forbidden("forbidden", "You do not have the role this needs in this community.")
-
-
 # ---------------------------------------------------------------- communities and partners
 
 
+@raises(Forbidden, InvalidCode, InvalidTimezone, CommunityCodeTaken, InvalidSelfRegistration, _name)
 async def create_community(
     db: AsyncSession,
     actor: Actor,
@@ -292,34 +330,24 @@ async def create_community(
     self_registration: str = "auto",
 ) -> Community:
     if not actor.is_platform_admin:
-        raise Forbidden("forbidden", "Only a platform admin can create communities.")
+        raise Forbidden(detail="Only a platform admin can create communities.")
     code = (code or "").strip().lower()
     if not CODE_RE.match(code):
-        raise InvalidInput(
-            "invalid_code",
-            "Code must be 2-32 lowercase letters, digits or dashes.",
+        raise InvalidCode(
             errors=[{"field": "code", "message": "2-32 of a-z 0-9 -"}],
         )
     tz = timezone or "Asia/Shanghai"
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput(
-            "invalid_timezone",
-            "Unknown time zone %(tz)s.",
+        raise InvalidTimezone(
             params={"tz": repr(tz)},
             errors=[{"field": "timezone", "message": "unknown"}],
         ) from exc
     if await db.scalar(select(Community.id).where(Community.code == code)) is not None:
-        raise Conflict(
-            "community_code_taken",
-            "A community with code %(code)s already exists.",
-            params={"code": repr(code)},
-        )
-    if self_registration not in SELF_REGISTRATION:
-        raise InvalidInput(
-            "invalid_self_registration",
-            "Sign-up must be off, auto or approval.",
+        raise CommunityCodeTaken(params={"code": repr(code)})
+    if not is_self_registration(self_registration):
+        raise InvalidSelfRegistration(
             errors=[{"field": "self_registration", "message": "off, auto or approval"}],
         )
     community = Community(name=_name(name), code=code, timezone=tz, self_registration=self_registration)
@@ -328,17 +356,19 @@ async def create_community(
     return community
 
 
+@raises(CommunityNotFound)
 async def get_community(db: AsyncSession, community_id: uuid.UUID) -> Community:
     community = await db.get(Community, community_id)
     if community is None:
-        raise NotFound("community_not_found", "No such community.")
+        raise CommunityNotFound()
     return community
 
 
+@raises(CommunityNotFound)
 async def get_community_by_code(db: AsyncSession, code: str) -> Community:
     community = await db.scalar(select(Community).where(Community.code == code.strip().lower()))
     if community is None:
-        raise NotFound("community_not_found", "No community with code %(code)s.", params={"code": repr(code)})
+        raise CommunityNotFound(detail="No community with code %(code)s.", params={"code": repr(code)})
     return community
 
 
@@ -349,6 +379,7 @@ async def list_communities(db: AsyncSession, ids: Iterable[uuid.UUID]) -> list[C
     return list(await db.scalars(select(Community).where(Community.id.in_(wanted)).order_by(Community.name)))
 
 
+@raises(get_community, require_role, _name, PartnerNameTaken, InvalidAddress)
 async def create_partner(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID, name: str, address: str | None = None
 ) -> Partner:
@@ -359,15 +390,9 @@ async def create_partner(
         select(Partner.id).where(Partner.community_id == community_id, Partner.name == name)
     )
     if exists is not None:
-        raise Conflict(
-            "partner_name_taken",
-            "A partner named %(name)s already exists here.",
-            params={"name": repr(name)},
-        )
+        raise PartnerNameTaken(params={"name": repr(name)})
     if address is not None and len(address) > 200:
-        raise InvalidInput(
-            "invalid_address",
-            "Address must be at most 200 characters.",
+        raise InvalidAddress(
             errors=[{"field": "address", "message": "at most 200 characters"}],
         )
     partner = Partner(community_id=community_id, name=name, address=address)
@@ -376,10 +401,11 @@ async def create_partner(
     return partner
 
 
+@raises(PartnerNotFound)
 async def get_partner(db: AsyncSession, partner_id: uuid.UUID) -> Partner:
     partner = await db.get(Partner, partner_id)
     if partner is None:
-        raise NotFound("partner_not_found", "No such partner.")
+        raise PartnerNotFound()
     return partner
 
 
@@ -392,10 +418,11 @@ async def list_partners(db: AsyncSession, community_id: uuid.UUID) -> list[Partn
 # ---------------------------------------------------------------- members
 
 
+@raises(MemberNotFound)
 async def get_member(db: AsyncSession, member_id: uuid.UUID) -> Member:
     member = await db.get(Member, member_id)
     if member is None:
-        raise NotFound("member_not_found", "No such member.")
+        raise MemberNotFound()
     return member
 
 
@@ -427,6 +454,67 @@ async def _grant(
     return added
 
 
+@raises(RoleNeedsPlatformAdmin)
+def check_role_granter(actor: Actor, role: str) -> None:
+    """Refuse ``role_needs_platform_admin`` when a community admin grants or removes admin/reviewer."""
+    if role in PLATFORM_GRANTED_ROLES and not actor.is_platform_admin:
+        raise RoleNeedsPlatformAdmin(params={"role": role})
+
+
+@raises(
+    _phone,
+    _name,
+    _role,
+    PartnerRequired,
+    get_partner,
+    PartnerNotInCommunity,
+    PartnerNotAllowed,
+    RoleExists,
+    hash_password,
+)
+async def _add_member_unchecked(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    phone: str,
+    name: str,
+    password: str | None,
+    role: str,
+    partner_id: uuid.UUID | None,
+) -> tuple[Member, list[str]]:
+    phone, name, role = _phone(phone), _name(name), _role(role)
+    if role == "partner":
+        if partner_id is None:
+            raise PartnerRequired(
+                errors=[{"field": "partner_id", "message": "required for role partner"}],
+            )
+        partner = await get_partner(db, partner_id)
+        if partner.community_id != community_id:
+            raise PartnerNotInCommunity()
+    elif partner_id is not None:
+        raise PartnerNotAllowed(
+            errors=[{"field": "partner_id", "message": "only with role partner"}],
+        )
+    member = await db.scalar(select(Member).where(Member.phone == phone))
+    if member is None:
+        member = Member(
+            phone=phone, name=name, password_hash=await hash_password(password) if password else None
+        )
+        db.add(member)
+        await db.flush()
+    elif role == "partner":
+        other = await db.scalar(
+            select(Membership).where(
+                Membership.member_id == member.id,
+                Membership.community_id == community_id,
+                Membership.role == "partner",
+            )
+        )
+        if other is not None and other.partner_id != partner_id:
+            raise RoleExists()
+    return member, await _grant(db, member, community_id, role, partner_id)
+
+
+@raises(get_community, require_role, check_role_granter, _role, _add_member_unchecked)
 async def add_member(
     db: AsyncSession,
     actor: Actor,
@@ -469,62 +557,7 @@ async def add_member(
     return member
 
 
-def check_role_granter(actor: Actor, role: str) -> None:
-    """Refuse ``role_needs_platform_admin`` when a community admin grants or removes admin/reviewer."""
-    if role in PLATFORM_GRANTED_ROLES and not actor.is_platform_admin:
-        raise Forbidden(
-            "role_needs_platform_admin",
-            "Only a platform administrator can grant or remove the %(role)s role.",
-            params={"role": role},
-        )
-
-
-async def _add_member_unchecked(
-    db: AsyncSession,
-    community_id: uuid.UUID,
-    phone: str,
-    name: str,
-    password: str | None,
-    role: str,
-    partner_id: uuid.UUID | None,
-) -> tuple[Member, list[str]]:
-    phone, name, role = _phone(phone), _name(name), _role(role)
-    if role == "partner":
-        if partner_id is None:
-            raise InvalidInput(
-                "partner_required",
-                "A partner role needs partner_id.",
-                errors=[{"field": "partner_id", "message": "required for role partner"}],
-            )
-        partner = await get_partner(db, partner_id)
-        if partner.community_id != community_id:
-            raise InvalidInput("partner_not_in_community", "That partner belongs to another community.")
-    elif partner_id is not None:
-        raise InvalidInput(
-            "partner_not_allowed",
-            "Only the partner role takes partner_id.",
-            errors=[{"field": "partner_id", "message": "only with role partner"}],
-        )
-    member = await db.scalar(select(Member).where(Member.phone == phone))
-    if member is None:
-        member = Member(
-            phone=phone, name=name, password_hash=await hash_password(password) if password else None
-        )
-        db.add(member)
-        await db.flush()
-    elif role == "partner":
-        other = await db.scalar(
-            select(Membership).where(
-                Membership.member_id == member.id,
-                Membership.community_id == community_id,
-                Membership.role == "partner",
-            )
-        )
-        if other is not None and other.partner_id != partner_id:
-            raise Conflict("role_exists", "This member is already staff of another partner here.")
-    return member, await _grant(db, member, community_id, role, partner_id)
-
-
+@raises(_phone, _name, hash_password)
 async def create_platform_admin(db: AsyncSession, phone: str, password: str, name: str) -> Member:
     phone, name = _phone(phone), _name(name)
     password_hash = await hash_password(password)  # checks the password before anything is written
@@ -538,6 +571,42 @@ async def create_platform_admin(db: AsyncSession, phone: str, password: str, nam
     return member
 
 
+@raises(get_community, require_role, MemberNotFound, MemberElsewhere, RoleNeedsPlatformAdmin)
+async def _check_manages(db: AsyncSession, actor: Actor, member: Member, community_id: uuid.UUID) -> None:
+    """The actor may change this person's name, phone or password through ``community_id``.
+
+    A community admin manages only people whose every membership is in that community: one account
+    spans communities, so otherwise an admin of one village could take over a clerk, an organizer,
+    a partner's staff or a resident of another simply by adding their phone first.
+    """
+    await get_community(db, community_id)
+    await require_role(db, actor, community_id, "admin")
+    held = {
+        c
+        for (c,) in await db.execute(select(Membership.community_id).where(Membership.member_id == member.id))
+    }
+    if community_id not in held:
+        raise MemberNotFound(detail="No such member in this community.")
+    if actor.is_platform_admin:
+        return
+    if member.is_platform_admin or held != {community_id}:
+        raise MemberElsewhere()
+    if member.id == actor.member_id:
+        return
+    checkers = await db.scalar(
+        select(Membership.id).where(
+            Membership.member_id == member.id, Membership.role.in_(sorted(PLATFORM_GRANTED_ROLES))
+        )
+    )
+    if checkers is not None:
+        # Setting a fellow admin's password would let one admin approve his own awards as the other.
+        raise RoleNeedsPlatformAdmin(
+            detail="Only a platform administrator can change the name, phone or password of an "
+            "administrator or reviewer."
+        )
+
+
+@raises(get_member, Forbidden, _check_manages, ResetByCode, hash_password)
 async def set_password(
     db: AsyncSession,
     actor: Actor,
@@ -555,13 +624,10 @@ async def set_password(
     member = await get_member(db, member_id)
     if member.id != actor.member_id:
         if community_id is None:
-            raise Forbidden("forbidden", "Only an admin of the member's community can reset a password.")
+            raise Forbidden(detail="Only an admin of the member's community can reset a password.")
         await _check_manages(db, actor, member, community_id)
         if not actor.is_platform_admin:
-            raise Forbidden(
-                "reset_by_code",
-                "Admins do not set passwords: issue a one-time code and the member sets their own.",
-            )
+            raise ResetByCode()
     member.password_hash = await hash_password(password)
     member.token_version += 1
     _forget_token_version(member.id)
@@ -577,45 +643,7 @@ async def set_password(
         )
 
 
-async def _check_manages(db: AsyncSession, actor: Actor, member: Member, community_id: uuid.UUID) -> None:
-    """The actor may change this person's name, phone or password through ``community_id``.
-
-    A community admin manages only people whose every membership is in that community: one account
-    spans communities, so otherwise an admin of one village could take over a clerk, an organizer,
-    a partner's staff or a resident of another simply by adding their phone first.
-    """
-    await get_community(db, community_id)
-    await require_role(db, actor, community_id, "admin")
-    held = {
-        c
-        for (c,) in await db.execute(select(Membership.community_id).where(Membership.member_id == member.id))
-    }
-    if community_id not in held:
-        raise NotFound("member_not_found", "No such member in this community.")
-    if actor.is_platform_admin:
-        return
-    if member.is_platform_admin or held != {community_id}:
-        raise Forbidden(
-            "member_elsewhere",
-            "This person also belongs to another community; only a platform administrator can change "
-            "their name, phone or password.",
-        )
-    if member.id == actor.member_id:
-        return
-    checkers = await db.scalar(
-        select(Membership.id).where(
-            Membership.member_id == member.id, Membership.role.in_(sorted(PLATFORM_GRANTED_ROLES))
-        )
-    )
-    if checkers is not None:
-        # Setting a fellow admin's password would let one admin approve his own awards as the other.
-        raise Forbidden(
-            "role_needs_platform_admin",
-            "Only a platform administrator can change the name, phone or password of an administrator "
-            "or reviewer.",
-        )
-
-
+@raises(get_member, _check_manages, _name, _phone, PhoneTaken)
 async def update_member(
     db: AsyncSession,
     actor: Actor,
@@ -639,7 +667,7 @@ async def update_member(
         new_phone = _phone(phone)
         if new_phone != member.phone:
             if await db.scalar(select(Member.id).where(Member.phone == new_phone)) is not None:
-                raise Conflict("phone_taken", "This phone number already has an account.")
+                raise PhoneTaken()
             changes.append(("phone_changed", {"old": member.phone, "new": new_phone}))
             member.phone = new_phone
             member.token_version += 1  # logins were made with the old number: end them
@@ -657,6 +685,7 @@ async def update_member(
     return member
 
 
+@raises(get_community, require_role, _role, InvalidRole, check_role_granter, RoleNotHeld)
 async def remove_role(
     db: AsyncSession,
     actor: Actor,
@@ -675,7 +704,7 @@ async def remove_role(
     await require_role(db, actor, community_id, "admin")
     role = _role(role)
     if role == "member":
-        raise InvalidInput("invalid_role", "The member role cannot be removed.")
+        raise InvalidRole(detail="The member role cannot be removed.")
     check_role_granter(actor, role)
     rows = list(
         await db.scalars(
@@ -687,7 +716,7 @@ async def remove_role(
         )
     )
     if not rows:
-        raise NotFound("role_not_held", "This member does not hold that role here.")
+        raise RoleNotHeld()
     for row in rows:
         await db.delete(row)
     await db.flush()
@@ -703,6 +732,7 @@ async def remove_role(
     return [m for m in await roles_of(db, member_id) if m.community_id == community_id]
 
 
+@raises(require_role)
 async def list_members(
     db: AsyncSession,
     actor: Actor,
@@ -777,17 +807,17 @@ async def _failures(db: AsyncSession, key: str) -> tuple[int, datetime]:
     return row.count, row.window_started_at
 
 
-def _too_many(started: datetime) -> TooManyRequests:
+def _too_many(started: datetime) -> TooManyAttempts:
     elapsed = (clock.now() - started).total_seconds()
     wait = max(1, int(LOGIN_WINDOW_SECONDS - elapsed))
-    return TooManyRequests(
-        "too_many_attempts",
-        "Too many failed logins; try again in %(seconds)s s.",
+    return TooManyAttempts(
+        detail="Too many failed logins; try again in %(seconds)s s.",
         headers={"Retry-After": str(wait)},
         params={"seconds": wait},
     )
 
 
+@raises(TooManyAttempts, InvalidCredentials)
 async def login(
     db: AsyncSession, phone: str, password: str, client: str, secret_key: str
 ) -> tuple[str, Member]:
@@ -813,11 +843,12 @@ async def login(
     if member is None or not await _verify_password(member.password_hash, password[:PASSWORD_MAX]):
         await _count_attempt(db, ip_key)
         await db.commit()
-        raise NotAuthenticated("invalid_credentials", "Wrong phone number or password.")
+        raise InvalidCredentials()
     await db.execute(delete(LoginFailure).where(LoginFailure.key == phone_key))
     return issue_token(member, secret_key), member
 
 
+@raises(get_member)
 async def logout(db: AsyncSession, actor: Actor) -> None:
     member = await get_member(db, actor.member_id)
     member.token_version += 1
@@ -889,7 +920,7 @@ def parse_import_csv(text: str) -> tuple[list[ImportRow], list[ImportProblem]]:
             problems.append(ImportProblem(line, "phone repeats line %(first)s", {"first": seen[phone]}))
         else:
             seen[phone] = line
-            rows.append(ImportRow(line, phone, cells[1], role))
+            rows.append(ImportRow(line=line, phone=phone, name=cells[1], role=role))
     return rows, problems
 
 

@@ -10,22 +10,32 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.models import Community, Member, Membership, Partner
+from service.accounts import onboarding
+from service.accounts import service as accounts
+from service.accounts.models import Community, Member, Membership, Partner, Registration
 from service.accounts.service import Actor
+from service.errors import raises
 from service.kit.masking import mask_name, mask_phone
 
 __all__ = [
     "ADMIN_ROLE",
     "PLATFORM_ADMIN",
+    "HomeView",
     "MemberView",
+    "MembersAdminView",
     "Roles",
+    "all_communities",
+    "communities_where",
     "community_timezone",
+    "home_of",
     "is_member",
     "member_names",
+    "members_admin",
     "members_by_id",
     "partner_names",
     "roles_in",
@@ -68,7 +78,7 @@ class Roles:
 async def roles_in(db: AsyncSession, actor: Actor | None, community_id: uuid.UUID) -> Roles:
     """The caller's roles in a community (none for an anonymous caller)."""
     if actor is None:
-        return Roles(frozenset(), frozenset())
+        return Roles(held=frozenset(), partner_ids=frozenset())
     rows = (
         await db.execute(
             select(Membership.role, Membership.partner_id).where(
@@ -77,9 +87,9 @@ async def roles_in(db: AsyncSession, actor: Actor | None, community_id: uuid.UUI
         )
     ).all()
     return Roles(
-        frozenset(role for role, _ in rows),
-        frozenset(pid for _, pid in rows if pid is not None),
-        actor.is_platform_admin,
+        held=frozenset(role for role, _ in rows),
+        partner_ids=frozenset(pid for _, pid in rows if pid is not None),
+        platform_admin=actor.is_platform_admin,
     )
 
 
@@ -113,7 +123,9 @@ async def members_by_id(
         return {}
     rows = (await db.execute(select(Member.id, Member.name, Member.phone).where(Member.id.in_(wanted)))).all()
     return {
-        mid: MemberView(mid, mask_name(name), mask_phone(phone)) if masked else MemberView(mid, name, phone)
+        mid: MemberView(id=mid, name=mask_name(name), phone=mask_phone(phone))
+        if masked
+        else MemberView(id=mid, name=name, phone=phone)
         for mid, name, phone in rows
     }
 
@@ -131,3 +143,80 @@ async def community_timezone(db: AsyncSession, community_id: uuid.UUID) -> str:
     """The community's IANA time zone (Asia/Shanghai unless set); the default for an unknown id."""
     zone = await db.scalar(select(Community.timezone).where(Community.id == community_id))
     return zone or "Asia/Shanghai"
+
+
+async def communities_where(db: AsyncSession, actor: Actor, *roles: str) -> list[Community]:
+    """The communities where the caller holds one of ``roles`` (an admin holds every role), by name.
+
+    Only the caller's own memberships count: a platform admin is not thereby in every community.
+    """
+    wanted = {*roles, ADMIN_ROLE}
+    ids = select(Membership.community_id).where(
+        Membership.member_id == actor.member_id, Membership.role.in_(sorted(wanted))
+    )
+    return list(await db.scalars(select(Community).where(Community.id.in_(ids)).order_by(Community.name)))
+
+
+async def all_communities(db: AsyncSession) -> list[Community]:
+    """Every community, by name (the platform administrator's lists)."""
+    return list(await db.scalars(select(Community).order_by(Community.name)))
+
+
+# ---------------------------------------------------------------- what the accounts pages show
+
+
+@dataclass(frozen=True)
+class HomeView:
+    """The home page: the caller's communities with their roles, and sign-ups still waiting."""
+
+    communities: list[Community]
+    roles: dict[uuid.UUID, list[str]]
+    """community id -> the caller's roles there, in the order they were given."""
+    pending_sign_ups: list[Community]
+
+
+async def home_of(db: AsyncSession, actor: Actor) -> HomeView:
+    """What the home page shows the caller (three queries)."""
+    roles: dict[uuid.UUID, list[str]] = {}
+    for m in await accounts.roles_of(db, actor.member_id):
+        roles.setdefault(m.community_id, []).append(m.role)
+    return HomeView(
+        communities=await accounts.list_communities(db, roles),
+        roles=roles,
+        pending_sign_ups=await onboarding.pending_sign_ups(db, actor.member_id),
+    )
+
+
+@dataclass(frozen=True)
+class MembersAdminView:
+    """The members page of a community's administration."""
+
+    members: list[tuple[Member, list[str]]]
+    last: uuid.UUID | None
+    """The last member shown when there are more (the next page's cursor), else None."""
+    partners: list[Partner]
+    total: int
+    invited: dict[uuid.UUID, datetime]
+    """Members with an open activation code, and when it expires."""
+    registrations: list[tuple[Registration, Member]]
+
+
+@raises(accounts.list_members, onboarding.list_registrations)
+async def members_admin(
+    db: AsyncSession,
+    actor: Actor,
+    community_id: uuid.UUID,
+    limit: int,
+    after: uuid.UUID | None,
+    query: str | None,
+) -> MembersAdminView:
+    """One page of a community's members with its partners, counts and waiting sign-ups (staff)."""
+    members, last = await accounts.list_members(db, actor, community_id, limit, after, query)
+    return MembersAdminView(
+        members=members,
+        last=last,
+        partners=await accounts.list_partners(db, community_id),
+        total=await accounts.count_members(db, community_id),
+        invited=await onboarding.count_pending_invitations(db, community_id),
+        registrations=await onboarding.list_registrations(db, actor, community_id),
+    )

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts.service import Actor
 from service.audit import service
 from service.audit.schemas import AuditEventOut, AuditPage
-from service.errors import InvalidInput
-from service.http import Limit, decode_cursor, encode_cursor
+from service.errors import raises
+from service.http import InvalidCursor, Limit, decode_cursor, encode_cursor, errors_of
 
 __all__ = ["ROUTES", "audit_page", "event_out"]
 
@@ -22,8 +22,7 @@ DESCRIPTION = (
     "Append-only record of staff acts that move points or change roles, passwords or phones, newest "
     "first: action (award_requested, award_approved, award_rejected, transfer_reversed, "
     "manual_attendance_approved, manual_attendance_rejected, role_granted, role_removed, password_set, "
-    "phone_changed, name_changed), actor, subject member, detail and client address. "
-    "Errors: forbidden (403), invalid_cursor (422)."
+    "phone_changed, name_changed), actor, subject member, detail and client address."
 )
 
 
@@ -43,14 +42,16 @@ def event_out(v: service.AuditView) -> AuditEventOut:
     )
 
 
+@raises(decode_cursor, InvalidCursor)
 def _before(cursor: str | None) -> uuid.UUID | None:
     raw = decode_cursor(cursor)
     try:
         return uuid.UUID(raw) if raw else None
     except ValueError as exc:
-        raise InvalidInput("invalid_cursor", "The cursor is not one this API gave out.") from exc
+        raise InvalidCursor() from exc
 
 
+@raises(service.list_events, _before)
 async def audit_page(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID | None, limit: int, cursor: str | None
 ) -> AuditPage:
@@ -65,6 +66,7 @@ async def audit_page(
     summary="The community's audit log (admin)",
     description=DESCRIPTION,
     tags=["audit"],
+    responses=errors_of(audit_page),
 )
 async def community_audit(
     db: AsyncSession, actor: Actor, cid: uuid.UUID, limit: Limit, cursor: Cursor = None
@@ -77,6 +79,7 @@ async def community_audit(
     summary="Every community's audit log (platform admin)",
     description=DESCRIPTION,
     tags=["audit"],
+    responses=errors_of(audit_page),
 )
 async def all_audit(db: AsyncSession, actor: Actor, limit: Limit, cursor: Cursor = None) -> AuditPage:
     return await audit_page(db, actor, None, limit, cursor)

@@ -1,26 +1,19 @@
-"""The audit log's service: other domains call :func:`record`; admins read with :func:`list_events`.
+"""The audit log's command: other domains call :func:`record`; admins read with
+:func:`service.audit.views.list_events` (re-exported here for existing callers).
 
-This module imports only the accounts *tables* (not the accounts service), because the accounts service
-itself records its acts here.
+The audit package imports only the accounts *tables* and errors (not the accounts service), because the
+accounts service itself records its acts here.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
-from service.accounts.models import Community, Member, Membership
 from service.audit.models import ACTION_MAX, CLIENT_ADDR_MAX, AuditEvent
-from service.errors import Forbidden, NotFound
-
-if TYPE_CHECKING:
-    from service.accounts.service import Actor
+from service.audit.views import AuditView, list_events
 
 __all__ = ["ACTIONS", "AuditView", "list_events", "record"]
 
@@ -64,64 +57,3 @@ async def record(
     db.add(event)
     await db.flush()
     return event
-
-
-@dataclass(frozen=True)
-class AuditView:
-    """An event with the names of the people in it, for lists."""
-
-    event: AuditEvent
-    actor_name: str | None
-    subject_name: str | None
-
-
-async def _check_reader(db: AsyncSession, actor: Actor, community_id: uuid.UUID | None) -> None:
-    if actor.is_platform_admin:
-        if community_id is not None and await db.get(Community, community_id) is None:
-            raise NotFound("community_not_found", "No such community.")
-        return
-    if community_id is not None:
-        admin = await db.scalar(
-            select(Membership.id).where(
-                Membership.member_id == actor.member_id,
-                Membership.community_id == community_id,
-                Membership.role == "admin",
-            )
-        )
-        if admin is not None:
-            return
-    raise Forbidden("forbidden", "You do not have the role this needs in this community.")
-
-
-async def list_events(
-    db: AsyncSession,
-    actor: Actor,
-    *,
-    community_id: uuid.UUID | None,
-    limit: int,
-    before: uuid.UUID | None = None,
-    since: datetime | None = None,
-) -> tuple[list[AuditView], uuid.UUID | None]:
-    """Events newest first: one community's (its admins, platform admins) or all (platform admins).
-
-    Returns the page and the id to pass as ``before`` for the next page (None on the last page).
-    """
-    await _check_reader(db, actor, community_id)
-    who, whom = aliased(Member), aliased(Member)
-    stmt = (
-        select(AuditEvent, who.name, whom.name)
-        .outerjoin(who, who.id == AuditEvent.actor_id)
-        .outerjoin(whom, whom.id == AuditEvent.subject_member_id)
-        .order_by(AuditEvent.id.desc())
-        .limit(limit + 1)
-    )
-    if community_id is not None:
-        stmt = stmt.where(AuditEvent.community_id == community_id)
-    if before is not None:
-        stmt = stmt.where(AuditEvent.id < before)
-    if since is not None:
-        stmt = stmt.where(AuditEvent.created_at >= since)
-    rows = [AuditView(e, a, s) for e, a, s in (await db.execute(stmt)).all()]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (rows[-1].event.id if more else None)

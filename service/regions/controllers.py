@@ -9,8 +9,9 @@ from litestar import Controller, delete, get, post, put
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.service import Actor
+from service.http import errors_of
 from service.kit.masking import mask_phone
-from service.regions import service
+from service.regions import service, views
 from service.regions.models import Region
 from service.regions.schemas import (
     CommunityRegionIn,
@@ -24,7 +25,7 @@ from service.regions.schemas import (
 __all__ = ["ROUTES", "RegionController"]
 
 
-def region_out(tree: service.RegionTree, region: Region) -> RegionOut:
+def region_out(tree: views.RegionTree, region: Region) -> RegionOut:
     return RegionOut(
         id=region.id,
         parent_id=region.parent_id,
@@ -50,32 +51,27 @@ class RegionController(Controller):
         "below the ones they hold; others see none.",
     )
     async def tree(self, db: AsyncSession, actor: Actor) -> RegionTreeOut:
-        tree = await service.load_tree(db, with_officials=True)
-        if actor.is_platform_admin:
-            visible = list(tree.regions)
-        else:
-            visible = []
-            for held in await service.official_region_ids(db, actor.member_id):
-                visible += [r for r in service.rules.descendants(held, tree.children) if r not in visible]
+        tree = await views.load_tree(db, with_officials=True)
+        visible = await views.visible_regions(db, actor, tree)
         return RegionTreeOut(regions=[region_out(tree, tree.regions[r]) for r in visible])
 
     @post(
         "",
         status_code=201,
         summary="Add a region",
-        description="Platform administrator only. Errors: invalid_region_level, invalid_region_code, "
-        "region_code_taken (409), region_not_found (404), forbidden (403).",
+        description="Platform administrator only.",
+        responses=errors_of(service.create_region),
     )
     async def create(self, db: AsyncSession, actor: Actor, data: RegionIn) -> RegionOut:
         region = await service.create_region(db, actor, data.name, data.code, data.level, data.parent_id)
-        return region_out(service.RegionTree(), region)
+        return region_out(views.RegionTree(), region)
 
     @put(
         "/communities/{community_id:uuid}",
         status_code=200,
         summary="Put a community under a street (or take it out with region_id null)",
-        description="Platform administrator only. Errors: invalid_region_level, region_not_found (404), "
-        "not_found (404), forbidden (403).",
+        description="Platform administrator only.",
+        responses=errors_of(service.set_community_region),
     )
     async def set_community(
         self, db: AsyncSession, actor: Actor, community_id: uuid.UUID, data: CommunityRegionIn
@@ -90,8 +86,8 @@ class RegionController(Controller):
         "/{region_id:uuid}/officials",
         status_code=200,
         summary="Make a member (by phone) an official of the region",
-        description="Platform administrator only. Errors: member_not_found (404), region_not_found (404), "
-        "forbidden (403).",
+        description="Platform administrator only.",
+        responses=errors_of(service.add_official),
     )
     async def add_official(
         self, db: AsyncSession, actor: Actor, region_id: uuid.UUID, data: OfficialIn
@@ -103,7 +99,8 @@ class RegionController(Controller):
         "/{region_id:uuid}/officials/{member_id:uuid}",
         status_code=204,
         summary="Remove an official from the region",
-        description="Platform administrator only. Errors: forbidden (403).",
+        description="Platform administrator only.",
+        responses=errors_of(service.remove_official),
     )
     async def remove_official(
         self, db: AsyncSession, actor: Actor, region_id: uuid.UUID, member_id: uuid.UUID

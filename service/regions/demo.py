@@ -27,7 +27,12 @@ NAMES = ("马文", "杨帆", "何静", "郭强", "罗敏", "梁伟", "宋佳", "
 
 async def _busy_community(db: AsyncSession, demo: Demo, name: str, code: str, phones: str) -> None:
     """A neighbour community with volunteers, a team, an activity a month and some wishes."""
-    root = accounts.Actor(demo.platform_admin.id, demo.platform_admin.name, demo.platform_admin.phone, True)
+    root = accounts.Actor(
+        member_id=demo.platform_admin.id,
+        name=demo.platform_admin.name,
+        phone=demo.platform_admin.phone,
+        is_platform_admin=True,
+    )
     from service.demo import DEMO_PASSWORD
 
     community = await accounts.create_community(db, root, name, code, "Asia/Shanghai")
@@ -42,39 +47,66 @@ async def _busy_community(db: AsyncSession, demo: Demo, name: str, code: str, ph
     for months_ago in range(3):
         starts = now - timedelta(days=30 * months_ago + 3)
         activity = Activity(
-            community_id=community.id, title=f"{name}邻里守望", team_id=team.id, starts_at=starts,
-            ends_at=starts + timedelta(hours=2), points_mode="per_attendance", points=10, status="closed",
-            secret=code * 4, created_by=people[0].id, closed_at=starts + timedelta(hours=2),
-        )  # fmt: skip
+            community_id=community.id,
+            title=f"{name}邻里守望",
+            team_id=team.id,
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=2),
+            points_mode="per_attendance",
+            points=10,
+            status="closed",
+            secret=code * 4,
+            created_by=people[0].id,
+            closed_at=starts + timedelta(hours=2),
+        )
         db.add(activity)
         await db.flush()
         for i, person in enumerate(people[: len(people) - months_ago]):
             minutes = 60 + 15 * i
             db.add(
                 Attendance(
-                    community_id=community.id, activity_id=activity.id, member_id=person.id, status="out",
-                    evidence="kiosk", checked_in_at=starts, minutes=minutes,
+                    community_id=community.id,
+                    activity_id=activity.id,
+                    member_id=person.id,
+                    status="out",
+                    evidence="kiosk",
+                    checked_in_at=starts,
+                    minutes=minutes,
                     checked_out_at=starts + timedelta(minutes=minutes),
                 )
-            )  # fmt: skip
+            )
         created = now - timedelta(days=30 * months_ago + 5)
         db.add(
             Wish(
-                community_id=community.id, requester_id=people[-1].id, title="帮忙买药", category="errand",
-                status="rated", volunteer_id=people[1].id, assigned_by=people[0].id,
-                dispatched_by=people[0].id, dispatched_at=created + timedelta(hours=1),
-                assigned_at=created + timedelta(hours=3), accepted_at=created + timedelta(hours=3),
+                community_id=community.id,
+                requester_id=people[-1].id,
+                title="帮忙买药",
+                category="errand",
+                status="rated",
+                volunteer_id=people[1].id,
+                assigned_by=people[0].id,
+                dispatched_by=people[0].id,
+                dispatched_at=created + timedelta(hours=1),
+                assigned_at=created + timedelta(hours=3),
+                accepted_at=created + timedelta(hours=3),
                 completed_at=created + timedelta(hours=20),
-                rated_at=created + timedelta(hours=22), stars=5 - months_ago % 2, created_at=created,
+                rated_at=created + timedelta(hours=22),
+                stars=5 - months_ago % 2,
+                created_at=created,
             )
-        )  # fmt: skip
+        )
     await db.flush()
     street = next(r for r in (await regions.load_tree(db)).regions.values() if r.code == "shiyoulu")
     await regions.set_community_region(db, root, community.id, street.id)
 
 
 async def seed(db: AsyncSession, demo: Demo) -> None:
-    root = accounts.Actor(demo.platform_admin.id, demo.platform_admin.name, demo.platform_admin.phone, True)
+    root = accounts.Actor(
+        member_id=demo.platform_admin.id,
+        name=demo.platform_admin.name,
+        phone=demo.platform_admin.phone,
+        is_platform_admin=True,
+    )
     city = await regions.create_region(db, root, "兰州市", "lanzhou", "city")
     district = await regions.create_region(db, root, "七里河区", "qilihe", "district", city.id)
     street = await regions.create_region(db, root, "石油路街道", "shiyoulu", "street", district.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal, get_args
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -10,9 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from service.config import NAME_MAX
 from service.db import Base, IdMixin, TimestampMixin
 
-__all__ = ["LEVELS", "REGION_ROLES", "Region", "RegionCommunity", "RegionMembership"]
+__all__ = ["LEVELS", "REGION_ROLES", "Level", "Region", "RegionCommunity", "RegionMembership"]
 
-LEVELS = ("city", "district", "street")
+Level = Literal["city", "district", "street"]
+LEVELS: tuple[Level, ...] = get_args(Level)
 """Top down: a city (市) holds districts (区/县), a district holds streets (街道/乡镇)."""
 REGION_ROLES = ("official",)
 
@@ -23,7 +25,7 @@ class Region(IdMixin, TimestampMixin, Base):
     __tablename__ = "regions"
 
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("regions.id"), default=None, index=True)
-    level: Mapped[str] = mapped_column(String(16))
+    level: Mapped[Level] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     code: Mapped[str] = mapped_column(String(32), unique=True)
 

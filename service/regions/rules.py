@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
+from typing import TypeGuard
 
-from service.regions.models import LEVELS
+from service.regions.models import LEVELS, Level
 
-__all__ = ["REGION_CODE_RE", "child_level", "descendants"]
+__all__ = ["REGION_CODE_RE", "child_level", "descendants", "is_level"]
 
 REGION_CODE_RE = r"^[a-z0-9][a-z0-9_\-]{0,31}$"
 
 
-def child_level(level: str | None) -> str | None:
+def is_level(value: str) -> TypeGuard[Level]:
+    """``value`` is one of the region levels (``LEVELS``)."""
+    return value in LEVELS
+
+
+def child_level(level: Level | None) -> Level | None:
     """The level a child of ``level`` has (None under a street: communities hang there)."""
     if level is None:
         return LEVELS[0]

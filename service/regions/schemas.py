@@ -7,6 +7,8 @@ from typing import Annotated
 
 import msgspec
 
+from service.regions.models import Level
+
 __all__ = ["CommunityRegionIn", "OfficialIn", "OfficialOut", "RegionIn", "RegionOut", "RegionTreeOut"]
 
 
@@ -26,7 +28,7 @@ class OfficialOut(msgspec.Struct, kw_only=True):
 class RegionOut(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     parent_id: uuid.UUID | None
-    level: str
+    level: Level
     name: str
     code: str
     community_ids: list[uuid.UUID] = msgspec.field(default_factory=list)

@@ -8,18 +8,21 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Controller, Response, get
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.service import Actor
-from service.errors import InvalidInput
+from service.errors import raises
+from service.http import errors_of
 from service.reports import exports, rules, service
+from service.reports.errors import InvalidFormat
 from service.reports.schemas import ReportOut
+from service.reports.views import load_report
 
-__all__ = ["ROUTES", "ReportController", "load_report"]
+__all__ = ["ROUTES", "ReportController"]
 
 ScopeParam = Annotated[
-    str, Parameter(query="scope", max_length=80, description="``community:<id>`` or ``region:<id>``")
+    str, QueryParameter(name="scope", max_length=80, description="``community:<id>`` or ``region:<id>``")
 ]
 PeriodParam = Annotated[
     str | None,
@@ -30,21 +33,12 @@ PeriodParam = Annotated[
     ),
 ]
 FormatParam = Annotated[str, Parameter(max_length=8, description="``xlsx`` or ``csv``")]
-ERRORS = (
-    "Errors: invalid_scope, invalid_period (422), forbidden (403: not an admin of the community, not an "
-    "official of the region or a region above it), not_found / region_not_found (404)."
+ACCESS = (
+    "Forbidden to whoever is not an admin of the community, an official of the region or of a region above "
+    "it, or the platform administrator."
 )
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-async def load_report(
-    db: AsyncSession, actor: Actor, scope: str, period: str | None
-) -> tuple[service.Scope, rules.Period, ReportOut]:
-    """Check the caller may see ``scope`` first, then compute its figures."""
-    resolved = await service.resolve_scope(db, actor, scope)
-    parsed = rules.parse_period(period, date.fromisoformat(service.today_in(resolved)))
-    return resolved, parsed, await service.build_report(db, resolved, parsed)
 
 
 def _download(body: bytes, fmt: str, stem: str) -> Response[bytes]:
@@ -60,9 +54,10 @@ def _download(body: bytes, fmt: str, stem: str) -> Response[bytes]:
     )
 
 
+@raises(InvalidFormat)
 def _format(fmt: str) -> str:
     if fmt not in {"xlsx", "csv"}:
-        raise InvalidInput("invalid_format", "Download as xlsx or csv.")
+        raise InvalidFormat()
     return fmt
 
 
@@ -75,7 +70,8 @@ class ReportController(Controller):
         summary="The figures of a community or region over a period, by month, with the previous period",
         description="For the community's admins, officials of the region or any region above it, and the "
         "platform administrator. Every figure has its total, the previous period, the months and one "
-        "value per child region (or community of a street). " + ERRORS,
+        "value per child region (or community of a street). " + ACCESS,
+        responses=errors_of(load_report),
     )
     async def report(
         self, db: AsyncSession, actor: Actor, target: ScopeParam, period: PeriodParam = None
@@ -85,8 +81,9 @@ class ReportController(Controller):
     @get(
         "/export",
         summary="The report as a spreadsheet (.xlsx, one sheet per section, or CSV with a BOM)",
-        description="Same access as the report. " + ERRORS + " invalid_format (422).",
+        description="Same access as the report. " + ACCESS,
         media_type=XLSX,
+        responses=errors_of(_format, load_report),
     )
     async def export(
         self,
@@ -105,8 +102,9 @@ class ReportController(Controller):
         "/hours",
         summary="Service hours per member and activity, in the layout volunteer platforms import",
         description="Columns: name, masked phone, activity, date, hours, organizer. ``member_id`` "
-        "narrows it to one volunteer. " + ERRORS + " invalid_format (422).",
+        "narrows it to one volunteer. " + ACCESS,
         media_type=XLSX,
+        responses=errors_of(_format, service.resolve_scope, rules.parse_period),
     )
     async def hours(
         self,

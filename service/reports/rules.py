@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from service.errors import InvalidInput
+from service.errors import raises
+from service.reports.errors import InvalidPeriod
 
 __all__ = [
     "CUSTOM_DAYS_MAX",
@@ -71,14 +72,13 @@ class Period:
         return self.end - timedelta(days=1)
 
 
-def _bad(raw: str) -> InvalidInput:
-    return InvalidInput(
-        "invalid_period",
-        "A period is YYYY-MM, YYYY-Qn, YYYY or YYYY-MM-DD..YYYY-MM-DD (at most %(days)s days), not %(raw)s.",
+def _bad(raw: str) -> InvalidPeriod:
+    return InvalidPeriod(
         params={"days": CUSTOM_DAYS_MAX, "raw": raw[:40]},
     )
 
 
+@raises(InvalidPeriod)
 def parse_period(raw: str | None, today: date) -> Period:
     """Parse ``raw`` (default: the month of ``today``)."""
     text = (raw or today.strftime("%Y-%m")).strip()

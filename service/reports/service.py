@@ -21,10 +21,11 @@ from service.accounts.models import Community, Membership
 from service.accounts.service import Actor
 from service.activities.models import Activity, Team
 from service.db import is_postgres
-from service.errors import Forbidden, InvalidInput, NotFound
+from service.errors import Forbidden, NotFound, raises
 from service.kit.masking import mask_name
 from service.regions import service as regions
 from service.reports import queries, rules
+from service.reports.errors import InvalidScope
 from service.reports.queries import Counts, Group
 from service.reports.schemas import (
     ChildValue,
@@ -76,13 +77,14 @@ def _parse_scope(raw: str) -> tuple[str, uuid.UUID]:
             return kind, uuid.UUID(ident)
     except ValueError:
         pass
-    raise InvalidInput("invalid_scope", "A scope is community:<id> or region:<id>.")
+    raise InvalidScope()
 
 
 async def _communities(db: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Community]:
     return {c.id: c for c in await accounts.list_communities(db, ids)}
 
 
+@raises(InvalidScope, regions.require_official, NotFound, accounts.require_role)
 async def resolve_scope(db: AsyncSession, actor: Actor, raw: str) -> Scope:
     """The scope ``raw`` names, if the actor may see it (else ``forbidden``, with no figures).
 
@@ -105,7 +107,7 @@ async def resolve_scope(db: AsyncSession, actor: Actor, raw: str) -> Scope:
         return scope
     community = await db.get(Community, ident)
     if community is None:
-        raise NotFound("not_found", "No such community.")
+        raise NotFound(detail="No such community.")
     region_id = tree.region_of.get(ident)
     try:
         await accounts.require_role(db, actor, ident, "admin")

@@ -27,7 +27,6 @@ from service.errors import DomainError
 from service.kit import qr
 from service.kit.masking import mask_phone
 from service.points import service as points
-from service.web.pages import HOME_PANELS
 from service.web.render import env, page, redirect_to_login
 
 __all__ = ["ROUTES"]
@@ -482,7 +481,7 @@ async def _home_panel(db: AsyncSession, actor: Actor, community: Community) -> d
     return {"activity_panel_upcoming": upcoming, "activity_panel_minutes": hours.minutes}
 
 
-HOME_PANELS.append(("activities/_home_panel.html", _home_panel))
+HOME_PANELS = [("activities/_home_panel.html", _home_panel)]
 
 ROUTES: list[Any] = [
     activities_page,

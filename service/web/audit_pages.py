@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from litestar import Request, Response, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts import service as accounts
 from service.accounts.models import Community
 from service.accounts.service import Actor
-from service.audit import service as audit
+from service.audit import views as audit_views
 from service.config import LIST_LIMIT_DEFAULT
-from service.errors import DomainError
-from service.http import decode_cursor, encode_cursor
-from service.web.pages import ADMIN_LINKS, N_, ROLE_NAMES, admin_community
+from service.web.guards import admin_community, lenient_cursor, next_cursor
+from service.web.pages import N_, ROLE_NAMES
 from service.web.render import page
 
-__all__ = ["ACTION_NAMES", "ROUTES"]
+__all__ = ["ACTION_NAMES", "ADMIN_LINKS", "ROUTES"]
 
 ACTION_NAMES = {
     "award_requested": N_("Award requested"),
@@ -37,7 +34,16 @@ ACTION_NAMES = {
 }
 """Actions in plain words (English msgids; the template translates them). Unknown actions show as is."""
 
-ADMIN_LINKS.append(("/admin/audit", N_("Audit log")))
+ADMIN_LINKS = [("/admin/audit", N_("Audit log"))]
+
+
+async def _community(
+    request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, community: str | None
+) -> Community | None:
+    """The community whose log is read; none (every community's) for a platform admin who chose none."""
+    if community or not actor.is_platform_admin:
+        return await admin_community(request, db, actor, community)
+    return None
 
 
 @get("/admin/audit", include_in_schema=False)
@@ -48,34 +54,20 @@ async def audit_page(
     community: Annotated[str | None, Parameter(max_length=64)] = None,
     cursor: Annotated[str | None, Parameter(max_length=200)] = None,
 ) -> Response[str]:
-    chosen: Community | None = None
-    if community or not actor.is_platform_admin:
-        found = await admin_community(request, db, actor, community)
-        if isinstance(found, Response):
-            return found
-        chosen = found
-    try:
-        raw = decode_cursor(cursor)
-        before = uuid.UUID(raw) if raw else None
-    except (ValueError, DomainError):
-        before = None
-    rows, last = await audit.list_events(
-        db, actor, community_id=chosen.id if chosen else None, limit=LIST_LIMIT_DEFAULT, before=before
-    )
-    ids = {v.event.community_id for v in rows if v.event.community_id is not None}
-    names = {c.id: c for c in await accounts.list_communities(db, ids)}
-    return page(
-        request,
-        "admin/audit.html",
-        actor,
-        community=chosen,
-        communities=names,
-        events=rows,
-        action_names=ACTION_NAMES,
-        role_names=ROLE_NAMES,
-        next_cursor=encode_cursor(str(last)) if last else None,
-        admin_links=ADMIN_LINKS,
-    )
+    chosen = await _community(request, db, actor, community)
+    cid, before = (chosen.id if chosen else None), lenient_cursor(cursor)
+    log = await audit_views.audit_log(db, actor, cid, LIST_LIMIT_DEFAULT, before)
+    return page(request, "admin/audit.html", actor, community=chosen, **_log_context(log))
+
+
+def _log_context(log: audit_views.AuditLog) -> dict[str, Any]:
+    return {
+        "communities": log.communities,
+        "events": log.events,
+        "action_names": ACTION_NAMES,
+        "role_names": ROLE_NAMES,
+        "next_cursor": next_cursor(log.last),
+    }
 
 
 ROUTES: list[Any] = [audit_page]

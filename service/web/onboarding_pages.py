@@ -16,9 +16,10 @@ from service.accounts import onboarding
 from service.accounts import rules as account_rules
 from service.accounts.service import Actor
 from service.config import Settings
-from service.errors import DomainError
+from service.errors import NotFound
 from service.kit import qr
-from service.web.pages import admin_community, scan_community
+from service.web.guards import admin_community
+from service.web.pages import scan_community
 from service.web.render import page
 
 __all__ = ["CARDS_PER_SHEET", "ROUTES"]
@@ -44,12 +45,7 @@ async def join_page(
     request: Request[Any, Any, Any], db: AsyncSession, maybe_actor: Actor | None, code: str
 ) -> Response[str]:
     """The URL in an invitation card's QR: whose card it is, and a form to choose one's password."""
-    try:
-        view = await onboarding.activation_view(db, code[:32], _client(request))
-    except DomainError as exc:
-        return page(
-            request, "error.html", maybe_actor, status=exc.status, title=str(exc.status), detail=exc.template
-        )
+    view = await onboarding.activation_view(db, code[:32], _client(request))
     return page(
         request,
         "onboarding/join.html",
@@ -71,14 +67,7 @@ async def register_page(
     """Sign-up after scanning an event's code: the community is the one running the activity."""
     community = await scan_community(request, db, settings, next or "")
     if community is None:
-        return page(
-            request,
-            "error.html",
-            maybe_actor,
-            status=404,
-            title="404",
-            detail="Scan the code at the activity again to sign up there.",
-        )
+        raise NotFound(detail="Scan the code at the activity again to sign up there.")
     return page(request, "onboarding/register.html", maybe_actor, community=community, next=next)
 
 
@@ -92,6 +81,19 @@ def _member_ids(raw: list[str]) -> list[uuid.UUID]:
     return ids
 
 
+Printed = tuple[onboarding.InvitationCard, str, Markup]
+
+
+def _cards_context(cards: list[onboarding.InvitationCard], public_url: str) -> dict[str, Any]:
+    """The cards as printed (card, grouped code, QR of the join URL), CARDS_PER_SHEET to an A4 sheet."""
+    printed: list[Printed] = [
+        (card, account_rules.format_activation_code(card.code), _svg(f"{public_url}/join/{card.code}"))
+        for card in cards
+    ]
+    sheets = [printed[i : i + CARDS_PER_SHEET] for i in range(0, len(printed), CARDS_PER_SHEET)]
+    return {"sheets": sheets, "count": len(printed), "join_base": f"{public_url}/join/"}
+
+
 @get("/admin/invitations", include_in_schema=False)
 async def invitations_page(
     request: Request[Any, Any, Any],
@@ -103,28 +105,15 @@ async def invitations_page(
 ) -> Response[str]:
     """A4 sheets of invitation cards: the chosen members', or every open code of the community."""
     chosen = await admin_community(request, db, actor, community)
-    if isinstance(chosen, Response):
-        return chosen
     wanted = _member_ids(member) if member else None
     cards = await onboarding.invitation_cards(db, actor, chosen.id, settings.secret_key, wanted)
-    printed = [
-        (
-            card,
-            account_rules.format_activation_code(card.code),
-            _svg(f"{settings.public_url}/join/{card.code}"),
-        )
-        for card in cards
-    ]
-    sheets = [printed[i : i + CARDS_PER_SHEET] for i in range(0, len(printed), CARDS_PER_SHEET)]
     return page(
         request,
         "onboarding/invitations.html",
         actor,
         community=chosen,
-        sheets=sheets,
-        count=len(printed),
-        join_base=f"{settings.public_url}/join/",
         tz=chosen.timezone,
+        **_cards_context(cards, settings.public_url),
     )
 
 

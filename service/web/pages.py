@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 from litestar import Request, Response, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts import onboarding
 from service.accounts import service as accounts
+from service.accounts import views as accounts_views
 from service.accounts.models import Community
 from service.accounts.service import Actor
 from service.config import LIST_LIMIT_DEFAULT, Settings
 from service.errors import DomainError
-from service.http import LANG_COOKIE, decode_cursor, encode_cursor
 from service.problems import add_localiser, set_error_page
+from service.http import LANG_COOKIE
+from service.web.guards import admin_community, lenient_cursor, next_cursor
 from service.web.i18n import translator
-from service.web.render import env, locale_of, page
+from service.web.render import context_of, env, locale_of, page
 
-__all__ = ["ADMIN_LINKS", "HOME_PANELS", "N_", "ROLE_NAMES", "ROUTES", "admin_community", "scan_community"]
+if TYPE_CHECKING:
+    from service.web.site import Site
+
+__all__ = ["ADMIN_LINKS", "N_", "ROLE_NAMES", "ROUTES", "admin_community", "scan_community"]
 
 
 def N_(message: str) -> str:
@@ -86,21 +89,19 @@ env.globals["STATUS_TITLES"] = STATUS_TITLES
 
 
 def _error_page(request: Request[Any, Any, Any], status: int, exc: DomainError) -> Response[str]:
-    """A page visit that failed: the error page in the reader's language, not problem+json."""
-    return page(request, "error.html", None, status=status, title=str(status), detail=exc)
+    """A page visit that failed: the error page in the reader's language, not problem+json (showing
+    who is logged in, when ``service.http.provide_maybe_actor`` found out before the error)."""
+    actor: Actor | None = getattr(request.state, "actor", None)
+    return page(request, "error.html", actor, status=status, title=str(status), detail=exc)
 
 
 set_error_page(_error_page)
 
-HomePanel = Callable[[AsyncSession, Actor, Community], Awaitable[dict[str, Any]]]
-HOME_PANELS: list[tuple[str, HomePanel]] = []
-"""(template, loader) pairs shown in each community card of the home page; domains add theirs."""
-
 ADMIN_LINKS: list[tuple[str, str]] = [("/admin", N_("Members"))]
+"""This module's links of the administration sub-navigation (``service.web.site`` assembles them all)."""
 REMOVABLE_BY_COMMUNITY_ADMIN = ("organizer", "clerk", "partner")
 """Roles the members page offers a community admin to remove (admin and reviewer: platform admin)."""
 REMOVABLE_BY_PLATFORM_ADMIN = ("admin", "organizer", "clerk", "reviewer", "partner")
-"""Links of the administration sub-navigation; domains add theirs."""
 
 
 def _safe_next(target: str | None) -> str:
@@ -148,66 +149,23 @@ async def login_page(
     return page(request, "login.html", maybe_actor, next=target, register_url=register_url)
 
 
+async def _panels(
+    request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, communities: list[Community]
+) -> dict[str, Any]:
+    """The home panels' templates and each community card's panel data (each domain's loader)."""
+    site: Site = request.app.state.site
+    data: dict[uuid.UUID, dict[str, Any]] = {c.id: {} for c in communities}
+    for c in communities:
+        for _template, loader in site.home_panels:
+            data[c.id].update(await loader(db, actor, c))
+    return {"panels": [t for t, _ in site.home_panels], "panel_data": data}
+
+
 @get("/", include_in_schema=False)
 async def home_page(request: Request[Any, Any, Any], db: AsyncSession, actor: Actor) -> Response[str]:
-    memberships = await accounts.roles_of(db, actor.member_id)
-    roles: dict[uuid.UUID, list[str]] = {}
-    for m in memberships:
-        roles.setdefault(m.community_id, []).append(m.role)
-    communities = await accounts.list_communities(db, roles)
-    panel_data: dict[uuid.UUID, dict[str, Any]] = {}
-    for c in communities:
-        data: dict[str, Any] = {}
-        for _template, loader in HOME_PANELS:
-            data.update(await loader(db, actor, c))
-        panel_data[c.id] = data
-    return page(
-        request,
-        "home.html",
-        actor,
-        communities=communities,
-        roles=roles,
-        role_names=ROLE_NAMES,
-        panels=[t for t, _ in HOME_PANELS],
-        panel_data=panel_data,
-        pending_sign_ups=await onboarding.pending_sign_ups(db, actor.member_id),
-    )
-
-
-async def admin_community(
-    request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, community: str | None, *roles: str
-) -> Community | Response[str]:
-    """The community an admin page is about, or the page that lets the caller choose one."""
-    wanted = roles or ("admin",)
-    if community:
-        try:
-            cid = uuid.UUID(community)
-            await accounts.require_role(db, actor, cid, *wanted)
-            return await accounts.get_community(db, cid)
-        except (ValueError, DomainError):
-            return page(
-                request,
-                "error.html",
-                actor,
-                status=403,
-                title="403",
-                detail=N_("You do not have the role this needs in this community."),
-            )
-    if actor.is_platform_admin:
-        # The platform admin's home: every community, and a form to create one.
-        counted = await onboarding.list_all_communities(db, actor)
-        return page(
-            request, "admin/choose.html", actor, communities=[c for c, _n in counted], counted=counted
-        )
-    held = {
-        m.community_id
-        for m in await accounts.roles_of(db, actor.member_id)
-        if m.role in wanted or m.role == "admin"
-    }
-    communities = await accounts.list_communities(db, held)
-    if len(communities) == 1:
-        return communities[0]
-    return page(request, "admin/choose.html", actor, communities=communities, counted=None)
+    home = await accounts_views.home_of(db, actor)
+    panels = await _panels(request, db, actor, home.communities)
+    return page(request, "home.html", actor, role_names=ROLE_NAMES, **context_of(home), **panels)
 
 
 @get("/admin", include_in_schema=False)
@@ -220,30 +178,19 @@ async def admin_members_page(
     q: Annotated[str | None, Parameter(max_length=64)] = None,
 ) -> Response[str]:
     chosen = await admin_community(request, db, actor, community)
-    if isinstance(chosen, Response):
-        return chosen
-    try:
-        after = decode_cursor(cursor)
-        after_id = uuid.UUID(after) if after else None
-    except (ValueError, DomainError):
-        after_id = None
-    rows, last = await accounts.list_members(db, actor, chosen.id, LIST_LIMIT_DEFAULT, after_id, q)
-    return page(
-        request,
-        "admin/members.html",
-        actor,
-        community=chosen,
-        members=rows,
-        next_cursor=encode_cursor(str(last)) if last else None,
-        q=q,
-        role_names=ROLE_NAMES,
-        partners=await accounts.list_partners(db, chosen.id),
-        total=await accounts.count_members(db, chosen.id),
-        admin_links=ADMIN_LINKS,
-        invited=await onboarding.count_pending_invitations(db, chosen.id),
-        registrations=await onboarding.list_registrations(db, actor, chosen.id),
-        removable=REMOVABLE_BY_PLATFORM_ADMIN if actor.is_platform_admin else REMOVABLE_BY_COMMUNITY_ADMIN,
-    )
+    after = lenient_cursor(cursor)
+    view = await accounts_views.members_admin(db, actor, chosen.id, LIST_LIMIT_DEFAULT, after, q)
+    return page(request, "admin/members.html", actor, community=chosen, **_members_context(actor, view, q))
+
+
+def _members_context(actor: Actor, view: accounts_views.MembersAdminView, q: str | None) -> dict[str, Any]:
+    return {
+        "next_cursor": next_cursor(view.last),
+        "q": q,
+        "role_names": ROLE_NAMES,
+        "removable": REMOVABLE_BY_PLATFORM_ADMIN if actor.is_platform_admin else REMOVABLE_BY_COMMUNITY_ADMIN,
+        **context_of(view),
+    }
 
 
 ROUTES: list[Any] = [login_page, home_page, admin_members_page]

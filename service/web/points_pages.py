@@ -19,7 +19,7 @@ from service.config import LIST_LIMIT_DEFAULT
 from service.errors import DomainError
 from service.http import decode_cursor, encode_cursor
 from service.points import service as points
-from service.web.pages import ADMIN_LINKS, HOME_PANELS, N_, admin_community
+from service.web.pages import N_, admin_community
 from service.web.render import page
 
 __all__ = ["REASONS", "ROUTES", "reason_of"]
@@ -65,8 +65,8 @@ async def _home_panel(db: AsyncSession, actor: Actor, c: Community) -> dict[str,
     }
 
 
-HOME_PANELS.insert(0, ("points/_home_panel.html", _home_panel))
-ADMIN_LINKS.append(("/admin/awards", "Awards"))
+HOME_PANELS = [("points/_home_panel.html", _home_panel)]
+ADMIN_LINKS = [("/admin/awards", "Awards")]
 
 
 def _error(request: Request[Any, Any, Any], actor: Actor | None, exc: DomainError) -> Response[str]:
@@ -138,7 +138,6 @@ async def awards_page(
         people=people,
         members=[m for m, _ in members],
         policy=await points.get_policy(db, chosen.id),
-        admin_links=ADMIN_LINKS,
         q=q or "",
     )
 

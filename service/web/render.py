@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from service.http import CSRF_COOKIE, LANG_COOKIE
 from service.problems import login_redirect as redirect_to_login
 from service.web.i18n import DEFAULT_LOCALE, LOCALES, Translator, translator
 
-__all__ = ["JS_TEXT", "locale_of", "page", "problem_text", "redirect_to_login"]
+__all__ = ["JS_TEXT", "context_of", "locale_of", "page", "problem_text", "redirect_to_login"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 env = Environment(
@@ -128,6 +130,9 @@ def page(
 ) -> Response[str]:
     locale = locale_of(request)
     t = translator(locale)
+    site = getattr(request.app.state, "site", None)
+    if site is not None:  # the administration sub-navigation, assembled once by create_app
+        context.setdefault("admin_links", site.admin_links)
     html = env.get_template(template).render(
         request=request,
         actor=actor,
@@ -152,8 +157,6 @@ def page(
             Cookie(key=LANG_COOKIE, value=locale, max_age=365 * 24 * 3600, samesite="lax", path="/")
         )
     if actor is not None and not request.cookies.get(CSRF_COOKIE):
-        import secrets
-
         cookies.append(Cookie(key=CSRF_COOKIE, value=secrets.token_urlsafe(24), samesite="strict", path="/"))
     return Response(
         html,
@@ -162,3 +165,11 @@ def page(
         cookies=cookies,
         headers={"Cache-Control": "no-store", "Vary": "Cookie"},
     )
+
+
+# ---------------------------------------------------------------- foundation: view models on pages
+
+
+def context_of(view: Any) -> dict[str, Any]:
+    """A view model's fields as template variables (``page(..., **context_of(view))``), not copied."""
+    return {f.name: getattr(view, f.name) for f in dataclasses.fields(view)}

@@ -9,25 +9,21 @@ from urllib.parse import urlencode
 
 import msgspec
 from litestar import Request, Response, get
-from litestar.params import Parameter
-from sqlalchemy import select
+from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts import service as accounts
-from service.accounts.models import Community, Membership
 from service.accounts.service import Actor
-from service.errors import DomainError
-from service.regions import rules as region_rules
-from service.regions import service as regions
-from service.reports.controllers import load_report
+from service.errors import Forbidden
+from service.regions import views as region_views
 from service.reports.exports import FIGURE_NAMES
 from service.reports.service import default_scope
-from service.web.pages import ADMIN_LINKS, N_
-from service.web.render import locale_of, page
+from service.reports.views import load_report
+from service.web.pages import N_
+from service.web.render import context_of, locale_of, page
 
-__all__ = ["ROUTES"]
+__all__ = ["ADMIN_LINKS", "ROUTES"]
 
-ADMIN_LINKS.append(("/reports", N_("Reports")))
+ADMIN_LINKS = [("/reports", N_("Reports"))]
 
 Text = Annotated[str | None, Parameter(max_length=40)]
 LEVEL_NAMES = {
@@ -76,27 +72,27 @@ def period_from_form(kind: str | None, value: str | None, start: str | None, end
     return None
 
 
-async def _scopes(db: AsyncSession, actor: Actor) -> list[tuple[str, str]]:
-    """(scope, label) of every region and community the actor may report on, for the switcher."""
-    tree = await regions.load_tree(db)
-    out: list[tuple[str, str]] = []
-    roots = (
-        tree.roots() if actor.is_platform_admin else await regions.official_region_ids(db, actor.member_id)
-    )
-    for root in roots:
-        for rid in region_rules.descendants(root, tree.children):
-            depth = len(tree.ancestors(rid)) - len(tree.ancestors(root))
-            item = (f"region:{rid}", "· " * depth + tree.regions[rid].name)
-            if item not in out:
-                out.append(item)
-    admin_of = await db.scalars(
-        select(Membership.community_id).where(
-            Membership.member_id == actor.member_id, Membership.role == "admin"
-        )
-    )
-    for c in await accounts.list_communities(db, list(admin_of)):
-        out.append((f"community:{c.id}", c.name))
-    return out
+async def _dashboard(
+    request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, chosen: str, period: str | None
+) -> dict[str, Any]:
+    """The dashboard's template variables: the report (the caller may see it, else ``forbidden``), the
+    figures' names in the reader's language, and the scopes the switcher offers."""
+    _scope, parsed, report = await load_report(db, actor, chosen, period)
+    en = locale_of(request) == "en"
+    names = {k: v[0] if en else v[1] for k, v in FIGURE_NAMES.items()}
+    data = json.dumps(msgspec.to_builtins(report) | {"names": names}, ensure_ascii=False)
+    return {
+        "report": report,
+        "figures": {f.key: f for f in report.figures},
+        "names": names,
+        "chosen": chosen,
+        "sections": SECTIONS,
+        "level_names": LEVEL_NAMES,
+        "scopes": await region_views.report_scopes(db, actor),
+        "period": parsed,
+        "query": urlencode({"scope": chosen, "period": parsed.label}),
+        "data_json": data.replace("</", "<\\/"),
+    }
 
 
 @get("/reports", include_in_schema=False)
@@ -104,7 +100,7 @@ async def reports_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
     actor: Actor,
-    target: Annotated[str | None, Parameter(query="scope", max_length=80)] = None,
+    target: Annotated[str | None, QueryParameter(name="scope", max_length=80)] = None,
     period: Text = None,
     kind: Text = None,
     value: Text = None,
@@ -114,74 +110,20 @@ async def reports_page(
 ) -> Response[str]:
     chosen = target or (f"community:{community}" if community else None) or await default_scope(db, actor)
     if chosen is None:
-        return page(
-            request,
-            "error.html",
-            actor,
-            status=403,
-            title="403",
-            detail=N_("Reports are for community administrators and region officials."),
-        )
+        raise Forbidden(detail="Reports are for community administrators and region officials.")
     wanted = period or period_from_form(kind, value, start, end)
-    try:
-        _scope, parsed, report = await load_report(db, actor, chosen, wanted)
-    except DomainError as exc:
-        return page(
-            request, "error.html", actor, status=exc.status, title=str(exc.status), detail=exc.template
-        )
-    en = locale_of(request) == "en"
-    names = {k: v[0] if en else v[1] for k, v in FIGURE_NAMES.items()}
-    query = {"scope": chosen, "period": parsed.label}
-    return page(
-        request,
-        "reports/dashboard.html",
-        actor,
-        report=report,
-        figures={f.key: f for f in report.figures},
-        names=names,
-        sections=SECTIONS,
-        level_names=LEVEL_NAMES,
-        scopes=await _scopes(db, actor),
-        chosen=chosen,
-        period=parsed,
-        query=urlencode(query),
-        data_json=json.dumps(msgspec.to_builtins(report) | {"names": names}, ensure_ascii=False).replace(
-            "</", "<\\/"
-        ),
-    )
+    context = await _dashboard(request, db, actor, chosen, wanted)
+    return page(request, "reports/dashboard.html", actor, **context)
 
 
 @get("/admin/regions", include_in_schema=False)
 async def regions_page(request: Request[Any, Any, Any], db: AsyncSession, actor: Actor) -> Response[str]:
     if not actor.is_platform_admin:
-        return page(
-            request,
-            "error.html",
-            actor,
-            status=403,
-            title="403",
-            detail=N_("Only the platform administrator manages regions."),
-        )
-    tree = await regions.load_tree(db, with_officials=True)
-    rows: list[tuple[int, Any]] = []
-    for root in tree.roots():
-        base = len(tree.ancestors(root))
-        rows += [
-            (len(tree.ancestors(r)) - base, tree.regions[r])
-            for r in region_rules.descendants(root, tree.children)
-        ]
-    communities = list(await db.scalars(select(Community).order_by(Community.name)))
+        raise Forbidden(detail="Only the platform administrator manages regions.")
+    view = await region_views.regions_admin(db)
+    names = {c.id: c.name for c in view.communities}
     return page(
-        request,
-        "reports/regions_admin.html",
-        actor,
-        rows=rows,
-        tree=tree,
-        communities=communities,
-        names={c.id: c.name for c in communities},
-        level_names=LEVEL_NAMES,
-        streets=[r for r in tree.regions.values() if r.level == "street"],
-        parents=[r for r in tree.regions.values() if r.level != "street"],
+        request, "reports/regions_admin.html", actor, names=names, level_names=LEVEL_NAMES, **context_of(view)
     )
 
 

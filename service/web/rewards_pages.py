@@ -24,7 +24,7 @@ from service.rewards import ratings_service as ratings
 from service.rewards import rules as reward_rules
 from service.rewards import service as rewards
 from service.rewards import wishes_service as wishes
-from service.web.pages import ADMIN_LINKS, HOME_PANELS, admin_community
+from service.web.pages import admin_community
 from service.web.render import page
 
 __all__ = ["ROUTES"]
@@ -60,8 +60,7 @@ POINTS_STATUS_NAMES = {
     "none": "This wish earns no points.",
 }
 
-ADMIN_LINKS.append(("/admin/rules", "Good-conduct rules"))
-ADMIN_LINKS.append(("/households", "Household links"))
+ADMIN_LINKS = [("/admin/rules", "Good-conduct rules"), ("/households", "Household links")]
 
 
 async def _home_panel(db: AsyncSession, actor: Actor, community: Community) -> dict[str, Any]:
@@ -77,7 +76,7 @@ async def _home_panel(db: AsyncSession, actor: Actor, community: Community) -> d
     }
 
 
-HOME_PANELS.append(("rewards/_home_panel.html", _home_panel))
+HOME_PANELS = [("rewards/_home_panel.html", _home_panel)]
 
 
 async def _roles_in(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> set[str]:
@@ -348,7 +347,6 @@ async def rules_admin_page(
         community=chosen,
         rules=await rewards.list_rules(db, chosen.id, include_inactive=True),
         settings=await rewards.get_settings(db, chosen.id),
-        admin_links=ADMIN_LINKS,
     )
 
 

@@ -18,14 +18,14 @@ from service.kit.masking import mask_code, mask_name
 from service.points import service as points
 from service.store import service as store
 from service.store.rules import SPEND_CONFIRM_POINTS
-from service.web.pages import ADMIN_LINKS, HOME_PANELS, admin_community
+from service.web.pages import admin_community
 from service.web.render import env, page
 
 __all__ = ["ROUTES"]
 
 Param = Annotated[str | None, Parameter(max_length=64)]
 Code = Annotated[str, Parameter(max_length=64)]
-ADMIN_LINKS.append(("/admin/store", "Store"))
+ADMIN_LINKS = [("/admin/store", "Store")]
 env.globals["spend_confirm_points"] = SPEND_CONFIRM_POINTS
 
 
@@ -34,7 +34,7 @@ async def _home_panel(db: AsyncSession, actor: Actor, community: Community) -> d
     return {"store_panel_orders": orders, "store_panel_vouchers": vouchers}
 
 
-HOME_PANELS.append(("store/_home_panel.html", _home_panel))
+HOME_PANELS = [("store/_home_panel.html", _home_panel)]
 
 
 def _error(request: Request[Any, Any, Any], actor: Actor | None, exc: DomainError) -> Response[str]:
@@ -213,7 +213,6 @@ async def admin_store_page(
         settings=settings,
         is_admin=is_admin,
         partners=await accounts.list_partners(db, chosen.id),
-        admin_links=ADMIN_LINKS,
     )
 
 

@@ -1,0 +1,27 @@
+"""The regions domain's errors: one class per code (codes and statuses are a public contract)."""
+
+from __future__ import annotations
+
+from service.errors import Conflict, InvalidInput, NotFound
+
+__all__ = ["InvalidRegionCode", "InvalidRegionLevel", "RegionCodeTaken", "RegionNotFound"]
+
+
+class RegionNotFound(NotFound):
+    code = "region_not_found"
+    message = "No such region."
+
+
+class InvalidRegionCode(InvalidInput):
+    code = "invalid_region_code"
+    message = "A region code has 1-32 of a-z 0-9 _ -."
+
+
+class InvalidRegionLevel(InvalidInput):
+    code = "invalid_region_level"
+    message = "A region under %(parent)s must be a %(expected)s."
+
+
+class RegionCodeTaken(Conflict):
+    code = "region_code_taken"
+    message = "Another region has this code."

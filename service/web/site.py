@@ -1,0 +1,85 @@
+"""The site: every page module's routes, home-page panels and administration links, assembled once.
+
+Each page module exports its own ``ROUTES`` and, if it has any, ``HOME_PANELS`` (template, loader) and
+``ADMIN_LINKS`` (href, label msgid); nothing adds to another module's lists. ``create_app`` builds the
+:class:`Site` once and keeps it in ``app.state.site``: the home page reads its panels there and
+:func:`service.web.render.page` hands the administration links to every page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.accounts.models import Community
+from service.accounts.service import Actor
+from service.web import (
+    activities_pages,
+    audit_pages,
+    onboarding_pages,
+    pages,
+    points_pages,
+    reports_pages,
+    rewards_pages,
+    store_pages,
+)
+
+__all__ = ["ADMIN_LINK_ORDER", "HOME_PANEL_ORDER", "ROUTE_ORDER", "HomePanel", "Site", "build_site"]
+
+HomePanel = Callable[[AsyncSession, Actor, Community], Awaitable[dict[str, Any]]]
+
+ROUTE_ORDER: tuple[ModuleType, ...] = (
+    pages,
+    points_pages,
+    activities_pages,
+    store_pages,
+    rewards_pages,
+    audit_pages,
+    onboarding_pages,
+    reports_pages,
+)
+HOME_PANEL_ORDER: tuple[ModuleType, ...] = (points_pages, activities_pages, rewards_pages, store_pages)
+"""The order of the panels in each community card of the home page."""
+ADMIN_LINK_ORDER: tuple[ModuleType, ...] = (
+    pages,
+    audit_pages,
+    points_pages,
+    reports_pages,
+    rewards_pages,
+    store_pages,
+)
+"""The order of the administration sub-navigation."""
+
+
+@dataclass(frozen=True)
+class Site:
+    routes: tuple[Any, ...]
+    home_panels: tuple[tuple[str, HomePanel], ...]
+    admin_links: tuple[tuple[str, str], ...]
+
+
+def _gather(modules: Iterable[ModuleType], name: str) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for module in modules:
+        for item in getattr(module, name, ()):
+            if item not in out:
+                out.append(item)
+    return tuple(out)
+
+
+def build_site() -> Site:
+    """Every page module's routes, panels and links, in one place (a module missing from the orders
+    above fails loudly here rather than having its pages silently absent)."""
+    for name, order in (("HOME_PANELS", HOME_PANEL_ORDER), ("ADMIN_LINKS", ADMIN_LINK_ORDER)):
+        unplaced = [m.__name__ for m in ROUTE_ORDER if getattr(m, name, None) and m not in order]
+        if unplaced:
+            raise RuntimeError(f"{name} of {unplaced} have no place in the site's order")
+    return Site(
+        routes=_gather(ROUTE_ORDER, "ROUTES"),
+        home_panels=_gather(HOME_PANEL_ORDER, "HOME_PANELS"),
+        admin_links=_gather(ADMIN_LINK_ORDER, "ADMIN_LINKS"),
+    )
