@@ -22,12 +22,15 @@ __all__ = [
     "ADMIN_ROLE",
     "PLATFORM_ADMIN",
     "MemberView",
+    "PartnerView",
     "Roles",
     "community_timezone",
     "is_member",
     "member_names",
     "members_by_id",
     "partner_names",
+    "partner_staff_of",
+    "partners_in",
     "roles_in",
 ]
 
@@ -131,3 +134,35 @@ async def community_timezone(db: AsyncSession, community_id: uuid.UUID) -> str:
     """The community's IANA time zone (Asia/Shanghai unless set); the default for an unknown id."""
     zone = await db.scalar(select(Community.timezone).where(Community.id == community_id))
     return zone or "Asia/Shanghai"
+
+
+# ---- added for store
+
+
+@dataclass(frozen=True)
+class PartnerView:
+    """A partner shop as other domains' lists show it."""
+
+    id: uuid.UUID
+    community_id: uuid.UUID
+    name: str
+    address: str | None
+    active: bool
+
+
+async def partners_in(db: AsyncSession, community_id: uuid.UUID) -> list[PartnerView]:
+    """The community's partner shops by name (one query)."""
+    rows = await db.scalars(
+        select(Partner).where(Partner.community_id == community_id).order_by(Partner.name)
+    )
+    return [PartnerView(p.id, p.community_id, p.name, p.address, p.active) for p in rows]
+
+
+async def partner_staff_of(db: AsyncSession, member_id: uuid.UUID) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(community id, partner id) of every partner shop the person works for."""
+    rows = await db.execute(
+        select(Membership.community_id, Membership.partner_id).where(
+            Membership.member_id == member_id, Membership.role == "partner"
+        )
+    )
+    return [(cid, pid) for cid, pid in rows if pid is not None]
