@@ -18,7 +18,7 @@ from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.service import Actor
 from service.errors import Forbidden, raises
-from service.kit.months import month_bounds, month_of, month_start, require_month
+from service.kit.months import InvalidMonth, month_bounds, month_of, month_start, require_month
 from service.points import views as points
 from service.store import rules
 from service.store.errors import (
@@ -509,7 +509,7 @@ def _redeemed_in(start: datetime, end: datetime) -> tuple[ColumnElement[bool], .
     return (Voucher.status == "redeemed", Voucher.redeemed_at >= start, Voucher.redeemed_at < end)
 
 
-@raises(require_month, accounts.get_partner, accounts.require_role)
+@raises(InvalidMonth, accounts.get_partner, accounts.require_role)
 async def settlement(
     db: AsyncSession, actor: Actor, partner_id: uuid.UUID, month: str | None = None
 ) -> Statement:
@@ -567,7 +567,7 @@ class PartnerReport:
     partners: list[PartnerLine]
 
 
-@raises(require_month, accounts.get_community, accounts.require_role)
+@raises(InvalidMonth, accounts.get_community, accounts.require_role)
 async def community_report(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID, month: str | None = None
 ) -> PartnerReport:
