@@ -24,10 +24,12 @@ __all__ = [
     "MemberView",
     "PartnerView",
     "Roles",
+    "community_exists",
     "community_timezone",
     "is_member",
     "member_names",
     "members_by_id",
+    "partner_community",
     "partner_names",
     "partner_staff_of",
     "partners_in",
@@ -136,7 +138,7 @@ async def community_timezone(db: AsyncSession, community_id: uuid.UUID) -> str:
     return zone or "Asia/Shanghai"
 
 
-# ---- added for store
+# ---- added for store and points
 
 
 @dataclass(frozen=True)
@@ -166,3 +168,14 @@ async def partner_staff_of(db: AsyncSession, member_id: uuid.UUID) -> list[tuple
         )
     )
     return [(cid, pid) for cid, pid in rows if pid is not None]
+
+
+async def community_exists(db: AsyncSession, community_id: uuid.UUID) -> bool:
+    """Whether a community with this id exists."""
+    return await db.scalar(select(Community.id).where(Community.id == community_id)) is not None
+
+
+async def partner_community(db: AsyncSession, partner_id: uuid.UUID) -> uuid.UUID | None:
+    """The community a partner shop belongs to, or None for an unknown id."""
+    found: uuid.UUID | None = await db.scalar(select(Partner.community_id).where(Partner.id == partner_id))
+    return found

@@ -30,7 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
-from service.accounts.models import Community, Membership, Partner
+from service.accounts import views as people
 from service.accounts.service import Actor, require_role
 from service.audit.service import record
 from service.config import POINTS_PER_AWARD_MAX
@@ -235,18 +235,12 @@ async def account_for(
     if found is not None:
         return found
     if kind == "member":
-        is_member = await db.scalar(
-            select(Membership.id).where(
-                Membership.community_id == community_id, Membership.member_id == member_id
-            )
-        )
-        if is_member is None:
+        if member_id is None or not await people.is_member(db, member_id, community_id):
             raise MemberNotFound()
     elif kind == "partner":
-        partner = await db.get(Partner, partner_id) if partner_id else None
-        if partner is None or partner.community_id != community_id:
+        if partner_id is None or await people.partner_community(db, partner_id) != community_id:
             raise PartnerNotFound()
-    elif await db.get(Community, community_id) is None:
+    elif not await people.community_exists(db, community_id):
         raise CommunityNotFound()
     values = {
         "id": new_id(),
@@ -288,8 +282,7 @@ async def _expiry_for(db: AsyncSession, community_id: uuid.UUID, now: datetime) 
     policy = await get_policy(db, community_id)
     if policy.expiry_mode == "never":
         return None
-    community = await db.get(Community, community_id)
-    zone = ZoneInfo(community.timezone if community else "Asia/Shanghai")
+    zone = ZoneInfo(await people.community_timezone(db, community_id))
     return rules.expiry_for(now, policy.expiry_mode, policy.expiry_value, zone)
 
 
@@ -1274,12 +1267,7 @@ async def request_award(
             errors=[{"field": "reason", "message": "1-%(max)s characters"}],
         )
     _, memo, _, _, _ = _check_text("manual_award", memo, None, None, None)
-    is_member = await db.scalar(
-        select(Membership.id).where(
-            Membership.community_id == community_id, Membership.member_id == member_id
-        )
-    )
-    if is_member is None:
+    if not await people.is_member(db, member_id, community_id):
         raise MemberNotFound()
     policy = await get_policy(db, community_id)
     needs_approval = points > policy.award_approval_threshold or member_id == actor.member_id
