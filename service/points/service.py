@@ -708,7 +708,11 @@ async def transfer(
 
 
 @raises(
+    InvalidPoints,
+    InvalidReasonCode,
     InvalidMemo,
+    InvalidRef,
+    InvalidIdempotencyKey,
     TransferNotFound,
     NotReversible,
     AlreadyReversed,
@@ -1241,7 +1245,17 @@ async def _post_award(db: AsyncSession, award_request: AwardRequest, actor: Acto
     award_request.status, award_request.transfer_id = "posted", result.transfer_id
 
 
-@raises(InvalidPoints, InvalidReason, InvalidMemo, MemberNotFound, require_role, award)
+@raises(
+    InvalidPoints,
+    InvalidReason,
+    InvalidReasonCode,
+    InvalidMemo,
+    InvalidRef,
+    InvalidIdempotencyKey,
+    MemberNotFound,
+    require_role,
+    award,
+)
 async def request_award(
     db: AsyncSession,
     actor: Actor,
@@ -1256,7 +1270,6 @@ async def request_award(
     """A manual award by an admin: posted now, or waiting for another admin above the threshold.
 
     An award to oneself always waits for another admin, whatever the amount.
-    Errors: invalid_points, invalid_reason, invalid_memo, member_not_found (404), forbidden (403).
     """
     await require_role(db, actor, community_id, "admin")
     _check_points(points)
@@ -1334,8 +1347,6 @@ async def approve_award(
     """A second admin approves a pending award; its points post now.
 
     Neither the admin who asked nor the member who benefits may approve.
-    Errors: award_not_found (404), forbidden (403), same_admin (403, the requester),
-    approver_conflict (403, the beneficiary), award_not_pending (409).
     """
     found = await _pending_award(db, actor, award_id)
     found.decided_by, found.decided_at = actor.member_id, clock.now()

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +27,7 @@ from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.service import Actor
 from service.config import NAME_MAX, POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX, UPLOAD_MAX_BYTES
-from service.errors import Conflict, Forbidden, raises
+from service.errors import Forbidden, raises
 from service.ids import new_id
 from service.kit.batch import drain
 from service.kit.images import clean_image_async
@@ -365,12 +365,13 @@ async def _close_order(
     return changed
 
 
-def _order_closed(order: Order) -> Conflict:
+def _refuse_closed(order: Order) -> NoReturn:
+    """The order was closed by someone else first: say how."""
     if order.status == "fulfilled":
-        return OrderAlreadyFulfilled()
+        raise OrderAlreadyFulfilled()
     if order.status == "expired":
-        return OrderExpired()
-    return OrderCancelled()
+        raise OrderExpired()
+    raise OrderCancelled()
 
 
 @raises(
@@ -389,7 +390,7 @@ async def pickup_order(db: AsyncSession, actor: Actor, code: str) -> Order:
     if order.status == "reserved" and order.expires_at <= clock.now():
         raise OrderExpired(detail="This order expired; its points will be returned.")
     if not await _close_order(db, order, "fulfilled", actor.member_id):
-        raise _order_closed(order)
+        _refuse_closed(order)
     await points.post_hold(db, order.hold_id, actor_id=actor.member_id)
     return order
 
@@ -433,7 +434,7 @@ async def cancel_order(db: AsyncSession, actor: Actor, order_id: uuid.UUID) -> O
         await accounts.require_role(db, actor, order.community_id, "clerk")
     await _lock_rows(db, Product, [order.product_id])  # lock order: product before order and ledger
     if not await _close_order(db, order, "cancelled", actor.member_id):
-        raise _order_closed(order)
+        _refuse_closed(order)
     await _release_order(db, order, "order cancelled", actor.member_id)
     return order
 
@@ -667,8 +668,9 @@ async def cancel_voucher(db: AsyncSession, actor: Actor, voucher_id: uuid.UUID) 
     if not await _close_voucher(db, voucher, "cancelled", actor.member_id):
         if voucher.status == "redeemed":
             raise VoucherAlreadyRedeemed()
-        closed = VoucherExpired if voucher.status == "expired" else VoucherCancelled
-        raise closed(detail="This voucher is %(status)s.", params={"status": voucher.status})
+        if voucher.status == "expired":
+            raise VoucherExpired(detail="This voucher is %(status)s.", params={"status": voucher.status})
+        raise VoucherCancelled(detail="This voucher is %(status)s.", params={"status": voucher.status})
     return voucher
 
 

@@ -687,7 +687,7 @@ class PartnerDesk:
     others: list[uuid.UUID]
 
 
-@raises(NotPartnerStaff, NoSuchPartner, settlement, list_vouchers, list_offers)
+@raises(NotPartnerStaff, NoSuchPartner, settlement, accounts.get_partner, list_vouchers, list_offers)
 async def partner_desk(db: AsyncSession, actor: Actor, partner: str | None) -> PartnerDesk:
     """The shop named by ``partner`` (default: the caller's first shop), as its staff see it."""
     mine = await staff_partner_ids(db, actor)
