@@ -43,7 +43,6 @@ from service.accounts.schemas import (
 )
 from service.accounts.service import Actor
 from service.config import IMPORT_ROWS_MAX, TOKEN_LIFETIME_SECONDS, Settings
-from service.problems import localise
 from service.http import (
     CSRF_COOKIE,
     TOKEN_COOKIE,
@@ -54,6 +53,7 @@ from service.http import (
     encode_cursor,
     errors_of,
 )
+from service.problems import localise
 
 __all__ = ["AuthController", "CommunityController", "MeController", "RegistrationController"]
 

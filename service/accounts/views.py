@@ -28,16 +28,21 @@ __all__ = [
     "HomeView",
     "MemberView",
     "MembersAdminView",
+    "PartnerView",
     "Roles",
     "all_communities",
     "communities_where",
+    "community_exists",
     "community_timezone",
     "home_of",
     "is_member",
     "member_names",
     "members_admin",
     "members_by_id",
+    "partner_community",
     "partner_names",
+    "partner_staff_of",
+    "partners_in",
     "roles_in",
 ]
 
@@ -220,3 +225,46 @@ async def members_admin(
         invited=await onboarding.count_pending_invitations(db, community_id),
         registrations=await onboarding.list_registrations(db, actor, community_id),
     )
+
+
+# ---- added for store and points
+
+
+@dataclass(frozen=True)
+class PartnerView:
+    """A partner shop as other domains' lists show it."""
+
+    id: uuid.UUID
+    community_id: uuid.UUID
+    name: str
+    address: str | None
+    active: bool
+
+
+async def partners_in(db: AsyncSession, community_id: uuid.UUID) -> list[PartnerView]:
+    """The community's partner shops by name (one query)."""
+    rows = await db.scalars(
+        select(Partner).where(Partner.community_id == community_id).order_by(Partner.name)
+    )
+    return [PartnerView(p.id, p.community_id, p.name, p.address, p.active) for p in rows]
+
+
+async def partner_staff_of(db: AsyncSession, member_id: uuid.UUID) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(community id, partner id) of every partner shop the person works for."""
+    rows = await db.execute(
+        select(Membership.community_id, Membership.partner_id).where(
+            Membership.member_id == member_id, Membership.role == "partner"
+        )
+    )
+    return [(cid, pid) for cid, pid in rows if pid is not None]
+
+
+async def community_exists(db: AsyncSession, community_id: uuid.UUID) -> bool:
+    """Whether a community with this id exists."""
+    return await db.scalar(select(Community.id).where(Community.id == community_id)) is not None
+
+
+async def partner_community(db: AsyncSession, partner_id: uuid.UUID) -> uuid.UUID | None:
+    """The community a partner shop belongs to, or None for an unknown id."""
+    found: uuid.UUID | None = await db.scalar(select(Partner.community_id).where(Partner.id == partner_id))
+    return found

@@ -6,16 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.service import Actor, get_community, require_role
-from service.errors import InvalidInput
-from service.http import Limit, client_address, decode_cursor, encode_cursor, idempotent
-from service.points import service
-from service.points.models import AwardRequest
+from service.accounts.service import Actor
+from service.http import Limit, client_address, decode_cursor, encode_cursor, errors_of, idempotent
+from service.points import service, views
+from service.points.errors import IdempotencyConflict, InvalidCursor
+from service.points.models import AwardRequest, Policy
 from service.points.schemas import (
     AwardIn,
     AwardOut,
@@ -34,29 +35,34 @@ from service.points.schemas import (
 
 __all__ = ["ROUTES", "AwardController", "LedgerController", "MyPointsController", "award_out"]
 
-AWARD_DECISION_ERRORS = (
-    "Neither the admin who asked nor the member who benefits may decide. Errors: award_not_found (404), "
-    "same_admin (403, you asked for it), approver_conflict (403, it is to you), forbidden (403), "
-    "award_not_pending (409)."
-)
+AWARD_DECISION = "Neither the admin who asked nor the member who benefits may decide."
 CommunityParam = Annotated[uuid.UUID, Parameter(description="The community")]
 Cursor = Annotated[str | None, Parameter(max_length=200)]
 
 
 def award_out(a: AwardRequest) -> AwardOut:
     return AwardOut(
-        a.id,
-        a.status,
-        a.community_id,
-        a.member_id,
-        a.points,
-        a.reason,
-        a.requested_by,
-        a.created_at,
-        a.memo,
-        a.decided_by,
-        a.decided_at,
-        a.transfer_id,
+        id=a.id,
+        status=a.status,
+        community_id=a.community_id,
+        member_id=a.member_id,
+        points=a.points,
+        reason=a.reason,
+        requested_by=a.requested_by,
+        created_at=a.created_at,
+        memo=a.memo,
+        decided_by=a.decided_by,
+        decided_at=a.decided_at,
+        transfer_id=a.transfer_id,
+    )
+
+
+def policy_out(p: Policy) -> PolicyOut:
+    return PolicyOut(
+        community_id=p.community_id,
+        expiry_mode=p.expiry_mode,
+        expiry_value=p.expiry_value,
+        award_approval_threshold=p.award_approval_threshold,
     )
 
 
@@ -65,7 +71,7 @@ def _seq(cursor: str | None) -> int | None:
     if raw is None:
         return None
     if not raw.isdigit() or len(raw) > 18:
-        raise InvalidInput("invalid_cursor", "The cursor is not one this API gave out.")
+        raise InvalidCursor()
     return int(raw)
 
 
@@ -76,21 +82,27 @@ class MyPointsController(Controller):
     @get(
         "/balance",
         summary="The caller's points in a community",
-        description="available = balance - held; `expiring` lists points that expire within 30 days. "
-        "Errors: forbidden (not a member), community_not_found (404).",
+        description="available = balance - held; `expiring` lists points that expire within 30 days.",
+        responses=errors_of(views.balance_for),
     )
     async def balance(self, db: AsyncSession, actor: Actor, community_id: CommunityParam) -> BalanceOut:
-        await get_community(db, community_id)
-        await require_role(db, actor, community_id, "member")
-        b = await service.balance(db, community_id, actor.member_id)
-        expiring = [ExpiringOut(p, at) for p, at in b.expiring]
-        return BalanceOut(community_id, b.available, b.held, b.earned, b.spent, b.expired, expiring)
+        b = await views.balance_for(db, actor, community_id)
+        return BalanceOut(
+            community_id=community_id,
+            available=b.available,
+            held=b.held,
+            earned=b.earned,
+            spent=b.spent,
+            expired=b.expired,
+            expiring=[ExpiringOut(points=p, expires_at=at) for p, at in b.expiring],
+        )
 
     @get(
         "/entries",
         summary="The caller's history in a community, newest first",
         description="Filters: since/until (created_at, ISO 8601), code (reason code such as checkin, "
-        "manual_award, order, voucher, expiry, reversal). Errors: invalid_cursor, forbidden.",
+        "manual_award, order, voucher, expiry, reversal).",
+        responses=errors_of(views.my_entries, InvalidCursor),
     )
     async def entries(
         self,
@@ -103,32 +115,11 @@ class MyPointsController(Controller):
         until: datetime | None = None,
         code: Annotated[str | None, Parameter(max_length=32)] = None,
     ) -> EntryPage:
-        await require_role(db, actor, community_id, "member")
-        rows, last = await service.entries(
-            db,
-            community_id,
-            actor.member_id,
-            limit=limit,
-            before_seq=_seq(cursor),
-            since=since,
-            until=until,
-            code=code,
+        rows, last = await views.my_entries(
+            db, actor, community_id, limit=limit, before_seq=_seq(cursor), since=since, until=until, code=code
         )
-        items = [
-            EntryOut(
-                e.id,
-                e.points,
-                e.code,
-                e.memo,
-                e.created_at,
-                e.transfer_id,
-                e.ref_type,
-                e.ref_id,
-                e.expires_at,
-            )
-            for e in rows
-        ]
-        return EntryPage(items, encode_cursor(str(last)) if last is not None else None)
+        items = [msgspec.convert(e, EntryOut, from_attributes=True) for e in rows]
+        return EntryPage(items=items, next_cursor=encode_cursor(str(last)) if last is not None else None)
 
 
 class LedgerController(Controller):
@@ -139,12 +130,11 @@ class LedgerController(Controller):
         "/awards",
         summary="Award points by hand (admin); accepts Idempotency-Key",
         description="201 with status posted, or 202 with status pending_approval when the points are above "
-        "the community's approval threshold or to the caller themself (another admin must approve). "
-        "Errors: invalid_points, invalid_reason, member_not_found (404), forbidden (403), "
-        "idempotency_conflict (409).",
+        "the community's approval threshold or to the caller themself (another admin must approve).",
         responses={
             201: ResponseSpec(data_container=AwardOut, description="posted"),
             202: ResponseSpec(data_container=AwardOut, description="pending_approval"),
+            **errors_of(service.request_award, IdempotencyConflict),
         },
     )
     async def award(
@@ -165,7 +155,11 @@ class LedgerController(Controller):
 
         return await idempotent(request, db, actor, work)
 
-    @get("/awards", summary="Manual awards of the community, newest first (admin)")
+    @get(
+        "/awards",
+        summary="Manual awards of the community, newest first (admin)",
+        responses=errors_of(views.list_awards),
+    )
     async def awards(
         self,
         db: AsyncSession,
@@ -174,29 +168,33 @@ class LedgerController(Controller):
         limit: Limit,
         status: Annotated[str | None, Parameter(max_length=20, description="e.g. pending_approval")] = None,
     ) -> AwardPage:
-        return AwardPage(
-            [award_out(a) for a in await service.list_awards(db, actor, cid, status=status, limit=limit)]
-        )
+        found = await views.list_awards(db, actor, cid, status=status, limit=limit)
+        return AwardPage(items=[award_out(a) for a in found])
 
     @get(
         "/ledger/verify",
         summary="Check the community's ledger (admin)",
         description="Recomputes hash chains, zero sums, cached balances, lots and holds; problems name the "
-        "entry, account or transfer. Errors: forbidden.",
+        "entry, account or transfer.",
+        responses=errors_of(service.verify_as_admin),
     )
     async def verify(self, db: AsyncSession, actor: Actor, cid: uuid.UUID) -> VerifyOut:
         r = await service.verify_as_admin(db, actor, cid)
-        problems = [ProblemOut(**p) for p in r.problems]
         return VerifyOut(
-            r.ok, r.accounts_checked, r.entries_checked, r.transfers_checked, problems, r.problems_total
+            ok=r.ok,
+            accounts_checked=r.accounts_checked,
+            entries_checked=r.entries_checked,
+            transfers_checked=r.transfers_checked,
+            problems=[ProblemOut(**p) for p in r.problems],
+            problems_total=r.problems_total,
         )
 
     @post(
         "/transfers/{tid:uuid}/reverse",
         status_code=201,
         summary="Correct a transfer with a reversing transfer (admin)",
-        description="Errors: transfer_not_found (404), already_reversed (409), not_reversible (409), "
-        "insufficient_points (409) when the member already spent the points, forbidden.",
+        description="insufficient_points (409) when the member already spent the points.",
+        responses=errors_of(service.reverse_as_admin),
     )
     async def reverse(
         self,
@@ -210,20 +208,22 @@ class LedgerController(Controller):
         r = await service.reverse_as_admin(
             db, actor, cid, tid, data.memo, client_addr=client_address(request)
         )
-        return TransferOut(r.transfer_id, r.points, r.replayed)
+        return TransferOut(transfer_id=r.transfer_id, points=r.points, replayed=r.replayed)
 
-    @get("/points-policy", summary="The community's expiry rule and award approval threshold")
+    @get(
+        "/points-policy",
+        summary="The community's expiry rule and award approval threshold",
+        responses=errors_of(views.policy_for),
+    )
     async def policy(self, db: AsyncSession, actor: Actor, cid: uuid.UUID) -> PolicyOut:
-        await require_role(db, actor, cid, "member")
-        p = await service.get_policy(db, cid)
-        return PolicyOut(cid, p.expiry_mode, p.expiry_value, p.award_approval_threshold)
+        return policy_out(await views.policy_for(db, actor, cid))
 
     @put(
         "/points-policy",
         summary="Set the expiry rule (for points earned from now on) and the approval threshold (admin)",
         description="expiry_mode: never, days (expiry_value days after earning) or years (end of the "
-        "expiry_value-th calendar year, 1 = this year). Errors: invalid_expiry_mode, "
-        "invalid_expiry_value, invalid_threshold, forbidden.",
+        "expiry_value-th calendar year, 1 = this year).",
+        responses=errors_of(service.set_policy),
     )
     async def set_policy(self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: PolicyIn) -> PolicyOut:
         p = await service.set_policy(
@@ -234,7 +234,7 @@ class LedgerController(Controller):
             expiry_value=data.expiry_value,
             award_approval_threshold=data.award_approval_threshold,
         )
-        return PolicyOut(cid, p.expiry_mode, p.expiry_value, p.award_approval_threshold)
+        return policy_out(p)
 
 
 class AwardController(Controller):
@@ -245,7 +245,8 @@ class AwardController(Controller):
         "/{aid:uuid}/approve",
         status_code=200,
         summary="Approve a pending manual award (an admin other than the one who asked)",
-        description=AWARD_DECISION_ERRORS,
+        description=AWARD_DECISION,
+        responses=errors_of(service.approve_award),
     )
     async def approve(
         self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, aid: uuid.UUID
@@ -256,7 +257,8 @@ class AwardController(Controller):
         "/{aid:uuid}/reject",
         status_code=200,
         summary="Turn down a pending manual award (an admin other than the one who asked)",
-        description=AWARD_DECISION_ERRORS,
+        description=AWARD_DECISION,
+        responses=errors_of(service.reject_award),
     )
     async def reject(
         self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, aid: uuid.UUID

@@ -15,6 +15,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, U
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, IdMixin, TimestampMixin
+from service.points.rules import AwardStatus
 
 __all__ = [
     "ACCOUNT_KINDS",
@@ -208,7 +209,7 @@ class AwardRequest(IdMixin, TimestampMixin, Base):
     points: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(MEMO_MAX))
     memo: Mapped[str] = mapped_column(String(MEMO_MAX), default="")
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[AwardStatus] = mapped_column(String(20))
     requested_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
     decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
     decided_at: Mapped[datetime | None] = mapped_column(default=None)

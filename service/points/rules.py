@@ -7,18 +7,23 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 __all__ = [
     "EXPIRING_WINDOW_DAYS",
     "GENESIS_HASH",
+    "AwardStatus",
     "allocate",
     "content_hash",
     "entry_hash",
     "expiry_for",
+    "owner_key",
     "utc_text",
 ]
 
+AwardStatus = Literal["pending_approval", "posted", "rejected"]
+"""A manual award is posted at once, or waits for a second admin who posts or rejects it."""
 GENESIS_HASH = "0" * 64
 """The ``prev_hash`` of an account's first entry."""
 EXPIRING_WINDOW_DAYS = 30
@@ -121,3 +126,12 @@ def allocate(lots: Sequence[tuple[int, datetime | None]], points: int) -> list[i
     if left > 0:
         raise ValueError(f"lots hold {points - left} points, {points} needed")
     return take
+
+
+def owner_key(kind: str, member_id: uuid.UUID | None, partner_id: uuid.UUID | None, shard: int = 0) -> str:
+    """The unique key of a ledger account within its community (``member:<id>``, ``issuance:3``...)."""
+    if kind == "member":
+        return f"member:{member_id}"
+    if kind == "partner":
+        return f"partner:{partner_id}"
+    return f"{kind}:{shard}" if shard else kind

@@ -10,6 +10,7 @@ import msgspec
 
 from service.config import POINTS_PER_AWARD_MAX
 from service.points.models import MEMO_MAX
+from service.points.rules import AwardStatus
 
 __all__ = [
     "AwardIn",
@@ -75,7 +76,7 @@ class AwardIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class AwardOut(msgspec.Struct, omit_defaults=True):
     id: uuid.UUID
-    status: str
+    status: AwardStatus
     """``posted``, ``pending_approval`` or ``rejected``."""
     community_id: uuid.UUID
     member_id: uuid.UUID

@@ -24,21 +24,48 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from service import clock
-from service.accounts.models import Community, Membership, Partner
+from service.accounts import views as people
 from service.accounts.service import Actor, require_role
 from service.audit.service import record
 from service.config import POINTS_PER_AWARD_MAX
 from service.db import is_postgres
-from service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.errors import raises
 from service.ids import new_id
 from service.points import ledger, rules
+from service.points.errors import (
+    AlreadyReversed,
+    ApproverConflict,
+    AwardNotFound,
+    AwardNotPending,
+    CommunityNotFound,
+    HoldNotFound,
+    HoldNotPending,
+    IdempotencyConflict,
+    InsufficientPoints,
+    InvalidExpiry,
+    InvalidExpiryMode,
+    InvalidExpiryValue,
+    InvalidIdempotencyKey,
+    InvalidMemo,
+    InvalidPayee,
+    InvalidPoints,
+    InvalidReason,
+    InvalidReasonCode,
+    InvalidRef,
+    InvalidThreshold,
+    MemberNotFound,
+    NotReversible,
+    PartnerNotFound,
+    SameAccount,
+    SameAdmin,
+    TransferNotFound,
+)
 from service.points.models import (
     CODE_MAX,
     IDEMPOTENCY_KEY_MAX,
@@ -53,9 +80,19 @@ from service.points.models import (
     Policy,
     Transfer,
 )
+from service.points.views import (
+    Balance,
+    EntryView,
+    balance,
+    earned_leaderboard,
+    entries,
+    get_policy,
+    list_awards,
+)
 
 __all__ = [
     "HOLD_LIFETIME_MAX",
+    # The read side lives in views.py; these stay importable from here for other domains' callers.
     "Balance",
     "EntryView",
     "HoldResult",
@@ -111,24 +148,12 @@ class HoldResult:
     replayed: bool = False
 
 
-@dataclass(frozen=True)
-class Balance:
-    available: int
-    held: int
-    earned: int
-    spent: int
-    expired: int
-    expiring: list[tuple[int, datetime]] = field(default_factory=list)
-
-
 # ---------------------------------------------------------------- validation
 
 
 def _check_points(points: int) -> int:
     if isinstance(points, bool) or not isinstance(points, int) or not 1 <= points <= POINTS_PER_AWARD_MAX:
-        raise InvalidInput(
-            "invalid_points",
-            "Points must be a whole number from 1 to %(max)s.",
+        raise InvalidPoints(
             params={"max": POINTS_PER_AWARD_MAX},
             errors=[{"field": "points", "message": "1-%(max)s"}],
         )
@@ -139,54 +164,37 @@ def _check_text(
     code: str, memo: str, ref_type: str | None, ref_id: str | None, key: str | None
 ) -> tuple[str, str, str | None, str | None, str | None]:
     if not isinstance(code, str) or not CODE_RE.match(code):
-        raise InvalidInput(
-            "invalid_code", "Reason code must be 1-%(max)s of a-z 0-9 _.", params={"max": CODE_MAX}
-        )
+        raise InvalidReasonCode(params={"max": CODE_MAX})
     memo = (memo or "").strip()
     if len(memo) > MEMO_MAX:
-        raise InvalidInput(
-            "invalid_memo",
-            "Memo must be at most %(max)s characters.",
+        raise InvalidMemo(
             params={"max": MEMO_MAX},
             errors=[{"field": "memo", "message": "at most %(max)s characters"}],
         )
     if (ref_type is not None and not 1 <= len(ref_type) <= REF_TYPE_MAX) or (
         ref_id is not None and not 1 <= len(ref_id) <= REF_ID_MAX
     ):
-        raise InvalidInput("invalid_ref", "Reference type or id is empty or too long.")
+        raise InvalidRef()
     if key is not None:
         key = key.strip()
         if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX:
-            raise InvalidInput(
-                "invalid_idempotency_key",
-                "Idempotency key must be 1-%(max)s characters.",
-                params={"max": IDEMPOTENCY_KEY_MAX},
-            )
+            raise InvalidIdempotencyKey(params={"max": IDEMPOTENCY_KEY_MAX})
     return code, memo, ref_type, ref_id, key
 
 
-def _insufficient(available: int, points: int) -> Conflict:
-    return Conflict(
-        "insufficient_points",
-        "Not enough points: %(available)s available, %(needed)s needed.",
-        status=409,
-        params={"available": available, "needed": points},
-    )
+def _refuse(status: str, available: int, points: int) -> None:
+    """The one mapping of the posting engine's refusals to errors (transfers and holds alike).
 
-
-def _key_conflict() -> Conflict:
-    return Conflict("idempotency_conflict", "This idempotency key was used with a different request.")
+    ``key_conflict``: the idempotency key was used with other content; ``insufficient``: the member has
+    ``available`` points, fewer than ``points``. Other statuses pass (the caller handles them).
+    """
+    if status == "key_conflict":
+        raise IdempotencyConflict()
+    if status == "insufficient":
+        raise InsufficientPoints(params={"available": available, "needed": points})
 
 
 # ---------------------------------------------------------------- accounts
-
-
-def _owner_key(kind: str, member_id: uuid.UUID | None, partner_id: uuid.UUID | None, shard: int = 0) -> str:
-    if kind == "member":
-        return f"member:{member_id}"
-    if kind == "partner":
-        return f"partner:{partner_id}"
-    return f"{kind}:{shard}" if shard else kind
 
 
 def _insert(db: AsyncSession) -> Any:
@@ -201,7 +209,7 @@ async def _find_account(
     partner_id: uuid.UUID | None = None,
     shard: int = 0,
 ) -> Account | None:
-    owner = _owner_key(kind, member_id, partner_id, shard)
+    owner = rules.owner_key(kind, member_id, partner_id, shard)
     result: Account | None = await db.scalar(
         select(Account)
         .where(Account.community_id == community_id, Account.owner_key == owner)
@@ -210,6 +218,7 @@ async def _find_account(
     return result
 
 
+@raises(MemberNotFound, PartnerNotFound, CommunityNotFound)
 async def account_for(
     db: AsyncSession,
     community_id: uuid.UUID,
@@ -226,24 +235,18 @@ async def account_for(
     if found is not None:
         return found
     if kind == "member":
-        is_member = await db.scalar(
-            select(Membership.id).where(
-                Membership.community_id == community_id, Membership.member_id == member_id
-            )
-        )
-        if is_member is None:
-            raise NotFound("member_not_found", "That person is not a member of this community.")
+        if member_id is None or not await people.is_member(db, member_id, community_id):
+            raise MemberNotFound()
     elif kind == "partner":
-        partner = await db.get(Partner, partner_id) if partner_id else None
-        if partner is None or partner.community_id != community_id:
-            raise NotFound("partner_not_found", "No such partner in this community.")
-    elif await db.get(Community, community_id) is None:
-        raise NotFound("community_not_found", "No such community.")
+        if partner_id is None or await people.partner_community(db, partner_id) != community_id:
+            raise PartnerNotFound()
+    elif not await people.community_exists(db, community_id):
+        raise CommunityNotFound()
     values = {
         "id": new_id(),
         "community_id": community_id,
         "kind": kind,
-        "owner_key": _owner_key(kind, member_id, partner_id, shard),
+        "owner_key": rules.owner_key(kind, member_id, partner_id, shard),
         "member_id": member_id,
         "partner_id": partner_id,
         "balance": 0,
@@ -275,20 +278,11 @@ async def _lock(db: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, A
     return {a.id: a for a in rows}
 
 
-async def get_policy(db: AsyncSession, community_id: uuid.UUID) -> Policy:
-    """The community's policy (defaults when it never set one; not added to the session then)."""
-    policy = await db.get(Policy, community_id)
-    return policy or Policy(
-        community_id=community_id, expiry_mode="never", expiry_value=0, award_approval_threshold=100
-    )
-
-
 async def _expiry_for(db: AsyncSession, community_id: uuid.UUID, now: datetime) -> datetime | None:
     policy = await get_policy(db, community_id)
     if policy.expiry_mode == "never":
         return None
-    community = await db.get(Community, community_id)
-    zone = ZoneInfo(community.timezone if community else "Asia/Shanghai")
+    zone = ZoneInfo(await people.community_timezone(db, community_id))
     return rules.expiry_for(now, policy.expiry_mode, policy.expiry_value, zone)
 
 
@@ -454,7 +448,7 @@ async def _resolve(
 ) -> uuid.UUID | None:
     if isinstance(ref, uuid.UUID):
         return ref
-    owner = _owner_key(ref.kind, ref.member_id, ref.partner_id, ref.shard)
+    owner = rules.owner_key(ref.kind, ref.member_id, ref.partner_id, ref.shard)
     if cached and (known := ledger.known_account(community_id, owner)) is not None:
         return known
     if ref.create:
@@ -472,7 +466,7 @@ async def _resolve(
 def _forget(community_id: uuid.UUID, *refs: _Ref | uuid.UUID) -> None:
     for ref in refs:
         if isinstance(ref, _Ref):
-            owner = _owner_key(ref.kind, ref.member_id, ref.partner_id, ref.shard)
+            owner = rules.owner_key(ref.kind, ref.member_id, ref.partner_id, ref.shard)
             ledger.forget_account(community_id, owner)
 
 
@@ -543,17 +537,14 @@ async def _pair(
     target_id = await _resolve(db, community_id, target, cached=cached)
     source_id = await _resolve(db, community_id, source, cached=cached)
     if source_id is None:
-        raise _insufficient(0, points)
+        raise InsufficientPoints(params={"available": 0, "needed": points})
     if target_id is None:
         raise RuntimeError("a credited account is always created")
     return source_id, target_id
 
 
 def _posted(done: ledger.Posted, points: int) -> TransferResult:
-    if done.status == "key_conflict":
-        raise _key_conflict()
-    if done.status == "insufficient":
-        raise _insufficient(done.available, points)
+    _refuse(done.status, done.available, points)
     if done.transfer_id is None or done.status not in ("ok", "replayed"):
         raise RuntimeError(f"posting engine answered {done.status}")
     return TransferResult(done.transfer_id, done.points, replayed=done.status == "replayed")
@@ -562,6 +553,18 @@ def _posted(done: ledger.Posted, points: int) -> TransferResult:
 # ---------------------------------------------------------------- the contract
 
 
+@raises(
+    InvalidPoints,
+    InvalidReasonCode,
+    InvalidMemo,
+    InvalidRef,
+    InvalidIdempotencyKey,
+    MemberNotFound,
+    PartnerNotFound,
+    CommunityNotFound,
+    InsufficientPoints,
+    IdempotencyConflict,
+)
 async def award(
     db: AsyncSession,
     *,
@@ -604,10 +607,23 @@ async def award(
 
 def _payee(payee: str, payee_partner_id: uuid.UUID | None) -> _Ref:
     if payee not in PAYEES or (payee == "partner") != (payee_partner_id is not None):
-        raise InvalidInput("invalid_payee", "Payee must be 'store', or 'partner' with a partner id.")
+        raise InvalidPayee()
     return _Ref(payee, partner_id=payee_partner_id)
 
 
+@raises(
+    InvalidPoints,
+    InvalidReasonCode,
+    InvalidMemo,
+    InvalidRef,
+    InvalidIdempotencyKey,
+    InvalidPayee,
+    MemberNotFound,
+    PartnerNotFound,
+    CommunityNotFound,
+    InsufficientPoints,
+    IdempotencyConflict,
+)
 async def spend(
     db: AsyncSession,
     *,
@@ -644,6 +660,19 @@ async def spend(
     )
 
 
+@raises(
+    InvalidPoints,
+    InvalidReasonCode,
+    InvalidMemo,
+    InvalidRef,
+    InvalidIdempotencyKey,
+    SameAccount,
+    MemberNotFound,
+    PartnerNotFound,
+    CommunityNotFound,
+    InsufficientPoints,
+    IdempotencyConflict,
+)
 async def transfer(
     db: AsyncSession,
     *,
@@ -662,7 +691,7 @@ async def transfer(
     _check_points(points)
     code, memo, ref_type, ref_id, key = _check_text(code, memo, ref_type, ref_id, idempotency_key)
     if from_member_id == to_member_id:
-        raise InvalidInput("same_account", "Points cannot be sent to the same account.")
+        raise SameAccount()
     return await _move(
         db,
         community_id=community_id,
@@ -678,6 +707,21 @@ async def transfer(
     )
 
 
+@raises(
+    InvalidPoints,
+    InvalidReasonCode,
+    InvalidMemo,
+    InvalidRef,
+    InvalidIdempotencyKey,
+    TransferNotFound,
+    NotReversible,
+    AlreadyReversed,
+    MemberNotFound,
+    PartnerNotFound,
+    CommunityNotFound,
+    InsufficientPoints,
+    IdempotencyConflict,
+)
 async def reverse(
     db: AsyncSession,
     transfer_id: uuid.UUID,
@@ -694,20 +738,20 @@ async def reverse(
     _, memo, _, _, _ = _check_text("reversal", memo, None, None, None)
     original = await db.get(Transfer, transfer_id)
     if original is None or (community_id is not None and original.community_id != community_id):
-        raise NotFound("transfer_not_found", "No such transfer.")
+        raise TransferNotFound()
     if original.reverses_id is not None:
-        raise Conflict("not_reversible", "A correction cannot itself be reversed; post a new transfer.")
+        raise NotReversible()
     legs = list(
         await db.execute(select(Entry.account_id, Entry.points).where(Entry.transfer_id == transfer_id))
     )
     if len(legs) != 2:
-        raise Conflict("not_reversible", "Only two-sided transfers can be reversed.")
+        raise NotReversible(detail="Only two-sided transfers can be reversed.")
     (a_id, a_pts), (b_id, _) = legs
     debit_id, credit_id = (a_id, b_id) if a_pts > 0 else (b_id, a_id)
     await _lock(db, [debit_id, credit_id])
     done = await db.scalar(select(Transfer.id).where(Transfer.reverses_id == transfer_id))
     if done is not None:
-        raise Conflict("already_reversed", "This transfer was already reversed.")
+        raise AlreadyReversed()
     return await _move(
         db,
         community_id=original.community_id,
@@ -741,6 +785,20 @@ async def transfers_for_ref(
 # ---------------------------------------------------------------- holds
 
 
+@raises(
+    InvalidPoints,
+    InvalidReasonCode,
+    InvalidMemo,
+    InvalidRef,
+    InvalidIdempotencyKey,
+    InvalidExpiry,
+    InvalidPayee,
+    MemberNotFound,
+    PartnerNotFound,
+    CommunityNotFound,
+    InsufficientPoints,
+    IdempotencyConflict,
+)
 async def hold(
     db: AsyncSession,
     *,
@@ -766,7 +824,7 @@ async def hold(
     code, memo, ref_type, ref_id, key = _check_text(code, memo, ref_type, ref_id, idempotency_key)
     now = clock.now()
     if expires_at.tzinfo is None or not now < expires_at <= now + HOLD_LIFETIME_MAX:
-        raise InvalidInput("invalid_expiry", "A hold must expire in the future, within a year.")
+        raise InvalidExpiry()
     target, source = _payee(payee, payee_partner_id), _Ref("member", member_id, create=False)
     for cached in (True, False):
         source_id, target_id = await _pair(db, community_id, source, target, points, cached=cached)
@@ -797,10 +855,7 @@ async def hold(
         if held.status == "missing":
             _forget(community_id, target, source)
             continue
-        if held.status == "key_conflict":
-            raise _key_conflict()
-        if held.status == "insufficient":
-            raise _insufficient(held.available, points)
+        _refuse(held.status, held.available, points)
         if held.hold_id is None or held.expires_at is None:
             raise RuntimeError(f"posting engine answered {held.status}")
         return HoldResult(held.hold_id, held.points, held.expires_at, replayed=held.status == "replayed")
@@ -830,14 +885,19 @@ async def _locked_hold(db: AsyncSession, hold_id: uuid.UUID) -> Hold:
         select(Hold).where(Hold.id == hold_id).with_for_update().execution_options(populate_existing=True)
     )
     if found is None:
-        raise NotFound("hold_not_found", "No such hold.")
+        raise HoldNotFound()
     return found
 
 
-def _not_pending(found: Hold) -> Conflict:
-    return Conflict("hold_not_pending", "The hold is already %(status)s.", params={"status": found.status})
-
-
+@raises(
+    HoldNotFound,
+    HoldNotPending,
+    MemberNotFound,
+    PartnerNotFound,
+    CommunityNotFound,
+    InsufficientPoints,
+    IdempotencyConflict,
+)
 async def post_hold(
     db: AsyncSession, hold_id: uuid.UUID, *, actor_id: uuid.UUID | None = None
 ) -> TransferResult:
@@ -847,9 +907,9 @@ async def post_hold(
     """
     found = await _locked_hold(db, hold_id)
     if found.status != "pending":
-        raise _not_pending(found)
+        raise HoldNotPending(params={"status": found.status})
     if found.expires_at <= clock.now():
-        raise Conflict("hold_not_pending", "The hold has expired.")
+        raise HoldNotPending(detail="The hold has expired.")
     chash = rules.content_hash(
         "transfer",
         legs=[(found.account_id, -found.points), (found.payee_account_id, found.points)],
@@ -877,146 +937,16 @@ async def post_hold(
     return _posted(done, found.points)
 
 
+@raises(HoldNotFound, HoldNotPending)
 async def void_hold(
     db: AsyncSession, hold_id: uuid.UUID, *, actor_id: uuid.UUID | None = None, reason: str = ""
 ) -> None:
     """Release a pending hold back to the member's available balance. Raises ``hold_not_pending`` (409)."""
     outcome, status = await ledger.release(db, hold_id, "voided", reason[:MEMO_MAX], clock.now())
     if outcome == "not_found":
-        raise NotFound("hold_not_found", "No such hold.")
+        raise HoldNotFound()
     if outcome == "not_pending":
-        raise Conflict("hold_not_pending", "The hold is already %(status)s.", params={"status": status})
-
-
-# ---------------------------------------------------------------- reading
-
-
-async def balance(db: AsyncSession, community_id: uuid.UUID, member_id: uuid.UUID) -> Balance:
-    """The member's balance in the community (zeros for a member with no entries yet)."""
-    account = await _find_account(db, community_id, "member", member_id)
-    if account is None:
-        return Balance(0, 0, 0, 0, 0, [])
-    horizon = clock.now() + timedelta(days=rules.EXPIRING_WINDOW_DAYS)
-    rows = await db.execute(
-        select(Lot.expires_at, func.sum(Lot.remaining))
-        .where(Lot.account_id == account.id, Lot.remaining > 0, Lot.expires_at <= horizon)
-        .group_by(Lot.expires_at)
-        .order_by(Lot.expires_at)
-    )
-    expiring = [(int(points), at) for at, points in rows if at is not None]
-    return Balance(
-        account.balance - account.held, account.held, account.earned, account.spent, account.expired, expiring
-    )
-
-
-# ---------------------------------------------------------------- history
-
-
-@dataclass(frozen=True)
-class EntryView:
-    """One line of a member's history."""
-
-    id: uuid.UUID
-    seq: int
-    points: int
-    code: str
-    memo: str
-    created_at: datetime
-    ref_type: str | None
-    ref_id: str | None
-    transfer_id: uuid.UUID
-    expires_at: datetime | None
-
-
-async def entries(
-    db: AsyncSession,
-    community_id: uuid.UUID,
-    member_id: uuid.UUID,
-    *,
-    limit: int,
-    before_seq: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    code: str | None = None,
-) -> tuple[list[EntryView], int | None]:
-    """The member's entries, newest first; returns a page and the ``seq`` to continue before."""
-    account = await _find_account(db, community_id, "member", member_id)
-    if account is None:
-        return [], None
-    query = (
-        select(Entry, Transfer.code, Transfer.memo, Transfer.ref_type, Transfer.ref_id)
-        .join(Transfer, Transfer.id == Entry.transfer_id)
-        .where(Entry.account_id == account.id)
-    )
-    if before_seq is not None:
-        query = query.where(Entry.seq < before_seq)
-    if since is not None:
-        query = query.where(Entry.created_at >= since)
-    if until is not None:
-        query = query.where(Entry.created_at < until)
-    if code is not None:
-        query = query.where(Transfer.code == code)
-    rows = (await db.execute(query.order_by(Entry.seq.desc()).limit(limit + 1))).all()
-    items = [
-        EntryView(e.id, e.seq, e.points, c, m, e.created_at, rt, ri, e.transfer_id, e.expires_at)
-        for e, c, m, rt, ri in rows[:limit]
-    ]
-    return items, (items[-1].seq if len(rows) > limit else None)
-
-
-# ---------------------------------------------------------------- leaderboards
-
-
-async def earned_leaderboard(
-    db: AsyncSession,
-    community_id: uuid.UUID,
-    start: datetime,
-    end: datetime,
-    limit: int | None = 20,
-) -> list[tuple[uuid.UUID, int]]:
-    """Points EARNED by members in [start, end), most first: ``[(member_id, points)]``.
-
-    Earned means issued: the positive entries on member accounts of transfers whose debit side is one
-    of the community's issuance accounts (check-ins, claims, wishes, manual awards; any shard). Member
-    to member transfers, spending, refunds from the store or partners and expiry are not earning.
-    Reversals: a reversed award does not count at all, in the month it was posted (the award is
-    treated as if it never happened, so a correction next month does not push that month negative and
-    past months may drop when an award is corrected later). Reversals themselves are never counted.
-    One aggregate query; reads only; ties ordered by member id so the ranking is stable; ``limit=None``
-    returns every member who earned (for sums over groups such as teams).
-    """
-    member_acct = aliased(Account)
-    issuance_acct = aliased(Account)
-    issuance_leg = aliased(Entry)
-    correction = aliased(Transfer)
-    from_issuance = exists().where(
-        issuance_leg.transfer_id == Transfer.id,
-        issuance_leg.points < 0,
-        issuance_acct.id == issuance_leg.account_id,
-        issuance_acct.kind == "issuance",
-    )
-    reversed_later = exists().where(correction.reverses_id == Transfer.id)
-    total = func.sum(Entry.points).label("earned")
-    stmt = (
-        select(member_acct.member_id, total)
-        .select_from(member_acct)
-        .join(Entry, Entry.account_id == member_acct.id)
-        .join(Transfer, Transfer.id == Entry.transfer_id)
-        .where(
-            member_acct.community_id == community_id,
-            member_acct.kind == "member",
-            Entry.points > 0,
-            and_(Transfer.created_at >= start, Transfer.created_at < end),
-            Transfer.reverses_id.is_(None),
-            from_issuance,
-            ~reversed_later,
-        )
-        .group_by(member_acct.member_id)
-        .order_by(total.desc(), member_acct.member_id)
-    )
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return [(mid, int(pts)) for mid, pts in (await db.execute(stmt)).all() if mid is not None and pts]
+        raise HoldNotPending(params={"status": status})
 
 
 # ---------------------------------------------------------------- periodic work
@@ -1256,6 +1186,7 @@ REASON_MAX = 120
 """Longest reason of a manual award (shown in the member's history)."""
 
 
+@raises(InvalidExpiryMode, InvalidExpiryValue, InvalidThreshold, require_role)
 async def set_policy(
     db: AsyncSession,
     actor: Actor,
@@ -1269,23 +1200,17 @@ async def set_policy(
     await require_role(db, actor, community_id, "admin")
     limits = {"never": (0, 0), "days": (1, EXPIRY_DAYS_MAX), "years": (1, EXPIRY_YEARS_MAX)}
     if expiry_mode not in limits:
-        raise InvalidInput("invalid_expiry_mode", "Expiry mode must be never, days or years.")
+        raise InvalidExpiryMode()
     low, high = limits[expiry_mode]
     if expiry_mode == "never":
         expiry_value = 0
     if not low <= expiry_value <= high:
-        raise InvalidInput(
-            "invalid_expiry_value",
-            "For %(mode)s, the value must be from %(low)s to %(high)s.",
+        raise InvalidExpiryValue(
             params={"mode": expiry_mode, "low": low, "high": high},
             errors=[{"field": "expiry_value", "message": "%(low)s-%(high)s"}],
         )
     if not 0 <= award_approval_threshold <= POINTS_PER_AWARD_MAX:
-        raise InvalidInput(
-            "invalid_threshold",
-            "Threshold must be from 0 to %(max)s.",
-            params={"max": POINTS_PER_AWARD_MAX},
-        )
+        raise InvalidThreshold(params={"max": POINTS_PER_AWARD_MAX})
     policy = await db.get(Policy, community_id, with_for_update=True)
     if policy is None:
         policy = Policy(community_id=community_id)
@@ -1320,6 +1245,17 @@ async def _post_award(db: AsyncSession, award_request: AwardRequest, actor: Acto
     award_request.status, award_request.transfer_id = "posted", result.transfer_id
 
 
+@raises(
+    InvalidPoints,
+    InvalidReason,
+    InvalidReasonCode,
+    InvalidMemo,
+    InvalidRef,
+    InvalidIdempotencyKey,
+    MemberNotFound,
+    require_role,
+    award,
+)
 async def request_award(
     db: AsyncSession,
     actor: Actor,
@@ -1334,26 +1270,18 @@ async def request_award(
     """A manual award by an admin: posted now, or waiting for another admin above the threshold.
 
     An award to oneself always waits for another admin, whatever the amount.
-    Errors: invalid_points, invalid_reason, invalid_memo, member_not_found (404), forbidden (403).
     """
     await require_role(db, actor, community_id, "admin")
     _check_points(points)
     reason = " ".join((reason or "").split())
     if not 1 <= len(reason) <= REASON_MAX:
-        raise InvalidInput(
-            "invalid_reason",
-            "Reason must be 1 to %(max)s characters.",
+        raise InvalidReason(
             params={"max": REASON_MAX},
             errors=[{"field": "reason", "message": "1-%(max)s characters"}],
         )
     _, memo, _, _, _ = _check_text("manual_award", memo, None, None, None)
-    is_member = await db.scalar(
-        select(Membership.id).where(
-            Membership.community_id == community_id, Membership.member_id == member_id
-        )
-    )
-    if is_member is None:
-        raise NotFound("member_not_found", "That person is not a member of this community.")
+    if not await people.is_member(db, member_id, community_id):
+        raise MemberNotFound()
     policy = await get_policy(db, community_id)
     needs_approval = points > policy.award_approval_threshold or member_id == actor.member_id
     award_request = AwardRequest(
@@ -1401,27 +1329,24 @@ async def _pending_award(db: AsyncSession, actor: Actor, award_id: uuid.UUID) ->
         .execution_options(populate_existing=True)
     )
     if found is None:
-        raise NotFound("award_not_found", "No such award.")
+        raise AwardNotFound()
     await require_role(db, actor, found.community_id, "admin")
     if found.status != "pending_approval":
-        raise Conflict(
-            "award_not_pending", "This award is already %(status)s.", params={"status": found.status}
-        )
+        raise AwardNotPending(params={"status": found.status})
     if found.requested_by == actor.member_id:
-        raise Forbidden("same_admin", "Another administrator must decide on an award you asked for.")
+        raise SameAdmin()
     if found.member_id == actor.member_id:
-        raise Forbidden("approver_conflict", "Another administrator must decide on an award to you.")
+        raise ApproverConflict()
     return found
 
 
+@raises(AwardNotFound, AwardNotPending, SameAdmin, ApproverConflict, require_role, award)
 async def approve_award(
     db: AsyncSession, actor: Actor, award_id: uuid.UUID, *, client_addr: str | None = None
 ) -> AwardRequest:
     """A second admin approves a pending award; its points post now.
 
     Neither the admin who asked nor the member who benefits may approve.
-    Errors: award_not_found (404), forbidden (403), same_admin (403, the requester),
-    approver_conflict (403, the beneficiary), award_not_pending (409).
     """
     found = await _pending_award(db, actor, award_id)
     found.decided_by, found.decided_at = actor.member_id, clock.now()
@@ -1431,6 +1356,7 @@ async def approve_award(
     return found
 
 
+@raises(AwardNotFound, AwardNotPending, SameAdmin, ApproverConflict, require_role)
 async def reject_award(
     db: AsyncSession, actor: Actor, award_id: uuid.UUID, *, client_addr: str | None = None
 ) -> AwardRequest:
@@ -1442,17 +1368,7 @@ async def reject_award(
     return found
 
 
-async def list_awards(
-    db: AsyncSession, actor: Actor, community_id: uuid.UUID, *, status: str | None = None, limit: int = 50
-) -> list[AwardRequest]:
-    """Manual awards of the community, newest first (admins only)."""
-    await require_role(db, actor, community_id, "admin")
-    query = select(AwardRequest).where(AwardRequest.community_id == community_id)
-    if status is not None:
-        query = query.where(AwardRequest.status == status)
-    return list(await db.scalars(query.order_by(AwardRequest.created_at.desc()).limit(limit)))
-
-
+@raises(require_role, reverse)
 async def reverse_as_admin(
     db: AsyncSession,
     actor: Actor,
@@ -1488,6 +1404,7 @@ async def reverse_as_admin(
     return result
 
 
+@raises(require_role)
 async def verify_as_admin(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> VerifyReport:
     await require_role(db, actor, community_id, "admin")
     return await verify(db, community_id)

@@ -13,17 +13,20 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.models import Partner
+from service.accounts import service as accounts
 from service.accounts.service import Actor
-from service.config import Settings
-from service.errors import InvalidInput
-from service.http import Limit, decode_cursor, encode_cursor, idempotent
+from service.accounts.views import member_names, partner_names
+from service.config import UPLOAD_MAX_BYTES, Settings
+from service.http import Limit, decode_cursor, encode_cursor, errors_of, idempotent
 from service.kit import csv as kit_csv
 from service.kit import qr
-from service.kit.masking import mask_code, mask_name
+from service.kit.masking import mask_code
+from service.points.errors import IdempotencyConflict
 from service.problems import localise
-from service.store import rules, service
+from service.store import rules, service, views
+from service.store.errors import InvalidCursor, InvalidImage
 from service.store.models import Offer, Order, Product, StoreSettings, Voucher
+from service.store.rules import OrderStatus, VoucherStatus
 from service.store.schemas import (
     CodeIn,
     OfferIn,
@@ -31,7 +34,6 @@ from service.store.schemas import (
     OrderIn,
     OrderOut,
     OrderPage,
-    PartnerLineOut,
     PartnerReportOut,
     PickupIn,
     PickupOut,
@@ -53,7 +55,7 @@ __all__ = ["ROUTES", "OfferController", "OrderController", "ProductController"]
 Cursor = Annotated[str | None, Parameter(max_length=200)]
 Month = Annotated[str | None, Parameter(max_length=7, description="YYYY-MM (default: this month)")]
 Format = Annotated[Literal["json", "csv"], Parameter(description="csv: UTF-8 with BOM, for Excel")]
-IMAGE_BODY_MAX = rules.IMAGE_MAX_BYTES + 65_536
+IMAGE_BODY_MAX = UPLOAD_MAX_BYTES + 65_536
 CSV_TYPE = "text/csv; charset=utf-8"
 PNG_CACHE = {"Cache-Control": "private, no-store"}
 
@@ -63,13 +65,22 @@ PNG_CACHE = {"Cache-Control": "private, no-store"}
 
 def product_out(p: Product, my_limit_left: int | None = None) -> ProductOut:
     base = f"/api/v1/products/{p.id}"
-    image = f"{base}/image?v={p.image_version}" if p.image_version else None
-    thumb = f"{base}/thumb?v={p.image_version}" if p.image_version else None
-    left = my_limit_left if my_limit_left is not None else p.limit_per_member
     return ProductOut(
-        p.id, p.community_id, p.name, p.description, p.category, p.points, p.stock, p.limit_per_member,
-        left, p.active, p.available_from, p.available_until, image, thumb,
-    )  # fmt: skip
+        id=p.id,
+        community_id=p.community_id,
+        name=p.name,
+        description=p.description,
+        category=p.category,
+        points=p.points,
+        stock=p.stock,
+        limit_per_member=p.limit_per_member,
+        my_limit_left=my_limit_left if my_limit_left is not None else p.limit_per_member,
+        active=p.active,
+        available_from=p.available_from,
+        available_until=p.available_until,
+        image_url=f"{base}/image?v={p.image_version}" if p.image_version else None,
+        thumb_url=f"{base}/thumb?v={p.image_version}" if p.image_version else None,
+    )
 
 
 def order_out(
@@ -77,49 +88,78 @@ def order_out(
 ) -> OrderOut:
     """``staff``: the order as a clerk's list shows it, the pickup code masked and no URL or QR that
     would carry it, so a hand-out needs the code the member shows."""
-    if staff:
-        code, url, qr_url = mask_code(o.pickup_code), "", ""
-    else:
-        code, url, qr_url = (
-            o.pickup_code,
-            f"{settings.public_url}/o/{o.pickup_code}",
-            f"/api/v1/orders/{o.id}/qr.png",
-        )
     return OrderOut(
-        o.id, o.status, o.points, code, o.expires_at, o.product_id, product_name, o.quantity,
-        o.member_id, o.created_at, url, qr_url, o.closed_at, member_name,
-    )  # fmt: skip
+        id=o.id,
+        status=o.status,
+        points=o.points,
+        pickup_code=mask_code(o.pickup_code) if staff else o.pickup_code,
+        expires_at=o.expires_at,
+        product_id=o.product_id,
+        product_name=product_name,
+        quantity=o.quantity,
+        member_id=o.member_id,
+        created_at=o.created_at,
+        pickup_url="" if staff else f"{settings.public_url}/o/{o.pickup_code}",
+        qr_url="" if staff else f"/api/v1/orders/{o.id}/qr.png",
+        closed_at=o.closed_at,
+        member_name=member_name,
+    )
 
 
 def offer_out(o: Offer, partner_name: str, my_claimed: int = 0) -> OfferOut:
-    left = None if o.quota_total is None else max(0, o.quota_total - o.claimed_count)
     return OfferOut(
-        o.id, o.community_id, o.partner_id, partner_name, o.title, o.description, o.points, o.valid_from,
-        o.valid_until, o.quota_total, left, o.limit_per_member, o.voucher_minutes, o.active, my_claimed,
-    )  # fmt: skip
+        id=o.id,
+        community_id=o.community_id,
+        partner_id=o.partner_id,
+        partner_name=partner_name,
+        title=o.title,
+        description=o.description,
+        points=o.points,
+        valid_from=o.valid_from,
+        valid_until=o.valid_until,
+        quota_total=o.quota_total,
+        quota_left=None if o.quota_total is None else max(0, o.quota_total - o.claimed_count),
+        limit_per_member=o.limit_per_member,
+        voucher_minutes=o.voucher_minutes,
+        active=o.active,
+        my_claimed=my_claimed,
+    )
 
 
 def voucher_out(
-    v: Voucher, settings: Settings, offer: Offer | None = None, partner: Partner | None = None, who: str = "",
-    *, staff: bool = False,
-) -> VoucherOut:  # fmt: skip
+    v: Voucher,
+    settings: Settings,
+    offer_title: str | None = None,
+    partner_name: str | None = None,
+    member_name: str = "",
+    *,
+    staff: bool = False,
+) -> VoucherOut:
     """``staff``: as the partner's list shows it, the code masked and no URL or QR that carries it."""
-    if staff:
-        code, url, qr_url = mask_code(v.code), "", ""
-    else:
-        code, url, qr_url = v.code, f"{settings.public_url}/v/{v.code}", f"/api/v1/vouchers/{v.id}/qr.png"
     return VoucherOut(
-        v.id, code, v.status, v.expires_at, v.points, v.offer_id, v.partner_id, v.created_at, url, qr_url,
-        offer.title if offer else None, partner.name if partner else None, v.redeemed_at, who or None,
-    )  # fmt: skip
+        id=v.id,
+        code=mask_code(v.code) if staff else v.code,
+        status=v.status,
+        expires_at=v.expires_at,
+        points=v.points,
+        offer_id=v.offer_id,
+        partner_id=v.partner_id,
+        created_at=v.created_at,
+        voucher_url="" if staff else f"{settings.public_url}/v/{v.code}",
+        qr_url="" if staff else f"/api/v1/vouchers/{v.id}/qr.png",
+        offer_title=offer_title,
+        partner_name=partner_name,
+        redeemed_at=v.redeemed_at,
+        member_name=member_name or None,
+    )
 
 
 def settings_out(s: StoreSettings) -> SettingsOut:
     return SettingsOut(
-        s.community_id,
-        s.fen_per_point,
-        s.voucher_minutes or rules.VOUCHER_MINUTES_DEFAULT,
-        s.order_days or rules.ORDER_DAYS_DEFAULT,
+        community_id=s.community_id,
+        fen_per_point=s.fen_per_point,
+        voucher_minutes=s.voucher_minutes or rules.VOUCHER_MINUTES_DEFAULT,
+        order_days=s.order_days or rules.ORDER_DAYS_DEFAULT,
     )
 
 
@@ -128,7 +168,7 @@ def _after(cursor: str | None) -> uuid.UUID | None:
     try:
         return uuid.UUID(raw) if raw else None
     except ValueError as exc:
-        raise InvalidInput("invalid_cursor", "The cursor is not one this API gave out.") from exc
+        raise InvalidCursor() from exc
 
 
 def _next(last: uuid.UUID | None) -> str | None:
@@ -153,7 +193,7 @@ async def _image_bytes(request: Request[Any, Any, Any]) -> bytes:
         form = await request.form()
         upload = form.get("image") or form.get("file")
         if upload is None or isinstance(upload, str):
-            raise InvalidInput("invalid_image", "Send the image in the multipart field 'image'.")
+            raise InvalidImage(detail="Send the image in the multipart field 'image'.")
         data: bytes = await upload.read()
         return data
     return await request.body()
@@ -169,7 +209,7 @@ class ProductController(Controller):
     @post(
         "/communities/{cid:uuid}/products",
         summary="Add a product to the points supermarket (clerk)",
-        description="Errors: invalid_name, invalid_points, invalid_stock, invalid_window, forbidden.",
+        responses=errors_of(service.create_product),
     )
     async def create(self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: ProductIn) -> ProductOut:
         p = await service.create_product(
@@ -182,18 +222,19 @@ class ProductController(Controller):
     @get(
         "/communities/{cid:uuid}/products",
         summary="Products on offer, with stock left and the caller's monthly limit left (member)",
-        description="`all=true` (clerks) includes inactive and out-of-window products. Errors: forbidden.",
+        description="`all=true` (clerks) includes inactive and out-of-window products.",
+        responses=errors_of(views.list_products),
     )
     async def list_products(
         self, db: AsyncSession, actor: Actor, cid: uuid.UUID, all: bool = False
     ) -> list[ProductOut]:
-        views = await service.list_products(db, actor, cid, include_inactive=all)
-        return [product_out(v.product, v.my_limit_left) for v in views]
+        found = await views.list_products(db, actor, cid, include_inactive=all)
+        return [product_out(v.product, v.my_limit_left) for v in found]
 
     @patch(
         "/products/{pid:uuid}",
         summary="Change a product; stock_delta adds to or takes from the stock (clerk)",
-        description="Errors: product_not_found, stock_not_enough (409), invalid_window, forbidden.",
+        responses=errors_of(service.update_product),
     )
     async def update(self, db: AsyncSession, actor: Actor, pid: uuid.UUID, data: ProductPatch) -> ProductOut:
         changes = {f: getattr(data, f) for f in data.__struct_fields__ if f != "stock_delta"}
@@ -206,7 +247,8 @@ class ProductController(Controller):
         request_max_body_size=IMAGE_BODY_MAX,
         summary="Upload the product's image as the raw body or the multipart field 'image' (clerk)",
         description="JPEG, PNG, WebP, GIF or BMP up to 5 MB; re-encoded without EXIF, with a thumbnail. "
-        "Errors: invalid_image, image_too_large, request_too_large (413), forbidden.",
+        "A larger body is refused request_too_large (413).",
+        responses=errors_of(service.set_product_image, InvalidImage),
     )
     async def upload_image(
         self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, pid: uuid.UUID
@@ -214,26 +256,39 @@ class ProductController(Controller):
         raw = await _image_bytes(request)
         return product_out(await service.set_product_image(db, actor, pid, raw))
 
-    @get("/products/{pid:uuid}/image", summary="The product's image", media_type="image/jpeg")
+    @get(
+        "/products/{pid:uuid}/image",
+        summary="The product's image",
+        media_type="image/jpeg",
+        responses=errors_of(views.product_image),
+    )
     async def image(self, db: AsyncSession, pid: uuid.UUID) -> Response[bytes]:
-        data, media = await service.product_image(db, pid, thumb=False)
+        data, media = await views.product_image(db, pid, thumb=False)
         return Response(data, media_type=media, headers={"Cache-Control": "public, max-age=86400"})
 
-    @get("/products/{pid:uuid}/thumb", summary="The product's thumbnail", media_type="image/jpeg")
+    @get(
+        "/products/{pid:uuid}/thumb",
+        summary="The product's thumbnail",
+        media_type="image/jpeg",
+        responses=errors_of(views.product_image),
+    )
     async def thumb(self, db: AsyncSession, pid: uuid.UUID) -> Response[bytes]:
-        data, media = await service.product_image(db, pid, thumb=True)
+        data, media = await views.product_image(db, pid, thumb=True)
         return Response(data, media_type=media, headers={"Cache-Control": "public, max-age=86400"})
 
-    @get("/communities/{cid:uuid}/store-settings", summary="Store settings of the community (member)")
+    @get(
+        "/communities/{cid:uuid}/store-settings",
+        summary="Store settings of the community (member)",
+        responses=errors_of(views.settings_for),
+    )
     async def get_settings(self, db: AsyncSession, actor: Actor, cid: uuid.UUID) -> SettingsOut:
-        await service.accounts.require_role(db, actor, cid, "member")
-        return settings_out(await service.get_settings(db, cid))
+        return settings_out(await views.settings_for(db, actor, cid))
 
     @put(
         "/communities/{cid:uuid}/store-settings",
         status_code=200,
         summary="Set the points-to-yuan rate (fen per point), voucher minutes and order days (admin)",
-        description="Errors: invalid_fen_per_point, invalid_voucher_minutes, invalid_order_days, forbidden.",
+        responses=errors_of(service.update_settings),
     )
     async def put_settings(
         self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: SettingsIn
@@ -256,9 +311,11 @@ class OrderController(Controller):
         "/orders",
         status_code=201,
         summary="Reserve a product: holds the points, takes the stock, gives a pickup code (member)",
-        description="Accepts Idempotency-Key. Errors: product_not_found, product_unavailable, "
-        "out_of_stock (409), limit_reached (409), insufficient_points (409), idempotency_conflict.",
-        responses={201: ResponseSpec(data_container=OrderOut, description="The reserved order")},
+        description="Accepts Idempotency-Key.",
+        responses={
+            201: ResponseSpec(data_container=OrderOut, description="The reserved order"),
+            **errors_of(service.reserve_order, IdempotencyConflict),
+        },
     )
     async def reserve(
         self,
@@ -270,7 +327,7 @@ class OrderController(Controller):
     ) -> Response[bytes]:
         async def work() -> tuple[int, OrderOut]:
             order = await service.reserve_order(db, actor, data.product_id, data.quantity)
-            product = await service.get_product(db, order.product_id)
+            product = await views.get_product(db, order.product_id)
             return 201, order_out(order, product.name, settings)
 
         return await idempotent(request, db, actor, work)
@@ -279,19 +336,27 @@ class OrderController(Controller):
         "/orders/pickup",
         status_code=200,
         summary="Hand out an order by its pickup code; the points post to the store (clerk)",
-        description="The code may be typed or scanned (the /o/<code> URL works too). Errors: invalid_code, "
-        "order_not_found, forbidden, order_already_fulfilled (409), order_cancelled (409), "
-        "order_expired (409).",
-        responses={200: ResponseSpec(data_container=PickupOut, description="The fulfilled order")},
+        description="The code may be typed or scanned (the /o/<code> URL works too).",
+        responses={
+            200: ResponseSpec(data_container=PickupOut, description="The fulfilled order"),
+            **errors_of(service.pickup_order, IdempotencyConflict),
+        },
     )
     async def pickup(
         self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, data: PickupIn
     ) -> Response[bytes]:
         async def work() -> tuple[int, PickupOut]:
             o = await service.pickup_order(db, actor, data.pickup_code)
-            p = await service.get_product(db, o.product_id)
-            who = mask_name((await service.accounts.get_member(db, o.member_id)).name)
-            return 200, PickupOut("fulfilled", o.id, o.points, p.name, o.quantity, who)
+            p = await views.get_product(db, o.product_id)
+            names = await member_names(db, [o.member_id], masked=True)
+            return 200, PickupOut(
+                status="fulfilled",
+                id=o.id,
+                points=o.points,
+                product_name=p.name,
+                quantity=o.quantity,
+                member_name=names.get(o.member_id, ""),
+            )
 
         return await idempotent(request, db, actor, work)
 
@@ -299,52 +364,61 @@ class OrderController(Controller):
         "/orders/{oid:uuid}/cancel",
         status_code=200,
         summary="Cancel a reserved order: points and stock come back (the member or a clerk)",
-        description="Errors: order_not_found, forbidden, order_already_fulfilled (409), order_cancelled, "
-        "order_expired.",
+        responses=errors_of(service.cancel_order),
     )
     async def cancel(self, db: AsyncSession, actor: Actor, oid: uuid.UUID) -> StatusOut:
         order = await service.cancel_order(db, actor, oid)
-        return StatusOut(order.status, order.id)
+        return StatusOut(status=order.status, id=order.id)
 
     @get(
         "/orders/{oid:uuid}",
         summary="One order (its member, or a clerk who sees the pickup code masked)",
-        description="Errors: order_not_found.",
+        responses=errors_of(views.order_for_viewer),
     )
     async def show(self, db: AsyncSession, actor: Actor, settings: Settings, oid: uuid.UUID) -> OrderOut:
-        order, product = await service.order_for_viewer(db, actor, oid)
+        order, product = await views.order_for_viewer(db, actor, oid)
         return order_out(order, product.name, settings, staff=order.member_id != actor.member_id)
 
     @get(
         "/orders/{oid:uuid}/qr.png",
         summary="QR code of the order's pickup URL <public_url>/o/<code> (its member only)",
         media_type="image/png",
+        responses=errors_of(views.order_for_viewer),
     )
     async def qr(self, db: AsyncSession, actor: Actor, settings: Settings, oid: uuid.UUID) -> Response[bytes]:
-        order, _ = await service.order_for_viewer(db, actor, oid, owner_only=True)
+        order, _ = await views.order_for_viewer(db, actor, oid, owner_only=True)
         return _png(qr.png(f"{settings.public_url}/o/{order.pickup_code}"))
 
-    @get("/me/orders", summary="The caller's orders in a community, newest first")
+    @get(
+        "/me/orders",
+        summary="The caller's orders in a community, newest first",
+        responses=errors_of(views.list_orders, InvalidCursor),
+    )
     async def mine(
         self, db: AsyncSession, actor: Actor, settings: Settings, community_id: uuid.UUID, limit: Limit,
         cursor: Cursor = None,
     ) -> OrderPage:  # fmt: skip
-        rows, last = await service.list_orders(
+        rows, last = await views.list_orders(
             db, actor, community_id, mine=True, limit=limit, before=_after(cursor)
         )
-        return OrderPage([order_out(o, p.name, settings) for o, p, _ in rows], _next(last))
+        return OrderPage(
+            items=[order_out(r.order, r.product_name, settings) for r in rows], next_cursor=_next(last)
+        )
 
-    @get("/communities/{cid:uuid}/orders", summary="Orders of the community, newest first (clerk)")
+    @get(
+        "/communities/{cid:uuid}/orders",
+        summary="Orders of the community, newest first (clerk)",
+        responses=errors_of(views.list_orders, InvalidCursor),
+    )
     async def community_orders(
         self, db: AsyncSession, actor: Actor, settings: Settings, cid: uuid.UUID, limit: Limit,
-        cursor: Cursor = None,
-        status: Literal["reserved", "fulfilled", "cancelled", "expired"] | None = None,
+        cursor: Cursor = None, status: OrderStatus | None = None,
     ) -> OrderPage:  # fmt: skip
-        rows, last = await service.list_orders(
+        rows, last = await views.list_orders(
             db, actor, cid, mine=False, status=status, limit=limit, before=_after(cursor)
         )
-        items = [order_out(o, p.name, settings, mask_name(m.name), staff=True) for o, p, m in rows]
-        return OrderPage(items, _next(last))
+        items = [order_out(r.order, r.product_name, settings, r.member_name, staff=True) for r in rows]
+        return OrderPage(items=items, next_cursor=_next(last))
 
 
 # ---------------------------------------------------------------- partner alliance
@@ -357,7 +431,7 @@ class OfferController(Controller):
     @post(
         "/partners/{pid:uuid}/offers",
         summary="Publish a discount for points (admin or that partner's staff)",
-        description="Errors: partner_not_found, invalid_title, invalid_points, invalid_window, forbidden.",
+        responses=errors_of(service.create_offer),
     )
     async def create_offer(self, db: AsyncSession, actor: Actor, pid: uuid.UUID, data: OfferIn) -> OfferOut:
         o = await service.create_offer(
@@ -365,26 +439,37 @@ class OfferController(Controller):
             valid_from=data.valid_from, valid_until=data.valid_until, quota_total=data.quota_total,
             limit_per_member=data.limit_per_member, voucher_minutes=data.voucher_minutes,
         )  # fmt: skip
-        return offer_out(o, (await service.accounts.get_partner(db, pid)).name)
+        return offer_out(o, (await partner_names(db, [pid])).get(pid, ""))
 
-    @get("/partners/{pid:uuid}/offers", summary="All offers of a partner (admin or that partner's staff)")
+    @get(
+        "/partners/{pid:uuid}/offers",
+        summary="All offers of a partner (admin or that partner's staff)",
+        responses=errors_of(accounts.get_partner, views.list_offers),
+    )
     async def partner_offers(self, db: AsyncSession, actor: Actor, pid: uuid.UUID) -> list[OfferOut]:
-        partner = await service.accounts.get_partner(db, pid)
-        await service.accounts.require_role(db, actor, partner.community_id, "partner", partner_id=pid)
-        rows = await service.list_offers(db, actor, partner.community_id, partner_id=pid, current_only=False)
-        return [offer_out(o, p.name, n) for o, p, n in rows]
+        partner = await accounts.get_partner(db, pid)
+        rows = await views.list_offers(db, actor, partner.community_id, partner_id=pid, current_only=False)
+        return [offer_out(r.offer, r.partner.name, r.my_claimed) for r in rows]
 
-    @get("/communities/{cid:uuid}/offers", summary="Offers open now in the community (member)")
+    @get(
+        "/communities/{cid:uuid}/offers",
+        summary="Offers open now in the community (member)",
+        responses=errors_of(views.list_offers),
+    )
     async def list_offers(self, db: AsyncSession, actor: Actor, cid: uuid.UUID) -> list[OfferOut]:
-        return [offer_out(o, p.name, n) for o, p, n in await service.list_offers(db, actor, cid)]
+        return [
+            offer_out(r.offer, r.partner.name, r.my_claimed) for r in await views.list_offers(db, actor, cid)
+        ]
 
     @post(
         "/offers/{oid:uuid}/vouchers",
         status_code=201,
         summary="Claim a voucher: holds the points, gives a one-time code valid for minutes (member)",
-        description="Accepts Idempotency-Key. Errors: offer_not_found, offer_not_open (409), "
-        "offer_sold_out (409), limit_reached (409), insufficient_points (409), idempotency_conflict.",
-        responses={201: ResponseSpec(data_container=VoucherOut, description="The issued voucher")},
+        description="Accepts Idempotency-Key.",
+        responses={
+            201: ResponseSpec(data_container=VoucherOut, description="The issued voucher"),
+            **errors_of(service.claim_voucher, IdempotencyConflict),
+        },
     )
     async def claim(
         self,
@@ -404,21 +489,27 @@ class OfferController(Controller):
         status_code=200,
         summary="Redeem a voucher code; the points go to the partner (that partner's staff)",
         description="The code may be typed or scanned (the /v/<code> URL works too). Another partner's code "
-        "is refused as voucher_not_found and changes nothing. Errors: invalid_code, voucher_not_found (404), "
-        "voucher_already_redeemed (409), voucher_expired (409), voucher_cancelled (409).",
-        responses={200: ResponseSpec(data_container=RedeemOut, description="The redeemed voucher")},
+        "is refused as voucher_not_found and changes nothing.",
+        responses={
+            200: ResponseSpec(data_container=RedeemOut, description="The redeemed voucher"),
+            **errors_of(service.redeem_voucher, IdempotencyConflict),
+        },
     )
     async def redeem(
         self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, data: CodeIn
     ) -> Response[bytes]:
         async def work() -> tuple[int, RedeemOut]:
             r = await service.redeem_voucher(db, actor, data.code)
-            partner = await service.accounts.get_partner(db, r.voucher.partner_id)
             v = r.voucher
+            shop = (await partner_names(db, [v.partner_id])).get(v.partner_id, "")
             return 200, RedeemOut(
-                "redeemed", v.id, v.points, offer_out(r.offer, partner.name), r.member_name,
-                v.redeemed_at or v.created_at,
-            )  # fmt: skip
+                status="redeemed",
+                id=v.id,
+                points=v.points,
+                offer=offer_out(r.offer, shop),
+                member_name=r.member_name,
+                redeemed_at=v.redeemed_at or v.created_at,
+            )
 
         return await idempotent(request, db, actor, work)
 
@@ -426,93 +517,113 @@ class OfferController(Controller):
         "/vouchers/{vid:uuid}/cancel",
         status_code=200,
         summary="Give back an unused voucher; its points are released (the member)",
-        description="Errors: voucher_not_found, voucher_already_redeemed (409), voucher_expired (409).",
+        responses=errors_of(service.cancel_voucher),
     )
     async def cancel(self, db: AsyncSession, actor: Actor, vid: uuid.UUID) -> StatusOut:
         v = await service.cancel_voucher(db, actor, vid)
-        return StatusOut(v.status, v.id)
+        return StatusOut(status=v.status, id=v.id)
 
     @get(
         "/vouchers/{vid:uuid}/qr.png",
         summary="QR code of the voucher URL <public_url>/v/<code> (its member)",
         media_type="image/png",
+        responses=errors_of(views.voucher_for_viewer),
     )
     async def qr(self, db: AsyncSession, actor: Actor, settings: Settings, vid: uuid.UUID) -> Response[bytes]:
-        voucher, _ = await service.voucher_for_viewer(db, actor, vid, owner_only=True)
+        voucher, _ = await views.voucher_for_viewer(db, actor, vid, owner_only=True)
         return _png(qr.png(f"{settings.public_url}/v/{voucher.code}"))
 
-    @get("/me/vouchers", summary="The caller's vouchers in a community, newest first")
+    @get(
+        "/me/vouchers",
+        summary="The caller's vouchers in a community, newest first",
+        responses=errors_of(views.list_vouchers, InvalidCursor),
+    )
     async def mine(
         self, db: AsyncSession, actor: Actor, settings: Settings, community_id: uuid.UUID, limit: Limit,
         cursor: Cursor = None,
     ) -> VoucherPage:  # fmt: skip
-        rows, last = await service.list_vouchers(db, actor, community_id, limit=limit, before=_after(cursor))
-        return VoucherPage([voucher_out(v, settings, o, p) for v, o, p, _ in rows], _next(last))
+        rows, last = await views.list_vouchers(db, actor, community_id, limit=limit, before=_after(cursor))
+        items = [voucher_out(r.voucher, settings, r.offer_title, r.partner_name) for r in rows]
+        return VoucherPage(items=items, next_cursor=_next(last))
 
-    @get("/partners/{pid:uuid}/vouchers", summary="A partner's vouchers, newest first (that partner's staff)")
+    @get(
+        "/partners/{pid:uuid}/vouchers",
+        summary="A partner's vouchers, newest first (that partner's staff)",
+        responses=errors_of(accounts.get_partner, views.list_vouchers, InvalidCursor),
+    )
     async def partner_vouchers(
         self, db: AsyncSession, actor: Actor, settings: Settings, pid: uuid.UUID, limit: Limit,
-        cursor: Cursor = None, status: Literal["issued", "redeemed", "expired", "cancelled"] | None = None,
+        cursor: Cursor = None, status: VoucherStatus | None = None,
     ) -> VoucherPage:  # fmt: skip
-        partner = await service.accounts.get_partner(db, pid)
-        rows, last = await service.list_vouchers(
+        partner = await accounts.get_partner(db, pid)
+        rows, last = await views.list_vouchers(
             db, actor, partner.community_id, partner_id=pid, status=status, limit=limit, before=_after(cursor)
         )
-        items = [voucher_out(v, settings, o, p, mask_name(m.name), staff=True) for v, o, p, m in rows]
-        return VoucherPage(items, _next(last))
+        items = [
+            voucher_out(r.voucher, settings, r.offer_title, r.partner_name, r.member_name, staff=True)
+            for r in rows
+        ]
+        return VoucherPage(items=items, next_cursor=_next(last))
 
     @get(
         "/partners/{pid:uuid}/settlement",
         summary="A partner's monthly statement: count, points, yuan and the list (admin or that partner)",
         description="`format=csv` gives a spreadsheet for Excel (UTF-8 with BOM, headers in the reader's "
-        "language, times in the community's time zone). "
-        "Errors: invalid_month, partner_not_found, forbidden.",
-        responses={200: ResponseSpec(data_container=SettlementOut, description="The statement")},
+        "language, times in the community's time zone).",
+        responses={
+            200: ResponseSpec(data_container=SettlementOut, description="The statement"),
+            **errors_of(views.settlement),
+        },
     )
     async def settlement(
         self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, pid: uuid.UUID,
         month: Month = None, format: Format = "json",
     ) -> Response[Any]:  # fmt: skip
-        partner = await service.accounts.get_partner(db, pid)
-        st = await service.settlement(
-            db, actor, pid, month or await service.current_month(db, partner.community_id)
-        )
+        st = await views.settlement(db, actor, pid, month)
         if format == "csv":
-            tz = (await service.accounts.get_community(db, partner.community_id)).timezone
-            return _csv(_settlement_csv(st, tz, partial(localise, request)), f"settlement-{st.month}.csv")
+            return _csv(_settlement_csv(st, partial(localise, request)), f"settlement-{st.month}.csv")
         return Response(_settlement_out(st))
 
     @get(
         "/communities/{cid:uuid}/partner-report",
         summary="Every partner's redemptions in a month, with totals (admin)",
-        description="`format=csv` gives a spreadsheet for Excel. Errors: invalid_month, forbidden.",
-        responses={200: ResponseSpec(data_container=PartnerReportOut, description="The report")},
+        description="`format=csv` gives a spreadsheet for Excel.",
+        responses={
+            200: ResponseSpec(data_container=PartnerReportOut, description="The report"),
+            **errors_of(views.community_report),
+        },
     )
     async def partner_report(
         self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, cid: uuid.UUID,
         month: Month = None, format: Format = "json",
     ) -> Response[Any]:  # fmt: skip
-        month = month or await service.current_month(db, cid)
-        lines, count, total, yuan = await service.community_report(db, actor, cid, month)
+        report = await views.community_report(db, actor, cid, month)
         if format == "csv":
-            translate = partial(localise, request)
-            rows = [(ln.partner.name, ln.count, ln.points, ln.yuan) for ln in lines]
-            rows.append((translate("Total"), count, total, yuan))
-            tz = (await service.accounts.get_community(db, cid)).timezone
-            data = kit_csv.csv_bytes(PARTNER_REPORT_CSV_HEADERS, rows, tz=tz, translate=translate)
-            return _csv(data, f"partners-{month}.csv")
-        rate = (await service.get_settings(db, cid)).fen_per_point
-        out = [PartnerLineOut(ln.partner.id, ln.partner.name, ln.count, ln.points, ln.yuan) for ln in lines]
-        return Response(PartnerReportOut(cid, month, count, total, yuan, rate, out))
+            return _csv(_report_csv(report, partial(localise, request)), f"partners-{report.month}.csv")
+        return Response(msgspec.convert(report, PartnerReportOut, from_attributes=True))
 
 
-def _settlement_out(st: service.Statement) -> SettlementOut:
+def _settlement_out(st: views.Statement) -> SettlementOut:
     items = [
-        SettlementItem(v.id, v.code, o.title, v.points, who, v.redeemed_at or v.created_at)
-        for v, o, who in st.items
+        SettlementItem(
+            voucher_id=v.id,
+            code=v.code,
+            offer_title=title,
+            points=v.points,
+            member_name=who,
+            redeemed_at=v.redeemed_at or v.created_at,
+        )
+        for v, title, who in st.items
     ]
     return SettlementOut(
-        st.partner.id, st.partner.name, st.month, st.count, st.points, st.fen_per_point, st.yuan, items
+        partner_id=st.partner_id,
+        partner_name=st.partner_name,
+        month=st.month,
+        count=st.count,
+        points=st.points,
+        fen_per_point=st.fen_per_point,
+        yuan=st.yuan,
+        items=items,
     )
 
 
@@ -520,21 +631,22 @@ SETTLEMENT_CSV_HEADERS = ("Redeemed at", "Voucher code", "Offer", "Points", "Mem
 PARTNER_REPORT_CSV_HEADERS = ("Partner", "Redemptions", "Points", "Yuan")
 
 
-def _settlement_csv(st: service.Statement, tz: str, translate: Callable[[str], str]) -> bytes:
+def _settlement_csv(st: views.Statement, translate: Callable[[str], str]) -> bytes:
     rows: list[list[object]] = [
-        [
-            v.redeemed_at or v.created_at,
-            v.code,
-            o.title,
-            v.points,
-            who,
-            rules.yuan(v.points, st.fen_per_point),
-        ]
-        for v, o, who in st.items
+        [v.redeemed_at or v.created_at, v.code, title, v.points, who, rules.yuan(v.points, st.fen_per_point)]
+        for v, title, who in st.items
     ]
-    total = translate("%(partner)s %(month)s total") % {"partner": st.partner.name, "month": st.month}
+    total = translate("%(partner)s %(month)s total") % {"partner": st.partner_name, "month": st.month}
     rows.append([total, "", translate("%(n)s redemptions") % {"n": st.count}, st.points, "", st.yuan])
-    return kit_csv.csv_bytes(SETTLEMENT_CSV_HEADERS, rows, tz=tz, translate=translate)
+    return kit_csv.csv_bytes(SETTLEMENT_CSV_HEADERS, rows, tz=st.timezone, translate=translate)
+
+
+def _report_csv(report: views.PartnerReport, translate: Callable[[str], str]) -> bytes:
+    rows: list[tuple[object, ...]] = [
+        (ln.partner_name, ln.count, ln.points, ln.yuan) for ln in report.partners
+    ]
+    rows.append((translate("Total"), report.count, report.points, report.yuan))
+    return kit_csv.csv_bytes(PARTNER_REPORT_CSV_HEADERS, rows, tz=report.timezone, translate=translate)
 
 
 ROUTES: list[Any] = [ProductController, OrderController, OfferController]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from service import clock
 from service.config import NAME_MAX, TITLE_MAX
 from service.db import Base, IdMixin, TimestampMixin
+from service.store.rules import OrderStatus, VoucherStatus
 
 __all__ = ["Offer", "Order", "Product", "ProductImage", "StoreSettings", "Voucher"]
 
@@ -71,7 +72,7 @@ class Order(IdMixin, TimestampMixin, Base):
     member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
     quantity: Mapped[int]
     points: Mapped[int]
-    status: Mapped[str] = mapped_column(String(16), default="reserved")
+    status: Mapped[OrderStatus] = mapped_column(String(16), default="reserved")
     pickup_code: Mapped[str] = mapped_column(String(CODE_LENGTH))
     hold_id: Mapped[uuid.UUID]
     expires_at: Mapped[datetime]
@@ -130,7 +131,7 @@ class Voucher(IdMixin, TimestampMixin, Base):
     member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
     code: Mapped[str] = mapped_column(String(CODE_LENGTH))
     points: Mapped[int]
-    status: Mapped[str] = mapped_column(String(16), default="issued")
+    status: Mapped[VoucherStatus] = mapped_column(String(16), default="issued")
     hold_id: Mapped[uuid.UUID]
     expires_at: Mapped[datetime]
     redeemed_at: Mapped[datetime | None] = mapped_column(default=None)

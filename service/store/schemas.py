@@ -9,7 +9,13 @@ from typing import Annotated
 import msgspec
 
 from service.config import NAME_MAX, POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
-from service.store.rules import ORDER_DAYS_MAX, ORDER_QUANTITY_MAX, VOUCHER_MINUTES_MAX
+from service.store.rules import (
+    ORDER_DAYS_MAX,
+    ORDER_QUANTITY_MAX,
+    VOUCHER_MINUTES_MAX,
+    OrderStatus,
+    VoucherStatus,
+)
 
 __all__ = [
     "CodeIn",
@@ -92,7 +98,7 @@ class OrderIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class OrderOut(msgspec.Struct):
     id: uuid.UUID
-    status: str
+    status: OrderStatus
     points: int
     pickup_code: str
     expires_at: datetime
@@ -168,7 +174,7 @@ class OfferOut(msgspec.Struct):
 class VoucherOut(msgspec.Struct):
     id: uuid.UUID
     code: str
-    status: str
+    status: VoucherStatus
     expires_at: datetime
     points: int
     offer_id: uuid.UUID

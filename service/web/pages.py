@@ -17,8 +17,8 @@ from service.accounts.models import Community
 from service.accounts.service import Actor
 from service.config import LIST_LIMIT_DEFAULT, Settings
 from service.errors import DomainError
-from service.problems import add_localiser, set_error_page
 from service.http import LANG_COOKIE
+from service.problems import add_localiser, set_error_page
 from service.web.guards import admin_community, lenient_cursor, next_cursor
 from service.web.i18n import translator
 from service.web.render import context_of, env, locale_of, page

@@ -255,3 +255,23 @@ async def test_pages_render_for_each_role(client: Any, world: World, maker: Any)
     assert (await client.get("/partner", headers=world.h["alice"])).status_code == 403
     r = await client.get("/store", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+async def test_openapi_error_lists_come_from_the_declarations(client: Any) -> None:
+    from service.accounts import service as accounts
+    from service.errors import declared_errors
+
+    doc = (await client.get("/schema/openapi.json")).json()
+    reserve = doc["paths"]["/api/v1/orders"]["post"]
+    assert "Errors:" not in reserve.get("description", "")
+    conflicts = reserve["responses"]["409"]["description"].split(", ")
+    assert {"out_of_stock", "limit_reached", "insufficient_points", "idempotency_conflict"} <= set(conflicts)
+    assert "product_not_found" in reserve["responses"]["404"]["description"]
+    if declared_errors(accounts.require_role):  # the accounts domain declares its refusals
+        assert "forbidden" in reserve["responses"]["403"]["description"]
+    redeem = doc["paths"]["/api/v1/vouchers/redeem"]["post"]
+    assert {"voucher_expired", "voucher_already_redeemed", "voucher_cancelled"} <= set(
+        redeem["responses"]["409"]["description"].split(", ")
+    )
+    settlement = doc["paths"]["/api/v1/partners/{pid}/settlement"]["get"]
+    assert "invalid_month" in settlement["responses"]["422"]["description"]
