@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -69,6 +69,8 @@ from service.activities.models import (
     Team,
     TeamMember,
 )
+from service.activities.schemas import Mode as PointsMode
+from service.activities.schemas import PointsStatus, ScanStatus
 from service.activities.views import (
     ACTIVITY_DAYS_MAX,
     COUNTED,
@@ -149,9 +151,6 @@ CATEGORIES = ("助老", "环保", "助残", "文明劝导", "治安巡逻", "文
 CAPACITY_MAX = 100_000
 RADIUS_M_MAX = 50_000
 MANUAL_NOTE_MAX = 500
-PointsMode = Literal["per_attendance", "per_hour"]
-ScanStatus = Literal["checked_in", "checked_out"]
-PointsStatus = Literal["on_check_out", "awaiting_confirmation", "posted", "none"]
 
 SCAN_REFUSALS: dict[str, type[CheckinError]] = {
     "manual_pending": ManualPending,

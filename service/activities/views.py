@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -53,8 +53,11 @@ from service.activities.models import (
 )
 from service.activities.schemas import (
     ActivityOut,
+    ActivityStatus,
     AttendanceOut,
     AttendancePage,
+    AttendanceStatus,
+    Evidence,
     HoursOut,
     PolicyOut,
     TeamMemberOut,
@@ -120,9 +123,6 @@ __all__ = [
     "teams_with_totals",
 ]
 
-ActivityStatus = Literal["pending_approval", "open", "closed", "cancelled"]
-AttendanceStatus = Literal["in", "out", "pending", "rejected", "absent"]
-Evidence = Literal["kiosk", "poster", "member_card", "manual"]
 ACTIVITY_DAYS_MAX = 31
 """Longest activity window, in days."""
 COUNTED: tuple[AttendanceStatus, ...] = ("in", "out", "pending")
@@ -491,8 +491,8 @@ def _attendance_out(r: AttendanceRow) -> AttendanceOut:
         id=a.id,
         member_id=a.member_id,
         member_name=r.member_name,
-        status=a.status,
-        evidence=a.evidence,
+        status=msgspec.convert(a.status, AttendanceStatus),
+        evidence=msgspec.convert(a.evidence, Evidence),
         checked_in_at=a.checked_in_at,
         checked_out_at=a.checked_out_at,
         minutes=a.minutes,
