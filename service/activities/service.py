@@ -569,6 +569,7 @@ def _scan_moment(pending_scan: rules.PendingScan | None) -> datetime:
 
 
 @raises(
+    ActivityNotFound,
     QrInvalid,
     QrExpired,
     Forbidden,
@@ -609,6 +610,7 @@ async def check_in(
 @raises(
     LoginEnded,
     accounts.actor_for,
+    ActivityNotFound,
     QrInvalid,
     QrExpired,
     Forbidden,

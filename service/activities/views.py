@@ -557,7 +557,7 @@ def attendance_csv(
     return kit_csv.csv_bytes(ATTENDANCE_CSV_HEADERS, cells, tz=tz, translate=translate)
 
 
-@raises(_organizer_community)
+@raises(_organizer_community, require_community)
 async def attendance_export(
     db: AsyncSession, actor: Actor, activity_id: uuid.UUID, translate: Callable[[str], str]
 ) -> bytes:
@@ -581,6 +581,7 @@ class Hours:
     """The attendances themselves (latest first), when asked for."""
 
 
+@raises(require_community)
 async def hours_of(
     db: AsyncSession,
     member_id: uuid.UUID,
@@ -626,7 +627,7 @@ async def _community_zone(db: AsyncSession, community_id: uuid.UUID) -> str:
     return (await require_community(db, community_id)).timezone
 
 
-@raises(require_role, CommunityNotFound)
+@raises(require_role, hours_of)
 async def hours_out(db: AsyncSession, actor: Actor, community_id: uuid.UUID, year: int | None) -> HoursOut:
     """The caller's hours in a community for the API."""
     await require_role(db, actor, community_id, "member")
@@ -690,7 +691,7 @@ class Certificate:
 CERTIFICATE_REFUSED = "You cannot see this certificate."
 
 
-@raises(Forbidden)
+@raises(Forbidden, hours_of)
 async def certificate(
     db: AsyncSession, actor: Actor, member_id: uuid.UUID, community: str | None, key: str, public_url: str
 ) -> Certificate:
@@ -952,7 +953,7 @@ async def team_members(db: AsyncSession, community_id: uuid.UUID) -> list[tuple[
 # ---------------------------------------------------------------- home page panel
 
 
-@raises(list_activities)
+@raises(list_activities, hours_of)
 async def home_panel(db: AsyncSession, actor: Actor, community: Any) -> dict[str, Any]:
     """The home page's activities panel of one community: the next activities and the caller's hours."""
     upcoming = await list_activities(db, actor, community.id, limit=HOME_UPCOMING_MAX)
