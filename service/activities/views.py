@@ -168,13 +168,18 @@ def _counted(statuses: Sequence[str]) -> Any:
     )
 
 
+COUNTS = ("checked_in_count", "signed_up_count")
+ACTIVITY_COLUMNS = tuple(name for name in ActivityOut.__struct_fields__ if name not in COUNTS)
+"""The columns of ``activities`` that ``ActivityOut`` shows (it adds the two counts)."""
+
+
 def _activities() -> Select[Any]:
     """Every column ``ActivityOut`` shows, with both counts as correlated aggregates (one query)."""
     signed = (
         select(func.count(Signup.id)).where(Signup.activity_id == Activity.id).correlate(Activity)
     ).scalar_subquery()
     return select(
-        *(getattr(Activity, name) for name in ActivityOut.__struct_fields__[:-2]),
+        *(getattr(Activity, name) for name in ACTIVITY_COLUMNS),
         _counted(CHECKED_IN).label("checked_in_count"),
         signed.label("signed_up_count"),
     )

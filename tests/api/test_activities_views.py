@@ -162,3 +162,32 @@ async def test_hours_are_summed_in_sql_and_the_api_matches_the_page(
     r = await client.get(f"/api/v1/me/hours?community_id={world.cid}&year=2025", headers=world.h["bob"])
     assert r.status_code == 200, r.text
     assert r.json()["minutes"] == 117 and r.json()["attendances"] == 3
+
+
+async def test_activity_routes_document_their_errors_from_the_service_declarations(client: Any) -> None:
+    spec = (await client.get("/schema/openapi.json")).json()
+    checkin = spec["paths"]["/api/v1/checkins"]["post"]["responses"]
+    assert set(checkin["400"]["description"].split(", ")) >= {
+        "qr_invalid",
+        "qr_expired",
+        "activity_not_open",
+        "not_signed_up",
+        "outside_area",
+        "location_required",
+        "already_checked_out",
+        "manual_pending",
+        "confirmation_pending",
+    }
+    assert (
+        checkin["409"]["description"] == "activity_full" and checkin["401"]["description"] == "token_revoked"
+    )
+    approve = spec["paths"]["/api/v1/attendance/{att_id}/approve"]["post"]["responses"]
+    assert set(approve["403"]["description"].split(", ")) == {
+        "approver_conflict",
+        "forbidden",
+        "second_organizer_required",
+    }
+    for path, ops in spec["paths"].items():
+        for op in ops.values():
+            if isinstance(op, dict) and "activities" in op.get("tags", []):
+                assert "Errors:" not in op.get("description", ""), path
