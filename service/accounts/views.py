@@ -25,15 +25,19 @@ from service.kit.masking import mask_name, mask_phone
 __all__ = [
     "ADMIN_ROLE",
     "PLATFORM_ADMIN",
+    "CommunityView",
     "HomeView",
     "MemberView",
     "MembersAdminView",
     "PartnerView",
     "Roles",
     "all_communities",
+    "communities_of",
     "communities_where",
     "community_exists",
+    "community_members",
     "community_timezone",
+    "community_view",
     "home_of",
     "is_member",
     "member_names",
@@ -268,3 +272,61 @@ async def partner_community(db: AsyncSession, partner_id: uuid.UUID) -> uuid.UUI
     """The community a partner shop belongs to, or None for an unknown id."""
     found: uuid.UUID | None = await db.scalar(select(Partner.community_id).where(Partner.id == partner_id))
     return found
+
+
+# ---- added for activities
+
+
+@dataclass(frozen=True)
+class CommunityView:
+    """A community as other domains' pages show it."""
+
+    id: uuid.UUID
+    name: str
+    timezone: str
+
+
+async def community_view(db: AsyncSession, community_id: uuid.UUID) -> CommunityView | None:
+    """The community's name and time zone, or ``None`` for an unknown id."""
+    row = (
+        await db.execute(
+            select(Community.id, Community.name, Community.timezone).where(Community.id == community_id)
+        )
+    ).first()
+    return None if row is None else CommunityView(row.id, row.name, row.timezone)
+
+
+async def communities_of(db: AsyncSession, actor: Actor) -> list[tuple[CommunityView, Roles]]:
+    """The communities the caller holds a role in (by name), each with those roles; one query."""
+    rows = (
+        await db.execute(
+            select(Community.id, Community.name, Community.timezone, Membership.role, Membership.partner_id)
+            .join(Membership, Membership.community_id == Community.id)
+            .where(Membership.member_id == actor.member_id)
+            .order_by(Community.name, Community.id)
+        )
+    ).all()
+    held: dict[uuid.UUID, tuple[CommunityView, set[str], set[uuid.UUID]]] = {}
+    for cid, name, zone, role, partner_id in rows:
+        _view, roles, partners = held.setdefault(cid, (CommunityView(cid, name, zone), set(), set()))
+        roles.add(role)
+        if partner_id is not None:
+            partners.add(partner_id)
+    return [
+        (view, Roles(frozenset(roles), frozenset(partners), actor.is_platform_admin))
+        for view, roles, partners in held.values()
+    ]
+
+
+async def community_members(db: AsyncSession, community_id: uuid.UUID, limit: int) -> list[MemberView]:
+    """Up to ``limit`` holders of the ``member`` role in the community (by id), for pickers."""
+    rows = (
+        await db.execute(
+            select(Member.id, Member.name, Member.phone)
+            .join(Membership, Membership.member_id == Member.id)
+            .where(Membership.community_id == community_id, Membership.role == "member")
+            .order_by(Member.id)
+            .limit(limit)
+        )
+    ).all()
+    return [MemberView(mid, name, phone) for mid, name, phone in rows]

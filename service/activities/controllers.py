@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from functools import partial
 from typing import Annotated, Any, Literal
@@ -14,14 +13,14 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.service import Actor
-from service.activities import rules
+from service.activities import rules, views
 from service.activities import service as svc
-from service.activities.models import Activity, Attendance
+from service.activities.errors import InvalidActivity
+from service.activities.http import SCAN_COOKIE, device_of, pending_scan_of
 from service.activities.schemas import (
     ActivityIn,
     ActivityOut,
     ActivityPatch,
-    AttendanceOut,
     AttendancePage,
     CardOut,
     CardScanIn,
@@ -29,6 +28,7 @@ from service.activities.schemas import (
     CheckinOut,
     CloseIn,
     CloseOut,
+    Evidence,
     HoursOut,
     KioskOut,
     ManualIn,
@@ -38,71 +38,33 @@ from service.activities.schemas import (
     SignupOut,
     TeamIn,
     TeamMemberIn,
-    TeamMemberOut,
     TeamOut,
 )
 from service.config import Settings
-from service.errors import InvalidInput, NotAuthenticated
-from service.http import Limit, client_address, decode_cursor, encode_cursor, idempotent, login_of
+from service.errors import NotAuthenticated
+from service.http import Limit, client_address, errors_of, idempotent, login_of
 from service.kit import qr
 from service.problems import localise
 
-__all__ = ["DEVICE_COOKIE", "ROUTES", "SCAN_COOKIE", "device_of", "pending_scan_of"]
-
-DEVICE_COOKIE = "jifen_device"
-SCAN_COOKIE = "jifen_scan"
-_DEVICE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-CHECKIN_ERRORS = (
-    "Errors: qr_invalid, qr_expired, activity_not_open, not_signed_up, activity_full (409), outside_area, "
-    "location_required, already_checked_out, manual_pending, confirmation_pending, forbidden, "
-    "idempotency_conflict (409)."
-)
-
-
-def device_of(request: Request[Any, Any, Any]) -> str | None:
-    value = request.cookies.get(DEVICE_COOKIE, "")
-    return value if _DEVICE_RE.match(value) else None
-
-
-def pending_scan_of(
-    request: Request[Any, Any, Any], settings: Settings, token: str
-) -> rules.PendingScan | None:
-    """This browser's scan of ``token`` from before it logged in (a cookie), if it has one.
-
-    A scan cookie for ``token`` that is forged, or was copied from another browser (it is bound to the
-    device cookie), is refused ``qr_expired`` rather than ignored."""
-    value = request.cookies.get(SCAN_COOKIE, "")
-    if not value or not rules.scan_is_for(value, token):
-        return None
-    scan = rules.verify_scan(settings.secret_key, value, token, device_of(request))
-    if scan is None:
-        raise svc.CheckinError("qr_expired", "This scan was made on another phone: scan the code again.")
-    return scan
-
-
-async def activity_out(db: AsyncSession, a: Activity) -> ActivityOut:
-    return ActivityOut(
-        a.id, a.community_id, a.title, a.description, a.category, a.team_id, a.starts_at, a.ends_at,
-        a.address, a.lat, a.lng, a.radius_m, a.capacity, a.signup_required, a.points_mode, a.points,
-        a.points_max, a.status, await svc.checked_in_count(db, a.id), await svc.signup_count(db, a.id),
-    )  # fmt: skip
+__all__ = ["ROUTES"]
 
 
 def checkin_out(r: svc.CheckinResult) -> CheckinOut:
     a = r.attendance
     return CheckinOut(
-        r.status, r.activity.id, r.activity.title, a.member_id, a.evidence, a.checked_in_at,
-        a.checked_out_at, a.minutes if a.status == "out" else None, r.points_awarded, r.repeated,
-        r.points_pending, r.points_status,
-    )  # fmt: skip
-
-
-def attendance_out(r: svc.AttendanceRow) -> AttendanceOut:
-    a: Attendance = r.attendance
-    return AttendanceOut(
-        a.id, a.member_id, r.member_name, a.status, a.evidence, a.checked_in_at, a.checked_out_at,
-        a.minutes, a.points, a.evidence == "manual", r.flags, a.note,
-    )  # fmt: skip
+        status=r.status,
+        activity_id=r.activity.id,
+        activity_title=r.activity.title,
+        member_id=a.member_id,
+        evidence=msgspec.convert(a.evidence, Evidence),
+        checked_in_at=a.checked_in_at,
+        checked_out_at=a.checked_out_at,
+        minutes=a.minutes if a.status == "out" else None,
+        points_awarded=r.points_awarded,
+        repeated=r.repeated,
+        points_pending=r.points_pending,
+        points_status=r.points_status,
+    )
 
 
 Box = Annotated[
@@ -119,66 +81,79 @@ class ActivityController(Controller):
         "/communities/{cid:uuid}/activities",
         status_code=201,
         summary="Create an activity (organizer)",
-        description="Errors: invalid_activity (422, with the field), forbidden, community_not_found.",
+        responses=errors_of(svc.create_activity, views.activity),
     )
     async def create(self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: ActivityIn) -> ActivityOut:
-        draft = svc.ActivityDraft(**{f: getattr(data, f) for f in data.__struct_fields__})
-        return await activity_out(db, await svc.create_activity(db, actor, cid, draft))
+        draft = msgspec.convert(data, svc.ActivityDraft, from_attributes=True)
+        return await views.activity(db, actor, (await svc.create_activity(db, actor, cid, draft)).id)
 
-    @get("/communities/{cid:uuid}/activities", summary="Upcoming (or recent) activities of a community")
+    @get(
+        "/communities/{cid:uuid}/activities",
+        summary="Upcoming (or recent) activities of a community",
+        responses=errors_of(views.list_activities),
+    )
     async def list_activities(
         self, db: AsyncSession, actor: Actor, cid: uuid.UUID, upcoming: bool = True
     ) -> list[ActivityOut]:
-        return [
-            await activity_out(db, a) for a in await svc.list_activities(db, actor, cid, upcoming=upcoming)
-        ]
+        return await views.list_activities(db, actor, cid, upcoming=upcoming)
 
-    @get("/activities/{aid:uuid}", summary="An activity with its live checked_in_count")
+    @get(
+        "/activities/{aid:uuid}",
+        summary="An activity with its live checked_in_count",
+        responses=errors_of(views.activity),
+    )
     async def show(self, db: AsyncSession, actor: Actor, aid: uuid.UUID) -> ActivityOut:
-        return await activity_out(db, await svc.get_activity(db, actor, aid))
+        return await views.activity(db, actor, aid)
 
     @patch(
         "/activities/{aid:uuid}",
         summary="Edit an open activity (organizer)",
-        description="Errors: invalid_activity (422), activity_not_open (409), forbidden.",
+        responses=errors_of(svc.update_activity, InvalidActivity, views.activity),
     )
     async def edit(self, db: AsyncSession, actor: Actor, aid: uuid.UUID, data: ActivityPatch) -> ActivityOut:
         changes = {
             f: getattr(data, f) for f in data.__struct_fields__ if getattr(data, f) is not msgspec.UNSET
         }
-        return await activity_out(db, await svc.update_activity(db, actor, aid, changes))
+        await svc.update_activity(db, actor, aid, changes)
+        return await views.activity(db, actor, aid)
 
     @post(
         "/activities/{aid:uuid}/cancel",
         status_code=200,
         summary="Cancel an activity nobody has checked into (organizer)",
-        description="Errors: activity_not_open (409), activity_has_attendance (409), forbidden.",
+        responses=errors_of(svc.cancel_activity, views.activity),
     )
     async def cancel(self, db: AsyncSession, actor: Actor, aid: uuid.UUID) -> ActivityOut:
-        return await activity_out(db, await svc.cancel_activity(db, actor, aid))
+        await svc.cancel_activity(db, actor, aid)
+        return await views.activity(db, actor, aid)
 
     @post(
         "/activities/{aid:uuid}/signups",
         status_code=201,
         summary="Sign up for an activity (repeating it changes nothing)",
-        description="Errors: activity_not_open, activity_full (409), forbidden.",
+        responses=errors_of(svc.signup),
     )
     async def signup(self, db: AsyncSession, actor: Actor, aid: uuid.UUID) -> SignupOut:
         row = await svc.signup(db, actor, aid)
-        return SignupOut(row.activity_id, row.member_id)
+        return SignupOut(activity_id=row.activity_id, member_id=row.member_id)
 
     @get(
         "/activities/{aid:uuid}/kiosk",
         summary="The current rotating check-in code for the kiosk screen (organizer)",
         description=f"A new code every {rules.KIOSK_STEP_SECONDS} s; the previous one is still accepted, "
-        "older ones are qr_expired. Errors: forbidden, activity_not_found.",
+        "older ones are qr_expired.",
+        responses=errors_of(svc.kiosk_code),
     )
     async def kiosk(
         self, db: AsyncSession, actor: Actor, settings: Settings, aid: uuid.UUID
     ) -> Response[KioskOut]:
         code = await svc.kiosk_code(db, actor, aid, settings.public_url)
         body = KioskOut(
-            code.url, code.token, code.expires_at, code.refresh_after_s, await svc.checked_in_count(db, aid)
+            url=code.url,
+            token=code.token,
+            expires_at=code.expires_at,
+            refresh_after_s=code.refresh_after_s,
+            checked_in_count=await views.checked_in_count(db, aid),
         )
         return Response(body, headers={"Cache-Control": "no-store"})
 
@@ -193,7 +168,8 @@ class ActivityController(Controller):
         "/activities/{aid:uuid}/qr.png",
         media_type="image/png",
         summary="PNG of the rotating (or poster) check-in QR code (organizer)",
-        description="mode=rotating (default) or poster; box=2-20 pixels per module. Errors: forbidden.",
+        description="mode=rotating (default) or poster; box=2-20 pixels per module.",
+        responses=errors_of(svc.kiosk_code, svc.poster_code),
     )
     async def qr_png(
         self, db: AsyncSession, actor: Actor, settings: Settings, aid: uuid.UUID, mode: QrMode, box: Box
@@ -205,7 +181,8 @@ class ActivityController(Controller):
         "/activities/{aid:uuid}/qr.svg",
         media_type="image/svg+xml",
         summary="SVG of the rotating (or poster) check-in QR code (organizer)",
-        description="mode=rotating (default) or poster. Errors: forbidden.",
+        description="mode=rotating (default) or poster.",
+        responses=errors_of(svc.kiosk_code, svc.poster_code),
     )
     async def qr_svg(
         self, db: AsyncSession, actor: Actor, settings: Settings, aid: uuid.UUID, mode: QrMode, box: Box
@@ -217,6 +194,7 @@ class ActivityController(Controller):
         "/activities/{aid:uuid}/poster/revoke",
         status_code=200,
         summary="Withdraw every printed poster of the activity (organizer); print a new one",
+        responses=errors_of(svc.revoke_poster),
     )
     async def revoke_poster(self, db: AsyncSession, actor: Actor, aid: uuid.UUID) -> dict[str, int]:
         return {"poster_version": (await svc.revoke_poster(db, actor, aid)).poster_version}
@@ -230,8 +208,11 @@ class ActivityController(Controller):
         "the points (or the organizer's close does); earlier repeats report the status. An organizer's "
         "own attendance posts only once another organizer confirms it (points_status "
         "awaiting_confirmation). A scan cookie from before logging in is single-use and bound to the "
-        "browser (qr_expired otherwise). " + CHECKIN_ERRORS,
-        responses={200: ResponseSpec(data_container=CheckinOut, description="checked in or out")},
+        "browser (qr_expired otherwise).",
+        responses={
+            200: ResponseSpec(data_container=CheckinOut, description="checked in or out"),
+            **errors_of(svc.check_in_with_login, pending_scan_of, login_of, idempotent),
+        },
     )
     async def checkin(
         self,
@@ -269,7 +250,7 @@ class ActivityController(Controller):
         "/activities/{aid:uuid}/card-scans",
         status_code=200,
         summary="An organizer scanned a member card: check that member in or out",
-        description="Errors: card_invalid (404), " + CHECKIN_ERRORS,
+        responses=errors_of(svc.scan_card),
     )
     async def card_scan(self, db: AsyncSession, actor: Actor, aid: uuid.UUID, data: CardScanIn) -> CheckinOut:
         return checkin_out(await svc.scan_card(db, actor, aid, data.card_token))
@@ -279,9 +260,11 @@ class ActivityController(Controller):
         status_code=200,
         summary="Close the activity: check out everyone still in and post their points (organizer)",
         description="An optional body {absent_member_ids: [...]} marks people still checked in who left "
-        "early as absent: they get no points. Errors: activity_not_open (409), not_checked_in (422), "
-        "forbidden.",
-        responses={200: ResponseSpec(data_container=CloseOut, description="closed")},
+        "early as absent: they get no points.",
+        responses={
+            200: ResponseSpec(data_container=CloseOut, description="closed"),
+            **errors_of(svc.close_activity, idempotent),
+        },
     )
     async def close(
         self,
@@ -295,7 +278,12 @@ class ActivityController(Controller):
 
         async def work() -> tuple[int, CloseOut]:
             r = await svc.close_activity(db, actor, aid, absent)
-            return 200, CloseOut(r.checked_out, r.points_posted, "closed", r.absent, r.awaiting_confirmation)
+            return 200, CloseOut(
+                checked_out=r.checked_out,
+                points_posted=r.points_posted,
+                absent=r.absent,
+                awaiting_confirmation=r.awaiting_confirmation,
+            )
 
         return await idempotent(request, db, actor, work)
 
@@ -303,26 +291,29 @@ class ActivityController(Controller):
         "/activities/{aid:uuid}/approve",
         status_code=200,
         summary="Open an activity worth more than the community's points cap (an admin, not its creator)",
-        description="Errors: same_admin (403), activity_not_pending (409), forbidden.",
+        responses=errors_of(svc.approve_activity, views.activity),
     )
     async def approve_activity(self, db: AsyncSession, actor: Actor, aid: uuid.UUID) -> ActivityOut:
-        return await activity_out(db, await svc.approve_activity(db, actor, aid))
+        await svc.approve_activity(db, actor, aid)
+        return await views.activity(db, actor, aid)
 
     @get(
         "/communities/{cid:uuid}/activity-policy",
         summary="The community's activity points cap (members)",
+        responses=errors_of(views.policy),
     )
     async def policy(self, db: AsyncSession, actor: Actor, cid: uuid.UUID) -> PolicyOut:
-        await svc.accounts.require_role(db, actor, cid, "member")
-        return PolicyOut(cid, await svc.points_cap(db, cid))
+        return await views.policy(db, actor, cid)
 
     @put(
         "/communities/{cid:uuid}/activity-policy",
         summary="Set the points per attendance (or per hour) above which activities need approval (admin)",
-        description="Errors: invalid_policy (422), forbidden.",
+        responses=errors_of(svc.set_points_cap),
     )
     async def set_policy(self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: PolicyIn) -> PolicyOut:
-        return PolicyOut(cid, await svc.set_points_cap(db, actor, cid, data.points_cap))
+        return PolicyOut(
+            community_id=cid, points_cap=await svc.set_points_cap(db, actor, cid, data.points_cap)
+        )
 
     @get(
         "/activities/{aid:uuid}/attendance",
@@ -330,7 +321,10 @@ class ActivityController(Controller):
         description="format=csv gives a spreadsheet (UTF-8 with BOM, headers in the reader's language, "
         "times in the community's time zone, formula-like cells neutralised). "
         "Flags: shared_device, manual, weak_evidence (poster), self_attendance.",
-        responses={200: ResponseSpec(data_container=AttendancePage, description="attendance")},
+        responses={
+            200: ResponseSpec(data_container=AttendancePage, description="attendance"),
+            **errors_of(views.attendance_page, views.attendance_export),
+        },
     )
     async def attendance(
         self,
@@ -343,86 +337,87 @@ class ActivityController(Controller):
         format: Literal["json", "csv"] = "json",
     ) -> Response[Any]:
         if format == "csv":
-            rows = await svc.attendance_list(db, actor, aid)
-            activity = await svc.get_activity(db, actor, aid)
-            tz = (await svc.accounts.get_community(db, activity.community_id)).timezone
             return Response(
-                svc.attendance_csv(rows, tz, partial(localise, request)),
+                await views.attendance_export(db, actor, aid, partial(localise, request)),
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": f'attachment; filename="attendance-{aid}.csv"'},
             )
-        after = decode_cursor(cursor)
-        try:
-            after_id = uuid.UUID(after) if after else None
-        except ValueError as exc:
-            raise InvalidInput("invalid_cursor", "The cursor is not one this API gave out.") from exc
-        rows = await svc.attendance_list(db, actor, aid, limit=limit + 1, after=after_id)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        next_cursor = encode_cursor(str(rows[-1].attendance.id)) if more else None
-        return Response(AttendancePage([attendance_out(r) for r in rows], next_cursor))
+        return Response(await views.attendance_page(db, actor, aid, limit, cursor))
 
     @post(
         "/activities/{aid:uuid}/manual-checkins",
         status_code=202,
         summary="Record an attendance by hand; waits for a second organizer (organizer)",
-        description="Errors: invalid_times (422), invalid_note (422), already_attended (409), "
-        "member_not_found.",
+        responses=errors_of(svc.request_manual),
     )
     async def manual(self, db: AsyncSession, actor: Actor, aid: uuid.UUID, data: ManualIn) -> ManualOut:
         att = await svc.request_manual(
             db, actor, aid, data.member_id, data.checked_in_at, data.checked_out_at, data.note
         )
-        return ManualOut(att.id, "pending_approval")
+        return ManualOut(id=att.id, status="pending_approval")
 
     @post(
         "/attendance/{att_id:uuid}/approve",
         status_code=200,
         summary="Approve a manual record or confirm an organizer's own attendance (another organizer)",
-        description="Neither the organizer who entered it nor the member it is for may approve. Errors: "
-        "second_organizer_required (403), approver_conflict (403), manual_not_pending (409), forbidden.",
+        description="Neither the organizer who entered it nor the member it is for may approve.",
+        responses=errors_of(svc.approve_manual),
     )
     async def approve(
         self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, att_id: uuid.UUID
     ) -> ManualOut:
         att = await svc.approve_manual(db, actor, att_id, client_addr=client_address(request))
-        return ManualOut(att.id, "approved", att.points)
+        return ManualOut(id=att.id, status="approved", points=att.points)
 
     @post(
         "/attendance/{att_id:uuid}/reject",
         status_code=200,
         summary="Reject a manual record (an organizer other than the one who entered it)",
-        description="Errors: second_organizer_required (403), approver_conflict (403), "
-        "manual_not_pending (409), forbidden.",
+        responses=errors_of(svc.reject_manual),
     )
     async def reject(
         self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, att_id: uuid.UUID
     ) -> ManualOut:
         att = await svc.reject_manual(db, actor, att_id, client_addr=client_address(request))
-        return ManualOut(att.id, "rejected")
+        return ManualOut(id=att.id, status="rejected")
 
 
 class CardController(Controller):
     path = "/api/v1/me"
     tags = ["activities"]
 
-    @get("/card", summary="The caller's member card (a QR for people without smartphones)")
+    @get(
+        "/card",
+        summary="The caller's member card (a QR for people without smartphones)",
+        responses=errors_of(svc.member_card),
+    )
     async def card(
         self, db: AsyncSession, actor: Actor, settings: Settings, community_id: uuid.UUID
     ) -> CardOut:
         card = await svc.member_card(db, actor, community_id)
-        return CardOut(community_id, card.token, f"{settings.public_url}/m/{card.token}")
+        return CardOut(
+            community_id=community_id, token=card.token, url=f"{settings.public_url}/m/{card.token}"
+        )
 
     @post(
-        "/card/revoke", status_code=200, summary="Replace the caller's card; the old printout stops working"
+        "/card/revoke",
+        status_code=200,
+        summary="Replace the caller's card; the old printout stops working",
+        responses=errors_of(svc.revoke_card),
     )
     async def revoke(
         self, db: AsyncSession, actor: Actor, settings: Settings, community_id: uuid.UUID
     ) -> CardOut:
         card = await svc.revoke_card(db, actor, community_id)
-        return CardOut(community_id, card.token, f"{settings.public_url}/m/{card.token}")
+        return CardOut(
+            community_id=community_id, token=card.token, url=f"{settings.public_url}/m/{card.token}"
+        )
 
-    @get("/hours", summary="The caller's service hours (志愿服务时长) in a community, optionally one year")
+    @get(
+        "/hours",
+        summary="The caller's service hours (志愿服务时长) in a community, optionally one year",
+        responses=errors_of(views.hours_out),
+    )
     async def hours(
         self,
         db: AsyncSession,
@@ -430,11 +425,7 @@ class CardController(Controller):
         community_id: uuid.UUID,
         year: Annotated[int | None, Parameter(ge=2000, le=2100)] = None,
     ) -> HoursOut:
-        await svc.accounts.require_role(db, actor, community_id, "member")
-        h = await svc.hours_of(db, actor.member_id, community_id, year)
-        return HoursOut(
-            community_id, year, h.minutes, round(h.minutes / 60, 2), h.attendances, h.points, h.manual_minutes
-        )
+        return await views.hours_out(db, actor, community_id, year)
 
 
 class TeamController(Controller):
@@ -445,38 +436,29 @@ class TeamController(Controller):
         "/communities/{cid:uuid}/teams",
         status_code=201,
         summary="Create a volunteer service team (志愿服务队) with its leader (organizer)",
-        description="Errors: invalid_name (422), team_name_taken (409), member_not_found, forbidden.",
+        responses=errors_of(svc.create_team, views.team_outs),
     )
     async def create(self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: TeamIn) -> TeamOut:
         team = await svc.create_team(db, actor, cid, data.name, data.leader_id)
-        return next(t for t in await self._teams(db, actor, cid) if t.id == team.id)
+        return next(t for t in await views.team_outs(db, actor, cid) if t.id == team.id)
 
-    @get("/communities/{cid:uuid}/teams", summary="Teams with their members and total service minutes")
+    @get(
+        "/communities/{cid:uuid}/teams",
+        summary="Teams with their members and total service minutes",
+        responses=errors_of(views.team_outs),
+    )
     async def list_teams(self, db: AsyncSession, actor: Actor, cid: uuid.UUID) -> list[TeamOut]:
-        return await self._teams(db, actor, cid)
+        return await views.team_outs(db, actor, cid)
 
     @post(
         "/teams/{tid:uuid}/members",
         status_code=201,
         summary="Add a member to a team (organizer)",
-        description="Errors: team_not_found, member_not_found, forbidden.",
+        responses=errors_of(svc.add_team_member),
     )
     async def add(self, db: AsyncSession, actor: Actor, tid: uuid.UUID, data: TeamMemberIn) -> dict[str, str]:
         await svc.add_team_member(db, actor, tid, data.member_id)
         return {"status": "added"}
-
-    async def _teams(self, db: AsyncSession, actor: Actor, cid: uuid.UUID) -> list[TeamOut]:
-        return [
-            TeamOut(
-                t.team.id,
-                t.team.name,
-                t.team.leader_id,
-                t.leader_name,
-                [TeamMemberOut(m, n, minutes) for m, n, minutes in t.members],
-                t.minutes,
-            )
-            for t in await svc.teams_with_totals(db, actor, cid)
-        ]
 
 
 ROUTES: list[Any] = [ActivityController, CardController, TeamController]

@@ -14,20 +14,25 @@ __all__ = [
     "ActivityIn",
     "ActivityOut",
     "ActivityPatch",
+    "ActivityStatus",
     "AttendanceOut",
     "AttendancePage",
+    "AttendanceStatus",
     "CardOut",
     "CardScanIn",
     "CheckinIn",
     "CheckinOut",
     "CloseIn",
     "CloseOut",
+    "Evidence",
     "HoursOut",
     "KioskOut",
     "ManualIn",
     "ManualOut",
+    "PointsStatus",
     "PolicyIn",
     "PolicyOut",
+    "ScanStatus",
     "SignupOut",
     "TeamIn",
     "TeamMemberIn",
@@ -44,6 +49,11 @@ Capacity = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
 Category = Annotated[str, msgspec.Meta(max_length=32)]
 Address = Annotated[str, msgspec.Meta(max_length=200)]
 Mode = Literal["per_attendance", "per_hour"]
+ActivityStatus = Literal["pending_approval", "open", "closed", "cancelled"]
+AttendanceStatus = Literal["in", "out", "pending", "rejected", "absent"]
+Evidence = Literal["kiosk", "poster", "member_card", "manual"]
+ScanStatus = Literal["checked_in", "checked_out"]
+PointsStatus = Literal["on_check_out", "awaiting_confirmation", "posted", "none"]
 ABSENT_MAX = 10_000
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True, description="ISO 8601 with a UTC offset")]
 
@@ -93,10 +103,10 @@ class ActivityOut(msgspec.Struct):
     radius_m: int | None
     capacity: int | None
     signup_required: bool
-    points_mode: str
+    points_mode: Mode
     points: int
     points_max: int | None
-    status: str
+    status: ActivityStatus
     checked_in_count: int
     signed_up_count: int
 
@@ -104,7 +114,7 @@ class ActivityOut(msgspec.Struct):
 class SignupOut(msgspec.Struct):
     activity_id: uuid.UUID
     member_id: uuid.UUID
-    status: str = "signed_up"
+    status: Literal["signed_up"] = "signed_up"
 
 
 class KioskOut(msgspec.Struct):
@@ -122,11 +132,11 @@ class CheckinIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class CheckinOut(msgspec.Struct):
-    status: str
+    status: ScanStatus
     activity_id: uuid.UUID
     activity_title: str
     member_id: uuid.UUID
-    evidence: str
+    evidence: Evidence
     checked_in_at: AwareTime
     checked_out_at: datetime | None
     minutes: int | None
@@ -134,7 +144,7 @@ class CheckinOut(msgspec.Struct):
     repeated: bool
     points_pending: int = 0
     """Points that post later: at check-out (after the minimum stay) or close, or on confirmation."""
-    points_status: str = "none"
+    points_status: PointsStatus = "none"
     """on_check_out, awaiting_confirmation (an organizer's own attendance), posted or none."""
 
 
@@ -150,7 +160,7 @@ class CloseIn(msgspec.Struct, forbid_unknown_fields=True):
 class CloseOut(msgspec.Struct):
     checked_out: int
     points_posted: int
-    status: str = "closed"
+    status: Literal["closed"] = "closed"
     absent: int = 0
     awaiting_confirmation: int = 0
 
@@ -169,8 +179,8 @@ class AttendanceOut(msgspec.Struct):
     id: uuid.UUID
     member_id: uuid.UUID
     member_name: str
-    status: str
-    evidence: str
+    status: AttendanceStatus
+    evidence: Evidence
     checked_in_at: AwareTime
     checked_out_at: datetime | None
     minutes: int
@@ -194,7 +204,7 @@ class ManualIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class ManualOut(msgspec.Struct):
     id: uuid.UUID
-    status: str
+    status: Literal["pending_approval", "approved", "rejected"]
     points: int = 0
 
 

@@ -6,26 +6,59 @@ stable codes of API.md and leave the database as it was (the request's transacti
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import clock
 from service.accounts import service as accounts
-from service.accounts.models import Member, Membership
+from service.accounts.models import Member, Membership  # the check-in hot path's one query only
 from service.accounts.service import Actor
+from service.accounts.views import CommunityView, communities_of, community_timezone, is_member
 from service.activities import rules
+from service.activities.errors import (
+    ActivityFull,
+    ActivityHasAttendance,
+    ActivityNotFound,
+    ActivityNotOpen,
+    ActivityNotPending,
+    AlreadyAttended,
+    AlreadyCheckedOut,
+    ApproverConflict,
+    AttendanceNotFound,
+    CardInvalid,
+    CheckinError,
+    CheckinNotOpen,
+    ConfirmationPending,
+    InvalidActivity,
+    InvalidLocation,
+    InvalidName,
+    InvalidNote,
+    InvalidPolicy,
+    InvalidTimes,
+    LocationRequired,
+    LoginEnded,
+    ManualNotPending,
+    ManualPending,
+    MemberNotFound,
+    NotCheckedIn,
+    NotSignedUp,
+    OutsideArea,
+    QrExpired,
+    QrInvalid,
+    SameAdmin,
+    SecondOrganizerRequired,
+    TeamNameTaken,
+    TeamNotFound,
+)
 from service.activities.models import (
     Activity,
     ActivityPolicy,
@@ -36,30 +69,49 @@ from service.activities.models import (
     Team,
     TeamMember,
 )
+from service.activities.schemas import Mode as PointsMode
+from service.activities.schemas import PointsStatus, ScanStatus
+from service.activities.views import (
+    ACTIVITY_DAYS_MAX,
+    COUNTED,
+    attendance_status,
+    checked_in_count,
+    hours_leaderboard,
+    hours_of,
+    points_cap,
+    require_community,
+    require_role,
+    signup_count,
+    team_hours_leaderboard,
+    team_members,
+)
 from service.audit.service import record
 from service.config import POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
 from service.db import is_postgres
-from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from service.errors import DomainError, Forbidden, raises
 from service.ids import new_id
-from service.kit import csv as kit_csv
+from service.kit import qr
 from service.points import service as points
 
 __all__ = [
     "ACTIVITY_DAYS_MAX",
     "CATEGORIES",
+    "COUNTED",
     "ActivityDraft",
-    "AttendanceRow",
+    "CardSheet",
+    "CheckinError",
     "CheckinResult",
     "CloseResult",
     "KioskCode",
-    "activities_now",
+    "KioskScreen",
+    "PosterSheet",
+    "ScanLanding",
+    "add_team_member",
     "approve_activity",
     "approve_manual",
-    "attendance_csv",
-    "attendance_list",
     "attendance_status",
-    "can_approve",
     "cancel_activity",
+    "card_sheet",
     "check_in",
     "check_in_with_login",
     "checked_in_count",
@@ -71,45 +123,41 @@ __all__ = [
     "hours_leaderboard",
     "hours_of",
     "kiosk_code",
-    "list_activities",
+    "kiosk_screen",
     "member_card",
-    "member_for_card",
+    "organizer_activity",
     "peek_token",
     "points_cap",
     "poster_code",
+    "poster_sheet",
+    "qr_svg",
     "reject_manual",
     "request_manual",
     "revoke_card",
     "revoke_poster",
     "scan_card",
+    "scan_landing",
     "set_points_cap",
     "signup",
-    "team_attendances",
     "team_hours_leaderboard",
     "team_members",
-    "teams_with_totals",
+    "update_activity",
 ]
+"""The commands of activities. The read side is ``views``; the reads other domains call through this
+module (``hours_of``, ``hours_leaderboard``, ``team_hours_leaderboard``, ``team_members``,
+``attendance_status``, ``points_cap``, ``checked_in_count``) are re-exported from it."""
 
 CATEGORIES = ("助老", "环保", "助残", "文明劝导", "治安巡逻", "文化", "其他")
-ACTIVITY_DAYS_MAX = 31
-"""Longest activity window, in days."""
 CAPACITY_MAX = 100_000
 RADIUS_M_MAX = 50_000
 MANUAL_NOTE_MAX = 500
-COUNTED = ("in", "out", "pending")
-"""Attendance statuses that take a place."""
 
-
-class CheckinError(DomainError):
-    status = 400
-    code = "checkin_refused"
-
-
-SCAN_REFUSALS = {
-    "manual_pending": "Your attendance was entered by hand and is waiting for approval.",
-    "confirmation_pending": "Your own attendance at an activity you organize waits for another organizer.",
-    "already_checked_out": "You have already checked out of this activity.",
+SCAN_REFUSALS: dict[str, type[CheckinError]] = {
+    "manual_pending": ManualPending,
+    "confirmation_pending": ConfirmationPending,
+    "already_checked_out": AlreadyCheckedOut,
 }
+"""The refusals of ``rules.decide_scan`` by code."""
 
 
 @dataclass
@@ -117,7 +165,7 @@ class ActivityDraft:
     title: str
     starts_at: datetime
     ends_at: datetime
-    points_mode: str
+    points_mode: PointsMode
     points: int
     description: str = ""
     category: str | None = None
@@ -133,8 +181,7 @@ class ActivityDraft:
 
 @dataclass(frozen=True)
 class CheckinResult:
-    status: str
-    """``checked_in`` or ``checked_out``."""
+    status: ScanStatus
     activity: Activity
     attendance: Attendance
     points_awarded: int
@@ -142,7 +189,7 @@ class CheckinResult:
     """True when the scan only reported the current status (too soon to check out)."""
 
     @property
-    def points_status(self) -> str:
+    def points_status(self) -> PointsStatus:
         """``on_check_out`` (nothing posts before the minimum stay), ``awaiting_confirmation`` (an
         organizer's own attendance: another organizer must confirm), ``posted`` or ``none``."""
         a = self.attendance
@@ -181,65 +228,73 @@ class KioskCode:
     refresh_after_s: int
 
 
-@dataclass
-class AttendanceRow:
-    attendance: Attendance
-    member_name: str
-    member_phone: str
-    flags: list[str] = field(default_factory=list)
-
-
-def _bad(field_name: str, message: str, code: str = "invalid_activity", **params: object) -> InvalidInput:
-    """``message`` is a msgid naming the field as ``%(field)s`` (pages show both translated)."""
-    params = {"field": field_name, **params}
-    return InvalidInput(code, message, params=params, errors=[{"field": field_name, "message": message}])
-
-
 def _validate(d: ActivityDraft) -> None:
     d.title = " ".join(d.title.split())
     if not d.title or len(d.title) > TITLE_MAX:
-        raise _bad("title", "%(field)s: 1-%(max)s characters", max=TITLE_MAX)
+        raise InvalidActivity(
+            detail="%(field)s: 1-%(max)s characters", params={"field": "title", "max": TITLE_MAX}
+        )
     if len(d.description) > TEXT_MAX:
-        raise _bad("description", "%(field)s: at most %(max)s characters", max=TEXT_MAX)
+        raise InvalidActivity(
+            detail="%(field)s: at most %(max)s characters", params={"field": "description", "max": TEXT_MAX}
+        )
     if d.starts_at.tzinfo is None or d.ends_at.tzinfo is None:
-        raise _bad("starts_at", "%(field)s: times need a UTC offset")
+        raise InvalidActivity(detail="%(field)s: times need a UTC offset", params={"field": "starts_at"})
     if d.ends_at <= d.starts_at:
-        raise _bad("ends_at", "%(field)s: must be after starts_at")
+        raise InvalidActivity(detail="%(field)s: must be after starts_at", params={"field": "ends_at"})
     if d.ends_at - d.starts_at > timedelta(days=ACTIVITY_DAYS_MAX):
-        raise _bad("ends_at", "%(field)s: an activity lasts at most %(max)s days", max=ACTIVITY_DAYS_MAX)
+        raise InvalidActivity(
+            detail="%(field)s: an activity lasts at most %(max)s days",
+            params={"field": "ends_at", "max": ACTIVITY_DAYS_MAX},
+        )
     if d.points_mode not in ("per_attendance", "per_hour"):
-        raise _bad("points_mode", "%(field)s: per_attendance or per_hour")
+        raise InvalidActivity(detail="%(field)s: per_attendance or per_hour", params={"field": "points_mode"})
     if not 0 <= d.points <= POINTS_PER_AWARD_MAX:
-        raise _bad("points", "%(field)s: 0-%(max)s", max=POINTS_PER_AWARD_MAX)
+        raise InvalidActivity(
+            detail="%(field)s: 0-%(max)s", params={"field": "points", "max": POINTS_PER_AWARD_MAX}
+        )
     if d.points_max is not None and not 0 <= d.points_max <= POINTS_PER_AWARD_MAX:
-        raise _bad("points_max", "%(field)s: 0-%(max)s", max=POINTS_PER_AWARD_MAX)
+        raise InvalidActivity(
+            detail="%(field)s: 0-%(max)s", params={"field": "points_max", "max": POINTS_PER_AWARD_MAX}
+        )
     if d.capacity is not None and not 1 <= d.capacity <= CAPACITY_MAX:
-        raise _bad("capacity", "%(field)s: 1-%(max)s", max=CAPACITY_MAX)
+        raise InvalidActivity(
+            detail="%(field)s: 1-%(max)s", params={"field": "capacity", "max": CAPACITY_MAX}
+        )
     if d.category is not None and d.category not in CATEGORIES:
-        raise _bad("category", "%(field)s: one of %(choices)s", choices=" ".join(CATEGORIES))
+        raise InvalidActivity(
+            detail="%(field)s: one of %(choices)s",
+            params={"field": "category", "choices": " ".join(CATEGORIES)},
+        )
     geo = (d.lat, d.lng, d.radius_m)
     if any(v is not None for v in geo):
         if d.lat is None or d.lng is None or d.radius_m is None:
-            raise _bad("radius_m", "%(field)s: lat, lng and radius_m go together")
+            raise InvalidActivity(
+                detail="%(field)s: lat, lng and radius_m go together", params={"field": "radius_m"}
+            )
         if not (-90 <= d.lat <= 90 and -180 <= d.lng <= 180 and 10 <= d.radius_m <= RADIUS_M_MAX):
-            raise _bad(
-                "radius_m", "%(field)s: lat -90..90, lng -180..180, radius 10-%(max)s m", max=RADIUS_M_MAX
+            raise InvalidActivity(
+                detail="%(field)s: lat -90..90, lng -180..180, radius 10-%(max)s m",
+                params={"field": "radius_m", "max": RADIUS_M_MAX},
             )
 
 
 # ---------------------------------------------------------------- activities
 
 
+@raises(require_community, require_role, InvalidActivity)
 async def create_activity(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID, d: ActivityDraft
 ) -> Activity:
-    await accounts.get_community(db, community_id)
-    await accounts.require_role(db, actor, community_id, "organizer")
+    await require_community(db, community_id)
+    await require_role(db, actor, community_id, "organizer")
     _validate(d)
     if d.team_id is not None:
         team = await db.get(Team, d.team_id)
         if team is None or team.community_id != community_id:
-            raise _bad("team_id", "%(field)s: no such team in this community")
+            raise InvalidActivity(
+                detail="%(field)s: no such team in this community", params={"field": "team_id"}
+            )
     activity = Activity(
         community_id=community_id,
         title=d.title,
@@ -273,43 +328,38 @@ async def _activity(db: AsyncSession, activity_id: uuid.UUID, *, lock: bool = Fa
         stmt = stmt.with_for_update()
     activity = (await db.execute(stmt.execution_options(populate_existing=lock))).scalar_one_or_none()
     if activity is None:
-        raise NotFound("activity_not_found", "No such activity.")
+        raise ActivityNotFound()
     return activity
 
 
+@raises(ActivityNotFound, require_role)
 async def get_activity(db: AsyncSession, actor: Actor, activity_id: uuid.UUID) -> Activity:
     activity = await _activity(db, activity_id)
-    await accounts.require_role(db, actor, activity.community_id, "member")
+    await require_role(db, actor, activity.community_id, "member")
     return activity
 
 
+@raises(ActivityNotFound, require_role)
 async def organizer_activity(
     db: AsyncSession, actor: Actor, activity_id: uuid.UUID, *, lock: bool = False
 ) -> Activity:
     activity = await _activity(db, activity_id, lock=lock)
-    await accounts.require_role(db, actor, activity.community_id, "organizer")
+    await require_role(db, actor, activity.community_id, "organizer")
     return activity
 
 
-async def is_organizer(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> bool:
-    try:
-        await accounts.require_role(db, actor, community_id, "organizer")
-    except Forbidden:
-        return False
-    return True
-
-
+@raises(organizer_activity, ActivityNotOpen, InvalidActivity)
 async def update_activity(
     db: AsyncSession, actor: Actor, activity_id: uuid.UUID, changes: dict[str, Any]
 ) -> Activity:
     activity = await organizer_activity(db, actor, activity_id, lock=True)
     if activity.status not in ("open", "pending_approval"):
-        raise Conflict("activity_not_open", "A closed or cancelled activity cannot be edited.")
+        raise ActivityNotOpen(detail="A closed or cancelled activity cannot be edited.")
     fields = ActivityDraft.__dataclass_fields__
     draft = ActivityDraft(**{k: getattr(activity, k) for k in fields})
     for key, value in changes.items():
         if key not in fields:
-            raise _bad(key, "%(field)s: cannot be changed")
+            raise InvalidActivity(detail="%(field)s: cannot be changed", params={"field": key})
         setattr(draft, key, value)
     _validate(draft)
     worth_changed = any(
@@ -329,20 +379,15 @@ async def update_activity(
 # ---------------------------------------------------------------- points cap (separation of duties)
 
 
-async def points_cap(db: AsyncSession, community_id: uuid.UUID) -> int:
-    """The community's cap on an activity's points per attendance (or per hour)."""
-    cap = await db.scalar(
-        select(ActivityPolicy.points_cap).where(ActivityPolicy.community_id == community_id)
-    )
-    return rules.POINTS_CAP_DEFAULT if cap is None else int(cap)
-
-
+@raises(require_community, require_role, InvalidPolicy)
 async def set_points_cap(db: AsyncSession, actor: Actor, community_id: uuid.UUID, cap: int) -> int:
     """An admin sets the cap; activities created or repriced afterwards are checked against it."""
-    await accounts.get_community(db, community_id)
-    await accounts.require_role(db, actor, community_id, "admin")
+    await require_community(db, community_id)
+    await require_role(db, actor, community_id, "admin")
     if not 0 <= cap <= POINTS_PER_AWARD_MAX:
-        raise _bad("points_cap", "%(field)s: 0-%(max)s", "invalid_policy", max=POINTS_PER_AWARD_MAX)
+        raise InvalidPolicy(
+            detail="%(field)s: 0-%(max)s", params={"field": "points_cap", "max": POINTS_PER_AWARD_MAX}
+        )
     row = await db.get(ActivityPolicy, community_id, with_for_update=True)
     if row is None:
         row = ActivityPolicy(community_id=community_id, points_cap=cap, updated_at=clock.now())
@@ -356,109 +401,47 @@ async def _over_cap(db: AsyncSession, community_id: uuid.UUID, d: ActivityDraft)
     return rules.needs_approval(d.points_mode, d.points, d.points_max, await points_cap(db, community_id))
 
 
-async def can_approve(db: AsyncSession, actor: Actor, activity: Activity) -> bool:
-    """Whether the caller may approve this pending activity (an admin there, not its creator)."""
-    if activity.status != "pending_approval" or activity.created_by == actor.member_id:
-        return False
-    try:
-        await accounts.require_role(db, actor, activity.community_id, "admin")
-    except Forbidden:
-        return False
-    return True
-
-
+@raises(ActivityNotFound, require_role, ActivityNotPending, SameAdmin)
 async def approve_activity(db: AsyncSession, actor: Actor, activity_id: uuid.UUID) -> Activity:
     """An admin other than its creator lets an activity above the cap open for check-in."""
     activity = await _activity(db, activity_id, lock=True)
-    await accounts.require_role(db, actor, activity.community_id, "admin")
+    await require_role(db, actor, activity.community_id, "admin")
     if activity.status != "pending_approval":
-        raise Conflict("activity_not_pending", "This activity is not waiting for approval.")
+        raise ActivityNotPending()
     if activity.created_by == actor.member_id:
-        raise Forbidden("same_admin", "Another admin must approve an activity you created.")
+        raise SameAdmin()
     activity.status, activity.approved_by = "open", actor.member_id
     await db.flush()
     return activity
 
 
+@raises(organizer_activity, ActivityNotOpen, ActivityHasAttendance)
 async def cancel_activity(db: AsyncSession, actor: Actor, activity_id: uuid.UUID) -> Activity:
     activity = await organizer_activity(db, actor, activity_id, lock=True)
     if activity.status not in ("open", "pending_approval"):
-        raise Conflict("activity_not_open", "The activity is already closed or cancelled.")
+        raise ActivityNotOpen()
     if await checked_in_count(db, activity.id, with_pending=True):
-        raise Conflict("activity_has_attendance", "People have checked in: close the activity instead.")
+        raise ActivityHasAttendance()
     activity.status = "cancelled"
     activity.closed_at = clock.now()
     await db.flush()
     return activity
 
 
-async def checked_in_count(db: AsyncSession, activity_id: uuid.UUID, *, with_pending: bool = False) -> int:
-    statuses = COUNTED if with_pending else ("in", "out")
-    stmt = select(func.count()).where(Attendance.activity_id == activity_id, Attendance.status.in_(statuses))
-    return int(await db.scalar(stmt) or 0)
-
-
-async def signup_count(db: AsyncSession, activity_id: uuid.UUID) -> int:
-    return int(await db.scalar(select(func.count()).where(Signup.activity_id == activity_id)) or 0)
-
-
-async def list_activities(
-    db: AsyncSession, actor: Actor, community_id: uuid.UUID, *, upcoming: bool = True, limit: int = 50
-) -> list[Activity]:
-    """Open activities not yet over (``upcoming``), or the most recent ones."""
-    await accounts.require_role(db, actor, community_id, "member")
-    stmt = select(Activity).where(Activity.community_id == community_id)
-    if upcoming:
-        stmt = stmt.where(Activity.status == "open", Activity.ends_at > clock.now()).order_by(
-            Activity.starts_at
-        )
-    else:
-        stmt = stmt.order_by(Activity.starts_at.desc())
-    return list(await db.scalars(stmt.limit(limit)))
-
-
-async def my_activities(
-    db: AsyncSession, actor: Actor, limit: int = 50
-) -> list[tuple[Activity, Attendance | None, bool]]:
-    """Activities the caller signed up for or attended: (activity, attendance, signed up)."""
-    signed = select(Signup.activity_id).where(Signup.member_id == actor.member_id)
-    attended = select(Attendance.activity_id).where(Attendance.member_id == actor.member_id)
-    acts = list(
-        await db.scalars(
-            select(Activity)
-            .where(Activity.id.in_(signed.union(attended).scalar_subquery()))
-            .order_by(Activity.starts_at.desc())
-            .limit(limit)
-        )
-    )
-    ids = [a.id for a in acts]
-    att = {
-        a.activity_id: a
-        for a in await db.scalars(
-            select(Attendance).where(Attendance.member_id == actor.member_id, Attendance.activity_id.in_(ids))
-        )
-    }
-    sig = set(
-        await db.scalars(
-            select(Signup.activity_id).where(Signup.member_id == actor.member_id, Signup.activity_id.in_(ids))
-        )
-    )
-    return [(a, att.get(a.id), a.id in sig) for a in acts]
-
-
+@raises(ActivityNotFound, require_role, CheckinNotOpen, ActivityFull)
 async def signup(db: AsyncSession, actor: Actor, activity_id: uuid.UUID) -> Signup:
     # The activity row is locked so two last-place sign-ups cannot both fit.
     activity = await _activity(db, activity_id, lock=True)
-    await accounts.require_role(db, actor, activity.community_id, "member")
+    await require_role(db, actor, activity.community_id, "member")
     if activity.status != "open" or activity.ends_at <= clock.now():
-        raise CheckinError("activity_not_open", "This activity is not open for sign-up.")
+        raise CheckinNotOpen(detail="This activity is not open for sign-up.")
     existing = await db.scalar(
         select(Signup).where(Signup.activity_id == activity.id, Signup.member_id == actor.member_id)
     )
     if existing is not None:
         return existing
     if activity.capacity is not None and await signup_count(db, activity.id) >= activity.capacity:
-        raise Conflict("activity_full", "This activity is full.")
+        raise ActivityFull()
     row = Signup(community_id=activity.community_id, activity_id=activity.id, member_id=actor.member_id)
     db.add(row)
     await db.flush()
@@ -472,6 +455,7 @@ def check_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/c/{token}"
 
 
+@raises(organizer_activity)
 async def kiosk_code(db: AsyncSession, actor: Actor, activity_id: uuid.UUID, public_url: str) -> KioskCode:
     activity = await organizer_activity(db, actor, activity_id)
     now = clock.now()
@@ -483,12 +467,14 @@ async def kiosk_code(db: AsyncSession, actor: Actor, activity_id: uuid.UUID, pub
     return KioskCode(check_url(public_url, token), token, expires_at, min(refresh, rules.KIOSK_STEP_SECONDS))
 
 
+@raises(organizer_activity)
 async def poster_code(db: AsyncSession, actor: Actor, activity_id: uuid.UUID, public_url: str) -> str:
     activity = await organizer_activity(db, actor, activity_id)
     token = rules.make_token(rules.KIND_POSTER, activity.id, activity.poster_version, activity.secret)
     return check_url(public_url, token)
 
 
+@raises(organizer_activity)
 async def revoke_poster(db: AsyncSession, actor: Actor, activity_id: uuid.UUID) -> Activity:
     """Every printed poster stops working; a new one must be printed."""
     activity = await organizer_activity(db, actor, activity_id, lock=True)
@@ -545,18 +531,18 @@ async def _activity_and_roles(
 def _evidence(parsed: rules.ParsedToken | None, activity: Activity | None, moment: datetime) -> str:
     """The evidence kind of a genuine, current code (``kiosk``/``poster``), else the refusal."""
     if parsed is None or activity is None or not rules.mac_ok(parsed, activity.secret):
-        raise CheckinError("qr_invalid", "This is not a Jifen check-in code.")
+        raise QrInvalid()
     if parsed.kind == rules.KIND_KIOSK:
         step = rules.kiosk_step(moment)
         if parsed.counter > step:
-            raise CheckinError("qr_invalid", "This code is not valid yet.")
+            raise QrInvalid(detail="This code is not valid yet.")
         if parsed.counter < step - 1:
-            raise CheckinError("qr_expired", "This code has expired: scan the code on the screen again.")
+            raise QrExpired()
         return "kiosk"
     if parsed.counter != activity.poster_version:
-        raise CheckinError("qr_invalid", "This poster was withdrawn by the organizer.")
+        raise QrInvalid(detail="This poster was withdrawn by the organizer.")
     if moment > activity.ends_at + timedelta(seconds=rules.POSTER_GRACE_SECONDS):
-        raise CheckinError("qr_expired", "This poster's activity is over.")
+        raise QrExpired(detail="This poster's activity is over.")
     return "poster"
 
 
@@ -564,11 +550,11 @@ def _check_geofence(activity: Activity, lat: float | None, lng: float | None) ->
     if activity.lat is None or activity.lng is None or activity.radius_m is None:
         return
     if lat is None or lng is None:
-        raise CheckinError("location_required", "This activity needs your location to check in.")
+        raise LocationRequired()
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
-        raise _bad("lat", "%(field)s: not a valid location", "invalid_location")
+        raise InvalidLocation(detail="%(field)s: not a valid location", params={"field": "lat"})
     if rules.distance_m(lat, lng, activity.lat, activity.lng) > activity.radius_m:
-        raise CheckinError("outside_area", "You are not at the activity's place.")
+        raise OutsideArea()
 
 
 def _scan_moment(pending_scan: rules.PendingScan | None) -> datetime:
@@ -582,6 +568,22 @@ def _scan_moment(pending_scan: rules.PendingScan | None) -> datetime:
     return now
 
 
+@raises(
+    ActivityNotFound,
+    QrInvalid,
+    QrExpired,
+    Forbidden,
+    LocationRequired,
+    InvalidLocation,
+    OutsideArea,
+    CheckinNotOpen,
+    ActivityFull,
+    NotSignedUp,
+    ManualPending,
+    ConfirmationPending,
+    AlreadyCheckedOut,
+    points.award,
+)
 async def check_in(
     db: AsyncSession,
     actor: Actor,
@@ -605,6 +607,24 @@ async def check_in(
     )
 
 
+@raises(
+    LoginEnded,
+    accounts.actor_for,
+    ActivityNotFound,
+    QrInvalid,
+    QrExpired,
+    Forbidden,
+    LocationRequired,
+    InvalidLocation,
+    OutsideArea,
+    CheckinNotOpen,
+    ActivityFull,
+    NotSignedUp,
+    ManualPending,
+    ConfirmationPending,
+    AlreadyCheckedOut,
+    points.award,
+)
 async def check_in_with_login(
     db: AsyncSession,
     member_id: uuid.UUID,
@@ -625,7 +645,7 @@ async def check_in_with_login(
     if found is None:  # no such activity: the login decides the error first, as for other routes
         actor = await accounts.actor_for(db, member_id, token_version)
     elif member is None or member.token_version != token_version:
-        raise NotAuthenticated("token_revoked", "This login was ended; please log in again.")
+        raise LoginEnded()
     else:
         actor = accounts.remember_token_version(
             member_id, member.token_version, member.name, member.phone, member.is_platform_admin
@@ -680,7 +700,7 @@ async def _spend_scan(db: AsyncSession, activity: Activity, member_id: uuid.UUID
         .returning(ScanUse.id)
     )
     if (await db.execute(stmt)).scalar_one_or_none() is None:
-        raise CheckinError("qr_expired", "This scan was already used: scan the code on the screen again.")
+        raise QrExpired(detail="This scan was already used: scan the code on the screen again.")
 
 
 async def _organizes(db: AsyncSession, activity: Activity, member_id: uuid.UUID) -> bool:
@@ -733,9 +753,9 @@ async def _scan(
     """``organizes``: whether the member organizes here (their own attendance waits for another
     organizer's confirmation); ``None`` looks it up."""
     if activity.status == "pending_approval":
-        raise CheckinError("activity_not_open", "This activity is waiting for an admin's approval.")
+        raise CheckinNotOpen(detail="This activity is waiting for an admin's approval.")
     if activity.status != "open":
-        raise CheckinError("activity_not_open", "This activity is closed.")
+        raise CheckinNotOpen()
     if _plain_check_in(activity, moment):
         # Most scans are first scans: try the insert first (one round trip instead of three); a
         # conflict means the member has an attendance already and the full path below decides.
@@ -757,9 +777,7 @@ async def _scan(
             manual=att is None or att.evidence == "manual",
         )
     except ValueError as exc:
-        raise CheckinError(
-            str(exc), SCAN_REFUSALS.get(str(exc), SCAN_REFUSALS["already_checked_out"])
-        ) from exc
+        raise SCAN_REFUSALS.get(str(exc), AlreadyCheckedOut)() from exc
     if att is not None and decision == "status":
         return CheckinResult("checked_in", activity, att, 0, repeated=True)
     if att is not None:
@@ -780,18 +798,18 @@ async def _check_in(
     if not (
         activity.starts_at - timedelta(seconds=rules.CHECKIN_EARLY_SECONDS) <= moment <= activity.ends_at
     ):
-        raise CheckinError("activity_not_open", "Check-in is open from shortly before the start to the end.")
+        raise CheckinNotOpen(detail="Check-in is open from shortly before the start to the end.")
     if activity.signup_required:
         signed = await db.scalar(
             select(Signup.id).where(Signup.activity_id == activity.id, Signup.member_id == member_id)
         )
         if signed is None:
-            raise CheckinError("not_signed_up", "Sign up for this activity first.")
+            raise NotSignedUp()
     elif activity.capacity is not None:
         # Lock the activity row so the last places cannot be taken twice.
         await _activity(db, activity.id, lock=True)
         if await checked_in_count(db, activity.id, with_pending=True) >= activity.capacity:
-            raise Conflict("activity_full", "This activity is full.")
+            raise ActivityFull()
     inserted = await _insert_attendance(
         db, activity, member_id, evidence, moment, device_id, scanned_by, organizes
     )
@@ -874,6 +892,7 @@ async def _check_out(
     return CheckinResult("checked_out", activity, att, awarded)
 
 
+@raises(organizer_activity, ActivityNotOpen, NotCheckedIn, points.award)
 async def close_activity(
     db: AsyncSession, actor: Actor, activity_id: uuid.UUID, absent_member_ids: Sequence[uuid.UUID] = ()
 ) -> CloseResult:
@@ -881,7 +900,7 @@ async def close_activity(
     else still in is checked out and their points post."""
     activity = await organizer_activity(db, actor, activity_id, lock=True)
     if activity.status != "open":
-        raise Conflict("activity_not_open", "The activity is already closed or cancelled.")
+        raise ActivityNotOpen()
     return await _close(db, activity, actor.member_id, set(absent_member_ids))
 
 
@@ -900,9 +919,7 @@ async def _close(
     )
     unknown = absent - {att.member_id for att in still_in}
     if unknown:
-        raise InvalidInput(
-            "not_checked_in",
-            "Only people still checked in can be marked absent.",
+        raise NotCheckedIn(
             errors=[{"field": "absent_member_ids", "message": ", ".join(sorted(str(u) for u in unknown))}],
         )
     posted = waiting = 0
@@ -955,9 +972,10 @@ async def close_overdue(maker: async_sessionmaker[AsyncSession]) -> int:
 # ---------------------------------------------------------------- member cards
 
 
+@raises(require_role)
 async def member_card(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> MemberCard:
     """The caller's card in the community (made on first use)."""
-    await accounts.require_role(db, actor, community_id, "member")
+    await require_role(db, actor, community_id, "member")
     card = await db.scalar(
         select(MemberCard).where(
             MemberCard.community_id == community_id, MemberCard.member_id == actor.member_id
@@ -972,6 +990,7 @@ async def member_card(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -
     return card
 
 
+@raises(member_card)
 async def revoke_card(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> MemberCard:
     """A lost card stops working: the member gets a new code to print."""
     card = await member_card(db, actor, community_id)
@@ -980,27 +999,36 @@ async def revoke_card(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -
     return card
 
 
-async def member_for_card(db: AsyncSession, actor: Actor, token: str) -> tuple[Member, MemberCard]:
-    """Staff scanning a card: whose it is (the scanner must be organizer or clerk there)."""
-    card = await db.scalar(select(MemberCard).where(MemberCard.token == token[:64])) if token else None
-    if card is None:
-        raise NotFound("card_invalid", "This member card is not valid (it may have been replaced).")
-    await accounts.require_role(db, actor, card.community_id, "organizer", "clerk")
-    return await accounts.get_member(db, card.member_id), card
-
-
+@raises(
+    organizer_activity,
+    CardInvalid,
+    QrInvalid,
+    QrExpired,
+    Forbidden,
+    LocationRequired,
+    InvalidLocation,
+    OutsideArea,
+    CheckinNotOpen,
+    ActivityFull,
+    NotSignedUp,
+    ManualPending,
+    ConfirmationPending,
+    AlreadyCheckedOut,
+    points.award,
+)
 async def scan_card(db: AsyncSession, actor: Actor, activity_id: uuid.UUID, token: str) -> CheckinResult:
     """An organizer scanned a member's card at an activity: check that member in or out."""
     activity = await organizer_activity(db, actor, activity_id)
     card = await db.scalar(select(MemberCard).where(MemberCard.token == token[:64])) if token else None
     if card is None or card.community_id != activity.community_id:
-        raise NotFound("card_invalid", "This member card is not valid (it may have been replaced).")
+        raise CardInvalid()
     return await _scan(db, activity, card.member_id, "member_card", clock.now(), scanned_by=actor.member_id)
 
 
 # ---------------------------------------------------------------- manual records and attendance
 
 
+@raises(organizer_activity, CheckinNotOpen, MemberNotFound, InvalidTimes, InvalidNote, AlreadyAttended)
 async def request_manual(
     db: AsyncSession,
     actor: Actor,
@@ -1013,29 +1041,30 @@ async def request_manual(
     """An organizer records someone who could not scan; a second organizer must approve it."""
     activity = await organizer_activity(db, actor, activity_id, lock=True)
     if activity.status in ("cancelled", "pending_approval"):
-        raise CheckinError("activity_not_open", "This activity is cancelled or waiting for approval.")
-    held = await db.scalar(
-        select(Membership.id).where(
-            Membership.member_id == member_id, Membership.community_id == activity.community_id
-        )
-    )
-    if held is None:
-        raise NotFound("member_not_found", "No such member in this community.")
+        raise CheckinNotOpen(detail="This activity is cancelled or waiting for approval.")
+    if not await is_member(db, member_id, activity.community_id):
+        raise MemberNotFound()
     if checked_in_at.tzinfo is None or checked_out_at.tzinfo is None:
-        raise _bad("checked_in_at", "%(field)s: times need a UTC offset", "invalid_times")
+        raise InvalidTimes(detail="%(field)s: times need a UTC offset", params={"field": "checked_in_at"})
     if checked_out_at <= checked_in_at or checked_out_at > clock.now():
-        raise _bad(
-            "checked_out_at", "%(field)s: must be after checked_in_at and not in the future", "invalid_times"
+        raise InvalidTimes(
+            detail="%(field)s: must be after checked_in_at and not in the future",
+            params={"field": "checked_out_at"},
         )
     if checked_out_at <= activity.starts_at or checked_in_at >= activity.ends_at:
-        raise _bad("checked_in_at", "%(field)s: must overlap the activity's time", "invalid_times")
+        raise InvalidTimes(
+            detail="%(field)s: must overlap the activity's time", params={"field": "checked_in_at"}
+        )
     if not note.strip() or len(note) > MANUAL_NOTE_MAX:
-        raise _bad("note", "%(field)s: say why, in 1-%(max)s characters", "invalid_note", max=MANUAL_NOTE_MAX)
+        raise InvalidNote(
+            detail="%(field)s: say why, in 1-%(max)s characters",
+            params={"field": "note", "max": MANUAL_NOTE_MAX},
+        )
     exists = await db.scalar(
         select(Attendance.id).where(Attendance.activity_id == activity.id, Attendance.member_id == member_id)
     )
     if exists is not None:
-        raise Conflict("already_attended", "This member already has an attendance record here.")
+        raise AlreadyAttended()
     att = Attendance(
         community_id=activity.community_id,
         activity_id=activity.id,
@@ -1057,19 +1086,26 @@ async def _pending_manual(
 ) -> tuple[Activity, Attendance]:
     att = await db.scalar(select(Attendance).where(Attendance.id == attendance_id).with_for_update())
     if att is None:
-        raise NotFound("attendance_not_found", "No such attendance record.")
+        raise AttendanceNotFound()
     activity = await organizer_activity(db, actor, att.activity_id)
     if att.status != "pending":
-        raise Conflict("manual_not_pending", "This record was already decided.")
+        raise ManualNotPending()
     if att.requested_by == actor.member_id:
-        raise Forbidden("second_organizer_required", "Another organizer must approve a record you entered.")
+        raise SecondOrganizerRequired()
     if att.member_id == actor.member_id:
-        raise Forbidden(
-            "approver_conflict", "Another organizer must decide on a record of your own attendance."
-        )
+        raise ApproverConflict()
     return activity, att
 
 
+@raises(
+    AttendanceNotFound,
+    organizer_activity,
+    ManualNotPending,
+    SecondOrganizerRequired,
+    ApproverConflict,
+    CheckinNotOpen,
+    points.award,
+)
 async def approve_manual(
     db: AsyncSession, actor: Actor, attendance_id: uuid.UUID, *, client_addr: str | None = None
 ) -> Attendance:
@@ -1077,7 +1113,7 @@ async def approve_manual(
     it nor the member it is for may approve (``second_organizer_required``, ``approver_conflict``)."""
     activity, att = await _pending_manual(db, actor, attendance_id)
     if activity.status == "pending_approval":
-        raise CheckinError("activity_not_open", "This activity is waiting for an admin's approval.")
+        raise CheckinNotOpen(detail="This activity is waiting for an admin's approval.")
     if att.checked_out_at is None:
         raise RuntimeError("a pending record always has a check-out time")
     _finish(activity, att, att.checked_out_at)
@@ -1088,6 +1124,7 @@ async def approve_manual(
     return att
 
 
+@raises(AttendanceNotFound, organizer_activity, ManualNotPending, SecondOrganizerRequired, ApproverConflict)
 async def reject_manual(
     db: AsyncSession, actor: Actor, attendance_id: uuid.UUID, *, client_addr: str | None = None
 ) -> Attendance:
@@ -1119,158 +1156,17 @@ async def _audit_manual(
     )
 
 
-async def attendance_list(
-    db: AsyncSession,
-    actor: Actor,
-    activity_id: uuid.UUID,
-    *,
-    limit: int | None = None,
-    after: uuid.UUID | None = None,
-) -> list[AttendanceRow]:
-    """The organizer's list (by id, so by time), with fraud flags: a device used by several members,
-    manual, poster. ``limit``/``after`` page through it; the whole list when ``limit`` is None."""
-    activity = await organizer_activity(db, actor, activity_id)
-    stmt = (
-        select(Attendance, Member.name, Member.phone)
-        .join(Member, Member.id == Attendance.member_id)
-        .where(Attendance.activity_id == activity.id)
-        .order_by(Attendance.id)
-    )
-    if after is not None:
-        stmt = stmt.where(Attendance.id > after)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    rows = (await db.execute(stmt)).all()
-    shared = set(
-        await db.scalars(
-            select(Attendance.device_id)
-            .where(Attendance.activity_id == activity.id, Attendance.device_id.is_not(None))
-            .group_by(Attendance.device_id)
-            .having(func.count() > 1)
-        )
-    )
-    out = []
-    for att, name, phone in rows:
-        flags = []
-        if att.device_id in shared:
-            flags.append("shared_device")
-        if att.evidence == "manual":
-            flags.append("manual")
-        if att.evidence == "poster":
-            flags.append("weak_evidence")
-        if att.needs_confirmation:
-            flags.append("self_attendance")
-        out.append(AttendanceRow(att, name, phone, flags))
-    return out
+# ---------------------------------------------------------------- teams
 
 
-ATTENDANCE_CSV_HEADERS = (
-    "Name",
-    "Phone",
-    "Status",
-    "Evidence",
-    "Checked in at",
-    "Checked out at",
-    "Minutes",
-    "Points",
-    "Entered by hand",
-    "Flags",
-)
-"""Column titles of the attendance CSV (msgids: the reader gets them in their language)."""
-
-
-def attendance_csv(
-    rows: list[AttendanceRow], tz: str = "Asia/Shanghai", translate: Callable[[str], str] | None = None
-) -> bytes:
-    """The attendance list as a spreadsheet, by the shared writer (safe cells, BOM, local times)."""
-    cells = [
-        [
-            r.member_name,
-            r.member_phone,
-            r.attendance.status,
-            r.attendance.evidence,
-            r.attendance.checked_in_at,
-            r.attendance.checked_out_at,
-            r.attendance.minutes,
-            r.attendance.points,
-            "yes" if r.attendance.evidence == "manual" else "no",
-            " ".join(r.flags),
-        ]
-        for r in rows
-    ]
-    return kit_csv.csv_bytes(ATTENDANCE_CSV_HEADERS, cells, tz=tz, translate=translate)
-
-
-# ---------------------------------------------------------------- hours, teams, certificates
-
-
-@dataclass
-class Hours:
-    minutes: int
-    attendances: int
-    points: int
-    manual_minutes: int
-    items: list[tuple[Activity, Attendance]]
-
-
-async def hours_of(
-    db: AsyncSession, member_id: uuid.UUID, community_id: uuid.UUID, year: int | None = None
-) -> Hours:
-    """A member's service hours (finished attendances) in a community, optionally in one year."""
-    stmt = (
-        select(Activity, Attendance)
-        .join(Attendance, Attendance.activity_id == Activity.id)
-        .where(
-            Attendance.member_id == member_id,
-            Attendance.community_id == community_id,
-            Attendance.status == "out",
-        )
-        .order_by(Attendance.checked_in_at.desc())
-    )
-    if year is not None:
-        zone = ZoneInfo((await accounts.get_community(db, community_id)).timezone)
-        start = datetime(year, 1, 1, tzinfo=zone)
-        stmt = stmt.where(
-            Attendance.checked_in_at >= start, Attendance.checked_in_at < start.replace(year=year + 1)
-        )
-    items = [(a, b) for a, b in (await db.execute(stmt)).all()]
-    return Hours(
-        sum(b.minutes for _, b in items),
-        len(items),
-        sum(b.points for _, b in items),
-        sum(b.minutes for _, b in items if b.evidence == "manual"),
-        items,
-    )
-
-
-async def create_team(
-    db: AsyncSession, actor: Actor, community_id: uuid.UUID, name: str, leader_id: uuid.UUID
-) -> Team:
-    await accounts.require_role(db, actor, community_id, "organizer")
-    name = " ".join(name.split())
-    if not name or len(name) > TITLE_MAX:
-        raise _bad("name", "%(field)s: 1-%(max)s characters", "invalid_name", max=TITLE_MAX)
-    if await db.scalar(select(Team.id).where(Team.community_id == community_id, Team.name == name)):
-        raise Conflict("team_name_taken", "A team with this name already exists.")
-    team = Team(community_id=community_id, name=name, leader_id=leader_id)
-    db.add(team)
-    await db.flush()
-    await add_team_member(db, actor, team.id, leader_id)
-    return team
-
-
+@raises(TeamNotFound, require_role, MemberNotFound)
 async def add_team_member(db: AsyncSession, actor: Actor, team_id: uuid.UUID, member_id: uuid.UUID) -> None:
     team = await db.get(Team, team_id)
     if team is None:
-        raise NotFound("team_not_found", "No such team.")
-    await accounts.require_role(db, actor, team.community_id, "organizer")
-    held = await db.scalar(
-        select(Membership.id).where(
-            Membership.member_id == member_id, Membership.community_id == team.community_id
-        )
-    )
-    if held is None:
-        raise NotFound("member_not_found", "No such member in this community.")
+        raise TeamNotFound()
+    await require_role(db, actor, team.community_id, "organizer")
+    if not await is_member(db, member_id, team.community_id):
+        raise MemberNotFound()
     exists = await db.scalar(
         select(TeamMember.id).where(TeamMember.team_id == team.id, TeamMember.member_id == member_id)
     )
@@ -1279,135 +1175,26 @@ async def add_team_member(db: AsyncSession, actor: Actor, team_id: uuid.UUID, me
         await db.flush()
 
 
-@dataclass
-class TeamTotals:
-    team: Team
-    leader_name: str
-    members: list[tuple[uuid.UUID, str, int]]
-    """(member id, name, minutes)."""
-
-    @property
-    def minutes(self) -> int:
-        return sum(m for _, _, m in self.members)
-
-
-async def teams_with_totals(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> list[TeamTotals]:
-    await accounts.require_role(db, actor, community_id, "member")
-    teams = list(await db.scalars(select(Team).where(Team.community_id == community_id).order_by(Team.name)))
-    minutes = (
-        select(Attendance.member_id, func.coalesce(func.sum(Attendance.minutes), 0).label("m"))
-        .where(Attendance.community_id == community_id, Attendance.status == "out")
-        .group_by(Attendance.member_id)
-        .subquery()
-    )
-    out = []
-    for team in teams:
-        rows = (
-            await db.execute(
-                select(Member.id, Member.name, func.coalesce(minutes.c.m, 0))
-                .join(TeamMember, TeamMember.member_id == Member.id)
-                .outerjoin(minutes, minutes.c.member_id == Member.id)
-                .where(TeamMember.team_id == team.id)
-                .order_by(Member.name)
-            )
-        ).all()
-        leader = await db.get(Member, team.leader_id)
-        out.append(TeamTotals(team, leader.name if leader else "", [(a, b, int(c)) for a, b, c in rows]))
-    return out
-
-
-# ---------------------------------------------------------------- monthly leaderboards (public board)
-
-
-def _counted_minutes(community_id: uuid.UUID, start: datetime, end: datetime) -> Any:
-    """Minutes served per member in [start, end): finished attendances only (``out``), so a manual
-    record counts once a second organizer approved it and never while pending or once rejected.
-    An attendance belongs to the period of its check-in time (as in ``hours_of``). The activity
-    bound is implied (an attendance starts before its activity ends and activities last at most
-    ``ACTIVITY_DAYS_MAX`` days) and lets the query use ``ix_activities_community_starts``."""
-    return (
-        select(Attendance.member_id, func.sum(Attendance.minutes).label("minutes"))
-        .join(Activity, Activity.id == Attendance.activity_id)
-        .where(
-            Activity.community_id == community_id,
-            Activity.starts_at >= start - timedelta(days=ACTIVITY_DAYS_MAX + 1),
-            Attendance.community_id == community_id,
-            Attendance.status == "out",
-            Attendance.checked_in_at >= start,
-            Attendance.checked_in_at < end,
-            Attendance.minutes > 0,
+@raises(require_role, InvalidName, TeamNameTaken, add_team_member)
+async def create_team(
+    db: AsyncSession, actor: Actor, community_id: uuid.UUID, name: str, leader_id: uuid.UUID
+) -> Team:
+    await require_role(db, actor, community_id, "organizer")
+    name = " ".join(name.split())
+    if not name or len(name) > TITLE_MAX:
+        raise InvalidName(
+            detail="%(field)s: 1-%(max)s characters", params={"field": "name", "max": TITLE_MAX}
         )
-        .group_by(Attendance.member_id)
-    )
+    if await db.scalar(select(Team.id).where(Team.community_id == community_id, Team.name == name)):
+        raise TeamNameTaken()
+    team = Team(community_id=community_id, name=name, leader_id=leader_id)
+    db.add(team)
+    await db.flush()
+    await add_team_member(db, actor, team.id, leader_id)
+    return team
 
 
-async def hours_leaderboard(
-    db: AsyncSession, community_id: uuid.UUID, start: datetime, end: datetime, limit: int | None = 20
-) -> list[tuple[uuid.UUID, int]]:
-    """Service minutes per member in [start, end), most first: ``[(member_id, minutes)]``. Read-only."""
-    sub = _counted_minutes(community_id, start, end).subquery()
-    stmt = select(sub.c.member_id, sub.c.minutes).order_by(sub.c.minutes.desc(), sub.c.member_id)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return [(mid, int(m)) for mid, m in (await db.execute(stmt)).all()]
-
-
-async def team_hours_leaderboard(
-    db: AsyncSession, community_id: uuid.UUID, start: datetime, end: datetime, limit: int | None = 20
-) -> list[tuple[uuid.UUID, str, int]]:
-    """Service minutes per team in [start, end), most first: ``[(team_id, team name, minutes)]``.
-
-    A team's minutes are its members' minutes (a member of two teams counts for both); teams with
-    no minutes in the period are left out. One aggregate query; read-only."""
-    sub = _counted_minutes(community_id, start, end).subquery()
-    total = func.sum(sub.c.minutes).label("minutes")
-    stmt = (
-        select(Team.id, Team.name, total)
-        .join(TeamMember, TeamMember.team_id == Team.id)
-        .join(sub, sub.c.member_id == TeamMember.member_id)
-        .where(Team.community_id == community_id)
-        .group_by(Team.id, Team.name)
-        .order_by(total.desc(), Team.name)
-    )
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return [(tid, name, int(m)) for tid, name, m in (await db.execute(stmt)).all()]
-
-
-async def team_members(db: AsyncSession, community_id: uuid.UUID) -> list[tuple[uuid.UUID, str, uuid.UUID]]:
-    """Every (team id, team name, member id) of a community, in one query (for per-team sums)."""
-    rows = await db.execute(
-        select(Team.id, Team.name, TeamMember.member_id)
-        .join(TeamMember, TeamMember.team_id == Team.id)
-        .where(Team.community_id == community_id)
-        .order_by(Team.name)
-    )
-    return [(tid, name, mid) for tid, name, mid in rows.all()]
-
-
-def certificate_signature(
-    key: str, member_id: uuid.UUID, community_id: uuid.UUID, minutes: int, day: str
-) -> str:
-    """Signs what a printed certificate states, so its QR can prove it was not edited."""
-    msg = f"cert|{member_id}|{community_id}|{minutes}|{day}".encode()
-    return hmac.new(key.encode(), msg, hashlib.sha256).hexdigest()[:24]
-
-
-async def activities_now(db: AsyncSession, community_id: uuid.UUID) -> list[Activity]:
-    """Open activities whose check-in window includes now (for scanning member cards)."""
-    now = clock.now()
-    early = timedelta(seconds=rules.CHECKIN_EARLY_SECONDS)
-    rows = await db.scalars(
-        select(Activity)
-        .where(
-            Activity.community_id == community_id,
-            Activity.status == "open",
-            Activity.starts_at <= now + early,
-            Activity.ends_at >= now,
-        )
-        .order_by(Activity.starts_at)
-    )
-    return list(rows)
+# ---------------------------------------------------------------- the check-in landing page
 
 
 async def peek_token(db: AsyncSession, token: str, at: datetime | None = None) -> Activity | None:
@@ -1419,25 +1206,95 @@ async def peek_token(db: AsyncSession, token: str, at: datetime | None = None) -
     return activity
 
 
-async def attendance_status(db: AsyncSession, activity_id: uuid.UUID, member_id: uuid.UUID) -> str | None:
-    """The member's attendance at an activity (``in``, ``out``, ``pending``, ``rejected``), or None."""
-    found = await db.scalar(
-        select(Attendance.status).where(
-            Attendance.activity_id == activity_id, Attendance.member_id == member_id
-        )
-    )
-    return str(found) if found is not None else None
+@dataclass(frozen=True)
+class ScanLanding:
+    """What the check-in page shows after a scan: the result, or the refusal, with the balance."""
+
+    result: CheckinResult | None
+    error: DomainError | None = None
+    balance: points.Balance | None = None
+    tz: str = "Asia/Shanghai"
 
 
-async def team_attendances(db: AsyncSession, community_id: uuid.UUID) -> dict[uuid.UUID, int]:
-    """Completed attendances of each team's members (the same basis as the team's hours)."""
-    rows = await db.execute(
-        select(TeamMember.team_id, func.count(Attendance.id))
-        .join(
-            Attendance,
-            (Attendance.member_id == TeamMember.member_id) & (Attendance.community_id == community_id),
-        )
-        .where(TeamMember.community_id == community_id, Attendance.status == "out")
-        .group_by(TeamMember.team_id)
+async def scan_landing(
+    db: AsyncSession,
+    actor: Actor,
+    token: str,
+    device_id: str,
+    pending_scan: Callable[[], rules.PendingScan | None],
+) -> ScanLanding:
+    """A logged-in phone opened a check-in URL: scan, and say what happened. A refusal is part of
+    the page (``error``), not an error page; ``pending_scan`` reads this browser's scan cookie (a
+    copied one is refused ``qr_expired`` like a scan)."""
+    try:
+        result = await check_in(db, actor, token, device_id=device_id, pending_scan=pending_scan())
+    except DomainError as exc:
+        return ScanLanding(None, exc)
+    community_id = result.activity.community_id
+    return ScanLanding(
+        result,
+        balance=await points.balance(db, community_id, actor.member_id),
+        tz=await community_timezone(db, community_id),
     )
-    return {tid: int(n) for tid, n in rows.all()}
+
+
+# ---------------------------------------------------------------- screens organizers and members print
+
+
+@dataclass(frozen=True)
+class KioskScreen:
+    activity: Activity
+    code: KioskCode
+    count: int
+    step_seconds: int = rules.KIOSK_STEP_SECONDS
+
+
+@raises(organizer_activity)
+async def kiosk_screen(
+    db: AsyncSession, actor: Actor, activity_id: uuid.UUID, public_url: str
+) -> KioskScreen:
+    """The kiosk page: the rotating code and the live count (organizers)."""
+    activity = await organizer_activity(db, actor, activity_id)
+    code = await kiosk_code(db, actor, activity_id, public_url)
+    return KioskScreen(activity, code, await checked_in_count(db, activity_id))
+
+
+def qr_svg(url: str) -> str:
+    """An inline SVG QR of ``url`` (our own generated markup, without the XML prolog)."""
+    text = qr.svg(url).decode()
+    return text[text.index("<svg") :]
+
+
+@dataclass(frozen=True)
+class PosterSheet:
+    activity: Activity
+    svg: str
+    tz: str
+
+
+@raises(organizer_activity)
+async def poster_sheet(
+    db: AsyncSession, actor: Actor, activity_id: uuid.UUID, public_url: str
+) -> PosterSheet:
+    """The printable poster with its long-lived code (organizers)."""
+    activity = await organizer_activity(db, actor, activity_id)
+    url = await poster_code(db, actor, activity_id, public_url)
+    return PosterSheet(activity, qr_svg(url), await community_timezone(db, activity.community_id))
+
+
+@dataclass(frozen=True)
+class CardSheet:
+    community: CommunityView
+    communities: list[CommunityView]
+    svg: str
+
+
+@raises(Forbidden, member_card)
+async def card_sheet(db: AsyncSession, actor: Actor, community: str | None, public_url: str) -> CardSheet:
+    """The caller's printable member card in the chosen community (the first one by default)."""
+    held = [c for c, _roles in await communities_of(db, actor)]
+    if not held:
+        raise Forbidden(detail="You are not a member of any community yet.")
+    chosen = next((c for c in held if str(c.id) == community), held[0])
+    card = await member_card(db, actor, chosen.id)
+    return CardSheet(chosen, held, qr_svg(f"{public_url}/m/{card.token}"))

@@ -119,7 +119,7 @@ async def scan_community(
     A kiosk code rotates within seconds, so it is checked at the time the pending-scan cookie remembers.
     """
     from service.activities import service as activities
-    from service.activities.controllers import pending_scan_of
+    from service.activities.http import pending_scan_of
     from service.errors import DomainError
 
     if not target.startswith("/c/"):

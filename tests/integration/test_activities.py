@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import clock
-from service.activities import rules
+from service.activities import rules, views
 from service.activities import service as svc
 from service.activities.models import Activity
 from tests.support.activities import T0, URL, attendances, kiosk_token, make_activity
@@ -125,7 +125,7 @@ async def test_poster_window_and_revocation(db: AsyncSession, world: World) -> N
     fresh = (await svc.poster_code(db, world.actor("organizer"), a.id, URL)).rsplit("/", 1)[1]
     await refused(db, "qr_expired", svc.check_in(db, world.actor("bob"), fresh))
     assert await attendances(db, a) == 1
-    rows = await svc.attendance_list(db, world.actor("organizer"), a.id)
+    rows = await views.attendance_list(db, world.actor("organizer"), a.id)
     assert rows[0].flags == ["weak_evidence"]
 
 
@@ -148,7 +148,7 @@ async def test_signup_required_and_capacity(db: AsyncSession, world: World) -> N
     await svc.signup(db, world.actor("alice"), a.id)
     await db.commit()
     await refused(db, "activity_full", svc.signup(db, world.actor("bob"), a.id))
-    assert await svc.signup_count(db, a.id) == 1
+    assert await views.signup_count(db, a.id) == 1
     r = await svc.check_in(db, world.actor("alice"), token)
     await db.commit()
     assert r.status == "checked_in"
@@ -218,9 +218,9 @@ async def test_manual_record_needs_a_second_organizer(db: AsyncSession, world: W
     assert (done.status, done.minutes, done.points) == ("out", 60, 10)
     assert await available(db, world, "carol") == 10
     await refused(db, "manual_not_pending", svc.approve_manual(db, org2, att.id))
-    rows = await svc.attendance_list(db, org, a.id)
+    rows = await views.attendance_list(db, org, a.id)
     assert rows[0].flags == ["manual"]
-    csv_text = svc.attendance_csv(rows).decode("utf-8-sig")
+    csv_text = views.attendance_csv(rows).decode("utf-8-sig")
     assert "manual" in csv_text and ",yes," in csv_text
     hours = await svc.hours_of(db, carol, world.cid)
     assert (hours.minutes, hours.manual_minutes) == (60, 60)
@@ -242,7 +242,7 @@ async def test_member_card_checks_in_and_revoked_card_fails(db: AsyncSession, wo
     await svc.revoke_card(db, world.actor("carol"), world.cid)
     await db.commit()
     await refused(db, "card_invalid", svc.scan_card(db, world.actor("organizer"), a.id, token))
-    await refused(db, "card_invalid", svc.member_for_card(db, world.actor("organizer"), token))
+    await refused(db, "card_invalid", views.card_landing(db, world.actor("organizer"), token))
     assert await available(db, world, "carol") == 10
 
 
@@ -253,7 +253,7 @@ async def test_one_device_checking_in_several_members_is_flagged(db: AsyncSessio
         await svc.check_in(db, world.actor(name), token, device_id="D" * 32)
     await svc.check_in(db, world.actor("carol"), token, device_id="E" * 32)
     await db.commit()
-    flags = {r.member_name: r.flags for r in await svc.attendance_list(db, world.actor("organizer"), a.id)}
+    flags = {r.member_name: r.flags for r in await views.attendance_list(db, world.actor("organizer"), a.id)}
     assert flags[world.members["alice"].name] == ["shared_device"]
     assert flags[world.members["bob"].name] == ["shared_device"]
     assert flags[world.members["carol"].name] == []
@@ -306,7 +306,7 @@ async def test_hours_and_team_totals(db: AsyncSession, world: World) -> None:
     clock.advance(timedelta(minutes=45))
     await svc.close_activity(db, org, a.id)
     await db.commit()
-    (totals,) = await svc.teams_with_totals(db, org, world.cid)
+    (totals,) = await views.teams_with_totals(db, org, world.cid)
     assert totals.minutes == 90 and totals.leader_name == world.members["alice"].name
     assert (await svc.hours_of(db, world.members["alice"].id, world.cid, T0.year)).minutes == 45
     assert (await svc.hours_of(db, world.members["alice"].id, world.cid, T0.year + 1)).minutes == 0

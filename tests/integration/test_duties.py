@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
-from service.activities import rules
+from service.activities import rules, views
 from service.activities import service as svc
 from service.activities.models import Attendance
 from tests.support.activities import T0, attendances, kiosk_token, make_activity
@@ -124,7 +124,7 @@ async def test_organizers_own_attendance_waits_for_another_organizer(db: AsyncSe
     assert await available(db, world, "organizer") == 10
     await refused(db, "manual_not_pending", svc.approve_manual(db, org2, r.attendance.id))
     assert await available(db, world, "organizer") == 10  # posted once
-    flags = {row.member_name: row.flags for row in await svc.attendance_list(db, org2, a.id)}
+    flags = {row.member_name: row.flags for row in await views.attendance_list(db, org2, a.id)}
     assert flags[world.members["organizer"].name] == ["self_attendance"]
 
 

@@ -1,0 +1,261 @@
+"""Errors of activities and check-in: one class per code (codes and statuses are API.md's contract).
+
+Check-in refusals a volunteer sees at the scan are ``CheckinError`` (400); refusals of an organizer's
+command on an activity that is no longer open are ``ActivityNotOpen`` (409). Both carry the code
+``activity_not_open``: their statuses differ, so they are two classes.
+"""
+
+from __future__ import annotations
+
+from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotAuthenticated, NotFound
+
+__all__ = [
+    "ActivityFull",
+    "ActivityHasAttendance",
+    "ActivityNotFound",
+    "ActivityNotOpen",
+    "ActivityNotPending",
+    "AlreadyAttended",
+    "AlreadyCheckedOut",
+    "ApproverConflict",
+    "AttendanceNotFound",
+    "CardInvalid",
+    "CheckinError",
+    "CheckinNotOpen",
+    "CommunityNotFound",
+    "ConfirmationPending",
+    "FieldRefused",
+    "InvalidActivity",
+    "InvalidCursor",
+    "InvalidLocation",
+    "InvalidName",
+    "InvalidNote",
+    "InvalidPolicy",
+    "InvalidTimes",
+    "LocationRequired",
+    "LoginEnded",
+    "ManualNotPending",
+    "ManualPending",
+    "MemberNotFound",
+    "NotCheckedIn",
+    "NotSignedUp",
+    "OutsideArea",
+    "QrExpired",
+    "QrInvalid",
+    "SameAdmin",
+    "SecondOrganizerRequired",
+    "TeamNameTaken",
+    "TeamNotFound",
+]
+
+
+# ---------------------------------------------------------------- input refused, naming its field
+
+
+class FieldRefused(InvalidInput):
+    """An input refused for one field: ``params["field"]`` names it, and ``errors`` lists it with the
+    message (a msgid with ``%(field)s``), so forms show the message next to the field."""
+
+    def __init__(
+        self,
+        code: str | None = None,
+        detail: str = "",
+        *,
+        params: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        params = params or {}
+        message = detail or type(self).message
+        errors = [{"field": str(params.get("field", "")), "message": message}]
+        super().__init__(code, detail, params=params, headers=headers, errors=errors)
+
+
+class InvalidActivity(FieldRefused):
+    code = "invalid_activity"
+    message = "%(field)s: 1-%(max)s characters"
+
+
+class InvalidPolicy(FieldRefused):
+    code = "invalid_policy"
+    message = "%(field)s: 0-%(max)s"
+
+
+class InvalidLocation(FieldRefused):
+    code = "invalid_location"
+    message = "%(field)s: not a valid location"
+
+
+class InvalidTimes(FieldRefused):
+    code = "invalid_times"
+    message = "%(field)s: times need a UTC offset"
+
+
+class InvalidNote(FieldRefused):
+    code = "invalid_note"
+    message = "%(field)s: say why, in 1-%(max)s characters"
+
+
+class InvalidName(FieldRefused):
+    code = "invalid_name"
+    message = "%(field)s: 1-%(max)s characters"
+
+
+class NotCheckedIn(InvalidInput):
+    code = "not_checked_in"
+    message = "Only people still checked in can be marked absent."
+
+
+class InvalidCursor(InvalidInput):
+    code = "invalid_cursor"
+    message = "The cursor is not one this API gave out."
+
+
+# ---------------------------------------------------------------- check-in refusals (400)
+
+
+class CheckinError(DomainError):
+    """A refused scan or sign-up; the code says why."""
+
+    status = 400
+    code = "checkin_refused"
+
+
+class CheckinNotOpen(CheckinError):
+    code = "activity_not_open"
+    message = "This activity is closed."
+
+
+class QrInvalid(CheckinError):
+    code = "qr_invalid"
+    message = "This is not a Jifen check-in code."
+
+
+class QrExpired(CheckinError):
+    code = "qr_expired"
+    message = "This code has expired: scan the code on the screen again."
+
+
+class LocationRequired(CheckinError):
+    code = "location_required"
+    message = "This activity needs your location to check in."
+
+
+class OutsideArea(CheckinError):
+    code = "outside_area"
+    message = "You are not at the activity's place."
+
+
+class NotSignedUp(CheckinError):
+    code = "not_signed_up"
+    message = "Sign up for this activity first."
+
+
+class ManualPending(CheckinError):
+    code = "manual_pending"
+    message = "Your attendance was entered by hand and is waiting for approval."
+
+
+class ConfirmationPending(CheckinError):
+    code = "confirmation_pending"
+    message = "Your own attendance at an activity you organize waits for another organizer."
+
+
+class AlreadyCheckedOut(CheckinError):
+    code = "already_checked_out"
+    message = "You have already checked out of this activity."
+
+
+class LoginEnded(NotAuthenticated):
+    """The login token was revoked (accounts' ``token_revoked``, checked in the check-in's own query)."""
+
+    code = "token_revoked"
+    message = "This login was ended; please log in again."
+
+
+# ---------------------------------------------------------------- not found (404)
+
+
+class ActivityNotFound(NotFound):
+    code = "activity_not_found"
+    message = "No such activity."
+
+
+class CommunityNotFound(NotFound):
+    code = "community_not_found"
+    message = "No such community."
+
+
+class TeamNotFound(NotFound):
+    code = "team_not_found"
+    message = "No such team."
+
+
+class MemberNotFound(NotFound):
+    code = "member_not_found"
+    message = "No such member in this community."
+
+
+class CardInvalid(NotFound):
+    code = "card_invalid"
+    message = "This member card is not valid (it may have been replaced)."
+
+
+class AttendanceNotFound(NotFound):
+    code = "attendance_not_found"
+    message = "No such attendance record."
+
+
+# ---------------------------------------------------------------- forbidden (403)
+
+
+class SameAdmin(Forbidden):
+    code = "same_admin"
+    message = "Another admin must approve an activity you created."
+
+
+class SecondOrganizerRequired(Forbidden):
+    code = "second_organizer_required"
+    message = "Another organizer must approve a record you entered."
+
+
+class ApproverConflict(Forbidden):
+    code = "approver_conflict"
+    message = "Another organizer must decide on a record of your own attendance."
+
+
+# ---------------------------------------------------------------- conflicts (409)
+
+
+class ActivityNotOpen(Conflict):
+    code = "activity_not_open"
+    message = "The activity is already closed or cancelled."
+
+
+class ActivityFull(Conflict):
+    code = "activity_full"
+    message = "This activity is full."
+
+
+class ActivityHasAttendance(Conflict):
+    code = "activity_has_attendance"
+    message = "People have checked in: close the activity instead."
+
+
+class ActivityNotPending(Conflict):
+    code = "activity_not_pending"
+    message = "This activity is not waiting for approval."
+
+
+class AlreadyAttended(Conflict):
+    code = "already_attended"
+    message = "This member already has an attendance record here."
+
+
+class ManualNotPending(Conflict):
+    code = "manual_not_pending"
+    message = "This record was already decided."
+
+
+class TeamNameTaken(Conflict):
+    code = "team_name_taken"
+    message = "A team with this name already exists."
