@@ -28,6 +28,7 @@ from service.accounts.controllers import (
 )
 from service.activities.controllers import ROUTES as ACTIVITY_ROUTES
 from service.audit.controllers import ROUTES as AUDIT_ROUTES
+from service.board.controllers import ROUTES as BOARD_ROUTES
 from service.config import BODY_MAX_BYTES, Settings
 from service.db import create_engine, create_session_maker
 from service.errors import exception_handlers
@@ -39,14 +40,19 @@ from service.reports.controllers import ROUTES as REPORT_ROUTES
 from service.retry import RetryMiddleware
 from service.rewards.controllers import ROUTES as REWARDS_ROUTES
 from service.store.controllers import ROUTES as STORE_ROUTES
+from service.web import rewards_pages, wishes_pages
 from service.web.activities_pages import ROUTES as ACTIVITY_PAGES
 from service.web.audit_pages import ROUTES as AUDIT_PAGES
+from service.web.board_pages import ROUTES as BOARD_PAGES
 from service.web.onboarding_pages import ROUTES as ONBOARDING_PAGES
+from service.web.pages import ADMIN_LINKS, HOME_PANELS
 from service.web.pages import ROUTES as PAGE_ROUTES
 from service.web.points_pages import ROUTES as POINTS_PAGES
 from service.web.reports_pages import ROUTES as REPORT_PAGES
 from service.web.rewards_pages import ROUTES as REWARDS_PAGES
 from service.web.store_pages import ROUTES as STORE_PAGES
+from service.web.wishes_pages import ROUTES as WISHES_PAGES
+from service.wishes.controllers import ROUTES as WISHES_ROUTES
 
 __all__ = ["create_app"]
 
@@ -76,8 +82,20 @@ async def readyz(db: AsyncSession) -> dict[str, str]:
     return {"status": "ok", "database": db.get_bind().dialect.name}
 
 
+def _register_page_extras() -> None:
+    """Add the home-page cards and admin menu entries that page modules export to the web registries
+    (here, once, rather than by each module at import time). Safe to call for every app built."""
+    for link in rewards_pages.ADMIN_LINKS_ADDED:
+        if link not in ADMIN_LINKS:
+            ADMIN_LINKS.append(link)
+    for panel in wishes_pages.HOME_PANELS:
+        if panel not in HOME_PANELS:
+            HOME_PANELS.append(panel)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the Litestar app for ``settings`` (default: from the environment)."""
+    _register_page_extras()
     settings = settings or Settings.from_env()
     engine = create_engine(settings.database_url)
     maker = create_session_maker(engine)
@@ -115,6 +133,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *ACTIVITY_ROUTES,
         *STORE_ROUTES,
         *REWARDS_ROUTES,
+        *WISHES_ROUTES,
+        *BOARD_ROUTES,
         *AUDIT_ROUTES,
         *REGION_ROUTES,
         *REPORT_ROUTES,
@@ -123,6 +143,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *ACTIVITY_PAGES,
         *STORE_PAGES,
         *REWARDS_PAGES,
+        *WISHES_PAGES,
+        *BOARD_PAGES,
         *AUDIT_PAGES,
         *ONBOARDING_PAGES,
         *REPORT_PAGES,

@@ -25,6 +25,7 @@ __all__ = [
     "Roles",
     "community_timezone",
     "is_member",
+    "member_by_phone",
     "member_names",
     "members_by_id",
     "partner_names",
@@ -131,3 +132,14 @@ async def community_timezone(db: AsyncSession, community_id: uuid.UUID) -> str:
     """The community's IANA time zone (Asia/Shanghai unless set); the default for an unknown id."""
     zone = await db.scalar(select(Community.timezone).where(Community.id == community_id))
     return zone or "Asia/Shanghai"
+
+
+# ---- added for rewards (households link members by phone)
+
+
+async def member_by_phone(db: AsyncSession, phone: str) -> MemberView | None:
+    """The person with this (normalised) phone number, unmasked; None if nobody has it."""
+    row = (
+        await db.execute(select(Member.id, Member.name, Member.phone).where(Member.phone == phone))
+    ).first()
+    return MemberView(id=row[0], name=row[1], phone=row[2]) if row is not None else None
