@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import clock
 from service.accounts import service as accounts
 from service.accounts import views as people
-from service.accounts.models import Community
 from service.accounts.service import Actor
 from service.activities import service as activities
 from service.board import rules
@@ -39,12 +38,33 @@ __all__ = [
     "BoardHours",
     "BoardPage",
     "BoardRank",
+    "CommunityRef",
     "Poster",
     "board",
     "board_by_code",
     "board_page",
     "poster",
 ]
+
+
+@dataclass(frozen=True)
+class CommunityRef:
+    """The community a board or poster is about."""
+
+    id: uuid.UUID
+    code: str
+    name: str
+    timezone: str
+
+
+async def _by_id(db: AsyncSession, community_id: uuid.UUID) -> CommunityRef:
+    c = await accounts.get_community(db, community_id)
+    return CommunityRef(id=c.id, code=c.code, name=c.name, timezone=c.timezone)
+
+
+async def _by_code(db: AsyncSession, code: str) -> CommunityRef:
+    c = await accounts.get_community_by_code(db, code)
+    return CommunityRef(id=c.id, code=c.code, name=c.name, timezone=c.timezone)
 
 
 @dataclass(frozen=True)
@@ -185,7 +205,7 @@ async def _leaderboards(
     )
 
 
-async def _board_of(db: AsyncSession, community: Community, month: str | None) -> Board:
+async def _board_of(db: AsyncSession, community: CommunityRef, month: str | None) -> Board:
     year, mon = require_month(month or month_of(clock.now(), community.timezone))
     start, end = month_bounds(year, mon, community.timezone)
     boards = await _leaderboards(db, community.id, start, end)
@@ -207,25 +227,25 @@ async def _board_of(db: AsyncSession, community: Community, month: str | None) -
 @raises(InvalidMonth, accounts.get_community)
 async def board(db: AsyncSession, community_id: uuid.UUID, month: str | None = None) -> Board:
     """The public notice board (公示栏): needs no login, shows names only masked."""
-    return await _board_of(db, await accounts.get_community(db, community_id), month)
+    return await _board_of(db, await _by_id(db, community_id), month)
 
 
 @raises(InvalidMonth, accounts.get_community_by_code)
 async def board_by_code(db: AsyncSession, code: str, month: str | None = None) -> Board:
     """The board at its short address ``/b/<community code>`` (the QR on the notice wall)."""
-    return await _board_of(db, await accounts.get_community_by_code(db, code), month)
+    return await _board_of(db, await _by_code(db, code), month)
 
 
-async def _community(db: AsyncSession, key: str) -> Community:
+async def _community(db: AsyncSession, key: str) -> CommunityRef:
     """The community by id or code (``/board/xingfuli`` works as well as the UUID); BoardNotFound."""
     try:
-        return await accounts.get_community(db, uuid.UUID(key))
+        return await _by_id(db, uuid.UUID(key))
     except ValueError:
         pass
     except DomainError as exc:
         raise BoardNotFound() from exc
     try:
-        return await accounts.get_community_by_code(db, key)
+        return await _by_code(db, key)
     except DomainError as exc:
         raise BoardNotFound() from exc
 
@@ -250,7 +270,7 @@ async def board_page(db: AsyncSession, actor: Actor | None, key: str, month: str
 
 @dataclass(frozen=True)
 class Poster:
-    community: Community
+    community: CommunityRef
     url: str
     svg: Markup
 
@@ -259,7 +279,7 @@ class Poster:
 async def poster(db: AsyncSession, code: str, public_url: str) -> Poster:
     """An A4 sheet for the notice wall: the community's name and the QR of its board's short address."""
     try:
-        community = await accounts.get_community_by_code(db, code)
+        community = await _by_code(db, code)
     except DomainError as exc:
         raise BoardNotFound() from exc
     url = f"{public_url.rstrip('/')}/b/{community.code}"

@@ -29,6 +29,16 @@ HOME_PANELS = [("rewards/_home_panel.html", _home_panel)]
 """The home page cards this module adds (``service.web.pages`` builds the registry from these lists)."""
 
 
+WISHES_TEXTS: dict[str, Any] = {
+    "offer_hours": rules.WISH_OFFER_TIMEOUT_HOURS,
+    "categories": rules.WISH_CATEGORIES,
+    "category_names": WISH_CATEGORY_NAMES,
+    "status_names": STATUS_NAMES,
+    "points_status_names": POINTS_STATUS_NAMES,
+}
+"""What the wishes page shows besides the member's data: names of categories and statuses, limits."""
+
+
 @get("/wishes", include_in_schema=False)
 async def wishes_page(
     request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, community: CommunityParam = None
@@ -37,18 +47,7 @@ async def wishes_page(
     if isinstance(chosen, Response):
         return chosen
     shown = await views.wishes_page(db, actor, chosen.id)
-    return page(
-        request,
-        "rewards/wishes.html",
-        actor,
-        community=chosen,
-        offer_hours=rules.WISH_OFFER_TIMEOUT_HOURS,
-        categories=rules.WISH_CATEGORIES,
-        category_names=WISH_CATEGORY_NAMES,
-        status_names=STATUS_NAMES,
-        points_status_names=POINTS_STATUS_NAMES,
-        **vars(shown),
-    )
+    return page(request, "rewards/wishes.html", actor, community=chosen, **WISHES_TEXTS, **vars(shown))
 
 
 ROUTES: list[Any] = [wishes_page]
