@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from service.config import UPLOAD_MAX_BYTES
+from service.errors import raises
 from service.kit.images import CleanImage, clean_image_async
+from service.rewards.errors import ImageTooLarge, InvalidPhoto, PhotoTooLarge
 
 __all__ = ["PHOTO_SIDE_MAX", "clean_photo_async"]
 
@@ -12,6 +14,7 @@ PHOTO_SIDE_MAX = 1600
 """Longest side of a stored photo, in pixels: enough to read a certificate, small to store."""
 
 
+@raises(InvalidPhoto, PhotoTooLarge, ImageTooLarge)
 async def clean_photo_async(raw: bytes) -> CleanImage:
     """The photo without metadata, decoded off the event loop; ``invalid_photo``, ``photo_too_large`` or
     ``image_too_large`` (more pixels than the kit decodes, found from the header alone)."""

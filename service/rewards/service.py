@@ -37,16 +37,13 @@ from service.rewards.errors import (
     ClaimNotReviewable,
     DuplicateClaim,
     EvidenceRequired,
-    ImageTooLarge,
     InvalidCode,
     InvalidDecision,
     InvalidEventDate,
     InvalidEventRef,
     InvalidLimit,
-    InvalidPhoto,
     MemberNotFound,
     PhotoNotFound,
-    PhotoTooLarge,
     ReviewerConflict,
     RuleCodeTaken,
     RuleInactive,
@@ -618,7 +615,7 @@ async def can_see(db: AsyncSession, actor: Actor, claim: Claim) -> None:
     await accounts.require_role(db, actor, claim.community_id, *STAFF_ROLES)
 
 
-@raises(ClaimNotFound, Forbidden, ClaimNotEditable, TooManyPhotos, InvalidPhoto, PhotoTooLarge, ImageTooLarge)
+@raises(ClaimNotFound, Forbidden, ClaimNotEditable, TooManyPhotos, clean_photo_async)
 async def add_photo(db: AsyncSession, actor: Actor, claim_id: uuid.UUID, raw: bytes) -> ClaimPhoto:
     claim = await _claim_for_update(db, claim_id)
     if actor.member_id not in {claim.member_id, claim.submitted_by}:

@@ -272,6 +272,7 @@ async def review_queue(db: AsyncSession, actor: Actor, community_id: uuid.UUID) 
     return [v for v in await claim_views(db, free, actor, detail=True) if not v.reviewed_by_me]
 
 
+@raises(review_queue)
 async def review_queue_count(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> int:
     """How many claims await this reviewer (0 for someone who is not a reviewer here)."""
     if not (await people.roles_in(db, actor, community_id)).any("reviewer"):
@@ -545,6 +546,7 @@ class HomePanel:
     rewards_to_rate: int
 
 
+@raises(review_queue_count, unrated_attended)
 async def home_panel(db: AsyncSession, actor: Actor, community_id: uuid.UUID, open_wishes: int) -> HomePanel:
     """The home page's rewards card: wishes to take (counted by the wishes views), claims to review,
     activities to rate."""

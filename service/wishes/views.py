@@ -175,7 +175,7 @@ class Candidate:
         return round(self.service_minutes / 60, 1)
 
 
-@raises(WishNotFound, accounts.require_role, accounts.list_members)
+@raises(get_wish, accounts.require_role, accounts.list_members)
 async def dispatch_candidates(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID, wish_id: uuid.UUID | None = None
 ) -> list[Candidate]:
@@ -329,7 +329,7 @@ async def wishes_page(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -
     )
 
 
-@raises(list_wishes)
+@raises(list_wishes, reward_views.home_panel)
 async def home_panel(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> reward_views.HomePanel:
     """The home page's rewards card: wishes open to me (offers included), claims to review, activities
     to rate."""
