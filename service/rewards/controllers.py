@@ -1,4 +1,4 @@
-"""HTTP routes of good conduct (rules, claims, public board) and micro-wishes."""
+"""HTTP routes of good conduct: rules, settings, claims, photos, households, activity ratings."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Good conduct (村规民约 / 道德银行): the rules catalogue, claims, review, public notice, settlement, board.
+"""Good conduct (村规民约 / 道德银行) commands: the rules catalogue, settings, claims, review, public notice,
+settlement, evidence photos. Reads are in ``service.rewards.views``; the board is ``service.board``.
 
 A claim moves ``submitted`` -> (review) -> ``publicized`` -> (publicity ends) -> ``awarded``, or is
 ``rejected`` by a reviewer; an objection during publicity sends it back to ``submitted`` for a new review
