@@ -27,6 +27,7 @@ from service.accounts.controllers import (
 )
 from service.activities.controllers import ROUTES as ACTIVITY_ROUTES
 from service.audit.controllers import ROUTES as AUDIT_ROUTES
+from service.board.controllers import ROUTES as BOARD_ROUTES
 from service.config import BODY_MAX_BYTES, Settings
 from service.db import create_engine, create_session_maker
 from service.http import provide_actor, provide_maybe_actor, provide_settings
@@ -40,6 +41,7 @@ from service.rewards.controllers import ROUTES as REWARDS_ROUTES
 from service.store.controllers import ROUTES as STORE_ROUTES
 from service.web.guards import ShowPage, show_page
 from service.web.site import build_site
+from service.wishes.controllers import ROUTES as WISHES_ROUTES
 
 __all__ = ["create_app"]
 
@@ -109,6 +111,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *ACTIVITY_ROUTES,
         *STORE_ROUTES,
         *REWARDS_ROUTES,
+        *WISHES_ROUTES,
+        *BOARD_ROUTES,
+        *WISHES_ROUTES,
+        *BOARD_ROUTES,
         *AUDIT_ROUTES,
         *REGION_ROUTES,
         *REPORT_ROUTES,

@@ -193,7 +193,7 @@ def cmd_members_import(args: argparse.Namespace) -> int:
 def cmd_rewards_settle(args: argparse.Namespace) -> int:
     """Pay claims whose public notice ended; close unrated wishes; time out stale assignments."""
     from service.rewards import service as rewards
-    from service.rewards import wishes_service as wishes
+    from service.wishes import service as wishes
 
     settings = _settings()
     upgrade_database(settings.database_url)

@@ -15,6 +15,7 @@ from service.points.demo import seed as points_seed
 from service.regions.demo import seed as regions_seed
 from service.rewards.demo import seed as rewards_seed
 from service.store.demo import seed as store_seed
+from service.wishes.demo import seed as wishes_seed
 
 __all__ = ["DEMO_PASSWORD", "DEMO_STEPS", "Demo", "build_demo"]
 
@@ -40,7 +41,14 @@ class Demo:
 DemoStep = Callable[[AsyncSession, Demo], Awaitable[None]]
 
 
-DEMO_STEPS: tuple[DemoStep, ...] = (points_seed, rewards_seed, store_seed, activities_seed, regions_seed)
+DEMO_STEPS: tuple[DemoStep, ...] = (
+    points_seed,
+    rewards_seed,
+    wishes_seed,
+    store_seed,
+    activities_seed,
+    regions_seed,
+)
 """Each domain's step that adds its demo data (balances, rules, products, activities), in order."""
 
 

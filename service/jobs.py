@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.activities import service as activities
 from service.points import jobs as points_jobs
 from service.rewards import service as rewards
-from service.rewards import wishes_service as wishes
 from service.store import service as store
+from service.wishes import service as wishes
 
 __all__ = ["JOBS", "run_jobs_forever", "run_jobs_once"]
 

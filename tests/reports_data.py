@@ -18,8 +18,9 @@ from service.accounts.models import Community, Member, Membership
 from service.activities.models import Activity, Attendance, Team
 from service.points import service as points
 from service.regions import service as regions
-from service.rewards.models import ActivityRating, Claim, ClaimObjection, RewardRule, Wish
+from service.rewards.models import ActivityRating, Claim, ClaimObjection, RewardRule
 from service.store.models import Offer, Voucher
+from service.wishes.models import Wish
 
 __all__ = ["EXPECTED", "ReportWorld", "build_report_world"]
 

@@ -40,6 +40,7 @@ __all__ = [
     "community_view",
     "home_of",
     "is_member",
+    "member_by_phone",
     "member_names",
     "members_admin",
     "members_by_id",
@@ -330,3 +331,14 @@ async def community_members(db: AsyncSession, community_id: uuid.UUID, limit: in
         )
     ).all()
     return [MemberView(mid, name, phone) for mid, name, phone in rows]
+
+
+# ---- added for rewards (households link members by phone)
+
+
+async def member_by_phone(db: AsyncSession, phone: str) -> MemberView | None:
+    """The person with this (normalised) phone number, unmasked; None if nobody has it."""
+    row = (
+        await db.execute(select(Member.id, Member.name, Member.phone).where(Member.phone == phone))
+    ).first()
+    return MemberView(id=row[0], name=row[1], phone=row[2]) if row is not None else None

@@ -13,7 +13,7 @@ from service.accounts import service as accounts
 from service.accounts.models import Member
 from service.activities.models import Activity, Attendance, Team
 from service.regions import service as regions
-from service.rewards.models import Wish
+from service.wishes.models import Wish
 
 if TYPE_CHECKING:
     from service.demo import Demo

@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts.models import Member, Partner
 from service.activities.models import Activity, Attendance, Team
 from service.points.models import Account, Entry
-from service.rewards.models import Claim, ClaimObjection, RewardRule, Wish
+from service.rewards.models import Claim, ClaimObjection, RewardRule
 from service.store.models import Voucher
+from service.wishes.models import Wish
 
 __all__ = [
     "Counts",

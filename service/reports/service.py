@@ -38,8 +38,9 @@ from service.reports.schemas import (
     TopMember,
     TopTeam,
 )
-from service.rewards.models import ActivityRating, Claim, Wish
+from service.rewards.models import ActivityRating, Claim
 from service.store.models import Order, Voucher
+from service.wishes.models import Wish
 
 __all__ = ["HOURS_EXPORT_MAX", "Scope", "build_report", "default_scope", "hours_export", "resolve_scope"]
 

@@ -1,4 +1,4 @@
-"""Demo data of good conduct and micro-wishes: a rules catalogue, a claim on public notice, two wishes."""
+"""Demo data of good conduct: a rules catalogue, a claim on public notice, a claim awaiting review."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.service import Actor
 from service.rewards import service as rewards
-from service.rewards import wishes_service as wishes
 
-__all__ = ["DEMO_RULES", "seed"]
+__all__ = ["DEMO_RULES", "demo_actor", "seed"]
 
 DEMO_RULES = (
     ("zero-bride-price", "零彩礼婚嫁", "婚嫁不收彩礼，经村（居）民代表公示无异议。", 200, 7, 1),
@@ -21,13 +20,13 @@ DEMO_RULES = (
 )
 
 
-def _actor(member: Any) -> Actor:
+def demo_actor(member: Any) -> Actor:
     return Actor(member.id, member.name, member.phone)
 
 
 async def seed(db: AsyncSession, demo: Any) -> None:
     cid = demo.community.id
-    admin, organizer, reviewer = _actor(demo.admin), _actor(demo.organizer), _actor(demo.reviewer)
+    admin, organizer, reviewer = demo_actor(demo.admin), demo_actor(demo.organizer), demo_actor(demo.reviewer)
     made = {}
     for code, title, description, points, days, limit in DEMO_RULES:
         made[code] = await rewards.create_rule(
@@ -41,7 +40,7 @@ async def seed(db: AsyncSession, demo: Any) -> None:
             publicity_days=days,
             limit_per_member_per_year=limit,
         )
-    chen, liu, zhou = (_actor(v) for v in demo.volunteers[:3])
+    _chen, liu, zhou = (demo_actor(v) for v in demo.volunteers[:3])
     # A grid worker's claim for a resident, approved by the reviewer, now on public notice.
     claim = await rewards.submit_claim(
         db,
@@ -55,14 +54,3 @@ async def seed(db: AsyncSession, demo: Any) -> None:
     await rewards.submit_claim(
         db, liu, made["filial-care"].id, liu.member_id, "照顾瘫痪在床的母亲五年，邻居可作证。"
     )
-    # An open wish, and one dispatched, fulfilled and rated (the volunteer's points posted).
-    await wishes.post_wish(
-        db, chen, cid, title="帮忙把米扛上六楼", description="家里没有电梯，腰不好。", category="errand"
-    )
-    done = await wishes.post_wish(
-        db, zhou, cid, title="修理漏水的水龙头", description="厨房水龙头一直滴水。", category="repair"
-    )
-    await wishes.dispatch_wish(db, organizer, done.id, liu.member_id)  # 派单, then 接单
-    await wishes.accept_wish(db, liu, done.id)
-    await wishes.complete_wish(db, liu, done.id)
-    await wishes.rate_wish(db, zhou, done.id, 5, "师傅很热心，半小时就修好了")

@@ -8,31 +8,39 @@ create alone: the admin who confirms may not be one of the two people.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
 from service.accounts import service as accounts
-from service.accounts.models import Member
+from service.accounts import views as people
 from service.accounts.rules import normalise_phone
 from service.accounts.service import Actor
-from service.config import LIST_LIMIT_MAX
-from service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.errors import raises
+from service.rewards.errors import (
+    HouseholdLinkDecided,
+    HouseholdLinkExists,
+    HouseholdLinkNotFound,
+    HouseholdSelf,
+    InvalidPhone,
+    InvalidRelation,
+    MemberNotFound,
+    NotHouseholdMember,
+    ReviewerConflict,
+    TooManyHouseholdLinks,
+)
 from service.rewards.models import HouseholdLink
 
 __all__ = [
     "HOUSEHOLD_LINKS_MAX",
     "RELATION_MAX",
-    "LinkView",
     "decide_link",
     "get_link",
     "household_of",
+    "households_of",
     "is_household",
-    "link_views",
-    "list_links",
-    "pending_links",
+    "other",
     "remove_link",
     "request_link",
     "require_household",
@@ -43,16 +51,7 @@ HOUSEHOLD_LINKS_MAX = 12
 RELATION_MAX = 32
 
 
-@dataclass
-class LinkView:
-    link: HouseholdLink
-    requester_name: str
-    relative_name: str
-    relative_phone_tail: str
-    """The last 4 digits of the other person's phone (enough to tell two 王芳 apart)."""
-
-
-def _other(link: HouseholdLink, member_id: uuid.UUID) -> uuid.UUID:
+def other(link: HouseholdLink, member_id: uuid.UUID) -> uuid.UUID:
     return link.relative_id if link.requester_id == member_id else link.requester_id
 
 
@@ -65,13 +64,34 @@ async def household_of(db: AsyncSession, community_id: uuid.UUID, member_id: uui
             or_(HouseholdLink.requester_id == member_id, HouseholdLink.relative_id == member_id),
         )
     )
-    return {_other(link, member_id) for link in rows}
+    return {other(link, member_id) for link in rows}
+
+
+async def households_of(
+    db: AsyncSession, community_id: uuid.UUID, member_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """:func:`household_of` for many members in one query: ``{member: their confirmed household}``."""
+    out: dict[uuid.UUID, set[uuid.UUID]] = {m: set() for m in member_ids}
+    if not member_ids:
+        return out
+    rows = await db.scalars(
+        select(HouseholdLink).where(
+            HouseholdLink.community_id == community_id,
+            HouseholdLink.status == "confirmed",
+            or_(HouseholdLink.requester_id.in_(member_ids), HouseholdLink.relative_id.in_(member_ids)),
+        )
+    )
+    for link in rows:
+        for member in {link.requester_id, link.relative_id} & member_ids:
+            out[member].add(other(link, member))
+    return out
 
 
 async def is_household(db: AsyncSession, community_id: uuid.UUID, a: uuid.UUID, b: uuid.UUID) -> bool:
     return b in await household_of(db, community_id, a)
 
 
+@raises(NotHouseholdMember)
 async def require_household(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID, beneficiary_id: uuid.UUID
 ) -> None:
@@ -79,10 +99,7 @@ async def require_household(
     if beneficiary_id == actor.member_id:
         return
     if not await is_household(db, community_id, actor.member_id, beneficiary_id):
-        raise Forbidden(
-            "not_household_member",
-            "You can file only for yourself or for a confirmed member of your household.",
-        )
+        raise NotHouseholdMember()
 
 
 async def _link_between(
@@ -100,6 +117,16 @@ async def _link_between(
     )
 
 
+@raises(
+    InvalidPhone,
+    InvalidRelation,
+    MemberNotFound,
+    HouseholdSelf,
+    HouseholdLinkExists,
+    TooManyHouseholdLinks,
+    accounts.get_community,
+    accounts.require_role,
+)
 async def request_link(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID, phone: str, relation: str = ""
 ) -> HouseholdLink:
@@ -108,35 +135,29 @@ async def request_link(
     await accounts.require_role(db, actor, community_id, "member")
     normal = normalise_phone(phone or "")
     if normal is None:
-        raise InvalidInput(
-            "invalid_phone",
-            "A phone number is 11 digits starting with 1.",
-            errors=[{"field": "phone", "message": "11 digits"}],
-        )
+        raise InvalidPhone(errors=[{"field": "phone", "message": "11 digits"}])
     relation = " ".join((relation or "").split())
     if len(relation) > RELATION_MAX:
-        raise InvalidInput("invalid_relation", "The relation is at most 32 characters.")
-    relative = await db.scalar(select(Member).where(Member.phone == normal))
+        raise InvalidRelation()
+    relative = await people.member_by_phone(db, normal)
     # The same answer for "no such phone" and "not in this community": no probing of other communities.
-    if relative is None or not await _member_here(db, relative, community_id):
-        raise NotFound("member_not_found", "No member of this community has that phone number.")
+    if relative is None or not await people.is_member(db, relative.id, community_id):
+        raise MemberNotFound(detail="No member of this community has that phone number.")
     if relative.id == actor.member_id:
-        raise InvalidInput("household_self", "You are already in your own household.")
+        raise HouseholdSelf()
     if await _link_between(db, community_id, actor.member_id, relative.id) is not None:
-        raise Conflict("household_link_exists", "This link was already requested or confirmed.")
-    held = await db.scalars(
-        select(HouseholdLink.id).where(
+        raise HouseholdLinkExists()
+    held = await db.scalar(
+        select(func.count())
+        .select_from(HouseholdLink)
+        .where(
             HouseholdLink.community_id == community_id,
             HouseholdLink.status != "rejected",
             or_(HouseholdLink.requester_id == actor.member_id, HouseholdLink.relative_id == actor.member_id),
         )
     )
-    if len(list(held)) >= HOUSEHOLD_LINKS_MAX:
-        raise Conflict(
-            "too_many_household_links",
-            "A household has at most %(n)s linked members.",
-            params={"n": HOUSEHOLD_LINKS_MAX},
-        )
+    if int(held or 0) >= HOUSEHOLD_LINKS_MAX:
+        raise TooManyHouseholdLinks(params={"n": HOUSEHOLD_LINKS_MAX})
     old = await db.scalar(
         select(HouseholdLink).where(
             HouseholdLink.community_id == community_id,
@@ -162,109 +183,46 @@ async def request_link(
     return link
 
 
-async def _member_here(db: AsyncSession, member: Member, community_id: uuid.UUID) -> bool:
-    try:
-        await accounts.require_role(db, Actor(member.id, member.name, member.phone), community_id, "member")
-    except Forbidden:
-        return False
-    return True
-
-
 async def _locked(db: AsyncSession, link_id: uuid.UUID) -> HouseholdLink:
     link = await db.scalar(select(HouseholdLink).where(HouseholdLink.id == link_id).with_for_update())
     if link is None:
-        raise NotFound("household_link_not_found", "No such household link.")
+        raise HouseholdLinkNotFound()
     await db.refresh(link)
     return link
 
 
+@raises(HouseholdLinkNotFound)
 async def get_link(db: AsyncSession, link_id: uuid.UUID) -> HouseholdLink:
     link = await db.get(HouseholdLink, link_id)
     if link is None:
-        raise NotFound("household_link_not_found", "No such household link.")
+        raise HouseholdLinkNotFound()
     return link
 
 
+@raises(HouseholdLinkNotFound, ReviewerConflict, HouseholdLinkDecided, accounts.require_role)
 async def decide_link(db: AsyncSession, actor: Actor, link_id: uuid.UUID, confirm: bool) -> HouseholdLink:
     """An admin confirms or rejects a pending link; never one they are part of."""
     link = await _locked(db, link_id)
     await accounts.require_role(db, actor, link.community_id, "admin")
     if actor.member_id in {link.requester_id, link.relative_id}:
-        raise Forbidden(
-            "reviewer_conflict", "Someone other than the requester or the beneficiary must decide this."
-        )
+        raise ReviewerConflict()
     if link.status != "pending":
-        raise Conflict("household_link_decided", "This link was already decided.")
+        raise HouseholdLinkDecided()
     link.status = "confirmed" if confirm else "rejected"
     link.decided_by, link.decided_at = actor.member_id, clock.now()
     await db.flush()
     return link
 
 
+@raises(HouseholdLinkNotFound, HouseholdLinkDecided, accounts.require_role)
 async def remove_link(db: AsyncSession, actor: Actor, link_id: uuid.UUID) -> HouseholdLink:
     """Either person (or an admin) ends a link; claims and wishes already filed stay as they are."""
     link = await _locked(db, link_id)
     if actor.member_id not in {link.requester_id, link.relative_id}:
         await accounts.require_role(db, actor, link.community_id, "admin")
     if link.status == "rejected":
-        raise Conflict("household_link_decided", "This link was already decided.")
+        raise HouseholdLinkDecided()
     link.status = "rejected"
     link.decided_by, link.decided_at = actor.member_id, clock.now()
     await db.flush()
     return link
-
-
-async def link_views(
-    db: AsyncSession, links: list[HouseholdLink], me: uuid.UUID | None = None
-) -> list[LinkView]:
-    """Links with both names (and the other person's phone tail, seen from ``me``)."""
-    ids = {i for link in links for i in (link.requester_id, link.relative_id)}
-    people = {m.id: m for m in await db.scalars(select(Member).where(Member.id.in_(ids)))} if ids else {}
-    views = []
-    for link in links:
-        req, rel = people.get(link.requester_id), people.get(link.relative_id)
-        other = people.get(_other(link, me)) if me is not None else rel
-        views.append(
-            LinkView(
-                link,
-                req.name if req else "?",
-                rel.name if rel else "?",
-                other.phone[-4:] if other else "",
-            )
-        )
-    return views
-
-
-async def list_links(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> list[LinkView]:
-    """The caller's links in the community (requested by or naming them), newest first."""
-    await accounts.get_community(db, community_id)
-    await accounts.require_role(db, actor, community_id, "member")
-    links = list(
-        await db.scalars(
-            select(HouseholdLink)
-            .where(
-                HouseholdLink.community_id == community_id,
-                or_(
-                    HouseholdLink.requester_id == actor.member_id,
-                    HouseholdLink.relative_id == actor.member_id,
-                ),
-            )
-            .order_by(HouseholdLink.created_at.desc())
-            .limit(LIST_LIMIT_MAX)
-        )
-    )
-    return await link_views(db, links, actor.member_id)
-
-
-async def pending_links(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> list[LinkView]:
-    """Links awaiting an admin's decision (admins), oldest first."""
-    await accounts.require_role(db, actor, community_id, "admin")
-    links = list(
-        await db.scalars(
-            select(HouseholdLink)
-            .where(HouseholdLink.community_id == community_id, HouseholdLink.status == "pending")
-            .order_by(HouseholdLink.created_at)
-            .limit(LIST_LIMIT_MAX)
-        )
-    )
-    return await link_views(db, links)

@@ -1,9 +1,11 @@
-"""Tables of the rewards domain: good-conduct rules, claims under review and public notice, micro-wishes."""
+"""Tables of the rewards domain: good-conduct rules, claims under review and public notice,
+households and activity ratings (micro-wishes live in ``service.wishes``)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Literal, get_args
 
 from sqlalchemy import (
     CheckConstraint,
@@ -24,25 +26,24 @@ from service.db import Base, IdMixin, TimestampMixin
 __all__ = [
     "CLAIM_STATUSES",
     "HOUSEHOLD_STATUSES",
-    "WISH_POINTS_STATUSES",
-    "WISH_STATUSES",
     "ActivityRating",
     "Claim",
     "ClaimObjection",
     "ClaimPhoto",
     "ClaimReview",
+    "ClaimStatus",
     "HouseholdLink",
+    "HouseholdStatus",
+    "ReviewDecision",
     "RewardRule",
     "RewardsSettings",
-    "Wish",
 ]
 
-CLAIM_STATUSES = ("submitted", "publicized", "rejected", "awarded")
-WISH_STATUSES = ("open", "offered", "assigned", "done", "rated", "closed", "cancelled")
-WISH_POINTS_STATUSES = ("posted", "pending", "capped", "none")
-"""What became of a finished wish's points: posted, waiting for a staff confirmation (the volunteer took
-it from the pool with no staff involved), refused by the volunteer's monthly cap, or none (0 points)."""
-HOUSEHOLD_STATUSES = ("pending", "confirmed", "rejected")
+ClaimStatus = Literal["submitted", "publicized", "rejected", "awarded"]
+CLAIM_STATUSES: tuple[ClaimStatus, ...] = get_args(ClaimStatus)
+ReviewDecision = Literal["approve", "reject"]
+HouseholdStatus = Literal["pending", "confirmed", "rejected"]
+HOUSEHOLD_STATUSES: tuple[HouseholdStatus, ...] = get_args(HouseholdStatus)
 
 
 class RewardsSettings(Base):
@@ -115,7 +116,7 @@ class Claim(IdMixin, TimestampMixin, Base):
     """The rule's points when submitted: later edits to the rule do not change a claim in flight."""
     year: Mapped[int]
     """Calendar year of submission in the community's time zone (for the yearly limit)."""
-    status: Mapped[str] = mapped_column(String(16), default="submitted")
+    status: Mapped[ClaimStatus] = mapped_column(String(16), default="submitted")
     review_round: Mapped[int] = mapped_column(default=1)
     """Bumped by each objection: approvals of an earlier round no longer count."""
     publicized_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -163,7 +164,7 @@ class ClaimReview(IdMixin, TimestampMixin, Base):
     claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reward_claims.id"), index=True)
     reviewer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
     review_round: Mapped[int]
-    decision: Mapped[str] = mapped_column(String(8))
+    decision: Mapped[ReviewDecision] = mapped_column(String(8))
     note: Mapped[str] = mapped_column(String(500), default="")
 
     __table_args__ = (
@@ -202,65 +203,6 @@ class ClaimPhoto(IdMixin, TimestampMixin, Base):
     __table_args__ = (CheckConstraint("size_bytes > 0", name="not_empty"),)
 
 
-class Wish(IdMixin, TimestampMixin, Base):
-    """A micro-wish (微心愿): a resident asks for a small service, a volunteer does it, the resident rates."""
-
-    __tablename__ = "wishes"
-
-    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
-    requester_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
-    beneficiary_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
-    """The household member the wish is for, when the requester filed it for someone else."""
-    title: Mapped[str] = mapped_column(String(TITLE_MAX))
-    description: Mapped[str] = mapped_column(Text, default="")
-    category: Mapped[str] = mapped_column(String(32))
-    wanted_by: Mapped[datetime | None] = mapped_column(default=None)
-    status: Mapped[str] = mapped_column(String(16), default="open")
-    volunteer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None, index=True)
-    assigned_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
-    assigned_at: Mapped[datetime | None] = mapped_column(default=None)
-    """When the current volunteer took the wish (accepted an offer or took it from the pool)."""
-    dispatched_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
-    """The staff member who dispatched the current volunteer (None when taken from the pool)."""
-    dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
-    accepted_at: Mapped[datetime | None] = mapped_column(default=None)
-    declines: Mapped[int] = mapped_column(default=0)
-    decline_reason: Mapped[str] = mapped_column(String(500), default="")
-    """The last volunteer's reason for declining an offer (shown to the organizer)."""
-    confirmed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
-    """The staff member who confirmed a pool-taken wish was really done (its points may then post)."""
-    points_status: Mapped[str | None] = mapped_column(String(16), default=None)
-    completed_at: Mapped[datetime | None] = mapped_column(default=None)
-    rated_at: Mapped[datetime | None] = mapped_column(default=None)
-    stars: Mapped[int | None] = mapped_column(default=None)
-    comment: Mapped[str] = mapped_column(String(500), default="")
-    cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
-    timeouts: Mapped[int] = mapped_column(default=0)
-    """How many times the wish went back to open because its volunteer did not complete it in time."""
-    points: Mapped[int | None] = mapped_column(default=None)
-    awarded_at: Mapped[datetime | None] = mapped_column(default=None)
-    transfer_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
-
-    __table_args__ = (
-        CheckConstraint(
-            "status IN ('open','offered','assigned','done','rated','closed','cancelled')", name="known_status"
-        ),
-        CheckConstraint(
-            "points_status IS NULL OR points_status IN ('posted','pending','capped','none')",
-            name="known_points_status",
-        ),
-        CheckConstraint("points_status <> 'posted' OR transfer_id IS NOT NULL", name="posted_bound"),
-        CheckConstraint("stars IS NULL OR (stars >= 1 AND stars <= 5)", name="stars_range"),
-        CheckConstraint(
-            "(status = 'open' AND volunteer_id IS NULL) OR status = 'cancelled' "
-            "OR (status IN ('offered','assigned','done','rated','closed') AND volunteer_id IS NOT NULL)",
-            name="volunteer_bound",
-        ),
-        Index("ix_wishes_community_status", "community_id", "status"),
-        Index("ix_wishes_community_created", "community_id", "created_at"),
-    )
-
-
 class HouseholdLink(IdMixin, TimestampMixin, Base):
     """Two members of one household (户), linked at one's request once an admin confirmed it.
 
@@ -273,7 +215,7 @@ class HouseholdLink(IdMixin, TimestampMixin, Base):
     requester_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
     relative_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
     relation: Mapped[str] = mapped_column(String(32), default="")
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[HouseholdStatus] = mapped_column(String(16), default="pending")
     decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
     decided_at: Mapped[datetime | None] = mapped_column(default=None)
 

@@ -1,35 +1,27 @@
-"""Evidence photos: checked and re-encoded as JPEG (which drops EXIF and GPS) by the shared image kit."""
+"""Evidence photos: checked and re-encoded as JPEG (which drops EXIF and GPS) by the one image intake,
+``service.kit.images``; this module only names the photo's limits and error codes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from service.config import UPLOAD_MAX_BYTES
-from service.kit.images import IMAGE_PIXELS_MAX, clean_image
+from service.errors import raises
+from service.kit.images import CleanImage, clean_image_async
+from service.rewards.errors import ImageTooLarge, InvalidPhoto, PhotoTooLarge
 
-__all__ = ["PHOTO_PIXELS_MAX", "PHOTO_SIDE_MAX", "CleanPhoto", "clean_photo"]
+__all__ = ["PHOTO_SIDE_MAX", "clean_photo_async"]
 
 PHOTO_SIDE_MAX = 1600
 """Longest side of a stored photo, in pixels: enough to read a certificate, small to store."""
-PHOTO_PIXELS_MAX = IMAGE_PIXELS_MAX
-"""Largest image accepted (read from the header; a bigger one is refused ``image_too_large``, not decoded)."""
 
 
-@dataclass(frozen=True)
-class CleanPhoto:
-    data: bytes
-    content_type: str
-    width: int
-    height: int
-
-
-def clean_photo(raw: bytes) -> CleanPhoto:
-    """The photo without metadata; ``invalid_photo``, ``photo_too_large`` or ``image_too_large``."""
-    image = clean_image(
+@raises(InvalidPhoto, PhotoTooLarge, ImageTooLarge)
+async def clean_photo_async(raw: bytes) -> CleanImage:
+    """The photo without metadata, decoded off the event loop; ``invalid_photo``, ``photo_too_large`` or
+    ``image_too_large`` (more pixels than the kit decodes, found from the header alone)."""
+    return await clean_image_async(
         raw,
         max_bytes=UPLOAD_MAX_BYTES,
         side_px=PHOTO_SIDE_MAX,
         invalid_code="invalid_photo",
         oversize_code="photo_too_large",
     )
-    return CleanPhoto(image.data, image.media_type, image.width, image.height)

@@ -1,4 +1,4 @@
-"""API shapes of good conduct (rules, claims, board) and micro-wishes."""
+"""API shapes of good conduct: rules, settings, claims, photos, households, activity ratings."""
 
 from __future__ import annotations
 
@@ -14,34 +14,20 @@ from service.rewards.rules import PUBLICITY_DAYS_MAX, SETTINGS_DAYS_MAX, YEARLY_
 __all__ = [
     "ActivityRatingIn",
     "ActivityRatingOut",
-    "BoardClaimOut",
-    "BoardHoursOut",
-    "BoardOut",
-    "BoardRankOut",
     "ClaimIn",
     "ClaimOut",
     "ClaimPage",
-    "DeclineIn",
-    "DispatchCandidateOut",
-    "DispatchIn",
     "HouseholdLinkIn",
     "HouseholdLinkOut",
     "ObjectionIn",
     "ObjectionOut",
     "PhotoOut",
-    "RateIn",
-    "RatingStatsOut",
     "ReviewIn",
     "RewardsSettingsIn",
     "RewardsSettingsOut",
     "RuleIn",
     "RuleOut",
     "RulePatch",
-    "SatisfactionOut",
-    "WishIn",
-    "WishOut",
-    "WishPage",
-    "WishStatsOut",
 ]
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=TITLE_MAX)]
@@ -177,154 +163,6 @@ class PhotoOut(msgspec.Struct):
     height: int
     size_bytes: int
     url: str
-
-
-class BoardClaimOut(msgspec.Struct):
-    id: uuid.UUID
-    rule_title: str
-    member_name: str
-    points: int
-    publicized_at: datetime | None
-    publicity_ends_at: datetime | None
-    awarded_at: datetime | None
-    objections: int
-    evidence_summary: str = ""
-    """The evidence neighbours judge, with names and phone/ID numbers masked and shortened."""
-    event_date: date | None = None
-
-
-class BoardRankOut(msgspec.Struct):
-    rank: int
-    name: str
-    """A member's masked name (王*成), or a team's name."""
-    points: int
-
-
-class BoardHoursOut(msgspec.Struct):
-    rank: int
-    name: str
-    """A member's masked name (王*成), or a team's name."""
-    minutes: int
-    """Service minutes in the month (finished attendances; manual records once approved)."""
-    hours: float
-    """The same, in hours rounded to one decimal."""
-
-
-class BoardOut(msgspec.Struct):
-    community_id: uuid.UUID
-    community_name: str
-    month: str
-    under_publicity: list[BoardClaimOut]
-    recent_awards: list[BoardClaimOut]
-    leaderboard: list[BoardRankOut]
-    """Points earned in the month from every source (check-ins, good conduct, micro-wishes, manual
-    awards; reversed awards left out), by member (names masked), most first."""
-    hours_leaderboard: list[BoardHoursOut] = []
-    """Service minutes in the month by member (names masked), most first."""
-    team_leaderboard: list[BoardRankOut] = []
-    """Points earned in the month by each team's members, most first."""
-    team_hours_leaderboard: list[BoardHoursOut] = []
-    """Service minutes in the month by each team's members, most first."""
-
-
-class WishIn(msgspec.Struct, forbid_unknown_fields=True):
-    title: Title
-    description: Text = ""
-    category: Annotated[str, msgspec.Meta(max_length=32)] = "other"
-    wanted_by: datetime | None = None
-    beneficiary_id: uuid.UUID | None = None
-    """A confirmed household member the wish is for (default: the caller)."""
-
-
-class DispatchIn(msgspec.Struct, forbid_unknown_fields=True):
-    volunteer_id: uuid.UUID
-
-
-class DeclineIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
-
-
-class DispatchCandidateOut(msgspec.Struct):
-    member_id: uuid.UUID
-    name: str
-    phone_tail: str
-    service_minutes: int
-    hours: float
-    open_tasks: int
-    """Wishes offered or assigned to them now."""
-
-
-class RateIn(msgspec.Struct, forbid_unknown_fields=True):
-    stars: Annotated[int, msgspec.Meta(ge=1, le=5)]
-    comment: Note = ""
-
-
-class WishOut(msgspec.Struct):
-    id: uuid.UUID
-    community_id: uuid.UUID
-    title: str
-    description: str
-    category: str
-    status: str
-    requester_id: uuid.UUID
-    requester_name: str
-    volunteer_id: uuid.UUID | None
-    volunteer_name: str
-    wanted_by: datetime | None
-    created_at: datetime
-    assigned_at: datetime | None
-    completed_at: datetime | None
-    rated_at: datetime | None
-    stars: int | None
-    comment: str
-    points: int | None
-    awarded_at: datetime | None
-    beneficiary_id: uuid.UUID | None = None
-    beneficiary_name: str = ""
-    dispatched_by: uuid.UUID | None = None
-    dispatched_at: datetime | None = None
-    accepted_at: datetime | None = None
-    declines: int = 0
-    decline_reason: str = ""
-    confirmed: bool = False
-    """An organizer confirmed a pool-taken wish (dispatched wishes need no confirmation)."""
-    points_status: str | None = None
-    """posted, pending (awaiting a staff confirmation), capped (monthly cap reached), none (0 points)."""
-
-
-class WishPage(msgspec.Struct):
-    items: list[WishOut]
-    next_cursor: str | None
-
-
-class WishStatsOut(msgspec.Struct):
-    community_id: uuid.UUID
-    month: str
-    count: int
-    completed: int
-    cancelled: int
-    rated: int
-    satisfied: int
-    completion_rate: float | None
-    satisfaction_rate: float | None
-    """Share of ratings with 4 or 5 stars."""
-    average_handling_hours: float | None
-    """Mean time from posting to completion, in hours."""
-
-
-class RatingStatsOut(msgspec.Struct):
-    rated: int
-    satisfied: int
-    average_stars: float | None
-    satisfaction_rate: float | None
-    """Share of ratings with 4 or 5 stars."""
-
-
-class SatisfactionOut(msgspec.Struct):
-    community_id: uuid.UUID
-    month: str
-    wishes: RatingStatsOut
-    activities: RatingStatsOut
 
 
 class ActivityRatingIn(msgspec.Struct, forbid_unknown_fields=True):

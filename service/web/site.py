@@ -20,12 +20,14 @@ from service.accounts.service import Actor
 from service.web import (
     activities_pages,
     audit_pages,
+    board_pages,
     onboarding_pages,
     pages,
     points_pages,
     reports_pages,
     rewards_pages,
     store_pages,
+    wishes_pages,
 )
 
 __all__ = ["ADMIN_LINK_ORDER", "HOME_PANEL_ORDER", "ROUTE_ORDER", "HomePanel", "Site", "build_site"]
@@ -38,11 +40,13 @@ ROUTE_ORDER: tuple[ModuleType, ...] = (
     activities_pages,
     store_pages,
     rewards_pages,
+    wishes_pages,
+    board_pages,
     audit_pages,
     onboarding_pages,
     reports_pages,
 )
-HOME_PANEL_ORDER: tuple[ModuleType, ...] = (points_pages, activities_pages, rewards_pages, store_pages)
+HOME_PANEL_ORDER: tuple[ModuleType, ...] = (points_pages, activities_pages, wishes_pages, store_pages)
 """The order of the panels in each community card of the home page."""
 ADMIN_LINK_ORDER: tuple[ModuleType, ...] = (
     pages,

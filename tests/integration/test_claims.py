@@ -15,6 +15,7 @@ from service import clock
 from service.errors import DomainError
 from service.points import service as points
 from service.rewards import service as rewards
+from service.rewards import views as reward_views
 from service.rewards.models import Claim, ClaimObjection, ClaimPhoto, ClaimReview
 from tests.support.balances import available as _available
 from tests.support.world import World
@@ -184,7 +185,7 @@ async def test_objection_needs_publicity_and_returns_claim_to_review(db: Any, wo
     await rewards.review_claim(db, world.actor("reviewer"), claim.id, "approve")
     objection = await rewards.object_to_claim(db, world.actor("bob"), claim.id, "她家垃圾没分类")
     assert claim.status == "submitted" and claim.publicity_ends_at is None and claim.review_round == 2
-    view = await rewards.get_claim(db, world.actor("reviewer"), claim.id)
+    view = await reward_views.get_claim(db, world.actor("reviewer"), claim.id)
     assert [(o.reason, o.resolved) for o in view.objections] == [("她家垃圾没分类", False)]
     assert view.objections[0].member_name == "b*b"  # the objector's name is masked too
     assert view.approvals == 0  # the first round's approval no longer counts

@@ -16,8 +16,8 @@ from service.errors import DomainError
 from service.points import service as points
 from service.rewards import households_service as households
 from service.rewards import service as rewards
-from service.rewards import wishes_service as wishes
 from service.rewards.models import Claim
+from service.wishes import service as wishes
 from tests.support.world import World
 
 pytestmark = pytest.mark.postgres

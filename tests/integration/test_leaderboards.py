@@ -7,8 +7,8 @@ from typing import Any
 
 from service import clock
 from service.activities import service as activities
+from service.kit.months import month_bounds
 from service.points import service as points
-from service.rewards import rules as reward_rules
 from tests.support.world import World
 
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, March 2026
@@ -106,7 +106,7 @@ async def test_points_and_hours_leaderboards_for_the_month(client: Any, world: W
 
 async def test_earned_leaderboard_counts_issuance_only(world: World, maker: Any) -> None:
     await _month_of_work(maker, world)
-    start, end = reward_rules.month_bounds(2026, 3, "Asia/Shanghai")
+    start, end = month_bounds(2026, 3, "Asia/Shanghai")
     async with maker() as db:
         ranked = await points.earned_leaderboard(db, world.cid, start, end, limit=None)
         assert ranked == [(world.members["alice"].id, 15), (world.members["bob"].id, 10)]

@@ -24,8 +24,11 @@ from service.points import service as points
 from service.rewards import households_service as households
 from service.rewards import ratings_service as ratings
 from service.rewards import service as rewards
-from service.rewards import wishes_service as wishes
-from service.rewards.models import ActivityRating, Claim, HouseholdLink, Wish
+from service.rewards import views as reward_views
+from service.rewards.models import ActivityRating, Claim, HouseholdLink
+from service.wishes import service as wishes
+from service.wishes import views as wish_views
+from service.wishes.models import Wish
 from tests.support.balances import available as _available
 from tests.support.world import World
 
@@ -93,7 +96,7 @@ async def test_two_accounts_alone_cannot_farm_wish_points(db: Any, world: World,
 
 async def test_a_staff_confirmation_posts_a_pool_wish_once(db: Any, world: World) -> None:
     wish = await _farm(db, world)
-    queue = await wishes.awaiting_confirmation(db, world.actor("organizer"), world.cid)
+    queue = await wish_views.awaiting_confirmation(db, world.actor("organizer"), world.cid)
     assert [v.wish.id for v in queue] == [wish.id]
     # Neither of the two accounts can confirm, nor a plain member.
     await _refused(db, world, "forbidden", lambda: wishes.confirm_wish(db, world.actor("bob"), wish.id), wish)
@@ -229,7 +232,7 @@ async def test_dispatch_offers_only_volunteers_with_hours_and_open_tasks(db: Any
     wish = await wishes.post_wish(db, world.actor("alice"), world.cid, title="陪诊", category="care")
     busy = await wishes.post_wish(db, world.actor("carol"), world.cid, title="买药", category="errand")
     await wishes.dispatch_wish(db, org, busy.id, world.members["bob"].id)
-    found = {c.name: c for c in await wishes.dispatch_candidates(db, org, world.cid, wish)}
+    found = {c.name: c for c in await wish_views.dispatch_candidates(db, org, world.cid, wish.id)}
     assert "partner" not in found and "clerk" not in found  # shop staff, a clerk who never served
     assert "alice" not in found and "organizer" not in found  # the requester, the dispatcher
     assert {"bob", "carol", "reviewer"} <= set(found)
@@ -244,7 +247,7 @@ async def test_dispatch_offers_only_volunteers_with_hours_and_open_tasks(db: Any
             wish,
         )
     with pytest.raises(DomainError) as caught:
-        await wishes.dispatch_candidates(db, world.actor("bob"), world.cid)
+        await wish_views.dispatch_candidates(db, world.actor("bob"), world.cid)
     assert caught.value.code == "forbidden"
 
 
@@ -358,9 +361,9 @@ async def test_the_beneficiarys_household_and_an_objector_never_decide(db: Any, 
         claim,
     )
     assert claim.id not in [
-        v.claim.id for v in await rewards.review_queue(db, world.actor("reviewer2"), world.cid)
+        v.claim.id for v in await reward_views.review_queue(db, world.actor("reviewer2"), world.cid)
     ]
-    assert await rewards.review_queue_count(db, world.actor("reviewer2"), world.cid) == 0
+    assert await reward_views.review_queue_count(db, world.actor("reviewer2"), world.cid) == 0
     await rewards.review_claim(db, world.actor("reviewer"), claim.id, "approve")
     # The reviewer objects during publicity; the objection's outcome is decided by someone else.
     await rewards.object_to_claim(db, world.actor("reviewer"), claim.id, "听说没有照顾")
@@ -372,7 +375,7 @@ async def test_the_beneficiarys_household_and_an_objector_never_decide(db: Any, 
         lambda: rewards.review_claim(db, world.actor("reviewer"), claim.id, "reject"),
         claim,
     )
-    receipts = await rewards.my_objections(db, world.actor("reviewer"), world.cid)
+    receipts = await reward_views.my_objections(db, world.actor("reviewer"), world.cid)
     assert [(r.claim_id, r.resolved) for r in receipts] == [(claim.id, False)]
 
 
@@ -407,7 +410,7 @@ async def test_a_mother_files_her_sons_claim_once_the_link_is_confirmed(db: Any,
     claim = await file()
     assert (claim.member_id, claim.submitted_by) == (son.id, mother.member_id)
     for who in ("carol", "bob"):
-        mine, _ = await rewards.list_claims(db, world.actor(who), world.cid, mine=True)
+        mine, _ = await reward_views.list_claims(db, world.actor(who), world.cid, mine=True)
         assert [v.claim.id for v in mine] == [claim.id]
     # A stranger still cannot file for the son.
     await _refused(
@@ -429,7 +432,7 @@ async def test_a_wish_for_a_household_member_is_visible_to_both(db: Any, world: 
         beneficiary_id=world.members["alice"].id,
     )
     for who in ("carol", "alice"):
-        mine, _ = await wishes.list_wishes(db, world.actor(who), world.cid, scope="mine")
+        mine, _ = await wish_views.list_wishes(db, world.actor(who), world.cid, scope="mine")
         assert [v.wish.id for v in mine] == [wish.id]
     await _refused(
         db,
@@ -506,7 +509,9 @@ async def _activity_attended_by(db: Any, world: World, who: str) -> Any:
 
 async def test_only_attendees_rate_an_activity_once_feeding_satisfaction(db: Any, world: World) -> None:
     activity = await _activity_attended_by(db, world, "bob")
-    assert [a.id for a in await ratings.unrated_attended(db, world.actor("bob"), world.cid)] == [activity.id]
+    assert [a.id for a in await reward_views.unrated_attended(db, world.actor("bob"), world.cid)] == [
+        activity.id
+    ]
     with pytest.raises(DomainError) as caught:
         await ratings.rate_activity(db, world.actor("alice"), activity.id, 5)
     assert caught.value.code == "not_attended"
@@ -515,7 +520,7 @@ async def test_only_attendees_rate_an_activity_once_feeding_satisfaction(db: Any
         await ratings.rate_activity(db, world.actor("bob"), activity.id, 1)
     assert caught.value.code == "already_rated"
     assert await _count(db, ActivityRating) == 1
-    assert await ratings.unrated_attended(db, world.actor("bob"), world.cid) == []
-    s = await ratings.satisfaction(db, world.actor("organizer"), world.cid, None)
+    assert await reward_views.unrated_attended(db, world.actor("bob"), world.cid) == []
+    s = await wish_views.satisfaction(db, world.actor("organizer"), world.cid, None)
     assert (s.activities.rated, s.activities.satisfied, s.activities.average_stars) == (1, 1, 4.0)
     assert s.wishes.rated == 0

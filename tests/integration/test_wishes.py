@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from service import clock
 from service.errors import DomainError
 from service.rewards import service as rewards
-from service.rewards import wishes_service as wishes
-from service.rewards.models import Wish
+from service.wishes import service as wishes
+from service.wishes import views as wish_views
+from service.wishes.models import Wish
 from tests.support.balances import available as _available
 from tests.support.world import World
 
@@ -233,16 +234,16 @@ async def test_monthly_statistics(db: Any, world: World) -> None:
         await wishes.complete_wish(db, world.actor("bob"), w.id)
         await wishes.rate_wish(db, world.actor("alice"), w.id, stars)
     await wishes.cancel_wish(db, world.actor("alice"), cancelled.id)
-    label, s = await wishes.wish_stats(db, world.actor("organizer"), world.cid, "2026-05")
+    label, s = await wish_views.wish_stats(db, world.actor("organizer"), world.cid, "2026-05")
     assert label == "2026-05"
     assert (s.count, s.completed, s.cancelled, s.rated, s.satisfied) == (5, 3, 1, 3, 2)
     assert s.completion_rate == 0.6 and s.satisfaction_rate == round(2 / 3, 4)
     assert s.average_handling_hours == 2.0  # 1 h, 2 h and 3 h after posting
-    _label, empty = await wishes.wish_stats(db, world.actor("organizer"), world.cid, "2026-04")
+    _label, empty = await wish_views.wish_stats(db, world.actor("organizer"), world.cid, "2026-04")
     assert empty.count == 0 and empty.completion_rate is None
     with pytest.raises(DomainError) as caught:
-        await wishes.wish_stats(db, world.actor("alice"), world.cid, "2026-05")
+        await wish_views.wish_stats(db, world.actor("alice"), world.cid, "2026-05")
     assert caught.value.code == "forbidden"
     with pytest.raises(DomainError) as caught:
-        await wishes.wish_stats(db, world.actor("organizer"), world.cid, "2026-13")
+        await wish_views.wish_stats(db, world.actor("organizer"), world.cid, "2026-13")
     assert caught.value.code == "invalid_month"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from service.kit.months import month_bounds, parse_month, year_in_zone
 from service.rewards import rules
+from service.wishes import rules as wish_rules
 
 
 def test_claim_actions_start_only_from_their_states() -> None:
@@ -27,7 +29,7 @@ def test_wish_actions_start_only_from_their_states() -> None:
     }
     for action, allowed in table.items():
         for status in ("open", "assigned", "done", "rated", "closed", "cancelled"):
-            assert rules.wish_action_allowed(action, status) == (status in allowed), (action, status)
+            assert wish_rules.wish_action_allowed(action, status) == (status in allowed), (action, status)
 
 
 def test_two_reviewers_from_the_threshold_up() -> None:
@@ -38,13 +40,13 @@ def test_two_reviewers_from_the_threshold_up() -> None:
 
 def test_local_year_and_month() -> None:
     moment = datetime(2026, 12, 31, 16, 30, tzinfo=UTC)  # 00:30 on 1 January in Shanghai
-    assert rules.year_in_zone(moment, "Asia/Shanghai") == 2027
-    assert rules.year_in_zone(moment, "UTC") == 2026
-    assert rules.parse_month(None, moment, "Asia/Shanghai") == (2027, 1)
-    assert rules.parse_month("2026-05", moment, "UTC") == (2026, 5)
+    # Yearly limits and monthly boards use the kit's months (service.kit.months), in the community's zone.
+    assert year_in_zone(moment, "Asia/Shanghai") == 2027
+    assert year_in_zone(moment, "UTC") == 2026
+    assert parse_month("2026-05") == (2026, 5)
     for bad in ("2026-13", "2026-5", "May", "1999-01", "2026-05-01"):
-        assert rules.parse_month(bad, moment, "UTC") is None
-    start, end = rules.month_bounds(2026, 12, "Asia/Shanghai")
+        assert parse_month(bad) is None
+    start, end = month_bounds(2026, 12, "Asia/Shanghai")
     assert start == datetime(2026, 11, 30, 16, tzinfo=UTC) and end == datetime(2026, 12, 31, 16, tzinfo=UTC)
 
 
@@ -56,10 +58,10 @@ def test_wish_statistics() -> None:
         ("closed", t0, t0 + timedelta(hours=3), None),
         ("cancelled", t0, None, None),
     ]
-    s = rules.wish_stats(rows)
+    s = wish_rules.wish_stats(rows)
     assert (s.count, s.completed, s.cancelled, s.rated, s.satisfied) == (4, 3, 1, 2, 1)
     assert (s.completion_rate, s.satisfaction_rate, s.average_handling_hours) == (0.75, 0.5, 2.0)
-    empty = rules.wish_stats([])
+    empty = wish_rules.wish_stats([])
     assert (empty.completion_rate, empty.satisfaction_rate, empty.average_handling_hours) == (
         None,
         None,
@@ -88,7 +90,7 @@ def test_evidence_summary_masks_names_phones_and_ids_and_is_short() -> None:
 
 
 def test_only_volunteers_are_dispatchable() -> None:
-    from service.rewards.rules import is_dispatchable
+    from service.wishes.rules import is_dispatchable
 
     assert is_dispatchable({"member"}, 0)
     assert is_dispatchable({"member", "organizer"}, 0)
@@ -99,7 +101,7 @@ def test_only_volunteers_are_dispatchable() -> None:
 
 
 def test_wish_points_need_staff_and_respect_the_cap() -> None:
-    from service.rewards.rules import wish_points_outcome
+    from service.wishes.rules import wish_points_outcome
 
     assert wish_points_outcome(10, staff_involved=False, earned_this_month=0, monthly_cap=100) == "pending"
     assert wish_points_outcome(10, staff_involved=True, earned_this_month=90, monthly_cap=100) == "posted"
