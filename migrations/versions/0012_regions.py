@@ -75,7 +75,9 @@ def upgrade() -> None:
             ["region_id"], ["regions.id"], name=op.f("fk_region_memberships_region_id_regions")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_region_memberships")),
-        sa.UniqueConstraint("region_id", "member_id", "role", name="region_role_once"),
+        sa.UniqueConstraint(
+            "region_id", "member_id", "role", name="region_role_once"
+        ),
     )
     op.create_index(
         op.f("ix_region_memberships_member_id"), "region_memberships", ["member_id"], unique=False
