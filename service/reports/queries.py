@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, and_, case, distinct, func, literal_column, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.models import Member, Partner
@@ -221,33 +221,40 @@ async def medians_hours(
         "accept": (Wish.created_at, ACCEPTED_AT),
         "complete": (ACCEPTED_AT, Wish.completed_at),
     }
-    out: dict[str, dict[int, float]] = {}
-    for name, (start, end) in spans.items():
-        out[name] = {}
-        for by_part in (True, False):
-            key = part if by_part else literal_column("-1")
-            inner = (
-                select(key.label("g"), _seconds(db, end, start).label("d"))
-                .where(
-                    _in_period(groups, Wish.community_id, Wish.created_at),
-                    start.is_not(None),
-                    end.is_not(None),
-                )
-                .subquery()
+    # One statement: the wishes of the period are read once (a CTE with the three spans, NULL when
+    # a step has not happened), then every (span, part) and (span, all) median from one window sort.
+    wishes = (
+        select(
+            part.label("p"),
+            *(_seconds(db, end, start).label(name) for name, (start, end) in spans.items()),
+        )
+        .where(_in_period(groups, Wish.community_id, Wish.created_at))
+        .cte("w")
+    )
+    selects = []
+    for i, name in enumerate(spans):
+        d = wishes.c[name]
+        for key in (wishes.c.p, literal_column("-1")):
+            selects.append(
+                select(literal_column(str(i)).label("s"), key.label("g"), d.label("d")).where(d.is_not(None))
             )
-            ranked = select(
-                inner.c.g,
-                inner.c.d,
-                func.row_number().over(partition_by=inner.c.g, order_by=inner.c.d).label("rn"),
-                func.count().over(partition_by=inner.c.g).label("n"),
-            ).subquery()
-            stmt = (
-                select(ranked.c.g, func.avg(ranked.c.d))
-                .where(ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2]))
-                .group_by(ranked.c.g)
-            )
-            for g, seconds in await db.execute(stmt):
-                out[name][int(g)] = round(float(seconds) / 3600.0, 2)
+    inner = union_all(*selects).subquery()
+    ranked = select(
+        inner.c.s,
+        inner.c.g,
+        inner.c.d,
+        func.row_number().over(partition_by=(inner.c.s, inner.c.g), order_by=inner.c.d).label("rn"),
+        func.count().over(partition_by=(inner.c.s, inner.c.g)).label("n"),
+    ).subquery()
+    stmt = (
+        select(ranked.c.s, ranked.c.g, func.avg(ranked.c.d))
+        .where(ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2]))
+        .group_by(ranked.c.s, ranked.c.g)
+    )
+    names = list(spans)
+    out: dict[str, dict[int, float]] = {name: {} for name in names}
+    for i, g, seconds in await db.execute(stmt):
+        out[names[int(i)]][int(g)] = round(float(seconds) / 3600.0, 2)
     return out
 
 
