@@ -64,6 +64,9 @@ async def rebuild(db: AsyncSession) -> dict[str, int]:
         await db.execute(text(f"DELETE FROM {table}"))
     for statement in _statements(postgres):
         await db.execute(text(statement))
+    if postgres:
+        for table in SUMMARY_TABLES:
+            await db.execute(text(f"ANALYZE {table}"))  # the planner's statistics of the new rows
     out = {}
     for table in SUMMARY_TABLES:
         out[table] = int(await db.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
