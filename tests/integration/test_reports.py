@@ -349,3 +349,22 @@ async def test_rebuild_command_recomputes_summaries_that_drifted(
     assert "report_member_months: 7 rows" in out and "report_member_years: 6 rows" in out
     assert await summary_rows(db) == kept
     assert totals(await report(db, w, f"region:{w.ids['city']}")) == before
+
+
+def test_sqlite_local_month_function_matches_the_zone() -> None:
+    from service.db import local_month
+
+    assert local_month("2026-11-30 15:30:00.000000", "Asia/Shanghai") == "2026-11-01"
+    assert local_month("2026-11-30 16:00:00.000000", "Asia/Shanghai") == "2026-12-01"
+    assert local_month("2026-04-01 03:30:00+00:00", "America/New_York") == "2026-03-01"
+    assert local_month("2026-04-01T04:00:00", "America/New_York") == "2026-04-01"
+    assert local_month(None, "Asia/Shanghai") is None
+
+
+async def test_a_custom_period_off_month_edges_reads_the_raw_rows(db: AsyncSession, w: ReportWorld) -> None:
+    period = rules.parse_period("2026-11-02..2026-11-30", date(2026, 11, 23))
+    scope = await service.resolve_scope(db, w.root, f"community:{w.ids['A']}")
+    assert service._summary_months(period, list(scope.communities)) is None
+    got = totals(await service.build_report(db, scope, period))
+    # m3 at 11-01 00:30 local falls before the period; m1 and m2 at a1 count
+    assert (got["active_volunteers"], got["checkins"], got["service_hours"]) == (2, 2, 3.0)
