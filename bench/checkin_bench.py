@@ -33,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import (  # noqa: E402
+from _harness import (
     free_port,
     load,
     pgbench,
@@ -45,17 +45,17 @@ from _harness import (  # noqa: E402
     worker_rss_mb,
     wrk,
 )
-from sqlalchemy import func, insert, select  # noqa: E402
+from sqlalchemy import func, insert, select
 
-from service.accounts.models import Community, Member, Membership  # noqa: E402
-from service.accounts.service import Actor, issue_token  # noqa: E402
-from service.activities import rules  # noqa: E402
-from service.activities import service as svc  # noqa: E402
-from service.activities.models import Attendance  # noqa: E402
-from service.clock import now  # noqa: E402
-from service.db import create_engine, create_session_maker, upgrade_database  # noqa: E402
-from service.points import service as points  # noqa: E402
-from service.points.models import Transfer  # noqa: E402
+from service.accounts.models import Community, Member, Membership
+from service.accounts.service import Actor, issue_token
+from service.activities import rules
+from service.activities import service as svc
+from service.activities.models import Attendance
+from service.clock import now
+from service.db import create_engine, create_session_maker, upgrade_database
+from service.points import service as points
+from service.points.models import Transfer
 
 MEMBERS = 4000
 ACTIVITIES = 8

@@ -22,10 +22,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import free_port, psql, serve_jifen, stop, worker_rss_mb, wrk  # noqa: E402
-from checkin_bench import SECRET, _seed  # noqa: E402
+from _harness import free_port, psql, serve_jifen, stop, worker_rss_mb, wrk
+from checkin_bench import SECRET, _seed
 
-from service.db import upgrade_database  # noqa: E402
+from service.db import upgrade_database
 
 
 def _summary(collapsed: Path, top: int) -> str:

@@ -26,15 +26,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import free_port, load, pgbench, psql, serve_jifen, stop, table, worker_rss_mb, wrk  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from _harness import free_port, load, pgbench, psql, serve_jifen, stop, table, worker_rss_mb, wrk
+from sqlalchemy import select
 
-from service.accounts import service as accounts  # noqa: E402
-from service.accounts.models import Member  # noqa: E402
-from service.db import create_engine, create_session_maker, upgrade_database  # noqa: E402
-from service.points import service as points  # noqa: E402
-from service.store import service as store  # noqa: E402
-from service.store.models import Voucher  # noqa: E402
+from service.accounts import service as accounts
+from service.accounts.models import Member
+from service.db import create_engine, create_session_maker, upgrade_database
+from service.points import service as points
+from service.store import service as store
+from service.store.models import Voucher
 
 SECRET = "bench-secret-" + "y" * 40
 MEMBERS = 400

@@ -8,6 +8,12 @@ districts, 20 streets and 200 communities; 150,000 members, 2,000 teams, 12,000 
 entries: one award per four check-ins), 60,000 micro-wishes and 20,000 good-conduct claims. Then it
 calls the report service directly (``resolve_scope`` + ``build_report``, the same calls as
 ``GET /api/v1/reports``) a few times per report and prints the best and the median.
+
+The seed goes through the summary triggers of migration 0013 like any write (one statement per
+table, so each statement trigger folds a whole batch). ``--raw`` times the same reports with the
+summaries switched off (every figure from the raw rows, as before 0013) for a comparison under the
+same load; ``--rebuild`` also times ``jifen reports rebuild`` (what the migration's backfill costs);
+``--statements`` prints the slowest statements of one city-year report.
 """
 
 # ruff: noqa: E501  (the seed is SQL, laid out for reading, not for the line limit)
@@ -22,6 +28,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -177,13 +184,41 @@ async def _seed(dsn: str) -> float:
     return time.perf_counter() - started
 
 
+async def _rebuild(url: str) -> float:
+    from service.db import transaction
+    from service.reports import summary
+
+    engine = create_engine(url)
+    try:
+        started = time.perf_counter()
+        async with transaction(create_session_maker(engine)) as db:
+            await summary.rebuild(db)
+        return time.perf_counter() - started
+    finally:
+        await engine.dispose()
+
+
 async def _time_report(
-    url: str, scope: str, period: str, runs: int
+    url: str, scope: str, period: str, runs: int, raw: bool = False, statements: bool = False
 ) -> tuple[list[float], dict[str, float | None]]:
     engine = create_engine(url)
     maker = create_session_maker(engine)
     times: list[float] = []
     figures: dict[str, float | None] = {}
+    if raw:
+        service._summary_months = lambda _period, _cids: None  # type: ignore[assignment]
+    log: list[tuple[float, str]] = []
+    if statements:
+        from sqlalchemy import event
+
+        @event.listens_for(engine.sync_engine, "before_cursor_execute")
+        def _before(conn: Any, *_args: Any) -> None:
+            conn.info["t0"] = time.perf_counter()
+
+        @event.listens_for(engine.sync_engine, "after_cursor_execute")
+        def _after(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            log.append((time.perf_counter() - conn.info["t0"], " ".join(statement.split())[:100]))
+
     try:
         for _ in range(runs):
             async with maker() as db:
@@ -196,6 +231,8 @@ async def _time_report(
                 figures = {f.key: f.total for f in report.figures}
     finally:
         await engine.dispose()
+    for seconds, statement in sorted(log, reverse=True)[:12]:
+        print(f"  {seconds:6.3f} s  {statement}")
     return times, figures
 
 
@@ -211,6 +248,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=RUNS)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database (to explore it)")
     parser.add_argument("--reuse", help="time the reports on this already seeded database (kept by --keep)")
+    parser.add_argument("--raw", action="store_true", help="figures from the raw rows (summaries off)")
+    parser.add_argument("--rebuild", action="store_true", help="also time a rebuild of the summaries")
+    parser.add_argument("--statements", action="store_true", help="slowest statements of a city year")
     args = parser.parse_args()
     load_all_models()
     name = args.reuse or f"jifen_reports_bench_{os.getpid()}"
@@ -225,19 +265,24 @@ def main() -> int:
             upgrade_database(url)
             seconds = asyncio.run(_seed(dsn))
             print(f"seeded in {seconds:.0f} s")
+        if args.rebuild:
+            print(f"summaries rebuilt in {asyncio.run(_rebuild(url)):.0f} s")
         district = "region:00000000-0000-0000-0001-000000000000"
         city = "region:00000000-0000-0000-0000-000000000001"
         for label, scope, period in (
             ("district, month (2026-06)", district, "2026-06"),
             ("city, year (2026)", city, "2026"),
         ):
-            times, figures = asyncio.run(_time_report(url, scope, period, args.runs))
+            times, figures = asyncio.run(_time_report(url, scope, period, args.runs, args.raw))
             print(
                 f"{label}: best {min(times):.2f} s, median {statistics.median(times):.2f} s "
                 f"({args.runs} runs) · check-ins {figures['checkins']:,.0f}, active volunteers "
                 f"{figures['active_volunteers']:,.0f}, hours {figures['service_hours']:,.0f}, "
                 f"points issued {figures['points_issued']:,.0f}"
             )
+        if args.statements:
+            print("slowest statements of one city-year report:")
+            asyncio.run(_time_report(url, city, "2026", 1, args.raw, statements=True))
         print("load after:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     finally:
         if not (args.keep or args.reuse):

@@ -251,6 +251,23 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
     return _with_session(settings, work)
 
 
+def cmd_reports_rebuild(args: argparse.Namespace) -> int:
+    """Recompute the report summary tables from the raw attendances and ledger entries."""
+    from service.reports import summary
+
+    settings = _settings()
+    upgrade_database(settings.database_url)
+
+    async def work(maker: Any) -> int:
+        async with transaction(maker) as db:
+            rows = await summary.rebuild(db)
+        for table, n in rows.items():
+            print(f"{table}: {n} rows")
+        return 0
+
+    return _with_maker(settings, work)
+
+
 def cmd_store_sweep(args: argparse.Namespace) -> int:
     """Expire overdue orders and vouchers: their holds are voided and the stock comes back."""
     from service.store import service as store
@@ -330,6 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     settle = rewards_cmd.add_parser("settle", help="pay claims whose public notice ended (and wish jobs)")
     settle.set_defaults(func=cmd_rewards_settle)
+    reports_cmd = sub.add_parser("reports", help="the officials' dashboard").add_subparsers(
+        dest="reports_command", required=True
+    )
+    rebuild = reports_cmd.add_parser("rebuild", help="recompute the report summaries from the raw rows")
+    rebuild.set_defaults(func=cmd_reports_rebuild)
     store_cmd = sub.add_parser("store", help="points supermarket and partner vouchers").add_subparsers(
         dest="store_command", required=True
     )

@@ -7,11 +7,13 @@ runs through asyncpg; money-like writes there rely on row locks and conditional 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import MetaData, Uuid, event
@@ -97,6 +99,19 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
+@functools.lru_cache(maxsize=4096)
+def local_month(ts: str | None, zone: str | None) -> str | None:
+    """SQLite ``jifen_local_month(ts, zone)``: the first day (``YYYY-MM-01``) of the month in ``zone``
+    of a stored UTC timestamp (the text SQLAlchemy writes; naive means UTC)."""
+    if ts is None:
+        return None
+    at = datetime.fromisoformat(str(ts))
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    local = at.astimezone(ZoneInfo(zone or "UTC"))
+    return f"{local.year:04d}-{local.month:02d}-01"
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -108,6 +123,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
+        # The reports' summary triggers (migration 0013) bucket rows by local month with it.
+        dbapi_connection.create_function("jifen_local_month", 2, local_month, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

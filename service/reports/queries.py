@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, and_, case, distinct, func, literal_column, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.models import Member, Partner
 from service.activities.models import Activity, Attendance, Team
 from service.points.models import Account, Entry
+from service.reports.models import AccountMonth, MemberMonth, MemberYear
 from service.rewards.models import Claim, ClaimObjection, RewardRule
 from service.store.models import Voucher
 from service.wishes.models import Wish
@@ -28,14 +29,17 @@ __all__ = [
     "Group",
     "additive",
     "attendance_rollup",
+    "attendance_rollup_summary",
     "claims_by_rule",
     "distinct_members",
     "hours_rows",
     "medians_hours",
     "member_names",
     "outstanding",
+    "outstanding_summary",
     "partner_shares",
     "points_flows",
+    "points_flows_summary",
     "stock",
     "top_teams",
 ]
@@ -54,7 +58,7 @@ pool with no dispatch (then the match is the acceptance)."""
 class Group:
     """Communities sharing one time zone, with that zone's period edges."""
 
-    def __init__(self, community_ids: Sequence[uuid.UUID], edges: Sequence[datetime]) -> None:
+    def __init__(self, community_ids: Sequence[uuid.UUID], edges: Sequence[datetime | date]) -> None:
         self.community_ids = list(community_ids)
         self.edges = list(edges)
 
@@ -218,33 +222,40 @@ async def medians_hours(
         "accept": (Wish.created_at, ACCEPTED_AT),
         "complete": (ACCEPTED_AT, Wish.completed_at),
     }
-    out: dict[str, dict[int, float]] = {}
-    for name, (start, end) in spans.items():
-        out[name] = {}
-        for by_part in (True, False):
-            key = part if by_part else literal_column("-1")
-            inner = (
-                select(key.label("g"), _seconds(db, end, start).label("d"))
-                .where(
-                    _in_period(groups, Wish.community_id, Wish.created_at),
-                    start.is_not(None),
-                    end.is_not(None),
-                )
-                .subquery()
+    # One statement: the wishes of the period are read once (a CTE with the three spans, NULL when
+    # a step has not happened), then every (span, part) and (span, all) median from one window sort.
+    wishes = (
+        select(
+            part.label("p"),
+            *(_seconds(db, end, start).label(name) for name, (start, end) in spans.items()),
+        )
+        .where(_in_period(groups, Wish.community_id, Wish.created_at))
+        .cte("w")
+    )
+    selects = []
+    for i, name in enumerate(spans):
+        d = wishes.c[name]
+        for key in (wishes.c.p, literal_column("-1")):
+            selects.append(
+                select(literal_column(str(i)).label("s"), key.label("g"), d.label("d")).where(d.is_not(None))
             )
-            ranked = select(
-                inner.c.g,
-                inner.c.d,
-                func.row_number().over(partition_by=inner.c.g, order_by=inner.c.d).label("rn"),
-                func.count().over(partition_by=inner.c.g).label("n"),
-            ).subquery()
-            stmt = (
-                select(ranked.c.g, func.avg(ranked.c.d))
-                .where(ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2]))
-                .group_by(ranked.c.g)
-            )
-            for g, seconds in await db.execute(stmt):
-                out[name][int(g)] = round(float(seconds) / 3600.0, 2)
+    inner = union_all(*selects).subquery()
+    ranked = select(
+        inner.c.s,
+        inner.c.g,
+        inner.c.d,
+        func.row_number().over(partition_by=(inner.c.s, inner.c.g), order_by=inner.c.d).label("rn"),
+        func.count().over(partition_by=(inner.c.s, inner.c.g)).label("n"),
+    ).subquery()
+    stmt = (
+        select(ranked.c.s, ranked.c.g, func.avg(ranked.c.d))
+        .where(ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2]))
+        .group_by(ranked.c.s, ranked.c.g)
+    )
+    names = list(spans)
+    out: dict[str, dict[int, float]] = {name: {} for name in names}
+    for i, g, seconds in await db.execute(stmt):
+        out[names[int(i)]][int(g)] = round(float(seconds) / 3600.0, 2)
     return out
 
 
@@ -411,3 +422,136 @@ async def attendance_rollup(
             else:
                 totals[(c, int(b))] = [float(a)]
     return months, totals, top
+
+
+# ---------------------------------------------------------------- from the summary tables
+#
+# When every edge of the period and of the previous period is the first of a local month, the
+# attendance and ledger figures come from the summaries the triggers keep (migration 0013): rows per
+# member (or account) and local month, and per member and local year. ``months`` is a Group whose
+# edges are the local first days ``[previous start, month 1, ..., end]`` (one list for every zone).
+
+
+def _live(*where: Any) -> list[Any]:
+    return [MemberMonth.checkins > 0, *where]
+
+
+async def attendance_rollup_summary(
+    db: AsyncSession, months: Group, year: int | None, limit: int
+) -> tuple[Counts, Counts, dict[uuid.UUID, tuple[int, int]]]:
+    """What ``attendance_rollup`` returns, from the member-month rows (and member-year rows when the
+    period is the calendar year ``year``: its distinct volunteers and top members are those rows)."""
+    by_month: Counts = {}
+    stmt = (
+        select(
+            MemberMonth.community_id,
+            months.bucket(MemberMonth.month),
+            func.count(),
+            func.sum(MemberMonth.checkins),
+            func.sum(MemberMonth.minutes),
+        )
+        .where(*_live(months.window(MemberMonth.community_id, MemberMonth.month)))
+        .group_by(*_by_position(2))
+    )
+    for c, b, a, n, m in await db.execute(stmt):
+        by_month[(c, int(b))] = [float(a), float(n or 0), float(m or 0)]
+    totals: Counts = {}
+    if year is not None:
+        half: Any = case((MemberYear.year < year, -1), else_=0)
+        distinct_stmt = (
+            select(MemberYear.community_id, half, func.count())
+            .where(
+                MemberYear.community_id.in_(months.community_ids),
+                MemberYear.year.in_((year - 1, year)),
+                MemberYear.checkins > 0,
+            )
+            .group_by(*_by_position(2))
+        )
+        best: Any = (
+            select(
+                MemberYear.member_id.label("m"),
+                func.sum(MemberYear.done).label("done"),
+                func.sum(MemberYear.minutes).label("minutes"),
+            )
+            .where(
+                MemberYear.community_id.in_(months.community_ids),
+                MemberYear.year == year,
+                MemberYear.checkins > 0,
+            )
+            .group_by(MemberYear.member_id)
+        )
+    else:
+        half = case((MemberMonth.month < months.edges[1], -1), else_=0)
+        distinct_stmt = (
+            select(MemberMonth.community_id, half, func.count(distinct(MemberMonth.member_id)))
+            .where(*_live(months.window(MemberMonth.community_id, MemberMonth.month)))
+            .group_by(*_by_position(2))
+        )
+        best = (
+            select(
+                MemberMonth.member_id.label("m"),
+                func.sum(MemberMonth.done).label("done"),
+                func.sum(MemberMonth.minutes).label("minutes"),
+            )
+            .where(
+                *_live(
+                    MemberMonth.community_id.in_(months.community_ids),
+                    MemberMonth.month >= months.edges[1],
+                    MemberMonth.month < months.edges[-1],
+                )
+            )
+            .group_by(MemberMonth.member_id)
+        )
+    for c, b, n in await db.execute(distinct_stmt):
+        totals[(c, int(b))] = [float(n)]
+    sub = best.subquery()
+    top_stmt = (
+        select(sub.c.m, sub.c.done, sub.c.minutes)
+        .where(sub.c.done > 0)
+        .order_by(sub.c.minutes.desc(), sub.c.m)
+        .limit(limit)
+    )
+    top = {m: (int(d or 0), int(v or 0)) for m, d, v in await db.execute(top_stmt)}
+    return by_month, totals, top
+
+
+async def points_flows_summary(db: AsyncSession, months: Group) -> Counts:
+    """What ``points_flows`` returns, from the account-month rows."""
+    t = AccountMonth
+    issued = func.sum(case((t.kind == "issuance", -t.points), else_=0))
+    spent = func.sum(case((t.kind.in_(("store", "partner")), t.points), else_=0))
+    expired = func.sum(case((t.kind == "expired", t.points), else_=0))
+    stmt = (
+        select(t.community_id, months.bucket(t.month), issued, spent, expired)
+        .where(months.window(t.community_id, t.month), t.kind != "member")
+        .group_by(*_by_position(2))
+    )
+    return {(row[0], int(row[1])): [float(v or 0) for v in row[2:]] for row in await db.execute(stmt)}
+
+
+async def outstanding_summary(db: AsyncSession, months: Group) -> dict[tuple[uuid.UUID, int], float]:
+    """What ``outstanding`` returns, from today's balances and the account-month rows."""
+    t = AccountMonth
+    cids = months.community_ids
+    now_rows = await db.execute(
+        select(Account.community_id, func.sum(Account.balance))
+        .where(Account.community_id.in_(cids), Account.kind == "member")
+        .group_by(Account.community_id)
+    )
+    balance = {cid: float(v or 0) for cid, v in now_rows}
+    n = len(months.edges) - 2
+    whens = [(t.month < edge, i) for i, edge in enumerate(months.edges[2:])]
+    later = case(*whens, else_=n)
+    stmt = (
+        select(t.community_id, later, func.sum(t.points))
+        .where(t.community_id.in_(cids), t.month >= months.edges[1], t.kind == "member")
+        .group_by(*_by_position(2))
+    )
+    moved = {(cid, int(b)): float(v or 0) for cid, b, v in await db.execute(stmt)}
+    out: dict[tuple[uuid.UUID, int], float] = {}
+    for cid in cids:
+        level = balance.get(cid, 0.0)
+        for b in range(n, -2, -1):
+            level -= moved.get((cid, b + 1), 0.0) if b + 1 <= n else 0.0
+            out[(cid, b)] = level
+    return out

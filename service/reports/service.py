@@ -190,12 +190,36 @@ def _combine(
     return {cid: [op(x, y) for x, y in zip(a[cid], b[cid], strict=True)] for cid in a}
 
 
+def _summary_months(period: rules.Period, cids: list[uuid.UUID]) -> Group | None:
+    """The local month edges of ``period`` when the summary tables can answer it, else None.
+
+    The summaries hold whole local months: every edge (previous start, start, end) must be the first
+    of a month, which months, quarters, years and month-aligned custom periods are.
+    """
+    edges = [period.previous_start, *period.months, period.end]
+    if any(day.day != 1 for day in edges):
+        return None
+    return Group(cids, edges)
+
+
+def _calendar_year(period: rules.Period) -> int | None:
+    """The year when ``period`` and the previous period are calendar years (member-year rows answer)."""
+    start, end, prev = period.start, period.end, period.previous_start
+    whole = start.month == 1 and start.day == 1 and end == start.replace(year=start.year + 1)
+    return start.year if whole and prev == start.replace(year=start.year - 1) else None
+
+
 async def _series(
-    db: AsyncSession, groups: list[Group], n: int, cids: list[uuid.UUID]
+    db: AsyncSession, groups: list[Group], n: int, cids: list[uuid.UUID], period: rules.Period
 ) -> dict[str, dict[uuid.UUID, Series]]:
     """Every additive figure per community (ratios are built from two of them afterwards)."""
     s: dict[str, dict[uuid.UUID, Series]] = {}
-    months, totals, top = await queries.attendance_rollup(db, groups, rules.TOP_MAX)
+    summary = _summary_months(period, cids)
+    if summary is not None:
+        year = _calendar_year(period)
+        months, totals, top = await queries.attendance_rollup_summary(db, summary, year, rules.TOP_MAX)
+    else:
+        months, totals, top = await queries.attendance_rollup(db, groups, rules.TOP_MAX)
     s["active_volunteers"] = _distinct(months, totals, n, cids)
     s["checkins"] = _flow(months, 1, n, cids)
     s["service_hours"] = {k: [m / 60.0 for m in v] for k, v in _flow(months, 2, n, cids).items()}
@@ -220,10 +244,14 @@ async def _series(
     )
     s["wishes_fulfilled"] = _flow(c, 0, n, cids)
     s["people_served"] = _combine(s["checkins"], s["wishes_fulfilled"], lambda x, y: x + y)
-    c = await queries.points_flows(db, groups)
+    if summary is not None:
+        c = await queries.points_flows_summary(db, summary)
+        held = await queries.outstanding_summary(db, summary)
+    else:
+        c = await queries.points_flows(db, groups)
+        held = await queries.outstanding(db, groups)
     for i, key in enumerate(("points_issued", "points_spent", "points_expired")):
         s[key] = _flow(c, i, n, cids)
-    held = await queries.outstanding(db, groups)
     s["points_outstanding"] = {
         cid: [
             held.get((cid, -1), 0.0),
@@ -394,7 +422,7 @@ async def build_report(db: AsyncSession, scope: Scope, period: rules.Period) -> 
     cids = list(scope.communities)
     if is_postgres(db):
         await db.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
-    s = await _series(db, groups, n, cids) if cids else {}
+    s = await _series(db, groups, n, cids, period) if cids else {}
     width = n + 2
     if not cids:
         s = {

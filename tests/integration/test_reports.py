@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
+import msgspec
 import pytest
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.reports import rules, service
+from service import clock
+from service.accounts import service as accounts
+from service.accounts.models import Membership
+from service.activities.models import Activity, Attendance
+from service.cli import main
+from service.points import service as points
+from service.reports import rules, service, summary
+from service.reports.models import AccountMonth, MemberMonth, MemberYear
 from service.reports.schemas import ReportOut
+from tests.conftest import SECRET, _in_thread
 from tests.reports_data import EXPECTED, ReportWorld, build_report_world
 
 NOVEMBER = rules.parse_period("2026-11", date(2026, 11, 23))
@@ -136,3 +147,224 @@ async def test_service_hours_export_rows(db: AsyncSession, w: ReportWorld) -> No
             ("陈小红", "139****0001", "垃圾分类宣传", "2026-11-03", 2.0, "管理员A"),
         ]
     )
+
+
+# ---------------------------------------------------------------- summaries kept by triggers (0013)
+#
+# Month-aligned periods read the member-month, member-year and account-month summaries; custom
+# periods that do not start on the first of a month read the raw rows. Every figure must be the same
+# both ways, after any edit, and equal to a rebuild from the raw rows.
+
+SCOPES = ("A", "B", "C", "street", "district", "city")
+PERIODS = ("2026-10", "2026-11", "2026-12", "2026-Q4", "2026", "2027", "2026-10-01..2026-11-30")
+
+
+async def both_ways(db: AsyncSession, w: ReportWorld, scope_key: str, raw_period: str) -> tuple[Any, Any]:
+    kind = "community" if len(scope_key) == 1 else "region"
+    scope = await service.resolve_scope(db, w.root, f"{kind}:{w.ids[scope_key]}")
+    period = rules.parse_period(raw_period, date(2026, 11, 23))
+    assert service._summary_months(period, list(scope.communities)) is not None, raw_period
+    from_summary = await service.build_report(db, scope, period)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(service, "_summary_months", lambda _p, _c: None)
+        from_raw = await service.build_report(db, scope, period)
+    return msgspec.to_builtins(from_summary), msgspec.to_builtins(from_raw)
+
+
+async def assert_summary_equals_raw(db: AsyncSession, w: ReportWorld) -> None:
+    await db.flush()
+    for scope_key in SCOPES:
+        for raw_period in PERIODS:
+            got, want = await both_ways(db, w, scope_key, raw_period)
+            assert got == want, (scope_key, raw_period)
+
+
+async def summary_rows(db: AsyncSession) -> dict[str, list[tuple[Any, ...]]]:
+    """The non-zero rows of the three summaries (a row netted to zero is the same as no row)."""
+    out = {}
+    for table in summary.SUMMARY_TABLES:
+        value = (
+            "points <> 0"
+            if table == "report_account_months"
+            else "(checkins <> 0 OR done <> 0 OR minutes <> 0)"
+        )
+        rows = await db.execute(text(f"SELECT * FROM {table} WHERE {value}"))
+        out[table] = sorted(tuple(str(v) for v in r) for r in rows)
+    return out
+
+
+async def assert_summary_equals_rebuild(db: AsyncSession) -> None:
+    await db.flush()
+    kept = await summary_rows(db)
+    await summary.rebuild(db)
+    assert await summary_rows(db) == kept
+
+
+async def test_every_figure_from_the_summaries_equals_the_figure_from_raw_rows(
+    db: AsyncSession, w: ReportWorld
+) -> None:
+    await assert_summary_equals_raw(db, w)
+    await assert_summary_equals_rebuild(db)
+    rows = await db.execute(
+        select(MemberMonth.month, func.sum(MemberMonth.checkins), func.sum(MemberMonth.minutes))
+        .where(MemberMonth.community_id == w.ids["A"])
+        .group_by(MemberMonth.month)
+        .order_by(MemberMonth.month)
+    )
+    # m3 at 11-01 00:30 local is November; m1 at 12-01 01:00 local is December
+    assert [tuple(r) for r in rows] == [(date(2026, 11, 1), 3, 210), (date(2026, 12, 1), 1, 90)]
+
+
+async def test_summaries_follow_edits_cancellations_and_reversals(db: AsyncSession, w: ReportWorld) -> None:
+    A, B, C = (w.ids[k] for k in "ABC")
+    p = w.people
+
+    async def attendance(cid: Any, member: str) -> Attendance:
+        return (
+            await db.scalars(
+                select(Attendance)
+                .where(Attendance.community_id == cid, Attendance.member_id == p[member].id)
+                .order_by(Attendance.checked_in_at)
+            )
+        ).first()  # type: ignore[return-value]
+
+    (await attendance(A, "m2")).status = "absent"  # marked gone early: no longer counts
+    checked_out = await attendance(B, "m5")  # checked in, now checked out with 45 minutes
+    checked_out.status, checked_out.minutes = "out", 45
+    (await attendance(B, "m4")).minutes = 75  # corrected
+    await db.delete(await attendance(C, "m6"))
+    # m3 at a0 moved from 11-01 00:30 local to 10-31 23:30 local: October
+    (await attendance(A, "m3")).checked_in_at = datetime(2026, 10, 31, 15, 30, tzinfo=UTC)
+    pending = (await db.scalars(select(Attendance).where(Attendance.member_id == p["adminA"].id))).one()
+    pending.status = "out"  # the second organizer approved it
+    clock.set_now(datetime(2026, 11, 20, tzinfo=UTC))
+    award = await points.award(
+        db, community_id=A, member_id=p["m2"].id, points=40, code="checkin", idempotency_key="e1"
+    )
+    clock.set_now(datetime(2026, 12, 2, tzinfo=UTC))
+    await points.reverse(db, award.transfer_id)
+    clock.set_now(None)
+    await assert_summary_equals_raw(db, w)
+    await assert_summary_equals_rebuild(db)
+    nov = totals(await report(db, w, f"region:{w.ids['street']}"))
+    # A: m1 120 + adminA 60 (m2 absent, m3 now October); B: m4 75 + m5 45
+    assert (nov["active_volunteers"], nov["checkins"], nov["service_hours"]) == (4, 4, 5.0)
+    assert nov["points_issued"] == 140  # 100 + the 40 reversed in December
+    dec = totals(
+        await report(db, w, f"region:{w.ids['street']}", rules.parse_period("2026-12", date(2026, 12, 9)))
+    )
+    assert dec["points_issued"] == 10 - 40
+    oct_ = totals(await report(db, w, f"community:{A}", rules.parse_period("2026-10", date(2026, 11, 9))))
+    assert (oct_["active_volunteers"], oct_["checkins"], oct_["service_hours"]) == (1, 1, 0.5)
+    c_year = totals(await report(db, w, f"community:{C}", rules.parse_period("2026", date(2026, 11, 9))))
+    assert (c_year["active_volunteers"], c_year["checkins"]) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("zone", "last_evening", "next_morning", "month"),
+    [
+        # 23:30 local on the last day counts in that month, 00:10 the next day in the next one
+        ("Asia/Shanghai", datetime(2026, 11, 30, 15, 30), datetime(2026, 11, 30, 16, 10), date(2026, 11, 1)),
+        # New York in March: 23:30 EDT on 03-31 is 03:30 UTC on 04-01 (daylight time since 03-08)
+        ("America/New_York", datetime(2026, 4, 1, 3, 30), datetime(2026, 4, 1, 4, 10), date(2026, 3, 1)),
+    ],
+)
+async def test_local_month_edges_in_the_communitys_zone(
+    db: AsyncSession, w: ReportWorld, zone: str, last_evening: datetime, next_morning: datetime, month: date
+) -> None:
+    community = await accounts.create_community(db, w.root, "时区社区", "c-zone", zone)
+    member = w.people["m1"]
+    db.add(Membership(community_id=community.id, member_id=member.id, role="member"))
+    for at, minutes in ((last_evening, 20), (next_morning, 30)):
+        act = Activity(
+            community_id=community.id, title="跨月", starts_at=at.replace(tzinfo=UTC),
+            ends_at=at.replace(tzinfo=UTC) + timedelta(hours=1), points_mode="per_attendance", points=10,
+            status="open", secret="z" * 32, created_by=member.id,
+        )  # fmt: skip
+        db.add(act)
+        await db.flush()
+        db.add(
+            Attendance(
+                community_id=community.id, activity_id=act.id, member_id=member.id, status="out",
+                evidence="kiosk", checked_in_at=at.replace(tzinfo=UTC), minutes=minutes,
+            )
+        )  # fmt: skip
+        clock.set_now(at.replace(tzinfo=UTC))
+        await points.award(
+            db, community_id=community.id, member_id=member.id, points=minutes, code="checkin",
+            idempotency_key=f"z{minutes}",
+        )  # fmt: skip
+    clock.set_now(None)
+    await db.flush()
+    rows = await db.execute(
+        select(MemberMonth.month, MemberMonth.minutes)
+        .where(MemberMonth.community_id == community.id)
+        .order_by(MemberMonth.month)
+    )
+    nxt = rules.add_months(month, 1)
+    assert [tuple(r) for r in rows] == [(month, 20), (nxt, 30)]
+    issued = await db.execute(
+        select(AccountMonth.month, func.sum(AccountMonth.points))
+        .where(AccountMonth.community_id == community.id, AccountMonth.kind == "issuance")
+        .group_by(AccountMonth.month)
+        .order_by(AccountMonth.month)
+    )
+    assert [tuple(r) for r in issued] == [(month, -20), (nxt, -30)]
+    this = month.strftime("%Y-%m")
+    scope = await service.resolve_scope(db, w.root, f"community:{community.id}")
+    r = await service.build_report(db, scope, rules.parse_period(this, month))
+    got = {f.key: (f.total, f.previous) for f in r.figures}
+    assert got["service_hours"][0] == round(20 / 60, 1) and got["points_issued"][0] == 20
+    r = await service.build_report(db, scope, rules.parse_period(nxt.strftime("%Y-%m"), month))
+    got = {f.key: (f.total, f.previous) for f in r.figures}
+    assert got["service_hours"] == (0.5, round(20 / 60, 1)) and got["points_issued"] == (30, 20)
+    years = await db.execute(
+        select(MemberYear.year, MemberYear.checkins).where(MemberYear.community_id == community.id)
+    )
+    assert [tuple(r) for r in years] == [(2026, 2)]
+    await assert_summary_equals_rebuild(db)
+
+
+async def test_rebuild_command_recomputes_summaries_that_drifted(
+    db: AsyncSession,
+    w: ReportWorld,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("JIFEN_DATABASE_URL", database_url)
+    monkeypatch.setenv("JIFEN_SECRET_KEY", SECRET)
+    await db.flush()
+    kept = await summary_rows(db)
+    before = totals(await report(db, w, f"region:{w.ids['city']}"))
+    # what triggers cannot see: rows changed behind their back
+    await db.execute(text("DELETE FROM report_member_years"))
+    await db.execute(text("UPDATE report_member_months SET minutes = 0"))
+    await db.execute(text("DELETE FROM report_account_months WHERE kind = 'issuance'"))
+    await db.commit()
+    assert totals(await report(db, w, f"region:{w.ids['city']}")) != before
+    await db.commit()
+    assert _in_thread(main, ["reports", "rebuild"]) == 0
+    out = capsys.readouterr().out
+    assert "report_member_months: 7 rows" in out and "report_member_years: 6 rows" in out
+    assert await summary_rows(db) == kept
+    assert totals(await report(db, w, f"region:{w.ids['city']}")) == before
+
+
+def test_sqlite_local_month_function_matches_the_zone() -> None:
+    from service.db import local_month
+
+    assert local_month("2026-11-30 15:30:00.000000", "Asia/Shanghai") == "2026-11-01"
+    assert local_month("2026-11-30 16:00:00.000000", "Asia/Shanghai") == "2026-12-01"
+    assert local_month("2026-04-01 03:30:00+00:00", "America/New_York") == "2026-03-01"
+    assert local_month("2026-04-01T04:00:00", "America/New_York") == "2026-04-01"
+    assert local_month(None, "Asia/Shanghai") is None
+
+
+async def test_a_custom_period_off_month_edges_reads_the_raw_rows(db: AsyncSession, w: ReportWorld) -> None:
+    period = rules.parse_period("2026-11-02..2026-11-30", date(2026, 11, 23))
+    scope = await service.resolve_scope(db, w.root, f"community:{w.ids['A']}")
+    assert service._summary_months(period, list(scope.communities)) is None
+    got = totals(await service.build_report(db, scope, period))
+    # m3 at 11-01 00:30 local falls before the period; m1 and m2 at a1 count
+    assert (got["active_volunteers"], got["checkins"], got["service_hours"]) == (2, 2, 3.0)
