@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from collections import deque
 from dataclasses import dataclass
@@ -29,8 +30,21 @@ from service.activities.models import Activity, Attendance
 from service.activities.rules import MIN_STAY_SECONDS
 from service.ids import new_id
 
-__all__ = ["BATCH_MAX", "DRAINS", "RECENT", "STATS", "Scan", "Scanned", "activity", "forget_activity", "scan"]
+__all__ = [
+    "BATCH_MAX",
+    "DRAINS",
+    "ENABLED",
+    "RECENT",
+    "STATS",
+    "Scan",
+    "Scanned",
+    "activity",
+    "forget_activity",
+    "scan",
+]
 
+ENABLED = os.environ.get("JIFEN_SCAN_BATCH", "1") != "0"
+"""``JIFEN_SCAN_BATCH=0`` turns the fast path off (every scan takes the ordinary path): for A/B benches."""
 BATCH_MAX = 128
 """Scans per database call at most."""
 DRAINS = 2

@@ -626,7 +626,7 @@ async def check_in_with_login(
     On PostgreSQL, outside a transaction (no Idempotency-Key), the scan goes to the worker's batch
     (``fastpath``: one database call for many scans, re-checked there); whatever that path cannot
     answer (refusals included) runs here as before."""
-    if pending_scan is None and is_postgres(db) and not db.in_transaction():
+    if fastpath.ENABLED and pending_scan is None and is_postgres(db) and not db.in_transaction():
         fast = await _fast_scan(db, member_id, token_version, token, lat, lng, device_id)
         if fast is not None:
             return fast
