@@ -14,7 +14,14 @@ fails, or that the cheap path cannot answer (outcome ``slow``: a refusal, a stal
 created yet), writes nothing and never fails the others; the worker runs it again on the ordinary path,
 which gives the refusal its code. Before any check-out the batch locks every ledger account it may
 touch (the communities' issuance shards and the members' accounts) in id order, so batches of two
-workers queue instead of deadlocking. No tables change.
+workers queue instead of deadlocking.
+
+``store_redeem_voucher``: a partner's redemption in one call (issue 13, redeem path): find the code's
+voucher the caller is staff for, mark it redeemed and post its hold to the partner (``ledger_post``
+with the hold, the content hash of ``points.post_hold``), answer the voucher, its offer and the member's
+name. Anything but the plain success (unknown code, another shop's, expired, already used...) writes
+nothing and answers ``slow``: the ordinary path in service/store/service.py refuses it with its code.
+No tables change.
 
 Revision ID: 0014
 Revises: 0012 (the file 0012_regions.py; issue 13's parallel migration 0013 is re-linked at merge)
@@ -240,7 +247,79 @@ END;
 $$
 """
 
+REDEEM = """
+CREATE OR REPLACE FUNCTION store_redeem_voucher(
+    p_code text, p_actor uuid, p_admin boolean, p_now timestamptz,
+    p_transfer uuid, p_debit_entry uuid, p_credit_entry uuid, p_lot uuid
+) RETURNS TABLE (o_outcome text, o_voucher vouchers, o_offer offers, o_member_name text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v vouchers%ROWTYPE;
+    h ledger_holds%ROWTYPE;
+    staff boolean := false;
+    posted record;
+    v_legs text;
+    v_chash text;
+BEGIN
+    o_outcome := 'slow';
+    FOR v IN SELECT * FROM vouchers x WHERE x.code = p_code ORDER BY x.id LOOP
+        IF p_admin OR EXISTS (
+            SELECT 1 FROM memberships m
+             WHERE m.community_id = v.community_id AND m.member_id = p_actor
+               AND (m.role = 'admin' OR (m.role = 'partner' AND m.partner_id = v.partner_id))
+        ) THEN
+            staff := true;
+            EXIT;
+        END IF;
+    END LOOP;
+    IF NOT staff OR v.status <> 'issued' OR v.expires_at <= p_now THEN
+        RETURN NEXT;  -- the ordinary path gives the refusal its code
+        RETURN;
+    END IF;
+    BEGIN
+        UPDATE vouchers x SET status = 'redeemed', redeemed_at = p_now, redeemed_by = p_actor
+         WHERE x.id = v.id AND x.status = 'issued' RETURNING * INTO v;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'store_redeem_voucher: taken meanwhile';
+        END IF;
+        SELECT * INTO h FROM ledger_holds x WHERE x.id = v.hold_id FOR UPDATE;
+        IF NOT FOUND OR h.status <> 'pending' OR h.expires_at <= p_now THEN
+            RAISE EXCEPTION 'store_redeem_voucher: hold not pending';
+        END IF;
+        -- rules.content_hash("transfer", legs, code, memo, ref_type, ref_id) as points.post_hold has it.
+        IF h.account_id::text COLLATE "C" < h.payee_account_id::text COLLATE "C" THEN
+            v_legs := '[["' || h.account_id::text || '", ' || (-h.points)::text || '], ["'
+                      || h.payee_account_id::text || '", ' || h.points::text || ']]';
+        ELSE
+            v_legs := '[["' || h.payee_account_id::text || '", ' || h.points::text || '], ["'
+                      || h.account_id::text || '", ' || (-h.points)::text || ']]';
+        END IF;
+        v_chash := encode(sha256(convert_to(
+            '{"code": ' || to_json(h.code)::text || ', "extra": "", "legs": ' || v_legs
+            || ', "memo": ' || to_json(h.memo)::text || ', "op": "transfer", "ref_id": '
+            || coalesce(to_json(h.ref_id)::text, 'null') || ', "ref_type": '
+            || coalesce(to_json(h.ref_type)::text, 'null') || '}', 'UTF8')), 'hex');
+        SELECT * INTO posted FROM ledger_post(h.community_id, p_transfer, h.account_id, h.payee_account_id,
+            h.points, h.code, h.memo, h.ref_type, h.ref_id, p_actor, NULL, v_chash, NULL, h.id, p_now,
+            p_debit_entry, p_credit_entry, p_lot);
+        IF posted.status <> 'ok' THEN
+            RAISE EXCEPTION 'store_redeem_voucher: ledger_post answered %', posted.status;
+        END IF;
+    EXCEPTION WHEN raise_exception THEN  -- undone; the ordinary path decides
+        RETURN NEXT;
+        RETURN;
+    END;
+    SELECT * INTO o_offer FROM offers f WHERE f.id = v.offer_id;
+    SELECT m.name INTO o_member_name FROM members m WHERE m.id = v.member_id;
+    o_voucher := v;
+    o_outcome := 'ok';
+    RETURN NEXT;
+END;
+$$
+"""
+
 FUNCTIONS = (
+    "store_redeem_voucher(text, uuid, boolean, timestamptz, uuid, uuid, uuid, uuid)",
     "jifen_scan_batch(uuid[], int[], uuid[], text[], text[], timestamptz[], text[], boolean[], text[],"
     " timestamptz[], uuid[], uuid[], uuid[], uuid[], uuid[], int, int)",
     "jifen_activity_fingerprint(activities)",
@@ -251,7 +330,7 @@ FUNCTIONS = (
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return  # SQLite keeps the ordinary path (one writer; service/activities/service.py)
-    for sql in (CRC32, FINGERPRINT, SCAN_BATCH):
+    for sql in (CRC32, FINGERPRINT, SCAN_BATCH, REDEEM):
         op.execute(sql)
 
 
