@@ -21,6 +21,10 @@ voucher the caller is staff for, mark it redeemed and post its hold to the partn
 with the hold, the content hash of ``points.post_hold``), answer the voucher, its offer and the member's
 name. Anything but the plain success (unknown code, another shop's, expired, already used...) writes
 nothing and answers ``slow``: the ordinary path in service/store/service.py refuses it with its code.
+``store_reserve_order``: a member's order in one call: the product's stock (its row lock), the
+monthly limit in the community's time zone, the store settings' order days, the points held by
+``ledger_hold`` (key ``order:<id>``, the content hash of ``points.hold``) and the order row. As above,
+only the plain success writes; anything else answers ``slow`` and the ordinary path refuses it.
 No tables change.
 
 Revision ID: 0014
@@ -318,7 +322,115 @@ END;
 $$
 """
 
+RESERVE = """
+CREATE OR REPLACE FUNCTION store_reserve_order(
+    p_product uuid, p_actor uuid, p_admin boolean, p_quantity int, p_quantity_max int, p_now timestamptz,
+    p_order uuid, p_code text, p_hold uuid, p_days_default int, p_grace interval, p_hold_max interval
+) RETURNS TABLE (o_outcome text, o_order orders)
+LANGUAGE plpgsql AS $$
+DECLARE
+    pr products%ROWTYPE;
+    o orders%ROWTYPE;
+    v_price bigint;
+    v_limit int;
+    v_used bigint;
+    v_zone text;
+    v_days int;
+    v_expires timestamptz;
+    v_hold_expires timestamptz;
+    v_total bigint;
+    v_src uuid;
+    v_dst uuid;
+    v_memo text;
+    v_legs text;
+    v_chash text;
+    held record;
+BEGIN
+    o_outcome := 'slow';
+    IF p_quantity < 1 OR p_quantity > p_quantity_max THEN
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    SELECT * INTO pr FROM products x WHERE x.id = p_product;
+    IF NOT FOUND OR NOT pr.active
+       OR (pr.available_from IS NOT NULL AND pr.available_from > p_now)
+       OR (pr.available_until IS NOT NULL AND pr.available_until <= p_now)
+       OR NOT (p_admin OR EXISTS (
+           SELECT 1 FROM memberships m WHERE m.community_id = pr.community_id AND m.member_id = p_actor
+              AND m.role IN ('member', 'admin'))) THEN
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    SELECT a.id INTO v_src FROM ledger_accounts a
+     WHERE a.community_id = pr.community_id AND a.owner_key = 'member:' || p_actor::text;
+    SELECT a.id INTO v_dst FROM ledger_accounts a WHERE a.community_id = pr.community_id AND a.owner_key = 'store';
+    IF v_src IS NULL OR v_dst IS NULL THEN
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    BEGIN
+        -- the product's row lock until commit: orders of one product queue here (as in service.py)
+        UPDATE products x SET stock = x.stock - p_quantity
+         WHERE x.id = pr.id AND x.active AND x.stock >= p_quantity
+        RETURNING x.points, x.limit_per_member INTO v_price, v_limit;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'store_reserve_order: out of stock';
+        END IF;
+        IF v_limit IS NOT NULL THEN
+            SELECT c.timezone INTO v_zone FROM communities c WHERE c.id = pr.community_id;
+            SELECT coalesce(sum(x.quantity), 0) INTO v_used FROM orders x
+             WHERE x.member_id = p_actor AND x.product_id = pr.id AND x.status IN ('reserved', 'fulfilled')
+               AND x.created_at >= (date_trunc('month', p_now AT TIME ZONE v_zone) AT TIME ZONE v_zone);
+            IF v_used + p_quantity > v_limit THEN
+                RAISE EXCEPTION 'store_reserve_order: limit reached';
+            END IF;
+        END IF;
+        SELECT s.order_days INTO v_days FROM store_settings s WHERE s.community_id = pr.community_id;
+        v_expires := p_now + make_interval(days => coalesce(nullif(v_days, 0), p_days_default));
+        v_hold_expires := v_expires + p_grace;
+        IF v_hold_expires > p_now + p_hold_max THEN
+            RAISE EXCEPTION 'store_reserve_order: hold too long';
+        END IF;
+        v_total := v_price * p_quantity;
+        v_memo := regexp_replace(left(pr.name || ' x' || p_quantity::text, 200), '^\s+|\s+$', '', 'g');
+        IF v_src::text COLLATE "C" < v_dst::text COLLATE "C" THEN
+            v_legs := '[["' || v_src::text || '", ' || (-v_total)::text || '], ["' || v_dst::text || '", '
+                      || v_total::text || ']]';
+        ELSE
+            v_legs := '[["' || v_dst::text || '", ' || v_total::text || '], ["' || v_src::text || '", '
+                      || (-v_total)::text || ']]';
+        END IF;
+        -- rules.content_hash("hold", ...) as points.hold computes it for reserve_order
+        v_chash := encode(sha256(convert_to(
+            '{"code": "order", "extra": "", "legs": ' || v_legs || ', "memo": ' || to_json(v_memo)::text
+            || ', "op": "hold", "ref_id": "' || p_order::text || '", "ref_type": "order"}', 'UTF8')), 'hex');
+        SELECT * INTO held FROM ledger_hold(pr.community_id, p_hold, v_src, v_dst, v_total, v_hold_expires,
+            'order', v_memo, 'order', p_order::text, p_actor, 'order:' || p_order::text, v_chash, p_now);
+        IF held.status <> 'ok' THEN
+            RAISE EXCEPTION 'store_reserve_order: ledger_hold answered %', held.status;
+        END IF;
+        INSERT INTO orders (id, community_id, product_id, member_id, quantity, points, status, pickup_code,
+                            hold_id, expires_at, closed_at, closed_by, created_at)
+        VALUES (p_order, pr.community_id, pr.id, p_actor, p_quantity, v_total, 'reserved', p_code, p_hold,
+                v_expires, NULL, NULL, p_now)
+        ON CONFLICT DO NOTHING
+        RETURNING * INTO o;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'store_reserve_order: pickup code taken';
+        END IF;
+    EXCEPTION WHEN raise_exception THEN  -- undone; the ordinary path decides (and refuses with the code)
+        RETURN NEXT;
+        RETURN;
+    END;
+    o_order := o;
+    o_outcome := 'ok';
+    RETURN NEXT;
+END;
+$$
+"""
+
 FUNCTIONS = (
+    "store_reserve_order(uuid, uuid, boolean, int, int, timestamptz, uuid, text, uuid, int, interval, interval)",
     "store_redeem_voucher(text, uuid, boolean, timestamptz, uuid, uuid, uuid, uuid)",
     "jifen_scan_batch(uuid[], int[], uuid[], text[], text[], timestamptz[], text[], boolean[], text[],"
     " timestamptz[], uuid[], uuid[], uuid[], uuid[], uuid[], int, int)",
@@ -330,7 +442,7 @@ FUNCTIONS = (
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return  # SQLite keeps the ordinary path (one writer; service/activities/service.py)
-    for sql in (CRC32, FINGERPRINT, SCAN_BATCH, REDEEM):
+    for sql in (CRC32, FINGERPRINT, SCAN_BATCH, REDEEM, RESERVE):
         op.execute(sql)
 
 

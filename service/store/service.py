@@ -333,6 +333,11 @@ async def reserve_order(db: AsyncSession, actor: Actor, product_id: uuid.UUID, q
     Errors: product_not_found, product_unavailable, invalid_quantity, out_of_stock,
     limit_reached, insufficient_points.
     """
+    from service.store import fastpath  # issue 13: kept out of the imports block (parallel edits)
+
+    fast = await fastpath.reserve(db, actor, product_id, quantity)  # PostgreSQL: the success in one call
+    if fast is not None:
+        return fast
     product = await get_product(db, product_id)
     cid = product.community_id
     await accounts.require_role(db, actor, cid, "member")
