@@ -200,11 +200,11 @@ def main() -> int:
     parser.add_argument(
         "--no-batch",
         action="store_true",
-        help="serve with JIFEN_SCAN_BATCH=0: every scan on the ordinary path (the before of an A/B run)",
+        help="serve with JIFEN_FAST_PATHS=0: every scan on the ordinary path (the before of an A/B run)",
     )
     args = parser.parse_args()
     if args.no_batch:
-        os.environ["JIFEN_SCAN_BATCH"] = "0"
+        os.environ["JIFEN_FAST_PATHS"] = "0"
     rows: list[tuple[str, str, dict[str, Any]]] = []
     notes: list[str] = []
 

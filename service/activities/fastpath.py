@@ -43,8 +43,8 @@ __all__ = [
     "scan",
 ]
 
-ENABLED = os.environ.get("JIFEN_SCAN_BATCH", "1") != "0"
-"""``JIFEN_SCAN_BATCH=0`` turns the fast path off (every scan takes the ordinary path): for A/B benches."""
+ENABLED = os.environ.get("JIFEN_FAST_PATHS", "1") != "0"
+"""``JIFEN_FAST_PATHS=0``: every scan on the ordinary path (A/B benches; the store's fast paths too)."""
 BATCH_MAX = 128
 """Scans per database call at most."""
 DRAINS = 2

@@ -6,6 +6,7 @@ else on its own (autocommit; the function is one atomic statement)."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -19,8 +20,10 @@ from service.ids import new_id
 from service.store import rules
 from service.store.models import Offer, Order, Voucher
 
-__all__ = ["STATS", "redeem", "reserve"]
+__all__ = ["ENABLED", "STATS", "redeem", "reserve"]
 
+ENABLED = os.environ.get("JIFEN_FAST_PATHS", "1") != "0"
+"""``JIFEN_FAST_PATHS=0``: every redemption and order on the ordinary path (A/B benches)."""
 STATS: dict[str, int] = {"redeemed": 0, "reserved": 0, "slow": 0}
 """This worker's counters (tests and benches read them)."""
 
@@ -51,7 +54,7 @@ def _row(model: Any, record: Any) -> Any:
 async def redeem(db: AsyncSession, actor: Actor, code: str) -> tuple[Voucher, Offer, str] | None:
     """(voucher, offer, member's name) of a redemption done, or ``None``: take the ordinary path."""
     normal = rules.normalise_code(code)
-    if normal is None or not is_postgres(db):
+    if normal is None or not ENABLED or not is_postgres(db):
         return None
     row = await (await _driver(db)).fetchrow(
         _REDEEM_SQL,
@@ -73,7 +76,7 @@ async def redeem(db: AsyncSession, actor: Actor, code: str) -> tuple[Voucher, Of
 
 async def reserve(db: AsyncSession, actor: Actor, product_id: uuid.UUID, quantity: int) -> Order | None:
     """The order reserved (stock taken, points held), or ``None``: take the ordinary path."""
-    if not is_postgres(db) or not isinstance(quantity, int):
+    if not ENABLED or not is_postgres(db) or not isinstance(quantity, int):
         return None
     row = await (await _driver(db)).fetchrow(
         _RESERVE_SQL,
