@@ -392,7 +392,8 @@ BEGIN
             RAISE EXCEPTION 'store_reserve_order: hold too long';
         END IF;
         v_total := v_price * p_quantity;
-        v_memo := regexp_replace(left(pr.name || ' x' || p_quantity::text, 200), '^\s+|\s+$', '', 'g');
+        v_memo := regexp_replace(left(pr.name || ' x' || p_quantity::text, 200),
+                                 '^[[:space:]]+|[[:space:]]+$', '', 'g');
         IF v_src::text COLLATE "C" < v_dst::text COLLATE "C" THEN
             v_legs := '[["' || v_src::text || '", ' || (-v_total)::text || '], ["' || v_dst::text || '", '
                       || v_total::text || ']]';

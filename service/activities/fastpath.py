@@ -18,12 +18,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.activities.models import Activity, Attendance
@@ -63,7 +65,7 @@ _BATCH_SQL = (
     " $14::uuid[], $15::uuid[], $16::int, $17::int)"
 )
 
-_activities: dict[uuid.UUID, tuple[Activity, str]] = {}
+_activities: dict[uuid.UUID, tuple[Activity, Any]] = {}
 
 STATS: dict[str, int] = {"batches": 0, "scans": 0, "slow": 0, "failed_batches": 0, "largest": 0}
 """This worker's counters (the bench and the tests read them)."""
@@ -76,7 +78,8 @@ class Scan:
     member_id: uuid.UUID
     token_version: int
     activity_id: uuid.UUID
-    fingerprint: str
+    fingerprint: Any
+    """PostgreSQL: ``jifen_activity_fingerprint``; SQLite: the activity row as stored."""
     evidence: str
     moment: datetime
     device_id: str | None
@@ -105,20 +108,25 @@ async def _driver(engine: AsyncEngine, work: Any) -> Any:
         return await work(raw.driver_connection)
 
 
-async def activity(engine: AsyncEngine, activity_id: uuid.UUID) -> tuple[Activity, str] | None:
+async def activity(engine: AsyncEngine, activity_id: uuid.UUID) -> tuple[Activity, Any] | None:
     """The worker's copy of an activity (a detached row, never added to a session) and its fingerprint;
     read once, then trusted only as far as the database's fingerprint check allows."""
     found = _activities.get(activity_id)
     if found is not None:
         return found
+    if engine.dialect.name == "sqlite":
+        entry = await _load_sqlite(engine, activity_id)
+        if entry is None:
+            return None
+    else:
 
-    async def load(apg: Any) -> Any:
-        return await apg.fetchrow(_LOAD_SQL, activity_id)
+        async def load(apg: Any) -> Any:
+            return await apg.fetchrow(_LOAD_SQL, activity_id)
 
-    row = await _driver(engine, load)
-    if row is None:
-        return None
-    entry = (Activity(**{k: row[k] for k in _ACTIVITY_COLUMNS}), str(row["jifen_fp"]))
+        row = await _driver(engine, load)
+        if row is None:
+            return None
+        entry = (Activity(**{k: row[k] for k in _ACTIVITY_COLUMNS}), str(row["jifen_fp"]))
     if len(_activities) >= ACTIVITY_CACHE_MAX:
         _activities.clear()
     _activities[activity_id] = entry
@@ -219,6 +227,8 @@ _batchers: dict[tuple[int, int], _Batcher] = {}
 
 async def scan(engine: AsyncEngine, item: Scan) -> Scanned | None:
     """Queue a scan for this worker's next batch; ``None``: take the ordinary path."""
+    if engine.dialect.name == "sqlite":
+        return await _scan_sqlite(engine, item)
     key = (id(engine), id(asyncio.get_running_loop()))
     batcher = _batchers.get(key)
     if batcher is None or batcher.engine is not engine:
@@ -226,3 +236,134 @@ async def scan(engine: AsyncEngine, item: Scan) -> Scanned | None:
             _batchers.clear()
         batcher = _batchers[key] = _Batcher(engine)
     return await batcher.submit(item)
+
+
+# ---------------------------------------------------------------- SQLite: a first scan in one hop
+#
+# SQLite has one writer (one pooled connection), so there is nothing to batch: a first scan runs
+# BEGIN IMMEDIATE, the same re-checks as ``jifen_scan_batch`` (token version, role, the activity row
+# unchanged since the worker read it) and the attendance insert in ONE hop to aiosqlite's thread,
+# then COMMIT, instead of a thread round trip per statement through the ORM. Check-outs and
+# everything else take the ordinary path (``None``). Values are stored as SQLAlchemy stores them
+# (uuids as 32 hex digits, UTC times as text, booleans as 0/1).
+
+_SQLITE_ACTIVITY = (
+    "SELECT " + ", ".join(c.name for c in Activity.__table__.columns) + " FROM activities WHERE id = ?"
+)
+_SQLITE_INSERT = (
+    "INSERT INTO attendances (id, community_id, activity_id, member_id, status, evidence, checked_in_at,"
+    " checked_out_at, minutes, points, device_id, scanned_by, requested_by, approved_by, note,"
+    " needs_confirmation, created_at)"
+    " VALUES (?, ?, ?, ?, 'in', ?, ?, NULL, 0, 0, ?, NULL, NULL, NULL, NULL, ?, ?)"
+    " ON CONFLICT DO NOTHING"
+)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+async def _sqlite_hop(engine: AsyncEngine, fn: Any, *args: Any) -> Any:
+    """Run ``fn(sqlite3 connection, *args)`` in aiosqlite's thread, outside SQLAlchemy's transactions."""
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection  # aiosqlite.Connection
+        return await driver._execute(fn, driver._conn, *args)
+
+
+async def _load_sqlite(engine: AsyncEngine, activity_id: uuid.UUID) -> tuple[Activity, Any] | None:
+    table = Activity.__table__
+    async with engine.connect() as conn:
+        typed = (await conn.execute(select(table).where(table.c.id == activity_id))).first()
+        await conn.rollback()
+    if typed is None:
+        return None
+    stored = await _sqlite_hop(engine, lambda sq: sq.execute(_SQLITE_ACTIVITY, (activity_id.hex,)).fetchone())
+    return Activity(**dict(typed._mapping)), tuple(stored) if stored is not None else None
+
+
+def _scan_sqlite_sync(
+    sq: sqlite3.Connection, item: Scan, activity_row: tuple[Any, ...], att_id: uuid.UUID
+) -> Any:
+    sq.execute("BEGIN IMMEDIATE")
+    done = False
+    try:
+        member = sq.execute(
+            "SELECT token_version, name, phone, is_platform_admin FROM members WHERE id = ?",
+            (item.member_id.hex,),
+        ).fetchone()
+        if member is None or member[0] != item.token_version:
+            return None
+        now_row = sq.execute(_SQLITE_ACTIVITY, (item.activity_id.hex,)).fetchone()
+        if now_row is None or tuple(now_row) != activity_row:
+            return "stale"
+        community, created_by = activity_row[_COMMUNITY], activity_row[_CREATED_BY]
+        roles = {
+            r[0]
+            for r in sq.execute(
+                "SELECT role FROM memberships WHERE community_id = ? AND member_id = ?",
+                (community, item.member_id.hex),
+            )
+        }
+        admin = bool(member[3])
+        if not (admin or "member" in roles or "admin" in roles):
+            return None
+        organizes = admin or created_by == item.member_id.hex or bool(roles & {"organizer", "admin"})
+        inserted = sq.execute(
+            _SQLITE_INSERT,
+            (att_id.hex, community, item.activity_id.hex, item.member_id.hex, item.evidence,
+             _stamp(item.moment), item.device_id, int(organizes), _stamp(item.now)),
+        ).rowcount  # fmt: skip
+        if inserted != 1:
+            return None
+        done = True
+        return member, uuid.UUID(community), organizes
+    finally:
+        sq.execute("COMMIT" if done else "ROLLBACK")
+
+
+_COLUMN_NAMES = [c.name for c in Activity.__table__.columns]
+_COMMUNITY = _COLUMN_NAMES.index("community_id")
+_CREATED_BY = _COLUMN_NAMES.index("created_by")
+
+
+async def _scan_sqlite(engine: AsyncEngine, item: Scan) -> Scanned | None:
+    if not item.plain or item.fingerprint is None:
+        return None
+    att_id = new_id()
+    got = await _sqlite_hop(engine, _scan_sqlite_sync, item, item.fingerprint, att_id)
+    if got == "stale":
+        forget_activity(item.activity_id)
+        return None
+    if got is None:
+        return None
+    member, community, organizes = got
+    STATS["scans"] += 1
+    attendance = Attendance(
+        id=att_id,
+        community_id=community,
+        activity_id=item.activity_id,
+        member_id=item.member_id,
+        status="in",
+        evidence=item.evidence,
+        checked_in_at=item.moment,
+        checked_out_at=None,
+        minutes=0,
+        points=0,
+        device_id=item.device_id,
+        scanned_by=None,
+        requested_by=None,
+        approved_by=None,
+        note=None,
+        needs_confirmation=organizes,
+        created_at=item.now,
+    )
+    return Scanned(
+        outcome="checked_in",
+        attendance=attendance,
+        awarded=0,
+        name=member[1],
+        phone=member[2],
+        is_platform_admin=bool(member[3]),
+        token_version=int(member[0]),
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -626,7 +627,7 @@ async def check_in_with_login(
     On PostgreSQL, outside a transaction (no Idempotency-Key), the scan goes to the worker's batch
     (``fastpath``: one database call for many scans, re-checked there); whatever that path cannot
     answer (refusals included) runs here as before."""
-    if fastpath.ENABLED and pending_scan is None and is_postgres(db) and not db.in_transaction():
+    if fastpath.ENABLED and pending_scan is None and not db.in_transaction():
         fast = await _fast_scan(db, member_id, token_version, token, lat, lng, device_id)
         if fast is not None:
             return fast
@@ -670,8 +671,10 @@ async def _fast_scan(
             evidence = _evidence(parsed, activity, moment)
             _check_geofence(activity, lat, lng)
         except DomainError:
+            fastpath.forget_activity(activity.id)  # maybe a new poster version: read it again next time
             return None
         if activity.status != "open":
+            fastpath.forget_activity(activity.id)
             return None
         scanned = await fastpath.scan(
             db.bind,
@@ -688,7 +691,7 @@ async def _fast_scan(
                 now=clock.now(),
             ),
         )
-    except (OSError, SQLAlchemyError, asyncpg.PostgresError):
+    except (OSError, SQLAlchemyError, asyncpg.PostgresError, sqlite3.Error):
         return None  # the batch call failed as a whole: nothing was written, the ordinary path decides
     if scanned is None:
         return None
