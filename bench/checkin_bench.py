@@ -252,7 +252,7 @@ def main() -> int:
                 for db in (app_db, scratch):
                     psql(args.pg, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
-    batching = "off (ordinary path)" if args.no_batch else "on (PostgreSQL: jifen_scan_batch)"
+    batching = "off (ordinary path)" if args.no_batch else "on (PostgreSQL: jifen_scan_batch; SQLite: one-hop first scan)"
     print(
         f"\nscan={args.scan} batching={batching} clients={args.clients} seconds={args.seconds}"
         f" cpus={os.cpu_count()} load now {load()}"
