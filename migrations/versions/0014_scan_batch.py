@@ -92,7 +92,7 @@ CREATE OR REPLACE FUNCTION jifen_scan_batch(
     p_member uuid[], p_version int[], p_activity uuid[], p_fingerprint text[], p_evidence text[],
     p_moment timestamptz[], p_device text[], p_plain boolean[], p_memo_json text[], p_now timestamptz[],
     p_att uuid[], p_transfer uuid[], p_debit_entry uuid[], p_credit_entry uuid[], p_lot uuid[],
-    p_shards int, p_min_stay_s int
+    p_shards int, p_min_stay_s int, p_award_max bigint
 ) RETURNS TABLE (o_idx int, o_outcome text, o_att attendances, o_awarded bigint, o_name text,
                  o_phone text, o_admin boolean, o_version int, o_detail text)
 LANGUAGE plpgsql AS $$
@@ -207,6 +207,9 @@ BEGIN
             END IF;
             UPDATE attendances x SET checked_out_at = v_out, minutes = v_minutes, points = v_points,
                 status = 'out' WHERE x.id = att.id RETURNING * INTO att;
+            IF v_points > p_award_max THEN  -- points.award refuses it (invalid_points): the ordinary path
+                RAISE EXCEPTION 'jifen_scan_batch: more points than one award may carry' USING ERRCODE = 'P0001';
+            END IF;
             IF v_points > 0 THEN
                 v_key := 'attendance:' || att.id::text;
                 v_shard := jifen_crc32(v_key) % p_shards;
@@ -434,7 +437,7 @@ FUNCTIONS = (
     "store_reserve_order(uuid, uuid, boolean, int, int, timestamptz, uuid, text, uuid, int, interval, interval)",
     "store_redeem_voucher(text, uuid, boolean, timestamptz, uuid, uuid, uuid, uuid)",
     "jifen_scan_batch(uuid[], int[], uuid[], text[], text[], timestamptz[], text[], boolean[], text[],"
-    " timestamptz[], uuid[], uuid[], uuid[], uuid[], uuid[], int, int)",
+    " timestamptz[], uuid[], uuid[], uuid[], uuid[], uuid[], int, int, bigint)",
     "jifen_activity_fingerprint(activities)",
     "jifen_crc32(text)",
 )

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.activities.models import Activity, Attendance
 from service.activities.rules import MIN_STAY_SECONDS
+from service.config import POINTS_PER_AWARD_MAX
 from service.ids import new_id
 
 __all__ = [
@@ -62,7 +63,7 @@ _BATCH_SQL = (
     "SELECT o_idx, o_outcome, o_att, o_awarded, o_name, o_phone, o_admin, o_version, o_detail"
     " FROM jifen_scan_batch($1::uuid[], $2::int[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[],"
     " $7::text[], $8::boolean[], $9::text[], $10::timestamptz[], $11::uuid[], $12::uuid[], $13::uuid[],"
-    " $14::uuid[], $15::uuid[], $16::int, $17::int)"
+    " $14::uuid[], $15::uuid[], $16::int, $17::int, $18::bigint)"
 )
 
 _activities: dict[uuid.UUID, tuple[Activity, Any]] = {}
@@ -188,6 +189,7 @@ async def _run(apg: Any, scans: list[Scan]) -> list[Scanned | None]:
         *([new_id() for _ in range(n)] for _ in range(5)),
         ISSUANCE_SHARDS,
         MIN_STAY_SECONDS,
+        POINTS_PER_AWARD_MAX,
     )
     answers: list[Scanned | None] = [None] * n
     outcomes = [""] * n
