@@ -197,7 +197,14 @@ def main() -> int:
         help="checkin: every request a first scan (no points post yet); checkout: every request a "
         "second scan 2 h after the first (its per-hour points post)",
     )
+    parser.add_argument(
+        "--no-batch",
+        action="store_true",
+        help="serve with JIFEN_FAST_PATHS=0: every scan on the ordinary path (the before of an A/B run)",
+    )
     args = parser.parse_args()
+    if args.no_batch:
+        os.environ["JIFEN_FAST_PATHS"] = "0"
     rows: list[tuple[str, str, dict[str, Any]]] = []
     notes: list[str] = []
 
@@ -245,7 +252,11 @@ def main() -> int:
                 for db in (app_db, scratch):
                     psql(args.pg, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
-    print(f"\nclients={args.clients} seconds={args.seconds} cpus={os.cpu_count()} load now {load()}")
+    batching = "off (ordinary path)" if args.no_batch else "on (PostgreSQL: jifen_scan_batch; SQLite: one-hop first scan)"
+    print(
+        f"\nscan={args.scan} batching={batching} clients={args.clients} seconds={args.seconds}"
+        f" cpus={os.cpu_count()} load now {load()}"
+    )
     print(table(rows))
     print("\n" + "\n".join(notes))
     return 0

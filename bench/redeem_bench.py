@@ -130,7 +130,14 @@ def main() -> int:
     parser.add_argument("--pg", default=os.environ.get("JIFEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument(
+        "--no-fast",
+        action="store_true",
+        help="serve with JIFEN_FAST_PATHS=0: redemptions and orders on the ordinary path (A/B runs)",
+    )
     args = parser.parse_args()
+    if args.no_fast:
+        os.environ["JIFEN_FAST_PATHS"] = "0"
     rows: list[tuple[str, str, dict[str, Any]]] = []
     notes: list[str] = []
 
@@ -168,7 +175,7 @@ def main() -> int:
                 for db in (app_db, scratch):
                     psql(args.pg, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
-    print(f"\nclients={args.clients} seconds={args.seconds} cpus={os.cpu_count()} load now {load()}")
+    print(f"\nfast paths={'off' if args.no_fast else 'on'} clients={args.clients} seconds={args.seconds} cpus={os.cpu_count()} load now {load()}")
     print(table(rows))
     print("\n" + "\n".join(notes))
     return 0

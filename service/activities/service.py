@@ -7,23 +7,26 @@ stable codes of API.md and leave the database as it was (the request's transacti
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+import asyncpg
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service import clock
 from service.accounts import service as accounts
 from service.accounts.models import Member, Membership  # the check-in hot path's one query only
 from service.accounts.service import Actor
 from service.accounts.views import CommunityView, communities_of, community_timezone, is_member
-from service.activities import rules
+from service.activities import fastpath, rules
 from service.activities.errors import (
     ActivityFull,
     ActivityHasAttendance,
@@ -639,7 +642,15 @@ async def check_in_with_login(
     """``check_in`` for a login token verified in memory (``accounts.decode_token``): the member's
     token version is checked in the same query that reads the activity and the memberships, so a
     check-in reads the database once before it writes. Raises ``token_revoked`` first, like the
-    ``actor`` dependency would."""
+    ``actor`` dependency would.
+
+    On PostgreSQL, outside a transaction (no Idempotency-Key), the scan goes to the worker's batch
+    (``fastpath``: one database call for many scans, re-checked there); whatever that path cannot
+    answer (refusals included) runs here as before."""
+    if fastpath.ENABLED and pending_scan is None and not db.in_transaction():
+        fast = await _fast_scan(db, member_id, token_version, token, lat, lng, device_id)
+        if fast is not None:
+            return fast
     moment = _scan_moment(pending_scan)
     parsed, found, held, member = await _activity_and_roles(db, token, member_id)
     if found is None:  # no such activity: the login decides the error first, as for other routes
@@ -653,6 +664,67 @@ async def check_in_with_login(
     evidence = _evidence(parsed, found, moment)
     result = await _checked_scan(
         db, actor, cast(Activity, found), held, evidence, moment, lat, lng, device_id, pending_scan
+    )
+    return actor, result
+
+
+async def _fast_scan(
+    db: AsyncSession,
+    member_id: uuid.UUID,
+    token_version: object,
+    token: str,
+    lat: float | None,
+    lng: float | None,
+    device_id: str | None,
+) -> tuple[Actor, CheckinResult] | None:
+    """The scan through ``fastpath`` when every in-memory check passes, else ``None``."""
+    parsed = rules.parse_token(token)
+    if parsed is None or not isinstance(token_version, int) or not isinstance(db.bind, AsyncEngine):
+        return None
+    try:
+        cached = await fastpath.activity(db.bind, parsed.activity_id)
+        if cached is None:
+            return None
+        activity, fingerprint = cached
+        moment = clock.now()
+        try:
+            evidence = _evidence(parsed, activity, moment)
+            _check_geofence(activity, lat, lng)
+        except DomainError:
+            fastpath.forget_activity(activity.id)  # maybe a new poster version: read it again next time
+            return None
+        if activity.status != "open":
+            fastpath.forget_activity(activity.id)
+            return None
+        scanned = await fastpath.scan(
+            db.bind,
+            fastpath.Scan(
+                member_id=member_id,
+                token_version=token_version,
+                activity_id=activity.id,
+                fingerprint=fingerprint,
+                evidence=evidence,
+                moment=moment,
+                device_id=device_id,
+                plain=_plain_check_in(activity, moment),
+                memo=activity.title[:TITLE_MAX].strip(),
+                now=clock.now(),
+            ),
+        )
+    except (OSError, SQLAlchemyError, asyncpg.PostgresError, sqlite3.Error):
+        return None  # the batch call failed as a whole: nothing was written, the ordinary path decides
+    if scanned is None:
+        return None
+    actor = accounts.remember_token_version(
+        member_id, scanned.token_version, scanned.name, scanned.phone, scanned.is_platform_admin
+    )[2]
+    status: ScanStatus = "checked_out" if scanned.outcome == "checked_out" else "checked_in"
+    result = CheckinResult(
+        status=status,
+        activity=activity,
+        attendance=scanned.attendance,
+        points_awarded=scanned.awarded,
+        repeated=scanned.outcome == "repeated",
     )
     return actor, result
 

@@ -31,10 +31,11 @@ from service.errors import Forbidden, raises
 from service.ids import new_id
 from service.kit.batch import drain
 from service.kit.images import clean_image_async
+from service.kit.masking import mask_name
 from service.kit.text import InvalidField, bounded_int, bounded_text
 from service.points import service as points
 from service.points.errors import HoldNotPending
-from service.store import rules
+from service.store import fastpath, rules
 from service.store.errors import (
     CodeSpaceExhausted,
     ImageTooLarge,
@@ -266,6 +267,9 @@ async def _unique_code(db: AsyncSession, column: Any, community_column: Any, com
 )
 async def reserve_order(db: AsyncSession, actor: Actor, product_id: uuid.UUID, quantity: int) -> Order:
     """Take the stock, check the monthly limit and hold the points, all in the caller's transaction."""
+    fast = await fastpath.reserve(db, actor, product_id, quantity)  # PostgreSQL: the success in one call
+    if fast is not None:
+        return fast
     product = await get_product(db, product_id)
     cid = product.community_id
     await accounts.require_role(db, actor, cid, "member")
@@ -605,6 +609,9 @@ async def redeem_voucher(db: AsyncSession, actor: Actor, code: str) -> Redemptio
 
     Another partner's code is refused as ``voucher_not_found``, like an unknown one.
     """
+    fast = await fastpath.redeem(db, actor, code)  # PostgreSQL: the plain success in one call
+    if fast is not None:
+        return Redemption(fast[0], fast[1], mask_name(fast[2]))
     voucher = await _staff_voucher(db, actor, code)
     if voucher is None:
         # Another shop's code and an unknown code look the same: staff learn nothing about other shops.

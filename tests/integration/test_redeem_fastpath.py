@@ -1,0 +1,113 @@
+"""A voucher redemption in one database call (PostgreSQL): the same ledger rows, content hash and
+refusals as the ordinary path."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from service.points import rules as ledger_rules
+from service.points import service as points
+from service.points.models import Entry, Hold, Transfer
+from service.store import fastpath
+from service.store.models import Product
+
+pytestmark = pytest.mark.postgres
+
+
+async def test_redeem_in_one_call_posts_the_hold_once(client: Any, world: Any, maker: Any) -> None:
+    async with maker() as db:
+        await points.award(
+            db, community_id=world.cid, member_id=world.members["alice"].id, points=300, code="manual_award",
+            memo="起始", idempotency_key="fund-alice",
+        )  # fmt: skip
+        await db.commit()
+    body = {"title": '满 50 减 10 "特价"\n', "points": 80}
+    offer = (
+        await client.post(
+            f"/api/v1/partners/{world.partner.id}/offers", json=body, headers=world.h["partner"]
+        )
+    ).json()
+    voucher = (await client.post(f"/api/v1/offers/{offer['id']}/vouchers", headers=world.h["alice"])).json()
+    before = dict(fastpath.STATS)
+
+    # another shop's staff and a plain member: refused on the ordinary path, nothing written
+    r = await client.post("/api/v1/vouchers/redeem", json={"code": voucher["code"]}, headers=world.h["alice"])
+    assert (r.status_code, r.json()["code"]) == (404, "voucher_not_found")
+    r = await client.post(
+        "/api/v1/vouchers/redeem", json={"code": voucher["code"]}, headers=world.h["partner"]
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["points"], r.json()["member_name"]) == ("redeemed", 80, "a***e")
+    assert r.json()["offer"]["title"] == offer["title"]
+    r = await client.post(
+        "/api/v1/vouchers/redeem", json={"code": voucher["code"]}, headers=world.h["partner"]
+    )
+    assert (r.status_code, r.json()["code"]) == (409, "voucher_already_redeemed")
+    assert fastpath.STATS["redeemed"] == before["redeemed"] + 1
+    assert fastpath.STATS["slow"] == before["slow"] + 2
+
+    async with maker() as db:
+        posted = list(
+            await db.scalars(
+                select(Transfer).where(Transfer.community_id == world.cid, Transfer.code != "manual_award")
+            )
+        )
+        assert len(posted) == 1
+        t = posted[0]
+        legs = [
+            (e.account_id, e.points) for e in await db.scalars(select(Entry).where(Entry.transfer_id == t.id))
+        ]
+        assert t.content_hash == ledger_rules.content_hash(
+            "transfer", legs=legs, code=t.code, memo=t.memo, ref_type=t.ref_type, ref_id=t.ref_id
+        )
+        balance = await points.balance(db, world.cid, world.members["alice"].id)
+        assert (balance.available, balance.held, balance.spent) == (220, 0, 80)
+        assert (await points.verify(db, world.cid)).ok
+
+
+async def test_order_in_one_call_holds_once_and_refusals_keep_their_codes(
+    client: Any, world: Any, maker: Any
+) -> None:
+    async with maker() as db:
+        await points.award(
+            db, community_id=world.cid, member_id=world.members["alice"].id, points=100, code="manual_award",
+            memo="起始", idempotency_key="fund-alice",
+        )  # fmt: skip
+        await points.account_for(db, world.cid, "store")  # made by the store's first order
+        await db.commit()
+    body = {"name": "大米 5kg", "points": 30, "stock": 3, "limit_per_member": 2}
+    r = await client.post(f"/api/v1/communities/{world.cid}/products", json=body, headers=world.h["clerk"])
+    assert r.status_code == 201, r.text
+    product = r.json()
+    before = dict(fastpath.STATS)
+
+    async def order(quantity: int) -> Any:
+        payload = {"product_id": product["id"], "quantity": quantity}
+        return await client.post("/api/v1/orders", json=payload, headers=world.h["alice"])
+
+    r = await order(2)
+    assert r.status_code == 201, r.text
+    assert (r.json()["points"], r.json()["status"]) == (60, "reserved")
+    r = await order(1)
+    assert (r.status_code, r.json()["code"]) == (409, "limit_reached")
+    assert fastpath.STATS["reserved"] == before["reserved"] + 1
+    assert fastpath.STATS["slow"] == before["slow"] + 1
+
+    async with maker() as db:
+        holds = list(await db.scalars(select(Hold).where(Hold.community_id == world.cid)))
+        assert len(holds) == 1 and holds[0].points == 60 and holds[0].status == "pending"
+        h = holds[0]
+        assert h.content_hash == ledger_rules.content_hash(
+            "hold", legs=[(h.account_id, -60), (h.payee_account_id, 60)], code="order", memo=h.memo,
+            ref_type="order", ref_id=h.ref_id,
+        )  # fmt: skip
+        assert h.memo == "大米 5kg x2"
+        balance = await points.balance(db, world.cid, world.members["alice"].id)
+        assert (balance.available, balance.held) == (40, 60)
+        stock = await db.scalar(select(Product.stock).where(Product.id == uuid.UUID(product["id"])))
+        assert stock == 1
+        assert (await points.verify(db, world.cid)).ok

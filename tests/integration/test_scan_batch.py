@@ -1,0 +1,134 @@
+"""Group commit of scans (PostgreSQL): many concurrent check-ins and check-outs in one database call,
+each answered with its own result or error, a failing one never failing the others."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from service import clock
+from service.accounts.models import Member, Membership
+from service.activities import fastpath, rules
+from service.activities import service as svc
+from service.activities.models import Attendance
+from service.errors import DomainError
+from service.points import rules as ledger_rules
+from service.points import service as points
+from service.points.models import Account, Entry, Transfer
+
+pytestmark = pytest.mark.postgres
+
+N = 64
+OUTSIDER = 32
+"""The scan in the middle of the batch that must fail: a member of no community."""
+
+
+async def _setup(maker: Any, world: Any) -> tuple[list[Member], str]:
+    members = [
+        Member(id=uuid.uuid4(), phone=f"1550000{i:04d}", name=f"v{i}", token_version=0) for i in range(N)
+    ]
+    async with maker() as db:
+        await db.execute(insert(Member), [{"id": m.id, "phone": m.phone, "name": m.name} for m in members])
+        await db.execute(
+            insert(Membership),
+            [
+                {"community_id": world.cid, "member_id": m.id, "role": "member"}
+                for i, m in enumerate(members)
+                if i != OUTSIDER
+            ],
+        )
+        now = clock.now()
+        draft = svc.ActivityDraft(
+            "河道清理", now - timedelta(minutes=5), now + timedelta(hours=2), "per_attendance", 6
+        )
+        a = await svc.create_activity(db, world.actor("organizer"), world.cid, draft)
+        token = rules.make_token(rules.KIND_POSTER, a.id, a.poster_version, a.secret)
+        # Volunteers who earned before have accounts; the last three have none yet (their first award
+        # creates it on the ordinary path, in the same batch as the others).
+        for shard in range(points.ISSUANCE_SHARDS):
+            await points.account_for(db, world.cid, "issuance", shard=shard)
+        for i, m in enumerate(members[: N - 3]):
+            if i != OUTSIDER:
+                await points.account_for(db, world.cid, "member", m.id)
+        await db.commit()
+    return members, token
+
+
+async def _scan(maker: Any, member: Member, token: str) -> tuple[str, Any]:
+    async with maker() as db:
+        try:
+            _actor, result = await svc.check_in_with_login(db, member.id, 0, token)
+        except DomainError as exc:
+            await db.rollback()
+            return "error", exc.code
+        await db.commit()
+        return result.status, result.points_awarded
+
+
+async def _all(maker: Any, members: list[Member], token: str) -> list[tuple[str, Any]]:
+    fastpath.RECENT.clear()
+    return list(await asyncio.gather(*(_scan(maker, m, token) for m in members)))
+
+
+def _outsider_inside_a_batch() -> bool:
+    for outcomes in fastpath.RECENT:
+        inside = outcomes[1:-1]
+        if "slow:role" in inside and any(o in ("checked_in", "checked_out") for o in outcomes):
+            return True
+    return False
+
+
+async def test_a_batch_with_a_failing_scan_in_the_middle_posts_every_other_once(
+    world: Any, maker: Any
+) -> None:
+    members, token = await _setup(maker, world)
+
+    first = await _all(maker, members, token)
+    assert first[OUTSIDER] == ("error", "forbidden")
+    assert [r for i, r in enumerate(first) if i != OUTSIDER] == [("checked_in", 0)] * (N - 1)
+    assert _outsider_inside_a_batch(), list(fastpath.RECENT)
+
+    clock.advance(timedelta(seconds=rules.MIN_STAY_SECONDS + 60))
+    out = await _all(maker, members, token)
+    assert out[OUTSIDER] == ("error", "forbidden")
+    assert [r for i, r in enumerate(out) if i != OUTSIDER] == [("checked_out", 6)] * (N - 1)
+    assert _outsider_inside_a_batch(), list(fastpath.RECENT)
+    assert any(o.count("checked_out") > 1 for o in fastpath.RECENT), "check-outs posted in one batch"
+
+    again = await _all(maker, members[:3], token)  # a third scan: refused on the ordinary path, no post
+    assert again == [("error", "already_checked_out")] * 3
+
+    async with maker() as db:
+        transfers = list(
+            await db.scalars(
+                select(Transfer).where(Transfer.community_id == world.cid, Transfer.code == "checkin")
+            )
+        )
+        assert len(transfers) == N - 1
+        atts = {
+            a.id: a for a in await db.scalars(select(Attendance).where(Attendance.community_id == world.cid))
+        }
+        assert sorted(t.ref_id for t in transfers) == sorted(str(a) for a in atts)  # once per attendance
+        assert all(a.status == "out" and a.points == 6 for a in atts.values())
+        # The batch computes the content hash and the issuance shard as points.award does.
+        for t in transfers:
+            legs = [
+                (e.account_id, e.points)
+                for e in await db.scalars(select(Entry).where(Entry.transfer_id == t.id))
+            ]
+            assert t.content_hash == ledger_rules.content_hash(
+                "transfer", legs=legs, code="checkin", memo="河道清理", ref_type="attendance", ref_id=t.ref_id
+            )
+            assert t.idempotency_key == f"attendance:{t.ref_id}"
+        balances = await db.scalar(
+            select(func.sum(Account.balance)).where(
+                Account.community_id == world.cid, Account.kind == "member"
+            )
+        )
+        assert balances == 6 * (N - 1)
+        assert (await points.verify(db, world.cid)).ok
