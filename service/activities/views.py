@@ -658,6 +658,7 @@ class CommunityHours:
         return iter((self.community, self.total, self.this_year))
 
 
+@raises(hours_of)
 async def my_hours(db: AsyncSession, actor: Actor) -> tuple[list[CommunityHours], int]:
     """The caller's hours in each of their communities, in all and this year (the year of the
     community's time zone, as ``hours_of`` counts it); the year shown is that of the first community."""
