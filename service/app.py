@@ -113,8 +113,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *REWARDS_ROUTES,
         *WISHES_ROUTES,
         *BOARD_ROUTES,
-        *WISHES_ROUTES,
-        *BOARD_ROUTES,
         *AUDIT_ROUTES,
         *REGION_ROUTES,
         *REPORT_ROUTES,

@@ -12,6 +12,7 @@ __all__ = [
     "Conflict",
     "DomainError",
     "Forbidden",
+    "InvalidCursor",
     "InvalidInput",
     "NotAuthenticated",
     "NotFound",
@@ -113,6 +114,13 @@ def declared_errors(fn: ErrorSource) -> tuple[ErrorClass, ...]:
 class InvalidInput(DomainError):
     status = 422
     code = "invalid_input"
+
+
+class InvalidCursor(InvalidInput):
+    """A list cursor the API did not give out (every paged list shares it)."""
+
+    code = "invalid_cursor"
+    message = "The cursor is not one this API gave out."
 
 
 class NotAuthenticated(DomainError):

@@ -20,7 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts.errors import TokenExpired, TokenInvalid
 from service.accounts.service import Actor, authenticate_token, decode_token
 from service.config import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, Settings
-from service.errors import DomainError, Forbidden, InvalidInput, NotAuthenticated, declared_errors, raises
+from service.errors import (
+    DomainError,
+    Forbidden,
+    InvalidCursor,
+    NotAuthenticated,
+    declared_errors,
+    raises,
+)
 from service.idempotency import run_once
 
 __all__ = [
@@ -107,11 +114,6 @@ class CsrfFailed(Forbidden):
     message = "The page is out of date; reload it and try again."
 
 
-class InvalidCursor(InvalidInput):
-    code = "invalid_cursor"
-    message = "The cursor is not one this API gave out."
-
-
 @raises(CsrfFailed)
 def _check_csrf(request: Request[Any, Any, Any]) -> None:
     """Cookie-authenticated writes must echo the CSRF cookie in a header (double submit)."""
@@ -193,6 +195,7 @@ def decode_cursor(cursor: str | None) -> str | None:
         raise InvalidCursor() from exc
 
 
+@raises(run_once)
 async def idempotent(
     request: Request[Any, Any, Any],
     db: AsyncSession,

@@ -20,9 +20,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from service import clock
 from service.db import Base, IdMixin, is_postgres
-from service.errors import Conflict, InvalidInput
+from service.errors import Conflict, InvalidInput, raises
 
-__all__ = ["IDEMPOTENCY_KEY_MAX", "IdempotencyRecord", "run_once"]
+__all__ = [
+    "IDEMPOTENCY_KEY_MAX",
+    "IdempotencyInProgress",
+    "IdempotencyKeyReused",
+    "IdempotencyRecord",
+    "InvalidIdempotencyKey",
+    "run_once",
+]
 
 IDEMPOTENCY_KEY_MAX = 128
 
@@ -41,6 +48,24 @@ class IdempotencyRecord(IdMixin, Base):
     __table_args__ = (UniqueConstraint("actor_id", "scope", "key", name="once"),)
 
 
+class InvalidIdempotencyKey(InvalidInput):
+    code = "invalid_idempotency_key"
+    message = "Idempotency-Key must be 1-%(max)s characters."
+
+
+class IdempotencyKeyReused(Conflict):
+    """The key came with a different request than the first time."""
+
+    code = "idempotency_conflict"
+    message = "This Idempotency-Key was used with a different request."
+
+
+class IdempotencyInProgress(Conflict):
+    code = "idempotency_in_progress"
+    message = "The first request with this key is still running."
+
+
+@raises(InvalidIdempotencyKey, IdempotencyKeyReused, IdempotencyInProgress)
 async def run_once(
     db: AsyncSession,
     actor_id: uuid.UUID,
@@ -54,11 +79,7 @@ async def run_once(
         return await work()
     key = key.strip()
     if not key or len(key) > IDEMPOTENCY_KEY_MAX:
-        raise InvalidInput(
-            "invalid_idempotency_key",
-            "Idempotency-Key must be 1-%(max)s characters.",
-            params={"max": IDEMPOTENCY_KEY_MAX},
-        )
+        raise InvalidIdempotencyKey(params={"max": IDEMPOTENCY_KEY_MAX})
     digest = hashlib.sha256(scope.encode() + b"\0" + request_body).hexdigest()
     values = {
         "id": uuid.uuid4(),
@@ -80,9 +101,9 @@ async def run_once(
             )
         )
         if record is None or record.request_hash != digest:
-            raise Conflict("idempotency_conflict", "This Idempotency-Key was used with a different request.")
+            raise IdempotencyKeyReused()
         if record.status_code is None or record.response is None:
-            raise Conflict("idempotency_in_progress", "The first request with this key is still running.")
+            raise IdempotencyInProgress()
         return record.status_code, record.response
     status, body = await work()
     record = await db.get(IdempotencyRecord, inserted)

@@ -11,9 +11,11 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from service.accounts import onboarding
 from service.accounts import service as accounts
@@ -41,6 +43,7 @@ __all__ = [
     "home_of",
     "is_member",
     "member_by_phone",
+    "member_holds",
     "member_names",
     "members_admin",
     "members_by_id",
@@ -49,6 +52,7 @@ __all__ = [
     "partner_staff_of",
     "partners_in",
     "roles_in",
+    "with_caller",
 ]
 
 ADMIN_ROLE = "admin"
@@ -111,6 +115,23 @@ async def is_member(db: AsyncSession, member_id: uuid.UUID, community_id: uuid.U
         .limit(1)
     )
     return found is not None
+
+
+async def member_holds(db: AsyncSession, member_id: uuid.UUID, community_id: uuid.UUID, *roles: str) -> bool:
+    """Whether a person (not necessarily the caller) holds one of ``roles`` in the community, or is a
+    platform admin (who holds every role)."""
+    held = await db.scalar(
+        select(Membership.id)
+        .where(
+            Membership.member_id == member_id,
+            Membership.community_id == community_id,
+            Membership.role.in_(roles),
+        )
+        .limit(1)
+    )
+    if held is not None:
+        return True
+    return bool(await db.scalar(select(Member.is_platform_admin).where(Member.id == member_id)))
 
 
 async def member_names(
@@ -342,3 +363,31 @@ async def member_by_phone(db: AsyncSession, phone: str) -> MemberView | None:
         await db.execute(select(Member.id, Member.name, Member.phone).where(Member.phone == phone))
     ).first()
     return MemberView(id=row[0], name=row[1], phone=row[2]) if row is not None else None
+
+
+# ---- the check-in hot path
+
+
+def with_caller(
+    stmt: Select[Any],
+    member_id: uuid.UUID,
+    community_id: ColumnElement[uuid.UUID] | InstrumentedAttribute[uuid.UUID],
+) -> Select[Any]:
+    """``stmt`` with the caller's login facts and roles in a community joined, so a hot path reads them in
+    the same round trip as its own rows: adds the columns ``role``, ``partner_id`` (one row per role held;
+    None when none), ``token_version``, ``name``, ``phone`` and ``is_platform_admin`` (None when the member
+    is gone)."""
+    return (
+        stmt.add_columns(
+            Membership.role,
+            Membership.partner_id,
+            Member.token_version,
+            Member.name,
+            Member.phone,
+            Member.is_platform_admin,
+        )
+        .outerjoin(Member, Member.id == member_id)
+        .outerjoin(
+            Membership, (Membership.community_id == community_id) & (Membership.member_id == member_id)
+        )
+    )

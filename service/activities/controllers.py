@@ -211,7 +211,7 @@ class ActivityController(Controller):
         "browser (qr_expired otherwise).",
         responses={
             200: ResponseSpec(data_container=CheckinOut, description="checked in or out"),
-            **errors_of(svc.check_in_with_login, pending_scan_of, login_of, idempotent),
+            **errors_of(idempotent, svc.check_in_with_login, pending_scan_of, login_of, idempotent),
         },
     )
     async def checkin(
@@ -263,7 +263,7 @@ class ActivityController(Controller):
         "early as absent: they get no points.",
         responses={
             200: ResponseSpec(data_container=CloseOut, description="closed"),
-            **errors_of(svc.close_activity, idempotent),
+            **errors_of(idempotent, svc.close_activity, idempotent),
         },
     )
     async def close(

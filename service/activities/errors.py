@@ -7,7 +7,15 @@ command on an activity that is no longer open are ``ActivityNotOpen`` (409). Bot
 
 from __future__ import annotations
 
-from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from service.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidCursor,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+)
 
 __all__ = [
     "ActivityFull",
@@ -103,11 +111,6 @@ class InvalidName(FieldRefused):
 class NotCheckedIn(InvalidInput):
     code = "not_checked_in"
     message = "Only people still checked in can be marked absent."
-
-
-class InvalidCursor(InvalidInput):
-    code = "invalid_cursor"
-    message = "The cursor is not one this API gave out."
 
 
 # ---------------------------------------------------------------- check-in refusals (400)

@@ -23,9 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service import clock
 from service.accounts import service as accounts
-from service.accounts.models import Member, Membership  # the check-in hot path's one query only
 from service.accounts.service import Actor
-from service.accounts.views import CommunityView, communities_of, community_timezone, is_member
+from service.accounts.views import (
+    CommunityView,
+    communities_of,
+    community_timezone,
+    is_member,
+    member_holds,
+    with_caller,
+)
 from service.activities import fastpath, rules
 from service.activities.errors import (
     ActivityFull,
@@ -507,22 +513,9 @@ async def _activity_and_roles(
         return None, None, [], None
     rows = (
         await db.execute(
-            select(
-                Activity,
-                Membership.role,
-                Membership.partner_id,
-                Member.token_version,
-                Member.name,
-                Member.phone,
-                Member.is_platform_admin,
+            with_caller(select(Activity).select_from(Activity), member_id, Activity.community_id).where(
+                Activity.id == parsed.activity_id
             )
-            .select_from(Activity)
-            .outerjoin(Member, Member.id == member_id)
-            .outerjoin(
-                Membership,
-                (Membership.community_id == Activity.community_id) & (Membership.member_id == member_id),
-            )
-            .where(Activity.id == parsed.activity_id)
         )
     ).all()
     if not rows:
@@ -779,18 +772,7 @@ async def _organizes(db: AsyncSession, activity: Activity, member_id: uuid.UUID)
     """Whether the member created the activity or is an organizer or admin of its community."""
     if member_id == activity.created_by:
         return True
-    role = await db.scalar(
-        select(Membership.id)
-        .where(
-            Membership.member_id == member_id,
-            Membership.community_id == activity.community_id,
-            Membership.role.in_(("organizer", "admin")),
-        )
-        .limit(1)
-    )
-    return role is not None or bool(
-        await db.scalar(select(Member.is_platform_admin).where(Member.id == member_id))
-    )
+    return await member_holds(db, member_id, activity.community_id, "organizer", "admin")
 
 
 async def _award(db: AsyncSession, activity: Activity, att: Attendance, actor_id: uuid.UUID | None) -> int:

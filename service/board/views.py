@@ -258,7 +258,7 @@ class BoardPage:
     receipts: list[reward_views.MyObjection]
 
 
-@raises(BoardNotFound)
+@raises(BoardNotFound, InvalidMonth)
 async def board_page(db: AsyncSession, actor: Actor | None, key: str, month: str | None) -> BoardPage:
     """The board page: by community id or code; a malformed month shows this month rather than an error."""
     community = await _community(db, key)

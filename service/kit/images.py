@@ -25,6 +25,8 @@ __all__ = [
     "IMAGE_MEGAPIXELS_MAX",
     "IMAGE_PIXELS_MAX",
     "CleanImage",
+    "ImageTooLarge",
+    "InvalidImage",
     "clean_image",
     "clean_image_async",
 ]
@@ -51,10 +53,22 @@ class CleanImage:
     thumb_media_type: str | None = None
 
 
-def _too_many_pixels() -> InvalidInput:
-    return InvalidInput(
-        "image_too_large",
-        "Images may have at most %(megapixels)s megapixels.",
+class InvalidImage(InvalidInput):
+    """An upload that is not an image the kit reads (callers may pass their own class, e.g. a photo's)."""
+
+    code = "invalid_image"
+    message = "This file is not an image Jifen can read."
+
+
+class ImageTooLarge(InvalidInput):
+    """An image over the pixel limit (from its header), or an upload over the caller's byte limit."""
+
+    code = "image_too_large"
+    message = "Images may have at most %(megapixels)s megapixels."
+
+
+def _too_many_pixels() -> ImageTooLarge:
+    return ImageTooLarge(
         params={"megapixels": IMAGE_MEGAPIXELS_MAX},
         errors=[{"field": "image", "message": "at most %(megapixels)s megapixels"}],
     )
@@ -67,28 +81,24 @@ def clean_image(
     side_px: int,
     thumb_px: int | None = None,
     keep_alpha: bool = False,
-    invalid_code: str = "invalid_image",
-    oversize_code: str = "image_too_large",
+    invalid: type[InvalidInput] = InvalidImage,
+    oversize: type[InvalidInput] = ImageTooLarge,
 ) -> CleanImage:
     """Check and re-encode ``raw``: JPEG, or PNG when ``keep_alpha`` and the image is transparent.
 
-    Raises ``invalid_code`` (not an image we read), ``oversize_code`` (more than ``max_bytes``) or
-    ``image_too_large`` (more than :data:`IMAGE_PIXELS_MAX` pixels, found from the header alone).
+    Raises ``invalid`` (not an image we read), ``oversize`` (more than ``max_bytes``) or
+    :class:`ImageTooLarge` (more than :data:`IMAGE_PIXELS_MAX` pixels, found from the header alone).
     """
     if not raw:
-        raise InvalidInput(invalid_code, "The upload is empty.")
+        raise invalid(detail="The upload is empty.")
     if len(raw) > max_bytes:
-        raise InvalidInput(
-            oversize_code,
-            "Images must be at most %(mb)s MB.",
-            params={"mb": max_bytes // 1_048_576},
-        )
+        raise oversize(detail="Images must be at most %(mb)s MB.", params={"mb": max_bytes // 1_048_576})
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(raw)) as probe:  # reads the header only
                 if probe.format not in IMAGE_FORMATS:
-                    raise InvalidInput(invalid_code, "Upload a JPEG, PNG, WebP, GIF or BMP image.")
+                    raise invalid(detail="Upload a JPEG, PNG, WebP, GIF or BMP image.")
                 if probe.width * probe.height > IMAGE_PIXELS_MAX:
                     raise _too_many_pixels()
                 probe.verify()
@@ -100,7 +110,7 @@ def clean_image(
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _too_many_pixels() from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInput(invalid_code, "This file is not an image Jifen can read.") from exc
+        raise invalid(detail="This file is not an image Jifen can read.") from exc
 
 
 async def clean_image_async(raw: bytes, **options: object) -> CleanImage:

@@ -19,6 +19,7 @@ __all__ = [
     "InvalidMonth",
     "add_months",
     "month_bounds",
+    "month_bounds_at",
     "month_of",
     "month_start",
     "parse_month",
@@ -64,6 +65,12 @@ def month_bounds(year: int, month: int, timezone: str) -> tuple[datetime, dateti
     start = datetime(year, month, 1, tzinfo=zone)
     end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=zone)
     return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def month_bounds_at(moment: datetime, timezone: str) -> tuple[datetime, datetime]:
+    """The UTC bounds ``[start, end)`` of the local month ``moment`` falls in."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    return month_bounds(local.year, local.month, timezone)
 
 
 def month_start(moment: datetime, timezone: str) -> datetime:

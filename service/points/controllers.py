@@ -134,7 +134,7 @@ class LedgerController(Controller):
         responses={
             201: ResponseSpec(data_container=AwardOut, description="posted"),
             202: ResponseSpec(data_container=AwardOut, description="pending_approval"),
-            **errors_of(service.request_award, IdempotencyConflict),
+            **errors_of(idempotent, service.request_award, IdempotencyConflict),
         },
     )
     async def award(

@@ -3,7 +3,7 @@ them, ``@raises(points.hold)``) in their own declarations."""
 
 from __future__ import annotations
 
-from service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.errors import Conflict, Forbidden, InvalidCursor, InvalidInput, NotFound
 
 __all__ = [
     "AlreadyReversed",
@@ -94,11 +94,6 @@ class InvalidThreshold(InvalidInput):
 class InvalidReason(InvalidInput):
     code = "invalid_reason"
     message = "Reason must be 1 to %(max)s characters."
-
-
-class InvalidCursor(InvalidInput):
-    code = "invalid_cursor"
-    message = "The cursor is not one this API gave out."
 
 
 class MemberNotFound(NotFound):

@@ -6,7 +6,8 @@ One class per code; codes and statuses are a public contract. Field bounds (``in
 
 from __future__ import annotations
 
-from service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.errors import Conflict, Forbidden, InvalidCursor, InvalidInput, NotFound
+from service.kit.images import ImageTooLarge
 
 __all__ = [
     "AlreadyRated",
@@ -144,11 +145,6 @@ class TooManyObjections(Conflict):
     message = "This claim has reached the most objections it can take."
 
 
-class InvalidCursor(InvalidInput):
-    code = "invalid_cursor"
-    message = "The cursor is not one this API gave out."
-
-
 # ---- photos
 
 
@@ -168,24 +164,17 @@ class PhotoNotFound(NotFound):
 
 
 class InvalidPhoto(InvalidInput):
-    """Raised by the image kit (``invalid_code``): not an image Jifen reads."""
+    """Raised by the image kit (passed as ``invalid``): not an image Jifen reads."""
 
     code = "invalid_photo"
     message = "This file is not an image Jifen can read."
 
 
 class PhotoTooLarge(InvalidInput):
-    """Raised by the image kit (``oversize_code``): more bytes than an upload may have."""
+    """Raised by the image kit (passed as ``oversize``): more bytes than an upload may have."""
 
     code = "photo_too_large"
     message = "Images must be at most %(mb)s MB."
-
-
-class ImageTooLarge(InvalidInput):
-    """Raised by the image kit: more pixels than it decodes."""
-
-    code = "image_too_large"
-    message = "Images may have at most %(megapixels)s megapixels."
 
 
 # ---- households

@@ -22,6 +22,6 @@ async def clean_photo_async(raw: bytes) -> CleanImage:
         raw,
         max_bytes=UPLOAD_MAX_BYTES,
         side_px=PHOTO_SIDE_MAX,
-        invalid_code="invalid_photo",
-        oversize_code="photo_too_large",
+        invalid=InvalidPhoto,
+        oversize=PhotoTooLarge,
     )

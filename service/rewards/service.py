@@ -458,6 +458,7 @@ async def conflicted(db: AsyncSession, claim: Claim) -> set[uuid.UUID]:
     ReviewerConflict,
     AlreadyReviewedByYou,
     accounts.require_role,
+    get_rule,
 )
 async def review_claim(
     db: AsyncSession, actor: Actor, claim_id: uuid.UUID, decision: str, note: str = ""

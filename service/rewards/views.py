@@ -437,7 +437,7 @@ async def household_choices(
 # ---------------------------------------------------------------- activity ratings
 
 
-@raises(accounts.require_role)
+@raises(accounts.require_role, activities.hours_of)
 async def unrated_attended(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> list[Activity]:
     """Activities the caller attended in the last :data:`RATE_WITHIN_DAYS` days and has not rated yet."""
     await accounts.require_role(db, actor, community_id, "member")

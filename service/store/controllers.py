@@ -314,7 +314,7 @@ class OrderController(Controller):
         description="Accepts Idempotency-Key.",
         responses={
             201: ResponseSpec(data_container=OrderOut, description="The reserved order"),
-            **errors_of(service.reserve_order, IdempotencyConflict),
+            **errors_of(idempotent, service.reserve_order, IdempotencyConflict),
         },
     )
     async def reserve(
@@ -339,7 +339,7 @@ class OrderController(Controller):
         description="The code may be typed or scanned (the /o/<code> URL works too).",
         responses={
             200: ResponseSpec(data_container=PickupOut, description="The fulfilled order"),
-            **errors_of(service.pickup_order, IdempotencyConflict),
+            **errors_of(idempotent, service.pickup_order, views.get_product),
         },
     )
     async def pickup(
@@ -468,7 +468,7 @@ class OfferController(Controller):
         description="Accepts Idempotency-Key.",
         responses={
             201: ResponseSpec(data_container=VoucherOut, description="The issued voucher"),
-            **errors_of(service.claim_voucher, IdempotencyConflict),
+            **errors_of(idempotent, service.claim_voucher, IdempotencyConflict),
         },
     )
     async def claim(
@@ -492,7 +492,7 @@ class OfferController(Controller):
         "is refused as voucher_not_found and changes nothing.",
         responses={
             200: ResponseSpec(data_container=RedeemOut, description="The redeemed voucher"),
-            **errors_of(service.redeem_voucher, IdempotencyConflict),
+            **errors_of(idempotent, service.redeem_voucher, IdempotencyConflict),
         },
     )
     async def redeem(

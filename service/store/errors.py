@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.errors import Conflict, Forbidden, InvalidCursor, InvalidInput, NotFound
+from service.kit.images import ImageTooLarge, InvalidImage
 
 __all__ = [
     "CodeSpaceExhausted",
@@ -48,25 +49,6 @@ class InvalidQuantity(InvalidInput):
 class InvalidCode(InvalidInput):
     code = "invalid_code"
     message = "A pickup code is 8 letters and digits."
-
-
-class InvalidCursor(InvalidInput):
-    code = "invalid_cursor"
-    message = "The cursor is not one this API gave out."
-
-
-class InvalidImage(InvalidInput):
-    """Raised by the shared image kit (``service/kit/images.py``) for a product image it cannot read."""
-
-    code = "invalid_image"
-    message = "This file is not an image Jifen can read."
-
-
-class ImageTooLarge(InvalidInput):
-    """Raised by the shared image kit for a product image over the size or pixel limit."""
-
-    code = "image_too_large"
-    message = "Images must be at most %(mb)s MB."
 
 
 class NotClerk(Forbidden):

@@ -239,7 +239,7 @@ class WishController(Controller):
         description="Accepts Idempotency-Key (a different request under one key: idempotency_conflict, 409).",
         responses={
             200: ResponseSpec(data_container=WishOut, description="The rated wish"),
-            **errors_of(service.rate_wish, views.get_wish, idempotent),
+            **errors_of(idempotent, service.rate_wish, views.get_wish, idempotent),
         },
     )
     async def rate(

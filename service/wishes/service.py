@@ -31,7 +31,7 @@ from service.activities import service as activities
 from service.config import TEXT_MAX, TITLE_MAX
 from service.db import is_postgres, transaction
 from service.errors import DomainError, raises
-from service.kit.months import month_bounds, month_of, require_month
+from service.kit.months import month_bounds_at
 from service.kit.text import InvalidField, bounded_text
 from service.points import service as points
 from service.rewards import households_service as households
@@ -280,7 +280,7 @@ async def _lock_volunteer(db: AsyncSession, volunteer_id: uuid.UUID) -> None:
 
 async def _earned_this_month(db: AsyncSession, wish: Wish, volunteer_id: uuid.UUID) -> int:
     zone = await people.community_timezone(db, wish.community_id)
-    start, end = month_bounds(*require_month(month_of(clock.now(), zone)), zone)
+    start, end = month_bounds_at(clock.now(), zone)
     return int(
         await db.scalar(
             select(func.coalesce(func.sum(Wish.points), 0)).where(

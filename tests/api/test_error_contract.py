@@ -39,24 +39,7 @@ import service
 from service.errors import DomainError, declared_errors
 from service.kit.text import InvalidField
 
-NOT_YET_CONVERTED: frozenset[str] = frozenset(
-    {
-        "service.accounts",  # accounts/audit/regions/web foundation helper
-        "service.audit",  # foundation helper
-        "service.regions",  # foundation helper
-        "service.http",  # foundation helper: csrf_failed, invalid_cursor as classes
-        "service.idempotency",  # foundation helper
-        "service.activities",  # activities helper
-        "service.rewards",  # rewards->board/wishes helper
-        "service.store",  # store+points helper
-        "service.points",  # store+points helper
-        "service.reports",  # nobody's today: the merger (or the foundation helper)
-        "service.web",  # foundation helper: store_pages raises DomainError("forbidden")
-        # kit: clean_image takes its error codes from the caller (invalid_code=, oversize_code=); the store
-        # and rewards helpers' callers decide; the merger turns them into classes passed in.
-        "service.kit.images",
-    }
-)
+NOT_YET_CONVERTED: frozenset[str] = frozenset()
 """Packages (or modules) not yet converted to error classes and ``@raises``; the merger empties this."""
 
 ROOTS = ("service.",)
