@@ -19,8 +19,9 @@ from service.points import service as points
 from service.reports import rules, service, summary
 from service.reports.models import AccountMonth, MemberMonth, MemberYear
 from service.reports.schemas import ReportOut
-from tests.conftest import SECRET, _in_thread
 from tests.reports_data import EXPECTED, ReportWorld, build_report_world
+from tests.support.database import in_thread as _in_thread
+from tests.support.world import SECRET
 
 NOVEMBER = rules.parse_period("2026-11", date(2026, 11, 23))
 

@@ -13,7 +13,7 @@ from service import clock
 from service.activities import fastpath, rules
 from service.activities.models import Attendance
 from service.points import service as points
-from tests.conftest import BACKEND
+from tests.support.database import BACKEND
 
 pytestmark = pytest.mark.skipif(BACKEND != "sqlite", reason="the SQLite fast path")
 

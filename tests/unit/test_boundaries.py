@@ -341,7 +341,6 @@ def test_checker_catches_each_kind_of_violation(tmp_path: Path) -> None:
         "infra: service.kit.qr -> service.points.service",
         "http: service.http -> service.store.service",
         "recorder: service.audit.service -> service.accounts.models",
-        "accounts-tables: service.audit.service -> service.accounts.models",
         "tests: tests.api.test_a -> tests.api.test_b",
         "tests: tests.api.test_b -> tests.conftest",
     }, sorted(found)
