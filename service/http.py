@@ -40,6 +40,8 @@ __all__ = [
     "Limit",
     "Login",
     "client_address",
+    "cursor_after",
+    "cursor_for",
     "decode_cursor",
     "encode_cursor",
     "errors_of",
@@ -193,6 +195,22 @@ def decode_cursor(cursor: str | None) -> str | None:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise InvalidCursor() from exc
+
+
+@raises(decode_cursor, InvalidCursor)
+def cursor_after(cursor: str | None) -> uuid.UUID | None:
+    """The id a list cursor points after (None for the first page); ``invalid_cursor`` for one this API
+    did not give out."""
+    raw = decode_cursor(cursor)
+    try:
+        return uuid.UUID(raw) if raw else None
+    except ValueError as exc:
+        raise InvalidCursor() from exc
+
+
+def cursor_for(last: object | None) -> str | None:
+    """The cursor of the next page after ``last`` (None when the list is complete)."""
+    return encode_cursor(str(last)) if last is not None else None
 
 
 @raises(run_once)

@@ -49,8 +49,8 @@ from service.http import (
     InvalidCursor,
     Limit,
     client_address,
+    cursor_for,
     decode_cursor,
-    encode_cursor,
     errors_of,
 )
 from service.problems import localise
@@ -397,7 +397,7 @@ class CommunityController(Controller):
             )
             for m, roles in rows
         ]
-        return MemberPage(items=items, next_cursor=encode_cursor(str(last)) if last else None)
+        return MemberPage(items=items, next_cursor=cursor_for(last))
 
     @post(
         "/{cid:uuid}/members/{mid:uuid}/password",

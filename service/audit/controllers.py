@@ -13,7 +13,12 @@ from service.accounts.service import Actor
 from service.audit import service
 from service.audit.schemas import AuditEventOut, AuditPage
 from service.errors import raises
-from service.http import InvalidCursor, Limit, decode_cursor, encode_cursor, errors_of
+from service.http import (
+    Limit,
+    cursor_after,
+    cursor_for,
+    errors_of,
+)
 
 __all__ = ["ROUTES", "audit_page", "event_out"]
 
@@ -42,23 +47,14 @@ def event_out(v: service.AuditView) -> AuditEventOut:
     )
 
 
-@raises(decode_cursor, InvalidCursor)
-def _before(cursor: str | None) -> uuid.UUID | None:
-    raw = decode_cursor(cursor)
-    try:
-        return uuid.UUID(raw) if raw else None
-    except ValueError as exc:
-        raise InvalidCursor() from exc
-
-
-@raises(service.list_events, _before)
+@raises(service.list_events, cursor_after)
 async def audit_page(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID | None, limit: int, cursor: str | None
 ) -> AuditPage:
     rows, last = await service.list_events(
-        db, actor, community_id=community_id, limit=limit, before=_before(cursor)
+        db, actor, community_id=community_id, limit=limit, before=cursor_after(cursor)
     )
-    return AuditPage([event_out(v) for v in rows], encode_cursor(str(last)) if last else None)
+    return AuditPage([event_out(v) for v in rows], cursor_for(last))
 
 
 @get(

@@ -13,7 +13,14 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.service import Actor
-from service.http import Limit, client_address, decode_cursor, encode_cursor, errors_of, idempotent
+from service.http import (
+    Limit,
+    client_address,
+    cursor_for,
+    decode_cursor,
+    errors_of,
+    idempotent,
+)
 from service.points import service, views
 from service.points.errors import IdempotencyConflict, InvalidCursor
 from service.points.models import AwardRequest, Policy
@@ -119,7 +126,7 @@ class MyPointsController(Controller):
             db, actor, community_id, limit=limit, before_seq=_seq(cursor), since=since, until=until, code=code
         )
         items = [msgspec.convert(e, EntryOut, from_attributes=True) for e in rows]
-        return EntryPage(items=items, next_cursor=encode_cursor(str(last)) if last is not None else None)
+        return EntryPage(items=items, next_cursor=cursor_for(last))
 
 
 class LedgerController(Controller):

@@ -12,12 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.service import Actor
 from service.config import UPLOAD_MAX_BYTES
-from service.errors import raises
-from service.http import Limit, decode_cursor, encode_cursor, errors_of
+from service.http import Limit, cursor_after, cursor_for, errors_of
 from service.rewards import households_service as households
 from service.rewards import ratings_service as ratings
 from service.rewards import service, views
-from service.rewards.errors import InvalidCursor
 from service.rewards.models import ClaimStatus, RewardRule
 from service.rewards.schemas import (
     ActivityRatingIn,
@@ -45,7 +43,6 @@ __all__ = [
     "CommunityRewardsController",
     "HouseholdController",
     "RuleController",
-    "after_cursor",
 ]
 
 Cursor = Annotated[str | None, Parameter(max_length=200)]
@@ -123,16 +120,6 @@ def settings_out(cid: uuid.UUID, s: service.CommunitySettings) -> RewardsSetting
     )
 
 
-@raises(InvalidCursor)
-def after_cursor(cursor: str | None) -> uuid.UUID | None:
-    """The id a list cursor points after; ``invalid_cursor`` when it is not one the API gave out."""
-    raw = decode_cursor(cursor)
-    try:
-        return uuid.UUID(raw) if raw else None
-    except ValueError as exc:
-        raise InvalidCursor() from exc
-
-
 class CommunityRewardsController(Controller):
     path = "/api/v1/communities/{cid:uuid}"
     tags = ["rewards"]
@@ -183,7 +170,7 @@ class CommunityRewardsController(Controller):
         "/claims",
         summary="Claims: the caller's own (scope=mine) or every claim (scope=all, staff)",
         description="Newest first.",
-        responses=errors_of(views.list_claims, after_cursor),
+        responses=errors_of(views.list_claims, cursor_after),
     )
     async def list_claims(
         self,
@@ -205,11 +192,9 @@ class CommunityRewardsController(Controller):
             mine=which == "mine",
             status=cast("ClaimStatus | None", status),
             limit=limit,
-            before=after_cursor(cursor),
+            before=cursor_after(cursor),
         )
-        return ClaimPage(
-            items=[claim_out(v) for v in found], next_cursor=encode_cursor(str(last)) if last else None
-        )
+        return ClaimPage(items=[claim_out(v) for v in found], next_cursor=cursor_for(last))
 
     @get(
         "/claims/review-queue",

@@ -17,7 +17,7 @@ from service.accounts import service as accounts
 from service.accounts.service import Actor
 from service.accounts.views import member_names, partner_names
 from service.config import UPLOAD_MAX_BYTES, Settings
-from service.http import Limit, decode_cursor, encode_cursor, errors_of, idempotent
+from service.http import Limit, cursor_after, cursor_for, errors_of, idempotent
 from service.kit import csv as kit_csv
 from service.kit import qr
 from service.kit.masking import mask_code
@@ -161,18 +161,6 @@ def settings_out(s: StoreSettings) -> SettingsOut:
         voucher_minutes=s.voucher_minutes or rules.VOUCHER_MINUTES_DEFAULT,
         order_days=s.order_days or rules.ORDER_DAYS_DEFAULT,
     )
-
-
-def _after(cursor: str | None) -> uuid.UUID | None:
-    raw = decode_cursor(cursor)
-    try:
-        return uuid.UUID(raw) if raw else None
-    except ValueError as exc:
-        raise InvalidCursor() from exc
-
-
-def _next(last: uuid.UUID | None) -> str | None:
-    return encode_cursor(str(last)) if last else None
 
 
 def _png(data: bytes) -> Response[bytes]:
@@ -399,10 +387,10 @@ class OrderController(Controller):
         cursor: Cursor = None,
     ) -> OrderPage:  # fmt: skip
         rows, last = await views.list_orders(
-            db, actor, community_id, mine=True, limit=limit, before=_after(cursor)
+            db, actor, community_id, mine=True, limit=limit, before=cursor_after(cursor)
         )
         return OrderPage(
-            items=[order_out(r.order, r.product_name, settings) for r in rows], next_cursor=_next(last)
+            items=[order_out(r.order, r.product_name, settings) for r in rows], next_cursor=cursor_for(last)
         )
 
     @get(
@@ -415,10 +403,10 @@ class OrderController(Controller):
         cursor: Cursor = None, status: OrderStatus | None = None,
     ) -> OrderPage:  # fmt: skip
         rows, last = await views.list_orders(
-            db, actor, cid, mine=False, status=status, limit=limit, before=_after(cursor)
+            db, actor, cid, mine=False, status=status, limit=limit, before=cursor_after(cursor)
         )
         items = [order_out(r.order, r.product_name, settings, r.member_name, staff=True) for r in rows]
-        return OrderPage(items=items, next_cursor=_next(last))
+        return OrderPage(items=items, next_cursor=cursor_for(last))
 
 
 # ---------------------------------------------------------------- partner alliance
@@ -542,9 +530,11 @@ class OfferController(Controller):
         self, db: AsyncSession, actor: Actor, settings: Settings, community_id: uuid.UUID, limit: Limit,
         cursor: Cursor = None,
     ) -> VoucherPage:  # fmt: skip
-        rows, last = await views.list_vouchers(db, actor, community_id, limit=limit, before=_after(cursor))
+        rows, last = await views.list_vouchers(
+            db, actor, community_id, limit=limit, before=cursor_after(cursor)
+        )
         items = [voucher_out(r.voucher, settings, r.offer_title, r.partner_name) for r in rows]
-        return VoucherPage(items=items, next_cursor=_next(last))
+        return VoucherPage(items=items, next_cursor=cursor_for(last))
 
     @get(
         "/partners/{pid:uuid}/vouchers",
@@ -557,13 +547,19 @@ class OfferController(Controller):
     ) -> VoucherPage:  # fmt: skip
         partner = await accounts.get_partner(db, pid)
         rows, last = await views.list_vouchers(
-            db, actor, partner.community_id, partner_id=pid, status=status, limit=limit, before=_after(cursor)
+            db,
+            actor,
+            partner.community_id,
+            partner_id=pid,
+            status=status,
+            limit=limit,
+            before=cursor_after(cursor),
         )
         items = [
             voucher_out(r.voucher, settings, r.offer_title, r.partner_name, r.member_name, staff=True)
             for r in rows
         ]
-        return VoucherPage(items=items, next_cursor=_next(last))
+        return VoucherPage(items=items, next_cursor=cursor_for(last))
 
     @get(
         "/partners/{pid:uuid}/settlement",

@@ -13,8 +13,7 @@ from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.service import Actor
-from service.http import Limit, encode_cursor, errors_of, idempotent
-from service.rewards.controllers import after_cursor
+from service.http import Limit, cursor_after, cursor_for, errors_of, idempotent
 from service.rewards.rules import RatingStats
 from service.wishes import service, views
 from service.wishes.schemas import (
@@ -94,7 +93,7 @@ class CommunityWishesController(Controller):
         "/wishes",
         summary="Micro-wishes: mine (posted), assigned (to me), open (to accept), all (organizers)",
         description="Newest first.",
-        responses=errors_of(views.list_wishes, after_cursor),
+        responses=errors_of(views.list_wishes, cursor_after),
     )
     async def list_wishes(
         self,
@@ -110,11 +109,9 @@ class CommunityWishesController(Controller):
         status: Annotated[str | None, Parameter(max_length=16)] = None,
     ) -> WishPage:
         found, last = await views.list_wishes(
-            db, actor, cid, scope=which, status=status, limit=limit, before=after_cursor(cursor)
+            db, actor, cid, scope=which, status=status, limit=limit, before=cursor_after(cursor)
         )
-        return WishPage(
-            items=[wish_out(v) for v in found], next_cursor=encode_cursor(str(last)) if last else None
-        )
+        return WishPage(items=[wish_out(v) for v in found], next_cursor=cursor_for(last))
 
     @get(
         "/wishes/stats",
