@@ -15,6 +15,7 @@ from service.accounts import service as accounts
 from service.accounts.models import Membership
 from service.activities.models import Activity, Attendance
 from service.cli import main
+from service.kit.months import add_months
 from service.points import service as points
 from service.reports import rules, service, summary
 from service.reports.models import AccountMonth, MemberMonth, MemberYear
@@ -302,7 +303,7 @@ async def test_local_month_edges_in_the_communitys_zone(
         .where(MemberMonth.community_id == community.id)
         .order_by(MemberMonth.month)
     )
-    nxt = rules.add_months(month, 1)
+    nxt = add_months(month, 1)
     assert [tuple(r) for r in rows] == [(month, 20), (nxt, 30)]
     issued = await db.execute(
         select(AccountMonth.month, func.sum(AccountMonth.points))
