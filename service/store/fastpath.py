@@ -12,14 +12,16 @@ posts to the shop's one account, so they queue on its row lock, held until commi
 pays the commit (the WAL flush) once instead of each redemption paying it behind the others' (an
 order likewise holds its product's row). Each call keeps its own subtransaction (the function's
 EXCEPTION block): a refused one answers ``slow`` with nothing written and never fails the others; if
-the statement fails as a whole (a deadlock between two batches), nothing is written and every request
-of the batch takes the ordinary path."""
+the statement fails as a whole, nothing is written and every request of the batch takes the ordinary
+path. Batches of one kind run one at a time across the workers (a transaction-level advisory lock):
+side by side, two batches taking members' accounts and the shop's in different orders deadlocked."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import uuid
+import zlib
 from datetime import timedelta
 from typing import Any
 
@@ -84,6 +86,7 @@ class _Batcher:
     def __init__(self, engine: AsyncEngine, sql: str) -> None:
         self.engine = engine
         self.sql = sql
+        self.lock_key = zlib.crc32(sql.encode())
         self.pending: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
         self.draining = 0
 
@@ -116,7 +119,13 @@ class _Batcher:
             raw = await conn.get_raw_connection()
             driver: Any = raw.driver_connection  # asyncpg.Connection
             columns = [list(column) for column in zip(*calls, strict=True)]
-            rows = await driver.fetch(self.sql, *columns)
+            # One batch of a kind at a time across the workers: the calls of a batch take their row
+            # locks one after another (a member's account, then the shop's), so two batches side by side
+            # could each hold what the other needs next (a deadlock: one second, then the whole batch
+            # on the ordinary path). They queue on the shop's or the product's row anyway.
+            async with driver.transaction():
+                await driver.execute("SELECT pg_advisory_xact_lock($1)", self.lock_key)
+                rows = await driver.fetch(self.sql, *columns)
         answers: list[Any] = [None] * len(calls)
         for row in rows:
             answers[row["n"] - 1] = row
