@@ -83,12 +83,15 @@ async def _seed(url: str, lines: Path, scan: str = "checkin") -> uuid.UUID:
             id=uuid.uuid4(), phone="17000000000", name="bench", is_platform_admin=True, token_version=0
         )
         async with maker() as db:
-            await db.execute(insert(Community).values(id=cid, name="bench", code=f"bench-{secrets.token_hex(3)}"))
+            await db.execute(
+                insert(Community).values(id=cid, name="bench", code=f"bench-{secrets.token_hex(3)}")
+            )
             await db.execute(
                 insert(Member), [{"id": m.id, "phone": m.phone, "name": m.name} for m in [*members, admin]]
             )
             await db.execute(
-                insert(Membership), [{"community_id": cid, "member_id": m.id, "role": "member"} for m in members]
+                insert(Membership),
+                [{"community_id": cid, "member_id": m.id, "role": "member"} for m in members],
             )
             actor = Actor(admin.id, admin.name, admin.phone, True)
             t = now()
@@ -154,8 +157,25 @@ async def _check(url: str, cid: uuid.UUID, scan: str) -> dict[str, Any]:
         await engine.dispose()
 
 
+SUMMARY_TRIGGERS = (
+    ("attendances", "report_attendances_insert"),
+    ("attendances", "report_attendances_update"),
+    ("attendances", "report_attendances_delete"),
+    ("ledger_entries", "report_ledger_entries_insert"),
+)
+
+
+def _summary_triggers(url: str, enable: bool) -> None:
+    """A/B only (``--no-summary-triggers``): the report summaries' triggers (migration 0013) off/on."""
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    verb = "ENABLE" if enable else "DISABLE"
+    psql(dsn, "; ".join(f"ALTER TABLE {t} {verb} TRIGGER {n}" for t, n in SUMMARY_TRIGGERS))
+
+
 def _backend(url: str, workers: int, args: argparse.Namespace, tmp: Path, extra: bool) -> dict[str, Any]:
     upgrade_database(url)
+    if args.no_summary_triggers and url.startswith("postgresql"):
+        _summary_triggers(url, enable=False)
     lines = tmp / "checkins.tsv"
     cid = asyncio.run(_seed(url, lines, args.scan))
     port = free_port()
@@ -164,7 +184,9 @@ def _backend(url: str, workers: int, args: argparse.Namespace, tmp: Path, extra:
     out: dict[str, Any] = {}
     try:
         warm = wrk(base, seconds=WARMUP_SECONDS, clients=args.clients, lines=lines)
-        out["checkin"] = wrk(base, seconds=args.seconds, clients=args.clients, lines=lines, first=warm["n"] + MARGIN)
+        out["checkin"] = wrk(
+            base, seconds=args.seconds, clients=args.clients, lines=lines, first=warm["n"] + MARGIN
+        )
         out["rss"] = worker_rss_mb(proc)
         if extra:
             out["healthz"] = wrk(base, seconds=5, clients=args.clients, path="/healthz")
@@ -178,6 +200,8 @@ def _backend(url: str, workers: int, args: argparse.Namespace, tmp: Path, extra:
             out["hello"] = wrk(f"http://127.0.0.1:{port}", seconds=5, clients=args.clients, path="/")
         finally:
             stop(hello)
+    if args.no_summary_triggers and url.startswith("postgresql"):
+        _summary_triggers(url, enable=True)  # so the check below sees the same schema as ever
     out["check"] = asyncio.run(_check(url, cid, args.scan))
     out["answered"] = warm["n"] - warm["errors"] + out["checkin"]["n"] - out["checkin"]["errors"]
     return out
@@ -187,7 +211,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--clients", type=int, default=64)
-    parser.add_argument("--pg", default=os.environ.get("JIFEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--pg", default=os.environ.get("JIFEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument(
@@ -201,6 +227,12 @@ def main() -> int:
         "--no-batch",
         action="store_true",
         help="serve with JIFEN_FAST_PATHS=0: every scan on the ordinary path (the before of an A/B run)",
+    )
+    parser.add_argument(
+        "--no-summary-triggers",
+        action="store_true",
+        help="PostgreSQL A/B only: the report summaries' triggers disabled during the load (the summaries "
+        "are then wrong; the scratch database is dropped at the end)",
     )
     args = parser.parse_args()
     if args.no_batch:
@@ -252,7 +284,11 @@ def main() -> int:
                 for db in (app_db, scratch):
                     psql(args.pg, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
-    batching = "off (ordinary path)" if args.no_batch else "on (PostgreSQL: jifen_scan_batch; SQLite: one-hop first scan)"
+    batching = (
+        "off (ordinary path)"
+        if args.no_batch
+        else "on (PostgreSQL: jifen_scan_batch; SQLite: one-hop first scan)"
+    )
     print(
         f"\nscan={args.scan} batching={batching} clients={args.clients} seconds={args.seconds}"
         f" cpus={os.cpu_count()} load now {load()}"

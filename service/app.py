@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,21 @@ async def readyz(db: AsyncSession) -> dict[str, str]:
     return {"status": "ok", "database": db.get_bind().dialect.name}
 
 
+GC_YOUNG_THRESHOLD = 10_000
+"""Allocations between young-generation collections (CPython's default is 700)."""
+
+
+def settle_heap() -> None:
+    """Once per worker, when the app has started: what startup built (routes, OpenAPI, templates,
+    SQLAlchemy's metadata and caches) moves to the collector's permanent generation, so the full
+    collections that load triggers no longer walk it (each took tens of milliseconds: a stall of every
+    request in flight, the p99 tail), and young collections run 14x less often."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the Litestar app for ``settings`` (default: from the environment)."""
     settings = settings or Settings.from_env()
@@ -87,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @contextlib.asynccontextmanager
     async def jobs(app: Litestar) -> AsyncIterator[None]:
+        settle_heap()
         task = None
         if settings.jobs_interval_seconds:
             task = asyncio.create_task(run_jobs_forever(maker, settings.jobs_interval_seconds))

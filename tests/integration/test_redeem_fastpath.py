@@ -3,16 +3,20 @@ refusals as the ordinary path."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from service.errors import DomainError
 from service.points import rules as ledger_rules
 from service.points import service as points
 from service.points.models import Entry, Hold, Transfer
 from service.store import fastpath
+from service.store import rules as store_rules
+from service.store import service as store
 from service.store.models import Product
 
 pytestmark = pytest.mark.postgres
@@ -110,4 +114,132 @@ async def test_order_in_one_call_holds_once_and_refusals_keep_their_codes(
         assert (balance.available, balance.held) == (40, 60)
         stock = await db.scalar(select(Product.stock).where(Product.id == uuid.UUID(product["id"])))
         assert stock == 1
+        assert (await points.verify(db, world.cid)).ok
+
+
+# ---- group commit (issue 13): concurrent redemptions and orders of a worker in one statement
+
+N = 12
+
+
+async def _gather_behind_a_lock(
+    maker: Any, lock_sql: str, params: dict[str, Any], calls: list[Any]
+) -> list[Any]:
+    """Run ``calls`` concurrently while another transaction holds the row they all need: the first
+    batch waits in the database, the others gather behind it into one batch."""
+    async with maker() as blocker:
+        await blocker.execute(text(lock_sql), params)
+        tasks = [asyncio.ensure_future(c) for c in calls]
+        await asyncio.sleep(0.5)
+        await blocker.rollback()
+    return list(await asyncio.gather(*tasks))
+
+
+async def _as(maker: Any, work: Any) -> tuple[str, Any]:
+    """``work(db)`` in a session of its own (as a request without an Idempotency-Key): its answer or its
+    error code."""
+    async with maker() as db:
+        try:
+            result = await work(db)
+        except DomainError as exc:
+            await db.rollback()
+            return "error", exc.code
+        await db.commit()
+        return "ok", result
+
+
+async def _fund(maker: Any, world: Any, points_each: int) -> None:
+    async with maker() as db:
+        await points.award(
+            db, community_id=world.cid, member_id=world.members["alice"].id, points=points_each,
+            code="manual_award", memo="起始", idempotency_key="fund-alice",
+        )  # fmt: skip
+        await points.account_for(db, world.cid, "store")
+        await db.commit()
+
+
+async def test_concurrent_redemptions_in_one_batch_a_refused_one_keeps_its_code(
+    client: Any, world: Any, maker: Any
+) -> None:
+    await _fund(maker, world, 10_000)
+    body = {"title": "满 50 减 10", "points": 10}
+    offer = (
+        await client.post(
+            f"/api/v1/partners/{world.partner.id}/offers", json=body, headers=world.h["partner"]
+        )
+    ).json()
+    codes = []
+    for _ in range(N):
+        r = await client.post(f"/api/v1/offers/{offer['id']}/vouchers", headers=world.h["alice"])
+        assert r.status_code == 201, r.text
+        codes.append(r.json()["code"])
+    # an unknown code in the middle, and the first code again at the end
+    batch = [*codes[: N // 2], store_rules.new_code(), *codes[N // 2 :], codes[0]]
+    fastpath.RECENT.clear()
+    before = dict(fastpath.STATS)
+
+    staff = world.actor("partner")
+
+    async def redeem(code: str) -> tuple[str, Any]:
+        return await _as(maker, lambda db: store.redeem_voucher(db, staff, code))
+
+    answers = await _gather_behind_a_lock(
+        maker,
+        "SELECT 1 FROM ledger_accounts WHERE community_id = :c AND kind = 'partner' FOR UPDATE",
+        {"c": world.cid},
+        [redeem(c) for c in batch],
+    )
+    assert answers[N // 2] == ("error", "voucher_not_found")
+    assert answers[-1] == ("error", "voucher_already_redeemed")
+    ok = [a for i, a in enumerate(answers) if i not in (N // 2, len(batch) - 1)]
+    assert [a[0] for a in ok] == ["ok"] * N
+    assert sorted(a[1].voucher.code for a in ok) == sorted(codes)
+    assert fastpath.STATS["redeemed"] == before["redeemed"] + N
+    assert any(o.count("ok") > 1 and "slow" in o for o in fastpath.RECENT), fastpath.RECENT
+
+    async with maker() as db:
+        posted = list(
+            await db.scalars(
+                select(Transfer).where(Transfer.community_id == world.cid, Transfer.code != "manual_award")
+            )
+        )
+        assert len(posted) == N  # each voucher's hold posted exactly once
+        assert len({t.ref_id for t in posted}) == N
+        balance = await points.balance(db, world.cid, world.members["alice"].id)
+        assert (balance.held, balance.spent) == (0, 10 * N)
+        assert (await points.verify(db, world.cid)).ok
+
+
+async def test_concurrent_orders_in_one_batch_past_the_stock_are_refused_with_their_code(
+    client: Any, world: Any, maker: Any
+) -> None:
+    await _fund(maker, world, 10_000)
+    body = {"name": "大米 5kg", "points": 30, "stock": N - 2}
+    r = await client.post(f"/api/v1/communities/{world.cid}/products", json=body, headers=world.h["clerk"])
+    assert r.status_code == 201, r.text
+    product = r.json()
+    fastpath.RECENT.clear()
+
+    alice = world.actor("alice")
+
+    async def order() -> tuple[str, Any]:
+        return await _as(maker, lambda db: store.reserve_order(db, alice, uuid.UUID(product["id"]), 1))
+
+    answers = await _gather_behind_a_lock(
+        maker,
+        "SELECT 1 FROM products WHERE id = :p FOR UPDATE",
+        {"p": uuid.UUID(product["id"])},
+        [order() for _ in range(N)],
+    )
+    outcomes = sorted(a[1] if a[0] == "error" else "reserved" for a in answers)
+    assert outcomes == ["out_of_stock"] * 2 + ["reserved"] * (N - 2), outcomes
+    assert any(o.count("ok") > 1 for o in fastpath.RECENT), fastpath.RECENT
+
+    async with maker() as db:
+        holds = list(await db.scalars(select(Hold).where(Hold.community_id == world.cid)))
+        assert len(holds) == N - 2 and all(h.points == 30 and h.status == "pending" for h in holds)
+        balance = await points.balance(db, world.cid, world.members["alice"].id)
+        assert balance.held == 30 * (N - 2)
+        stock = await db.scalar(select(Product.stock).where(Product.id == uuid.UUID(product["id"])))
+        assert stock == 0
         assert (await points.verify(db, world.cid)).ok
