@@ -15,14 +15,15 @@ Nothing here raises a DomainError. ``scan`` returns ``None`` for "use the ordina
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sqlite3
 import uuid
 from collections import deque
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -32,6 +33,7 @@ from service.activities.models import Activity, Attendance
 from service.activities.rules import MIN_STAY_SECONDS
 from service.config import POINTS_PER_AWARD_MAX
 from service.ids import new_id
+from service.kit.batch import GroupCommit, group_commit
 
 __all__ = [
     "BATCH_MAX",
@@ -138,38 +140,14 @@ def forget_activity(activity_id: uuid.UUID) -> None:
     _activities.pop(activity_id, None)
 
 
-class _Batcher:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self.pending: list[tuple[Scan, asyncio.Future[Scanned | None]]] = []
-        self.draining = 0
-
-    async def submit(self, item: Scan) -> Scanned | None:
-        future: asyncio.Future[Scanned | None] = asyncio.get_running_loop().create_future()
-        self.pending.append((item, future))
-        if self.draining < DRAINS:
-            self.draining += 1
-            asyncio.get_running_loop().create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        try:
-            await asyncio.sleep(0)  # let the scans that arrived in the same tick join
-            while self.pending:
-                batch, self.pending = self.pending[:BATCH_MAX], self.pending[BATCH_MAX:]
-                try:
-                    answers = await _driver(self.engine, lambda apg, b=batch: _run(apg, [s for s, _ in b]))
-                except Exception as exc:  # the whole call failed: every scan takes the ordinary path
-                    STATS["failed_batches"] += 1
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (_, future), answer in zip(batch, answers, strict=True):
-                    if not future.done():
-                        future.set_result(answer)
-        finally:
-            self.draining -= 1
+async def _send(engine: AsyncEngine, scans: list[Scan]) -> list[Scanned | None]:
+    """One batch of scans as one call of ``jifen_scan_batch``."""
+    try:
+        answers: list[Scanned | None] = await _driver(engine, lambda apg: _run(apg, scans))
+        return answers
+    except Exception:  # the whole call failed: every scan of the batch takes the ordinary path
+        STATS["failed_batches"] += 1
+        raise
 
 
 async def _run(apg: Any, scans: list[Scan]) -> list[Scanned | None]:
@@ -224,19 +202,18 @@ def _attendance_values(att: Any) -> list[Any]:
     return [att[k] for k in _ATTENDANCE_COLUMNS]
 
 
-_batchers: dict[tuple[int, int], _Batcher] = {}
+_batchers: dict[Hashable, GroupCommit[Scan, Scanned | None]] = {}
 
 
 async def scan(engine: AsyncEngine, item: Scan) -> Scanned | None:
     """Queue a scan for this worker's next batch; ``None``: take the ordinary path."""
     if engine.dialect.name == "sqlite":
         return await _scan_sqlite(engine, item)
-    key = (id(engine), id(asyncio.get_running_loop()))
-    batcher = _batchers.get(key)
-    if batcher is None or batcher.engine is not engine:
-        if len(_batchers) > 64:
-            _batchers.clear()
-        batcher = _batchers[key] = _Batcher(engine)
+    batcher = group_commit(
+        _batchers,
+        engine,
+        lambda: GroupCommit(partial(_send, engine), batch_max=BATCH_MAX, drains=DRAINS, owner=engine),
+    )
     return await batcher.submit(item)
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
 
-__all__ = ["BATCHES_MAX", "drain", "pages"]
+__all__ = ["BATCHES_MAX", "GROUP_COMMITS_MAX", "GroupCommit", "drain", "group_commit", "pages"]
 
 BATCHES_MAX = 1_000
 """Most batches one call works through: a backlog larger than this waits for the next run rather than
@@ -13,6 +14,7 @@ holding a worker (or a periodic job) for minutes."""
 
 T = TypeVar("T")
 C = TypeVar("C")
+R = TypeVar("R")
 
 
 async def drain(
@@ -40,3 +42,71 @@ async def pages(
             yield item
         if after is None:
             return
+
+
+class GroupCommit(Generic[T, R]):
+    """Group commit: what concurrent requests of one worker submit goes to ``run`` in batches, one
+    database call (and one commit) per batch, each caller answered with its own result.
+
+    Alone, an item goes at once; under load, a batch holds what arrived while the previous one was in the
+    database (at most ``drains`` batches in flight, ``batch_max`` items each). ``run`` returns one result
+    per item, in order; if it raises, every caller of that batch gets the exception (nothing of the
+    batch was written, by ``run``'s contract) and decides for itself (e.g. the ordinary path).
+    """
+
+    def __init__(
+        self, run: Callable[[list[T]], Awaitable[list[R]]], *, batch_max: int, drains: int, owner: object
+    ) -> None:
+        self.run = run
+        self.batch_max = batch_max
+        self.drains = drains
+        self.owner = owner
+        """What the batches run on (an engine): a registry entry for another owner is replaced."""
+        self.pending: list[tuple[T, asyncio.Future[R]]] = []
+        self.draining = 0
+
+    async def submit(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self.pending.append((item, future))
+        if self.draining < self.drains:
+            self.draining += 1
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let what arrived in the same tick join
+            while self.pending:
+                batch, self.pending = self.pending[: self.batch_max], self.pending[self.batch_max :]
+                try:
+                    results = await self.run([item for item, _ in batch])
+                except Exception as exc:  # the whole call failed: each caller decides
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self.draining -= 1
+
+
+GROUP_COMMITS_MAX = 64
+"""Registered group commits per registry before it is emptied (engines of finished tests, old loops)."""
+
+
+def group_commit(
+    registry: dict[Hashable, GroupCommit[T, R]],
+    owner: object,
+    make: Callable[[], GroupCommit[T, R]],
+    *key: Hashable,
+) -> GroupCommit[T, R]:
+    """The registry's group commit for ``owner`` on the running event loop (made on first use)."""
+    full = (id(owner), id(asyncio.get_running_loop()), *key)
+    found = registry.get(full)
+    if found is None or found.owner is not owner:
+        if len(registry) >= GROUP_COMMITS_MAX:
+            registry.clear()
+        found = registry[full] = make()
+    return found

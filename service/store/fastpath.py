@@ -18,10 +18,10 @@ side by side, two batches taking members' accounts and the shop's in different o
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 import zlib
+from collections.abc import Hashable
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from service import clock
 from service.accounts.service import Actor
 from service.db import is_postgres
 from service.ids import new_id
+from service.kit.batch import GroupCommit, group_commit
 from service.store import rules
 from service.store.models import Offer, Order, Voucher
 
@@ -80,39 +81,20 @@ _RESERVE_BATCH_SQL = (
 )
 
 
-class _Batcher:
-    """Calls of one function queued by this worker's requests, sent as one statement per batch."""
+class _Statement:
+    """One batched statement of a store function: the calls of a batch as arrays, one commit."""
 
     def __init__(self, engine: AsyncEngine, sql: str) -> None:
         self.engine = engine
         self.sql = sql
         self.lock_key = zlib.crc32(sql.encode())
-        self.pending: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
-        self.draining = 0
 
-    async def submit(self, args: tuple[Any, ...]) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.pending.append((args, future))
-        if self.draining < DRAINS:
-            self.draining += 1
-            asyncio.get_running_loop().create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
+    async def run(self, calls: list[tuple[Any, ...]]) -> list[Any]:
         try:
-            await asyncio.sleep(0)  # let the calls that arrived in the same tick join
-            while self.pending:
-                batch, self.pending = self.pending[:BATCH_MAX], self.pending[BATCH_MAX:]
-                try:
-                    rows = await self._run([a for a, _ in batch])
-                except Exception:  # nothing was written: every call of the batch takes the ordinary path
-                    STATS["failed_batches"] += 1
-                    rows = [None] * len(batch)
-                for (_, future), row in zip(batch, rows, strict=True):
-                    if not future.done():
-                        future.set_result(row)
-        finally:
-            self.draining -= 1
+            return await self._run(calls)
+        except Exception:  # nothing was written: every call of the batch takes the ordinary path
+            STATS["failed_batches"] += 1
+            raise
 
     async def _run(self, calls: list[tuple[Any, ...]]) -> list[Any]:
         async with self.engine.connect() as conn:
@@ -135,7 +117,7 @@ class _Batcher:
         return answers
 
 
-_batchers: dict[tuple[int, int, str], _Batcher] = {}
+_batchers: dict[Hashable, GroupCommit[tuple[Any, ...], Any]] = {}
 
 
 async def _call(db: AsyncSession, single: str, batched: str, args: tuple[Any, ...]) -> Any:
@@ -144,13 +126,18 @@ async def _call(db: AsyncSession, single: str, batched: str, args: tuple[Any, ..
     engine = db.bind
     if db.in_transaction() or not isinstance(engine, AsyncEngine):
         return await (await _driver(db)).fetchrow(single, *args)
-    key = (id(engine), id(asyncio.get_running_loop()), batched)
-    batcher = _batchers.get(key)
-    if batcher is None or batcher.engine is not engine:
-        if len(_batchers) > 64:
-            _batchers.clear()
-        batcher = _batchers[key] = _Batcher(engine, batched)
-    return await batcher.submit(args)
+    batcher = group_commit(
+        _batchers,
+        engine,
+        lambda: GroupCommit(
+            _Statement(engine, batched).run, batch_max=BATCH_MAX, drains=DRAINS, owner=engine
+        ),
+        batched,
+    )
+    try:
+        return await batcher.submit(args)
+    except Exception:  # the batch failed as a whole and wrote nothing: the ordinary path decides
+        return None
 
 
 async def _driver(db: AsyncSession) -> Any:

@@ -139,3 +139,26 @@ def test_qr_png_decodes_to_the_url() -> None:
     decoded, _points, _raw = cv2.QRCodeDetector().detectAndDecode(image)
     assert decoded == url
     assert qr.svg(url).startswith(b"<?xml")
+
+
+async def test_group_commit_batches_concurrent_items_and_answers_each() -> None:
+    import asyncio
+
+    from service.kit.batch import GroupCommit
+
+    calls: list[list[int]] = []
+
+    async def run(items: list[int]) -> list[int]:
+        calls.append(items)
+        await asyncio.sleep(0.01)
+        if -1 in items:
+            raise RuntimeError("the batch failed as a whole")
+        return [i * 10 for i in items]
+
+    commit: GroupCommit[int, int] = GroupCommit(run, batch_max=4, drains=1, owner=None)
+    answers = await asyncio.gather(*(commit.submit(i) for i in range(6)))
+    assert answers == [0, 10, 20, 30, 40, 50]
+    assert calls == [[0, 1, 2, 3], [4, 5]]  # one call per batch, at most batch_max items each
+    failed = await asyncio.gather(commit.submit(7), commit.submit(-1), return_exceptions=True)
+    assert all(isinstance(f, RuntimeError) for f in failed)  # every caller of a failed batch hears of it
+    assert await commit.submit(3) == 30  # and the next batch goes on
