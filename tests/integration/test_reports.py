@@ -17,11 +17,12 @@ from service.activities.models import Activity, Attendance
 from service.cli import main
 from service.kit.months import add_months
 from service.points import service as points
-from service.reports import rules, service, summary
+from service.reports import rules, service
 from service.reports.models import AccountMonth, MemberMonth, MemberYear
 from service.reports.schemas import ReportOut
 from tests.reports_data import EXPECTED, ReportWorld, build_report_world
 from tests.support.database import in_thread as _in_thread
+from tests.support.summaries import assert_summary_equals_rebuild, summary_rows
 from tests.support.world import SECRET
 
 NOVEMBER = rules.parse_period("2026-11", date(2026, 11, 23))
@@ -179,27 +180,6 @@ async def assert_summary_equals_raw(db: AsyncSession, w: ReportWorld) -> None:
         for raw_period in PERIODS:
             got, want = await both_ways(db, w, scope_key, raw_period)
             assert got == want, (scope_key, raw_period)
-
-
-async def summary_rows(db: AsyncSession) -> dict[str, list[tuple[Any, ...]]]:
-    """The non-zero rows of the three summaries (a row netted to zero is the same as no row)."""
-    out = {}
-    for table in summary.SUMMARY_TABLES:
-        value = (
-            "points <> 0"
-            if table == "report_account_months"
-            else "(checkins <> 0 OR done <> 0 OR minutes <> 0)"
-        )
-        rows = await db.execute(text(f"SELECT * FROM {table} WHERE {value}"))
-        out[table] = sorted(tuple(str(v) for v in r) for r in rows)
-    return out
-
-
-async def assert_summary_equals_rebuild(db: AsyncSession) -> None:
-    await db.flush()
-    kept = await summary_rows(db)
-    await summary.rebuild(db)
-    assert await summary_rows(db) == kept
 
 
 async def test_every_figure_from_the_summaries_equals_the_figure_from_raw_rows(
