@@ -167,6 +167,22 @@ SCAN_REFUSALS: dict[str, type[CheckinError]] = {
     "already_checked_out": AlreadyCheckedOut,
 }
 """The refusals of ``rules.decide_scan`` by code."""
+SCAN_ERRORS = (
+    QrInvalid,
+    QrExpired,
+    Forbidden,
+    LocationRequired,
+    InvalidLocation,
+    OutsideArea,
+    CheckinNotOpen,
+    ActivityFull,
+    NotSignedUp,
+    ManualPending,
+    ConfirmationPending,
+    AlreadyCheckedOut,
+    points.award,
+)
+"""What a scan can be refused with, by whichever door it comes in (a QR code, a member's card)."""
 
 
 @dataclass
@@ -564,22 +580,7 @@ def _scan_moment(pending_scan: rules.PendingScan | None) -> datetime:
     return now
 
 
-@raises(
-    ActivityNotFound,
-    QrInvalid,
-    QrExpired,
-    Forbidden,
-    LocationRequired,
-    InvalidLocation,
-    OutsideArea,
-    CheckinNotOpen,
-    ActivityFull,
-    NotSignedUp,
-    ManualPending,
-    ConfirmationPending,
-    AlreadyCheckedOut,
-    points.award,
-)
+@raises(ActivityNotFound, *SCAN_ERRORS)
 async def check_in(
     db: AsyncSession,
     actor: Actor,
@@ -1036,23 +1037,7 @@ async def revoke_card(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -
     return card
 
 
-@raises(
-    organizer_activity,
-    CardInvalid,
-    QrInvalid,
-    QrExpired,
-    Forbidden,
-    LocationRequired,
-    InvalidLocation,
-    OutsideArea,
-    CheckinNotOpen,
-    ActivityFull,
-    NotSignedUp,
-    ManualPending,
-    ConfirmationPending,
-    AlreadyCheckedOut,
-    points.award,
-)
+@raises(organizer_activity, CardInvalid, *SCAN_ERRORS)
 async def scan_card(db: AsyncSession, actor: Actor, activity_id: uuid.UUID, token: str) -> CheckinResult:
     """An organizer scanned a member's card at an activity: check that member in or out."""
     activity = await organizer_activity(db, actor, activity_id)
