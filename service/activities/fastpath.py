@@ -40,6 +40,7 @@ __all__ = [
     "DRAINS",
     "ENABLED",
     "RECENT",
+    "SHARDS_READY",
     "STATS",
     "Scan",
     "Scanned",
@@ -56,7 +57,7 @@ DRAINS = 2
 """Batches of one worker in the database at once (one gathers while the other runs)."""
 ACTIVITY_CACHE_MAX = 10_000
 ISSUANCE_SHARDS = 8
-"""``points.service.ISSUANCE_SHARDS`` (the award's shard follows from its key's crc32)."""
+"""``points.service.ISSUANCE_SHARDS``: a batch posts its check-outs from one shard no other batch holds."""
 
 _ACTIVITY_COLUMNS = tuple(c.key for c in Activity.__table__.columns)
 _ATTENDANCE_COLUMNS = tuple(c.key for c in Attendance.__table__.columns)
@@ -69,6 +70,8 @@ _BATCH_SQL = (
 )
 
 _activities: dict[uuid.UUID, tuple[Activity, Any]] = {}
+SHARDS_READY: set[uuid.UUID] = set()
+"""Communities whose issuance shards this worker saw created (``points.issuance_shards``)."""
 
 STATS: dict[str, int] = {"batches": 0, "scans": 0, "slow": 0, "failed_batches": 0, "largest": 0}
 """This worker's counters (the bench and the tests read them)."""

@@ -673,6 +673,13 @@ async def _fast_scan(
         if activity.status != "open":
             fastpath.forget_activity(activity.id)
             return None
+        if activity.community_id not in fastpath.SHARDS_READY and is_postgres(db):
+            try:
+                async with db.begin():  # once per worker and community: the batch posts from any shard
+                    await points.issuance_shards(db, activity.community_id)
+            except DomainError:
+                return None
+            fastpath.SHARDS_READY.add(activity.community_id)
         scanned = await fastpath.scan(
             db.bind,
             fastpath.Scan(

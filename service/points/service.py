@@ -106,6 +106,7 @@ __all__ = [
     "entries",
     "expire_points",
     "get_policy",
+    "issuance_shards",
     "hold",
     "list_awards",
     "lock_holds",
@@ -264,6 +265,14 @@ async def account_for(
     if created is None:  # impossible: we just inserted it or someone else did
         raise RuntimeError("ledger account vanished after insert")
     return created
+
+
+@raises(account_for)
+async def issuance_shards(db: AsyncSession, community_id: uuid.UUID) -> None:
+    """Every issuance shard of the community exists (created on first use; race-safe). A batch of
+    check-outs (``jifen_scan_batch``) posts from whichever shard no other batch holds."""
+    for shard in range(ISSUANCE_SHARDS):
+        await account_for(db, community_id, "issuance", shard=shard)
 
 
 async def _lock(db: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Account]:

@@ -1,0 +1,446 @@
+"""a scan batch in a few set-based statements, on one free issuance shard (PostgreSQL only)
+
+``jifen_scan_batch`` (migration 0014) ran each scan in two subtransactions of a dozen statements
+(``ledger_post`` per check-out) and locked every issuance shard of the community before any
+check-out, so the batches of all workers queued behind one another. Measured under the check-out load
+(bench/checkin_bench.py --scan checkout): about 2.3 ms of PostgreSQL CPU per check-out, a 4,000-row
+filter scan per batch for its account locks, and batches running one at a time.
+
+Same signature, same answers; what changes is how the work is done:
+
+1. Every scan is re-checked by ONE query (token version, the activity's fingerprint, roles).
+2. First scans are inserted by one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``.
+3. Check-outs: the attendances are locked in id order by one query, decided in memory (too soon, not
+   checked in, pending an organizer's confirmation, points), the members' ledger accounts locked in id
+   order by one query, then ONE issuance shard per community that no other batch holds
+   (``FOR UPDATE SKIP LOCKED``; awards may come from any shard of the community: ``ledger verify``
+   recomputes each transfer's content hash from its own legs). The hash chains are computed in a
+   loop; the writes are one statement per table (attendances, transfers, entries, lots, member
+   accounts, shard). Entry hashes, content hashes, keys (``attendance:<id>``) and account totals are
+   exactly what ``ledger_post`` writes, so ``jifen ledger verify`` and the tamper tests are unchanged.
+4. The writes of a batch form one subtransaction: if anything fails, nothing of the batch's
+   check-outs is written and each of them takes the ordinary path (which gives a refusal its code).
+   A member with two check-outs in one batch, an attendance scanned twice, more points than one award
+   may carry or a member without a ledger account yet: that scan alone takes the ordinary path.
+
+Lock order: attendances (id order), members' accounts (id order), then a shard that is free (never
+waits); only when all of a community's shards are busy does a batch wait for one.
+
+Revision ID: 0015
+Revises: 0014
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+
+from alembic import op
+
+revision: str = "0015"
+down_revision: str | None = "0014"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+SCAN_BATCH = """
+CREATE OR REPLACE FUNCTION jifen_scan_batch(
+    p_member uuid[], p_version int[], p_activity uuid[], p_fingerprint text[], p_evidence text[],
+    p_moment timestamptz[], p_device text[], p_plain boolean[], p_memo_json text[], p_now timestamptz[],
+    p_att uuid[], p_transfer uuid[], p_debit_entry uuid[], p_credit_entry uuid[], p_lot uuid[],
+    p_shards int, p_min_stay_s int, p_award_max bigint
+) RETURNS TABLE (o_idx int, o_outcome text, o_att attendances, o_awarded bigint, o_name text,
+                 o_phone text, o_admin boolean, o_version int, o_detail text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    n int := coalesce(array_length(p_member, 1), 0);
+    r record;
+    i int;
+    k int;
+    -- per scan (index i), filled by the re-check
+    s_name text[]; s_phone text[]; s_admin boolean[]; s_version int[]; s_comm uuid[]; s_org boolean[];
+    ins int[] := '{}';
+    todo int[] := '{}';
+    answered boolean[];
+    -- attendances to finish (index i)
+    f_att attendances[];
+    f_out timestamptz[]; f_minutes int[]; f_points bigint[]; f_status text[];
+    f_title text[];
+    post int[] := '{}';
+    seen_att uuid[] := '{}';
+    seen_member uuid[] := '{}';
+    m_acc uuid[]; m_prev text[]; m_seq bigint[];
+    -- the writes, as arrays (one element per row)
+    fin int[] := '{}';
+    posted int[] := '{}';
+    u_id uuid[] := '{}'; u_out timestamptz[] := '{}'; u_minutes int[] := '{}'; u_points bigint[] := '{}';
+    u_status text[] := '{}';
+    t_id uuid[] := '{}'; t_comm uuid[] := '{}'; t_points bigint[] := '{}'; t_memo text[] := '{}';
+    t_ref text[] := '{}'; t_actor uuid[] := '{}'; t_key text[] := '{}'; t_chash text[] := '{}';
+    t_now timestamptz[] := '{}';
+    e_id uuid[] := '{}'; e_comm uuid[] := '{}'; e_transfer uuid[] := '{}'; e_account uuid[] := '{}';
+    e_points bigint[] := '{}'; e_seq bigint[] := '{}'; e_prev text[] := '{}'; e_hash text[] := '{}';
+    e_expires timestamptz[] := '{}'; e_now timestamptz[] := '{}';
+    l_id uuid[] := '{}'; l_comm uuid[] := '{}'; l_account uuid[] := '{}'; l_entry uuid[] := '{}';
+    l_points bigint[] := '{}'; l_expires timestamptz[] := '{}';
+    a_id uuid[] := '{}'; a_points bigint[] := '{}'; a_hash text[] := '{}';
+    sh_id uuid[] := '{}'; sh_total bigint[] := '{}'; sh_count bigint[] := '{}'; sh_hash text[] := '{}';
+    done attendances[];
+    upd attendances[] := '{}';
+    shard_keys text[];
+    shard ledger_accounts%ROWTYPE;
+    v_comm uuid;
+    v_mode text;
+    v_value int;
+    v_zone text;
+    v_expires timestamptz;
+    v_prev text;
+    v_seq bigint;
+    v_total bigint;
+    v_count bigint;
+    v_hash text;
+    v_credit_hash text;
+    v_legs text;
+    v_chash text;
+    v_key text;
+    v_start timestamptz;
+    v_end timestamptz;
+    v_out timestamptz;
+    v_minutes int;
+    v_points bigint;
+    v_detail text;
+    att attendances%ROWTYPE;
+BEGIN
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    answered := array_fill(false, ARRAY[n]);
+    -- 1. Re-check every scan in one query: the login's token version, the activity as the worker saw
+    --    it (fingerprint), the member's roles in its community.
+    FOR r IN
+        SELECT s.i::int AS i, m.id IS NOT NULL AND m.token_version = s.v AS token_ok, m.name, m.phone,
+               m.is_platform_admin AS admin, m.token_version AS version,
+               coalesce(a.id IS NOT NULL AND jifen_activity_fingerprint(a) = s.fp, false) AS fresh,
+               a.community_id, a.created_by,
+               coalesce((SELECT array_agg(ms.role::text) FROM memberships ms
+                          WHERE ms.community_id = a.community_id AND ms.member_id = s.m), '{}') AS roles
+          FROM unnest(p_member, p_version, p_activity, p_fingerprint) WITH ORDINALITY AS s(m, v, act, fp, i)
+          LEFT JOIN members m ON m.id = s.m
+          LEFT JOIN activities a ON a.id = s.act
+    LOOP
+        o_idx := r.i; o_att := NULL; o_awarded := 0;
+        o_name := NULL; o_phone := NULL; o_admin := NULL; o_version := NULL;
+        o_outcome := 'slow';
+        IF NOT coalesce(r.token_ok, false) THEN
+            o_detail := 'token'; answered[r.i] := true; RETURN NEXT; CONTINUE;
+        END IF;
+        IF NOT r.fresh THEN
+            o_detail := 'stale'; answered[r.i] := true; RETURN NEXT; CONTINUE;
+        END IF;
+        IF NOT (r.admin OR 'member' = ANY(r.roles) OR 'admin' = ANY(r.roles)) THEN
+            o_detail := 'role'; answered[r.i] := true; RETURN NEXT; CONTINUE;
+        END IF;
+        s_name[r.i] := r.name; s_phone[r.i] := r.phone; s_admin[r.i] := r.admin;
+        s_version[r.i] := r.version; s_comm[r.i] := r.community_id;
+        s_org[r.i] := r.admin OR r.created_by = p_member[r.i] OR r.roles && ARRAY['organizer', 'admin']::text[];
+        IF p_plain[r.i] THEN
+            ins := ins || r.i;
+        ELSE
+            todo := todo || r.i;
+        END IF;
+    END LOOP;
+
+    -- 2. First scans: one insert; a conflict means the member has an attendance (a second scan).
+    IF cardinality(ins) > 0 THEN
+        BEGIN
+            FOR r IN
+                WITH s AS (SELECT x.i FROM unnest(ins) AS x(i)),
+                put AS (
+                    INSERT INTO attendances (id, community_id, activity_id, member_id, status, evidence,
+                        checked_in_at, checked_out_at, minutes, points, device_id, scanned_by, requested_by,
+                        approved_by, note, needs_confirmation, created_at)
+                    SELECT p_att[s.i], s_comm[s.i], p_activity[s.i], p_member[s.i], 'in', p_evidence[s.i],
+                           p_moment[s.i], NULL, 0, 0, p_device[s.i], NULL, NULL, NULL, NULL, s_org[s.i],
+                           p_now[s.i]
+                      FROM s
+                    ON CONFLICT DO NOTHING
+                    RETURNING attendances AS row)
+                SELECT s.i, put.row FROM put JOIN s ON p_att[s.i] = (put.row).id
+            LOOP
+                done[r.i] := r.row;
+            END LOOP;
+        EXCEPTION WHEN OTHERS THEN  -- nothing inserted: each takes the ordinary path
+            GET STACKED DIAGNOSTICS v_detail = RETURNED_SQLSTATE;
+            FOREACH i IN ARRAY ins LOOP
+                o_idx := i; o_outcome := 'slow'; o_att := NULL; o_detail := v_detail || ' ' || SQLERRM;
+                answered[i] := true; RETURN NEXT;
+            END LOOP;
+            ins := '{}';
+        END;
+        FOREACH i IN ARRAY ins LOOP
+            IF done[i] IS NULL THEN
+                todo := todo || i;
+            ELSE
+                o_idx := i; o_outcome := 'checked_in'; o_att := done[i]; o_awarded := 0; o_detail := NULL;
+                o_name := s_name[i]; o_phone := s_phone[i]; o_admin := s_admin[i]; o_version := s_version[i];
+                answered[i] := true; RETURN NEXT;
+            END IF;
+        END LOOP;
+    END IF;
+    IF cardinality(todo) = 0 THEN
+        RETURN;
+    END IF;
+
+    -- 3. Second scans: lock their attendances in id order and decide each in memory.
+    FOR r IN
+        SELECT s.i, x AS row, a.starts_at, a.ends_at, a.points_mode, a.points AS rate, a.points_max
+          FROM unnest(todo) AS s(i)
+          JOIN attendances x ON x.activity_id = p_activity[s.i] AND x.member_id = p_member[s.i]
+          JOIN activities a ON a.id = x.activity_id
+         ORDER BY x.id, s.i
+           FOR UPDATE OF x
+    LOOP
+        i := r.i;
+        att := r.row;
+        o_idx := i; o_att := NULL; o_awarded := 0; o_detail := NULL;
+        o_name := s_name[i]; o_phone := s_phone[i]; o_admin := s_admin[i]; o_version := s_version[i];
+        answered[i] := true;
+        IF att.id = ANY(seen_att) THEN  -- the same attendance twice in one batch: the ordinary path
+            o_outcome := 'slow'; o_detail := 'twice'; RETURN NEXT; CONTINUE;
+        END IF;
+        seen_att := seen_att || att.id;
+        IF att.status <> 'in' OR att.checked_in_at IS NULL THEN
+            o_outcome := 'slow'; o_detail := 'attendance'; RETURN NEXT; CONTINUE;
+        END IF;
+        IF p_moment[i] - att.checked_in_at < make_interval(secs => p_min_stay_s) THEN
+            o_outcome := 'repeated'; o_att := att; RETURN NEXT; CONTINUE;
+        END IF;
+        v_out := greatest(p_moment[i], att.checked_in_at);
+        v_start := greatest(att.checked_in_at, r.starts_at);
+        v_end := least(v_out, r.ends_at);
+        v_minutes := CASE WHEN v_end <= v_start THEN 0
+                          ELSE floor(extract(epoch FROM v_end - v_start) / 60)::int END;
+        v_points := CASE WHEN r.points_mode = 'per_attendance' THEN r.rate
+                         ELSE (r.rate::bigint * v_minutes) / 60 END;
+        IF r.points_max IS NOT NULL THEN
+            v_points := least(v_points, r.points_max);
+        END IF;
+        v_points := greatest(0, v_points);
+        IF att.needs_confirmation AND att.approved_by IS NULL THEN
+            f_status[i] := 'pending';
+        ELSIF v_points > p_award_max THEN  -- points.award refuses it (invalid_points): the ordinary path
+            o_outcome := 'slow'; o_detail := 'points'; RETURN NEXT; CONTINUE;
+        ELSIF v_points > 0 AND att.member_id = ANY(seen_member) THEN  -- one chain step per member a batch
+            o_outcome := 'slow'; o_detail := 'twice'; RETURN NEXT; CONTINUE;
+        ELSE
+            f_status[i] := 'out';
+            IF v_points > 0 THEN
+                post := post || i;
+                seen_member := seen_member || att.member_id;
+            END IF;
+        END IF;
+        f_att[i] := att; f_out[i] := v_out; f_minutes[i] := v_minutes; f_points[i] := v_points;
+        fin := fin || i;
+    END LOOP;
+    FOREACH i IN ARRAY todo LOOP
+        IF NOT answered[i] THEN  -- no attendance (deleted meanwhile): the ordinary path
+            o_idx := i; o_outcome := 'slow'; o_att := NULL; o_awarded := 0; o_detail := 'attendance';
+            answered[i] := true; RETURN NEXT;
+        END IF;
+    END LOOP;
+    IF cardinality(fin) = 0 THEN
+        RETURN;
+    END IF;
+
+    -- 4. The members' accounts, locked in id order; a member without one takes the ordinary path
+    --    (which creates it).
+    IF cardinality(post) > 0 THEN
+        FOR r IN
+            SELECT s.i, a.id, a.last_hash, a.entry_count
+              FROM unnest(post) AS s(i)
+              JOIN ledger_accounts a
+                ON a.community_id = s_comm[s.i] AND a.owner_key = 'member:' || p_member[s.i]::text
+             ORDER BY a.id
+               FOR UPDATE OF a
+        LOOP
+            m_acc[r.i] := r.id; m_prev[r.i] := r.last_hash; m_seq[r.i] := r.entry_count;
+        END LOOP;
+    END IF;
+    shard_keys := ARRAY(SELECT CASE WHEN g = 0 THEN 'issuance' ELSE 'issuance:' || g END
+                          FROM generate_series(0, p_shards - 1) AS g);
+
+    -- 5. Per community: a free issuance shard, then each posting's entries chained in order.
+    FOR v_comm IN SELECT DISTINCT s_comm[x.i] FROM unnest(post) AS x(i) LOOP
+        SELECT * INTO shard FROM ledger_accounts a
+         WHERE a.community_id = v_comm AND a.owner_key = ANY(shard_keys)
+         ORDER BY random() LIMIT 1
+           FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN  -- every shard busy (or none yet): wait for one
+            SELECT * INTO shard FROM ledger_accounts a
+             WHERE a.community_id = v_comm AND a.owner_key = ANY(shard_keys)
+             ORDER BY random() LIMIT 1
+               FOR UPDATE;
+        END IF;
+        v_mode := NULL; v_value := 0; v_zone := NULL;
+        SELECT pol.expiry_mode, pol.expiry_value INTO v_mode, v_value
+          FROM ledger_policies pol WHERE pol.community_id = v_comm;
+        IF v_mode = 'years' THEN
+            SELECT coalesce(c.timezone, 'Asia/Shanghai') INTO v_zone FROM communities c WHERE c.id = v_comm;
+            v_zone := coalesce(v_zone, 'Asia/Shanghai');
+        END IF;
+        v_prev := coalesce(nullif(shard.last_hash, ''), repeat('0', 64));
+        v_seq := shard.entry_count;
+        v_total := 0;
+        v_count := 0;
+        FOREACH i IN ARRAY post LOOP
+            CONTINUE WHEN s_comm[i] <> v_comm;
+            IF shard.id IS NULL OR m_acc[i] IS NULL THEN
+                o_idx := i; o_outcome := 'slow'; o_att := NULL; o_awarded := 0;
+                o_detail := 'account not created yet'; RETURN NEXT;
+                f_status[i] := NULL;
+                CONTINUE;
+            END IF;
+            att := f_att[i];
+            v_points := f_points[i];
+            v_key := 'attendance:' || att.id::text;
+            v_expires := CASE
+                WHEN v_mode = 'days' AND v_value > 0 THEN p_now[i] + v_value * interval '24 hours'
+                WHEN v_mode = 'years' AND v_value > 0 THEN make_timestamptz(
+                    extract(year FROM p_now[i] AT TIME ZONE v_zone)::int + v_value, 1, 1, 0, 0, 0, v_zone)
+                END;
+            -- rules.content_hash("transfer", legs=..., code="checkin", memo=..., ref_type="attendance",
+            -- ref_id=<attendance id>): json.dumps(sort_keys=True), legs sorted by account id text.
+            IF shard.id::text COLLATE "C" < m_acc[i]::text COLLATE "C" THEN
+                v_legs := '[["' || shard.id::text || '", ' || (-v_points)::text || '], ["'
+                          || m_acc[i]::text || '", ' || v_points::text || ']]';
+            ELSE
+                v_legs := '[["' || m_acc[i]::text || '", ' || v_points::text || '], ["'
+                          || shard.id::text || '", ' || (-v_points)::text || ']]';
+            END IF;
+            v_chash := encode(sha256(convert_to(
+                '{"code": "checkin", "extra": "", "legs": ' || v_legs || ', "memo": ' || p_memo_json[i]
+                || ', "op": "transfer", "ref_id": "' || att.id::text || '", "ref_type": "attendance"}',
+                'UTF8')), 'hex');
+            v_seq := v_seq + 1;
+            v_hash := ledger_entry_hash(v_prev, p_debit_entry[i], v_comm, p_transfer[i], shard.id, -v_points,
+                                        v_seq, NULL, p_now[i]);
+            e_id := e_id || p_debit_entry[i]; e_comm := e_comm || v_comm; e_transfer := e_transfer || p_transfer[i];
+            e_account := e_account || shard.id; e_points := e_points || (-v_points); e_seq := e_seq || v_seq;
+            e_prev := e_prev || v_prev; e_hash := e_hash || v_hash; e_expires := e_expires || NULL::timestamptz;
+            e_now := e_now || p_now[i];
+            v_prev := v_hash;
+            v_credit_hash := ledger_entry_hash(coalesce(nullif(m_prev[i], ''), repeat('0', 64)),
+                p_credit_entry[i], v_comm, p_transfer[i], m_acc[i], v_points, m_seq[i] + 1, v_expires, p_now[i]);
+            e_id := e_id || p_credit_entry[i]; e_comm := e_comm || v_comm; e_transfer := e_transfer || p_transfer[i];
+            e_account := e_account || m_acc[i]; e_points := e_points || v_points; e_seq := e_seq || (m_seq[i] + 1);
+            e_prev := e_prev || coalesce(nullif(m_prev[i], ''), repeat('0', 64)); e_hash := e_hash || v_credit_hash;
+            e_expires := e_expires || v_expires; e_now := e_now || p_now[i];
+            t_id := t_id || p_transfer[i]; t_comm := t_comm || v_comm; t_points := t_points || v_points;
+            t_memo := t_memo || (p_memo_json[i]::json #>> '{}'); t_ref := t_ref || att.id::text;
+            t_actor := t_actor || att.member_id; t_key := t_key || v_key; t_chash := t_chash || v_chash;
+            t_now := t_now || p_now[i];
+            l_id := l_id || p_lot[i]; l_comm := l_comm || v_comm; l_account := l_account || m_acc[i];
+            l_entry := l_entry || p_credit_entry[i]; l_points := l_points || v_points;
+            l_expires := l_expires || v_expires;
+            a_id := a_id || m_acc[i]; a_points := a_points || v_points; a_hash := a_hash || v_credit_hash;
+            v_total := v_total + v_points;
+            v_count := v_count + 1;
+            posted := posted || i;
+        END LOOP;
+        IF v_count > 0 THEN
+            sh_id := sh_id || shard.id; sh_total := sh_total || v_total; sh_count := sh_count || v_count;
+            sh_hash := sh_hash || v_prev;
+        END IF;
+    END LOOP;
+    FOREACH i IN ARRAY fin LOOP
+        CONTINUE WHEN f_status[i] IS NULL;
+        u_id := u_id || (f_att[i]).id; u_out := u_out || f_out[i]; u_minutes := u_minutes || f_minutes[i];
+        u_points := u_points || f_points[i]; u_status := u_status || f_status[i];
+    END LOOP;
+
+    -- 6. The writes: one statement per table, all or nothing.
+    BEGIN
+        FOR r IN
+            UPDATE attendances x SET checked_out_at = u.out_at, minutes = u.minutes, points = u.points,
+                                     status = u.status
+              FROM unnest(u_id, u_out, u_minutes, u_points, u_status) AS u(id, out_at, minutes, points, status)
+             WHERE x.id = u.id
+            RETURNING x AS row
+        LOOP
+            upd := upd || r.row;
+        END LOOP;
+        IF cardinality(t_id) > 0 THEN
+            INSERT INTO ledger_transfers (id, community_id, points, code, memo, ref_type, ref_id, actor_id,
+                                          idempotency_key, content_hash, reverses_id, created_at)
+            SELECT t.id, t.comm, t.points, 'checkin', t.memo, 'attendance', t.ref, t.actor, t.key, t.chash,
+                   NULL, t.now
+              FROM unnest(t_id, t_comm, t_points, t_memo, t_ref, t_actor, t_key, t_chash, t_now)
+                   AS t(id, comm, points, memo, ref, actor, key, chash, now);
+            INSERT INTO ledger_entries (id, community_id, transfer_id, account_id, points, seq, prev_hash, hash,
+                                        expires_at, created_at)
+            SELECT * FROM unnest(e_id, e_comm, e_transfer, e_account, e_points, e_seq, e_prev, e_hash,
+                                 e_expires, e_now);
+            INSERT INTO ledger_lots (id, community_id, account_id, entry_id, points, remaining, expires_at)
+            SELECT l.id, l.comm, l.account, l.entry, l.points, l.points, l.expires
+              FROM unnest(l_id, l_comm, l_account, l_entry, l_points, l_expires)
+                   AS l(id, comm, account, entry, points, expires);
+            UPDATE ledger_accounts a SET balance = a.balance + u.points, earned = a.earned + u.points,
+                                         entry_count = a.entry_count + 1, last_hash = u.hash,
+                                         version = a.version + 1
+              FROM unnest(a_id, a_points, a_hash) AS u(id, points, hash)
+             WHERE a.id = u.id;
+            UPDATE ledger_accounts a SET balance = a.balance - u.total, entry_count = a.entry_count + u.count,
+                                         last_hash = u.hash, version = a.version + u.count
+              FROM unnest(sh_id, sh_total, sh_count, sh_hash) AS u(id, total, count, hash)
+             WHERE a.id = u.id;
+        END IF;
+    EXCEPTION WHEN OTHERS THEN  -- nothing of the check-outs was written: each takes the ordinary path
+        GET STACKED DIAGNOSTICS v_detail = RETURNED_SQLSTATE;
+        FOREACH i IN ARRAY fin LOOP
+            CONTINUE WHEN f_status[i] IS NULL;
+            o_idx := i; o_outcome := 'slow'; o_att := NULL; o_awarded := 0; o_detail := v_detail || ' ' || SQLERRM;
+            RETURN NEXT;
+        END LOOP;
+        RETURN;
+    END;
+    FOR k IN 1 .. coalesce(array_length(upd, 1), 0) LOOP
+        att := upd[k];
+        FOREACH i IN ARRAY fin LOOP
+            CONTINUE WHEN f_status[i] IS NULL OR (f_att[i]).id <> att.id;
+            o_idx := i; o_outcome := 'checked_out'; o_att := att; o_detail := NULL;
+            o_awarded := CASE WHEN i = ANY(posted) THEN f_points[i] ELSE 0 END;
+            o_name := s_name[i]; o_phone := s_phone[i]; o_admin := s_admin[i]; o_version := s_version[i];
+            RETURN NEXT;
+        END LOOP;
+    END LOOP;
+END;
+$$
+"""
+
+SIGNATURE = (
+    "jifen_scan_batch(uuid[], int[], uuid[], text[], text[], timestamptz[], text[], boolean[], text[],"
+    " timestamptz[], uuid[], uuid[], uuid[], uuid[], uuid[], int, int, bigint)"
+)
+
+
+def _previous() -> str:
+    """Migration 0014's function text (the downgrade puts it back)."""
+    path = Path(__file__).with_name("0014_scan_batch.py")
+    spec = importlib.util.spec_from_file_location("jifen_migration_0014", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot read {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.SCAN_BATCH)
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return  # SQLite: one writer, the one-hop first scan (service/activities/fastpath.py)
+    op.execute(SCAN_BATCH)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(_previous())
