@@ -268,7 +268,7 @@ def main() -> int:
                 record("postgres", 2, res)
                 rows += [
                     ("postgres", "GET /healthz (no database)", res["healthz"]),
-                    ("postgres", "GET /readyz (SELECT 1)", res["readyz"]),
+                    ("postgres", "GET /readyz (SELECT 1, <= 1/s/worker)", res["readyz"]),
                     ("granian", "Litestar hello world (2 workers)", res["hello"]),
                 ]
                 tpcb = pgbench(f"{base_dsn}/{scratch}", args.clients, int(args.seconds))

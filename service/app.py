@@ -17,8 +17,6 @@ from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.static_files import create_static_files_router
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.controllers import (
     AuthController,
@@ -31,10 +29,11 @@ from service.audit.controllers import ROUTES as AUDIT_ROUTES
 from service.board.controllers import ROUTES as BOARD_ROUTES
 from service.config import BODY_MAX_BYTES, Settings
 from service.db import create_engine, create_session_maker
-from service.http import provide_actor, provide_maybe_actor, provide_settings
+from service.http import errors_of, provide_actor, provide_maybe_actor, provide_settings
 from service.jobs import run_jobs_forever
 from service.points.controllers import ROUTES as POINTS_ROUTES
 from service.problems import exception_handlers
+from service.readiness import Readiness
 from service.regions.controllers import ROUTES as REGION_ROUTES
 from service.reports.controllers import ROUTES as REPORT_ROUTES
 from service.retry import RetryMiddleware
@@ -66,10 +65,17 @@ async def healthz(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {"status": "ok", "database": request.app.state.engine.dialect.name}
 
 
-@get("/readyz", summary="Readiness: the database answers", tags=["ops"], media_type=MediaType.JSON)
-async def readyz(db: AsyncSession) -> dict[str, str]:
-    await db.execute(text("SELECT 1"))
-    return {"status": "ok", "database": db.get_bind().dialect.name}
+@get(
+    "/readyz",
+    summary="Readiness: the database answers (asked at most once a second per worker)",
+    tags=["ops"],
+    media_type=MediaType.JSON,
+    responses=errors_of(Readiness.check),
+)
+async def readyz(request: Request[Any, Any, Any]) -> dict[str, str]:
+    readiness: Readiness = request.app.state.readiness
+    await readiness.check()
+    return {"status": "ok", "database": readiness.engine.dialect.name}
 
 
 GC_YOUNG_THRESHOLD = 10_000
@@ -163,6 +169,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             formatters={"standard": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
             log_exceptions="debug",
         ),
-        state=State({"settings": settings, "session_maker": maker, "engine": engine, "site": site}),
+        state=State(
+            {
+                "settings": settings,
+                "session_maker": maker,
+                "engine": engine,
+                "site": site,
+                "readiness": Readiness(engine),
+            }
+        ),
         debug=False,
     )
