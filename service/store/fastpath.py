@@ -65,11 +65,9 @@ HOLD_LIFETIME_MAX = timedelta(days=366)
 
 
 _REDEEM_BATCH_SQL = (
-    "SELECT u.n, r.o_outcome, r.o_voucher, r.o_offer, r.o_member_name"
-    " FROM unnest($1::text[], $2::uuid[], $3::boolean[], $4::timestamptz[], $5::uuid[], $6::uuid[],"
-    " $7::uuid[], $8::uuid[]) WITH ORDINALITY AS u(a1, a2, a3, a4, a5, a6, a7, a8, n)"
-    " CROSS JOIN LATERAL store_redeem_voucher(u.a1, u.a2, u.a3, u.a4, u.a5, u.a6, u.a7, u.a8) AS r"
-    " ORDER BY u.n"
+    "SELECT o_idx AS n, o_outcome, o_voucher, o_offer, o_member_name"
+    " FROM store_redeem_batch($1::text[], $2::uuid[], $3::boolean[], $4::timestamptz[], $5::uuid[],"
+    " $6::uuid[], $7::uuid[], $8::uuid[])"
 )
 _RESERVE_BATCH_SQL = (
     "SELECT u.n, r.o_outcome, r.o_order"

@@ -13,7 +13,7 @@ Same signature, same answers; what changes is how the work is done:
 3. Check-outs: the attendances are locked in id order by one query, decided in memory (too soon, not
    checked in, pending an organizer's confirmation, points), the members' ledger accounts locked in id
    order by one query, then ONE issuance shard per community that no other batch holds
-   (``FOR UPDATE SKIP LOCKED``; awards may come from any shard of the community: ``ledger verify``
+   (``FOR NO KEY UPDATE SKIP LOCKED``; awards may come from any shard of the community: ``ledger verify``
    recomputes each transfer's content hash from its own legs). The hash chains are computed in a
    loop; the writes are one statement per table (attendances, transfers, entries, lots, member
    accounts, shard). Entry hashes, content hashes, keys (``attendance:<id>``) and account totals are
@@ -261,7 +261,7 @@ BEGIN
               JOIN ledger_accounts a
                 ON a.community_id = s_comm[s.i] AND a.owner_key = 'member:' || p_member[s.i]::text
              ORDER BY a.id
-               FOR UPDATE OF a
+               FOR NO KEY UPDATE OF a
         LOOP
             m_acc[r.i] := r.id; m_prev[r.i] := r.last_hash; m_seq[r.i] := r.entry_count;
         END LOOP;
@@ -274,12 +274,12 @@ BEGIN
         SELECT * INTO shard FROM ledger_accounts a
          WHERE a.community_id = v_comm AND a.owner_key = ANY(shard_keys)
          ORDER BY random() LIMIT 1
-           FOR UPDATE SKIP LOCKED;
+           FOR NO KEY UPDATE SKIP LOCKED;
         IF NOT FOUND THEN  -- every shard busy (or none yet): wait for one
             SELECT * INTO shard FROM ledger_accounts a
              WHERE a.community_id = v_comm AND a.owner_key = ANY(shard_keys)
              ORDER BY random() LIMIT 1
-               FOR UPDATE;
+               FOR NO KEY UPDATE;
         END IF;
         v_mode := NULL; v_value := 0; v_zone := NULL;
         SELECT pol.expiry_mode, pol.expiry_value INTO v_mode, v_value
@@ -417,6 +417,216 @@ END;
 $$
 """
 
+
+REDEEM_BATCH = """
+CREATE OR REPLACE FUNCTION store_redeem_batch(
+    p_code text[], p_actor uuid[], p_admin boolean[], p_now timestamptz[], p_transfer uuid[],
+    p_debit_entry uuid[], p_credit_entry uuid[], p_lot uuid[]
+) RETURNS TABLE (o_idx int, o_outcome text, o_voucher vouchers, o_offer offers, o_member_name text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    n int := coalesce(array_length(p_code, 1), 0);
+    r record;
+    i int;
+    k int;
+    ks int;
+    kd int;
+    v vouchers%ROWTYPE;
+    h ledger_holds%ROWTYPE;
+    found_voucher uuid[];
+    answered boolean[];
+    g_voucher vouchers[];
+    g_hold ledger_holds[];
+    go int[] := '{}';
+    seen uuid[] := '{}';
+    ids uuid[] := '{}';
+    acc uuid[] := '{}'; acc_prev text[] := '{}'; acc_seq bigint[] := '{}'; acc_kind text[] := '{}';
+    acc_comm uuid[] := '{}'; acc_out bigint[] := '{}'; acc_in bigint[] := '{}'; acc_n bigint[] := '{}';
+    t_id uuid[] := '{}'; t_comm uuid[] := '{}'; t_points bigint[] := '{}'; t_code text[] := '{}';
+    t_memo text[] := '{}'; t_ref_type text[] := '{}'; t_ref_id text[] := '{}'; t_actor uuid[] := '{}';
+    t_chash text[] := '{}'; t_now timestamptz[] := '{}';
+    e_id uuid[] := '{}'; e_comm uuid[] := '{}'; e_transfer uuid[] := '{}'; e_account uuid[] := '{}';
+    e_points bigint[] := '{}'; e_seq bigint[] := '{}'; e_prev text[] := '{}'; e_hash text[] := '{}';
+    e_now timestamptz[] := '{}';
+    h_id uuid[] := '{}'; h_transfer uuid[] := '{}'; h_now timestamptz[] := '{}';
+    v_id uuid[] := '{}'; v_now timestamptz[] := '{}'; v_actor uuid[] := '{}';
+    c_acc uuid[] := '{}'; c_total bigint[] := '{}';
+    v_legs text;
+    v_chash text;
+    v_hash text;
+    v_taken bigint;
+    v_need bigint;
+    v_detail text;
+BEGIN
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    answered := array_fill(false, ARRAY[n]);
+    -- 1. Each code's voucher the caller is staff for (the first by id, as store_redeem_voucher).
+    FOR r IN
+        SELECT s.i::int AS i,
+               (SELECT x.id FROM vouchers x
+                 WHERE x.code = s.code AND (s.admin OR EXISTS (
+                     SELECT 1 FROM memberships m
+                      WHERE m.community_id = x.community_id AND m.member_id = s.actor
+                        AND (m.role = 'admin' OR (m.role = 'partner' AND m.partner_id = x.partner_id))))
+                 ORDER BY x.id LIMIT 1) AS voucher_id
+          FROM unnest(p_code, p_actor, p_admin) WITH ORDINALITY AS s(code, actor, admin, i)
+    LOOP
+        found_voucher[r.i] := r.voucher_id;
+    END LOOP;
+    -- 2. The vouchers and their holds, locked in voucher id order (as the ordinary path: voucher, hold).
+    FOR r IN
+        SELECT s.i, x AS vrow, hh AS hrow
+          FROM unnest(found_voucher) WITH ORDINALITY AS s(vid, i)
+          JOIN vouchers x ON x.id = s.vid
+          JOIN ledger_holds hh ON hh.id = x.hold_id
+         ORDER BY x.id, s.i
+           FOR NO KEY UPDATE OF x, hh
+    LOOP
+        i := r.i;
+        v := r.vrow;
+        h := r.hrow;
+        IF v.id = ANY(seen) OR v.status <> 'issued' OR v.expires_at <= p_now[i] OR h.status <> 'pending'
+           OR h.expires_at <= p_now[i] OR h.points <= 0 THEN
+            CONTINUE;  -- answered below as the ordinary path's (which gives the refusal its code)
+        END IF;
+        seen := seen || v.id;
+        g_voucher[i] := v;
+        g_hold[i] := h;
+        go := go || i;
+        ids := ids || h.account_id || h.payee_account_id;
+    END LOOP;
+    -- 3. The members' and the shops' accounts, locked in id order.
+    FOR r IN
+        SELECT a.id, a.last_hash, a.entry_count, a.kind, a.community_id FROM ledger_accounts a
+         WHERE a.id = ANY(ids) ORDER BY a.id FOR NO KEY UPDATE
+    LOOP
+        acc := acc || r.id; acc_prev := acc_prev || coalesce(nullif(r.last_hash, ''), repeat('0', 64));
+        acc_seq := acc_seq || r.entry_count; acc_kind := acc_kind || r.kind::text;
+        acc_comm := acc_comm || r.community_id;
+        acc_out := acc_out || 0::bigint; acc_in := acc_in || 0::bigint; acc_n := acc_n || 0::bigint;
+    END LOOP;
+    -- 4. Each posting chained in order (a member or a shop may post more than once in a batch).
+    FOREACH i IN ARRAY go LOOP
+        h := g_hold[i];
+        ks := array_position(acc, h.account_id);
+        kd := array_position(acc, h.payee_account_id);
+        IF ks IS NULL OR kd IS NULL OR acc_kind[ks] <> 'member' OR acc_kind[kd] IN ('member', 'issuance', 'expired')
+           OR acc_comm[ks] <> h.community_id OR acc_comm[kd] <> h.community_id THEN
+            g_hold[i] := NULL;
+            CONTINUE;
+        END IF;
+        -- rules.content_hash("transfer", legs, code, memo, ref_type, ref_id) as points.post_hold has it.
+        IF h.account_id::text COLLATE "C" < h.payee_account_id::text COLLATE "C" THEN
+            v_legs := '[["' || h.account_id::text || '", ' || (-h.points)::text || '], ["'
+                      || h.payee_account_id::text || '", ' || h.points::text || ']]';
+        ELSE
+            v_legs := '[["' || h.payee_account_id::text || '", ' || h.points::text || '], ["'
+                      || h.account_id::text || '", ' || (-h.points)::text || ']]';
+        END IF;
+        v_chash := encode(sha256(convert_to(
+            '{"code": ' || to_json(h.code)::text || ', "extra": "", "legs": ' || v_legs
+            || ', "memo": ' || to_json(h.memo)::text || ', "op": "transfer", "ref_id": '
+            || coalesce(to_json(h.ref_id)::text, 'null') || ', "ref_type": '
+            || coalesce(to_json(h.ref_type)::text, 'null') || '}', 'UTF8')), 'hex');
+        t_id := t_id || p_transfer[i]; t_comm := t_comm || h.community_id; t_points := t_points || h.points;
+        t_code := t_code || h.code; t_memo := t_memo || h.memo; t_ref_type := t_ref_type || h.ref_type;
+        t_ref_id := t_ref_id || h.ref_id; t_actor := t_actor || p_actor[i]; t_chash := t_chash || v_chash;
+        t_now := t_now || p_now[i];
+        FOR k IN 1 .. 2 LOOP  -- the member's debit, then the shop's credit
+            IF k = 1 THEN ks := array_position(acc, h.account_id); ELSE ks := kd; END IF;
+            acc_seq[ks] := acc_seq[ks] + 1;
+            v_hash := ledger_entry_hash(acc_prev[ks], CASE WHEN k = 1 THEN p_debit_entry[i] ELSE p_credit_entry[i] END,
+                h.community_id, p_transfer[i], acc[ks], CASE WHEN k = 1 THEN -h.points ELSE h.points END,
+                acc_seq[ks], NULL, p_now[i]);
+            e_id := e_id || CASE WHEN k = 1 THEN p_debit_entry[i] ELSE p_credit_entry[i] END;
+            e_comm := e_comm || h.community_id; e_transfer := e_transfer || p_transfer[i];
+            e_account := e_account || acc[ks]; e_points := e_points || CASE WHEN k = 1 THEN -h.points ELSE h.points END;
+            e_seq := e_seq || acc_seq[ks]; e_prev := e_prev || acc_prev[ks]; e_hash := e_hash || v_hash;
+            e_now := e_now || p_now[i];
+            acc_prev[ks] := v_hash;
+            acc_n[ks] := acc_n[ks] + 1;
+            IF k = 1 THEN acc_out[ks] := acc_out[ks] + h.points; ELSE acc_in[ks] := acc_in[ks] + h.points; END IF;
+        END LOOP;
+        h_id := h_id || h.id; h_transfer := h_transfer || p_transfer[i]; h_now := h_now || p_now[i];
+        v_id := v_id || (g_voucher[i]).id; v_now := v_now || p_now[i]; v_actor := v_actor || p_actor[i];
+    END LOOP;
+    FOR k IN 1 .. coalesce(array_length(acc, 1), 0) LOOP
+        IF acc_out[k] > 0 THEN
+            c_acc := c_acc || acc[k]; c_total := c_total || acc_out[k];
+        END IF;
+    END LOOP;
+    -- 5. The writes, one statement per table, all or nothing.
+    IF cardinality(h_id) > 0 THEN
+        BEGIN
+            UPDATE vouchers x SET status = 'redeemed', redeemed_at = u.now, redeemed_by = u.actor
+              FROM unnest(v_id, v_now, v_actor) AS u(id, now, actor) WHERE x.id = u.id;
+            INSERT INTO ledger_transfers (id, community_id, points, code, memo, ref_type, ref_id, actor_id,
+                                          idempotency_key, content_hash, reverses_id, created_at)
+            SELECT t.id, t.comm, t.points, t.code, t.memo, t.ref_type, t.ref_id, t.actor, NULL, t.chash, NULL, t.now
+              FROM unnest(t_id, t_comm, t_points, t_code, t_memo, t_ref_type, t_ref_id, t_actor, t_chash, t_now)
+                   AS t(id, comm, points, code, memo, ref_type, ref_id, actor, chash, now);
+            INSERT INTO ledger_entries (id, community_id, transfer_id, account_id, points, seq, prev_hash, hash,
+                                        expires_at, created_at)
+            SELECT e.id, e.comm, e.transfer, e.account, e.points, e.seq, e.prev, e.hash, NULL, e.now
+              FROM unnest(e_id, e_comm, e_transfer, e_account, e_points, e_seq, e_prev, e_hash, e_now)
+                   AS e(id, comm, transfer, account, points, seq, prev, hash, now);
+            UPDATE ledger_holds x SET status = 'posted', transfer_id = u.transfer, resolved_at = u.now
+              FROM unnest(h_id, h_transfer, h_now) AS u(id, transfer, now) WHERE x.id = u.id;
+            -- the members' lots, oldest-expiring first (never-expiring last), as ledger_post spends them
+            WITH need AS (SELECT * FROM unnest(c_acc, c_total) AS c(acc, total)),
+            lots AS (
+                SELECT l.id, l.remaining, need.total,
+                       sum(l.remaining) OVER (PARTITION BY l.account_id
+                                              ORDER BY l.expires_at ASC NULLS LAST, l.id
+                                              ROWS UNBOUNDED PRECEDING) - l.remaining AS before
+                  FROM ledger_lots l JOIN need ON l.account_id = need.acc
+                 WHERE l.remaining > 0),
+            took AS (
+                UPDATE ledger_lots l SET remaining = l.remaining - least(lots.remaining, lots.total - lots.before)
+                  FROM lots WHERE l.id = lots.id AND lots.before < lots.total
+                RETURNING least(lots.remaining, lots.total - lots.before) AS take)
+            SELECT coalesce(sum(take), 0) INTO v_taken FROM took;
+            SELECT coalesce(sum(x), 0) INTO v_need FROM unnest(c_total) AS x;
+            IF v_taken <> v_need THEN
+                RAISE EXCEPTION 'store_redeem_batch: lots hold % points less than the holds', v_need - v_taken;
+            END IF;
+            UPDATE ledger_accounts a SET
+                balance = a.balance - u.spent + u.paid,
+                held = a.held - u.spent,
+                spent = a.spent + CASE WHEN a.kind = 'member' THEN u.spent ELSE 0 END,
+                entry_count = a.entry_count + u.n, last_hash = u.hash, version = a.version + u.n
+              FROM unnest(acc, acc_out, acc_in, acc_n, acc_prev) AS u(id, spent, paid, n, hash)
+             WHERE a.id = u.id AND u.n > 0;
+        EXCEPTION WHEN OTHERS THEN  -- nothing was written: each takes the ordinary path
+            GET STACKED DIAGNOSTICS v_detail = RETURNED_SQLSTATE;
+            go := '{}';
+        END;
+    END IF;
+    -- 6. The answers: the redeemed voucher, its offer and the member's name; the rest take the ordinary path.
+    FOR r IN
+        SELECT s.i::int AS i, x AS vrow, f AS frow, m.name
+          FROM unnest(go) AS s(i)
+          JOIN vouchers x ON x.id = (g_voucher[s.i]).id
+          JOIN offers f ON f.id = x.offer_id
+          JOIN members m ON m.id = x.member_id
+         WHERE (g_hold[s.i]).id IS NOT NULL
+    LOOP
+        o_idx := r.i; o_outcome := 'ok'; o_voucher := r.vrow; o_offer := r.frow; o_member_name := r.name;
+        answered[r.i] := true;
+        RETURN NEXT;
+    END LOOP;
+    FOR i IN 1 .. n LOOP
+        CONTINUE WHEN answered[i];
+        o_idx := i; o_outcome := 'slow'; o_voucher := NULL; o_offer := NULL; o_member_name := NULL;
+        RETURN NEXT;
+    END LOOP;
+END;
+$$
+"""
+
+REDEEM_SIGNATURE = "store_redeem_batch(text[], uuid[], boolean[], timestamptz[], uuid[], uuid[], uuid[], uuid[])"
 SIGNATURE = (
     "jifen_scan_batch(uuid[], int[], uuid[], text[], text[], timestamptz[], text[], boolean[], text[],"
     " timestamptz[], uuid[], uuid[], uuid[], uuid[], uuid[], int, int, bigint)"
@@ -438,9 +648,11 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return  # SQLite: one writer, the one-hop first scan (service/activities/fastpath.py)
     op.execute(SCAN_BATCH)
+    op.execute(REDEEM_BATCH)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    op.execute(f"DROP FUNCTION IF EXISTS {REDEEM_SIGNATURE}")
     op.execute(_previous())
