@@ -39,6 +39,8 @@ from service.store.models import Voucher
 SECRET = "bench-secret-" + "y" * 40
 MEMBERS = 400
 WARMUP_SECONDS = 2
+REDEEM_RATE_MAX = 1500
+"""Redemptions per second the claimed codes must last for (the redemption run is cut to fit them)."""
 
 
 async def _seed(url: str, tmp: Path) -> dict[str, Any]:
@@ -111,9 +113,16 @@ def _backend(url: str, workers: int, args: argparse.Namespace, tmp: Path) -> dic
         out["claims"] = wrk(base, seconds=args.seconds, clients=args.clients, lines=seed["claims"])
         redeems = tmp / "redeems.tsv"
         out["codes"] = asyncio.run(_codes(url, redeems, seed["staff"]))
-        # Each code redeems once; a run longer than the codes last would only add 409s. Redemptions
-        # run about 3x as fast as claims, so the run is cut to what the codes should last.
-        seconds = max(1.0, min(args.seconds, out["codes"] / max(3 * out["claims"]["per_s"], 1.0)))
+        # Each code redeems once; a run longer than the codes last would only add 409s. More codes are
+        # claimed (not measured) until they last the whole run at REDEEM_RATE_MAX.
+        need = int(REDEEM_RATE_MAX * args.seconds)
+        for _ in range(10):
+            if out["codes"] >= need:
+                break
+            gap = (need - out["codes"]) / max(out["claims"]["per_s"], 50.0)
+            wrk(base, seconds=min(60.0, gap + 1), clients=args.clients, lines=seed["claims"])
+            out["codes"] = asyncio.run(_codes(url, redeems, seed["staff"]))
+        seconds = max(1.0, min(args.seconds, out["codes"] / REDEEM_RATE_MAX))
         out["redeems"] = _ok_rate(wrk(base, seconds=seconds, clients=args.clients, lines=redeems), seconds)
         out["orders"] = wrk(base, seconds=args.seconds, clients=args.clients, lines=seed["orders"])
         out["rss"] = worker_rss_mb(proc)

@@ -13,8 +13,11 @@ pays the commit (the WAL flush) once instead of each redemption paying it behind
 order likewise holds its product's row). Each call keeps its own subtransaction (the function's
 EXCEPTION block): a refused one answers ``slow`` with nothing written and never fails the others; if
 the statement fails as a whole, nothing is written and every request of the batch takes the ordinary
-path. Batches of one kind run one at a time across the workers (a transaction-level advisory lock):
-side by side, two batches taking members' accounts and the shop's in different orders deadlocked."""
+path. A redemption batch is one call of ``store_redeem_batch`` (migration 0015): it locks the vouchers,
+their holds and every account it posts to in one order up front and writes one statement per table, so
+batches of two workers run side by side. Order batches run one at a time across the workers (a
+transaction-level advisory lock): side by side, two batches taking members' accounts and the product
+in different orders deadlocked."""
 
 from __future__ import annotations
 
@@ -79,13 +82,18 @@ _RESERVE_BATCH_SQL = (
 )
 
 
+_ONE_AT_A_TIME = {_RESERVE_BATCH_SQL}
+"""Batched statements that run one at a time across the workers (see ``_Statement._run``). A redemption
+batch (``store_redeem_batch``) locks everything it needs in one order up front, so two run side by side."""
+
+
 class _Statement:
     """One batched statement of a store function: the calls of a batch as arrays, one commit."""
 
     def __init__(self, engine: AsyncEngine, sql: str) -> None:
         self.engine = engine
         self.sql = sql
-        self.lock_key = zlib.crc32(sql.encode())
+        self.lock_key = zlib.crc32(sql.encode()) if sql in _ONE_AT_A_TIME else None
 
     async def run(self, calls: list[tuple[Any, ...]]) -> list[Any]:
         try:
@@ -99,13 +107,16 @@ class _Statement:
             raw = await conn.get_raw_connection()
             driver: Any = raw.driver_connection  # asyncpg.Connection
             columns = [list(column) for column in zip(*calls, strict=True)]
-            # One batch of a kind at a time across the workers: the calls of a batch take their row
-            # locks one after another (a member's account, then the shop's), so two batches side by side
-            # could each hold what the other needs next (a deadlock: one second, then the whole batch
-            # on the ordinary path). They queue on the shop's or the product's row anyway.
-            async with driver.transaction():
-                await driver.execute("SELECT pg_advisory_xact_lock($1)", self.lock_key)
+            if self.lock_key is None:  # one statement in autocommit: one round trip, one commit
                 rows = await driver.fetch(self.sql, *columns)
+            else:
+                # One batch of a kind at a time across the workers: the calls of an order batch take
+                # their row locks one after another (a member's account, the product's), so two batches
+                # side by side could each hold what the other needs next (a deadlock: one second, then
+                # the whole batch on the ordinary path). They queue on the product's row anyway.
+                async with driver.transaction():
+                    await driver.execute("SELECT pg_advisory_xact_lock($1)", self.lock_key)
+                    rows = await driver.fetch(self.sql, *columns)
         answers: list[Any] = [None] * len(calls)
         for row in rows:
             answers[row["n"] - 1] = row
