@@ -220,14 +220,15 @@ async def scan(engine: AsyncEngine, item: Scan) -> Scanned | None:
     return await batcher.submit(item)
 
 
-# ---------------------------------------------------------------- SQLite: a first scan in one hop
+# ---------------------------------------------------------------- SQLite: first scans, one hop per batch
 #
-# SQLite has one writer (one pooled connection), so there is nothing to batch: a first scan runs
-# BEGIN IMMEDIATE, the same re-checks as ``jifen_scan_batch`` (token version, role, the activity row
-# unchanged since the worker read it) and the attendance insert in ONE hop to aiosqlite's thread,
-# then COMMIT, instead of a thread round trip per statement through the ORM. Check-outs and
-# everything else take the ordinary path (``None``). Values are stored as SQLAlchemy stores them
-# (uuids as 32 hex digits, UTC times as text, booleans as 0/1).
+# SQLite has one writer (one pooled connection). The first scans that arrive while one batch is in the
+# database go together as the next (group commit, as on PostgreSQL): ONE hop to aiosqlite's thread runs
+# BEGIN IMMEDIATE, per scan the same re-checks as ``jifen_scan_batch`` (token version, role, the
+# activity row unchanged since the worker read it) and the attendance insert, then one COMMIT, instead
+# of a thread round trip per statement through the ORM. Check-outs and everything else take the
+# ordinary path (``None``). Values are stored as SQLAlchemy stores them (uuids as 32 hex digits, UTC
+# times as text, booleans as 0/1).
 
 _SQLITE_ACTIVITY = (
     "SELECT " + ", ".join(c.name for c in Activity.__table__.columns) + " FROM activities WHERE id = ?"
@@ -264,44 +265,57 @@ async def _load_sqlite(engine: AsyncEngine, activity_id: uuid.UUID) -> tuple[Act
     return Activity(**dict(typed._mapping)), tuple(stored) if stored is not None else None
 
 
-def _scan_sqlite_sync(
+def _scan_sqlite_one(
     sq: sqlite3.Connection, item: Scan, activity_row: tuple[Any, ...], att_id: uuid.UUID
 ) -> Any:
+    """One first scan inside the batch's transaction: its row inserted, or nothing written."""
+    member = sq.execute(
+        "SELECT token_version, name, phone, is_platform_admin FROM members WHERE id = ?",
+        (item.member_id.hex,),
+    ).fetchone()
+    if member is None or member[0] != item.token_version:
+        return None
+    now_row = sq.execute(_SQLITE_ACTIVITY, (item.activity_id.hex,)).fetchone()
+    if now_row is None or tuple(now_row) != activity_row:
+        return "stale"
+    community, created_by = activity_row[_COMMUNITY], activity_row[_CREATED_BY]
+    roles = {
+        r[0]
+        for r in sq.execute(
+            "SELECT role FROM memberships WHERE community_id = ? AND member_id = ?",
+            (community, item.member_id.hex),
+        )
+    }
+    admin = bool(member[3])
+    if not (admin or "member" in roles or "admin" in roles):
+        return None
+    organizes = admin or created_by == item.member_id.hex or bool(roles & {"organizer", "admin"})
+    inserted = sq.execute(
+        _SQLITE_INSERT,
+        (att_id.hex, community, item.activity_id.hex, item.member_id.hex, item.evidence,
+         _stamp(item.moment), item.device_id, int(organizes), _stamp(item.now)),
+    ).rowcount  # fmt: skip
+    if inserted != 1:
+        return None
+    return member, uuid.UUID(community), organizes
+
+
+def _scan_sqlite_batch(sq: sqlite3.Connection, batch: list[tuple[Scan, uuid.UUID]]) -> list[Any]:
+    """The first scans of a batch in ONE write transaction (group commit). Each scan's only write is a
+    single INSERT, atomic on its own, so a scan that fails leaves nothing and never fails the others."""
     sq.execute("BEGIN IMMEDIATE")
-    done = False
     try:
-        member = sq.execute(
-            "SELECT token_version, name, phone, is_platform_admin FROM members WHERE id = ?",
-            (item.member_id.hex,),
-        ).fetchone()
-        if member is None or member[0] != item.token_version:
-            return None
-        now_row = sq.execute(_SQLITE_ACTIVITY, (item.activity_id.hex,)).fetchone()
-        if now_row is None or tuple(now_row) != activity_row:
-            return "stale"
-        community, created_by = activity_row[_COMMUNITY], activity_row[_CREATED_BY]
-        roles = {
-            r[0]
-            for r in sq.execute(
-                "SELECT role FROM memberships WHERE community_id = ? AND member_id = ?",
-                (community, item.member_id.hex),
-            )
-        }
-        admin = bool(member[3])
-        if not (admin or "member" in roles or "admin" in roles):
-            return None
-        organizes = admin or created_by == item.member_id.hex or bool(roles & {"organizer", "admin"})
-        inserted = sq.execute(
-            _SQLITE_INSERT,
-            (att_id.hex, community, item.activity_id.hex, item.member_id.hex, item.evidence,
-             _stamp(item.moment), item.device_id, int(organizes), _stamp(item.now)),
-        ).rowcount  # fmt: skip
-        if inserted != 1:
-            return None
-        done = True
-        return member, uuid.UUID(community), organizes
-    finally:
-        sq.execute("COMMIT" if done else "ROLLBACK")
+        out: list[Any] = []
+        for item, att_id in batch:
+            try:
+                out.append(_scan_sqlite_one(sq, item, item.fingerprint, att_id))
+            except sqlite3.Error:
+                out.append(None)  # the ordinary path decides (and gives a refusal its code)
+        sq.execute("COMMIT")
+        return out
+    except BaseException:
+        sq.execute("ROLLBACK")
+        raise
 
 
 _COLUMN_NAMES = [c.name for c in Activity.__table__.columns]
@@ -309,11 +323,26 @@ _COMMUNITY = _COLUMN_NAMES.index("community_id")
 _CREATED_BY = _COLUMN_NAMES.index("created_by")
 
 
+_sqlite_batchers: dict[Hashable, GroupCommit[tuple[Scan, uuid.UUID], Any]] = {}
+
+
+async def _send_sqlite(engine: AsyncEngine, batch: list[tuple[Scan, uuid.UUID]]) -> list[Any]:
+    answers: list[Any] = await _sqlite_hop(engine, _scan_sqlite_batch, batch)
+    STATS["batches"] += 1
+    STATS["largest"] = max(STATS["largest"], len(batch))
+    return answers
+
+
 async def _scan_sqlite(engine: AsyncEngine, item: Scan) -> Scanned | None:
     if not item.plain or item.fingerprint is None:
         return None
     att_id = new_id()
-    got = await _sqlite_hop(engine, _scan_sqlite_sync, item, item.fingerprint, att_id)
+    batcher = group_commit(
+        _sqlite_batchers,
+        engine,
+        lambda: GroupCommit(partial(_send_sqlite, engine), batch_max=BATCH_MAX, drains=1, owner=engine),
+    )
+    got = await batcher.submit((item, att_id))
     if got == "stale":
         forget_activity(item.activity_id)
         return None
