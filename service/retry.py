@@ -107,8 +107,8 @@ def mark_retryable(scope: Any, exc: BaseException) -> bool:
     return False
 
 
-NO_TRANSACTION_PATHS = ("/healthz", "/static/", "/favicon.ico")
-"""Paths that never write (liveness, static files): served without buffering or a retry loop."""
+NO_TRANSACTION_PATHS = ("/healthz", "/readyz", "/static/", "/favicon.ico")
+"""Paths that never write (liveness, readiness, static files): served without buffering or a retry loop."""
 
 
 class RetryMiddleware:
