@@ -278,8 +278,8 @@ def main() -> int:
                     f"(target >= 0.25, p99 <= 100 ms)"
                 )
                 notes.append(
-                    f"postgres: healthz / hello world = {res['healthz']['per_s'] / res['hello']['per_s']:.2f} "
-                    "(target >= 0.6)"
+                    f"postgres: healthz / hello world = {res['healthz']['per_s'] / res['hello']['per_s']:.2f}, "
+                    f"readyz / hello world = {res['readyz']['per_s'] / res['hello']['per_s']:.2f} (target >= 0.6)"
                 )
             finally:
                 for db in (app_db, scratch):
@@ -288,7 +288,7 @@ def main() -> int:
     batching = (
         "off (ordinary path)"
         if args.no_batch
-        else "on (PostgreSQL: jifen_scan_batch; SQLite: one-hop first scan)"
+        else "on (PostgreSQL: jifen_scan_batch; SQLite: first scans in group commit)"
     )
     print(
         f"\nscan={args.scan} batching={batching} clients={args.clients} seconds={args.seconds}"
