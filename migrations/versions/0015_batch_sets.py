@@ -422,7 +422,8 @@ REDEEM_BATCH = """
 CREATE OR REPLACE FUNCTION store_redeem_batch(
     p_code text[], p_actor uuid[], p_admin boolean[], p_now timestamptz[], p_transfer uuid[],
     p_debit_entry uuid[], p_credit_entry uuid[], p_lot uuid[]
-) RETURNS TABLE (o_idx int, o_outcome text, o_voucher vouchers, o_offer offers, o_member_name text)
+) RETURNS TABLE (o_idx int, o_outcome text, o_voucher vouchers, o_offer offers, o_member_name text,
+                 o_shop_name text)
 LANGUAGE plpgsql AS $$
 DECLARE
     n int := coalesce(array_length(p_code, 1), 0);
@@ -604,28 +605,229 @@ BEGIN
             go := '{}';
         END;
     END IF;
-    -- 6. The answers: the redeemed voucher, its offer and the member's name; the rest take the ordinary path.
+    -- 6. The answers: the redeemed voucher, its offer, the member's and the shop's names; the rest take the ordinary path.
     FOR r IN
-        SELECT s.i::int AS i, x AS vrow, f AS frow, m.name
+        SELECT s.i::int AS i, x AS vrow, f AS frow, m.name, p.name AS shop
           FROM unnest(go) AS s(i)
           JOIN vouchers x ON x.id = (g_voucher[s.i]).id
           JOIN offers f ON f.id = x.offer_id
           JOIN members m ON m.id = x.member_id
+          LEFT JOIN partners p ON p.id = x.partner_id
          WHERE (g_hold[s.i]).id IS NOT NULL
     LOOP
         o_idx := r.i; o_outcome := 'ok'; o_voucher := r.vrow; o_offer := r.frow; o_member_name := r.name;
+        o_shop_name := r.shop;
         answered[r.i] := true;
         RETURN NEXT;
     END LOOP;
     FOR i IN 1 .. n LOOP
         CONTINUE WHEN answered[i];
         o_idx := i; o_outcome := 'slow'; o_voucher := NULL; o_offer := NULL; o_member_name := NULL;
+        o_shop_name := NULL;
         RETURN NEXT;
     END LOOP;
 END;
 $$
 """
 
+RESERVE_BATCH = """
+CREATE OR REPLACE FUNCTION store_reserve_batch(
+    p_product uuid[], p_actor uuid[], p_admin boolean[], p_quantity int[], p_quantity_max int[],
+    p_now timestamptz[], p_order uuid[], p_code text[], p_hold uuid[], p_days_default int[],
+    p_grace interval[], p_hold_max interval[]
+) RETURNS TABLE (o_idx int, o_outcome text, o_order orders, o_product_name text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    n int := coalesce(array_length(p_product, 1), 0);
+    r record;
+    i int;
+    kp int;
+    ku int;
+    ka int;
+    answered boolean[];
+    cand int[] := '{}';
+    s_src uuid[]; s_dst uuid[]; s_comm uuid[]; s_name text[]; s_days int[]; s_zone text[];
+    prod uuid[] := '{}'; prod_stock bigint[] := '{}'; prod_price bigint[] := '{}'; prod_limit int[] := '{}';
+    prod_active boolean[] := '{}'; prod_take bigint[] := '{}';
+    used_key text[] := '{}'; used_qty bigint[] := '{}';
+    acc uuid[] := '{}'; acc_free bigint[] := '{}'; acc_add bigint[] := '{}'; acc_n bigint[] := '{}';
+    ok int[] := '{}';
+    h_id uuid[] := '{}'; h_comm uuid[] := '{}'; h_src uuid[] := '{}'; h_dst uuid[] := '{}';
+    h_points bigint[] := '{}'; h_expires timestamptz[] := '{}'; h_memo text[] := '{}'; h_ref text[] := '{}';
+    h_actor uuid[] := '{}'; h_key text[] := '{}'; h_chash text[] := '{}'; h_now timestamptz[] := '{}';
+    w_id uuid[] := '{}'; w_comm uuid[] := '{}'; w_product uuid[] := '{}'; w_member uuid[] := '{}';
+    w_quantity int[] := '{}'; w_points bigint[] := '{}'; w_code text[] := '{}'; w_hold uuid[] := '{}';
+    w_expires timestamptz[] := '{}'; w_now timestamptz[] := '{}';
+    done orders[] := '{}';
+    v_used bigint;
+    v_expires timestamptz;
+    v_hold_expires timestamptz;
+    v_total bigint;
+    v_memo text;
+    v_legs text;
+    v_chash text;
+    v_row orders;
+BEGIN
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    answered := array_fill(false, ARRAY[n]);
+    -- 1. Per order, one query: the product (on sale, a quantity in range), the caller's role in its
+    --    community, the member's and the store's accounts, the shop's order days and time zone.
+    FOR r IN
+        SELECT s.i::int AS i, pr.community_id AS comm, pr.name,
+               coalesce(pr.active AND (pr.available_from IS NULL OR pr.available_from <= s.now)
+                   AND (pr.available_until IS NULL OR pr.available_until > s.now)
+                   AND s.q BETWEEN 1 AND s.qmax
+                   AND (s.admin OR EXISTS (
+                       SELECT 1 FROM memberships m WHERE m.community_id = pr.community_id
+                          AND m.member_id = s.actor AND m.role IN ('member', 'admin'))), false) AS fine,
+               (SELECT a.id FROM ledger_accounts a
+                 WHERE a.community_id = pr.community_id AND a.owner_key = 'member:' || s.actor::text) AS src,
+               (SELECT a.id FROM ledger_accounts a
+                 WHERE a.community_id = pr.community_id AND a.owner_key = 'store') AS dst,
+               (SELECT st.order_days FROM store_settings st WHERE st.community_id = pr.community_id) AS days,
+               (SELECT c.timezone FROM communities c WHERE c.id = pr.community_id) AS zone
+          FROM unnest(p_product, p_actor, p_admin, p_quantity, p_quantity_max, p_now)
+               WITH ORDINALITY AS s(pid, actor, admin, q, qmax, now, i)
+          LEFT JOIN products pr ON pr.id = s.pid
+    LOOP
+        CONTINUE WHEN NOT r.fine OR r.src IS NULL OR r.dst IS NULL;  -- the ordinary path gives the code
+        s_src[r.i] := r.src; s_dst[r.i] := r.dst; s_comm[r.i] := r.comm; s_name[r.i] := r.name;
+        s_days[r.i] := r.days; s_zone[r.i] := coalesce(r.zone, 'Asia/Shanghai');
+        cand := cand || r.i;
+    END LOOP;
+    -- 2. The products, locked in id order (the ordinary path's conditional UPDATE takes the same lock).
+    FOR r IN
+        SELECT pr.id, pr.stock, pr.points, pr.limit_per_member, pr.active FROM products pr
+         WHERE pr.id = ANY(ARRAY(SELECT p_product[c] FROM unnest(cand) AS c))
+         ORDER BY pr.id
+           FOR NO KEY UPDATE
+    LOOP
+        prod := prod || r.id; prod_stock := prod_stock || r.stock::bigint; prod_price := prod_price || r.points::bigint;
+        prod_limit := prod_limit || r.limit_per_member; prod_active := prod_active || r.active;
+        prod_take := prod_take || 0::bigint;
+    END LOOP;
+    -- 3. What each member ordered of a limited product this month (in the community's time zone).
+    FOR r IN
+        WITH pairs AS (
+            SELECT p_actor[c] AS member, p_product[c] AS product, min(s_zone[c]) AS zone, min(p_now[c]) AS now
+              FROM unnest(cand) AS c
+             WHERE prod_limit[array_position(prod, p_product[c])] IS NOT NULL
+             GROUP BY 1, 2)
+        SELECT pairs.member, pairs.product, coalesce(sum(x.quantity), 0) AS q
+          FROM pairs JOIN orders x ON x.member_id = pairs.member AND x.product_id = pairs.product
+         WHERE x.status IN ('reserved', 'fulfilled')
+           AND x.created_at >= (date_trunc('month', pairs.now AT TIME ZONE pairs.zone) AT TIME ZONE pairs.zone)
+         GROUP BY 1, 2
+    LOOP
+        used_key := used_key || (r.member::text || r.product::text); used_qty := used_qty || r.q::bigint;
+    END LOOP;
+    -- 4. The members' accounts, locked in id order (after the products, as on the ordinary path).
+    FOR r IN
+        SELECT a.id, a.balance - a.held AS free FROM ledger_accounts a
+         WHERE a.id = ANY(ARRAY(SELECT s_src[c] FROM unnest(cand) AS c))
+         ORDER BY a.id
+           FOR NO KEY UPDATE
+    LOOP
+        acc := acc || r.id; acc_free := acc_free || r.free; acc_add := acc_add || 0::bigint;
+        acc_n := acc_n || 0::bigint;
+    END LOOP;
+    -- 5. Each order in arrival order, against what the batch took before it: stock, the monthly
+    --    limit, the hold's lifetime, the member's free points. A refused one takes nothing.
+    FOREACH i IN ARRAY cand LOOP
+        kp := array_position(prod, p_product[i]);
+        CONTINUE WHEN kp IS NULL OR NOT prod_active[kp] OR prod_stock[kp] - prod_take[kp] < p_quantity[i];
+        ku := array_position(used_key, p_actor[i]::text || p_product[i]::text);
+        IF prod_limit[kp] IS NOT NULL THEN
+            v_used := CASE WHEN ku IS NULL THEN 0 ELSE used_qty[ku] END;
+            CONTINUE WHEN v_used + p_quantity[i] > prod_limit[kp];
+        END IF;
+        v_expires := p_now[i] + make_interval(days => coalesce(nullif(s_days[i], 0), p_days_default[i]));
+        v_hold_expires := v_expires + p_grace[i];
+        CONTINUE WHEN v_hold_expires > p_now[i] + p_hold_max[i];
+        v_total := prod_price[kp] * p_quantity[i];
+        ka := array_position(acc, s_src[i]);
+        CONTINUE WHEN v_total <= 0 OR ka IS NULL OR acc_free[ka] - acc_add[ka] < v_total;
+        prod_take[kp] := prod_take[kp] + p_quantity[i];
+        IF ku IS NULL THEN
+            used_key := used_key || (p_actor[i]::text || p_product[i]::text); used_qty := used_qty || p_quantity[i]::bigint;
+        ELSE
+            used_qty[ku] := used_qty[ku] + p_quantity[i];
+        END IF;
+        acc_add[ka] := acc_add[ka] + v_total;
+        acc_n[ka] := acc_n[ka] + 1;
+        v_memo := regexp_replace(left(s_name[i] || ' x' || p_quantity[i]::text, 200),
+                                 '^[[:space:]]+|[[:space:]]+$', '', 'g');
+        IF s_src[i]::text COLLATE "C" < s_dst[i]::text COLLATE "C" THEN
+            v_legs := '[["' || s_src[i]::text || '", ' || (-v_total)::text || '], ["' || s_dst[i]::text || '", '
+                      || v_total::text || ']]';
+        ELSE
+            v_legs := '[["' || s_dst[i]::text || '", ' || v_total::text || '], ["' || s_src[i]::text || '", '
+                      || (-v_total)::text || ']]';
+        END IF;
+        -- rules.content_hash("hold", ...) as points.hold computes it for reserve_order
+        v_chash := encode(sha256(convert_to(
+            '{"code": "order", "extra": "", "legs": ' || v_legs || ', "memo": ' || to_json(v_memo)::text
+            || ', "op": "hold", "ref_id": "' || p_order[i]::text || '", "ref_type": "order"}', 'UTF8')), 'hex');
+        h_id := h_id || p_hold[i]; h_comm := h_comm || s_comm[i]; h_src := h_src || s_src[i];
+        h_dst := h_dst || s_dst[i]; h_points := h_points || v_total; h_expires := h_expires || v_hold_expires;
+        h_memo := h_memo || v_memo; h_ref := h_ref || p_order[i]::text; h_actor := h_actor || p_actor[i];
+        h_key := h_key || ('order:' || p_order[i]::text); h_chash := h_chash || v_chash; h_now := h_now || p_now[i];
+        w_id := w_id || p_order[i]; w_comm := w_comm || s_comm[i]; w_product := w_product || p_product[i];
+        w_member := w_member || p_actor[i]; w_quantity := w_quantity || p_quantity[i];
+        w_points := w_points || v_total; w_code := w_code || p_code[i]; w_hold := w_hold || p_hold[i];
+        w_expires := w_expires || v_expires; w_now := w_now || p_now[i];
+        ok := ok || i;
+    END LOOP;
+    -- 6. The writes, one statement per table, all or nothing.
+    IF cardinality(ok) > 0 THEN
+        BEGIN
+            UPDATE products pr SET stock = pr.stock - u.take
+              FROM unnest(prod, prod_take) AS u(id, take) WHERE pr.id = u.id AND u.take > 0;
+            INSERT INTO ledger_holds (id, community_id, account_id, payee_account_id, points, status, expires_at,
+                                      code, memo, ref_type, ref_id, actor_id, idempotency_key, content_hash,
+                                      transfer_id, resolved_at, reason, created_at)
+            SELECT h.id, h.comm, h.src, h.dst, h.points, 'pending', h.expires, 'order', h.memo, 'order', h.ref,
+                   h.actor, h.key, h.chash, NULL, NULL, '', h.now
+              FROM unnest(h_id, h_comm, h_src, h_dst, h_points, h_expires, h_memo, h_ref, h_actor, h_key,
+                          h_chash, h_now) AS h(id, comm, src, dst, points, expires, memo, ref, actor, key, chash, now);
+            UPDATE ledger_accounts a SET held = a.held + u.add, version = a.version + u.n
+              FROM unnest(acc, acc_add, acc_n) AS u(id, add, n) WHERE a.id = u.id AND u.n > 0;
+            FOR r IN
+                INSERT INTO orders (id, community_id, product_id, member_id, quantity, points, status, pickup_code,
+                                    hold_id, expires_at, closed_at, closed_by, created_at)
+                SELECT w.id, w.comm, w.product, w.member, w.quantity, w.points, 'reserved', w.code, w.hold,
+                       w.expires, NULL, NULL, w.now
+                  FROM unnest(w_id, w_comm, w_product, w_member, w_quantity, w_points, w_code, w_hold, w_expires,
+                              w_now) AS w(id, comm, product, member, quantity, points, code, hold, expires, now)
+                RETURNING orders AS row
+            LOOP
+                done := done || r.row;
+            END LOOP;
+        EXCEPTION WHEN OTHERS THEN  -- nothing was written (a pickup code taken meanwhile...): ordinary path
+            done := '{}';
+        END;
+    END IF;
+    FOREACH v_row IN ARRAY done LOOP
+        i := array_position(p_order, v_row.id);
+        o_idx := i; o_outcome := 'ok'; o_order := v_row; o_product_name := s_name[i];
+        answered[i] := true;
+        RETURN NEXT;
+    END LOOP;
+    FOR i IN 1 .. n LOOP
+        CONTINUE WHEN answered[i];
+        o_idx := i; o_outcome := 'slow'; o_order := NULL; o_product_name := NULL;
+        RETURN NEXT;
+    END LOOP;
+END;
+$$
+"""
+
+RESERVE_SIGNATURE = (
+    "store_reserve_batch(uuid[], uuid[], boolean[], int[], int[], timestamptz[], uuid[], text[], uuid[], int[],"
+    " interval[], interval[])"
+)
 REDEEM_SIGNATURE = "store_redeem_batch(text[], uuid[], boolean[], timestamptz[], uuid[], uuid[], uuid[], uuid[])"
 SIGNATURE = (
     "jifen_scan_batch(uuid[], int[], uuid[], text[], text[], timestamptz[], text[], boolean[], text[],"
@@ -649,10 +851,12 @@ def upgrade() -> None:
         return  # SQLite: one writer, the one-hop first scan (service/activities/fastpath.py)
     op.execute(SCAN_BATCH)
     op.execute(REDEEM_BATCH)
+    op.execute(RESERVE_BATCH)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(f"DROP FUNCTION IF EXISTS {REDEEM_SIGNATURE}")
+    op.execute(f"DROP FUNCTION IF EXISTS {RESERVE_SIGNATURE}")
     op.execute(_previous())

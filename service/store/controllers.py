@@ -302,7 +302,7 @@ class OrderController(Controller):
         description="Accepts Idempotency-Key.",
         responses={
             201: ResponseSpec(data_container=OrderOut, description="The reserved order"),
-            **errors_of(idempotent, service.reserve_order, IdempotencyConflict),
+            **errors_of(idempotent, service.reserve, IdempotencyConflict),
         },
     )
     async def reserve(
@@ -314,9 +314,8 @@ class OrderController(Controller):
         data: OrderIn,
     ) -> Response[bytes]:
         async def work() -> tuple[int, OrderOut]:
-            order = await service.reserve_order(db, actor, data.product_id, data.quantity)
-            product = await views.get_product(db, order.product_id)
-            return 201, order_out(order, product.name, settings)
+            done = await service.reserve(db, actor, data.product_id, data.quantity)
+            return 201, order_out(done.order, done.product_name, settings)
 
         return await idempotent(request, db, actor, work)
 
@@ -489,7 +488,9 @@ class OfferController(Controller):
         async def work() -> tuple[int, RedeemOut]:
             r = await service.redeem_voucher(db, actor, data.code)
             v = r.voucher
-            shop = (await partner_names(db, [v.partner_id])).get(v.partner_id, "")
+            shop = r.shop_name
+            if shop is None:
+                shop = (await partner_names(db, [v.partner_id])).get(v.partner_id, "")
             return 200, RedeemOut(
                 status="redeemed",
                 id=v.id,

@@ -1,29 +1,27 @@
-"""The PostgreSQL fast path of a voucher redemption: one database call (``store_redeem_voucher``,
-migration 0014) instead of about ten round trips. It answers only the plain success; anything else
-(``None``) runs the ordinary path in service.py, which gives each refusal its code. The call runs on the
-request's connection: inside the request's transaction when one is open (an Idempotency-Key row),
-else on its own (autocommit; the function is one atomic statement).
+"""The PostgreSQL fast paths of a voucher redemption and an order: the plain success in one database
+call instead of about ten round trips. Anything else (``None``) runs the ordinary path in service.py,
+which gives each refusal its code.
 
 Outside a transaction (no Idempotency-Key) the calls of a worker are grouped (group commit, as the
-scans in service/activities/fastpath.py): a drain task sends everything queued as ONE statement that
-calls the function once per request in arrival order (``unnest ... WITH ORDINALITY`` and ``CROSS JOIN
-LATERAL``), in autocommit: one round trip and one commit for the batch. Every redemption of a shop
-posts to the shop's one account, so they queue on its row lock, held until commit: grouped, the batch
-pays the commit (the WAL flush) once instead of each redemption paying it behind the others' (an
-order likewise holds its product's row). Each call keeps its own subtransaction (the function's
-EXCEPTION block): a refused one answers ``slow`` with nothing written and never fails the others; if
-the statement fails as a whole, nothing is written and every request of the batch takes the ordinary
-path. A redemption batch is one call of ``store_redeem_batch`` (migration 0015): it locks the vouchers,
-their holds and every account it posts to in one order up front and writes one statement per table, so
-batches of two workers run side by side. Order batches run one at a time across the workers (a
-transaction-level advisory lock): side by side, two batches taking members' accounts and the product
-in different orders deadlocked."""
+scans in service/activities/fastpath.py): a drain task sends everything queued as ONE call of a batch
+function (migration 0015), in autocommit: one round trip and one commit for the batch.
+``store_redeem_batch`` finds each code's voucher the caller is staff for, locks the vouchers, their
+holds and every account it posts to in one order up front, chains the entries in a loop and writes one
+statement per table; ``store_reserve_batch`` locks the products, then the members' accounts, in id
+order, decides each order in arrival order against what the batch took before it (stock, the monthly
+limit, free points) and writes one statement per table. Each answers one row per call: ``ok`` with the
+rows, or ``slow`` (nothing of that call written; the ordinary path decides). If the batch's writes fail
+as a whole, nothing is written and every call takes the ordinary path. Every redemption of a shop posts
+to the shop's one account and every order of a product takes its row, so batches of two workers queue
+on that row; locking in one order keeps them from deadlocking.
+
+Inside a transaction (an Idempotency-Key row) one call of ``store_redeem_voucher``/``store_reserve_order``
+(migration 0014) runs on the request's connection."""
 
 from __future__ import annotations
 
 import os
 import uuid
-import zlib
 from collections.abc import Hashable
 from datetime import timedelta
 from typing import Any
@@ -68,23 +66,15 @@ HOLD_LIFETIME_MAX = timedelta(days=366)
 
 
 _REDEEM_BATCH_SQL = (
-    "SELECT o_idx AS n, o_outcome, o_voucher, o_offer, o_member_name"
+    "SELECT o_idx AS n, o_outcome, o_voucher, o_offer, o_member_name, o_shop_name"
     " FROM store_redeem_batch($1::text[], $2::uuid[], $3::boolean[], $4::timestamptz[], $5::uuid[],"
     " $6::uuid[], $7::uuid[], $8::uuid[])"
 )
 _RESERVE_BATCH_SQL = (
-    "SELECT u.n, r.o_outcome, r.o_order"
-    " FROM unnest($1::uuid[], $2::uuid[], $3::boolean[], $4::int[], $5::int[], $6::timestamptz[],"
-    " $7::uuid[], $8::text[], $9::uuid[], $10::int[], $11::interval[], $12::interval[])"
-    " WITH ORDINALITY AS u(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, n)"
-    " CROSS JOIN LATERAL store_reserve_order(u.a1, u.a2, u.a3, u.a4, u.a5, u.a6, u.a7, u.a8, u.a9, u.a10,"
-    " u.a11, u.a12) AS r ORDER BY u.n"
+    "SELECT o_idx AS n, o_outcome, o_order, o_product_name"
+    " FROM store_reserve_batch($1::uuid[], $2::uuid[], $3::boolean[], $4::int[], $5::int[],"
+    " $6::timestamptz[], $7::uuid[], $8::text[], $9::uuid[], $10::int[], $11::interval[], $12::interval[])"
 )
-
-
-_ONE_AT_A_TIME = {_RESERVE_BATCH_SQL}
-"""Batched statements that run one at a time across the workers (see ``_Statement._run``). A redemption
-batch (``store_redeem_batch``) locks everything it needs in one order up front, so two run side by side."""
 
 
 class _Statement:
@@ -93,7 +83,6 @@ class _Statement:
     def __init__(self, engine: AsyncEngine, sql: str) -> None:
         self.engine = engine
         self.sql = sql
-        self.lock_key = zlib.crc32(sql.encode()) if sql in _ONE_AT_A_TIME else None
 
     async def run(self, calls: list[tuple[Any, ...]]) -> list[Any]:
         try:
@@ -107,16 +96,10 @@ class _Statement:
             raw = await conn.get_raw_connection()
             driver: Any = raw.driver_connection  # asyncpg.Connection
             columns = [list(column) for column in zip(*calls, strict=True)]
-            if self.lock_key is None:  # one statement in autocommit: one round trip, one commit
-                rows = await driver.fetch(self.sql, *columns)
-            else:
-                # One batch of a kind at a time across the workers: the calls of an order batch take
-                # their row locks one after another (a member's account, the product's), so two batches
-                # side by side could each hold what the other needs next (a deadlock: one second, then
-                # the whole batch on the ordinary path). They queue on the product's row anyway.
-                async with driver.transaction():
-                    await driver.execute("SELECT pg_advisory_xact_lock($1)", self.lock_key)
-                    rows = await driver.fetch(self.sql, *columns)
+            # One statement in autocommit: one round trip, one commit. The batch functions lock what they
+            # need in one order up front (products, then accounts, in id order), so the batches of two
+            # workers queue on a shared row instead of deadlocking.
+            rows = await driver.fetch(self.sql, *columns)
         answers: list[Any] = [None] * len(calls)
         for row in rows:
             answers[row["n"] - 1] = row
@@ -158,8 +141,9 @@ def _row(model: Any, record: Any) -> Any:
     return model(**{c.key: record[c.name] for c in model.__table__.columns})
 
 
-async def redeem(db: AsyncSession, actor: Actor, code: str) -> tuple[Voucher, Offer, str] | None:
-    """(voucher, offer, member's name) of a redemption done, or ``None``: take the ordinary path."""
+async def redeem(db: AsyncSession, actor: Actor, code: str) -> tuple[Voucher, Offer, str, str | None] | None:
+    """(voucher, offer, member's name, shop's name when the batch read it) of a redemption done, or
+    ``None``: take the ordinary path."""
     normal = rules.normalise_code(code)
     if normal is None or not ENABLED or not is_postgres(db):
         return None
@@ -178,11 +162,15 @@ async def redeem(db: AsyncSession, actor: Actor, code: str) -> tuple[Voucher, Of
         STATS["slow"] += 1
         return None
     STATS["redeemed"] += 1
-    return _row(Voucher, row["o_voucher"]), _row(Offer, row["o_offer"]), str(row["o_member_name"])
+    shop = row.get("o_shop_name")  # the batch reads it; the single call (in a transaction) does not
+    return _row(Voucher, row["o_voucher"]), _row(Offer, row["o_offer"]), str(row["o_member_name"]), shop
 
 
-async def reserve(db: AsyncSession, actor: Actor, product_id: uuid.UUID, quantity: int) -> Order | None:
-    """The order reserved (stock taken, points held), or ``None``: take the ordinary path."""
+async def reserve(
+    db: AsyncSession, actor: Actor, product_id: uuid.UUID, quantity: int
+) -> tuple[Order, str | None] | None:
+    """The order reserved (stock taken, points held) and the product's name when the batch read it, or
+    ``None``: take the ordinary path."""
     if not ENABLED or not is_postgres(db) or not isinstance(quantity, int):
         return None
     args = (
@@ -205,4 +193,4 @@ async def reserve(db: AsyncSession, actor: Actor, product_id: uuid.UUID, quantit
         return None
     STATS["reserved"] += 1
     order: Order = _row(Order, row["o_order"])
-    return order
+    return order, row.get("o_product_name")  # the batch reads it; the single call does not

@@ -76,6 +76,7 @@ __all__ = [
     "STOCK_MAX",
     "SWEEP_BATCH",
     "Redemption",
+    "Reserved",
     "cancel_order",
     "cancel_voucher",
     "claim_voucher",
@@ -84,6 +85,7 @@ __all__ = [
     "expire_due",
     "pickup_order",
     "redeem_voucher",
+    "reserve",
     "reserve_order",
     "set_product_image",
     "sweep",
@@ -255,6 +257,12 @@ async def _unique_code(db: AsyncSession, column: Any, community_column: Any, com
     raise CodeSpaceExhausted()
 
 
+@dataclass(frozen=True)
+class Reserved:
+    order: Order
+    product_name: str
+
+
 @raises(
     InvalidQuantity,
     ProductUnavailable,
@@ -265,11 +273,13 @@ async def _unique_code(db: AsyncSession, column: Any, community_column: Any, com
     points.hold,
     _unique_code,
 )
-async def reserve_order(db: AsyncSession, actor: Actor, product_id: uuid.UUID, quantity: int) -> Order:
-    """Take the stock, check the monthly limit and hold the points, all in the caller's transaction."""
+async def reserve(db: AsyncSession, actor: Actor, product_id: uuid.UUID, quantity: int) -> Reserved:
+    """Take the stock, check the monthly limit and hold the points, all in the caller's transaction; the
+    order and its product's name (for the answer)."""
     fast = await fastpath.reserve(db, actor, product_id, quantity)  # PostgreSQL: the success in one call
     if fast is not None:
-        return fast
+        order, name = fast
+        return Reserved(order, name if name is not None else (await get_product(db, order.product_id)).name)
     product = await get_product(db, product_id)
     cid = product.community_id
     await accounts.require_role(db, actor, cid, "member")
@@ -336,7 +346,13 @@ async def reserve_order(db: AsyncSession, actor: Actor, product_id: uuid.UUID, q
     db.add(order)
     await db.flush()
     await db.refresh(product)
-    return order
+    return Reserved(order, product.name)
+
+
+@raises(reserve)
+async def reserve_order(db: AsyncSession, actor: Actor, product_id: uuid.UUID, quantity: int) -> Order:
+    """``reserve``, the order alone."""
+    return (await reserve(db, actor, product_id, quantity)).order
 
 
 async def _clerk_order(db: AsyncSession, actor: Actor, code: str) -> Order:
@@ -593,6 +609,8 @@ class Redemption:
     voucher: Voucher
     offer: Offer
     member_name: str
+    shop_name: str | None = None
+    """The partner shop's name when the redemption's batch read it (else the caller looks it up)."""
 
 
 @raises(
@@ -611,7 +629,7 @@ async def redeem_voucher(db: AsyncSession, actor: Actor, code: str) -> Redemptio
     """
     fast = await fastpath.redeem(db, actor, code)  # PostgreSQL: the plain success in one call
     if fast is not None:
-        return Redemption(fast[0], fast[1], mask_name(fast[2]))
+        return Redemption(fast[0], fast[1], mask_name(fast[2]), fast[3])
     voucher = await _staff_voucher(db, actor, code)
     if voucher is None:
         # Another shop's code and an unknown code look the same: staff learn nothing about other shops.

@@ -118,7 +118,7 @@ async def test_a_deadlocked_request_is_run_again_whole_and_counts_once(
 ) -> None:
     """The first attempt writes (hold, stock, idempotency key), then deadlocks: nothing of it stays."""
     pid, _ = await _setup(maker, world)
-    real = store.reserve_order
+    real = store.reserve
     calls = 0
 
     async def flaky(db: AsyncSession, *args: Any, **kwargs: Any) -> Any:
@@ -129,7 +129,7 @@ async def test_a_deadlocked_request_is_run_again_whole_and_counts_once(
             raise _deadlock()
         return order
 
-    monkeypatch.setattr(store, "reserve_order", flaky)
+    monkeypatch.setattr(store, "reserve", flaky)
     h = {**world.h["alice"], "Idempotency-Key": "retry-1"}
     body = {"product_id": str(pid), "quantity": 2}
     first = await client.post("/api/v1/orders", json=body, headers=h)
@@ -148,7 +148,7 @@ async def test_a_request_that_keeps_deadlocking_gives_up_with_a_problem_and_chan
     client: AsyncTestClient[Any], world: World, maker: async_sessionmaker[AsyncSession], monkeypatch: Any
 ) -> None:
     pid, _ = await _setup(maker, world)
-    real = store.reserve_order
+    real = store.reserve
     calls = 0
 
     async def stuck(db: AsyncSession, *args: Any, **kwargs: Any) -> Any:
@@ -157,7 +157,7 @@ async def test_a_request_that_keeps_deadlocking_gives_up_with_a_problem_and_chan
         await real(db, *args, **kwargs)
         raise _deadlock()
 
-    monkeypatch.setattr(store, "reserve_order", stuck)
+    monkeypatch.setattr(store, "reserve", stuck)
     h = {**world.h["alice"], "Idempotency-Key": "retry-2"}
     answer = await client.post("/api/v1/orders", json={"product_id": str(pid), "quantity": 1}, headers=h)
     assert answer.status_code == 500 and answer.json()["code"] == "internal_error"
@@ -173,7 +173,7 @@ async def test_a_commit_that_fails_is_retried_not_acknowledged_unstored(
 ) -> None:
     """The failure comes at COMMIT, after the handler answered 201: the client must not get that 201."""
     pid, _ = await _setup(maker, world)
-    real_commit, real_reserve = AsyncSession.commit, store.reserve_order
+    real_commit, real_reserve = AsyncSession.commit, store.reserve
     armed, failures = False, 0
 
     async def reserve(db: AsyncSession, *args: Any, **kwargs: Any) -> Any:
@@ -188,7 +188,7 @@ async def test_a_commit_that_fails_is_retried_not_acknowledged_unstored(
             raise _deadlock()
         await real_commit(self)
 
-    monkeypatch.setattr(store, "reserve_order", reserve)
+    monkeypatch.setattr(store, "reserve", reserve)
     monkeypatch.setattr(AsyncSession, "commit", commit_once_failing)
     h = {**world.h["alice"], "Idempotency-Key": "commit-1"}
     r = await client.post("/api/v1/orders", json={"product_id": str(pid), "quantity": 3}, headers=h)

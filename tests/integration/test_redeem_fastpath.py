@@ -243,3 +243,42 @@ async def test_concurrent_orders_in_one_batch_past_the_stock_are_refused_with_th
         stock = await db.scalar(select(Product.stock).where(Product.id == uuid.UUID(product["id"])))
         assert stock == 0
         assert (await points.verify(db, world.cid)).ok
+
+
+@pytest.mark.parametrize(
+    ("fund", "limit", "refusal", "reserved"),
+    [(10_000, 4, "limit_reached", 4), (150, None, "insufficient_points", 5)],
+    ids=["monthly-limit", "points"],
+)
+async def test_orders_in_one_batch_count_what_the_batch_took_before_them(
+    client: Any, world: Any, maker: Any, fund: int, limit: int | None, refusal: str, reserved: int
+) -> None:
+    """One member's concurrent orders in one batch: the monthly limit and the free points are checked
+    against the orders before it in the same batch, and the refused ones keep their codes."""
+    await _fund(maker, world, fund)
+    body = {"name": "食用油", "points": 30, "stock": 100, "limit_per_member": limit}
+    r = await client.post(f"/api/v1/communities/{world.cid}/products", json=body, headers=world.h["clerk"])
+    assert r.status_code == 201, r.text
+    pid = uuid.UUID(r.json()["id"])
+    fastpath.RECENT.clear()
+    alice = world.actor("alice")
+
+    async def order() -> tuple[str, Any]:
+        return await _as(maker, lambda db: store.reserve_order(db, alice, pid, 1))
+
+    answers = await _gather_behind_a_lock(
+        maker, "SELECT 1 FROM products WHERE id = :p FOR UPDATE", {"p": pid}, [order() for _ in range(N)]
+    )
+    outcomes = sorted(a[1] if a[0] == "error" else "reserved" for a in answers)
+    assert outcomes == sorted([refusal] * (N - reserved) + ["reserved"] * reserved), outcomes
+    assert any(o.count("ok") > 1 for o in fastpath.RECENT), fastpath.RECENT  # they went as one batch
+
+    async with maker() as db:
+        holds = list(
+            await db.scalars(select(Hold).where(Hold.community_id == world.cid, Hold.code == "order"))
+        )
+        assert len(holds) == reserved and all(h.points == 30 and h.status == "pending" for h in holds)
+        balance = await points.balance(db, world.cid, world.members["alice"].id)
+        assert (balance.available, balance.held) == (fund - 30 * reserved, 30 * reserved)
+        assert await db.scalar(select(Product.stock).where(Product.id == pid)) == 100 - reserved
+        assert (await points.verify(db, world.cid)).ok
