@@ -39,7 +39,7 @@ from service.store.models import Voucher
 SECRET = "bench-secret-" + "y" * 40
 MEMBERS = 400
 WARMUP_SECONDS = 2
-REDEEM_RATE_MAX = 1500
+REDEEM_RATE_MAX = 2500
 """Redemptions per second the claimed codes must last for (the redemption run is cut to fit them)."""
 
 

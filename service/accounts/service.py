@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from service import clock
 from service.accounts.errors import (
@@ -171,13 +171,18 @@ async def actor_for(db: AsyncSession, member_id: uuid.UUID, version: object) -> 
     """The actor of a verified token's member, if the token was not revoked (``token_revoked``)."""
     known = _token_versions.get(member_id)
     if known is None or known[0] < time.monotonic():
-        row = (
-            await db.execute(
-                select(Member.token_version, Member.name, Member.phone, Member.is_platform_admin).where(
-                    Member.id == member_id
-                )
-            )
-        ).first()
+        stmt = select(Member.token_version, Member.name, Member.phone, Member.is_platform_admin).where(
+            Member.id == member_id
+        )
+        bind = db.bind
+        if not db.in_transaction() and isinstance(bind, AsyncEngine):
+            # A read of its own: the request's session stays outside a transaction, so a request without
+            # an Idempotency-Key still takes the batched fast paths (store/fastpath.py), which it could
+            # not from inside an open transaction.
+            async with bind.connect() as conn:
+                row = (await conn.execute(stmt)).first()
+        else:
+            row = (await db.execute(stmt)).first()
         if row is None:
             raise TokenRevoked()
         known = remember_token_version(
