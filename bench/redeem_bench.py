@@ -124,6 +124,7 @@ def _backend(url: str, workers: int, args: argparse.Namespace, tmp: Path) -> dic
             out["codes"] = asyncio.run(_codes(url, redeems, seed["staff"]))
         seconds = max(1.0, min(args.seconds, out["codes"] / REDEEM_RATE_MAX))
         out["redeems"] = _ok_rate(wrk(base, seconds=seconds, clients=args.clients, lines=redeems), seconds)
+        wrk(base, seconds=WARMUP_SECONDS, clients=args.clients, lines=seed["orders"])  # as for the claims
         out["orders"] = wrk(base, seconds=args.seconds, clients=args.clients, lines=seed["orders"])
         out["rss"] = worker_rss_mb(proc)
     finally:

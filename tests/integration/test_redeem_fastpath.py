@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from service.errors import DomainError
 from service.points import rules as ledger_rules
 from service.points import service as points
-from service.points.models import Entry, Hold, Transfer
+from service.points.models import Account, Entry, Hold, Lot, Transfer
 from service.store import fastpath
 from service.store import rules as store_rules
 from service.store import service as store
@@ -281,4 +281,60 @@ async def test_orders_in_one_batch_count_what_the_batch_took_before_them(
         balance = await points.balance(db, world.cid, world.members["alice"].id)
         assert (balance.available, balance.held) == (fund - 30 * reserved, 30 * reserved)
         assert await db.scalar(select(Product.stock).where(Product.id == pid)) == 100 - reserved
+        assert (await points.verify(db, world.cid)).ok
+
+
+async def test_a_batched_redemption_spends_the_soonest_expiring_points_first(
+    client: Any, world: Any, maker: Any
+) -> None:
+    """Points that never expire were earned first, points that expire in 30 days later: a redemption of
+    15 through the batch takes the 10 expiring ones first, then 5 of the others (as ``ledger_post``)."""
+    alice = world.members["alice"].id
+    async with maker() as db:
+        await points.award(
+            db,
+            community_id=world.cid,
+            member_id=alice,
+            points=10,
+            code="manual_award",
+            idempotency_key="keep",
+        )
+        await points.set_policy(db, world.actor("admin"), world.cid, expiry_mode="days", expiry_value=30)
+        await points.award(
+            db,
+            community_id=world.cid,
+            member_id=alice,
+            points=10,
+            code="manual_award",
+            idempotency_key="soon",
+        )
+        await db.commit()
+    offer = (
+        await client.post(
+            f"/api/v1/partners/{world.partner.id}/offers",
+            json={"title": "洗衣粉", "points": 15},
+            headers=world.h["partner"],
+        )
+    ).json()
+    voucher = (await client.post(f"/api/v1/offers/{offer['id']}/vouchers", headers=world.h["alice"])).json()
+    before = dict(fastpath.STATS)
+    r = await client.post(
+        "/api/v1/vouchers/redeem", json={"code": voucher["code"]}, headers=world.h["partner"]
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["offer"]["partner_name"] == "测试商店"  # read by the batch itself
+    assert (
+        fastpath.STATS["redeemed"] == before["redeemed"] + 1 and fastpath.STATS["batches"] > before["batches"]
+    )
+
+    async with maker() as db:
+        lots = list(
+            await db.scalars(
+                select(Lot).join(Account, Account.id == Lot.account_id).where(Account.member_id == alice)
+            )
+        )
+        left = {("expiring" if lot.expires_at is not None else "never"): lot.remaining for lot in lots}
+        assert left == {"expiring": 0, "never": 5}, left
+        balance = await points.balance(db, world.cid, alice)
+        assert (balance.available, balance.held, balance.spent) == (5, 0, 15)
         assert (await points.verify(db, world.cid)).ok
