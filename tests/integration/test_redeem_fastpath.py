@@ -291,23 +291,19 @@ async def test_a_batched_redemption_spends_the_soonest_expiring_points_first(
     15 through the batch takes the 10 expiring ones first, then 5 of the others (as ``ledger_post``)."""
     alice = world.members["alice"].id
     async with maker() as db:
-        await points.award(
-            db,
-            community_id=world.cid,
-            member_id=alice,
-            points=10,
-            code="manual_award",
-            idempotency_key="keep",
-        )
-        await points.set_policy(db, world.actor("admin"), world.cid, expiry_mode="days", expiry_value=30)
-        await points.award(
-            db,
-            community_id=world.cid,
-            member_id=alice,
-            points=10,
-            code="manual_award",
-            idempotency_key="soon",
-        )
+        for key, expiry in (("keep", None), ("soon", 30)):
+            if expiry is not None:
+                await points.set_policy(
+                    db, world.actor("admin"), world.cid, expiry_mode="days", expiry_value=expiry
+                )
+            await points.award(
+                db,
+                community_id=world.cid,
+                member_id=alice,
+                points=10,
+                code="manual_award",
+                idempotency_key=key,
+            )
         await db.commit()
     offer = (
         await client.post(
