@@ -1,4 +1,4 @@
-"""a scan batch in a few set-based statements, on one free issuance shard (PostgreSQL only)
+"""scan, redemption and order batches in a few set-based statements each (PostgreSQL only)
 
 ``jifen_scan_batch`` (migration 0014) ran each scan in two subtransactions of a dozen statements
 (``ledger_post`` per check-out) and locked every issuance shard of the community before any
@@ -25,6 +25,17 @@ Same signature, same answers; what changes is how the work is done:
 
 Lock order: attendances (id order), members' accounts (id order), then a shard that is free (never
 waits); only when all of a community's shards are busy does a batch wait for one.
+
+``store_redeem_batch`` and ``store_reserve_batch`` replace the per-call functions of migration 0014
+inside a batch (``unnest ... CROSS JOIN LATERAL store_redeem_voucher(...)``), which took their locks
+call by call (a member's account, then the shop's) and so needed a cross-worker advisory lock against
+deadlocks. Each now locks what the batch needs in one order up front (vouchers with their holds, then
+every account; or products, then the members' accounts, as the ordinary path does), decides each call
+in arrival order against what the batch took before it (stock, the monthly limit, free points), and
+writes one statement per table: the same rows as ``ledger_post`` / ``ledger_hold`` (hash chains,
+content hashes, lots spent oldest-expiring first by one window ``UPDATE``). Each answers one row per
+call, ``ok`` with the rows (and the shop's or the product's name) or ``slow`` (nothing of it written);
+if the writes fail, nothing of the batch is written and every call takes the ordinary path.
 
 Revision ID: 0015
 Revises: 0014
