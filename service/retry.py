@@ -9,6 +9,11 @@ Lock order (every writer follows it, so concurrent writers queue instead of dead
   4. ledger accounts, several at once in id order (``points.service._lock``), ``FOR NO KEY UPDATE``
      so that rows which merely reference an account (entries, holds) never wait for it
 
+The batch functions (migration 0015) follow it for a whole batch at once: a scan batch locks its
+attendances, then the members' accounts and one issuance shard; a redemption batch its vouchers, their
+holds, then every account; an order batch its products, then the members' accounts, each kind in id
+order.
+
 A writer that needs a row of an earlier kind after a later one takes it first instead (cancelling an
 order locks its product before the order; the expiry job locks every product and offer of its batch
 before any order). PostgreSQL can still pick a deadlock victim where a transaction touches several
