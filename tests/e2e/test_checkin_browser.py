@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +12,7 @@ from service import clock
 from service.accounts import service as accounts
 from service.activities import service as svc
 from tests.support.database import seeded
+from tests.support.qr import read_qr
 from tests.support.world import SECRET, add_person, new_world
 
 pytestmark = pytest.mark.browser
@@ -42,12 +41,6 @@ def scene(database_url: str) -> dict[str, Any]:
     return seeded(database_url, _seed)
 
 
-def decode(png: bytes) -> str:
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-    text, _pts, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    return str(text)
-
-
 def test_kiosk_scan_login_checkin(live_server: str, browser: Any, phone: Any, scene: dict[str, Any]) -> None:
     from playwright.sync_api import expect
 
@@ -62,7 +55,7 @@ def test_kiosk_scan_login_checkin(live_server: str, browser: Any, phone: Any, sc
     # A phone camera retries until it reads a frame; a screenshot taken while the image swaps may not decode.
     url = ""
     for _ in range(10):
-        url = decode(qr.screenshot())
+        url = read_qr(qr.screenshot())
         if url:
             break
         kiosk.wait_for_timeout(300)

@@ -7,8 +7,6 @@ import re
 from datetime import timedelta
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,16 +15,11 @@ from service.accounts import service as accounts
 from service.activities import service as svc
 from service.web.onboarding_pages import CARDS_PER_SHEET
 from tests.support.database import seeded
+from tests.support.qr import read_qr
 from tests.support.world import SECRET, add_person, new_world
 
 pytestmark = pytest.mark.browser
 PASSWORD = "my-own-pass-1"
-
-
-def decode(png: bytes) -> str:
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-    text, _pts, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    return str(text)
 
 
 async def _seed_cards(db: AsyncSession) -> dict[str, Any]:
@@ -64,7 +57,7 @@ def test_a_resident_activates_from_the_printed_card(
     card = sheet.locator("[data-testid=invite-card]", has_text="陈秀红")
     expect(card).to_contain_text("测试社区")
     sheet.screenshot(path="/tmp/jifen-invitations.png", full_page=True)
-    url = decode(card.screenshot())
+    url = read_qr(card.screenshot())
     assert url.startswith(f"{live_server}/join/"), url
     office.close()
 
