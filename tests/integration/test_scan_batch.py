@@ -162,3 +162,59 @@ async def test_organizer_scans_go_pending_and_the_summaries_stay_exact(world: An
         assert (await points.verify(db, world.cid)).ok
         await assert_summary_equals_rebuild(db, non_empty=True)
         await db.rollback()
+
+
+async def test_a_member_twice_in_one_batch_is_checked_out_once_per_attendance(world: Any, maker: Any) -> None:
+    """Two phones of one member scan the same poster at once, and some members check out of two
+    activities at once: each attendance is checked out and posted exactly once; the second scan of the
+    same attendance is refused as on the ordinary path."""
+    members, token = await _setup(maker, world)
+    async with maker() as db:
+        now = clock.now()
+        draft = svc.ActivityDraft(
+            "垃圾分类", now - timedelta(minutes=5), now + timedelta(hours=2), "per_attendance", 4
+        )
+        b = await svc.create_activity(db, world.actor("organizer"), world.cid, draft)
+        token_b = rules.make_token(rules.KIND_POSTER, b.id, b.poster_version, b.secret)
+        await db.commit()
+    both, once = members[:8], members[8:24]
+    assert await _all(maker, [*both, *once], token) == [("checked_in", 0)] * 24
+    fastpath.RECENT.clear()
+    assert await asyncio.gather(*(_scan(maker, m, token_b) for m in both)) == [("checked_in", 0)] * 8
+
+    clock.advance(timedelta(seconds=rules.MIN_STAY_SECONDS + 60))
+    fastpath.RECENT.clear()
+    scans = [(m, token) for m in once] + [(m, token) for m in once] + [(m, token) for m in both]
+    scans += [(m, token_b) for m in both]
+    answers = await asyncio.gather(*(_scan(maker, m, t) for m, t in scans))
+    twice = answers[: 2 * len(once)]
+    for i in range(len(once)):  # each member's two scans of the same poster: one check-out, one refusal
+        assert sorted([twice[i], twice[i + len(once)]]) == [
+            ("checked_out", 6),
+            ("error", "already_checked_out"),
+        ]
+    assert answers[2 * len(once) :] == [("checked_out", 6)] * 8 + [("checked_out", 4)] * 8
+    seen = [o for batch in fastpath.RECENT for o in batch]
+    assert "slow:twice" in seen, list(fastpath.RECENT)  # the batch sent the repeats to the ordinary path
+
+    async with maker() as db:
+        transfers = list(
+            await db.scalars(
+                select(Transfer).where(Transfer.community_id == world.cid, Transfer.code == "checkin")
+            )
+        )
+        assert len(transfers) == len(once) + 2 * len(both)
+        assert len({t.ref_id for t in transfers}) == len(transfers)  # one per attendance
+        balances = dict(
+            (
+                await db.execute(
+                    select(Account.member_id, Account.balance).where(
+                        Account.community_id == world.cid, Account.kind == "member"
+                    )
+                )
+            ).all()
+        )
+        assert all(balances[m.id] == 10 for m in both) and all(balances[m.id] == 6 for m in once)
+        assert (await points.verify(db, world.cid)).ok
+        await assert_summary_equals_rebuild(db, non_empty=True)
+        await db.rollback()
