@@ -488,14 +488,11 @@ class OfferController(Controller):
         async def work() -> tuple[int, RedeemOut]:
             r = await service.redeem_voucher(db, actor, data.code)
             v = r.voucher
-            shop = r.shop_name
-            if shop is None:
-                shop = (await partner_names(db, [v.partner_id])).get(v.partner_id, "")
             return 200, RedeemOut(
                 status="redeemed",
                 id=v.id,
                 points=v.points,
-                offer=offer_out(r.offer, shop),
+                offer=offer_out(r.offer, r.shop_name),
                 member_name=r.member_name,
                 redeemed_at=v.redeemed_at or v.created_at,
             )

@@ -609,8 +609,7 @@ class Redemption:
     voucher: Voucher
     offer: Offer
     member_name: str
-    shop_name: str | None = None
-    """The partner shop's name when the redemption's batch read it (else the caller looks it up)."""
+    shop_name: str
 
 
 @raises(
@@ -629,7 +628,9 @@ async def redeem_voucher(db: AsyncSession, actor: Actor, code: str) -> Redemptio
     """
     fast = await fastpath.redeem(db, actor, code)  # PostgreSQL: the plain success in one call
     if fast is not None:
-        return Redemption(fast[0], fast[1], mask_name(fast[2]), fast[3])
+        redeemed, offer, member, shop = fast  # a batch read the shop's name; a single call did not
+        shop = shop if shop is not None else await _shop_name(db, redeemed.partner_id)
+        return Redemption(redeemed, offer, mask_name(member), shop)
     voucher = await _staff_voucher(db, actor, code)
     if voucher is None:
         # Another shop's code and an unknown code look the same: staff learn nothing about other shops.
@@ -653,7 +654,16 @@ async def redeem_voucher(db: AsyncSession, actor: Actor, code: str) -> Redemptio
         raise VoucherCancelled()
     await points.post_hold(db, voucher.hold_id, actor_id=actor.member_id)
     names = await people.member_names(db, [voucher.member_id], masked=True)
-    return Redemption(voucher, await get_offer(db, voucher.offer_id), names.get(voucher.member_id, ""))
+    return Redemption(
+        voucher,
+        await get_offer(db, voucher.offer_id),
+        names.get(voucher.member_id, ""),
+        await _shop_name(db, voucher.partner_id),
+    )
+
+
+async def _shop_name(db: AsyncSession, partner_id: uuid.UUID) -> str:
+    return (await people.partner_names(db, [partner_id])).get(partner_id, "")
 
 
 async def _close_voucher(
