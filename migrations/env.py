@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
+from service import dbcode
 from service.config import Settings
 from service.db import Base, create_engine
 from service.models import load_all_models
@@ -28,7 +30,27 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        heads = set(ScriptDirectory.from_config(config).get_heads())
+        migration = context.get_context()
+        # Database code (service/dbcode.py) is dropped before any versioned step runs and installed from
+        # the files again at the head revision: a step never meets a function that names its tables.
+        dbcode.sync(connection, before=True, at_head=_nothing_to_run(heads, set(migration.get_current_heads())))
         context.run_migrations()
+        dbcode.sync(connection, before=False, at_head=set(migration.get_current_heads()) == heads)
+
+
+def _nothing_to_run(heads: set[str], current: set[str]) -> bool:
+    """Whether the requested revision is where the database already is (the head)."""
+    if current != heads:
+        return False
+    destination = context.get_revision_argument()
+    if destination in ("head", "heads"):
+        return True
+    try:
+        wanted = {s.revision for s in ScriptDirectory.from_config(config).get_revisions(destination) if s}
+    except Exception:  # a relative step (-1, +2) or an unknown name: something may run
+        return False
+    return wanted == heads
 
 
 async def _run_async() -> None:

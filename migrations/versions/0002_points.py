@@ -1,6 +1,7 @@
 """points ledger: accounts, transfers, entries, lots, holds, policies, manual awards
 
-Written by hand (only this domain's tables). On PostgreSQL a trigger keeps ledger entries append-only.
+Written by hand (only this domain's tables). The trigger that keeps ledger entries append-only lives in
+service/points/sql/ledger.sql (installed by service/dbcode.py).
 
 Revision ID: 0002
 Revises: 0001
@@ -18,20 +19,6 @@ revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-APPEND_ONLY_FUNCTION = """
-CREATE OR REPLACE FUNCTION ledger_entries_append_only() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'ledger entries are append-only (% refused); post a reversing transfer instead', TG_OP
-        USING ERRCODE = 'insufficient_privilege';
-END;
-$$ LANGUAGE plpgsql
-"""
-APPEND_ONLY_TRIGGER = """
-CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries
-FOR EACH ROW EXECUTE FUNCTION ledger_entries_append_only()
-"""
-
 
 def upgrade() -> None:
     op.create_table(
@@ -282,15 +269,9 @@ def upgrade() -> None:
     op.create_index(op.f("ix_ledger_lots_account_id"), "ledger_lots", ["account_id"], unique=False)
     op.create_index("ix_ledger_lots_expires_at", "ledger_lots", ["expires_at"], unique=False)
 
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(APPEND_ONLY_FUNCTION)
-        op.execute(APPEND_ONLY_TRIGGER)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS ledger_entries_append_only ON ledger_entries")
-        op.execute("DROP FUNCTION IF EXISTS ledger_entries_append_only()")
     op.drop_index("ix_ledger_lots_expires_at", table_name="ledger_lots")
     op.drop_index(op.f("ix_ledger_lots_account_id"), table_name="ledger_lots")
     op.drop_table("ledger_lots")

@@ -1,7 +1,7 @@
 """access: the append-only audit log of staff acts
 
-Written by hand (only this change's table). On PostgreSQL a trigger refuses UPDATE and DELETE of audit
-events, as it does for ledger entries.
+Written by hand (only this change's table). The trigger that refuses UPDATE and DELETE of audit events
+lives in service/audit/sql/audit.sql (installed by service/dbcode.py).
 
 Revision ID: 0006
 Revises: 0005
@@ -19,20 +19,6 @@ revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-APPEND_ONLY_FUNCTION = """
-CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'audit events are append-only (% refused)', TG_OP
-        USING ERRCODE = 'insufficient_privilege';
-END;
-$$ LANGUAGE plpgsql
-"""
-APPEND_ONLY_TRIGGER = """
-CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
-FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()
-"""
-
 
 def upgrade() -> None:
     op.create_table(
@@ -55,14 +41,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
     )
     op.create_index("ix_audit_events_community_id_id", "audit_events", ["community_id", "id"], unique=False)
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(APPEND_ONLY_FUNCTION)
-        op.execute(APPEND_ONLY_TRIGGER)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events")
-        op.execute("DROP FUNCTION IF EXISTS audit_events_append_only()")
     op.drop_index("ix_audit_events_community_id_id", table_name="audit_events")
     op.drop_table("audit_events")

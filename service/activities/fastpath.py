@@ -2,7 +2,7 @@
 
 ``check_in_with_login`` (service.py) checks what it can in memory against a per-worker copy of the
 activity (``activity``: its row and fingerprint, read once) and hands the rest to ``scan``, which queues
-the scan; a drain task sends everything queued as ONE call of ``jifen_scan_batch`` (migration 0014) on a
+the scan; a drain task sends everything queued as ONE call of ``jifen_scan_batch`` (service/activities/sql/scan_batch.sql) on a
 connection of its own, in autocommit: one round trip and one commit for the whole batch. While a batch
 is in the database the next one gathers, so under load a batch holds what arrived meanwhile (group
 commit) and alone a scan goes at once. The database re-checks per scan what the worker assumed (token
@@ -15,7 +15,6 @@ Nothing here raises a DomainError. ``scan`` returns ``None`` for "use the ordina
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import uuid
@@ -165,7 +164,7 @@ async def _run(apg: Any, scans: list[Scan]) -> list[Scanned | None]:
         [s.moment for s in scans],
         [s.device_id for s in scans],
         [s.plain for s in scans],
-        [json.dumps(s.memo, ensure_ascii=False) for s in scans],
+        [s.memo for s in scans],
         [s.now for s in scans],
         *([new_id() for _ in range(n)] for _ in range(5)),
         ISSUANCE_SHARDS,

@@ -1,6 +1,6 @@
 """Recompute the report summaries from the raw rows (``jifen reports rebuild``).
 
-The database triggers of migration 0013 keep ``report_member_months``, ``report_member_years`` and
+The database triggers (service/reports/sql/summaries.sql and summaries.sqlite.sql) keep ``report_member_months``, ``report_member_years`` and
 ``report_account_months`` up to date on every write. A rebuild is for what triggers cannot see: a
 community's time zone changed (its rows move between local months), rows restored by hand with the
 triggers disabled, or a doubt to settle. It runs in one transaction; on PostgreSQL it first takes
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db import is_postgres
 
-__all__ = ["SUMMARY_TABLES", "rebuild"]
+__all__ = ["SUMMARY_TABLES", "fill_statements", "rebuild"]
 
 SUMMARY_TABLES = ("report_member_months", "report_member_years", "report_account_months")
 
@@ -42,7 +42,9 @@ GROUP BY e.account_id, e.community_id, {month_entry}""",
 )
 
 
-def _statements(postgres: bool) -> list[str]:
+def fill_statements(postgres: bool) -> list[str]:
+    """The statements that fill the (empty) summaries from the raw rows: the rebuild's, and migration
+    0013's backfill."""
     month, year = (_PG_MONTH, _PG_YEAR) if postgres else (_SQLITE_MONTH, _SQLITE_YEAR)
     return [
         s.format(
@@ -62,7 +64,7 @@ async def rebuild(db: AsyncSession) -> dict[str, int]:
         await db.execute(text("LOCK TABLE attendances, ledger_entries IN SHARE MODE"))
     for table in SUMMARY_TABLES:
         await db.execute(text(f"DELETE FROM {table}"))
-    for statement in _statements(postgres):
+    for statement in fill_statements(postgres):
         await db.execute(text(statement))
     if postgres:
         for table in SUMMARY_TABLES:

@@ -4,7 +4,7 @@ which gives each refusal its code.
 
 Outside a transaction (no Idempotency-Key) the calls of a worker are grouped (group commit, as the
 scans in service/activities/fastpath.py): a drain task sends everything queued as ONE call of a batch
-function (migration 0015), in autocommit: one round trip and one commit for the batch.
+function (service/store/sql/batches.sql), in autocommit: one round trip and one commit for the batch.
 ``store_redeem_batch`` finds each code's voucher the caller is staff for, locks the vouchers, their
 holds and every account it posts to in one order up front, chains the entries in a loop and writes one
 statement per table; ``store_reserve_batch`` locks the products, then the members' accounts, in id
@@ -15,8 +15,8 @@ as a whole, nothing is written and every call takes the ordinary path. Every red
 to the shop's one account and every order of a product takes its row, so batches of two workers queue
 on that row; locking in one order keeps them from deadlocking.
 
-Inside a transaction (an Idempotency-Key row) one call of ``store_redeem_voucher``/``store_reserve_order``
-(migration 0014) runs on the request's connection."""
+Inside a transaction (an Idempotency-Key row) the same function runs on the request's connection with a
+batch of one: one redemption path and one order path on PostgreSQL (service/store/sql/batches.sql)."""
 
 from __future__ import annotations
 
@@ -50,15 +50,6 @@ DRAINS = 1
 """Batches of one kind per worker in the database at once: one, as the calls of a batch queue on one
 row anyway (the shop's account, the product); the next batch gathers while it runs."""
 
-_REDEEM_SQL = (
-    "SELECT o_outcome, o_voucher, o_offer, o_member_name"
-    " FROM store_redeem_voucher($1, $2, $3, $4, $5, $6, $7, $8)"
-)
-
-
-_RESERVE_SQL = (
-    "SELECT o_outcome, o_order FROM store_reserve_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-)
 HOLD_GRACE = timedelta(days=1)
 """``service.HOLD_GRACE`` (a hold outlives its order by this much)."""
 HOLD_LIFETIME_MAX = timedelta(days=366)
@@ -112,12 +103,12 @@ class _Statement:
 _batchers: dict[Hashable, GroupCommit[tuple[Any, ...], Any]] = {}
 
 
-async def _call(db: AsyncSession, single: str, batched: str, args: tuple[Any, ...]) -> Any:
-    """One call of a store function: batched when the request has no transaction open, else on the
-    request's own connection (inside its transaction)."""
+async def _call(db: AsyncSession, batched: str, args: tuple[Any, ...]) -> Any:
+    """One call of a store function: batched when the request has no transaction open, else a batch of
+    one on the request's own connection (inside its transaction)."""
     engine = db.bind
     if db.in_transaction() or not isinstance(engine, AsyncEngine):
-        return await (await _driver(db)).fetchrow(single, *args)
+        return await (await _driver(db)).fetchrow(batched, *[[value] for value in args])
     batcher = group_commit(
         _batchers,
         engine,
@@ -157,13 +148,12 @@ async def redeem(db: AsyncSession, actor: Actor, code: str) -> tuple[Voucher, Of
         new_id(),
         new_id(),
     )
-    row = await _call(db, _REDEEM_SQL, _REDEEM_BATCH_SQL, args)
+    row = await _call(db, _REDEEM_BATCH_SQL, args)
     if row is None or row["o_outcome"] != "ok":
         STATS["slow"] += 1
         return None
     STATS["redeemed"] += 1
-    shop = row.get("o_shop_name")  # the batch reads it; the single call (in a transaction) does not
-    return _row(Voucher, row["o_voucher"]), _row(Offer, row["o_offer"]), str(row["o_member_name"]), shop
+    return _row(Voucher, row["o_voucher"]), _row(Offer, row["o_offer"]), str(row["o_member_name"]), row["o_shop_name"]
 
 
 async def reserve(
@@ -187,10 +177,10 @@ async def reserve(
         HOLD_GRACE,
         HOLD_LIFETIME_MAX,
     )
-    row = await _call(db, _RESERVE_SQL, _RESERVE_BATCH_SQL, args)
+    row = await _call(db, _RESERVE_BATCH_SQL, args)
     if row is None or row["o_outcome"] != "ok":
         STATS["slow"] += 1
         return None
     STATS["reserved"] += 1
     order: Order = _row(Order, row["o_order"])
-    return order, row.get("o_product_name")  # the batch reads it; the single call does not
+    return order, row["o_product_name"]
