@@ -34,7 +34,8 @@ def _run(connection: Connection) -> None:
         migration = context.get_context()
         # Database code (service/dbcode.py) is dropped before any versioned step runs and installed from
         # the files again at the head revision: a step never meets a function that names its tables.
-        dbcode.sync(connection, before=True, at_head=_nothing_to_run(heads, set(migration.get_current_heads())))
+        idle = _nothing_to_run(heads, set(migration.get_current_heads()))
+        dbcode.sync(connection, before=True, at_head=idle)
         context.run_migrations()
         dbcode.sync(connection, before=False, at_head=set(migration.get_current_heads()) == heads)
 

@@ -164,7 +164,8 @@ def drop(conn: Connection) -> None:
         for signature in list(functions):
             conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {signature} CASCADE")  # its triggers too
     else:
-        for name in list(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars()):
+        triggers = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars()
+        for name in list(triggers):
             conn.exec_driver_sql(f'DROP TRIGGER IF EXISTS "{name}"')
     if REGISTRY in _tables(conn):
         conn.execute(text(f"DELETE FROM {REGISTRY}"))

@@ -24,7 +24,7 @@ DOMAINS = (
 def load_all_models(domains: tuple[str, ...] = DOMAINS) -> None:
     """Import each domain's ``models`` module. A listed module that is missing fails loudly: a silently
     skipped module would leave its tables out of migrations and test databases."""
-    import service.dbcode  # noqa: F401  (the registry of installed database code)
+    import service.dbcode  # (the registry of installed database code)
     import service.idempotency  # noqa: F401  (its table lives outside the domains)
 
     for domain in domains:

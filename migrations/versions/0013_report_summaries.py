@@ -3,8 +3,8 @@ the ledger, kept by triggers (PostgreSQL and SQLite) and backfilled here
 
 Written by hand. The triggers live in service/reports/sql/summaries.sql and summaries.sqlite.sql
 (installed by service/dbcode.py); the backfill is ``service.reports.summary.fill_statements``, the same
-statements as ``jifen reports rebuild``. Months are the first local day of the month in the time zone of the row's community
-(``AT TIME ZONE`` on PostgreSQL; on SQLite the ``jifen_local_month(ts, zone)`` function that
+statements as ``jifen reports rebuild``. Months are the first local day of the month in the time zone
+of the row's community (``AT TIME ZONE`` on PostgreSQL; on SQLite the ``jifen_local_month(ts, zone)`` function that
 service/db.py registers on every connection). Only rows with status ``in`` or ``out`` count: a
 check-in is +1, an ``out`` row also adds to ``done`` and its minutes. Rows are keyed by member or
 account (never one hot row per community), so a trigger locks only what its transaction already

@@ -2,12 +2,12 @@
 
 ``check_in_with_login`` (service.py) checks what it can in memory against a per-worker copy of the
 activity (``activity``: its row and fingerprint, read once) and hands the rest to ``scan``, which queues
-the scan; a drain task sends everything queued as ONE call of ``jifen_scan_batch`` (service/activities/sql/scan_batch.sql) on a
-connection of its own, in autocommit: one round trip and one commit for the whole batch. While a batch
-is in the database the next one gathers, so under load a batch holds what arrived meanwhile (group
-commit) and alone a scan goes at once. The database re-checks per scan what the worker assumed (token
-version, role, the activity's fingerprint) and runs each scan in its own subtransaction, so one failing
-scan never fails the others; a scan it cannot answer comes back ``slow`` (nothing written) and the
+the scan; a drain task sends everything queued as ONE call of ``jifen_scan_batch``
+(service/activities/sql/scan_batch.sql) on a connection of its own, in autocommit: one round trip
+and one commit for the whole batch. While a batch is in the database the next one gathers, so under
+load a batch holds what arrived meanwhile (group commit) and alone a scan goes at once. The database
+re-checks per scan what the worker assumed (token version, role, the activity's fingerprint); a scan
+it cannot answer comes back ``slow`` (nothing written) and the
 caller runs the ordinary path, which gives a refusal its code.
 
 Nothing here raises a DomainError. ``scan`` returns ``None`` for "use the ordinary path".

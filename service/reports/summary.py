@@ -1,6 +1,7 @@
 """Recompute the report summaries from the raw rows (``jifen reports rebuild``).
 
-The database triggers (service/reports/sql/summaries.sql and summaries.sqlite.sql) keep ``report_member_months``, ``report_member_years`` and
+The database triggers (service/reports/sql/summaries.sql and summaries.sqlite.sql) keep
+``report_member_months``, ``report_member_years`` and
 ``report_account_months`` up to date on every write. A rebuild is for what triggers cannot see: a
 community's time zone changed (its rows move between local months), rows restored by hand with the
 triggers disabled, or a doubt to settle. It runs in one transaction; on PostgreSQL it first takes

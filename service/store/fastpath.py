@@ -153,7 +153,8 @@ async def redeem(db: AsyncSession, actor: Actor, code: str) -> tuple[Voucher, Of
         STATS["slow"] += 1
         return None
     STATS["redeemed"] += 1
-    return _row(Voucher, row["o_voucher"]), _row(Offer, row["o_offer"]), str(row["o_member_name"]), row["o_shop_name"]
+    voucher, offer = _row(Voucher, row["o_voucher"]), _row(Offer, row["o_offer"])
+    return voucher, offer, str(row["o_member_name"]), row["o_shop_name"]
 
 
 async def reserve(
