@@ -784,6 +784,21 @@ async def _award(db: AsyncSession, activity: Activity, att: Attendance, actor_id
     return att.points
 
 
+async def _closed_meanwhile(db: AsyncSession, activity: Activity) -> bool:
+    """Whether the activity was closed since it was read, asked under its key-share lock (PostgreSQL).
+
+    A close locks the activity (FOR UPDATE) before it reads who is still in, so a scan holding this
+    lock is waited for and then checked out and paid by the close, and a scan that comes after a close
+    sees it closed: no scan is answered "checked in" and then left ``in`` on a closed activity. The
+    batch (``jifen_scan_batch``) takes the same lock. SQLite's one writer needs no lock."""
+    if not is_postgres(db):
+        return False
+    status = await db.scalar(
+        select(Activity.status).where(Activity.id == activity.id).with_for_update(read=True, key_share=True)
+    )
+    return status != "open"
+
+
 async def _scan(
     db: AsyncSession,
     activity: Activity,
@@ -799,7 +814,7 @@ async def _scan(
     organizer's confirmation); ``None`` looks it up."""
     if activity.status == "pending_approval":
         raise CheckinNotOpen(detail="This activity is waiting for an admin's approval.")
-    if activity.status != "open":
+    if activity.status != "open" or await _closed_meanwhile(db, activity):
         raise CheckinNotOpen()
     if _plain_check_in(activity, moment):
         # Most scans are first scans: try the insert first (one round trip instead of three); a
