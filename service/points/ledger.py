@@ -1,6 +1,6 @@
 """The posting engine: one transfer, hold or release in one database round trip, below the ORM.
 
-PostgreSQL runs the PL/pgSQL functions of migration 0009 (``ledger_post``, ``ledger_hold``,
+PostgreSQL runs the PL/pgSQL functions of service/points/sql/ledger.sql (``ledger_post``, ``ledger_hold``,
 ``ledger_release``); SQLite runs the same steps here with Core statements inside the caller's
 ``BEGIN IMMEDIATE`` transaction (SQLite has one writer, so no row locks are needed there). Both:
 
@@ -248,6 +248,13 @@ def _stamp(moment: datetime | None) -> str | None:
     return _utc(moment).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def _parse_stamp(stored: str | None) -> datetime | None:
+    """A time as SQLAlchemy's DateTime stores it on SQLite, back to an aware UTC datetime."""
+    if stored is None:
+        return None
+    return datetime.fromisoformat(stored).replace(tzinfo=UTC)
+
+
 def _sqlite_expiry(sq: sqlite3.Connection, community: uuid.UUID, now: datetime) -> datetime | None:
     policy = sq.execute(
         "SELECT expiry_mode, expiry_value FROM ledger_policies WHERE community_id = ?", (community.hex,)
@@ -264,7 +271,8 @@ _ACCOUNT_COLUMNS = "id, community_id, kind, balance, held, entry_count, last_has
 
 
 def _post_sqlite_sync(sq: sqlite3.Connection, p: dict[str, Any]) -> Posted:
-    """``ledger_post`` of migration 0009 for SQLite, run in aiosqlite's thread (see ``_post_sqlite``)."""
+    """``ledger_post`` (service/points/sql/ledger.sql) for SQLite, run in aiosqlite's thread
+    (see ``_post_sqlite``)."""
     community = p["community"].hex
     found = {
         row[0]: row
@@ -301,19 +309,13 @@ def _post_sqlite_sync(sq: sqlite3.Connection, p: dict[str, Any]) -> Posted:
     expires = _sqlite_expiry(sq, p["community"], now) if dst[2] == "member" else None
     if src[2] == "member":
         lots = sq.execute(
-            "SELECT id, remaining, expires_at FROM ledger_lots WHERE account_id = ? AND remaining > 0"
-            " ORDER BY expires_at IS NULL, expires_at, id",
+            "SELECT id, remaining, expires_at FROM ledger_lots WHERE account_id = ? AND remaining > 0",
             (src[0],),
         ).fetchall()
-        left = points
-        for lot_id, remaining, _expires in lots:
-            if left <= 0:
-                break
-            take = min(remaining, left)
-            sq.execute("UPDATE ledger_lots SET remaining = remaining - ? WHERE id = ?", (take, lot_id))
-            left -= take
-        if left > 0:
-            raise RuntimeError(f"lots of account {src[0]} hold {left} points less than its balance")
+        takes = rules.allocate([(r[1], _parse_stamp(r[2]), uuid.UUID(r[0])) for r in lots], points)
+        for (lot_id, _remaining, _expires), take in zip(lots, takes, strict=True):
+            if take:
+                sq.execute("UPDATE ledger_lots SET remaining = remaining - ? WHERE id = ?", (take, lot_id))
     for account, other, pts, entry_id, entry_expiry in (
         (src, dst, -points, p["debit_entry"], None),
         (dst, src, points, p["credit_entry"], expires),
@@ -339,9 +341,8 @@ def _post_sqlite_sync(sq: sqlite3.Connection, p: dict[str, Any]) -> Posted:
         )  # fmt: skip
         totals = ""
         if account[2] == "member":
-            column = next(iter(_totals(other[2], pts)))
-            sign = 1 if (column == "earned") == (pts > 0) else -1
-            totals = f", {column} = {column} + {sign * abs(pts)}"
+            column, delta = rules.member_total(other[2], pts)
+            totals = f", {column} = {column} + {delta}"
         held = f", held = held - {points}" if account is src and p["hold"] is not None else ""
         sq.execute(
             f"UPDATE ledger_accounts SET balance = balance + ?, entry_count = ?, last_hash = ?,"
@@ -360,17 +361,6 @@ def _post_sqlite_sync(sq: sqlite3.Connection, p: dict[str, Any]) -> Posted:
             (p["transfer"].hex, _stamp(now), p["hold"].hex),
         )
     return Posted("ok", p["transfer"], points)
-
-
-def _totals(other_kind: str, pts: int) -> dict[str, Any]:
-    """A member leg's earned/spent/expired change (the same rule as service ``_count``)."""
-    amount = abs(pts)
-    credit = pts > 0
-    if other_kind == "expired":
-        return {"expired": _A.c.expired + (-amount if credit else amount)}
-    if other_kind == "issuance" or (other_kind == "member" and credit):
-        return {"earned": _A.c.earned + (amount if credit else -amount)}
-    return {"spent": _A.c.spent + (-amount if credit else amount)}
 
 
 async def _hold_sqlite(conn: AsyncConnection, p: dict[str, Any]) -> Held:

@@ -105,15 +105,16 @@ def expiry_for(earned_at: datetime, mode: str, value: int, zone: ZoneInfo) -> da
     raise ValueError(f"unknown expiry mode {mode!r}")
 
 
-def allocate(lots: Sequence[tuple[int, datetime | None]], points: int) -> list[int]:
-    """How much to take from each lot to spend ``points``, oldest-expiring first, never-expiring last.
+def allocate(lots: Sequence[tuple[int, datetime | None, uuid.UUID]], points: int) -> list[int]:
+    """How much to take from each lot to spend ``points``, oldest-expiring first, never-expiring last,
+    lots expiring together by id (``ledger_spend_lots`` in service/points/sql/ledger.sql).
 
-    ``lots`` are (remaining, expires_at) in any order; the result is aligned with it. Raises
+    ``lots`` are (remaining, expires_at, lot id) in any order; the result is aligned with it. Raises
     ``ValueError`` when the lots do not hold enough (the caller checked the balance, so that is a bug).
     """
     order = sorted(
         range(len(lots)),
-        key=lambda i: (lots[i][1] is None, lots[i][1] or datetime.max.replace(tzinfo=UTC), i),
+        key=lambda i: (lots[i][1] is None, lots[i][1] or datetime.max.replace(tzinfo=UTC), lots[i][2]),
     )
     take = [0] * len(lots)
     left = points
@@ -126,6 +127,19 @@ def allocate(lots: Sequence[tuple[int, datetime | None]], points: int) -> list[i
     if left > 0:
         raise ValueError(f"lots hold {points - left} points, {points} needed")
     return take
+
+
+def member_total(other_kind: str, points: int) -> tuple[str, int]:
+    """Which running total of a member account a leg of ``points`` (signed) moves, and by how much, so
+    that balance = earned - spent - expired (``ledger_write`` in service/points/sql/ledger.sql).
+    ``other_kind`` is the kind of the transfer's other account."""
+    amount = abs(points)
+    credit = points > 0
+    if other_kind == "expired":
+        return "expired", -amount if credit else amount
+    if other_kind == "issuance" or (other_kind == "member" and credit):
+        return "earned", amount if credit else -amount
+    return "spent", -amount if credit else amount
 
 
 def owner_key(kind: str, member_id: uuid.UUID | None, partner_id: uuid.UUID | None, shard: int = 0) -> str:

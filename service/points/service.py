@@ -300,14 +300,8 @@ async def _expiry_for(db: AsyncSession, community_id: uuid.UUID, now: datetime) 
 
 def _count(member: Account, other: Account, points: int) -> None:
     """Keep earned/spent/expired of a member account so that balance = earned - spent - expired."""
-    credit = points > 0
-    amount = abs(points)
-    if other.kind == "expired":
-        member.expired += -amount if credit else amount
-    elif other.kind == "issuance" or (other.kind == "member" and credit):
-        member.earned += amount if credit else -amount
-    else:
-        member.spent += -amount if credit else amount
+    column, delta = rules.member_total(other.kind, points)
+    setattr(member, column, getattr(member, column) + delta)
 
 
 async def _consume_lots(
@@ -321,7 +315,7 @@ async def _consume_lots(
                 .execution_options(populate_existing=True)
             )
         )
-    take = rules.allocate([(lot.remaining, lot.expires_at) for lot in lots], points)
+    take = rules.allocate([(lot.remaining, lot.expires_at, lot.id) for lot in lots], points)
     for lot, amount in zip(lots, take, strict=True):
         lot.remaining -= amount
 

@@ -31,11 +31,30 @@ def test_new_year_is_counted_in_the_community_time_zone() -> None:
 def test_allocate_spends_oldest_expiring_first_and_never_expiring_last() -> None:
     soon = datetime(2026, 1, 1, tzinfo=UTC)
     later = datetime(2026, 6, 1, tzinfo=UTC)
-    lots = [(5, None), (4, later), (3, soon)]
+    a, b, c = (uuid.UUID(int=n) for n in (1, 2, 3))
+    lots = [(5, None, a), (4, later, b), (3, soon, c)]
     assert rules.allocate(lots, 6) == [0, 3, 3]
     assert rules.allocate(lots, 12) == [5, 4, 3]
     with pytest.raises(ValueError):
         rules.allocate(lots, 13)
+
+
+def test_allocate_takes_lots_expiring_together_by_id_as_the_database_does() -> None:
+    soon = datetime(2026, 1, 1, tzinfo=UTC)
+    first, second = uuid.UUID(int=1), uuid.UUID(int=2)
+    assert rules.allocate([(3, soon, second), (3, soon, first)], 4) == [1, 3]
+    assert rules.allocate([(3, None, second), (3, None, first)], 2) == [0, 2]
+
+
+def test_member_total_keeps_balance_equal_to_earned_minus_spent_minus_expired() -> None:
+    assert rules.member_total("issuance", 5) == ("earned", 5)
+    assert rules.member_total("issuance", -5) == ("earned", -5)  # a reversal
+    assert rules.member_total("member", 5) == ("earned", 5)
+    assert rules.member_total("member", -5) == ("spent", 5)
+    assert rules.member_total("store", -5) == ("spent", 5)
+    assert rules.member_total("store", 5) == ("spent", -5)  # a refund
+    assert rules.member_total("expired", -5) == ("expired", 5)
+    assert rules.member_total("expired", 5) == ("expired", -5)
 
 
 def test_entry_hash_changes_with_any_field() -> None:
