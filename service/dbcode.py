@@ -7,7 +7,8 @@ defined in one. The live definition of every PL/pgSQL function and every trigger
 
 - ``*.sql`` files run on PostgreSQL, ``*.sqlite.sql`` files on SQLite, in the order of :data:`SOURCES`
   (a file may call what an earlier one defines);
-- the table ``db_code`` (migration 0016) remembers the hash of every file installed;
+- the table ``db_code`` (migration 0016) remembers the hash of every file installed, and a digest of
+  the definitions the catalog then printed (``#catalog``), so a function edited by hand is put back;
 - :func:`sync` runs inside the migration's transaction (``migrations/env.py``): before any versioned
   step runs it drops every function and trigger of the schema (so a step may drop or alter a table a
   function's signature names); at the head revision, when the files' hashes differ from ``db_code``
@@ -30,7 +31,7 @@ from sqlalchemy.engine import Connection
 
 from service.db import Base
 
-__all__ = ["SOURCES", "Source", "db_code", "drop", "install", "installed", "statements", "sync"]
+__all__ = ["CATALOG", "SOURCES", "Source", "db_code", "drop", "install", "installed", "statements", "sync"]
 
 ROOT = Path(__file__).resolve().parent
 
@@ -150,17 +151,18 @@ def _tables(conn: Connection) -> set[str]:
     return set(inspect(conn).get_table_names())
 
 
+_OUR_FUNCTIONS = (
+    " FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+    " WHERE n.nspname = current_schema() AND p.prokind IN ('f', 'p')"
+    " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')"
+)
+"""The schema's own functions and procedures (an extension's are not ours)."""
+
+
 def drop(conn: Connection) -> None:
     """Drop every function and trigger of the schema (not an extension's) and forget the files."""
     if conn.dialect.name == "postgresql":
-        functions = conn.execute(
-            text(
-                "SELECT p.oid::regprocedure::text FROM pg_proc p"
-                " JOIN pg_namespace n ON n.oid = p.pronamespace"
-                " WHERE n.nspname = current_schema() AND p.prokind IN ('f', 'p')"
-                " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')"
-            )
-        ).scalars()
+        functions = conn.execute(text("SELECT p.oid::regprocedure::text" + _OUR_FUNCTIONS)).scalars()
         for signature in list(functions):
             conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {signature} CASCADE")  # its triggers too
     else:
@@ -171,20 +173,45 @@ def drop(conn: Connection) -> None:
         conn.execute(text(f"DELETE FROM {REGISTRY}"))
 
 
+CATALOG = "#catalog"
+"""The registry row holding a digest of the definitions the database runs (as its catalog prints them),
+so a function or trigger edited by hand is noticed and installed again from the files."""
+
+
+def _catalog(conn: Connection) -> str:
+    """A digest of every function and trigger definition of the schema, as the database prints them."""
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(
+            text(
+                "SELECT pg_get_functiondef(p.oid)"
+                + _OUR_FUNCTIONS
+                + " UNION ALL SELECT pg_get_triggerdef(t.oid)"
+                " FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = current_schema() AND NOT t.tgisinternal"
+            )
+        ).scalars()
+    else:
+        rows = conn.execute(text("SELECT sql FROM sqlite_master WHERE type = 'trigger'")).scalars()
+    return hashlib.sha256("\n".join(sorted(str(r) for r in rows)).encode("utf-8")).hexdigest()
+
+
 def install(conn: Connection) -> bool:
-    """Install the files of this dialect when the database runs other versions of them (or none):
-    drop all code, run every file in order, remember the hashes. Answers whether it installed."""
+    """Install the files of this dialect when the database runs other versions of them, none, or a
+    definition edited by hand: drop all code, run every file in order, remember the hashes. Answers
+    whether it installed."""
     sources = _sources(conn.dialect.name)
     wanted = {s.path: s.digest() for s in sources}
-    if installed(conn) == wanted:
+    have = installed(conn)
+    if {k: v for k, v in have.items() if k != CATALOG} == wanted and have.get(CATALOG) == _catalog(conn):
         return False
     drop(conn)
     for source in sources:
         for statement in statements(source.read()):
             conn.exec_driver_sql(statement)
+    for path, digest in {**wanted, CATALOG: _catalog(conn)}.items():
         conn.execute(
-            text(f"INSERT INTO {REGISTRY} (path, sha256) VALUES (:path, :sha)"),
-            {"path": source.path, "sha": wanted[source.path]},
+            text(f"INSERT INTO {REGISTRY} (path, sha256) VALUES (:path, :sha)"), {"path": path, "sha": digest}
         )
     return True
 
