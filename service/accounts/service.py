@@ -107,6 +107,7 @@ __all__ = [
     "parse_import_csv",
     "remember_token_version",
     "remove_role",
+    "require_live_login",
     "require_role",
     "roles_of",
     "set_password",
@@ -124,6 +125,10 @@ class Actor:
     name: str
     phone: str
     is_platform_admin: bool = False
+    token_version: int | None = None
+    """The version of the login the request carried (``None``: not a login's act, e.g. the demo or a job).
+    Spending re-checks it against the member row at once (``require_live_login``; the store's batches in
+    SQL), not through the worker's cache of token versions."""
 
 
 # ---------------------------------------------------------------- passwords and tokens
@@ -193,6 +198,19 @@ async def actor_for(db: AsyncSession, member_id: uuid.UUID, version: object) -> 
     return known[2]
 
 
+@raises(TokenRevoked)
+async def require_live_login(db: AsyncSession, actor: Actor) -> None:
+    """Refuse (``token_revoked``) a login ended since the worker last looked (a logout, a password reset in
+    another worker): spending (orders, voucher claims, redemptions) asks the member row itself, not the
+    cache of token versions that ``actor_for`` trusts for ``TOKEN_CHECK_TTL_SECONDS``."""
+    if actor.token_version is None:
+        return
+    current = await db.scalar(select(Member.token_version).where(Member.id == actor.member_id))
+    if current != actor.token_version:
+        _forget_token_version(actor.member_id)
+        raise TokenRevoked()
+
+
 TOKEN_CACHE_MAX = 100_000
 """Members whose token version a worker remembers (cleared when full)."""
 _token_versions: dict[uuid.UUID, tuple[float, int, Actor]] = {}
@@ -231,7 +249,13 @@ def remember_token_version(
     known = (
         time.monotonic() + TOKEN_CHECK_TTL_SECONDS,
         version,
-        Actor(member_id=member_id, name=name, phone=phone, is_platform_admin=is_platform_admin),
+        Actor(
+            member_id=member_id,
+            name=name,
+            phone=phone,
+            is_platform_admin=is_platform_admin,
+            token_version=version,
+        ),
     )
     _token_versions[member_id] = known
     return known

@@ -58,13 +58,13 @@ HOLD_LIFETIME_MAX = timedelta(days=366)
 
 _REDEEM_BATCH_SQL = (
     "SELECT o_idx AS n, o_outcome, o_voucher, o_offer, o_member_name, o_shop_name"
-    " FROM store_redeem_batch($1::text[], $2::uuid[], $3::boolean[], $4::timestamptz[], $5::uuid[],"
-    " $6::uuid[], $7::uuid[], $8::uuid[])"
+    " FROM store_redeem_batch($1::text[], $2::uuid[], $3::int[], $4::boolean[], $5::timestamptz[],"
+    " $6::uuid[], $7::uuid[], $8::uuid[], $9::uuid[])"
 )
 _RESERVE_BATCH_SQL = (
     "SELECT o_idx AS n, o_outcome, o_order, o_product_name"
-    " FROM store_reserve_batch($1::uuid[], $2::uuid[], $3::boolean[], $4::int[], $5::int[],"
-    " $6::timestamptz[], $7::uuid[], $8::text[], $9::uuid[], $10::int[], $11::interval[], $12::interval[])"
+    " FROM store_reserve_batch($1::uuid[], $2::uuid[], $3::int[], $4::boolean[], $5::int[], $6::int[],"
+    " $7::timestamptz[], $8::uuid[], $9::text[], $10::uuid[], $11::int[], $12::interval[], $13::interval[])"
 )
 
 
@@ -141,6 +141,7 @@ async def redeem(db: AsyncSession, actor: Actor, code: str) -> tuple[Voucher, Of
     args = (
         normal,
         actor.member_id,
+        actor.token_version,
         actor.is_platform_admin,
         clock.now(),
         new_id(),
@@ -167,6 +168,7 @@ async def reserve(
     args = (
         product_id,
         actor.member_id,
+        actor.token_version,
         actor.is_platform_admin,
         quantity,
         rules.ORDER_QUANTITY_MAX,

@@ -270,6 +270,7 @@ class Reserved:
     LimitReached,
     get_product,
     accounts.require_role,
+    accounts.require_live_login,
     points.hold,
     _unique_code,
 )
@@ -280,6 +281,7 @@ async def reserve(db: AsyncSession, actor: Actor, product_id: uuid.UUID, quantit
     if fast is not None:
         order, name = fast
         return Reserved(order, name if name is not None else (await get_product(db, order.product_id)).name)
+    await accounts.require_live_login(db, actor)
     product = await get_product(db, product_id)
     cid = product.community_id
     await accounts.require_role(db, actor, cid, "member")
@@ -508,11 +510,13 @@ async def create_offer(
     get_offer,
     accounts.get_partner,
     accounts.require_role,
+    accounts.require_live_login,
     points.hold,
     _unique_code,
 )
 async def claim_voucher(db: AsyncSession, actor: Actor, offer_id: uuid.UUID) -> Voucher:
     """Hold the offer's points and issue a one-time code, valid for a short while."""
+    await accounts.require_live_login(db, actor)
     offer = await get_offer(db, offer_id)
     await accounts.require_role(db, actor, offer.community_id, "member")
     partner = await accounts.get_partner(db, offer.partner_id)
@@ -620,6 +624,7 @@ class Redemption:
     vouchers_by_code,
     points.post_hold,
     get_offer,
+    accounts.require_live_login,
 )
 async def redeem_voucher(db: AsyncSession, actor: Actor, code: str) -> Redemption:
     """The partner's staff accept a voucher: its hold posts to the partner's account, once.
@@ -631,6 +636,7 @@ async def redeem_voucher(db: AsyncSession, actor: Actor, code: str) -> Redemptio
         redeemed, offer, member, shop = fast  # a batch read the shop's name; a single call did not
         shop = shop if shop is not None else await _shop_name(db, redeemed.partner_id)
         return Redemption(redeemed, offer, mask_name(member), shop)
+    await accounts.require_live_login(db, actor)
     voucher = await _staff_voucher(db, actor, code)
     if voucher is None:
         # Another shop's code and an unknown code look the same: staff learn nothing about other shops.

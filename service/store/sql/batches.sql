@@ -12,7 +12,7 @@
 -- Each answers one row per call: 'ok' with the rows, or 'slow' (nothing of that call written).
 
 CREATE OR REPLACE FUNCTION store_redeem_batch(
-    p_code text[], p_actor uuid[], p_admin boolean[], p_now timestamptz[], p_transfer uuid[],
+    p_code text[], p_actor uuid[], p_version int[], p_admin boolean[], p_now timestamptz[], p_transfer uuid[],
     p_debit_entry uuid[], p_credit_entry uuid[], p_lot uuid[]
 ) RETURNS TABLE (o_idx int, o_outcome text, o_voucher vouchers, o_offer offers, o_member_name text,
                  o_shop_name text)
@@ -53,7 +53,9 @@ BEGIN
                       WHERE m.community_id = x.community_id AND m.member_id = s.actor
                         AND (m.role = 'admin' OR (m.role = 'partner' AND m.partner_id = x.partner_id))))
                  ORDER BY x.id LIMIT 1) AS voucher_id
-          FROM unnest(p_code, p_actor, p_admin) WITH ORDINALITY AS s(code, actor, admin, i)
+          FROM unnest(p_code, p_actor, p_version, p_admin) WITH ORDINALITY AS s(code, actor, ver, admin, i)
+         WHERE s.ver IS NULL  -- not a login's act (accounts.service.require_live_login)
+            OR EXISTS (SELECT 1 FROM members mm WHERE mm.id = s.actor AND mm.token_version = s.ver)
     LOOP
         found_voucher[r.i] := r.voucher_id;
     END LOOP;
@@ -147,7 +149,7 @@ $$;
 
 
 CREATE OR REPLACE FUNCTION store_reserve_batch(
-    p_product uuid[], p_actor uuid[], p_admin boolean[], p_quantity int[], p_quantity_max int[],
+    p_product uuid[], p_actor uuid[], p_version int[], p_admin boolean[], p_quantity int[], p_quantity_max int[],
     p_now timestamptz[], p_order uuid[], p_code text[], p_hold uuid[], p_days_default int[],
     p_grace interval[], p_hold_max interval[]
 ) RETURNS TABLE (o_idx int, o_outcome text, o_order orders, o_product_name text)
@@ -193,6 +195,8 @@ BEGIN
                coalesce(pr.active AND (pr.available_from IS NULL OR pr.available_from <= s.now)
                    AND (pr.available_until IS NULL OR pr.available_until > s.now)
                    AND s.q BETWEEN 1 AND s.qmax
+                   AND (s.ver IS NULL  -- not a login's act (accounts.service.require_live_login)
+                        OR EXISTS (SELECT 1 FROM members mm WHERE mm.id = s.actor AND mm.token_version = s.ver))
                    AND (s.admin OR EXISTS (
                        SELECT 1 FROM memberships m WHERE m.community_id = pr.community_id
                           AND m.member_id = s.actor AND m.role IN ('member', 'admin'))), false) AS fine,
@@ -202,8 +206,8 @@ BEGIN
                  WHERE a.community_id = pr.community_id AND a.owner_key = 'store') AS dst,
                (SELECT st.order_days FROM store_settings st WHERE st.community_id = pr.community_id) AS days,
                (SELECT c.timezone FROM communities c WHERE c.id = pr.community_id) AS zone
-          FROM unnest(p_product, p_actor, p_admin, p_quantity, p_quantity_max, p_now)
-               WITH ORDINALITY AS s(pid, actor, admin, q, qmax, now, i)
+          FROM unnest(p_product, p_actor, p_version, p_admin, p_quantity, p_quantity_max, p_now)
+               WITH ORDINALITY AS s(pid, actor, ver, admin, q, qmax, now, i)
           LEFT JOIN products pr ON pr.id = s.pid
     LOOP
         CONTINUE WHEN NOT r.fine OR r.src IS NULL OR r.dst IS NULL;  -- the ordinary path gives the code
