@@ -160,15 +160,16 @@ _OUR_FUNCTIONS = (
 
 
 def drop(conn: Connection) -> None:
-    """Drop every function and trigger of the schema (not an extension's) and forget the files."""
+    """Drop every function and trigger of the schema (not an extension's; on SQLite the triggers and the
+    views they write through) and forget the files."""
     if conn.dialect.name == "postgresql":
         functions = conn.execute(text("SELECT p.oid::regprocedure::text" + _OUR_FUNCTIONS)).scalars()
         for signature in list(functions):
             conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {signature} CASCADE")  # its triggers too
     else:
-        triggers = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars()
-        for name in list(triggers):
-            conn.exec_driver_sql(f'DROP TRIGGER IF EXISTS "{name}"')
+        found = conn.execute(text("SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')"))
+        for kind, name in list(found):
+            conn.exec_driver_sql(f'DROP {kind.upper()} IF EXISTS "{name}"')
     if REGISTRY in _tables(conn):
         conn.execute(text(f"DELETE FROM {REGISTRY}"))
 
@@ -192,7 +193,7 @@ def _catalog(conn: Connection) -> str:
             )
         ).scalars()
     else:
-        rows = conn.execute(text("SELECT sql FROM sqlite_master WHERE type = 'trigger'")).scalars()
+        rows = conn.execute(text("SELECT sql FROM sqlite_master WHERE type IN ('trigger', 'view')")).scalars()
     return hashlib.sha256("\n".join(sorted(str(r) for r in rows)).encode("utf-8")).hexdigest()
 
 

@@ -1,11 +1,5 @@
 -- The audit log's database code (PostgreSQL). Installed by service/dbcode.py after the migrations.
 
-CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'audit events are append-only (% refused)', TG_OP
-        USING ERRCODE = 'insufficient_privilege';
-END;
-$$;
-
+-- Audit events are evidence: jifen_append_only (service/points/sql/ledger.sql) refuses UPDATE and DELETE.
 CREATE OR REPLACE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
-FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
+FOR EACH ROW EXECUTE FUNCTION jifen_append_only();

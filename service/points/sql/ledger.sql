@@ -10,7 +10,7 @@
 --   ledger_write         the rows of a batch of transfers (entries, lots, totals, chain heads, holds)
 --   ledger_write_holds   the rows of a batch of holds
 --   ledger_post / ledger_hold / ledger_release   one call each: lock, check, write
---   ledger_entries_append_only   the trigger that refuses UPDATE and DELETE of entries
+--   jifen_append_only    the trigger that refuses UPDATE and DELETE of entries (and audit events)
 
 CREATE OR REPLACE FUNCTION ledger_utc_text(t timestamptz) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -406,12 +406,14 @@ BEGIN
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION ledger_entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Rows that are evidence are never changed or removed: the trigger function of every append-only table
+-- (ledger entries here, audit events in service/audit/sql/audit.sql). TG_ARGV[0]: what to do instead.
+CREATE OR REPLACE FUNCTION jifen_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'ledger entries are append-only (% refused); post a reversing transfer instead', TG_OP
-        USING ERRCODE = 'insufficient_privilege';
+    RAISE EXCEPTION '% rows are append-only (% refused)%', TG_TABLE_NAME, TG_OP,
+        coalesce('; ' || TG_ARGV[0], '') USING ERRCODE = 'insufficient_privilege';
 END;
 $$;
 
 CREATE OR REPLACE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries
-FOR EACH ROW EXECUTE FUNCTION ledger_entries_append_only();
+FOR EACH ROW EXECUTE FUNCTION jifen_append_only('post a reversing transfer instead');

@@ -44,7 +44,7 @@ BEGIN
         RETURN;
     END IF;
     answered := array_fill(false, ARRAY[n]);
-    -- 1. Each code's voucher the caller is staff for (the first by id, as store_redeem_voucher).
+    -- 1. Each code's voucher the caller is staff for (the first by id), if the login is still live.
     FOR r IN
         SELECT s.i::int AS i,
                (SELECT x.id FROM vouchers x
