@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import service as accounts
+from service.accounts.actor import Actor
 from service.accounts.models import Community, Member, Partner
 from service.activities.demo import seed as activities_seed
 from service.points.demo import seed as points_seed
@@ -54,7 +55,7 @@ DEMO_STEPS: tuple[DemoStep, ...] = (
 
 async def build_demo(db: AsyncSession) -> Demo:
     platform = await accounts.create_platform_admin(db, "13800000000", DEMO_PASSWORD, "平台管理员")
-    root = accounts.Actor(platform.id, platform.name, platform.phone, True)
+    root = Actor(platform.id, platform.name, platform.phone, True)
     community = await accounts.create_community(db, root, "幸福里社区", "xingfuli", "Asia/Shanghai")
     partner = await accounts.create_partner(db, root, community.id, "老王便利店", "幸福路 18 号")
 

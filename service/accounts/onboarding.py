@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import clock
 from service.accounts import rules
 from service.accounts import service as accounts
+from service.accounts.actor import Actor
 from service.accounts.errors import (
     ActivationInvalid,
     InvalidSelfRegistration,
@@ -50,7 +51,6 @@ from service.accounts.models import (
     RegistrationStatus,
     SmsCode,
 )
-from service.accounts.service import Actor
 from service.accounts.sms import SmsSender
 from service.config import LOGIN_FAILURES_MAX, LOGIN_WINDOW_SECONDS
 from service.db import is_postgres

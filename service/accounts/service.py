@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from service import clock
+from service.accounts.actor import Actor
 from service.accounts.errors import (
     CommunityCodeTaken,
     CommunityNotFound,
@@ -80,7 +81,6 @@ from service.db import is_postgres
 from service.errors import Forbidden, raises
 
 __all__ = [
-    "Actor",
     "ImportProblem",
     "ImportReport",
     "ImportRow",
@@ -114,16 +114,6 @@ __all__ = [
 ]
 
 _hasher = PasswordHasher()
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The authenticated caller, as services see it."""
-
-    member_id: uuid.UUID
-    name: str
-    phone: str
-    is_platform_admin: bool = False
 
 
 # ---------------------------------------------------------------- passwords and tokens

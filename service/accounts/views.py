@@ -19,8 +19,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from service.accounts import onboarding
 from service.accounts import service as accounts
+from service.accounts.actor import Actor
 from service.accounts.models import Community, Member, Membership, Partner, Registration
-from service.accounts.service import Actor
 from service.errors import raises
 from service.kit.masking import mask_name, mask_phone
 

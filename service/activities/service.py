@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service import clock
 from service.accounts import service as accounts
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.accounts.views import (
     CommunityView,
     communities_of,

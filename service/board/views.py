@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import clock
 from service.accounts import service as accounts
 from service.accounts import views as people
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.activities import service as activities
 from service.board import rules
 from service.board.errors import BoardNotFound

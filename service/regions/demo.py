@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
 from service.accounts import service as accounts
+from service.accounts.actor import Actor
 from service.accounts.models import Member
 from service.activities.models import Activity, Attendance, Team
 from service.regions import service as regions
@@ -27,7 +28,7 @@ NAMES = ("马文", "杨帆", "何静", "郭强", "罗敏", "梁伟", "宋佳", "
 
 async def _busy_community(db: AsyncSession, demo: Demo, name: str, code: str, phones: str) -> None:
     """A neighbour community with volunteers, a team, an activity a month and some wishes."""
-    root = accounts.Actor(
+    root = Actor(
         member_id=demo.platform_admin.id,
         name=demo.platform_admin.name,
         phone=demo.platform_admin.phone,
@@ -101,7 +102,7 @@ async def _busy_community(db: AsyncSession, demo: Demo, name: str, code: str, ph
 
 
 async def seed(db: AsyncSession, demo: Demo) -> None:
-    root = accounts.Actor(
+    root = Actor(
         member_id=demo.platform_admin.id,
         name=demo.platform_admin.name,
         phone=demo.platform_admin.phone,

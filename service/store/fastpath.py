@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from service import clock
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.db import is_postgres
 from service.ids import new_id
 from service.kit.batch import GroupCommit, group_commit

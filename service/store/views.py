@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import clock
 from service.accounts import service as accounts
 from service.accounts import views as people
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.errors import Forbidden, raises
 from service.kit.months import InvalidMonth, month_bounds, month_of, month_start, require_month
 from service.points import views as points

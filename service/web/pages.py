@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import service as accounts
 from service.accounts import views as accounts_views
+from service.accounts.actor import Actor
 from service.accounts.models import Community
-from service.accounts.service import Actor
 from service.config import LIST_LIMIT_DEFAULT, Settings
 from service.errors import DomainError
 from service.http import LANG_COOKIE

@@ -12,7 +12,7 @@ from jinja2.runtime import Context
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.errors import DomainError
 from service.http import CSRF_COOKIE, LANG_COOKIE
 from service.problems import login_redirect as redirect_to_login

@@ -353,7 +353,7 @@ def test_checker_accepts_the_allowed_shape(tmp_path: Path) -> None:
         """
         # service/errors.py
         # service/http.py
-        from service.accounts.service import Actor
+        from service.accounts.actor import Actor
         from service.errors import Forbidden
         # service/accounts/service.py
         from service.errors import Conflict
