@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from service import clock
+from service.accounts import activations
 from service.accounts.actor import Actor
 from service.accounts.errors import (
     CommunityCodeTaken,
@@ -546,9 +547,7 @@ async def add_member(
             client_addr=client_addr,
         )
     if secret_key:
-        from service.accounts import onboarding
-
-        await onboarding.invite_if_needed(db, community_id, member, secret_key, actor)
+        await activations.invite_if_needed(db, community_id, member, secret_key, actor)
     return member
 
 
@@ -937,8 +936,6 @@ async def import_members(
     (by a community admin ``actor``: only those who belong to no other community; the command line, with
     no actor, is the operator).
     """
-    from service.accounts import onboarding
-
     report = ImportReport()
     existing = (
         {
@@ -962,7 +959,7 @@ async def import_members(
         else:
             report.updated += 1
         await _grant(db, member, community_id, row.role, None)
-        if secret_key and await onboarding.invite_if_needed(db, community_id, member, secret_key, actor):
+        if secret_key and await activations.invite_if_needed(db, community_id, member, secret_key, actor):
             report.invited += 1
         if callable(on_row):
             on_row()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Request, Response, get
@@ -21,10 +21,7 @@ from service.http import LANG_COOKIE
 from service.problems import add_localiser, set_error_page
 from service.web.guards import admin_community, lenient_cursor, next_cursor
 from service.web.i18n import translator
-from service.web.render import context_of, env, locale_of, page
-
-if TYPE_CHECKING:
-    from service.web.site import Site
+from service.web.render import Site, context_of, env, locale_of, page
 
 __all__ = ["ADMIN_LINKS", "N_", "ROLE_NAMES", "ROUTES", "admin_community", "scan_community"]
 
