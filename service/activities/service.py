@@ -96,7 +96,7 @@ from service.activities.views import (
 )
 from service.audit.service import record
 from service.config import POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
-from service.db import is_postgres
+from service.db import fast_paths_on, is_postgres
 from service.errors import DomainError, Forbidden, raises
 from service.ids import new_id
 from service.kit import qr
@@ -624,7 +624,7 @@ async def check_in_with_login(
     On PostgreSQL, outside a transaction (no Idempotency-Key), the scan goes to the worker's batch
     (``fastpath``: one database call for many scans, re-checked there); whatever that path cannot
     answer (refusals included) runs here as before."""
-    if fastpath.ENABLED and pending_scan is None and not db.in_transaction():
+    if fast_paths_on(db) and pending_scan is None and not db.in_transaction():
         fast = await _fast_scan(db, member_id, token_version, token, lat, lng, device_id)
         if fast is not None:
             return fast
