@@ -28,7 +28,6 @@ __all__ = [
     "Base",
     "IdMixin",
     "TimestampMixin",
-    "UTCDateTime",
     "create_engine",
     "create_session_maker",
     "fast_paths_on",
@@ -50,7 +49,6 @@ backends in all, so ``workers x (size + overflow)`` should stay well under ``max
 PG_POOL_OVERFLOW = 0
 PG_POOL_RECYCLE_SECONDS = 1800
 
-UTCDateTime = DateTimeUTC
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

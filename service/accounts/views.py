@@ -26,7 +26,6 @@ from service.kit.masking import mask_name, mask_phone
 
 __all__ = [
     "ADMIN_ROLE",
-    "PLATFORM_ADMIN",
     "CommunityView",
     "HomeView",
     "MemberView",
@@ -56,7 +55,6 @@ __all__ = [
 ]
 
 ADMIN_ROLE = "admin"
-PLATFORM_ADMIN = "platform_admin"
 
 
 @dataclass(frozen=True)
