@@ -48,6 +48,7 @@ import httpx  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from service.accounts import service as accounts  # noqa: E402
+from service.accounts.actor import Actor  # noqa: E402
 from service.accounts.models import Member  # noqa: E402
 from service.db import create_engine, create_session_maker, upgrade_database  # noqa: E402
 from service.idempotency import IdempotencyRecord  # noqa: E402
@@ -162,7 +163,7 @@ async def seed(database_url: str) -> World:
             root_m = Member(phone="13700000000", name="银行测试", is_platform_admin=True)
             db.add(root_m)
             await db.flush()
-            root = accounts.Actor(root_m.id, root_m.name, root_m.phone, True)
+            root = Actor(root_m.id, root_m.name, root_m.phone, True)
             community = await accounts.create_community(db, root, "银行测试社区", "bank-test")
             partner = await accounts.create_partner(db, root, community.id, "银行测试商店")
             people = {
@@ -176,8 +177,8 @@ async def seed(database_url: str) -> World:
                     db, root, community.id, "13800000005", "商家", None, "partner", partner.id
                 ),
             }
-            clerk = accounts.Actor(people["clerk"].id, "店员", people["clerk"].phone)
-            staff = accounts.Actor(people["staff"].id, "商家", people["staff"].phone)
+            clerk = Actor(people["clerk"].id, "店员", people["clerk"].phone)
+            staff = Actor(people["staff"].id, "商家", people["staff"].phone)
             products = [
                 (
                     await store.create_product(

@@ -48,7 +48,8 @@ from _harness import (
 from sqlalchemy import func, insert, select
 
 from service.accounts.models import Community, Member, Membership
-from service.accounts.service import Actor, issue_token
+from service.accounts.actor import Actor
+from service.accounts.service import issue_token
 from service.activities import rules
 from service.activities import service as svc
 from service.activities.models import Attendance

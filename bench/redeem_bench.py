@@ -30,6 +30,7 @@ from _harness import free_port, load, pgbench, psql, serve_jifen, stop, table, w
 from sqlalchemy import select
 
 from service.accounts import service as accounts
+from service.accounts.actor import Actor
 from service.accounts.models import Member
 from service.db import create_engine, create_session_maker, upgrade_database
 from service.points import service as points
@@ -51,11 +52,11 @@ async def _seed(url: str, tmp: Path) -> dict[str, Any]:
             root_m = Member(phone="13700000000", name="bench", is_platform_admin=True)
             db.add(root_m)
             await db.flush()
-            root = accounts.Actor(root_m.id, root_m.name, root_m.phone, True)
+            root = Actor(root_m.id, root_m.name, root_m.phone, True)
             community = await accounts.create_community(db, root, "压测社区", f"bench-{uuid.uuid4().hex[:6]}")
             partner = await accounts.create_partner(db, root, community.id, "压测商店")
             staff_m = await accounts.add_member(db, root, community.id, "13800000005", "店员", None, "partner", partner.id)
-            staff = accounts.Actor(staff_m.id, staff_m.name, staff_m.phone)
+            staff = Actor(staff_m.id, staff_m.name, staff_m.phone)
             offer = await store.create_offer(db, staff, partner.id, title="压测优惠", points_price=1)
             product = await store.create_product(db, root, community.id, name="压测商品", points_price=1, stock=1_000_000)
             bearers = []

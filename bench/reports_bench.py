@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
 
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.db import create_engine, create_session_maker, upgrade_database
 from service.models import load_all_models
 from service.reports import rules, service

@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the Litestar app for ``settings`` (default: from the environment)."""
     settings = settings or Settings.from_env()
     engine = create_engine(settings.database_url)
-    maker = create_session_maker(engine)
+    maker = create_session_maker(engine, fast_paths=settings.fast_paths)
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine,
         session_maker=maker,

@@ -99,6 +99,10 @@ class Settings:
     """``JIFEN_SMS_URL``: with ``http``, the provider endpoint that takes a JSON ``{phone, text}`` POST."""
     sms_token: str = ""
     """``JIFEN_SMS_TOKEN``: with ``http``, sent as ``Authorization: Bearer <token>``."""
+    fast_paths: bool = True
+    """``JIFEN_FAST_PATHS``: ``1`` (default) sends plain scans through the batched scan path and, on
+    PostgreSQL, plain redemptions and orders through the store's one-call paths; ``0`` sends every one on
+    the ordinary path (the before of an A/B bench). Either way the answers are the same."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -122,6 +126,7 @@ class Settings:
             ).lower(),
             sms_url=env.get("JIFEN_SMS_URL", ""),
             sms_token=env.get("JIFEN_SMS_TOKEN", ""),
+            fast_paths=_switch(env, "JIFEN_FAST_PATHS", defaults.fast_paths),
         )
         return settings.validated()
 
@@ -219,3 +224,19 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
     if value < 0:
         raise ConfigError(f"{name} must not be negative")
     return value
+
+
+_ON = frozenset({"1", "true", "yes", "on"})
+_OFF = frozenset({"0", "false", "no", "off"})
+
+
+def _switch(env: dict[str, str], name: str, default: bool) -> bool:
+    """An on/off variable: ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off`` (any case)."""
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in _ON:
+        return True
+    if raw in _OFF:
+        return False
+    raise ConfigError(f"{name} must be 1 or 0 (got {env[name]!r})")

@@ -28,9 +28,9 @@ __all__ = [
     "Base",
     "IdMixin",
     "TimestampMixin",
-    "UTCDateTime",
     "create_engine",
     "create_session_maker",
+    "fast_paths_on",
     "is_postgres",
     "transaction",
     "upgrade_database",
@@ -41,13 +41,14 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 SQLITE_POOL_SIZE = 1
 """Connections per process on SQLite (one writer at a time anyway)."""
+_FAST_PATHS = "jifen.fast_paths"
+"""The key of ``Settings.fast_paths`` in a session's ``info``."""
 PG_POOL_SIZE = 10
 """PostgreSQL connections kept per worker process: a 2-core database runs best with a few dozen
 backends in all, so ``workers x (size + overflow)`` should stay well under ``max_connections``."""
 PG_POOL_OVERFLOW = 0
 PG_POOL_RECYCLE_SECONDS = 1800
 
-UTCDateTime = DateTimeUTC
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -133,8 +134,16 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_session_maker(engine: AsyncEngine, *, fast_paths: bool = True) -> async_sessionmaker[AsyncSession]:
+    """Sessions on ``engine``; ``fast_paths`` (``Settings.fast_paths``, the app passes it) rides on every
+    session's ``info`` for :func:`fast_paths_on`."""
+    return async_sessionmaker(engine, expire_on_commit=False, info={_FAST_PATHS: fast_paths})
+
+
+def fast_paths_on(db: AsyncSession) -> bool:
+    """Whether the app that opened ``db`` lets scans, redemptions and orders take the batched fast paths
+    (``JIFEN_FAST_PATHS``); a session made elsewhere (tests, the command line) says yes, the default."""
+    return bool(db.info.get(_FAST_PATHS, True))
 
 
 @asynccontextmanager

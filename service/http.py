@@ -17,8 +17,9 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.accounts.actor import Actor
 from service.accounts.errors import TokenExpired, TokenInvalid
-from service.accounts.service import Actor, authenticate_token, decode_token
+from service.accounts.service import authenticate_token, decode_token
 from service.config import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, Settings
 from service.errors import (
     DomainError,

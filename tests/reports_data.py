@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
 from service.accounts import service as accounts
+from service.accounts.actor import Actor
 from service.accounts.models import Community, Member, Membership
 from service.activities.models import Activity, Attendance, Team
 from service.points import service as points
@@ -31,7 +32,7 @@ def utc(*args: int) -> datetime:
 
 @dataclass
 class ReportWorld:
-    root: accounts.Actor
+    root: Actor
     ids: dict[str, uuid.UUID] = field(default_factory=dict)
     people: dict[str, Member] = field(default_factory=dict)
 
@@ -91,7 +92,7 @@ async def build_report_world(db: AsyncSession) -> ReportWorld:
     root_member = Member(phone="13700000000", name="平台", is_platform_admin=True)
     db.add(root_member)
     await db.flush()
-    root = accounts.Actor(root_member.id, root_member.name, root_member.phone, True)
+    root = Actor(root_member.id, root_member.name, root_member.phone, True)
     w = ReportWorld(root)
     w.people["root"] = root_member
     city = await regions.create_region(db, root, "兰州市", "lanzhou", "city")

@@ -13,6 +13,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import onboarding, service, sms
+from service.accounts.actor import Actor
 from service.accounts.errors import ImportNotUtf8, ImportRejected, ImportTooLarge
 from service.accounts.models import Community, Member, Membership, Partner
 from service.accounts.schemas import (
@@ -41,7 +42,6 @@ from service.accounts.schemas import (
     SmsCodeOut,
     SmsLoginIn,
 )
-from service.accounts.service import Actor
 from service.config import IMPORT_ROWS_MAX, TOKEN_LIFETIME_SECONDS, Settings
 from service.http import (
     CSRF_COOKIE,

@@ -2,9 +2,8 @@
 and removing roles. Every function takes an open session.
 
 An activation is a one-time code that lets a member set their own password. Importing or adding a
-member without a password creates one; a forgotten password is a new one issued by the admin (admins
-never choose a member's password). Only the code's hash is stored; the code is derived from the row id
-with the secret key, so the office can print the same card again.
+member without a password creates one (``activations``, which issues every code); a forgotten password
+is a new one issued by the admin (admins never choose a member's password).
 """
 
 from __future__ import annotations
@@ -15,15 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
-from service.accounts import rules
+from service.accounts import activations, rules
 from service.accounts import service as accounts
+from service.accounts.actor import Actor
 from service.accounts.errors import (
     ActivationInvalid,
     InvalidSelfRegistration,
@@ -50,12 +50,10 @@ from service.accounts.models import (
     RegistrationStatus,
     SmsCode,
 )
-from service.accounts.service import Actor
 from service.accounts.sms import SmsSender
 from service.config import LOGIN_FAILURES_MAX, LOGIN_WINDOW_SECONDS
 from service.db import is_postgres
 from service.errors import Forbidden, raises
-from service.ids import new_id
 from service.kit.masking import mask_name
 
 __all__ = [
@@ -67,7 +65,6 @@ __all__ = [
     "count_pending_invitations",
     "decide_registration",
     "invitation_cards",
-    "invite_if_needed",
     "issue_activation",
     "list_all_communities",
     "list_registrations",
@@ -146,72 +143,6 @@ async def _bump(db: AsyncSession, key: str) -> None:
 # ---------------------------------------------------------------- activations
 
 
-def _open(now: datetime) -> ColumnElement[bool]:
-    return and_(Activation.status == "open", Activation.expires_at > now)
-
-
-async def _issue(
-    db: AsyncSession,
-    community_id: uuid.UUID,
-    member_id: uuid.UUID,
-    secret_key: str,
-    issued_by: uuid.UUID | None,
-) -> tuple[Activation, str]:
-    """A new code for the member; any older open code stops working."""
-    await db.execute(
-        update(Activation)
-        .where(Activation.member_id == member_id, Activation.status == "open")
-        .values(status="replaced")
-    )
-    aid = new_id()
-    code = rules.activation_code(secret_key, aid)
-    row = Activation(
-        id=aid,
-        community_id=community_id,
-        member_id=member_id,
-        code_hash=rules.code_hash(code),
-        expires_at=clock.now() + timedelta(seconds=rules.ACTIVATION_LIFETIME_SECONDS),
-        issued_by=issued_by,
-    )
-    db.add(row)
-    await db.flush()
-    return row, code
-
-
-async def invite_if_needed(
-    db: AsyncSession, community_id: uuid.UUID, member: Member, secret_key: str, actor: Actor | None
-) -> bool:
-    """Give a member who cannot log in (no password, no open code) an activation; True if it did.
-
-    A community admin's code would let them into the person's other communities too, so a person who
-    belongs elsewhere gets one only from a platform admin or the command line (``actor`` None).
-    """
-    if member.password_hash is not None:
-        return False
-    exists = await db.scalar(
-        select(Activation.id).where(Activation.member_id == member.id, _open(clock.now()))
-    )
-    if exists is not None:
-        return False
-    if (
-        actor is not None
-        and not actor.is_platform_admin
-        and await _belongs_elsewhere(db, member, community_id)
-    ):
-        return False
-    await _issue(db, community_id, member.id, secret_key, actor.member_id if actor else None)
-    return True
-
-
-async def _belongs_elsewhere(db: AsyncSession, member: Member, community_id: uuid.UUID) -> bool:
-    elsewhere = await db.scalar(
-        select(Membership.id).where(
-            Membership.member_id == member.id, Membership.community_id != community_id
-        )
-    )
-    return member.is_platform_admin or elsewhere is not None
-
-
 @raises(MemberNotFound, MemberElsewhere, RoleNeedsPlatformAdmin)
 async def _require_manageable(
     db: AsyncSession, actor: Actor, member: Member, community_id: uuid.UUID
@@ -226,7 +157,7 @@ async def _require_manageable(
         raise MemberNotFound(detail="No such member in this community.")
     if actor.is_platform_admin:
         return
-    if await _belongs_elsewhere(db, member, community_id):
+    if await activations.belongs_elsewhere(db, member, community_id):
         raise MemberElsewhere(
             detail="This person also belongs to another community; only a platform admin can do this.",
         )
@@ -253,7 +184,7 @@ async def issue_activation(
     await accounts.require_role(db, actor, community_id, "admin")
     member = await accounts.get_member(db, member_id)
     await _require_manageable(db, actor, member, community_id)
-    return await _issue(db, community_id, member.id, secret_key, actor.member_id)
+    return await activations.issue(db, community_id, member.id, secret_key, actor.member_id)
 
 
 @raises(accounts.get_community, accounts.require_role)
@@ -270,7 +201,7 @@ async def invitation_cards(
     stmt = (
         select(Activation, Member)
         .join(Member, Member.id == Activation.member_id)
-        .where(Activation.community_id == community_id, _open(clock.now()))
+        .where(Activation.community_id == community_id, activations.open_now())
         .order_by(Member.name, Member.phone)
     )
     if member_ids is not None:
@@ -300,7 +231,7 @@ async def count_pending_invitations(db: AsyncSession, community_id: uuid.UUID) -
     """Members of the community with an open code, and when it expires (for the admin page)."""
     rows = await db.execute(
         select(Activation.member_id, Activation.expires_at).where(
-            Activation.community_id == community_id, _open(clock.now())
+            Activation.community_id == community_id, activations.open_now()
         )
     )
     return {mid: expires for mid, expires in rows.all()}

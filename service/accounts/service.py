@@ -20,6 +20,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from service import clock
+from service.accounts import activations
+from service.accounts.actor import Actor
 from service.accounts.errors import (
     CommunityCodeTaken,
     CommunityNotFound,
@@ -80,7 +82,6 @@ from service.db import is_postgres
 from service.errors import Forbidden, raises
 
 __all__ = [
-    "Actor",
     "ImportProblem",
     "ImportReport",
     "ImportRow",
@@ -115,20 +116,6 @@ __all__ = [
 ]
 
 _hasher = PasswordHasher()
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The authenticated caller, as services see it."""
-
-    member_id: uuid.UUID
-    name: str
-    phone: str
-    is_platform_admin: bool = False
-    token_version: int | None = None
-    """The version of the login the request carried (``None``: not a login's act, e.g. the demo or a job).
-    Spending re-checks it against the member row at once (``require_live_login``; the store's batches in
-    SQL), not through the worker's cache of token versions."""
 
 
 # ---------------------------------------------------------------- passwords and tokens
@@ -580,9 +567,7 @@ async def add_member(
             client_addr=client_addr,
         )
     if secret_key:
-        from service.accounts import onboarding
-
-        await onboarding.invite_if_needed(db, community_id, member, secret_key, actor)
+        await activations.invite_if_needed(db, community_id, member, secret_key, actor)
     return member
 
 
@@ -971,8 +956,6 @@ async def import_members(
     (by a community admin ``actor``: only those who belong to no other community; the command line, with
     no actor, is the operator).
     """
-    from service.accounts import onboarding
-
     report = ImportReport()
     existing = (
         {
@@ -996,7 +979,7 @@ async def import_members(
         else:
             report.updated += 1
         await _grant(db, member, community_id, row.role, None)
-        if secret_key and await onboarding.invite_if_needed(db, community_id, member, secret_key, actor):
+        if secret_key and await activations.invite_if_needed(db, community_id, member, secret_key, actor):
             report.invited += 1
         if callable(on_row):
             on_row()

@@ -19,14 +19,13 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from service.accounts import onboarding
 from service.accounts import service as accounts
+from service.accounts.actor import Actor
 from service.accounts.models import Community, Member, Membership, Partner, Registration
-from service.accounts.service import Actor
 from service.errors import raises
 from service.kit.masking import mask_name, mask_phone
 
 __all__ = [
     "ADMIN_ROLE",
-    "PLATFORM_ADMIN",
     "CommunityView",
     "HomeView",
     "MemberView",
@@ -56,7 +55,6 @@ __all__ = [
 ]
 
 ADMIN_ROLE = "admin"
-PLATFORM_ADMIN = "platform_admin"
 
 
 @dataclass(frozen=True)

@@ -4,16 +4,13 @@ and a finished one with attendance, so hours and the certificate show something.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
+from service.accounts.demo import Demo
 from service.activities import service as svc
-
-if TYPE_CHECKING:
-    from service.demo import Demo
 
 __all__ = ["seed"]
 

@@ -15,7 +15,6 @@ Nothing here raises a DomainError. ``scan`` returns ``None`` for "use the ordina
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import uuid
 from collections import deque
@@ -37,7 +36,6 @@ from service.kit.batch import GroupCommit, group_commit
 __all__ = [
     "BATCH_MAX",
     "DRAINS",
-    "ENABLED",
     "RECENT",
     "SHARDS_READY",
     "STATS",
@@ -48,8 +46,6 @@ __all__ = [
     "scan",
 ]
 
-ENABLED = os.environ.get("JIFEN_FAST_PATHS", "1") != "0"
-"""``JIFEN_FAST_PATHS=0``: every scan on the ordinary path (A/B benches; the store's fast paths too)."""
 BATCH_MAX = 128
 """Scans per database call at most."""
 DRAINS = 2

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 
 __all__ = [
     "CHECKIN_EARLY_SECONDS",
-    "CHECKOUT_AFTER_SECONDS",
     "KIND_KIOSK",
     "KIND_POSTER",
     "KIOSK_STEP_SECONDS",
@@ -43,7 +42,6 @@ KIOSK_STEP_SECONDS = 15
 MIN_STAY_SECONDS = 10 * 60
 """The shortest stay that earns points: a second scan at least this long after check-in checks out
 (and posts the points); earlier ones just show the status. Scanning and walking away earns nothing."""
-CHECKOUT_AFTER_SECONDS = MIN_STAY_SECONDS
 POINTS_CAP_DEFAULT = 50
 """Points per attendance (or per hour) above which an activity needs an admin's approval to open;
 each community may set its own (``ActivityPolicy``)."""

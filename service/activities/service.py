@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service import clock
 from service.accounts import service as accounts
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.accounts.views import (
     CommunityView,
     communities_of,
@@ -96,7 +96,7 @@ from service.activities.views import (
 )
 from service.audit.service import record
 from service.config import POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
-from service.db import is_postgres
+from service.db import fast_paths_on, is_postgres
 from service.errors import DomainError, Forbidden, raises
 from service.ids import new_id
 from service.kit import qr
@@ -520,13 +520,12 @@ async def _verified_activity(db: AsyncSession, token: str, moment: datetime) -> 
 
 
 async def _activity_and_roles(
-    db: AsyncSession, token: str, member_id: uuid.UUID
-) -> tuple[rules.ParsedToken | None, Activity | None, list[tuple[str, uuid.UUID | None]], Any]:
-    """The token's activity, the caller's memberships in its community and the caller's member row
-    (token version, name, phone, platform admin; ``None`` if gone), in one round trip."""
-    parsed = rules.parse_token(token)
+    db: AsyncSession, parsed: rules.ParsedToken | None, member_id: uuid.UUID
+) -> tuple[Activity | None, list[tuple[str, uuid.UUID | None]], Any]:
+    """The (parsed) token's activity, the caller's memberships in its community and the caller's member
+    row (token version, name, phone, platform admin; ``None`` if gone), in one round trip."""
     if parsed is None:
-        return None, None, [], None
+        return None, [], None
     rows = (
         await db.execute(
             with_caller(select(Activity).select_from(Activity), member_id, Activity.community_id).where(
@@ -535,9 +534,9 @@ async def _activity_and_roles(
         )
     ).all()
     if not rows:
-        return parsed, None, [], None
+        return None, [], None
     member = rows[0] if rows[0].token_version is not None else None
-    return parsed, rows[0][0], [(r.role, r.partner_id) for r in rows if r.role is not None], member
+    return rows[0][0], [(r.role, r.partner_id) for r in rows if r.role is not None], member
 
 
 def _evidence(parsed: rules.ParsedToken | None, activity: Activity | None, moment: datetime) -> str:
@@ -556,6 +555,40 @@ def _evidence(parsed: rules.ParsedToken | None, activity: Activity | None, momen
     if moment > activity.ends_at + timedelta(seconds=rules.POSTER_GRACE_SECONDS):
         raise QrExpired(detail="This poster's activity is over.")
     return "poster"
+
+
+def _token_key(activity: Activity) -> tuple[object, ...]:
+    """What ``_evidence`` reads of an activity: the same key, the same answer (at the same moment)."""
+    return (activity.id, activity.secret, activity.poster_version, activity.ends_at)
+
+
+@dataclass(frozen=True)
+class _TokenCheck:
+    """A scan's token checked once (``_evidence``) against one version of its activity: the evidence
+    kind, or the refusal. The fast path makes it against its copy of the activity; if it then declines,
+    the ordinary path takes the answer as it is when the row it reads has the same key."""
+
+    key: tuple[object, ...]
+    evidence: str | None
+    refusal: DomainError | None
+
+    @classmethod
+    def of(cls, parsed: rules.ParsedToken, activity: Activity, moment: datetime) -> _TokenCheck:
+        try:
+            return cls(_token_key(activity), _evidence(parsed, activity, moment), None)
+        except DomainError as exc:
+            return cls(_token_key(activity), None, exc)
+
+
+def _evidence_once(
+    parsed: rules.ParsedToken | None, activity: Activity | None, moment: datetime, done: _TokenCheck | None
+) -> str:
+    """``_evidence``, unless ``done`` already answered it for this version of the activity."""
+    if done is None or activity is None or done.key != _token_key(activity):
+        return _evidence(parsed, activity, moment)  # none yet, or the fast path's copy was out of date
+    if done.refusal is not None:
+        raise done.refusal
+    return cast(str, done.evidence)
 
 
 def _check_geofence(activity: Activity, lat: float | None, lng: float | None) -> None:
@@ -597,7 +630,8 @@ async def check_in(
     browser); it is spent here: a second use, on any worker, is ``qr_expired``.
     """
     moment = _scan_moment(pending_scan)
-    parsed, found, held, _member = await _activity_and_roles(db, token, actor.member_id)
+    parsed = rules.parse_token(token)
+    found, held, _member = await _activity_and_roles(db, parsed, actor.member_id)
     evidence = _evidence(parsed, found, moment)
     return await _checked_scan(
         db, actor, cast(Activity, found), held, evidence, moment, lat, lng, device_id, pending_scan
@@ -623,13 +657,16 @@ async def check_in_with_login(
 
     On PostgreSQL, outside a transaction (no Idempotency-Key), the scan goes to the worker's batch
     (``fastpath``: one database call for many scans, re-checked there); whatever that path cannot
-    answer (refusals included) runs here as before."""
-    if fastpath.ENABLED and pending_scan is None and not db.in_transaction():
-        fast = await _fast_scan(db, member_id, token_version, token, lat, lng, device_id)
+    answer (refusals included) runs here as before, with the token as the fast path parsed and
+    checked it (``_TokenCheck``): once per scan."""
+    parsed = rules.parse_token(token)
+    moment = _scan_moment(pending_scan)
+    checked: _TokenCheck | None = None
+    if fast_paths_on(db) and pending_scan is None and not db.in_transaction():
+        fast, checked = await _fast_scan(db, member_id, token_version, parsed, moment, lat, lng, device_id)
         if fast is not None:
             return fast
-    moment = _scan_moment(pending_scan)
-    parsed, found, held, member = await _activity_and_roles(db, token, member_id)
+    found, held, member = await _activity_and_roles(db, parsed, member_id)
     if found is None:  # no such activity: the login decides the error first, as for other routes
         actor = await accounts.actor_for(db, member_id, token_version)
     elif member is None or member.token_version != token_version:
@@ -638,7 +675,7 @@ async def check_in_with_login(
         actor = accounts.remember_token_version(
             member_id, member.token_version, member.name, member.phone, member.is_platform_admin
         )[2]
-    evidence = _evidence(parsed, found, moment)
+    evidence = _evidence_once(parsed, found, moment, checked)
     result = await _checked_scan(
         db, actor, cast(Activity, found), held, evidence, moment, lat, lng, device_id, pending_scan
     )
@@ -649,36 +686,33 @@ async def _fast_scan(
     db: AsyncSession,
     member_id: uuid.UUID,
     token_version: object,
-    token: str,
+    parsed: rules.ParsedToken | None,
+    moment: datetime,
     lat: float | None,
     lng: float | None,
     device_id: str | None,
-) -> tuple[Actor, CheckinResult] | None:
-    """The scan through ``fastpath`` when every in-memory check passes, else ``None``."""
-    parsed = rules.parse_token(token)
+) -> tuple[tuple[Actor, CheckinResult] | None, _TokenCheck | None]:
+    """The scan through ``fastpath`` when every in-memory check passes, else ``None``; and the token's
+    check against the worker's copy of the activity, if it got that far."""
     if parsed is None or not isinstance(token_version, int) or not isinstance(db.bind, AsyncEngine):
-        return None
+        return None, None
+    checked: _TokenCheck | None = None
     try:
         cached = await fastpath.activity(db.bind, parsed.activity_id)
         if cached is None:
-            return None
+            return None, None
         activity, fingerprint = cached
-        moment = clock.now()
-        try:
-            evidence = _evidence(parsed, activity, moment)
-            _check_geofence(activity, lat, lng)
-        except DomainError:
+        checked = _TokenCheck.of(parsed, activity, moment)
+        if checked.evidence is None or not _inside(activity, lat, lng) or activity.status != "open":
             fastpath.forget_activity(activity.id)  # maybe a new poster version: read it again next time
-            return None
-        if activity.status != "open":
-            fastpath.forget_activity(activity.id)
-            return None
+            return None, checked
+        evidence = checked.evidence
         if activity.community_id not in fastpath.SHARDS_READY and is_postgres(db):
             try:
                 async with db.begin():  # once per worker and community: the batch posts from any shard
                     await points.issuance_shards(db, activity.community_id)
             except DomainError:
-                return None
+                return None, checked
             fastpath.SHARDS_READY.add(activity.community_id)
         scanned = await fastpath.scan(
             db.bind,
@@ -696,9 +730,9 @@ async def _fast_scan(
             ),
         )
     except (OSError, SQLAlchemyError, asyncpg.PostgresError, sqlite3.Error):
-        return None  # the batch call failed as a whole: nothing was written, the ordinary path decides
+        return None, checked  # the batch call failed as a whole: nothing written, the ordinary path decides
     if scanned is None:
-        return None
+        return None, checked
     actor = accounts.remember_token_version(
         member_id, scanned.token_version, scanned.name, scanned.phone, scanned.is_platform_admin
     )[2]
@@ -710,7 +744,16 @@ async def _fast_scan(
         points_awarded=scanned.awarded,
         repeated=scanned.outcome == "repeated",
     )
-    return actor, result
+    return (actor, result), checked
+
+
+def _inside(activity: Activity, lat: float | None, lng: float | None) -> bool:
+    """``_check_geofence`` passes (the fast path leaves any refusal to the ordinary path)."""
+    try:
+        _check_geofence(activity, lat, lng)
+    except DomainError:
+        return False
+    return True
 
 
 async def _checked_scan(

@@ -23,7 +23,7 @@ from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.accounts.views import (
     CommunityView,
     MemberView,

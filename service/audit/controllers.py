@@ -9,7 +9,7 @@ from litestar import get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.audit import service
 from service.audit.schemas import AuditEventOut, AuditPage
 from service.errors import raises

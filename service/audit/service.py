@@ -15,22 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.audit.models import ACTION_MAX, CLIENT_ADDR_MAX, AuditEvent
 from service.audit.views import AuditView, list_events
 
-__all__ = ["ACTIONS", "AuditView", "list_events", "record"]
-
-ACTIONS = (
-    "award_requested",
-    "award_approved",
-    "award_rejected",
-    "transfer_reversed",
-    "manual_attendance_approved",
-    "manual_attendance_rejected",
-    "role_granted",
-    "role_removed",
-    "password_set",
-    "phone_changed",
-    "name_changed",
-)
-"""Actions recorded today; other domains may add theirs (snake_case, past tense)."""
+__all__ = ["AuditView", "list_events", "record"]
 
 
 async def record(

@@ -21,7 +21,7 @@ from service.audit.models import AuditEvent
 from service.errors import Forbidden, raises
 
 if TYPE_CHECKING:
-    from service.accounts.service import Actor
+    from service.accounts.actor import Actor
 
 __all__ = ["AuditLog", "AuditView", "audit_log", "list_events"]
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import clock
 from service.accounts import service as accounts
 from service.accounts import views as people
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.activities import service as activities
 from service.board import rules
 from service.board.errors import BoardNotFound
@@ -41,7 +41,6 @@ __all__ = [
     "CommunityRef",
     "Poster",
     "board",
-    "board_by_code",
     "board_page",
     "poster",
 ]
@@ -228,12 +227,6 @@ async def _board_of(db: AsyncSession, community: CommunityRef, month: str | None
 async def board(db: AsyncSession, community_id: uuid.UUID, month: str | None = None) -> Board:
     """The public notice board (公示栏): needs no login, shows names only masked."""
     return await _board_of(db, await _by_id(db, community_id), month)
-
-
-@raises(InvalidMonth, accounts.get_community_by_code)
-async def board_by_code(db: AsyncSession, code: str, month: str | None = None) -> Board:
-    """The board at its short address ``/b/<community code>`` (the QR on the notice wall)."""
-    return await _board_of(db, await _by_code(db, code), month)
 
 
 async def _community(db: AsyncSession, key: str) -> CommunityRef:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
+from service.accounts.demo import Demo
 from service.points import service as points
-
-if TYPE_CHECKING:
-    from service.demo import Demo
 
 __all__ = ["seed"]
 

@@ -31,7 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
 from service.accounts import views as people
-from service.accounts.service import Actor, require_role
+from service.accounts.actor import Actor
+from service.accounts.service import require_role
 from service.audit.service import record
 from service.config import POINTS_PER_AWARD_MAX
 from service.db import is_postgres

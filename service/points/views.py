@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 from service import clock
 from service.accounts import service as accounts
 from service.accounts import views as accounts_views
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.errors import raises
 from service.points import rules
 from service.points.models import Account, AwardRequest, Entry, Lot, Policy, Transfer

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Controller, delete, get, post, put
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.http import errors_of
 from service.kit.masking import mask_phone
 from service.regions import service, views

@@ -4,19 +4,17 @@ a few months of activity in each, and a street official who sees them rolled up 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
 from service.accounts import service as accounts
+from service.accounts.actor import Actor
+from service.accounts.demo import DEMO_PASSWORD, Demo
 from service.accounts.models import Member
 from service.activities.models import Activity, Attendance, Team
 from service.regions import service as regions
 from service.wishes.models import Wish
-
-if TYPE_CHECKING:
-    from service.demo import Demo
 
 __all__ = ["OFFICIAL_PHONE", "seed"]
 
@@ -27,13 +25,12 @@ NAMES = ("马文", "杨帆", "何静", "郭强", "罗敏", "梁伟", "宋佳", "
 
 async def _busy_community(db: AsyncSession, demo: Demo, name: str, code: str, phones: str) -> None:
     """A neighbour community with volunteers, a team, an activity a month and some wishes."""
-    root = accounts.Actor(
+    root = Actor(
         member_id=demo.platform_admin.id,
         name=demo.platform_admin.name,
         phone=demo.platform_admin.phone,
         is_platform_admin=True,
     )
-    from service.demo import DEMO_PASSWORD
 
     community = await accounts.create_community(db, root, name, code, "Asia/Shanghai")
     people = [
@@ -101,7 +98,7 @@ async def _busy_community(db: AsyncSession, demo: Demo, name: str, code: str, ph
 
 
 async def seed(db: AsyncSession, demo: Demo) -> None:
-    root = accounts.Actor(
+    root = Actor(
         member_id=demo.platform_admin.id,
         name=demo.platform_admin.name,
         phone=demo.platform_admin.phone,
@@ -113,7 +110,6 @@ async def seed(db: AsyncSession, demo: Demo) -> None:
     await regions.set_community_region(db, root, demo.community.id, street.id)
     for name, code, phones in NEIGHBOURS:
         await _busy_community(db, demo, name, code, phones)
-    from service.demo import DEMO_PASSWORD
 
     db.add(
         Member(

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import rules as account_rules
 from service.accounts import service as accounts
+from service.accounts.actor import Actor
 from service.accounts.errors import InvalidName, MemberNotFound
 from service.accounts.models import Member
-from service.accounts.service import Actor
 from service.errors import Forbidden, raises
 from service.regions import rules
 from service.regions.errors import InvalidRegionCode, InvalidRegionLevel, RegionCodeTaken, RegionNotFound

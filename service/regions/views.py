@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import views as accounts_views
+from service.accounts.actor import Actor
 from service.accounts.models import Community, Member
-from service.accounts.service import Actor
 from service.regions import rules
 from service.regions.models import Region, RegionCommunity, RegionMembership
 

@@ -11,7 +11,7 @@ from litestar import Controller, Response, get
 from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.errors import raises
 from service.http import errors_of
 from service.reports import exports, rules, service

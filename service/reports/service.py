@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
 from service.accounts import service as accounts
+from service.accounts.actor import Actor
 from service.accounts.models import Community, Membership
-from service.accounts.service import Actor
 from service.activities.models import Activity, Team
 from service.db import is_postgres
 from service.errors import Forbidden, NotFound, raises

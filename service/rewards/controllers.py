@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.config import UPLOAD_MAX_BYTES
 from service.http import Limit, cursor_after, cursor_for, errors_of
 from service.rewards import households_service as households

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.rewards import service as rewards
 
 __all__ = ["DEMO_RULES", "demo_actor", "seed"]

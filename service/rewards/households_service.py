@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import clock
 from service.accounts import service as accounts
 from service.accounts import views as people
+from service.accounts.actor import Actor
 from service.accounts.rules import normalise_phone
-from service.accounts.service import Actor
 from service.errors import raises
 from service.rewards.errors import (
     HouseholdLinkDecided,

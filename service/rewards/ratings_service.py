@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.activities import service as activities
 from service.errors import raises
 from service.kit.text import InvalidField, bounded_text

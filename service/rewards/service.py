@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service import clock
 from service.accounts import service as accounts
 from service.accounts import views as people
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.config import POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
 from service.db import transaction
 from service.errors import DomainError, Forbidden, raises

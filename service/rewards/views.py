@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import clock
 from service.accounts import service as accounts
 from service.accounts import views as people
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.activities import service as activities
 from service.activities.models import Activity
 from service.config import LIST_LIMIT_MAX

@@ -14,7 +14,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import service as accounts
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.accounts.views import member_names, partner_names
 from service.config import UPLOAD_MAX_BYTES, Settings
 from service.http import Limit, cursor_after, cursor_for, errors_of, idempotent

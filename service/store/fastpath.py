@@ -20,7 +20,6 @@ batch of one: one redemption path and one order path on PostgreSQL (service/stor
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Hashable
 from datetime import timedelta
@@ -29,17 +28,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from service import clock
-from service.accounts.service import Actor
-from service.db import is_postgres
+from service.accounts.actor import Actor
+from service.db import fast_paths_on, is_postgres
 from service.ids import new_id
 from service.kit.batch import GroupCommit, group_commit
 from service.store import rules
 from service.store.models import Offer, Order, Voucher
 
-__all__ = ["BATCH_MAX", "DRAINS", "ENABLED", "RECENT", "STATS", "redeem", "reserve"]
+__all__ = ["BATCH_MAX", "DRAINS", "RECENT", "STATS", "redeem", "reserve"]
 
-ENABLED = os.environ.get("JIFEN_FAST_PATHS", "1") != "0"
-"""``JIFEN_FAST_PATHS=0``: every redemption and order on the ordinary path (A/B benches)."""
 STATS: dict[str, int] = {"redeemed": 0, "reserved": 0, "slow": 0, "batches": 0, "failed_batches": 0}
 """This worker's counters (tests and benches read them)."""
 RECENT: list[list[str]] = []
@@ -136,7 +133,7 @@ async def redeem(db: AsyncSession, actor: Actor, code: str) -> tuple[Voucher, Of
     """(voucher, offer, member's name, shop's name when the batch read it) of a redemption done, or
     ``None``: take the ordinary path."""
     normal = rules.normalise_code(code)
-    if normal is None or not ENABLED or not is_postgres(db):
+    if normal is None or not fast_paths_on(db) or not is_postgres(db):
         return None
     args = (
         normal,
@@ -163,7 +160,7 @@ async def reserve(
 ) -> tuple[Order, str | None] | None:
     """The order reserved (stock taken, points held) and the product's name when the batch read it, or
     ``None``: take the ordinary path."""
-    if not ENABLED or not is_postgres(db) or not isinstance(quantity, int):
+    if not fast_paths_on(db) or not is_postgres(db) or not isinstance(quantity, int):
         return None
     args = (
         product_id,

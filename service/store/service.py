@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import clock
 from service.accounts import service as accounts
 from service.accounts import views as people
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.config import NAME_MAX, POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX, UPLOAD_MAX_BYTES
 from service.errors import Forbidden, raises
 from service.ids import new_id

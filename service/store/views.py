@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import clock
 from service.accounts import service as accounts
 from service.accounts import views as people
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.errors import Forbidden, raises
 from service.kit.months import InvalidMonth, month_bounds, month_of, month_start, require_month
 from service.points import views as points
@@ -56,7 +56,6 @@ __all__ = [
     "VoucherLine",
     "community_report",
     "counter",
-    "current_month",
     "find_order_by_code",
     "find_voucher_by_code",
     "get_offer",
@@ -152,11 +151,6 @@ async def get_voucher(db: AsyncSession, voucher_id: uuid.UUID) -> Voucher:
     if voucher is None:
         raise VoucherNotFound()
     return voucher
-
-
-async def current_month(db: AsyncSession, community_id: uuid.UUID) -> str:
-    """``YYYY-MM`` of now in the community's time zone."""
-    return month_of(clock.now(), await people.community_timezone(db, community_id))
 
 
 # ---------------------------------------------------------------- products

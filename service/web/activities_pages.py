@@ -13,7 +13,7 @@ from litestar.params import Parameter
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.activities import rules, views
 from service.activities import service as svc
 from service.activities.http import SCAN_COOKIE, device_cookies, pending_scan_of, scan_cookie, with_cookies

@@ -8,8 +8,8 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.accounts.actor import Actor
 from service.accounts.models import Community
-from service.accounts.service import Actor
 from service.audit import views as audit_views
 from service.config import LIST_LIMIT_DEFAULT
 from service.web.guards import admin_community, lenient_cursor, next_cursor

@@ -9,7 +9,7 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.board import views
 from service.config import Settings
 from service.web.render import page

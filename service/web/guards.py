@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts import onboarding
 from service.accounts import service as accounts
 from service.accounts import views as accounts_views
+from service.accounts.actor import Actor
 from service.accounts.errors import CommunityNotFound
 from service.accounts.models import Community
-from service.accounts.service import Actor
 from service.errors import DomainError, Forbidden, raises
 from service.http import decode_cursor, encode_cursor
 from service.web.render import page

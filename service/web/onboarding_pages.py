@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import onboarding
 from service.accounts import rules as account_rules
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.config import Settings
 from service.errors import NotFound
 from service.kit import qr

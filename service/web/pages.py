@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Request, Response, get
@@ -13,18 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import service as accounts
 from service.accounts import views as accounts_views
+from service.accounts.actor import Actor
 from service.accounts.models import Community
-from service.accounts.service import Actor
 from service.config import LIST_LIMIT_DEFAULT, Settings
 from service.errors import DomainError
 from service.http import LANG_COOKIE
 from service.problems import add_localiser, set_error_page
 from service.web.guards import admin_community, lenient_cursor, next_cursor
 from service.web.i18n import translator
-from service.web.render import context_of, env, locale_of, page
-
-if TYPE_CHECKING:
-    from service.web.site import Site
+from service.web.render import Site, context_of, env, locale_of, page
 
 __all__ = ["ADMIN_LINKS", "N_", "ROLE_NAMES", "ROUTES", "admin_community", "scan_community"]
 

@@ -9,8 +9,8 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.accounts.actor import Actor
 from service.accounts.models import Community
-from service.accounts.service import Actor
 from service.config import LIST_LIMIT_DEFAULT
 from service.errors import DomainError
 from service.http import decode_cursor, encode_cursor

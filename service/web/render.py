@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +12,39 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from jinja2.runtime import Context
 from litestar import Request, Response
 from litestar.datastructures import Cookie
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
+from service.accounts.models import Community
 from service.errors import DomainError
 from service.http import CSRF_COOKIE, LANG_COOKIE
 from service.problems import login_redirect as redirect_to_login
 from service.web.i18n import DEFAULT_LOCALE, LOCALES, Translator, translator
 
-__all__ = ["JS_TEXT", "context_of", "locale_of", "page", "problem_text", "redirect_to_login"]
+__all__ = [
+    "JS_TEXT",
+    "HomePanel",
+    "Site",
+    "context_of",
+    "locale_of",
+    "page",
+    "problem_text",
+    "redirect_to_login",
+]
+
+HomePanel = Callable[[AsyncSession, Actor, Community], Awaitable[dict[str, Any]]]
+"""A home-page panel's loader: the panel's data for one community card."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Site:
+    """Every page module's routes, home panels and administration links (``service.web.site`` builds it
+    once; ``create_app`` keeps it in ``app.state.site``, where :func:`page` and the home page read it)."""
+
+    routes: tuple[Any, ...]
+    home_panels: tuple[tuple[str, HomePanel], ...]
+    admin_links: tuple[tuple[str, str], ...]
+
 
 TEMPLATES = Path(__file__).parent / "templates"
 env = Environment(
@@ -130,7 +156,7 @@ def page(
 ) -> Response[str]:
     locale = locale_of(request)
     t = translator(locale)
-    site = getattr(request.app.state, "site", None)
+    site: Site | None = getattr(request.app.state, "site", None)
     if site is not None:  # the administration sub-navigation, assembled once by create_app
         context.setdefault("admin_links", site.admin_links)
     html = env.get_template(template).render(

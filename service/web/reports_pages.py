@@ -12,7 +12,7 @@ from litestar import Request, Response, get
 from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.errors import Forbidden
 from service.regions import views as region_views
 from service.reports.exports import FIGURE_NAMES

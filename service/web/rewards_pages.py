@@ -9,7 +9,7 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.rewards import views
 from service.rewards.ratings_service import RATE_WITHIN_DAYS
 from service.web.pages import admin_community

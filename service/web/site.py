@@ -2,21 +2,17 @@
 
 Each page module exports its own ``ROUTES`` and, if it has any, ``HOME_PANELS`` (template, loader) and
 ``ADMIN_LINKS`` (href, label msgid); nothing adds to another module's lists. ``create_app`` builds the
-:class:`Site` once and keeps it in ``app.state.site``: the home page reads its panels there and
-:func:`service.web.render.page` hands the administration links to every page.
+``Site`` (defined in ``service.web.render``, which page modules import) once and keeps it in
+``app.state.site``: the home page reads its panels there and :func:`service.web.render.page` hands the
+administration links to every page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from service.accounts.models import Community
-from service.accounts.service import Actor
 from service.web import (
     activities_pages,
     audit_pages,
@@ -29,10 +25,9 @@ from service.web import (
     store_pages,
     wishes_pages,
 )
+from service.web.render import Site
 
-__all__ = ["ADMIN_LINK_ORDER", "HOME_PANEL_ORDER", "ROUTE_ORDER", "HomePanel", "Site", "build_site"]
-
-HomePanel = Callable[[AsyncSession, Actor, Community], Awaitable[dict[str, Any]]]
+__all__ = ["ADMIN_LINK_ORDER", "HOME_PANEL_ORDER", "ROUTE_ORDER", "build_site"]
 
 ROUTE_ORDER: tuple[ModuleType, ...] = (
     pages,
@@ -57,13 +52,6 @@ ADMIN_LINK_ORDER: tuple[ModuleType, ...] = (
     store_pages,
 )
 """The order of the administration sub-navigation."""
-
-
-@dataclass(frozen=True)
-class Site:
-    routes: tuple[Any, ...]
-    home_panels: tuple[tuple[str, HomePanel], ...]
-    admin_links: tuple[tuple[str, str], ...]
 
 
 def _gather(modules: Iterable[ModuleType], name: str) -> tuple[Any, ...]:

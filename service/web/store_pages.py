@@ -13,8 +13,8 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.accounts.actor import Actor
 from service.accounts.models import Community
-from service.accounts.service import Actor
 from service.kit.masking import mask_code
 from service.store import views
 from service.store.rules import SPEND_CONFIRM_POINTS

@@ -8,8 +8,8 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.accounts.actor import Actor
 from service.accounts.models import Community
-from service.accounts.service import Actor
 from service.web.pages import admin_community
 from service.web.render import page
 from service.web.rewards_pages import POINTS_STATUS_NAMES, STATUS_NAMES, WISH_CATEGORY_NAMES

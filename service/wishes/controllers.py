@@ -12,7 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.http import Limit, cursor_after, cursor_for, errors_of, idempotent
 from service.rewards.rules import RatingStats
 from service.wishes import service, views

@@ -26,7 +26,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from service import clock
 from service.accounts import service as accounts
 from service.accounts import views as people
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.activities import service as activities
 from service.config import TEXT_MAX, TITLE_MAX
 from service.db import is_postgres, transaction

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import clock
 from service.accounts import service as accounts
 from service.accounts import views as people
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.config import LIST_LIMIT_MAX
 from service.errors import raises
 from service.kit.batch import pages

@@ -3,17 +3,22 @@ database once before writing, and points posted by the one-round-trip engine."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select, update
 
 from service import clock
 from service.accounts.models import Member
+from service.activities import fastpath
 from service.activities.models import Attendance
 from service.activities.rules import MIN_STAY_SECONDS
+from service.app import create_app
+from service.config import Settings
 from service.points import rules
 from service.points import service as points
 from service.points.models import Entry, Transfer
@@ -147,3 +152,23 @@ async def test_years_expiry_and_hash_chain_match_the_python_rules(db: Any, world
     assert (await points.verify(db, world.cid)).ok
     bal = await points.balance(db, world.cid, world.members["alice"].id)
     assert (bal.available, bal.earned) == (5, 5)
+
+
+async def test_the_apps_fast_paths_setting_decides_the_path_of_a_scan(
+    client: Any, world: World, maker: Any, settings: Settings
+) -> None:
+    """``JIFEN_FAST_PATHS=0`` (``Settings.fast_paths``) sends a scan on the ordinary path, same answer."""
+    a = await _activity(client, world)
+    token = await _kiosk(client, world, a["id"])
+    slow_app = create_app(dataclasses.replace(settings, fast_paths=False))
+    before = fastpath.STATS["scans"]
+    async with AsyncTestClient(app=slow_app, base_url="http://testserver") as slow:
+        r = await slow.post("/api/v1/checkins", json={"token": token}, headers=world.h["alice"])
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "checked_in"
+    assert fastpath.STATS["scans"] == before  # the batch never saw it
+    r = await client.post("/api/v1/checkins", json={"token": token}, headers=world.h["bob"])
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "checked_in"
+    assert fastpath.STATS["scans"] == before + 1  # the default app's scan went through the batch
+    assert await _attendances(maker, a["id"]) == 2

@@ -9,14 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import service as accounts
 from service.accounts import views
+from service.accounts.actor import Actor
 from service.accounts.models import Member
 
 
-async def _outsider(db: AsyncSession) -> accounts.Actor:
+async def _outsider(db: AsyncSession) -> Actor:
     m = Member(phone="13600000009", name="路人甲")
     db.add(m)
     await db.flush()
-    return accounts.Actor(m.id, m.name, m.phone)
+    return Actor(m.id, m.name, m.phone)
 
 
 async def test_roles_in_says_what_each_caller_holds(db: AsyncSession, world: Any) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import clock
 from service.accounts import service as accounts
+from service.accounts.actor import Actor
 from service.accounts.models import Member
 from service.activities import rules
 from service.activities import service as svc
@@ -24,12 +25,12 @@ pytestmark = pytest.mark.postgres
 CROWD = 200
 
 
-async def crowd(maker: async_sessionmaker[AsyncSession], world: World, n: int) -> list[accounts.Actor]:
+async def crowd(maker: async_sessionmaker[AsyncSession], world: World, n: int) -> list[Actor]:
     rows = [accounts.ImportRow(i, f"15{i:09d}", f"志愿者{i}") for i in range(n)]
     async with maker() as db, db.begin():
         await accounts.import_members(db, world.cid, rows)
         members = list(await db.scalars(select(Member).where(Member.phone.like("15%"))))
-    return [accounts.Actor(m.id, m.name, m.phone) for m in members]
+    return [Actor(m.id, m.name, m.phone) for m in members]
 
 
 async def activity(maker: async_sessionmaker[AsyncSession], world: World, **kw: Any) -> tuple[Any, str]:
@@ -43,7 +44,7 @@ async def activity(maker: async_sessionmaker[AsyncSession], world: World, **kw: 
     return a, token
 
 
-async def scan(maker: async_sessionmaker[AsyncSession], actor: accounts.Actor, token: str) -> str:
+async def scan(maker: async_sessionmaker[AsyncSession], actor: Actor, token: str) -> str:
     try:
         async with maker() as db, db.begin():
             return (await svc.check_in(db, actor, token)).status

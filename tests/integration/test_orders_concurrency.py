@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.accounts.service import Actor
+from service.accounts.actor import Actor
 from service.errors import DomainError
 from service.points import service as points
 from service.store import service as store

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import service as accounts
+from service.accounts.actor import Actor
 from service.accounts.models import Community, Member, Partner
 
 __all__ = ["PEOPLE", "SECRET", "World", "add_person", "new_world", "populate"]
@@ -37,15 +38,15 @@ class World:
     partner: Partner
     members: dict[str, Member] = field(default_factory=dict)
     h: dict[str, dict[str, str]] = field(default_factory=dict)
-    root: accounts.Actor | None = None
+    root: Actor | None = None
 
     @property
     def cid(self) -> uuid.UUID:
         return self.community.id
 
-    def actor(self, name: str) -> accounts.Actor:
+    def actor(self, name: str) -> Actor:
         m = self.members[name]
-        return accounts.Actor(m.id, m.name, m.phone, m.is_platform_admin)
+        return Actor(m.id, m.name, m.phone, m.is_platform_admin)
 
 
 async def add_person(
@@ -63,7 +64,7 @@ async def new_world(db: AsyncSession) -> World:
     root_member = Member(phone="13700000000", name="平台", is_platform_admin=True)
     db.add(root_member)
     await db.flush()
-    root = accounts.Actor(root_member.id, root_member.name, root_member.phone, True)
+    root = Actor(root_member.id, root_member.name, root_member.phone, True)
     community = await accounts.create_community(db, root, "测试社区", "test-community")
     partner = await accounts.create_partner(db, root, community.id, "测试商店")
     w = World(community, partner, root=root)

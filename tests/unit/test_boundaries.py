@@ -11,11 +11,13 @@ Layers, lowest first; a package imports only its own layer's shared infrastructu
        is importable by every domain and imports no domain itself)
     3  web                  (pages; never a domain's controllers)
     wiring                  app, cli, demo, jobs: import anything; only app/cli import web, cli, app
+                            (a domain's demo data takes the demo's people from accounts/demo.py)
 
-Besides: service/views/rules/models/errors modules (and the kit) never import Litestar; no module
-imports a ``_private`` name from another package; other domains' service/view modules read accounts
-through ``service.accounts.views`` (not its tables; reports' SQL aggregates excepted); no test module
-imports another test module (shared helpers live in tests/support).
+Besides: no import circles among service modules (imports inside functions count; only those under
+``if TYPE_CHECKING:`` do not); service/views/rules/models/errors modules (and the kit) never import
+Litestar; no module imports a ``_private`` name from another package; other domains' service/view
+modules read accounts through ``service.accounts.views`` (not its tables; reports' SQL aggregates
+excepted); no test module imports another test module (shared helpers live in tests/support).
 
 ``ALLOWED_FOR_NOW`` lists today's violations, each with the helper that removes it; the merger empties it.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,14 +88,37 @@ def _modules(root: Path, top: str) -> dict[str, Path]:
     return {module_of(p, root): p for p in sorted((root / top).rglob("*.py"))}
 
 
-def edges_of(root: Path, top: str) -> list[Edge]:
-    """Every import (at any depth, lazy ones too) of the modules under ``root/top``."""
+def _is_type_checking(node: ast.AST) -> bool:
+    """``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``): imports for the type checker only."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _nodes(tree: ast.AST, *, skip_type_checking: bool) -> Iterator[ast.AST]:
+    """Every node of ``tree`` (like ``ast.walk``), without the bodies of ``if TYPE_CHECKING:`` if asked."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        if skip_type_checking and isinstance(node, ast.If) and _is_type_checking(node):
+            stack.extend(node.orelse)
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def edges_of(root: Path, top: str, *, skip_type_checking: bool = False) -> list[Edge]:
+    """Every import (at any depth, lazy ones too) of the modules under ``root/top``; with
+    ``skip_type_checking``, not those under ``if TYPE_CHECKING:`` (they never run)."""
     known = _modules(root, top)
     out: list[Edge] = []
     for module, path in known.items():
         tree = ast.parse(path.read_text(), str(path))
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-        for node in ast.walk(tree):
+        for node in _nodes(tree, skip_type_checking=skip_type_checking):
             if isinstance(node, ast.Import):
                 out += [Edge(module, a.name, None, node.lineno, path) for a in node.names]
             elif isinstance(node, ast.ImportFrom):
@@ -203,9 +229,8 @@ def service_violations(root: Path) -> dict[str, str]:
             continue
         if dst in INFRA or dst == HTTP or edge.target == AUDIT_RECORDER:
             continue
-        if dst in WIRING:
-            if not (base == "demo" and dst == "demo"):  # a domain's demo data takes the demo's shared names
-                bad("wiring", edge)
+        if dst in WIRING:  # a domain's demo data takes the demo's people from service.accounts.demo
+            bad("wiring", edge)
             continue
         if src not in RANK or dst not in RANK:
             bad("unknown-package", edge)
@@ -222,6 +247,75 @@ def service_violations(root: Path) -> dict[str, str]:
         if _owner(edge.target) != _owner(edge.importer):
             bad("private", edge)
     return found
+
+
+def import_cycles(root: Path, top: str = "service") -> list[list[Edge]]:
+    """The import circles among the modules under ``root/top``, each as the edges of one loop.
+
+    Every import counts, at module level or inside a function (a lazy import only hides a circle until
+    the function runs), except those under ``if TYPE_CHECKING:``. One loop per strongly connected
+    component (Tarjan), the shortest through its first module in sorted order.
+    """
+    known = _modules(root, top)
+    graph: dict[str, dict[str, Edge]] = {m: {} for m in known}
+    for edge in edges_of(root, top, skip_type_checking=True):
+        if edge.target in known and edge.target != edge.importer:
+            graph[edge.importer].setdefault(edge.target, edge)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+
+    def connect(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                connect(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                components.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            connect(v)
+    return [_loop(graph, component) for component in sorted(components)]
+
+
+def _loop(graph: dict[str, dict[str, Edge]], component: list[str]) -> list[Edge]:
+    """The shortest loop from the component's first module back to it (breadth first, inside it)."""
+    start, inside = component[0], set(component)
+    came: dict[str, Edge] = {}
+    queue = [start]
+    for v in queue:
+        for w, edge in sorted(graph[v].items()):
+            if w == start:
+                loop = [edge]
+                while loop[0].importer != start:
+                    loop.insert(0, came[loop[0].importer])
+                return loop
+            if w in inside and w not in came:
+                came[w] = edge
+                queue.append(w)
+    raise AssertionError(f"no loop through {start}")  # a component of 2+ modules always has one
+
+
+def describe(loop: list[Edge], root: Path) -> str:
+    """``a -> b (a.py:3) -> a (b.py:9)``: the circle and where each import is."""
+    steps = [f"{e.target} ({e.path.relative_to(root)}:{e.line})" for e in loop]
+    return " -> ".join([loop[0].importer, *steps])
 
 
 def violations_in_tests(root: Path) -> dict[str, str]:
@@ -257,6 +351,12 @@ def test_every_allowed_violation_still_exists() -> None:
     found = service_violations(ROOT) | violations_in_tests(ROOT)
     stale = sorted(ALLOWED_FOR_NOW - found.keys())
     assert not stale, "fixed: delete from ALLOWED_FOR_NOW:\n" + "\n".join(f"  {k}" for k in stale)
+
+
+def test_no_import_cycles_among_service_modules() -> None:
+    """A circle makes import order matter and hides which layer owns what: none, lazy imports included."""
+    loops = import_cycles(ROOT)
+    assert not loops, "import circles:\n" + "\n".join(f"  {describe(loop, ROOT)}" for loop in loops)
 
 
 def test_errors_module_is_pure() -> None:
@@ -353,7 +453,7 @@ def test_checker_accepts_the_allowed_shape(tmp_path: Path) -> None:
         """
         # service/errors.py
         # service/http.py
-        from service.accounts.service import Actor
+        from service.accounts.actor import Actor
         from service.errors import Forbidden
         # service/accounts/service.py
         from service.errors import Conflict
@@ -383,3 +483,68 @@ def test_checker_accepts_the_allowed_shape(tmp_path: Path) -> None:
         """,
     )
     assert service_violations(root) | violations_in_tests(root) == {}
+
+
+def test_cycle_checker_finds_circles_lazy_imports_included(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        """
+        # service/accounts/service.py
+        from service.accounts import onboarding
+        # service/accounts/onboarding.py
+        from typing import TYPE_CHECKING
+        if TYPE_CHECKING:
+            from service.accounts.views import Card
+        def invite():
+            from service.accounts.service import Actor
+        # service/accounts/views.py
+        from .onboarding import invite
+        # service/demo.py
+        from service.points.demo import seed
+        # service/points/demo.py
+        from service.points import ledger
+        # service/points/ledger.py
+        import service.demo
+        # service/web/site.py
+        from service.web import pages
+        # service/web/pages.py
+        from typing import TYPE_CHECKING
+        if TYPE_CHECKING:
+            from service.web.site import Site
+        else:
+            from service.web import render
+        # service/web/render.py
+        """,
+    )
+    loops = import_cycles(root)
+    assert [describe(loop, root) for loop in loops] == [
+        "service.accounts.onboarding -> service.accounts.service (service/accounts/onboarding.py:5)"
+        " -> service.accounts.onboarding (service/accounts/service.py:1)",
+        "service.demo -> service.points.demo (service/demo.py:1)"
+        " -> service.points.ledger (service/points/demo.py:1) -> service.demo (service/points/ledger.py:1)",
+    ]
+
+
+def test_cycle_checker_ignores_type_checking_imports_only(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        """
+        # service/web/site.py
+        from service.web import pages
+        # service/web/pages.py
+        import typing
+        if typing.TYPE_CHECKING:
+            from service.web.site import Site
+        def home():
+            from service.web import render
+        # service/web/render.py
+        from service.web.i18n import translator
+        # service/web/i18n.py
+        """,
+    )
+    assert import_cycles(root) == []
+    (root / "service/web/i18n.py").write_text("def f():\n    from service.web.pages import home\n")
+    assert [describe(loop, root) for loop in import_cycles(root)] == [
+        "service.web.i18n -> service.web.pages (service/web/i18n.py:2)"
+        " -> service.web.render (service/web/pages.py:5) -> service.web.i18n (service/web/render.py:1)"
+    ]

@@ -24,6 +24,7 @@ def test_defaults_give_a_sqlite_file_in_the_working_directory(
     assert s.log_level == "INFO"
     assert s.public_url == "http://127.0.0.1:8000"
     assert s.env == "development"
+    assert s.fast_paths is True
     assert len(s.secret_key) >= 32
 
 
@@ -37,12 +38,14 @@ def test_values_are_read_and_tidied(tmp_path: Path) -> None:
             "JIFEN_LOG_LEVEL": "debug",
             "JIFEN_JOBS_INTERVAL_SECONDS": "0",
             "JIFEN_SECURE_COOKIES": "true",
+            "JIFEN_FAST_PATHS": "0",
         }
     )
     assert not s.is_sqlite and s.sqlite_path is None
     assert s.public_url == "https://jifen.example.cn"
     assert s.log_level == "DEBUG"
     assert s.jobs_interval_seconds == 0 and s.secure_cookies
+    assert s.fast_paths is False
     assert s.secret_key == GOOD_SECRET
 
 
@@ -59,6 +62,7 @@ def test_values_are_read_and_tidied(tmp_path: Path) -> None:
         ({"JIFEN_JOBS_INTERVAL_SECONDS": "soon"}, "JIFEN_JOBS_INTERVAL_SECONDS"),
         ({"JIFEN_JOBS_INTERVAL_SECONDS": "-5"}, "JIFEN_JOBS_INTERVAL_SECONDS"),
         ({"JIFEN_SECRET_KEY": "short"}, "JIFEN_SECRET_KEY"),
+        ({"JIFEN_FAST_PATHS": "maybe"}, "JIFEN_FAST_PATHS"),
     ],
 )
 def test_misconfiguration_fails_with_a_message_naming_the_variable(
@@ -105,3 +109,11 @@ def test_generated_secret_is_stored_beside_the_sqlite_file_and_reused(tmp_path: 
     assert again.secret_key == first.secret_key  # restarts keep everyone logged in
     other = Settings.from_env({"JIFEN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'other' / 'j.db'}"})
     assert other.secret_key != first.secret_key
+
+
+@pytest.mark.parametrize(
+    ("raw", "on"), [("1", True), ("ON", True), ("yes", True), ("0", False), ("False", False)]
+)
+def test_fast_paths_switch_reads_the_usual_spellings(tmp_path: Path, raw: str, on: bool) -> None:
+    env = {"JIFEN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'j.db'}", "JIFEN_FAST_PATHS": raw}
+    assert Settings.from_env(env).fast_paths is on
