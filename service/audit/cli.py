@@ -22,7 +22,8 @@ async def verify_audit(db: AsyncSession, community_code: str | None) -> int:
             return 2
         names = {rules.chain_of(cid): community_code}
     else:
-        names = {c: c for c in await views.chains(db)}
+        codes = {rules.chain_of(c.id): c.code for c in await db.execute(select(Community.id, Community.code))}
+        names = {c: codes.get(c, c) for c in await views.chains(db)}
     bad = 0
     for chain, name in names.items():
         r = await views.verify_chain(db, chain)
