@@ -52,6 +52,7 @@ from service.accounts.models import (
 )
 from service.accounts.service import Actor
 from service.accounts.sms import SmsSender
+from service.audit.service import record
 from service.config import LOGIN_FAILURES_MAX, LOGIN_WINDOW_SECONDS
 from service.db import is_postgres
 from service.errors import Forbidden, raises
@@ -253,7 +254,16 @@ async def issue_activation(
     await accounts.require_role(db, actor, community_id, "admin")
     member = await accounts.get_member(db, member_id)
     await _require_manageable(db, actor, member, community_id)
-    return await _issue(db, community_id, member.id, secret_key, actor.member_id)
+    issued = await _issue(db, community_id, member.id, secret_key, actor.member_id)
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="activation_issued",
+        community_id=community_id,
+        subject_member_id=member.id,
+        detail={"activation_id": str(issued[0].id), "expires_at": issued[0].expires_at.isoformat()},
+    )
+    return issued
 
 
 @raises(accounts.get_community, accounts.require_role)
@@ -492,8 +502,16 @@ async def set_self_registration(
         raise InvalidSelfRegistration(
             errors=[{"field": "self_registration", "message": "off, auto or approval"}],
         )
+    before = community.self_registration
     community.self_registration = mode
     await db.flush()
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="self_registration_changed",
+        community_id=community_id,
+        detail={"before": {"self_registration": before}, "after": {"self_registration": mode}},
+    )
     return community
 
 
@@ -540,6 +558,14 @@ async def decide_registration(
             db, await accounts.get_member(db, row.member_id), row.community_id, "member", None
         )
     await db.flush()
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="registration_approved" if approve else "registration_rejected",
+        community_id=row.community_id,
+        subject_member_id=row.member_id,
+        detail={"registration_id": str(row.id)},
+    )
     return row
 
 

@@ -21,7 +21,7 @@ from service.audit.models import ACTION_MAX, CLIENT_ADDR_MAX, AuditChain, AuditE
 from service.audit.views import AuditView, list_events
 from service.ids import new_id
 
-__all__ = ["ACTIONS", "CLIENT_ADDR", "AuditView", "list_events", "record"]
+__all__ = ["ACTIONS", "CLIENT_ADDR", "AuditView", "list_events", "record", "snapshot"]
 
 CLIENT_ADDR: ContextVar[str | None] = ContextVar("audit_client_addr", default=None)
 """The client address of the request being served (set by the app for each HTTP request): what
@@ -98,6 +98,15 @@ async def record(
         update(AuditChain).where(AuditChain.chain == chain).values(seq=event.seq, last_hash=event.hash)
     )
     return event
+
+
+def snapshot(obj: object | None, *fields: str) -> dict[str, Any] | None:
+    """The named attributes of a settings row as JSON values, for an event's ``before`` and ``after``
+    (None when there was no row yet)."""
+    if obj is None:
+        return None
+    out: dict[str, Any] = json.loads(rules.canonical_detail({f: getattr(obj, f) for f in fields}))
+    return out
 
 
 async def _lock_head(db: AsyncSession, chain: str) -> tuple[int, str]:
