@@ -127,26 +127,23 @@ async def add_official(db: AsyncSession, actor: Actor, region_id: uuid.UUID, pho
 
 
 async def _audit_official(
-    db: AsyncSession, actor: Actor, action: str, region_id: uuid.UUID, member_id: uuid.UUID
+    db: AsyncSession, actor: Actor, action: str, region_id: uuid.UUID, member_id: uuid.UUID | None
 ) -> None:
-    await record(
-        db,
-        actor_id=actor.member_id,
-        action=action,
-        subject_member_id=member_id,
-        detail={"region_id": region_id},
-    )
+    detail = {"region_id": region_id, "member_id": member_id}
+    await record(db, actor_id=actor.member_id, action=action, subject_member_id=member_id, detail=detail)
 
 
 @raises(_require_platform_admin)
 async def remove_official(db: AsyncSession, actor: Actor, region_id: uuid.UUID, member_id: uuid.UUID) -> None:
     _require_platform_admin(actor)
-    await db.execute(
+    done = await db.execute(
         delete(RegionMembership).where(
             RegionMembership.region_id == region_id, RegionMembership.member_id == member_id
         )
     )
-    await _audit_official(db, actor, "official_removed", region_id, member_id)
+    # Names the person only if they were an official (an unknown id is no member to point at).
+    removed = member_id if getattr(done, "rowcount", 0) else None
+    await _audit_official(db, actor, "official_removed", region_id, removed)
 
 
 @raises(RegionNotFound, Forbidden)
