@@ -227,3 +227,34 @@ async def test_concurrent_appends_form_one_chain(db: Any, world: World, maker: A
     head = await db.get(AuditChain, str(world.cid))
     assert head is not None and head.seq == count
     assert (await _verdict(db, world)).ok
+
+
+async def _log(db: Any) -> tuple[list[Any], list[Any]]:
+    events = sorted((await db.execute(select(AuditEvent.id, AuditEvent.hash))).all())
+    heads = sorted((await db.execute(select(AuditChain.chain, AuditChain.seq, AuditChain.last_hash))).all())
+    await db.rollback()
+    return events, heads
+
+
+async def test_refused_staff_acts_write_no_event(db: Any, world: World, client: Any) -> None:
+    """A refused act rolls back with its audit event: the log and its chain heads are as they were."""
+    cid, h = world.cid, world.h
+    r = await client.post(
+        f"/api/v1/communities/{cid}/awards",
+        headers=h["admin2"],
+        json={"member_id": str(world.members["bob"].id), "points": 500, "reason": "大额"},
+    )
+    assert r.status_code == 202, r.text  # waits for a second admin
+    before = await _log(db)
+    assert before[0], "the award request itself is recorded"
+    refusals = [
+        ("POST", f"/api/v1/awards/{r.json()['id']}/approve", "admin2", None, 403),  # own award
+        ("PUT", f"/api/v1/communities/{cid}/activity-policy", "admin", {"points_cap": -1}, 422),
+        ("PUT", f"/api/v1/communities/{cid}/activity-policy", "organizer", {"points_cap": 9}, 403),
+        ("PUT", f"/api/v1/communities/{cid}/store-settings", "admin", {"order_days": 10_000}, 422),
+        ("POST", f"/api/v1/communities/{cid}/rules", "admin", {"code": "X!", "title": "t", "points": 5}, 422),
+    ]
+    for method, url, who, body, status in refusals:
+        got = await client.request(method, url, headers=h[who], json=body)
+        assert got.status_code == status, (url, got.text)
+    assert await _log(db) == before
