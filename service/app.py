@@ -13,10 +13,12 @@ from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyA
 from litestar import Litestar, MediaType, Request, get
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.enums import ScopeType
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.static_files import create_static_files_router
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from service.accounts.controllers import (
     AuthController,
@@ -26,10 +28,11 @@ from service.accounts.controllers import (
 )
 from service.activities.controllers import ROUTES as ACTIVITY_ROUTES
 from service.audit.controllers import ROUTES as AUDIT_ROUTES
+from service.audit.service import CLIENT_ADDR
 from service.board.controllers import ROUTES as BOARD_ROUTES
 from service.config import BODY_MAX_BYTES, Settings
 from service.db import create_engine, create_session_maker
-from service.http import errors_of, provide_actor, provide_maybe_actor, provide_settings
+from service.http import client_address, errors_of, provide_actor, provide_maybe_actor, provide_settings
 from service.jobs import run_jobs_forever
 from service.points.controllers import ROUTES as POINTS_ROUTES
 from service.problems import exception_handlers
@@ -93,6 +96,22 @@ def settle_heap() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
+def audit_client_middleware(app: ASGIApp) -> ASGIApp:
+    """Make the caller's address what every audit event of this request records (``CLIENT_ADDR``)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        token = CLIENT_ADDR.set(client_address(Request(scope)))
+        try:
+            await app(scope, receive, send)
+        finally:
+            CLIENT_ADDR.reset(token)
+
+    return middleware
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the Litestar app for ``settings`` (default: from the environment)."""
     settings = settings or Settings.from_env()
@@ -154,7 +173,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         exception_handlers={**exception_handlers, ShowPage: show_page},
         # Re-runs a request whose transaction deadlocked or found SQLite busy; commits before 2xx.
-        middleware=[RetryMiddleware],
+        middleware=[audit_client_middleware, RetryMiddleware],
         lifespan=[jobs],
         request_max_body_size=BODY_MAX_BYTES,
         openapi_config=OpenAPIConfig(

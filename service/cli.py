@@ -251,6 +251,18 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
     return _with_session(settings, work)
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Recompute the audit log's hash chains (one community's or all); exit 1 naming the first break."""
+    from service.audit.cli import verify_audit
+
+    settings = _settings()
+
+    async def work(db: Any) -> int:
+        return await verify_audit(db, args.community)
+
+    return _with_session(settings, work)
+
+
 def cmd_reports_rebuild(args: argparse.Namespace) -> int:
     """Recompute the report summary tables from the raw attendances and ledger entries."""
     from service.reports import summary
@@ -342,6 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify = ledger_cmd.add_parser("verify", help="check hash chains and balances (exit 1 on problems)")
     verify.add_argument("--community", help="community code (default: every community)")
     verify.set_defaults(func=cmd_ledger_verify)
+    audit_cmd = sub.add_parser("audit", help="the audit log of staff acts").add_subparsers(
+        dest="audit_command", required=True
+    )
+    audit_verify = audit_cmd.add_parser("verify", help="check the audit log's hash chains (exit 1 if broken)")
+    audit_verify.add_argument("--community", help="community code (default: every chain)")
+    audit_verify.set_defaults(func=cmd_audit_verify)
     rewards_cmd = sub.add_parser("rewards", help="good-conduct claims and micro-wishes").add_subparsers(
         dest="rewards_command", required=True
     )

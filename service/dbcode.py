@@ -59,6 +59,7 @@ SOURCES: tuple[Source, ...] = (
     Source("reports/sql/summaries.sql"),
     Source("reports/sql/summaries.sqlite.sql"),
     Source("audit/sql/audit.sql"),
+    Source("audit/sql/audit.sqlite.sql"),
 )
 """Every file of database code, in installation order (tests/unit/test_dbcode.py checks that every
 ``.sql`` file under ``service/`` is listed)."""

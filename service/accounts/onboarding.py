@@ -51,6 +51,7 @@ from service.accounts.models import (
     SmsCode,
 )
 from service.accounts.sms import SmsSender
+from service.audit.service import record
 from service.config import LOGIN_FAILURES_MAX, LOGIN_WINDOW_SECONDS
 from service.db import is_postgres
 from service.errors import Forbidden, raises
@@ -184,7 +185,16 @@ async def issue_activation(
     await accounts.require_role(db, actor, community_id, "admin")
     member = await accounts.get_member(db, member_id)
     await _require_manageable(db, actor, member, community_id)
-    return await activations.issue(db, community_id, member.id, secret_key, actor.member_id)
+    issued = await activations.issue(db, community_id, member.id, secret_key, actor.member_id)
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="activation_issued",
+        community_id=community_id,
+        subject_member_id=member.id,
+        detail={"activation_id": str(issued[0].id), "expires_at": issued[0].expires_at.isoformat()},
+    )
+    return issued
 
 
 @raises(accounts.get_community, accounts.require_role)
@@ -423,8 +433,16 @@ async def set_self_registration(
         raise InvalidSelfRegistration(
             errors=[{"field": "self_registration", "message": "off, auto or approval"}],
         )
+    before = community.self_registration
     community.self_registration = mode
     await db.flush()
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="self_registration_changed",
+        community_id=community_id,
+        detail={"before": {"self_registration": before}, "after": {"self_registration": mode}},
+    )
     return community
 
 
@@ -471,6 +489,14 @@ async def decide_registration(
             db, await accounts.get_member(db, row.member_id), row.community_id, "member", None
         )
     await db.flush()
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="registration_approved" if approve else "registration_rejected",
+        community_id=row.community_id,
+        subject_member_id=row.member_id,
+        detail={"registration_id": str(row.id)},
+    )
     return row
 
 

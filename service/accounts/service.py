@@ -369,6 +369,13 @@ async def create_community(
     community = Community(name=_name(name), code=code, timezone=tz, self_registration=self_registration)
     db.add(community)
     await db.flush()
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="community_created",
+        community_id=community.id,
+        detail={"name": community.name, "code": code, "timezone": tz, "self_registration": self_registration},
+    )
     return community
 
 
@@ -414,6 +421,13 @@ async def create_partner(
     partner = Partner(community_id=community_id, name=name, address=address)
     db.add(partner)
     await db.flush()
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="partner_created",
+        community_id=community_id,
+        detail={"partner_id": str(partner.id), "name": name, "address": address},
+    )
     return partner
 
 

@@ -10,7 +10,7 @@ import secrets
 import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -94,7 +94,7 @@ from service.activities.views import (
     team_hours_leaderboard,
     team_members,
 )
-from service.audit.service import record
+from service.audit.service import record, snapshot
 from service.config import POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
 from service.db import fast_paths_on, is_postgres
 from service.errors import DomainError, Forbidden, raises
@@ -344,7 +344,33 @@ async def create_activity(
     )
     db.add(activity)
     await db.flush()
+    await _audit_activity(db, actor, activity, "activity_created", snapshot(activity, *_AUDITED_FIELDS))
     return activity
+
+
+_AUDITED_FIELDS = (
+    "title",
+    "starts_at",
+    "ends_at",
+    "points_mode",
+    "points",
+    "points_max",
+    "status",
+    "capacity",
+)
+"""What an activity's audit events show of it (its worth, time and state)."""
+
+
+async def _audit_activity(
+    db: AsyncSession, actor: Actor, activity: Activity, action: str, detail: dict[str, Any] | None = None
+) -> None:
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action=action,
+        community_id=activity.community_id,
+        detail={"activity_id": str(activity.id), "title": activity.title, **(detail or {})},
+    )
 
 
 async def _activity(db: AsyncSession, activity_id: uuid.UUID, *, lock: bool = False) -> Activity:
@@ -390,6 +416,8 @@ async def update_activity(
     worth_changed = any(
         getattr(draft, k) != getattr(activity, k) for k in ("points", "points_max", "points_mode")
     )
+    changed = [k for k in fields if getattr(draft, k) != getattr(activity, k)] + ["status"]
+    before = snapshot(activity, *changed)
     for key in fields:
         setattr(activity, key, getattr(draft, key))
     if await _over_cap(db, activity.community_id, draft):
@@ -398,6 +426,8 @@ async def update_activity(
     elif activity.status == "pending_approval":
         activity.status = "open"
     await db.flush()
+    detail = {"before": before, "after": snapshot(activity, *changed)}
+    await _audit_activity(db, actor, activity, "activity_updated", detail)
     return activity
 
 
@@ -414,11 +444,19 @@ async def set_points_cap(db: AsyncSession, actor: Actor, community_id: uuid.UUID
             detail="%(field)s: 0-%(max)s", params={"field": "points_cap", "max": POINTS_PER_AWARD_MAX}
         )
     row = await db.get(ActivityPolicy, community_id, with_for_update=True)
+    before = snapshot(row, "points_cap")
     if row is None:
         row = ActivityPolicy(community_id=community_id, points_cap=cap, updated_at=clock.now())
         db.add(row)
     row.points_cap, row.updated_at, row.updated_by = cap, clock.now(), actor.member_id
     await db.flush()
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="activity_policy_changed",
+        community_id=community_id,
+        detail={"before": before, "after": {"points_cap": cap}},
+    )
     return cap
 
 
@@ -437,6 +475,7 @@ async def approve_activity(db: AsyncSession, actor: Actor, activity_id: uuid.UUI
         raise SameAdmin()
     activity.status, activity.approved_by = "open", actor.member_id
     await db.flush()
+    await _audit_activity(db, actor, activity, "activity_approved", snapshot(activity, *_AUDITED_FIELDS))
     return activity
 
 
@@ -450,6 +489,7 @@ async def cancel_activity(db: AsyncSession, actor: Actor, activity_id: uuid.UUID
     activity.status = "cancelled"
     activity.closed_at = clock.now()
     await db.flush()
+    await _audit_activity(db, actor, activity, "activity_cancelled")
     return activity
 
 
@@ -505,6 +545,7 @@ async def revoke_poster(db: AsyncSession, actor: Actor, activity_id: uuid.UUID) 
     activity = await organizer_activity(db, actor, activity_id, lock=True)
     activity.poster_version += 1
     await db.flush()
+    await _audit_activity(db, actor, activity, "poster_revoked", {"poster_version": activity.poster_version})
     return activity
 
 
@@ -1004,7 +1045,10 @@ async def close_activity(
     activity = await organizer_activity(db, actor, activity_id, lock=True)
     if activity.status != "open":
         raise ActivityNotOpen()
-    return await _close(db, activity, actor.member_id, set(absent_member_ids))
+    result = await _close(db, activity, actor.member_id, set(absent_member_ids))
+    detail = {"absent_member_ids": sorted(str(m) for m in absent_member_ids), **asdict(result)}
+    await _audit_activity(db, actor, activity, "activity_closed", detail)
+    return result
 
 
 async def _close(
@@ -1109,7 +1153,16 @@ async def scan_card(db: AsyncSession, actor: Actor, activity_id: uuid.UUID, toke
     card = await db.scalar(select(MemberCard).where(MemberCard.token == token[:64])) if token else None
     if card is None or card.community_id != activity.community_id:
         raise CardInvalid()
-    return await _scan(db, activity, card.member_id, "member_card", clock.now(), scanned_by=actor.member_id)
+    result = await _scan(db, activity, card.member_id, "member_card", clock.now(), scanned_by=actor.member_id)
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="card_scanned",
+        community_id=activity.community_id,
+        subject_member_id=card.member_id,
+        detail={"activity_id": str(activity.id), "result": result.status, "points": result.points_awarded},
+    )
+    return result
 
 
 # ---------------------------------------------------------------- manual records and attendance
@@ -1165,6 +1218,7 @@ async def request_manual(
     )
     db.add(att)
     await db.flush()
+    await _audit_manual(db, actor, activity, att, "manual_attendance_requested", None)
     return att
 
 
@@ -1252,6 +1306,19 @@ async def add_team_member(db: AsyncSession, actor: Actor, team_id: uuid.UUID, me
     if team is None:
         raise TeamNotFound()
     await require_role(db, actor, team.community_id, "organizer")
+    await _join_team(db, team, member_id)
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="team_member_added",
+        community_id=team.community_id,
+        subject_member_id=member_id,
+        detail={"team_id": str(team.id), "team": team.name},
+    )
+
+
+@raises(MemberNotFound)
+async def _join_team(db: AsyncSession, team: Team, member_id: uuid.UUID) -> None:
     if not await is_member(db, member_id, team.community_id):
         raise MemberNotFound()
     exists = await db.scalar(
@@ -1262,7 +1329,7 @@ async def add_team_member(db: AsyncSession, actor: Actor, team_id: uuid.UUID, me
         await db.flush()
 
 
-@raises(require_role, InvalidName, TeamNameTaken, add_team_member)
+@raises(require_role, InvalidName, TeamNameTaken, _join_team)
 async def create_team(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID, name: str, leader_id: uuid.UUID
 ) -> Team:
@@ -1277,7 +1344,15 @@ async def create_team(
     team = Team(community_id=community_id, name=name, leader_id=leader_id)
     db.add(team)
     await db.flush()
-    await add_team_member(db, actor, team.id, leader_id)
+    await _join_team(db, team, leader_id)
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="team_created",
+        community_id=community_id,
+        subject_member_id=leader_id,
+        detail={"team_id": str(team.id), "team": name},
+    )
     return team
 
 

@@ -24,10 +24,10 @@ __all__ = ["ROUTES", "audit_page", "event_out"]
 
 Cursor = Annotated[str | None, Parameter(max_length=200)]
 DESCRIPTION = (
-    "Append-only record of staff acts that move points or change roles, passwords or phones, newest "
-    "first: action (award_requested, award_approved, award_rejected, transfer_reversed, "
-    "manual_attendance_approved, manual_attendance_rejected, role_granted, role_removed, password_set, "
-    "phone_changed, name_changed), actor, subject member, detail and client address."
+    "Append-only, hash-chained record of every staff act (each community's events form one chain: "
+    "``seq``, ``hash``; `jifen audit verify` recomputes it), newest first: action ("
+    + ", ".join(service.ACTIONS)
+    + "), actor, subject member, detail (``before`` and ``after`` for settings) and client address."
 )
 
 
@@ -44,6 +44,8 @@ def event_out(v: service.AuditView) -> AuditEventOut:
         subject_name=v.subject_name,
         detail=dict(e.detail or {}),
         client_addr=e.client_addr,
+        seq=e.seq,
+        hash=e.hash,
     )
 
 

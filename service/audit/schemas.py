@@ -22,6 +22,10 @@ class AuditEventOut(msgspec.Struct):
     subject_name: str | None
     detail: dict[str, Any]
     client_addr: str | None
+    seq: int
+    """The event's place in its community's chain (1, 2, ...)."""
+    hash: str
+    """SHA-256 over the previous event's hash and this event's fields."""
 
 
 class AuditPage(msgspec.Struct):

@@ -7,15 +7,84 @@ accounts service itself records its acts here.
 
 from __future__ import annotations
 
+import json
 import uuid
+from contextvars import ContextVar
 from typing import Any
 
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.audit.models import ACTION_MAX, CLIENT_ADDR_MAX, AuditEvent
+from service import clock
+from service.audit import rules
+from service.audit.models import ACTION_MAX, CLIENT_ADDR_MAX, AuditChain, AuditEvent
 from service.audit.views import AuditView, list_events
+from service.ids import new_id
 
-__all__ = ["AuditView", "list_events", "record"]
+__all__ = ["ACTIONS", "CLIENT_ADDR", "AuditView", "list_events", "record", "snapshot"]
+
+CLIENT_ADDR: ContextVar[str | None] = ContextVar("audit_client_addr", default=None)
+"""The client address of the request being served (set by the app for each HTTP request): what
+:func:`record` writes when its caller passes none, so every service function records it without
+threading the request through."""
+
+ACTIONS = (
+    "award_requested",
+    "award_approved",
+    "award_rejected",
+    "transfer_reversed",
+    "manual_attendance_approved",
+    "manual_attendance_rejected",
+    "role_granted",
+    "role_removed",
+    "password_set",
+    "phone_changed",
+    "name_changed",
+    "members_imported",
+    "community_created",
+    "self_registration_changed",
+    "registration_approved",
+    "registration_rejected",
+    "activation_issued",
+    "partner_created",
+    "points_policy_changed",
+    "activity_created",
+    "activity_updated",
+    "activity_approved",
+    "activity_cancelled",
+    "activity_closed",
+    "activity_policy_changed",
+    "card_scanned",
+    "poster_revoked",
+    "manual_attendance_requested",
+    "team_created",
+    "team_member_added",
+    "store_settings_changed",
+    "product_created",
+    "product_updated",
+    "product_image_set",
+    "order_picked_up",
+    "order_cancelled",
+    "offer_created",
+    "voucher_redeemed",
+    "rule_created",
+    "rule_updated",
+    "rewards_settings_changed",
+    "claim_filed",
+    "claim_approved",
+    "claim_rejected",
+    "wish_dispatched",
+    "wish_confirmed",
+    "household_link_confirmed",
+    "household_link_rejected",
+    "household_link_removed",
+    "region_created",
+    "community_region_set",
+    "official_added",
+    "official_removed",
+)
+"""Actions recorded today; other domains may add theirs (snake_case, past tense). Every staff route's
+action is listed in tests/api/test_route_matrix.py (AUDITED)."""
 
 
 async def record(
@@ -28,17 +97,73 @@ async def record(
     detail: dict[str, Any] | None = None,
     client_addr: str | None = None,
 ) -> AuditEvent:
-    """Append one event in the caller's transaction: it commits (or rolls back) with the act itself."""
+    """Append one event in the caller's transaction: it commits (or rolls back) with the act itself.
+
+    The event extends its community's hash chain: the chain's head row is locked (``FOR UPDATE`` on
+    PostgreSQL; a SQLite transaction holds the write lock already) until the transaction ends, so call
+    this after the act's own locks (last, as a rule). ``client_addr`` defaults to the current request's.
+    """
     if not action or len(action) > ACTION_MAX or not action.replace("_", "").isalnum():
         raise ValueError(f"audit action must be snake_case of at most {ACTION_MAX} characters: {action!r}")
+    addr = client_addr if client_addr is not None else CLIENT_ADDR.get()
+    chain = rules.chain_of(community_id)
+    seq, prev_hash = await _lock_head(db, chain)
     event = AuditEvent(
+        id=new_id(),
+        created_at=clock.now(),
         community_id=community_id,
         actor_id=actor_id,
         action=action,
         subject_member_id=subject_member_id,
-        detail=detail or {},
-        client_addr=client_addr[:CLIENT_ADDR_MAX] if client_addr else None,
+        # Stored exactly as hashed: what JSON gives back when read.
+        detail=json.loads(rules.canonical_detail(detail)),
+        client_addr=addr[:CLIENT_ADDR_MAX] if addr else None,
+        chain=chain,
+        seq=seq + 1,
+        prev_hash=prev_hash,
+    )
+    event.hash = rules.event_hash(
+        prev_hash,
+        event_id=event.id,
+        chain=chain,
+        seq=event.seq,
+        community_id=community_id,
+        actor_id=actor_id,
+        action=action,
+        subject_member_id=subject_member_id,
+        detail=event.detail,
+        client_addr=event.client_addr,
+        created_at=event.created_at,
     )
     db.add(event)
     await db.flush()
+    await db.execute(
+        update(AuditChain).where(AuditChain.chain == chain).values(seq=event.seq, last_hash=event.hash)
+    )
     return event
+
+
+def snapshot(obj: object | None, *fields: str) -> dict[str, Any] | None:
+    """The named attributes of a settings row as JSON values, for an event's ``before`` and ``after``
+    (None when there was no row yet)."""
+    if obj is None:
+        return None
+    out: dict[str, Any] = json.loads(rules.canonical_detail({f: getattr(obj, f) for f in fields}))
+    return out
+
+
+async def _lock_head(db: AsyncSession, chain: str) -> tuple[int, str]:
+    """The chain's last ``seq`` and hash, its head row locked (created on the chain's first event)."""
+    await db.execute(
+        text(
+            "INSERT INTO audit_chains (chain, seq, last_hash) VALUES (:chain, 0, :genesis)"
+            " ON CONFLICT (chain) DO NOTHING"
+        ),
+        {"chain": chain, "genesis": rules.GENESIS_HASH},
+    )
+    head = (
+        await db.execute(
+            select(AuditChain.seq, AuditChain.last_hash).where(AuditChain.chain == chain).with_for_update()
+        )
+    ).one()
+    return int(head.seq), str(head.last_hash)

@@ -16,14 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from service.accounts.models import Community, Member, Membership
+from service.audit import rules
 from service.audit.errors import CommunityNotFound
-from service.audit.models import AuditEvent
+from service.audit.models import AuditChain, AuditEvent
 from service.errors import Forbidden, raises
 
 if TYPE_CHECKING:
     from service.accounts.actor import Actor
 
-__all__ = ["AuditLog", "AuditView", "audit_log", "list_events"]
+__all__ = ["AuditLog", "AuditView", "ChainReport", "audit_log", "chains", "list_events", "verify_chain"]
 
 
 @dataclass(frozen=True)
@@ -107,3 +108,86 @@ async def audit_log(
     ids = {v.event.community_id for v in events if v.event.community_id is not None}
     found = list(await db.scalars(select(Community).where(Community.id.in_(ids)))) if ids else []
     return AuditLog(events=events, communities={c.id: c for c in found}, last=last)
+
+
+VERIFY_BATCH = 1000
+"""Events read per query while a chain is checked (a chain of any length in bounded memory)."""
+
+
+@dataclass
+class ChainReport:
+    """What :func:`verify_chain` found: ``problem`` names the first broken event (None: the chain holds)."""
+
+    chain: str
+    events_checked: int = 0
+    problem: str | None = None
+    event_id: uuid.UUID | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+async def chains(db: AsyncSession) -> list[str]:
+    """Every chain there is: those with a head and those with events (a head deleted is a chain too)."""
+    heads = set(await db.scalars(select(AuditChain.chain)))
+    return sorted(heads | set(await db.scalars(select(AuditEvent.chain).distinct())))
+
+
+async def verify_chain(db: AsyncSession, chain: str) -> ChainReport:
+    """Recompute one chain from its first event and stop at the first that does not follow: a ``seq``
+    out of place (an event deleted or moved), a ``prev_hash`` that is not the previous event's hash, or a
+    hash that is not the hash of the event's own fields (an edit). The chain's head row must name the
+    last event (events deleted from the end)."""
+    report = ChainReport(chain)
+    prev, seq = rules.GENESIS_HASH, 0
+    while True:
+        batch = list(
+            await db.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.chain == chain, AuditEvent.seq > seq)
+                .order_by(AuditEvent.seq)
+                .limit(VERIFY_BATCH)
+            )
+        )
+        for e in batch:
+            problem = _broken(e, prev, seq + 1)
+            if problem:
+                report.problem, report.event_id = problem, e.id
+                return report
+            prev, seq = e.hash, e.seq
+            report.events_checked += 1
+        db.expunge_all()
+        if len(batch) < VERIFY_BATCH:
+            break
+    head = (
+        await db.execute(select(AuditChain.seq, AuditChain.last_hash).where(AuditChain.chain == chain))
+    ).first()
+    if head is None or (int(head.seq), str(head.last_hash)) != (seq, prev):
+        report.problem = (
+            f"the chain's head says {head.seq if head else 'nothing'}: events after {seq} are missing"
+        )
+    return report
+
+
+def _broken(e: AuditEvent, prev: str, seq: int) -> str | None:
+    if e.seq != seq:
+        return f"seq {e.seq} where {seq} was due (an event deleted or moved)"
+    if e.prev_hash != prev:
+        return f"prev_hash is not the hash of event {seq - 1} (events reordered or replaced)"
+    digest = rules.event_hash(
+        prev,
+        event_id=e.id,
+        chain=e.chain,
+        seq=e.seq,
+        community_id=e.community_id,
+        actor_id=e.actor_id,
+        action=e.action,
+        subject_member_id=e.subject_member_id,
+        detail=e.detail,
+        client_addr=e.client_addr,
+        created_at=e.created_at,
+    )
+    if digest != e.hash or e.chain != rules.chain_of(e.community_id):
+        return "hash does not match the event's fields (edited)"
+    return None

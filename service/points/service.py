@@ -33,7 +33,7 @@ from service import clock
 from service.accounts import views as people
 from service.accounts.actor import Actor
 from service.accounts.service import require_role
-from service.audit.service import record
+from service.audit.service import record, snapshot
 from service.config import POINTS_PER_AWARD_MAX
 from service.db import is_postgres
 from service.errors import raises
@@ -1216,6 +1216,8 @@ async def set_policy(
     if not 0 <= award_approval_threshold <= POINTS_PER_AWARD_MAX:
         raise InvalidThreshold(params={"max": POINTS_PER_AWARD_MAX})
     policy = await db.get(Policy, community_id, with_for_update=True)
+    fields = ("expiry_mode", "expiry_value", "award_approval_threshold")
+    before = snapshot(policy, *fields)
     if policy is None:
         policy = Policy(community_id=community_id)
         db.add(policy)
@@ -1223,6 +1225,13 @@ async def set_policy(
     policy.award_approval_threshold = award_approval_threshold
     policy.updated_at, policy.updated_by = clock.now(), actor.member_id
     await db.flush()
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="points_policy_changed",
+        community_id=community_id,
+        detail={"before": before, "after": snapshot(policy, *fields)},
+    )
     return policy
 
 

@@ -17,6 +17,7 @@ from service.accounts import service as accounts
 from service.accounts.actor import Actor
 from service.accounts.errors import InvalidName, MemberNotFound
 from service.accounts.models import Member
+from service.audit.service import record
 from service.errors import Forbidden, raises
 from service.regions import rules
 from service.regions.errors import InvalidRegionCode, InvalidRegionLevel, RegionCodeTaken, RegionNotFound
@@ -71,6 +72,10 @@ async def create_region(
     region = Region(name=name, code=code, level=level, parent_id=parent_id)
     db.add(region)
     await db.flush()
+    detail = {"region_id": str(region.id), "name": name, "code": code, "level": level}
+    await record(
+        db, actor_id=actor.member_id, action="region_created", detail=detail | {"parent_id": parent_id}
+    )
     return region
 
 
@@ -81,6 +86,9 @@ async def set_community_region(
     """Put a community under a street (or take it out of the tree with ``None``)."""
     _require_platform_admin(actor)
     await accounts.get_community(db, community_id)
+    before = await db.scalar(
+        select(RegionCommunity.region_id).where(RegionCommunity.community_id == community_id)
+    )
     await db.execute(delete(RegionCommunity).where(RegionCommunity.community_id == community_id))
     if region_id is not None:
         region = await _region(db, region_id)
@@ -88,6 +96,13 @@ async def set_community_region(
             raise InvalidRegionLevel(detail="Communities belong to a street.")
         db.add(RegionCommunity(community_id=community_id, region_id=region_id))
     await db.flush()
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="community_region_set",
+        community_id=community_id,
+        detail={"before": {"region_id": before}, "after": {"region_id": region_id}},
+    )
 
 
 @raises(_require_platform_admin, _region, MemberNotFound)
@@ -107,17 +122,28 @@ async def add_official(db: AsyncSession, actor: Actor, region_id: uuid.UUID, pho
     if held is None:
         db.add(RegionMembership(region_id=region_id, member_id=member.id, role="official"))
         await db.flush()
+    await _audit_official(db, actor, "official_added", region_id, member.id)
     return member
+
+
+async def _audit_official(
+    db: AsyncSession, actor: Actor, action: str, region_id: uuid.UUID, member_id: uuid.UUID | None
+) -> None:
+    detail = {"region_id": region_id, "member_id": member_id}
+    await record(db, actor_id=actor.member_id, action=action, subject_member_id=member_id, detail=detail)
 
 
 @raises(_require_platform_admin)
 async def remove_official(db: AsyncSession, actor: Actor, region_id: uuid.UUID, member_id: uuid.UUID) -> None:
     _require_platform_admin(actor)
-    await db.execute(
+    done = await db.execute(
         delete(RegionMembership).where(
             RegionMembership.region_id == region_id, RegionMembership.member_id == member_id
         )
     )
+    # Names the person only if they were an official (an unknown id is no member to point at).
+    removed = member_id if getattr(done, "rowcount", 0) else None
+    await _audit_official(db, actor, "official_removed", region_id, removed)
 
 
 @raises(RegionNotFound, Forbidden)

@@ -17,6 +17,7 @@ from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.actor import Actor
 from service.accounts.rules import normalise_phone
+from service.audit.service import record
 from service.errors import raises
 from service.rewards.errors import (
     HouseholdLinkDecided,
@@ -211,7 +212,19 @@ async def decide_link(db: AsyncSession, actor: Actor, link_id: uuid.UUID, confir
     link.status = "confirmed" if confirm else "rejected"
     link.decided_by, link.decided_at = actor.member_id, clock.now()
     await db.flush()
+    await _audit(db, actor, link, "household_link_confirmed" if confirm else "household_link_rejected")
     return link
+
+
+async def _audit(db: AsyncSession, actor: Actor, link: HouseholdLink, action: str) -> None:
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action=action,
+        community_id=link.community_id,
+        subject_member_id=link.requester_id,
+        detail={"link_id": str(link.id), "relative_id": str(link.relative_id), "relation": link.relation},
+    )
 
 
 @raises(HouseholdLinkNotFound, HouseholdLinkDecided, accounts.require_role)
@@ -225,4 +238,6 @@ async def remove_link(db: AsyncSession, actor: Actor, link_id: uuid.UUID) -> Hou
     link.status = "rejected"
     link.decided_by, link.decided_at = actor.member_id, clock.now()
     await db.flush()
+    # Recorded whoever removes it: a link ended lifts conflicts of interest, staff's own included.
+    await _audit(db, actor, link, "household_link_removed")
     return link

@@ -12,7 +12,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
@@ -22,6 +22,7 @@ from service import clock
 from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.actor import Actor
+from service.audit.service import record, snapshot
 from service.config import POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
 from service.db import transaction
 from service.errors import DomainError, Forbidden, raises
@@ -140,7 +141,8 @@ async def update_settings(
     bounded_int(wish_assign_timeout_days, "wish_assign_timeout_days", 1, rules.SETTINGS_DAYS_MAX)
     bounded_int(wish_points_monthly_cap, "wish_points_monthly_cap", 0, POINTS_PER_AWARD_MAX)
     current = await get_settings(db, community_id)
-    row = await db.get(RewardsSettings, community_id)
+    before = snapshot(current, *_SETTINGS_FIELDS)
+    row = await db.get(RewardsSettings, community_id, with_for_update=True)
     if row is None:
         row = RewardsSettings(
             community_id=community_id,
@@ -164,7 +166,10 @@ async def update_settings(
         row.wish_points_monthly_cap = wish_points_monthly_cap
     row.updated_at = clock.now()
     await db.flush()
-    return await get_settings(db, community_id)
+    after = await get_settings(db, community_id)
+    detail = {"before": before, "after": snapshot(after, *_SETTINGS_FIELDS)}
+    await _audit(db, actor, community_id, "rewards_settings_changed", detail)
+    return after
 
 
 # ---------------------------------------------------------------- the rules catalogue
@@ -211,7 +216,50 @@ async def create_rule(
     )
     db.add(rule)
     await db.flush()
+    await _audit(
+        db,
+        actor,
+        community_id,
+        "rule_created",
+        {"rule_id": str(rule.id), "after": snapshot(rule, *_RULE_FIELDS)},
+    )
     return rule
+
+
+_RULE_FIELDS = (
+    "code",
+    "title",
+    "points",
+    "evidence_required",
+    "publicity_days",
+    "limit_per_member_per_year",
+    "active",
+)
+_SETTINGS_FIELDS = (
+    "two_reviewers_from_points",
+    "wish_points",
+    "wish_auto_award_days",
+    "wish_assign_timeout_days",
+    "wish_points_monthly_cap",
+)
+
+
+async def _audit(
+    db: AsyncSession,
+    actor: Actor,
+    community_id: uuid.UUID,
+    action: str,
+    detail: dict[str, Any],
+    subject_member_id: uuid.UUID | None = None,
+) -> None:
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action=action,
+        community_id=community_id,
+        subject_member_id=subject_member_id,
+        detail=detail,
+    )
 
 
 _UNSET = object()
@@ -234,6 +282,7 @@ async def update_rule(
     """Change a rule. Claims already submitted keep the points they were submitted with."""
     rule = await get_rule(db, rule_id)
     await accounts.require_role(db, actor, rule.community_id, "admin")
+    before = snapshot(rule, *_RULE_FIELDS)
     bounded_int(points, "points", 1, POINTS_PER_AWARD_MAX)
     bounded_int(publicity_days, "publicity_days", 0, rules.PUBLICITY_DAYS_MAX)
     if limit_per_member_per_year is not _UNSET:
@@ -255,6 +304,8 @@ async def update_rule(
     if active is not None:
         rule.active = active
     await db.flush()
+    detail = {"rule_id": str(rule.id), "before": before, "after": snapshot(rule, *_RULE_FIELDS)}
+    await _audit(db, actor, rule.community_id, "rule_updated", detail)
     return rule
 
 
@@ -402,6 +453,9 @@ async def submit_claim(
     )
     db.add(claim)
     await db.flush()
+    if member_id != actor.member_id:  # filed for someone else (an organizer, a household member)
+        detail = {"claim_id": str(claim.id), "rule_id": str(rule.id), "points": claim.points}
+        await _audit(db, actor, rule.community_id, "claim_filed", detail, member_id)
     return claim
 
 
@@ -509,6 +563,9 @@ async def review_claim(
             claim.publicity_ends_at = now + timedelta(days=rule.publicity_days)
             await _resolve_objections(db, claim, now)
     await db.flush()
+    action = "claim_approved" if decision == "approve" else "claim_rejected"
+    detail = {"claim_id": str(claim.id), "points": claim.points, "status": claim.status, "note": note}
+    await _audit(db, actor, claim.community_id, action, detail, claim.member_id)
     return claim
 
 

@@ -26,6 +26,7 @@ from service import clock
 from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.actor import Actor
+from service.audit.service import record, snapshot
 from service.config import NAME_MAX, POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX, UPLOAD_MAX_BYTES
 from service.errors import Forbidden, raises
 from service.ids import new_id
@@ -127,14 +128,57 @@ async def update_settings(
     bounded_int(fen_per_point, "fen_per_point", 0, 100_000)
     bounded_int(voucher_minutes, "voucher_minutes", 1, rules.VOUCHER_MINUTES_MAX)
     bounded_int(order_days, "order_days", 1, rules.ORDER_DAYS_MAX)
-    row = await db.get(StoreSettings, community_id)
+    row = await db.get(StoreSettings, community_id, with_for_update=True)
+    fields = ("fen_per_point", "voucher_minutes", "order_days")
+    before = snapshot(row, *fields)
     if row is None:
         row = StoreSettings(community_id=community_id)
         db.add(row)
     row.fen_per_point, row.voucher_minutes, row.order_days = fen_per_point, voucher_minutes, order_days
     row.updated_at = clock.now()
     await db.flush()
+    await _audit(
+        db, actor, community_id, "store_settings_changed", {"before": before, "after": snapshot(row, *fields)}
+    )
     return row
+
+
+_PRODUCT_FIELDS = (
+    "name",
+    "points",
+    "stock",
+    "limit_per_member",
+    "active",
+    "available_from",
+    "available_until",
+)
+_OFFER_FIELDS = (
+    "title",
+    "points",
+    "valid_from",
+    "valid_until",
+    "quota_total",
+    "limit_per_member",
+    "voucher_minutes",
+)
+
+
+async def _audit(
+    db: AsyncSession,
+    actor: Actor,
+    community_id: uuid.UUID,
+    action: str,
+    detail: dict[str, Any],
+    subject_member_id: uuid.UUID | None = None,
+) -> None:
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action=action,
+        community_id=community_id,
+        subject_member_id=subject_member_id,
+        detail=detail,
+    )
 
 
 # ---------------------------------------------------------------- products
@@ -174,6 +218,8 @@ async def create_product(
     )
     db.add(product)
     await db.flush()
+    detail = {"product_id": str(product.id), "after": snapshot(product, *_PRODUCT_FIELDS)}
+    await _audit(db, actor, community_id, "product_created", detail)
     return product
 
 
@@ -184,6 +230,7 @@ async def update_product(
     """Change a product's fields; ``stock_delta`` adds to (or takes from) the stock without a lost update."""
     product = await get_product(db, product_id)
     await accounts.require_role(db, actor, product.community_id, "clerk")
+    before = snapshot(product, *_PRODUCT_FIELDS)
     if "name" in changes:
         product.name = bounded_text(changes["name"], "name", low=1, high=TITLE_MAX)
     for key, limit in (("description", TEXT_MAX), ("category", NAME_MAX)):
@@ -214,6 +261,8 @@ async def update_product(
         if done.scalar_one_or_none() is None:
             raise StockNotEnough()
     await db.refresh(product)
+    detail = {"product_id": str(product.id), "before": before, "after": snapshot(product, *_PRODUCT_FIELDS)}
+    await _audit(db, actor, product.community_id, "product_updated", detail | {"stock_delta": stock_delta})
     return product
 
 
@@ -240,6 +289,8 @@ async def set_product_image(db: AsyncSession, actor: Actor, product_id: uuid.UUI
     row.width, row.height, row.updated_at = image.width, image.height, clock.now()
     product.image_version += 1
     await db.flush()
+    detail = {"product_id": str(product.id), "name": product.name, "image_version": product.image_version}
+    await _audit(db, actor, product.community_id, "product_image_set", detail)
     return product
 
 
@@ -414,6 +465,8 @@ async def pickup_order(db: AsyncSession, actor: Actor, code: str) -> Order:
     if not await _close_order(db, order, "fulfilled", actor.member_id):
         _refuse_closed(order)
     await points.post_hold(db, order.hold_id, actor_id=actor.member_id)
+    detail = {"order_id": str(order.id), "product_id": str(order.product_id), "points": order.points}
+    await _audit(db, actor, order.community_id, "order_picked_up", detail, order.member_id)
     return order
 
 
@@ -458,6 +511,9 @@ async def cancel_order(db: AsyncSession, actor: Actor, order_id: uuid.UUID) -> O
     if not await _close_order(db, order, "cancelled", actor.member_id):
         _refuse_closed(order)
     await _release_order(db, order, "order cancelled", actor.member_id)
+    if order.member_id != actor.member_id:  # a clerk's act; the member's own cancel is not a staff act
+        detail = {"order_id": str(order.id), "product_id": str(order.product_id), "points": order.points}
+        await _audit(db, actor, order.community_id, "order_cancelled", detail, order.member_id)
     return order
 
 
@@ -500,6 +556,12 @@ async def create_offer(
     )
     db.add(offer)
     await db.flush()
+    detail = {
+        "offer_id": str(offer.id),
+        "partner_id": str(partner.id),
+        "after": snapshot(offer, *_OFFER_FIELDS),
+    }
+    await _audit(db, actor, partner.community_id, "offer_created", detail)
     return offer
 
 
@@ -635,6 +697,7 @@ async def redeem_voucher(db: AsyncSession, actor: Actor, code: str) -> Redemptio
     if fast is not None:
         redeemed, offer, member, shop = fast  # a batch read the shop's name; a single call did not
         shop = shop if shop is not None else await _shop_name(db, redeemed.partner_id)
+        await _audit_redeemed(db, actor, redeemed)
         return Redemption(redeemed, offer, mask_name(member), shop)
     await accounts.require_live_login(db, actor)
     voucher = await _staff_voucher(db, actor, code)
@@ -659,6 +722,7 @@ async def redeem_voucher(db: AsyncSession, actor: Actor, code: str) -> Redemptio
             raise VoucherExpired()
         raise VoucherCancelled()
     await points.post_hold(db, voucher.hold_id, actor_id=actor.member_id)
+    await _audit_redeemed(db, actor, voucher)
     names = await people.member_names(db, [voucher.member_id], masked=True)
     return Redemption(
         voucher,
@@ -666,6 +730,19 @@ async def redeem_voucher(db: AsyncSession, actor: Actor, code: str) -> Redemptio
         names.get(voucher.member_id, ""),
         await _shop_name(db, voucher.partner_id),
     )
+
+
+async def _audit_redeemed(db: AsyncSession, actor: Actor, voucher: Voucher) -> None:
+    """The shop's staff redeemed a voucher. On PostgreSQL's batched path the redemption committed with
+    its batch a moment before; the event commits with the request (the voucher row names the redeemer
+    either way)."""
+    detail = {
+        "voucher_id": str(voucher.id),
+        "offer_id": str(voucher.offer_id),
+        "partner_id": str(voucher.partner_id),
+        "points": voucher.points,
+    }
+    await _audit(db, actor, voucher.community_id, "voucher_redeemed", detail, voucher.member_id)
 
 
 async def _shop_name(db: AsyncSession, partner_id: uuid.UUID) -> str:

@@ -28,6 +28,7 @@ from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.actor import Actor
 from service.activities import service as activities
+from service.audit.service import record
 from service.config import TEXT_MAX, TITLE_MAX
 from service.db import is_postgres, transaction
 from service.errors import DomainError, raises
@@ -215,7 +216,19 @@ async def dispatch_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID, volu
     wish.dispatched_by, wish.dispatched_at = actor.member_id, now
     wish.assigned_at, wish.accepted_at = None, None
     await db.flush()
+    await _audit(db, actor, wish, "wish_dispatched", volunteer_id)
     return wish
+
+
+async def _audit(db: AsyncSession, actor: Actor, wish: Wish, action: str, subject: uuid.UUID | None) -> None:
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action=action,
+        community_id=wish.community_id,
+        subject_member_id=subject,
+        detail={"wish_id": str(wish.id), "title": wish.title, "points_status": wish.points_status},
+    )
 
 
 @raises(WishNotFound, WishNotOpen, OwnWish, NotOfferedToYou, accounts.require_role)
@@ -368,6 +381,7 @@ async def confirm_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID) -> Wi
     if wish.points_status == "pending":
         await _award(db, wish, actor.member_id)
     await db.flush()
+    await _audit(db, actor, wish, "wish_confirmed", wish.volunteer_id)
     return wish
 
 

@@ -22,6 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from PIL import Image
+from sqlalchemy import select
 
 from service import clock
 from service.accounts import service as accounts
@@ -675,4 +676,301 @@ async def test_every_route_checks_the_callers_role_in_the_owning_community(
             problem = _verdict(case, role, r.status_code)
             if problem:
                 problems.append(f"{key} as {role}: {problem} {r.text[:120]}")
+    assert not problems, "\n".join(problems)
+
+
+# ================================================================ every staff write leaves one audit event
+#
+# Every non-GET /api/v1 route a staff role may call (EXPECT allows one of STAFF, or only the platform
+# admin) is either in AUDITED, called once successfully and expected to write exactly one audit event
+# (its actor, action and community), or in AUDIT_EXEMPT with the reason it is not a staff act. A new
+# staff route in neither fails test_every_staff_route_is_audited_or_exempt, naming the line to add.
+#
+# To add a route: ``"METHOD /api/v1/path/{param}": Audited("role", "action_recorded")`` (``body`` defaults
+# to EXPECT's; ``prep`` makes a fresh resource first; ``community`` says which chain gets the event), and
+# record the event in the SERVICE function (service.audit.service.record), never in the controller.
+
+Prep = Callable[[Any, Res], Any]
+
+
+@dataclass
+class Audited:
+    role: str
+    """Who makes the successful call: a name of the ``world`` fixture (admin, organizer, clerk,
+    reviewer, partner; root = the platform admin)."""
+    action: str
+    """The one event the call must write."""
+    body: Body | None = None
+    """The request body (default: EXPECT's)."""
+    prep: Prep | None = None
+    """``async prep(client, res)``: make fresh resources first (a pending award to decide, ...)."""
+    community: str = "A"
+    """Whose chain: ``A`` (community A), ``platform`` (no community), ``created`` (the reply's ``id``)."""
+
+
+async def _post(client: Any, url: str, who: str, res: Res, **kwargs: Any) -> dict[str, Any]:
+    client.cookies.clear()
+    return await _ok(await client.post(url, headers=res.w.h[who], **kwargs), f"prep {url}")
+
+
+async def _new_award(client: Any, res: Res) -> None:
+    body = {"member_id": res["bob"], "points": 500, "reason": "大额"}
+    res.ids["award"] = (
+        await _post(client, f"/api/v1/communities/{res.w.cid}/awards", "admin2", res, json=body)
+    )["id"]
+
+
+async def _new_activity(client: Any, res: Res, points: int = 5) -> str:
+    body = _activity_body(res, "") | {"points": points}
+    made = await _post(client, f"/api/v1/communities/{res.w.cid}/activities", "organizer", res, json=body)
+    res.ids["activity"] = made["id"]
+    return str(made["id"])
+
+
+async def _pending_activity(client: Any, res: Res) -> None:
+    await _new_activity(client, res, POINTS_CAP_DEFAULT + 1)
+
+
+async def _new_manual(client: Any, res: Res) -> None:
+    aid = await _new_activity(client, res)
+    body = {"member_id": res["bob"], "checked_in_at": _t(-50), "checked_out_at": _t(-10), "note": "补录"}
+    res.ids["attendance"] = (
+        await _post(client, f"/api/v1/activities/{aid}/manual-checkins", "organizer2", res, json=body)
+    )["id"]
+
+
+async def _new_registration(client: Any, res: Res) -> None:
+    n = uuid.uuid4().int % 100_000
+    body = {
+        "phone": f"158000{n:05d}",
+        "name": "待批",
+        "password": "new-pass-123",
+        "community_id": str(res.w.cid),
+    }
+    client.cookies.clear()
+    await _ok(await client.post("/api/v1/auth/register", json=body), "sign-up")
+    client.cookies.clear()
+    waiting = await client.get(f"/api/v1/communities/{res.w.cid}/registrations", headers=res.w.h["admin"])
+    res.ids["registration"] = waiting.json()[0]["id"]
+
+
+async def _new_link(client: Any, res: Res) -> None:
+    body = {"phone": res["carol_phone"], "relation": "邻居"}
+    made = await _post(client, f"/api/v1/communities/{res.w.cid}/household-links", "bob", res, json=body)
+    res.ids["household_link"] = made["id"]
+
+
+async def _new_transfer(client: Any, res: Res) -> None:
+    body = {"member_id": res["bob"], "points": 10, "reason": "帮忙"}
+    made = await _post(client, f"/api/v1/communities/{res.w.cid}/awards", "admin", res, json=body)
+    res.ids["transfer"] = made["transfer_id"]
+
+
+async def _open_wish(client: Any, res: Res) -> None:
+    wish = await _post(
+        client, f"/api/v1/communities/{res.w.cid}/wishes", "alice", res, json={"title": "换锁"}
+    )
+    res.ids["wish"] = wish["id"]
+
+
+async def _taken_wish(client: Any, res: Res) -> None:
+    """A wish bob took from the pool and did: an admin confirms it."""
+    wish = await _post(
+        client, f"/api/v1/communities/{res.w.cid}/wishes", "alice", res, json={"title": "修灯"}
+    )
+    await _post(client, f"/api/v1/wishes/{wish['id']}/accept", "bob", res)
+    await _post(client, f"/api/v1/wishes/{wish['id']}/complete", "bob", res)
+    res.ids["wish"] = wish["id"]
+
+
+AUDITED: dict[str, Audited] = {
+    # ---------------------------------------------------------------- accounts
+    "POST /api/v1/communities": Audited("root", "community_created", community="created"),
+    "PATCH /api/v1/communities/{cid}": Audited(
+        "admin", "self_registration_changed", body=lambda r, role: {"self_registration": "approval"}
+    ),
+    "POST /api/v1/registrations/{rid}/approve": Audited(
+        "admin", "registration_approved", prep=_new_registration
+    ),
+    "POST /api/v1/registrations/{rid}/reject": Audited(
+        "admin", "registration_rejected", prep=_new_registration
+    ),
+    "POST /api/v1/communities/{cid}/members/{mid}/activation": Audited("admin", "activation_issued"),
+    "POST /api/v1/communities/{cid}/members": Audited("admin", "role_granted"),
+    "POST /api/v1/communities/{cid}/members/import": Audited("admin", "members_imported"),
+    "PATCH /api/v1/communities/{cid}/members/{mid}": Audited("admin", "name_changed"),
+    "POST /api/v1/communities/{cid}/members/{mid}/password": Audited("root", "password_set"),
+    "DELETE /api/v1/communities/{cid}/members/{mid}/roles/{role}": Audited("admin", "role_removed"),
+    "POST /api/v1/communities/{cid}/partners": Audited("admin", "partner_created"),
+    # ---------------------------------------------------------------- points
+    "POST /api/v1/communities/{cid}/awards": Audited("admin", "award_requested"),
+    "POST /api/v1/awards/{aid}/approve": Audited("admin", "award_approved", prep=_new_award),
+    "POST /api/v1/awards/{aid}/reject": Audited("admin", "award_rejected", prep=_new_award),
+    "POST /api/v1/communities/{cid}/transfers/{tid}/reverse": Audited(
+        "admin", "transfer_reversed", prep=_new_transfer
+    ),
+    "PUT /api/v1/communities/{cid}/points-policy": Audited("admin", "points_policy_changed"),
+    # ---------------------------------------------------------------- activities
+    "POST /api/v1/communities/{cid}/activities": Audited("organizer", "activity_created"),
+    "PATCH /api/v1/activities/{aid}": Audited("organizer", "activity_updated", prep=_new_activity),
+    "POST /api/v1/activities/{aid}/cancel": Audited("organizer", "activity_cancelled", prep=_new_activity),
+    "POST /api/v1/activities/{aid}/approve": Audited("admin", "activity_approved", prep=_pending_activity),
+    "PUT /api/v1/communities/{cid}/activity-policy": Audited("admin", "activity_policy_changed"),
+    "POST /api/v1/activities/{aid}/card-scans": Audited("organizer", "card_scanned", prep=_new_activity),
+    "POST /api/v1/activities/{aid}/close": Audited("organizer", "activity_closed", prep=_new_activity),
+    "POST /api/v1/activities/{aid}/manual-checkins": Audited(
+        "organizer", "manual_attendance_requested", prep=_new_activity
+    ),
+    "POST /api/v1/activities/{aid}/poster/revoke": Audited("organizer", "poster_revoked", prep=_new_activity),
+    "POST /api/v1/attendance/{att_id}/approve": Audited(
+        "organizer", "manual_attendance_approved", prep=_new_manual
+    ),
+    "POST /api/v1/attendance/{att_id}/reject": Audited(
+        "organizer", "manual_attendance_rejected", prep=_new_manual
+    ),
+    "POST /api/v1/communities/{cid}/teams": Audited("organizer", "team_created"),
+    "POST /api/v1/teams/{tid}/members": Audited("organizer", "team_member_added"),
+    # ---------------------------------------------------------------- store
+    "POST /api/v1/communities/{cid}/products": Audited("clerk", "product_created"),
+    "PATCH /api/v1/products/{pid}": Audited("clerk", "product_updated"),
+    "PUT /api/v1/products/{pid}/image": Audited("clerk", "product_image_set"),
+    "PUT /api/v1/communities/{cid}/store-settings": Audited("admin", "store_settings_changed"),
+    "POST /api/v1/orders/pickup": Audited("clerk", "order_picked_up"),
+    "POST /api/v1/orders/{oid}/cancel": Audited("clerk", "order_cancelled"),
+    "POST /api/v1/partners/{pid}/offers": Audited("partner", "offer_created"),
+    "POST /api/v1/vouchers/redeem": Audited("partner", "voucher_redeemed"),
+    # ---------------------------------------------------------------- rewards
+    "POST /api/v1/communities/{cid}/rules": Audited("admin", "rule_created"),
+    "PATCH /api/v1/rules/{rule_id}": Audited("admin", "rule_updated"),
+    "PUT /api/v1/communities/{cid}/rewards-settings": Audited("admin", "rewards_settings_changed"),
+    # An organizer (grid worker) files for someone else: a staff act (for oneself it is not, see below).
+    "POST /api/v1/claims": Audited(
+        "organizer",
+        "claim_filed",
+        body=lambda r, role: {"rule_id": r["rule"], "member_id": r["bob"], "evidence": "看到了"},
+    ),
+    "POST /api/v1/claims/{claim_id}/review": Audited("reviewer", "claim_rejected"),
+    "POST /api/v1/wishes/{wish_id}/dispatch": Audited("organizer", "wish_dispatched", prep=_open_wish),
+    "POST /api/v1/wishes/{wish_id}/confirm": Audited("admin", "wish_confirmed", prep=_taken_wish),
+    "POST /api/v1/household-links/{link_id}/confirm": Audited("admin", "household_link_confirmed"),
+    "POST /api/v1/household-links/{link_id}/reject": Audited(
+        "admin", "household_link_rejected", prep=_new_link
+    ),
+    "POST /api/v1/household-links/{link_id}/remove": Audited(
+        "admin", "household_link_removed", prep=_new_link
+    ),
+    # ---------------------------------------------------------------- regions
+    "POST /api/v1/regions": Audited("root", "region_created", community="platform"),
+    "PUT /api/v1/regions/communities/{community_id}": Audited("root", "community_region_set"),
+    "POST /api/v1/regions/{region_id}/officials": Audited(
+        "root", "official_added", body=lambda r, role: {"phone": r["carol_phone"]}, community="platform"
+    ),
+    "DELETE /api/v1/regions/{region_id}/officials/{member_id}": Audited(
+        "root", "official_removed", community="platform"
+    ),
+}
+"""Staff routes -> the successful call that must write exactly one audit event (route table order)."""
+
+AUDIT_EXEMPT: dict[str, str] = {
+    "POST /api/v1/auth/login": "logging in is nobody's act on others (failures are throttled, not audited)",
+    "POST /api/v1/auth/sms-login": "logging in",
+    "POST /api/v1/auth/register": "a person signs themself up (anonymous)",
+    "POST /api/v1/auth/sms-code": "asking for one's own login code (anonymous)",
+    "POST /api/v1/auth/activate": "the code's holder sets their own password",
+    "POST /api/v1/auth/logout": "ends one's own login",
+    "POST /api/v1/me/password": "changes one's own password (an admin setting someone's is audited)",
+    "POST /api/v1/activities/{aid}/signups": "signs oneself up",
+    "POST /api/v1/checkins": "checks oneself in by QR (the points are in the ledger)",
+    "POST /api/v1/me/card/revoke": "replaces one's own card",
+    "POST /api/v1/orders": "one's own order (the points hold is in the ledger)",
+    "POST /api/v1/offers/{oid}/vouchers": "claims a voucher for oneself",
+    "POST /api/v1/claims/{claim_id}/objections": "any resident objects during the public notice",
+    "POST /api/v1/communities/{cid}/wishes": "posts one's own wish",
+    "POST /api/v1/wishes/{wish_id}/accept": "a volunteer takes a wish (confirming it is audited)",
+    "POST /api/v1/wishes/{wish_id}/complete": "the volunteer reports their own work done",
+    "POST /api/v1/wishes/{wish_id}/decline": "the volunteer declines an offer made to them",
+    "POST /api/v1/communities/{cid}/household-links": "asks to link one's own household (an admin confirms)",
+}
+"""Non-GET routes staff may call that are not staff acts: each with the reason."""
+
+
+def _staff_routes(app: Any) -> list[str]:
+    """Non-GET routes a staff role (or only the platform admin) may call, by EXPECT."""
+    out = []
+    for key in api_routes(app):
+        case = EXPECT.get(key)
+        if key.startswith("GET ") or case is None:
+            continue
+        if not case.allow or set(case.allow) & {*STAFF, "admin"}:
+            out.append(key)
+    return out
+
+
+async def test_every_staff_route_is_audited_or_exempt(app: Any) -> None:
+    staff = _staff_routes(app)
+    missing = [k for k in staff if k not in AUDITED and k not in AUDIT_EXEMPT]
+    both = [k for k in AUDITED if k in AUDIT_EXEMPT]
+    stale = [k for k in (*AUDITED, *AUDIT_EXEMPT) if k not in staff]
+    hint = "\n".join(
+        f'    "{k}": Audited("<role that may call it>", "<action its service function records>"),'
+        for k in missing
+    )
+    assert not missing, (
+        "staff routes that write no audit event as far as the tests know: record the act in the service "
+        "function (service.audit.service.record) and add to AUDITED in tests/api/test_route_matrix.py\n"
+        f"{hint}\n(or, if it is not a staff act, a line with the reason to AUDIT_EXEMPT)"
+    )
+    assert not both, f"routes both audited and exempt: {both}"
+    assert not stale, f"AUDITED/AUDIT_EXEMPT name routes that are not staff routes (any more): {stale}"
+
+
+async def _events(maker: Any) -> dict[Any, Any]:
+    from service.audit.models import AuditEvent
+
+    async with maker() as db:
+        rows = (await db.execute(select(AuditEvent))).scalars().all()
+        return {e.id: e for e in rows}
+
+
+async def test_every_audited_staff_route_writes_one_event(
+    client: Any, world: World, maker: Any, app: Any
+) -> None:
+    """Each route of AUDITED, called once with success: exactly one new event, its actor, action and
+    community (who, what, where), with the caller's address."""
+    _, b_cid = await _people(maker, world)
+    res = await _resources(client, world, b_cid)
+    problems = []
+    for key in [k for k in api_routes(app) if k in AUDITED]:
+        spec, case = AUDITED[key], EXPECT[key]
+        method, path = key.split(" ", 1)
+        if spec.prep is not None:
+            await spec.prep(client, res)
+        before = await _events(maker)
+        kwargs: dict[str, Any] = {"headers": dict(world.h[spec.role]), "params": query_for(key, res)}
+        make_body = spec.body or case.body
+        if make_body is not None:
+            body = make_body(res, spec.role)
+            if case.raw:
+                kwargs["content"] = body
+                kwargs["headers"]["content-type"] = "text/csv" if path.endswith("import") else "image/png"
+            else:
+                kwargs["json"] = body
+        client.cookies.clear()
+        r = await client.request(method, fill(path, res), **kwargs)
+        if r.status_code >= 300:
+            problems.append(f"{key} as {spec.role}: {r.status_code} {r.text[:200]} (the call must succeed)")
+            continue
+        new = [e for i, e in (await _events(maker)).items() if i not in before]
+        want_community = {
+            "A": world.cid,
+            "platform": None,
+            "created": uuid.UUID(r.json()["id"]) if spec.community == "created" else None,
+        }[spec.community]
+        got = [(e.action, e.actor_id, e.community_id) for e in new]
+        if got != [(spec.action, world.members[spec.role].id, want_community)]:
+            problems.append(
+                f"{key} as {spec.role}: wrote {got}, expected one {spec.action!r} in {spec.community}"
+            )
+        elif not new[0].client_addr:
+            problems.append(f"{key}: the event has no client address")
     assert not problems, "\n".join(problems)

@@ -37,8 +37,17 @@ async def truncate(eng: AsyncEngine) -> None:
             # TRUNCATE does not fire the row triggers that keep ledger entries append-only.
             await conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
         else:
+            # SQLite's append-only triggers refuse the DELETE: lift them for this transaction only and
+            # put back exactly what was there (the production triggers are never changed).
+            triggers = (
+                await conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
+            ).all()
+            for name, _sql in triggers:
+                await conn.execute(text(f'DROP TRIGGER "{name}"'))
             for t in tables:
                 await conn.execute(text(f'DELETE FROM "{t}"'))
+            for _name, sql in triggers:
+                await conn.execute(text(sql))
 
 
 def seeded(database_url: str, build: Callable[[AsyncSession], Awaitable[T]]) -> T:
