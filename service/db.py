@@ -144,8 +144,17 @@ async def transaction(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[
         yield session
 
 
-def upgrade_database(database_url: str, revision: str = "head") -> None:
-    """Apply pending Alembic migrations (synchronously; call it before an event loop starts)."""
+def upgrade_database(database_url: str, revision: str = "head", *, app_role: str | None = None) -> None:
+    """Bring the database to ``revision`` (synchronously; call it before an event loop starts).
+
+    ``database_url`` is the migration URL (the role that owns the tables). The steps, in this order:
+
+    1. Alembic migrations;
+    2. (the lead's ``service/dbcode.py`` installs the database functions and triggers here);
+    3. on PostgreSQL with an ``app_role``, the grant step (``service/dbroles.py``): last, so that it
+       covers every table the migrations made and every function step 2 (re)created.
+    """
+    import asyncio
     from pathlib import Path
 
     from alembic import command
@@ -156,3 +165,17 @@ def upgrade_database(database_url: str, revision: str = "head") -> None:
     config.set_main_option("script_location", str(root / "migrations"))
     config.attributes["database_url"] = database_url
     command.upgrade(config, revision)
+    # 2. database code: service.dbcode goes here, before the grants.
+    if app_role is not None and not database_url.startswith("sqlite"):
+        asyncio.run(_grant(database_url, app_role))
+
+
+async def _grant(database_url: str, app_role: str) -> None:
+    from service.dbroles import grant_app_privileges
+
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await grant_app_privileges(conn, app_role)
+    finally:
+        await engine.dispose()
