@@ -139,24 +139,23 @@ async def privilege_problems(engine: AsyncEngine) -> list[RoleProblem]:
         row = (
             await conn.execute(
                 text(
-                    """
+                    f"""
 SELECT current_user AS role,
        r.rolsuper AS superuser,
        (SELECT count(*) FROM pg_class c
-         WHERE c.relnamespace = CAST(:s AS regnamespace) AND c.relkind IN ('r', 'p', 'S', 'v', 'm')
+         WHERE c.relnamespace = '{SCHEMA}'::regnamespace AND c.relkind IN ('r', 'p', 'S', 'v', 'm')
            AND pg_has_role(current_user, c.relowner, 'MEMBER')) AS relations,
        (SELECT count(*) FROM pg_proc p
-         WHERE p.pronamespace = CAST(:s AS regnamespace)
+         WHERE p.pronamespace = '{SCHEMA}'::regnamespace
            AND pg_has_role(current_user, p.proowner, 'MEMBER')) AS functions,
        (SELECT pg_has_role(current_user, n.nspowner, 'MEMBER') FROM pg_namespace n
-         WHERE n.nspname = :s) AS schema_owner,
+         WHERE n.nspname = '{SCHEMA}') AS schema_owner,
        (SELECT pg_has_role(current_user, d.datdba, 'MEMBER') FROM pg_database d
          WHERE d.datname = current_database()) AS database_owner,
-       has_schema_privilege(:s, 'CREATE') AS can_create
+       has_schema_privilege('{SCHEMA}', 'CREATE') AS can_create
   FROM pg_roles r WHERE r.rolname = current_user
 """
-                ),
-                {"s": SCHEMA},
+                )
             )
         ).one()
     role = str(row.role)
