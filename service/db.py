@@ -149,10 +149,11 @@ def upgrade_database(database_url: str, revision: str = "head", *, app_role: str
 
     ``database_url`` is the migration URL (the role that owns the tables). The steps, in this order:
 
-    1. Alembic migrations;
-    2. (the lead's ``service/dbcode.py`` installs the database functions and triggers here);
-    3. on PostgreSQL with an ``app_role``, the grant step (``service/dbroles.py``): last, so that it
-       covers every table the migrations made and every function step 2 (re)created.
+    1. Alembic migrations, and with them the database code (functions and triggers, which
+       ``service/dbcode.py`` installs from ``migrations/env.py`` in the migrations' transaction);
+    2. on PostgreSQL with an ``app_role``, the grant step (``service/dbroles.py``): last, after
+       ``command.upgrade`` has returned, so that it covers every table the migrations made and every
+       function step 1 (re)created.
     """
     import asyncio
     from pathlib import Path
@@ -164,8 +165,7 @@ def upgrade_database(database_url: str, revision: str = "head", *, app_role: str
     config = Config(str(root / "alembic.ini"))
     config.set_main_option("script_location", str(root / "migrations"))
     config.attributes["database_url"] = database_url
-    command.upgrade(config, revision)
-    # 2. database code: service.dbcode goes here, before the grants.
+    command.upgrade(config, revision)  # 1. (database code included)
     if app_role is not None and not database_url.startswith("sqlite"):
         asyncio.run(_grant(database_url, app_role))
 

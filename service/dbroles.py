@@ -7,7 +7,7 @@ trigger, create objects or set ``session_replication_role`` (a superuser's setti
 triggers of ``ledger_entries`` and ``audit_events`` hold even for a compromised server process.
 
 :func:`grant_app_privileges` runs (as the owner) after every upgrade, last: after the migrations and
-after the database code (functions, triggers) is installed, so it covers whatever those created.
+the database code (functions, triggers) they install, so it covers whatever those created.
 :func:`privilege_problems` is what ``jifen serve`` checks in production before it starts.
 :func:`role_statements` and :func:`database_statements` are the SQL of ``jifen db roles``.
 SQLite has no roles: everything here is PostgreSQL only.
@@ -36,8 +36,9 @@ APPEND_ONLY_TABLES = ("audit_events", "ledger_entries", "ledger_transfers")
 """Tables the app only ever inserts into and reads: it gets SELECT and INSERT on them, nothing else.
 (``ledger_transfers`` is written once by ``service/points/ledger.py`` and the posting functions and
 never updated; corrections are reversing transfers.)"""
-READ_ONLY_TABLES = ("alembic_version",)
-"""Tables the app reads but never writes (only migrations do)."""
+READ_ONLY_TABLES = ("alembic_version", "db_code")
+"""Tables the app reads but never writes (only migrations do; ``db_code`` holds the hashes of the
+installed database code, ``service/dbcode.py``)."""
 SCHEMA = "public"
 GRANT_LOCK_KEY = 0x6A6966656E_01
 """Advisory lock key of the grant step: servers starting together grant one after another."""
