@@ -50,15 +50,15 @@ from sqlalchemy import func, select  # noqa: E402
 from service.accounts import service as accounts  # noqa: E402
 from service.accounts.actor import Actor  # noqa: E402
 from service.accounts.models import Member  # noqa: E402
-from service.db import create_engine, create_session_maker, upgrade_database  # noqa: E402
+from service.db import create_engine, create_session_maker  # noqa: E402
 from service.idempotency import IdempotencyRecord  # noqa: E402
 from service.models import load_all_models  # noqa: E402
 from service.points import service as points  # noqa: E402
 from service.points.models import Account, AwardRequest, Hold, Transfer  # noqa: E402
 from service.store import service as store  # noqa: E402
 from service.store.models import Offer, Order, Product, Voucher  # noqa: E402
+from tests.support.database import create_test_database, db_env, drop_test_database  # noqa: E402
 
-PG_URL = os.environ.get("JIFEN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 SECRET = "bank-test-secret-" + "k" * 32
 MEMBERS = 6
 SEED_POINTS = 400
@@ -95,7 +95,7 @@ class Server:
     def env(self) -> dict[str, str]:
         return {
             **os.environ,
-            "JIFEN_DATABASE_URL": self.database_url,
+            **db_env(self.database_url),
             "JIFEN_SECRET_KEY": SECRET,
             "JIFEN_LOG_LEVEL": "WARNING",
             "JIFEN_JOBS_INTERVAL_SECONDS": "5",
@@ -514,16 +514,6 @@ async def verify_all(server: Server, world: World, acks: Acks) -> Checks:
 # ---------------------------------------------------------------- main
 
 
-async def _pg_admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"), timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the clients run (default 60)")
@@ -535,15 +525,14 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     load_all_models()
     name = f"jifen_bank_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    database_url = f"{PG_URL.rsplit('/', 1)[0]}/{name}"
     port = _free_port()
     log_path = Path(f"/tmp/{name}.log")
     print(f"bank test: {args.seconds:g} s, {CLIENTS} clients, {kills} kill -9, database {name}, port {port}")
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
     server: Server | None = None
     try:
         with log_path.open("wb") as log:
-            upgrade_database(database_url)
+            # The suite's way: the owner role migrates, the server connects as an app role owning nothing.
+            _, database_url = create_test_database(name)
             world = asyncio.run(seed(database_url))
             server = Server(f"http://127.0.0.1:{port}", database_url, port, log)
             server.start()
@@ -569,7 +558,7 @@ def main() -> int:
     finally:
         if server is not None:
             server.stop()
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_test_database(name)
         log_path.unlink(missing_ok=True)
 
 

@@ -23,6 +23,38 @@ def _settings() -> Settings:
         sys.exit(f"jifen: configuration error: {exc}")
 
 
+def _upgrade(settings: Settings, revision: str = "head") -> None:
+    """Migrate as the owner role (``JIFEN_MIGRATION_DATABASE_URL``), then grant the app role its share."""
+    try:
+        upgrade_database(settings.migration_url, revision, app_role=settings.app_role)
+    except ValueError as exc:  # the grant step: no such role, or the app role is the owner itself
+        sys.exit(f"jifen: configuration error: {exc}")
+
+
+def _check_privileges(settings: Settings) -> None:
+    """In production on PostgreSQL, refuse to serve as a role that could rewrite history."""
+    if settings.is_sqlite or settings.env != "production" or settings.allow_privileged_database:
+        return
+    from service.dbroles import privilege_problems
+
+    async def problems() -> list[Any]:
+        engine = create_engine(settings.database_url, pool_size=1)
+        try:
+            return await privilege_problems(engine)
+        finally:
+            await engine.dispose()
+
+    found = asyncio.run(problems())
+    if found:
+        sys.exit(
+            "jifen: configuration error: JIFEN_DATABASE_URL connects as a role with more than the app "
+            f"needs: {'; '.join(map(str, found))}. Connect the server as a role that owns nothing and run "
+            "migrations as the owner with JIFEN_MIGRATION_DATABASE_URL (jifen db roles prints the SQL "
+            "that creates both; README, Operations), or set JIFEN_ALLOW_PRIVILEGED_DATABASE=1 to start "
+            "anyway."
+        )
+
+
 def _with_session(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
     """Run ``work(session)`` in one transaction; return its exit code.
 
@@ -62,7 +94,8 @@ def _with_maker(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> in
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings()
-    upgrade_database(settings.database_url)
+    _upgrade(settings)
+    _check_privileges(settings)
     from granian import Granian
     from granian.constants import Interfaces
 
@@ -90,10 +123,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
     fresh = not path.exists()
-    os.environ["JIFEN_DATABASE_URL"] = f"sqlite+aiosqlite:///{path}"
+    os.environ["JIFEN_DATABASE_URL"] = os.environ["JIFEN_MIGRATION_DATABASE_URL"] = (
+        f"sqlite+aiosqlite:///{path}"
+    )
     os.environ.setdefault("JIFEN_PUBLIC_URL", f"http://{args.host}:{args.port}")
     settings = _settings()
-    upgrade_database(settings.database_url)
+    _upgrade(settings)
     from service.demo import build_demo
 
     logins: list[tuple[str, str, str]] = []
@@ -118,9 +153,79 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = _settings()
-    upgrade_database(settings.database_url, args.revision)
+    _upgrade(settings, args.revision)
     print(f"database at {args.revision}")
     return 0
+
+
+def cmd_db_roles(args: argparse.Namespace) -> int:
+    """Print (or, with --execute, run) the SQL that creates the owner and the app role."""
+    import secrets
+
+    from sqlalchemy.engine import make_url
+
+    from service.dbroles import database_statements, role_statements
+
+    owner_password = args.owner_password or secrets.token_urlsafe(24)
+    app_password = args.app_password or secrets.token_urlsafe(24)
+    try:
+        roles = role_statements(args.owner_role, args.app_role, owner_password, app_password)
+    except ValueError as exc:
+        print(f"jifen: {exc}", file=sys.stderr)
+        return 2
+    admin = make_url(args.admin_url) if args.admin_url else None
+    database = args.database or (admin.database if admin is not None else None) or "jifen"
+    in_database = database_statements(database, args.owner_role, args.app_role)
+    if args.execute:
+        if admin is None or not admin.drivername.startswith("postgresql"):
+            print(
+                "jifen: --execute needs --admin-url postgresql+asyncpg://superuser@host/db", file=sys.stderr
+            )
+            return 2
+        asyncio.run(_execute_roles(admin, database, args.owner_role, roles, in_database))
+        print(f"roles {args.owner_role} and {args.app_role} and database {database} are ready")
+    else:
+        print("-- 1. As a superuser, in any database of the cluster (roles belong to the whole cluster):")
+        print(*(s + ";" for s in roles), sep="\n")
+        print(f"-- 2. Create the database if it is new:  CREATE DATABASE {database} OWNER {args.owner_role};")
+        print("--    An existing one: connect to it and move what the old role owns:")
+        print(f"--    REASSIGN OWNED BY <old role> TO {args.owner_role};")
+        print(f"-- 3. Connected to database {database} (psql: \\c {database}), as a superuser:")
+        print(*(s + ";" for s in in_database), sep="\n")
+    host = f"{admin.host or '127.0.0.1'}:{admin.port or 5432}" if admin is not None else "db-host:5432"
+    print(
+        "-- Then run `jifen db upgrade` (and `jifen serve`) with:\n"
+        f"--   JIFEN_MIGRATION_DATABASE_URL=postgresql+asyncpg://{args.owner_role}:{owner_password}@{host}/{database}\n"
+        f"--   JIFEN_DATABASE_URL=postgresql+asyncpg://{args.app_role}:{app_password}@{host}/{database}"
+    )
+    return 0
+
+
+async def _execute_roles(
+    admin: Any, database: str, owner_role: str, roles: list[str], in_database: list[str]
+) -> None:
+    """Create the roles through the admin URL, the database if missing, then set it up from inside."""
+    import asyncpg
+
+    from service.dbroles import quote_ident
+
+    def dsn(url: Any) -> str:
+        return str(url.set(drivername="postgresql").render_as_string(hide_password=False))
+
+    conn = await asyncpg.connect(dsn(admin), timeout=10)
+    try:
+        for statement in roles:
+            await conn.execute(statement)
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database):
+            await conn.execute(f"CREATE DATABASE {quote_ident(database)} OWNER {quote_ident(owner_role)}")
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(dsn(admin.set(database=database)), timeout=10)
+    try:
+        for statement in in_database:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
 
 
 # ---------------------------------------------------------------- accounts
@@ -130,7 +235,7 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
     from service.accounts import service as accounts
 
     settings = _settings()
-    upgrade_database(settings.database_url)
+    _upgrade(settings)
 
     async def work(db: Any) -> int:
         member = await accounts.create_platform_admin(db, args.phone, args.password, args.name)
@@ -146,7 +251,7 @@ def cmd_members_import(args: argparse.Namespace) -> int:
     from service.accounts import service as accounts
 
     settings = _settings()
-    upgrade_database(settings.database_url)
+    _upgrade(settings)
     try:
         text = Path(args.file).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -196,7 +301,7 @@ def cmd_rewards_settle(args: argparse.Namespace) -> int:
     from service.wishes import service as wishes
 
     settings = _settings()
-    upgrade_database(settings.database_url)
+    _upgrade(settings)
 
     async def work(maker: Any) -> int:
         claims = await rewards.settle_due_claims(maker)
@@ -216,7 +321,7 @@ def cmd_points_sweep(args: argparse.Namespace) -> int:
     from service.points import jobs
 
     settings = _settings()
-    upgrade_database(settings.database_url)
+    _upgrade(settings)
 
     async def work(maker: Any) -> int:
         print(f"holds released: {await jobs.sweep_holds(maker)}")
@@ -230,7 +335,7 @@ def cmd_points_expire(args: argparse.Namespace) -> int:
     from service.points import jobs
 
     settings = _settings()
-    upgrade_database(settings.database_url)
+    _upgrade(settings)
 
     async def work(maker: Any) -> int:
         print(f"points expired: {await jobs.expire_points(maker)}")
@@ -264,11 +369,17 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_reports_rebuild(args: argparse.Namespace) -> int:
-    """Recompute the report summary tables from the raw attendances and ledger entries."""
+    """Recompute the report summary tables from the raw attendances and ledger entries.
+
+    Runs as the owner role (``JIFEN_MIGRATION_DATABASE_URL``): it locks ``ledger_entries`` against
+    writers (SHARE mode), which PostgreSQL allows only a role that may update or delete its rows."""
+    from dataclasses import replace
+
     from service.reports import summary
 
     settings = _settings()
-    upgrade_database(settings.database_url)
+    _upgrade(settings)
+    settings = replace(settings, database_url=settings.migration_url)
 
     async def work(maker: Any) -> int:
         async with transaction(maker) as db:
@@ -285,7 +396,7 @@ def cmd_store_sweep(args: argparse.Namespace) -> int:
     from service.store import service as store
 
     settings = _settings()
-    upgrade_database(settings.database_url)
+    _upgrade(settings)
 
     async def work(maker: Any) -> int:
         print(f"orders and vouchers expired: {await store.sweep(maker)}")
@@ -321,6 +432,17 @@ def build_parser() -> argparse.ArgumentParser:
     up = db.add_parser("upgrade", help="apply pending migrations")
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(func=cmd_db_upgrade)
+    roles = db.add_parser(
+        "roles", help="print (or run) the SQL that creates the owner role and the app role (PostgreSQL)"
+    )
+    roles.add_argument("--owner-role", default="jifen_owner", help="owns the tables; migrations run as it")
+    roles.add_argument("--app-role", default="jifen_app", help="the server connects as it; owns nothing")
+    roles.add_argument("--owner-password", help="default: a random one, printed")
+    roles.add_argument("--app-password", help="default: a random one, printed")
+    roles.add_argument("--database", help="the application's database (default: --admin-url's, else jifen)")
+    roles.add_argument("--admin-url", help="a superuser's postgresql+asyncpg:// URL (for --execute)")
+    roles.add_argument("--execute", action="store_true", help="run the SQL instead of printing it")
+    roles.set_defaults(func=cmd_db_roles)
 
     admin = sub.add_parser("admin", help="platform administrators").add_subparsers(
         dest="admin_command", required=True

@@ -74,7 +74,17 @@ class Settings:
     """Deployment settings. Build them with :meth:`from_env`; tests build them directly."""
 
     database_url: str = field(default_factory=_default_database_url)
-    """``JIFEN_DATABASE_URL``: ``sqlite+aiosqlite:///path.db`` or ``postgresql+asyncpg://user@host/db``."""
+    """``JIFEN_DATABASE_URL``: ``sqlite+aiosqlite:///path.db`` or ``postgresql+asyncpg://user@host/db``.
+    The server connects with it; on PostgreSQL in production its role must own nothing."""
+    migration_database_url: str = ""
+    """``JIFEN_MIGRATION_DATABASE_URL``: the same database as the role that owns the tables; migrations
+    and the grant step run with it (empty: ``database_url``, which is all SQLite needs)."""
+    app_db_role: str = ""
+    """``JIFEN_APP_DB_ROLE``: the role granted the app's privileges after every upgrade (empty: the user
+    of ``database_url`` when the migration URL is another one)."""
+    allow_privileged_database: bool = False
+    """``JIFEN_ALLOW_PRIVILEGED_DATABASE``: let ``jifen serve`` start in production although the app's
+    role is a superuser or owns tables (not recommended)."""
     secret_key: str = ""
     """``JIFEN_SECRET_KEY``: signs login tokens and QR codes (made beside a SQLite file in development)."""
     public_url: str = "http://127.0.0.1:8000"
@@ -111,6 +121,10 @@ class Settings:
         defaults = cls()
         settings = cls(
             database_url=env.get("JIFEN_DATABASE_URL", defaults.database_url),
+            migration_database_url=env.get("JIFEN_MIGRATION_DATABASE_URL", ""),
+            app_db_role=env.get("JIFEN_APP_DB_ROLE", ""),
+            allow_privileged_database=env.get("JIFEN_ALLOW_PRIVILEGED_DATABASE", "").lower()
+            in {"1", "true", "yes"},
             secret_key=env.get("JIFEN_SECRET_KEY", ""),
             public_url=env.get("JIFEN_PUBLIC_URL", defaults.public_url).rstrip("/"),
             timezone=env.get("JIFEN_TIMEZONE", defaults.timezone),
@@ -133,6 +147,24 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def migration_url(self) -> str:
+        """Where migrations run: ``JIFEN_MIGRATION_DATABASE_URL``, else the app's own URL."""
+        return self.migration_database_url or self.database_url
+
+    @property
+    def app_role(self) -> str | None:
+        """The PostgreSQL role to grant the app's privileges after an upgrade, or None (SQLite, or the
+        app and the migrations connect as one role)."""
+        if self.is_sqlite:
+            return None
+        if self.app_db_role:
+            return self.app_db_role
+        if self.migration_url == self.database_url:
+            return None
+        app_user = _url_user(self.database_url)
+        return app_user if app_user and app_user != _url_user(self.migration_url) else None
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -159,6 +191,8 @@ class Settings:
                 "JIFEN_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
                 f"(got {self.database_url!r})"
             )
+        if self.migration_database_url:
+            _check_migration_url(self.database_url, self.migration_database_url)
         if not self.public_url.startswith(("http://", "https://")):
             raise ConfigError(f"JIFEN_PUBLIC_URL must be an http(s) URL (got {self.public_url!r})")
         try:
@@ -205,6 +239,40 @@ def _with_generated_secret(settings: Settings) -> Settings:
         key_file.write_text(key + "\n")
         key_file.chmod(0o600)
     return _replace(settings, secret_key=key)
+
+
+def _url_user(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).username
+
+
+def _check_migration_url(app_url: str, migration_url: str) -> None:
+    """The migration URL must reach the database the app uses (another role may connect to it)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        app, mig = make_url(app_url), make_url(migration_url)
+    except ArgumentError as exc:
+        raise ConfigError(
+            f"JIFEN_MIGRATION_DATABASE_URL is not a database URL (got {migration_url!r})"
+        ) from exc
+    if app.drivername != mig.drivername:
+        raise ConfigError(
+            "JIFEN_MIGRATION_DATABASE_URL must use the same driver as JIFEN_DATABASE_URL "
+            f"({app.drivername}, got {mig.drivername})"
+        )
+    if app.drivername.startswith("sqlite"):
+        if app.database != mig.database:
+            raise ConfigError("on SQLite JIFEN_MIGRATION_DATABASE_URL must name JIFEN_DATABASE_URL's file")
+        return
+    if (app.host, app.port, app.database) != (mig.host, mig.port, mig.database):
+        raise ConfigError(
+            "JIFEN_MIGRATION_DATABASE_URL must reach the same server and database as JIFEN_DATABASE_URL "
+            f"({app.host}:{app.port or 5432}/{app.database}, "
+            f"got {mig.host}:{mig.port or 5432}/{mig.database})"
+        )
 
 
 def _replace(settings: Settings, **changes: object) -> Settings:

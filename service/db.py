@@ -153,8 +153,18 @@ async def transaction(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[
         yield session
 
 
-def upgrade_database(database_url: str, revision: str = "head") -> None:
-    """Apply pending Alembic migrations (synchronously; call it before an event loop starts)."""
+def upgrade_database(database_url: str, revision: str = "head", *, app_role: str | None = None) -> None:
+    """Bring the database to ``revision`` (synchronously; call it before an event loop starts).
+
+    ``database_url`` is the migration URL (the role that owns the tables). The steps, in this order:
+
+    1. Alembic migrations, and with them the database code (functions and triggers, which
+       ``service/dbcode.py`` installs from ``migrations/env.py`` in the migrations' transaction);
+    2. on PostgreSQL with an ``app_role``, the grant step (``service/dbroles.py``): last, after
+       ``command.upgrade`` has returned, so that it covers every table the migrations made and every
+       function step 1 (re)created.
+    """
+    import asyncio
     from pathlib import Path
 
     from alembic import command
@@ -164,4 +174,17 @@ def upgrade_database(database_url: str, revision: str = "head") -> None:
     config = Config(str(root / "alembic.ini"))
     config.set_main_option("script_location", str(root / "migrations"))
     config.attributes["database_url"] = database_url
-    command.upgrade(config, revision)
+    command.upgrade(config, revision)  # 1. (database code included)
+    if app_role is not None and not database_url.startswith("sqlite"):
+        asyncio.run(_grant(database_url, app_role))
+
+
+async def _grant(database_url: str, app_role: str) -> None:
+    from service.dbroles import grant_app_privileges
+
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await grant_app_privileges(conn, app_role)
+    finally:
+        await engine.dispose()

@@ -6,7 +6,6 @@ of every role and a bearer header for each, without paying for argon2 on every f
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import shutil
@@ -27,7 +26,17 @@ from service.app import create_app
 from service.config import Settings
 from service.db import create_engine, create_session_maker, upgrade_database
 from service.models import load_all_models
-from tests.support.database import BACKEND, IN_CI, PG_URL, ROOT, in_thread, truncate
+from tests.support.database import (
+    BACKEND,
+    IN_CI,
+    PG_URL,
+    ROOT,
+    create_test_database,
+    db_env,
+    drop_test_database,
+    in_thread,
+    truncate,
+)
 from tests.support.world import SECRET, World, populate
 
 CHROMIUM = os.environ.get("JIFEN_CHROMIUM", "/usr/bin/chromium")
@@ -62,38 +71,44 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # ---------------------------------------------------------------- the database of this run
 
 
-async def _pg_admin(sql: str) -> None:
-    import asyncpg
-
-    dsn = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(dsn, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(owner URL, app URL) of this run's database. On PostgreSQL the owner role owns the database and
+    runs the migrations; the app role (not a superuser, owning nothing) is what the app, the test
+    sessions and the servers connect as. On SQLite both are the one file."""
     load_all_models()
     if BACKEND == "postgres":
         name = f"jifen_test_{os.getpid()}_{secrets.token_hex(3)}"
         try:
-            in_thread(asyncio.run, _pg_admin(f'CREATE DATABASE "{name}"'))
-        except Exception as exc:  # no server: skip (or fail in CI)
+            urls = in_thread(create_test_database, name)
+        except (TimeoutError, OSError) as exc:  # no server: skip (or fail in CI)
             if IN_CI:
                 raise
             pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-        base = PG_URL.rsplit("/", 1)[0]
-        url = f"{base}/{name}"
-        in_thread(upgrade_database, url)
-        yield url
-        in_thread(asyncio.run, _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        except BaseException:
+            in_thread(drop_test_database, name)
+            raise
+        try:
+            yield urls
+        finally:
+            in_thread(drop_test_database, name)
     else:
         path = tmp_path_factory.mktemp("db") / "jifen-test.db"
         url = f"sqlite+aiosqlite:///{path}"
         in_thread(upgrade_database, url)
-        yield url
+        yield url, url
+
+
+@pytest.fixture(scope="session")
+def database_url(database_urls: tuple[str, str]) -> str:
+    """The app's URL (on PostgreSQL the app role's)."""
+    return database_urls[1]
+
+
+@pytest.fixture(scope="session")
+def owner_database_url(database_urls: tuple[str, str]) -> str:
+    """The owner role's URL: for test helpers that must do what the app may not (TRUNCATE, tampering)."""
+    return database_urls[0]
 
 
 @pytest.fixture(scope="session")
@@ -115,6 +130,19 @@ def maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_session_maker(engine)
 
 
+@pytest.fixture(scope="session")
+async def owner_engine(
+    engine: AsyncEngine, database_url: str, owner_database_url: str
+) -> AsyncIterator[AsyncEngine]:
+    """An engine as the owner role (SQLite: the app's own engine, one writer at a time)."""
+    if owner_database_url == database_url:
+        yield engine
+        return
+    eng = create_engine(owner_database_url, pool_size=2)
+    yield eng
+    await eng.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _real_clock() -> Iterator[None]:
     clock.reset()
@@ -123,9 +151,9 @@ def _real_clock() -> Iterator[None]:
 
 
 @pytest.fixture
-async def clean(engine: AsyncEngine) -> AsyncEngine:
+async def clean(engine: AsyncEngine, owner_engine: AsyncEngine) -> AsyncEngine:
     """Empty tables. ``db``, ``client`` and ``world`` depend on it, so every database test starts empty."""
-    await truncate(engine)
+    await truncate(owner_engine)
     return engine
 
 
@@ -133,6 +161,19 @@ async def clean(engine: AsyncEngine) -> AsyncEngine:
 async def db(clean: AsyncEngine, maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A session for service-level tests; call ``await db.commit()`` where the test needs it."""
     async with maker() as session:
+        yield session
+        await session.rollback()
+
+
+@pytest.fixture
+async def owner_db(
+    db: AsyncSession, owner_engine: AsyncEngine, engine: AsyncEngine
+) -> AsyncIterator[AsyncSession]:
+    """A session as the owner role, for tests that edit rows behind the app's back (SQLite: ``db``)."""
+    if owner_engine is engine:
+        yield db
+        return
+    async with create_session_maker(owner_engine)() as session:
         yield session
         await session.rollback()
 
@@ -179,7 +220,7 @@ def live_server(database_url: str) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
-        "JIFEN_DATABASE_URL": database_url,
+        **db_env(database_url),
         "JIFEN_SECRET_KEY": SECRET,
         "JIFEN_PUBLIC_URL": base,
         "JIFEN_JOBS_INTERVAL_SECONDS": "0",

@@ -57,17 +57,21 @@ def fill_statements(postgres: bool) -> list[str]:
     ]
 
 
-async def rebuild(db: AsyncSession) -> dict[str, int]:
+async def rebuild(db: AsyncSession, *, lock: bool = True) -> dict[str, int]:
     """Empty the summaries and fill them again from attendances and ledger entries (the caller
-    commits); returns the rows of each summary table."""
+    commits); returns the rows of each summary table.
+
+    On PostgreSQL writers of attendances and ledger entries wait meanwhile (a SHARE lock, which only
+    a role that may update or delete ledger entries may take: ``jifen reports rebuild`` runs as the
+    owner). ``lock=False`` is for a caller that knows nobody else writes (the tests, as the app role)."""
     postgres = is_postgres(db)
-    if postgres:
+    if postgres and lock:
         await db.execute(text("LOCK TABLE attendances, ledger_entries IN SHARE MODE"))
     for table in SUMMARY_TABLES:
         await db.execute(text(f"DELETE FROM {table}"))
     for statement in fill_statements(postgres):
         await db.execute(text(statement))
-    if postgres:
+    if postgres and lock:  # ANALYZE too is the owner's (the app's role would only get a warning)
         for table in SUMMARY_TABLES:
             await db.execute(text(f"ANALYZE {table}"))  # the planner's statistics of the new rows
     out = {}

@@ -17,6 +17,7 @@ from service.activities.models import Attendance
 from service.audit.models import AuditEvent
 from service.audit.service import record
 from service.config import LOGIN_FAILURES_MAX
+from service.db import create_session_maker
 from service.errors import DomainError, NotAuthenticated, TooManyRequests
 from service.points import service as points
 from service.points.models import Transfer
@@ -118,7 +119,10 @@ async def test_a_burst_over_http_answers_401_or_429_never_500(client: Any, world
 
 
 @pytest.mark.postgres
-async def test_audit_events_cannot_be_changed_or_deleted(clean: Any, maker: Any, world: World) -> None:
+async def test_audit_events_cannot_be_changed_or_deleted(
+    clean: Any, maker: Any, owner_engine: Any, world: World
+) -> None:
+    """The app's role may not update or delete them at all; the owner's meets the append-only trigger."""
     async with maker() as db:
         event = await record(
             db, actor_id=world.members["admin"].id, action="award_approved", community_id=world.cid
@@ -128,10 +132,14 @@ async def test_audit_events_cannot_be_changed_or_deleted(clean: Any, maker: Any,
         update(AuditEvent).where(AuditEvent.id == event.id).values(action="nothing_happened"),
         delete(AuditEvent).where(AuditEvent.id == event.id),
     ):
-        async with maker() as db:
-            with pytest.raises(DBAPIError, match="append-only"):
-                await db.execute(statement)
-            await db.rollback()
+        for session_maker, refusal in (
+            (maker, "permission denied"),
+            (create_session_maker(owner_engine), "append-only"),
+        ):
+            async with session_maker() as db:
+                with pytest.raises(DBAPIError, match=refusal):
+                    await db.execute(statement)
+                await db.rollback()
     async with maker() as db:
         assert await db.scalar(select(AuditEvent.action).where(AuditEvent.id == event.id)) == "award_approved"
         assert await db.scalar(text("SELECT count(*) FROM audit_events")) >= 1

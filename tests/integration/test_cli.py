@@ -12,14 +12,14 @@ from sqlalchemy import func, select
 
 from service.accounts import service as accounts
 from service.accounts.models import Member, Membership
-from tests.support.database import ROOT
+from tests.support.database import ROOT, db_env
 from tests.support.world import SECRET, World
 
 
 def jifen(*args: str, database_url: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
-        "JIFEN_DATABASE_URL": database_url,
+        **db_env(database_url),
         "JIFEN_SECRET_KEY": SECRET,
         "JIFEN_JOBS_INTERVAL_SECONDS": "0",
         "JIFEN_LOG_LEVEL": "WARNING",

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from service.points import service as points
 from service.points.models import Entry
-from tests.support.database import ROOT
+from tests.support.database import ROOT, db_env
 from tests.support.world import SECRET, World
 
 
@@ -53,7 +53,7 @@ async def _tamper(db: Any, sql: str, **params: Any) -> None:
 
 
 def _cli_verify(database_url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "JIFEN_DATABASE_URL": database_url, "JIFEN_SECRET_KEY": SECRET}
+    env = {**os.environ, **db_env(database_url), "JIFEN_SECRET_KEY": SECRET}
     return subprocess.run(
         [sys.executable, "-m", "service.cli", "ledger", "verify", "--community", "test-community"],
         env=env,
@@ -64,11 +64,13 @@ def _cli_verify(database_url: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def test_edited_entry_is_reported_by_id(db: Any, world: World, client: Any, database_url: str) -> None:
+async def test_edited_entry_is_reported_by_id(
+    db: Any, owner_db: Any, world: World, client: Any, database_url: str
+) -> None:
     entry_id = await _seed(db, world)
     clean = _cli_verify(database_url)
     assert clean.returncode == 0, clean.stderr
-    await _tamper(db, "UPDATE ledger_entries SET points = 1000 WHERE id = :id", id=entry_id)
+    await _tamper(owner_db, "UPDATE ledger_entries SET points = 1000 WHERE id = :id", id=entry_id)
     report = await points.verify(db, world.cid)
     assert not report.ok
     assert {"entry_hash_mismatch"} <= {p["code"] for p in report.problems}
@@ -82,31 +84,35 @@ async def test_edited_entry_is_reported_by_id(db: Any, world: World, client: Any
     assert str(entry_id) in broken.stderr
 
 
-async def test_edited_memo_and_balance_are_reported(db: Any, world: World) -> None:
+async def test_edited_memo_and_balance_are_reported(db: Any, owner_db: Any, world: World) -> None:
     await _seed(db, world)
-    await db.execute(text("UPDATE ledger_transfers SET memo = 'forged'"))
-    await db.execute(text("UPDATE ledger_accounts SET balance = balance + 1 WHERE kind = 'member'"))
-    await db.commit()
+    # the owner's session: the app's role may not update transfers at all
+    await owner_db.execute(text("UPDATE ledger_transfers SET memo = 'forged'"))
+    await owner_db.execute(text("UPDATE ledger_accounts SET balance = balance + 1 WHERE kind = 'member'"))
+    await owner_db.commit()
     codes = {p["code"] for p in (await points.verify(db, world.cid)).problems}
     assert {"transfer_hash_mismatch", "balance_mismatch"} <= codes
 
 
-async def test_deleted_entry_breaks_the_chain(db: Any, world: World) -> None:
+async def test_deleted_entry_breaks_the_chain(db: Any, owner_db: Any, world: World) -> None:
     entry_id = await _seed(db, world)
-    await db.execute(text("DELETE FROM ledger_lots"))
-    await _tamper(db, "DELETE FROM ledger_entries WHERE id = :id", id=entry_id)
+    await owner_db.execute(text("DELETE FROM ledger_lots"))
+    await _tamper(owner_db, "DELETE FROM ledger_entries WHERE id = :id", id=entry_id)
     codes = {p["code"] for p in (await points.verify(db, world.cid)).problems}
     assert {"balance_mismatch", "transfer_not_balanced", "community_not_balanced"} <= codes
 
 
 @pytest.mark.postgres
-async def test_postgres_refuses_update_and_delete_of_entries(db: Any, world: World) -> None:
+async def test_postgres_refuses_update_and_delete_of_entries(db: Any, owner_db: Any, world: World) -> None:
+    """The app's role may not update or delete entries at all; even the owner, who may, meets the
+    append-only trigger."""
     entry_id = await _seed(db, world)
-    for sql in (
-        "UPDATE ledger_entries SET points = 1 WHERE id = :id",
-        "DELETE FROM ledger_entries WHERE id = :id",
-    ):
-        with pytest.raises(DBAPIError, match="append-only"):
-            await db.execute(text(sql).bindparams(bindparam("id", type_=Uuid())), {"id": entry_id})
-        await db.rollback()
+    for session, refusal in ((db, "permission denied"), (owner_db, "append-only")):
+        for sql in (
+            "UPDATE ledger_entries SET points = 1 WHERE id = :id",
+            "DELETE FROM ledger_entries WHERE id = :id",
+        ):
+            with pytest.raises(DBAPIError, match=refusal):
+                await session.execute(text(sql).bindparams(bindparam("id", type_=Uuid())), {"id": entry_id})
+            await session.rollback()
     assert (await points.verify(db, world.cid)).ok

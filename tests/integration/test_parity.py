@@ -338,8 +338,8 @@ async def python_rules(maker: Maker, w: World) -> list[str]:
     return problems
 
 
-async def _fresh(engine: AsyncEngine, maker: Maker) -> World:
-    await truncate(engine)
+async def _fresh(owner: AsyncEngine, maker: Maker) -> World:
+    await truncate(owner)
     ledger._accounts.clear()
     async with maker() as db:
         w = await populate(db)
@@ -380,8 +380,9 @@ async def lite(sqlite_url: str) -> Any:
 
 
 @pytest.fixture
-def pg(clean: AsyncEngine, maker: Maker) -> tuple[AsyncEngine, Maker]:
-    return clean, maker
+def pg(clean: AsyncEngine, owner_engine: AsyncEngine, maker: Maker) -> tuple[AsyncEngine, Maker]:
+    """The owner's engine (to empty the tables between runs) and the app's sessions (the run itself)."""
+    return owner_engine, maker
 
 
 # ---------------------------------------------------------------- the tests
@@ -402,15 +403,16 @@ def test_every_scenario_kind_of_the_issue_is_in_the_table() -> None:
 
 
 @pytest.fixture
-async def altered_sql(clean: AsyncEngine) -> AsyncIterator[Callable[[str], Awaitable[None]]]:
-    """Replace one SQL function on the PostgreSQL test database; the files are installed again after."""
+async def altered_sql(owner_engine: AsyncEngine) -> AsyncIterator[Callable[[str], Awaitable[None]]]:
+    """Replace one SQL function on the PostgreSQL test database (as its owner); the files are installed
+    again after."""
 
     async def alter(sql: str) -> None:
-        async with clean.begin() as conn:
+        async with owner_engine.begin() as conn:
             await conn.exec_driver_sql(sql)
 
     yield alter
-    async with clean.begin() as conn:
+    async with owner_engine.begin() as conn:
         await conn.run_sync(dbcode.drop)
         await conn.run_sync(dbcode.install)
 

@@ -10,6 +10,7 @@ import pytest
 from service import clock
 from service.cli import main
 from service.points import service as points
+from tests.support.database import db_env
 from tests.support.database import in_thread as _in_thread
 from tests.support.world import SECRET, World
 
@@ -21,7 +22,8 @@ async def test_sweep_and_expire_commands(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("JIFEN_DATABASE_URL", database_url)
+    for name, value in db_env(database_url).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("JIFEN_SECRET_KEY", SECRET)
     alice = world.members["alice"].id
     await points.set_policy(db, world.actor("admin"), world.cid, expiry_mode="days", expiry_value=1)

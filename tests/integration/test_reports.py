@@ -21,6 +21,7 @@ from service.reports import rules, service
 from service.reports.models import AccountMonth, MemberMonth, MemberYear
 from service.reports.schemas import ReportOut
 from tests.reports_data import EXPECTED, ReportWorld, build_report_world
+from tests.support.database import db_env
 from tests.support.database import in_thread as _in_thread
 from tests.support.summaries import assert_summary_equals_rebuild, summary_rows
 from tests.support.world import SECRET
@@ -314,7 +315,8 @@ async def test_rebuild_command_recomputes_summaries_that_drifted(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("JIFEN_DATABASE_URL", database_url)
+    for name, value in db_env(database_url).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("JIFEN_SECRET_KEY", SECRET)
     await db.flush()
     kept = await summary_rows(db)

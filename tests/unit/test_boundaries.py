@@ -2,8 +2,8 @@
 
 Layers, lowest first; a package imports only its own layer's shared infrastructure and layers below::
 
-    shared infrastructure   kit, errors, problems, clock, config, db, dbcode, ids, retry, idempotency,
-                            models
+    shared infrastructure   kit, errors, problems, clock, config, db, dbcode, dbroles, ids, retry,
+                            idempotency, models
                             (imports no domain); http (the caller and cookies: may import accounts)
     0  accounts
     1  points               (imports none of activities/store/rewards/wishes/board)
@@ -34,7 +34,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 INFRA = frozenset(
-    {"kit", "errors", "problems", "clock", "config", "db", "dbcode", "ids", "retry", "idempotency", "models"}
+    {
+        "kit",
+        "errors",
+        "problems",
+        "clock",
+        "config",
+        "db",
+        "dbcode",
+        "dbroles",
+        "ids",
+        "retry",
+        "idempotency",
+        "models",
+    }
 )
 HTTP = "http"
 WIRING = frozenset({"app", "cli", "demo", "jobs"})
