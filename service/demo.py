@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import service as accounts
 from service.accounts.models import Community, Member, Partner
+from service.accounts.proposals import Proposed
 from service.activities.demo import seed as activities_seed
 from service.points.demo import seed as points_seed
+from service.proposals import service as proposals
 from service.regions.demo import seed as regions_seed
 from service.rewards.demo import seed as rewards_seed
 from service.store.demo import seed as store_seed
@@ -36,6 +38,14 @@ class Demo:
     logins: list[tuple[str, str, str]] = field(default_factory=list)
     """(role label, phone, password) printed for the newcomer."""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    async def second_person(self, db: AsyncSession, result: object) -> None:
+        """The platform admin approves a change the demo's admin proposed (two people for every knob)."""
+        if isinstance(result, Proposed):
+            root = accounts.Actor(
+                self.platform_admin.id, self.platform_admin.name, self.platform_admin.phone, True
+            )
+            await proposals.approve(db, root, result.proposal.id)
 
 
 DemoStep = Callable[[AsyncSession, Demo], Awaitable[None]]

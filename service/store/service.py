@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import clock
 from service.accounts import service as accounts
 from service.accounts import views as people
+from service.accounts.proposals import Proposed, gate
 from service.accounts.service import Actor
 from service.config import NAME_MAX, POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX, UPLOAD_MAX_BYTES
 from service.errors import Forbidden, raises
@@ -73,10 +74,14 @@ from service.store.views import (
 
 __all__ = [
     "HOLD_GRACE",
+    "KNOB_PRICE",
+    "KNOB_SETTINGS",
     "STOCK_MAX",
     "SWEEP_BATCH",
     "Redemption",
     "Reserved",
+    "apply_price",
+    "apply_settings",
     "cancel_order",
     "cancel_voucher",
     "claim_voucher",
@@ -112,6 +117,12 @@ def _window(start: datetime | None, end: datetime | None, field_name: str) -> No
         )
 
 
+KNOB_SETTINGS = "store_settings"
+KNOB_PRICE = "product_price"
+"""The proposals' names of the store settings and of one product's price (applied by
+:func:`apply_settings`, :func:`apply_price`)."""
+
+
 @raises(InvalidField, accounts.get_community, accounts.require_role)
 async def update_settings(
     db: AsyncSession,
@@ -121,20 +132,84 @@ async def update_settings(
     fen_per_point: int | None,
     voucher_minutes: int | None,
     order_days: int | None,
-) -> StoreSettings:
+) -> StoreSettings | Proposed:
+    """Set the store settings. A higher value of a point in fen (what partners settle for) waits for a
+    second person (a :class:`Proposed`); the rest applies at once."""
     await accounts.get_community(db, community_id)
     await accounts.require_role(db, actor, community_id, "admin")
-    bounded_int(fen_per_point, "fen_per_point", 0, 100_000)
-    bounded_int(voucher_minutes, "voucher_minutes", 1, rules.VOUCHER_MINUTES_MAX)
-    bounded_int(order_days, "order_days", 1, rules.ORDER_DAYS_MAX)
-    row = await db.get(StoreSettings, community_id)
+    after = {"fen_per_point": fen_per_point, "voucher_minutes": voucher_minutes, "order_days": order_days}
+    _check_settings(after)
+    row = await db.get(StoreSettings, community_id, with_for_update=True)
+    before = _settings_values(row)
+    widens = (fen_per_point or 0) > (before["fen_per_point"] or 0)
+    proposed = await gate(db, actor, community_id, KNOB_SETTINGS, before, after, widens=widens)
+    if proposed is not None:
+        return proposed
+    return await _store_settings(db, community_id, row, after)
+
+
+@raises(InvalidField)
+async def apply_settings(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    target_id: uuid.UUID | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    by: uuid.UUID,
+) -> bool:
+    """Apply approved settings, re-validated; False (nothing changed) if they are no longer ``before``."""
+    row = await db.get(StoreSettings, community_id, with_for_update=True)
+    if _settings_values(row) != before:
+        return False
+    _check_settings(after)
+    await _store_settings(db, community_id, row, after)
+    return True
+
+
+def _settings_values(row: StoreSettings | None) -> dict[str, Any]:
+    if row is None:
+        return {"fen_per_point": None, "voucher_minutes": None, "order_days": None}
+    return {
+        "fen_per_point": row.fen_per_point,
+        "voucher_minutes": row.voucher_minutes,
+        "order_days": row.order_days,
+    }
+
+
+def _check_settings(values: dict[str, Any]) -> None:
+    bounded_int(values["fen_per_point"], "fen_per_point", 0, 100_000)
+    bounded_int(values["voucher_minutes"], "voucher_minutes", 1, rules.VOUCHER_MINUTES_MAX)
+    bounded_int(values["order_days"], "order_days", 1, rules.ORDER_DAYS_MAX)
+
+
+async def _store_settings(
+    db: AsyncSession, community_id: uuid.UUID, row: StoreSettings | None, values: dict[str, Any]
+) -> StoreSettings:
     if row is None:
         row = StoreSettings(community_id=community_id)
         db.add(row)
-    row.fen_per_point, row.voucher_minutes, row.order_days = fen_per_point, voucher_minutes, order_days
-    row.updated_at = clock.now()
+    row.fen_per_point, row.voucher_minutes = values["fen_per_point"], values["voucher_minutes"]
+    row.order_days, row.updated_at = values["order_days"], clock.now()
     await db.flush()
     return row
+
+
+@raises(InvalidField)
+async def apply_price(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    target_id: uuid.UUID | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    by: uuid.UUID,
+) -> bool:
+    """Apply an approved lower price, re-validated; False if the product is gone or its price moved."""
+    product = await db.get(Product, target_id, with_for_update=True) if target_id else None
+    if product is None or product.community_id != community_id or {"points": product.points} != before:
+        return False
+    product.points = int(bounded_int(after["points"], "points", 1, POINTS_PER_AWARD_MAX) or 1)
+    await db.flush()
+    return True
 
 
 # ---------------------------------------------------------------- products
@@ -180,10 +255,21 @@ async def create_product(
 @raises(InvalidField, InvalidWindow, StockNotEnough, get_product, accounts.require_role)
 async def update_product(
     db: AsyncSession, actor: Actor, product_id: uuid.UUID, changes: dict[str, Any], stock_delta: int = 0
-) -> Product:
-    """Change a product's fields; ``stock_delta`` adds to (or takes from) the stock without a lost update."""
+) -> Product | Proposed:
+    """Change a product's fields; ``stock_delta`` adds to (or takes from) the stock without a lost update.
+    A lower price (goods cheaper for points) waits for an admin other than the caller (a :class:`Proposed`);
+    the other fields change at once."""
     product = await get_product(db, product_id)
     await accounts.require_role(db, actor, product.community_id, "clerk")
+    proposed = None
+    if "points" in changes:
+        price = int(bounded_int(changes["points"], "points", 1, POINTS_PER_AWARD_MAX) or 1)
+        before, after = {"points": product.points}, {"points": price}
+        proposed = await gate(
+            db, actor, product.community_id, KNOB_PRICE, before, after, widens=price < product.points,
+            target_id=product.id,
+        )  # fmt: skip
+        changes = {k: v for k, v in changes.items() if k != "points" or proposed is None}
     if "name" in changes:
         product.name = bounded_text(changes["name"], "name", low=1, high=TITLE_MAX)
     for key, limit in (("description", TEXT_MAX), ("category", NAME_MAX)):
@@ -214,7 +300,7 @@ async def update_product(
         if done.scalar_one_or_none() is None:
             raise StockNotEnough()
     await db.refresh(product)
-    return product
+    return proposed or product
 
 
 @raises(InvalidImage, ImageTooLarge, get_product, accounts.require_role)
