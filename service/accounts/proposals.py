@@ -18,11 +18,21 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
-from service.accounts.models import PolicyProposal, ProposalStatus
+from service.accounts.models import PROPOSAL_STATUSES, PolicyProposal, ProposalStatus
 from service.accounts.service import Actor
 from service.audit.service import record
 
-__all__ = ["Proposed", "decide", "gate", "get_proposal", "list_proposals", "pending_in"]
+__all__ = [
+    "PROPOSAL_STATUSES",
+    "PolicyProposal",
+    "ProposalStatus",
+    "Proposed",
+    "decide",
+    "gate",
+    "get_proposal",
+    "list_proposals",
+    "pending_in",
+]
 
 
 @dataclass(frozen=True)

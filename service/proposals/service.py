@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts import onboarding
 from service.accounts import proposals as table
 from service.accounts import views as people
-from service.accounts.models import PolicyProposal
+from service.accounts.proposals import PolicyProposal
 from service.accounts.service import Actor
 from service.activities import service as activities
 from service.errors import raises

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import proposals as table
 from service.accounts import views as people
-from service.accounts.models import PROPOSAL_STATUSES, PolicyProposal
+from service.accounts.proposals import PROPOSAL_STATUSES, PolicyProposal
 from service.accounts.service import Actor, require_role
 from service.config import LIST_LIMIT_MAX
 from service.errors import raises
