@@ -31,6 +31,11 @@ ACTION_NAMES = {
     "phone_changed": N_("Phone changed"),
     "name_changed": N_("Name changed"),
     "members_imported": N_("Members imported"),
+    "policy_change_proposed": N_("Policy change proposed"),
+    "policy_change_approved": N_("Policy change approved"),
+    "policy_change_rejected": N_("Policy change rejected"),
+    "policy_change_withdrawn": N_("Policy change withdrawn"),
+    "policy_narrowed": N_("Policy tightened"),
 }
 """Actions in plain words (English msgids; the template translates them). Unknown actions show as is."""
 
