@@ -42,8 +42,8 @@ async def proposals_of(
     return ProposalList(rows, await people.member_names(db, ids), deciding)
 
 
-async def pending_knobs(
-    db: AsyncSession, community_id: uuid.UUID
-) -> dict[tuple[str, uuid.UUID | None], PolicyProposal]:
-    """Pending proposals by (knob, target): the knob pages mark them 待审批."""
-    return await table.pending_in(db, community_id)
+async def pending_knobs(db: AsyncSession, community_id: uuid.UUID) -> dict[str, PolicyProposal]:
+    """Pending proposals by ``knob`` (community-wide) or ``knob:target id``: the knob pages mark them
+    待审批 (awaiting approval)."""
+    pending = await table.pending_in(db, community_id)
+    return {f"{knob}:{target}" if target else knob: row for (knob, target), row in pending.items()}

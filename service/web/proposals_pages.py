@@ -66,7 +66,11 @@ async def proposals_page(
 ) -> Response[str]:
     chosen = await admin_community(request, db, actor, community)
     found = await views.proposals_of(db, actor, chosen.id, None, LIST_LIMIT_DEFAULT)
-    names: dict[str, Any] = {"knob_names": KNOB_NAMES, "field_names": FIELD_NAMES, "status_names": STATUS_NAMES}
+    names: dict[str, Any] = {
+        "knob_names": KNOB_NAMES,
+        "field_names": FIELD_NAMES,
+        "status_names": STATUS_NAMES,
+    }
     return page(request, "admin/proposals.html", actor, community=chosen, found=found, **names)
 
 
