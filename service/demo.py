@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.accounts.actor import Actor
 from service.accounts.demo import Demo, people
+from service.accounts.proposals import Proposed
 from service.activities.demo import seed as activities_seed
 from service.points.demo import seed as points_seed
+from service.proposals import service as proposals
 from service.regions.demo import seed as regions_seed
 from service.rewards.demo import seed as rewards_seed
 from service.store.demo import seed as store_seed
 from service.wishes.demo import seed as wishes_seed
 
 __all__ = ["DEMO_STEPS", "build_demo"]
+
+
+async def _second_person(demo: Demo, db: AsyncSession, result: object) -> None:
+    """The platform admin approves a change the demo's admin proposed (two people for every knob)."""
+    if isinstance(result, Proposed):
+        root = Actor(demo.platform_admin.id, demo.platform_admin.name, demo.platform_admin.phone, True)
+        await proposals.approve(db, root, result.proposal.id)
+
 
 DemoStep = Callable[[AsyncSession, Demo], Awaitable[None]]
 
@@ -33,6 +45,7 @@ DEMO_STEPS: tuple[DemoStep, ...] = (
 async def build_demo(db: AsyncSession) -> Demo:
     """The demo's people (``service.accounts.demo``), then every domain's step."""
     demo = await people(db)
+    demo.approver = partial(_second_person, demo)
     for step in DEMO_STEPS:
         await step(db, demo)
     return demo

@@ -19,6 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.actor import Actor
 from service.accounts.errors import TokenExpired, TokenInvalid
+from service.accounts.models import PolicyProposal
+from service.accounts.proposals import Proposed
+from service.accounts.schemas import PendingOut, ProposalOut
 from service.accounts.service import authenticate_token, decode_token
 from service.config import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, Settings
 from service.errors import (
@@ -48,6 +51,9 @@ __all__ = [
     "errors_of",
     "idempotent",
     "login_of",
+    "or_pending",
+    "pending_specs",
+    "proposal_out",
     "provide_actor",
     "provide_maybe_actor",
     "provide_settings",
@@ -263,4 +269,49 @@ def errors_of(*sources: Callable[..., Any] | type[DomainError]) -> dict[int, Res
             media_type="application/problem+json",
         )
         for status, codes in sorted(by_status.items())
+    }
+
+
+# ---------------------------------------------------------------- knob changes that wait for a second person
+
+
+def proposal_out(row: PolicyProposal, names: dict[uuid.UUID, str] | None = None) -> ProposalOut:
+    names = names or {}
+    return ProposalOut(
+        id=row.id,
+        community_id=row.community_id,
+        knob=row.knob,
+        target_id=row.target_id,
+        before=row.before,
+        after=row.after,
+        status=row.status,
+        proposed_by=row.proposed_by,
+        created_at=row.created_at,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        proposed_by_name=names.get(row.proposed_by, ""),
+        decided_by_name=names.get(row.decided_by, "") if row.decided_by else "",
+    )
+
+
+def or_pending(result: Any, shape: Callable[[Any], Any], status_code: int = 200) -> Response[Any]:
+    """A knob route's answer: the new value (``status_code``), or 202 with the proposal when the change
+    widens risk and waits for another admin."""
+    if isinstance(result, Proposed):
+        return Response(PendingOut(proposal=proposal_out(result.proposal)), status_code=202)
+    return Response(shape(result), status_code=status_code)
+
+
+def pending_specs(shape: type[Any], status_code: int = 200) -> dict[int, ResponseSpec]:
+    """OpenAPI answers of a knob route: applied at once (narrowing) or 202 pending (widening)."""
+    return {
+        status_code: ResponseSpec(
+            data_container=shape, description="Applied at once: the change narrows risk"
+        ),
+        202: ResponseSpec(
+            data_container=PendingOut,
+            description="The change widens risk (more points issuable, cheaper goods, looser sign-up, "
+            "longer-lived points): stored as a proposal; nothing changes until a different admin of the "
+            "community, an official of a region above it or a platform admin approves it",
+        ),
     }

@@ -52,6 +52,8 @@ from service.http import (
     cursor_for,
     decode_cursor,
     errors_of,
+    or_pending,
+    pending_specs,
 )
 from service.problems import localise
 
@@ -247,13 +249,15 @@ class CommunityController(Controller):
     @patch(
         "/{cid:uuid}",
         summary="Change how residents sign themselves up (admin)",
-        description="self_registration: off, auto or approval.",
-        responses=errors_of(onboarding.set_self_registration),
+        description="self_registration: off, auto or approval. A tighter mode applies at once; a looser one "
+        "(off -> approval -> auto) answers 202 with a proposal another admin approves.",
+        responses={**pending_specs(CommunityOut), **errors_of(onboarding.set_self_registration)},
     )
     async def update(
         self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: CommunityPatch
-    ) -> CommunityOut:
-        return community_out(await onboarding.set_self_registration(db, actor, cid, data.self_registration))
+    ) -> Response[CommunityOut]:
+        result = await onboarding.set_self_registration(db, actor, cid, data.self_registration)
+        return or_pending(result, community_out)
 
     @get(
         "/{cid:uuid}/registrations",

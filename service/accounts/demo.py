@@ -6,6 +6,7 @@ those steps import this module (never ``service.demo``, which imports them).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,13 @@ class Demo:
     logins: list[tuple[str, str, str]] = field(default_factory=list)
     """(role label, phone, password) printed for the newcomer."""
     extra: dict[str, Any] = field(default_factory=dict)
+    approver: Callable[[AsyncSession, object], Awaitable[None]] | None = None
+    """Set by ``service.demo``: how a second person approves what the demo's admin proposed."""
+
+    async def second_person(self, db: AsyncSession, result: object) -> None:
+        """Two people for every knob: the demo's platform admin approves ``result`` when it is a proposal."""
+        if self.approver is not None:
+            await self.approver(db, result)
 
 
 async def people(db: AsyncSession) -> Demo:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.config import NAME_MAX
 from service.db import Base, IdMixin, TimestampMixin
 
 __all__ = [
+    "KNOB_MAX",
+    "PROPOSAL_STATUSES",
     "ROLES",
     "SELF_REGISTRATION",
     "Activation",
@@ -22,6 +24,8 @@ __all__ = [
     "Member",
     "Membership",
     "Partner",
+    "PolicyProposal",
+    "ProposalStatus",
     "Registration",
     "RegistrationStatus",
     "Role",
@@ -166,4 +170,37 @@ class Registration(IdMixin, TimestampMixin, Base):
         UniqueConstraint("community_id", "member_id", name="registration_once"),
         CheckConstraint("status IN ('pending','approved','rejected')", name="known_status"),
         Index("ix_registrations_community_status", "community_id", "status"),
+    )
+
+
+ProposalStatus = Literal["pending", "approved", "rejected", "withdrawn", "superseded"]
+PROPOSAL_STATUSES: tuple[ProposalStatus, ...] = get_args(ProposalStatus)
+KNOB_MAX = 40
+
+
+class PolicyProposal(IdMixin, TimestampMixin, Base):
+    """A change to a policy knob that widens what can be issued or who can act, waiting for a second person.
+
+    ``before`` is the knob's value when it was proposed; approving applies exactly ``after``, and only while
+    the knob still holds ``before`` (otherwise the proposal is stale). Rows are never deleted."""
+
+    __tablename__ = "policy_proposals"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    proposed_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    knob: Mapped[str] = mapped_column(String(KNOB_MAX))
+    target_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    """The rule or product the knob belongs to; None for a community-wide setting."""
+    before: Mapped[dict[str, Any]] = mapped_column(JSON)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[ProposalStatus] = mapped_column(String(16), default="pending")
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending','approved','rejected','withdrawn','superseded')", name="known_status"
+        ),
+        CheckConstraint("decided_by IS NULL OR decided_by <> proposed_by", name="not_own"),
+        Index("ix_policy_proposals_community_status", "community_id", "status"),
     )

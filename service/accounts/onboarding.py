@@ -12,7 +12,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -50,6 +50,7 @@ from service.accounts.models import (
     RegistrationStatus,
     SmsCode,
 )
+from service.accounts.proposals import Proposed, gate
 from service.accounts.sms import SmsSender
 from service.audit.service import record
 from service.config import LOGIN_FAILURES_MAX, LOGIN_WINDOW_SECONDS
@@ -58,11 +59,13 @@ from service.errors import Forbidden, raises
 from service.kit.masking import mask_name
 
 __all__ = [
+    "KNOB_SELF_REGISTRATION",
     "ActivationView",
     "InvitationCard",
     "SignUpOutcome",
     "activate",
     "activation_view",
+    "apply_self_registration",
     "count_pending_invitations",
     "decide_registration",
     "invitation_cards",
@@ -423,27 +426,55 @@ async def register(
     return member, "joined"
 
 
+KNOB_SELF_REGISTRATION = "self_registration"
+"""The proposals' name of the sign-up mode (applied by :func:`apply_self_registration`)."""
+_LOOSENESS = {"off": 0, "approval": 1, "auto": 2}
+"""Sign-up modes from tightest to loosest: a looser mode lets more people act without an admin."""
+
+
 @raises(accounts.get_community, accounts.require_role, InvalidSelfRegistration)
 async def set_self_registration(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID, mode: str
-) -> Community:
-    community = await accounts.get_community(db, community_id)
+) -> Community | Proposed:
+    """Set how residents sign themselves up. A tighter mode applies at once; a looser one (off ->
+    approval -> auto) waits for a second person (a :class:`Proposed`)."""
+    community = await accounts.get_community(db, community_id, lock=True)
     await accounts.require_role(db, actor, community_id, "admin")
-    if not rules.is_self_registration(mode):
+    _check_mode(mode)
+    before, after = {"self_registration": community.self_registration}, {"self_registration": mode}
+    widens = _LOOSENESS[mode] > _LOOSENESS.get(community.self_registration, 0)
+    proposed = await gate(db, actor, community_id, KNOB_SELF_REGISTRATION, before, after, widens=widens)
+    if proposed is not None:
+        return proposed
+    community.self_registration = mode  # type: ignore[assignment]
+    await db.flush()
+    return community
+
+
+@raises(accounts.get_community, InvalidSelfRegistration)
+async def apply_self_registration(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    target_id: uuid.UUID | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    by: uuid.UUID,
+) -> bool:
+    """Apply an approved sign-up mode, re-validated; False (nothing changed) if it is no longer ``before``."""
+    community = await accounts.get_community(db, community_id, lock=True)
+    if {"self_registration": community.self_registration} != before:
+        return False
+    _check_mode(after["self_registration"])
+    community.self_registration = after["self_registration"]
+    await db.flush()
+    return True
+
+
+def _check_mode(mode: object) -> None:
+    if not isinstance(mode, str) or not rules.is_self_registration(mode):
         raise InvalidSelfRegistration(
             errors=[{"field": "self_registration", "message": "off, auto or approval"}],
         )
-    before = community.self_registration
-    community.self_registration = mode
-    await db.flush()
-    await record(
-        db,
-        actor_id=actor.member_id,
-        action="self_registration_changed",
-        community_id=community_id,
-        detail={"before": {"self_registration": before}, "after": {"self_registration": mode}},
-    )
-    return community
 
 
 @raises(accounts.require_role)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
-from service.accounts.models import RegistrationStatus, SelfRegistration
+from service.accounts.models import ProposalStatus, RegistrationStatus, SelfRegistration
 from service.config import NAME_MAX, PASSWORD_MAX
 
 __all__ = [
@@ -29,6 +29,8 @@ __all__ = [
     "PartnerIn",
     "PartnerOut",
     "PasswordIn",
+    "PendingOut",
+    "ProposalOut",
     "RegisterIn",
     "RegisterOut",
     "RegistrationOut",
@@ -195,3 +197,28 @@ class PartnerOut(msgspec.Struct):
     name: str
     address: str | None
     active: bool
+
+
+class ProposalOut(msgspec.Struct):
+    """A change to a policy knob waiting for (or decided by) a second person."""
+
+    id: uuid.UUID
+    community_id: uuid.UUID
+    knob: str
+    target_id: uuid.UUID | None
+    before: dict[str, Any]
+    after: dict[str, Any]
+    status: ProposalStatus
+    proposed_by: uuid.UUID
+    created_at: datetime
+    decided_by: uuid.UUID | None = None
+    decided_at: datetime | None = None
+    proposed_by_name: str = ""
+    decided_by_name: str = ""
+
+
+class PendingOut(msgspec.Struct):
+    """A knob route's answer (202) when the change widens risk: nothing changed yet."""
+
+    proposal: ProposalOut
+    status: Literal["pending"] = "pending"

@@ -380,8 +380,8 @@ async def create_community(
 
 
 @raises(CommunityNotFound)
-async def get_community(db: AsyncSession, community_id: uuid.UUID) -> Community:
-    community = await db.get(Community, community_id)
+async def get_community(db: AsyncSession, community_id: uuid.UUID, *, lock: bool = False) -> Community:
+    community = await db.get(Community, community_id, with_for_update=lock)
     if community is None:
         raise CommunityNotFound()
     return community

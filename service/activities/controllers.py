@@ -42,7 +42,7 @@ from service.activities.schemas import (
 )
 from service.config import Settings
 from service.errors import NotAuthenticated
-from service.http import Limit, client_address, errors_of, idempotent, login_of
+from service.http import Limit, client_address, errors_of, idempotent, login_of, or_pending, pending_specs
 from service.kit import qr
 from service.problems import localise
 
@@ -308,12 +308,15 @@ class ActivityController(Controller):
     @put(
         "/communities/{cid:uuid}/activity-policy",
         summary="Set the points per attendance (or per hour) above which activities need approval (admin)",
-        responses=errors_of(svc.set_points_cap),
+        description="A lower cap applies at once; a higher one answers 202 with a proposal that another "
+        "admin (or an official of a region above, or a platform admin) approves at /api/v1/proposals.",
+        responses={**pending_specs(PolicyOut), **errors_of(svc.set_points_cap)},
     )
-    async def set_policy(self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: PolicyIn) -> PolicyOut:
-        return PolicyOut(
-            community_id=cid, points_cap=await svc.set_points_cap(db, actor, cid, data.points_cap)
-        )
+    async def set_policy(
+        self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: PolicyIn
+    ) -> Response[PolicyOut]:
+        result = await svc.set_points_cap(db, actor, cid, data.points_cap)
+        return or_pending(result, lambda cap: PolicyOut(community_id=cid, points_cap=cap))
 
     @get(
         "/activities/{aid:uuid}/attendance",

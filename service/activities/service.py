@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from service import clock
 from service.accounts import service as accounts
 from service.accounts.actor import Actor
+from service.accounts.proposals import Proposed, gate
 from service.accounts.views import (
     CommunityView,
     communities_of,
@@ -106,6 +107,7 @@ __all__ = [
     "ACTIVITY_DAYS_MAX",
     "CATEGORIES",
     "COUNTED",
+    "KNOB_POINTS_CAP",
     "ActivityDraft",
     "CardSheet",
     "CheckinError",
@@ -116,6 +118,7 @@ __all__ = [
     "PosterSheet",
     "ScanLanding",
     "add_team_member",
+    "apply_points_cap",
     "approve_activity",
     "approve_manual",
     "attendance_status",
@@ -434,30 +437,62 @@ async def update_activity(
 # ---------------------------------------------------------------- points cap (separation of duties)
 
 
+KNOB_POINTS_CAP = "activity_points_cap"
+"""The proposals' name of the cap (``service.proposals`` applies an approved change through
+:func:`apply_points_cap`)."""
+
+
 @raises(require_community, require_role, InvalidPolicy)
-async def set_points_cap(db: AsyncSession, actor: Actor, community_id: uuid.UUID, cap: int) -> int:
-    """An admin sets the cap; activities created or repriced afterwards are checked against it."""
+async def set_points_cap(db: AsyncSession, actor: Actor, community_id: uuid.UUID, cap: int) -> int | Proposed:
+    """An admin lowers the cap at once; a higher cap waits for a second person (a :class:`Proposed`).
+    Activities created or repriced afterwards are checked against the cap in force."""
     await require_community(db, community_id)
     await require_role(db, actor, community_id, "admin")
-    if not 0 <= cap <= POINTS_PER_AWARD_MAX:
+    _check_cap(cap)
+    row = await db.get(ActivityPolicy, community_id, with_for_update=True)
+    current = rules.POINTS_CAP_DEFAULT if row is None else row.points_cap
+    before, after = {"points_cap": current}, {"points_cap": cap}
+    proposed = await gate(db, actor, community_id, KNOB_POINTS_CAP, before, after, widens=cap > current)
+    if proposed is not None:
+        return proposed
+    await _store_cap(db, community_id, row, cap, actor.member_id)
+    return cap
+
+
+@raises(InvalidPolicy)
+async def apply_points_cap(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    target_id: uuid.UUID | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    by: uuid.UUID,
+) -> bool:
+    """Apply an approved cap, re-validated; False (nothing changed) if the cap is no longer ``before``."""
+    row = await db.get(ActivityPolicy, community_id, with_for_update=True)
+    current = rules.POINTS_CAP_DEFAULT if row is None else row.points_cap
+    if {"points_cap": current} != before:
+        return False
+    _check_cap(after["points_cap"])
+    await _store_cap(db, community_id, row, after["points_cap"], by)
+    return True
+
+
+def _check_cap(cap: object) -> None:
+    if not isinstance(cap, int) or not 0 <= cap <= POINTS_PER_AWARD_MAX:
         raise InvalidPolicy(
             detail="%(field)s: 0-%(max)s", params={"field": "points_cap", "max": POINTS_PER_AWARD_MAX}
         )
-    row = await db.get(ActivityPolicy, community_id, with_for_update=True)
-    before = snapshot(row, "points_cap")
+
+
+async def _store_cap(
+    db: AsyncSession, community_id: uuid.UUID, row: ActivityPolicy | None, cap: int, by: uuid.UUID
+) -> None:
     if row is None:
         row = ActivityPolicy(community_id=community_id, points_cap=cap, updated_at=clock.now())
         db.add(row)
-    row.points_cap, row.updated_at, row.updated_by = cap, clock.now(), actor.member_id
+    row.points_cap, row.updated_at, row.updated_by = cap, clock.now(), by
     await db.flush()
-    await record(
-        db,
-        actor_id=actor.member_id,
-        action="activity_policy_changed",
-        community_id=community_id,
-        detail={"before": before, "after": {"points_cap": cap}},
-    )
-    return cap
 
 
 async def _over_cap(db: AsyncSession, community_id: uuid.UUID, d: ActivityDraft) -> bool:

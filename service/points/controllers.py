@@ -20,6 +20,8 @@ from service.http import (
     decode_cursor,
     errors_of,
     idempotent,
+    or_pending,
+    pending_specs,
 )
 from service.points import service, views
 from service.points.errors import IdempotencyConflict, InvalidCursor
@@ -229,10 +231,13 @@ class LedgerController(Controller):
         "/points-policy",
         summary="Set the expiry rule (for points earned from now on) and the approval threshold (admin)",
         description="expiry_mode: never, days (expiry_value days after earning) or years (end of the "
-        "expiry_value-th calendar year, 1 = this year).",
-        responses=errors_of(service.set_policy),
+        "expiry_value-th calendar year, 1 = this year). A lower threshold or shorter-lived points apply at "
+        "once; a higher threshold or longer-lived points answer 202 with a proposal another admin approves.",
+        responses={**pending_specs(PolicyOut), **errors_of(service.set_policy)},
     )
-    async def set_policy(self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: PolicyIn) -> PolicyOut:
+    async def set_policy(
+        self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: PolicyIn
+    ) -> Response[PolicyOut]:
         p = await service.set_policy(
             db,
             actor,
@@ -241,7 +246,7 @@ class LedgerController(Controller):
             expiry_value=data.expiry_value,
             award_approval_threshold=data.award_approval_threshold,
         )
-        return policy_out(p)
+        return or_pending(p, policy_out)
 
 
 class AwardController(Controller):

@@ -19,6 +19,7 @@ __all__ = [
     "entry_hash",
     "expiry_for",
     "owner_key",
+    "policy_widens",
     "utc_text",
 ]
 
@@ -149,3 +150,15 @@ def owner_key(kind: str, member_id: uuid.UUID | None, partner_id: uuid.UUID | No
     if kind == "partner":
         return f"partner:{partner_id}"
     return f"{kind}:{shard}" if shard else kind
+
+
+def policy_widens(before: dict[str, object], after: dict[str, object]) -> bool:
+    """Whether a points-policy change widens risk: a higher award approval threshold (bigger awards post
+    on one admin's word) or longer-lived points. Between ``days`` and ``years`` the lifetime depends on
+    the date, so a change of mode counts as widening unless it comes from ``never``."""
+    if int(str(after["award_approval_threshold"])) > int(str(before["award_approval_threshold"])):
+        return True
+    old_mode, new_mode = before["expiry_mode"], after["expiry_mode"]
+    if old_mode == new_mode:
+        return int(str(after["expiry_value"])) > int(str(before["expiry_value"]))
+    return old_mode != "never"

@@ -32,8 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import clock
 from service.accounts import views as people
 from service.accounts.actor import Actor
+from service.accounts.proposals import Proposed, gate
 from service.accounts.service import require_role
-from service.audit.service import record, snapshot
+from service.audit.service import record
 from service.config import POINTS_PER_AWARD_MAX
 from service.db import is_postgres
 from service.errors import raises
@@ -93,6 +94,7 @@ from service.points.views import (
 
 __all__ = [
     "HOLD_LIFETIME_MAX",
+    "KNOB_POLICY",
     # The read side lives in views.py; these stay importable from here for other domains' callers.
     "Balance",
     "EntryView",
@@ -100,6 +102,7 @@ __all__ = [
     "TransferResult",
     "VerifyReport",
     "account_for",
+    "apply_policy",
     "approve_award",
     "award",
     "balance",
@@ -1190,6 +1193,10 @@ REASON_MAX = 120
 """Longest reason of a manual award (shown in the member's history)."""
 
 
+KNOB_POLICY = "points_policy"
+"""The proposals' name of the expiry rule and award approval threshold (applied by :func:`apply_policy`)."""
+
+
 @raises(InvalidExpiryMode, InvalidExpiryValue, InvalidThreshold, require_role)
 async def set_policy(
     db: AsyncSession,
@@ -1199,9 +1206,47 @@ async def set_policy(
     expiry_mode: str,
     expiry_value: int = 0,
     award_approval_threshold: int = 100,
-) -> Policy:
-    """Change the community's expiry rule (for points earned from now on) and approval threshold."""
+) -> Policy | Proposed:
+    """Change the community's expiry rule (for points earned from now on) and approval threshold. A
+    higher threshold or longer-lived points wait for a second person (a :class:`Proposed`)."""
     await require_role(db, actor, community_id, "admin")
+    after = _checked_policy(expiry_mode, expiry_value, award_approval_threshold)
+    policy = await db.get(Policy, community_id, with_for_update=True)
+    before = _policy_values(policy or await get_policy(db, community_id))
+    widens = rules.policy_widens(before, after)
+    proposed = await gate(db, actor, community_id, KNOB_POLICY, before, after, widens=widens)
+    if proposed is not None:
+        return proposed
+    return await _store_policy(db, community_id, policy, after, actor.member_id)
+
+
+@raises(InvalidExpiryMode, InvalidExpiryValue, InvalidThreshold)
+async def apply_policy(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    target_id: uuid.UUID | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    by: uuid.UUID,
+) -> bool:
+    """Apply an approved policy, re-validated; False (nothing changed) if it is no longer ``before``."""
+    policy = await db.get(Policy, community_id, with_for_update=True)
+    if _policy_values(policy or await get_policy(db, community_id)) != before:
+        return False
+    checked = _checked_policy(after["expiry_mode"], after["expiry_value"], after["award_approval_threshold"])
+    await _store_policy(db, community_id, policy, checked, by)
+    return True
+
+
+def _policy_values(policy: Policy) -> dict[str, Any]:
+    return {
+        "expiry_mode": policy.expiry_mode,
+        "expiry_value": policy.expiry_value,
+        "award_approval_threshold": policy.award_approval_threshold,
+    }
+
+
+def _checked_policy(expiry_mode: str, expiry_value: int, award_approval_threshold: int) -> dict[str, Any]:
     limits = {"never": (0, 0), "days": (1, EXPIRY_DAYS_MAX), "years": (1, EXPIRY_YEARS_MAX)}
     if expiry_mode not in limits:
         raise InvalidExpiryMode()
@@ -1215,23 +1260,23 @@ async def set_policy(
         )
     if not 0 <= award_approval_threshold <= POINTS_PER_AWARD_MAX:
         raise InvalidThreshold(params={"max": POINTS_PER_AWARD_MAX})
-    policy = await db.get(Policy, community_id, with_for_update=True)
-    fields = ("expiry_mode", "expiry_value", "award_approval_threshold")
-    before = snapshot(policy, *fields)
+    return {
+        "expiry_mode": expiry_mode,
+        "expiry_value": expiry_value,
+        "award_approval_threshold": award_approval_threshold,
+    }
+
+
+async def _store_policy(
+    db: AsyncSession, community_id: uuid.UUID, policy: Policy | None, values: dict[str, Any], by: uuid.UUID
+) -> Policy:
     if policy is None:
         policy = Policy(community_id=community_id)
         db.add(policy)
-    policy.expiry_mode, policy.expiry_value = expiry_mode, expiry_value
-    policy.award_approval_threshold = award_approval_threshold
-    policy.updated_at, policy.updated_by = clock.now(), actor.member_id
+    policy.expiry_mode, policy.expiry_value = values["expiry_mode"], values["expiry_value"]
+    policy.award_approval_threshold = values["award_approval_threshold"]
+    policy.updated_at, policy.updated_by = clock.now(), by
     await db.flush()
-    await record(
-        db,
-        actor_id=actor.member_id,
-        action="points_policy_changed",
-        community_id=community_id,
-        detail={"before": before, "after": snapshot(policy, *fields)},
-    )
     return policy
 
 

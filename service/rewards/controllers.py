@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.actor import Actor
 from service.config import UPLOAD_MAX_BYTES
-from service.http import Limit, cursor_after, cursor_for, errors_of
+from service.http import Limit, cursor_after, cursor_for, errors_of, or_pending, pending_specs
 from service.rewards import households_service as households
 from service.rewards import ratings_service as ratings
 from service.rewards import service, views
@@ -128,11 +128,16 @@ class CommunityRewardsController(Controller):
         "/rules",
         status_code=201,
         summary="Add a good-conduct rule to the community's catalogue (admin)",
-        responses=errors_of(service.create_rule),
+        description="An active rule is a new way to issue points: it is created switched off and the "
+        "answer is 202 with a proposal (target_id: the rule) that another admin approves to switch it on. "
+        "A rule created with active=false answers 201.",
+        responses={**pending_specs(RuleOut, 201), **errors_of(service.create_rule)},
     )
-    async def create_rule(self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: RuleIn) -> RuleOut:
+    async def create_rule(
+        self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: RuleIn
+    ) -> Response[RuleOut]:
         fields = msgspec.structs.asdict(data)
-        return rule_out(await service.create_rule(db, actor, cid, **fields))
+        return or_pending(await service.create_rule(db, actor, cid, **fields), rule_out, 201)
 
     @get(
         "/rules",
@@ -157,14 +162,16 @@ class CommunityRewardsController(Controller):
     @put(
         "/rewards-settings",
         summary="Change the review threshold and micro-wish settings (admin)",
-        description="Fields left out keep their value.",
-        responses=errors_of(service.update_settings),
+        description="Fields left out keep their value. A change that lets more points issue (a higher "
+        "two-reviewer threshold, more points per wish, a higher monthly wish cap, fewer days before an "
+        "unrated wish pays) answers 202 with a proposal another admin approves; the rest applies at once.",
+        responses={**pending_specs(RewardsSettingsOut), **errors_of(service.update_settings)},
     )
     async def put_settings(
         self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: RewardsSettingsIn
-    ) -> RewardsSettingsOut:
+    ) -> Response[RewardsSettingsOut]:
         s = await service.update_settings(db, actor, cid, **msgspec.structs.asdict(data))
-        return settings_out(cid, s)
+        return or_pending(s, lambda v: settings_out(cid, v))
 
     @get(
         "/claims",
@@ -297,11 +304,16 @@ class RuleController(Controller):
     @patch(
         "/{rule_id:uuid}",
         summary="Change a rule (admin); claims in flight keep their points",
-        responses=errors_of(service.update_rule),
+        description="Title and description change at once. More points, switching it on, dropping the "
+        "evidence, a shorter notice or a higher (or no) yearly limit answer 202 with a proposal another "
+        "admin approves; the rest applies at once.",
+        responses={**pending_specs(RuleOut), **errors_of(service.update_rule)},
     )
-    async def update(self, db: AsyncSession, actor: Actor, rule_id: uuid.UUID, data: RulePatch) -> RuleOut:
+    async def update(
+        self, db: AsyncSession, actor: Actor, rule_id: uuid.UUID, data: RulePatch
+    ) -> Response[RuleOut]:
         fields = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
-        return rule_out(await service.update_rule(db, actor, rule_id, **fields))
+        return or_pending(await service.update_rule(db, actor, rule_id, **fields), rule_out)
 
 
 class ClaimController(Controller):

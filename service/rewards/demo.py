@@ -7,7 +7,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.actor import Actor
+from service.accounts.proposals import Proposed
 from service.rewards import service as rewards
+from service.rewards.models import RewardRule
 
 __all__ = ["DEMO_RULES", "demo_actor", "seed"]
 
@@ -24,21 +26,33 @@ def demo_actor(member: Any) -> Actor:
     return Actor(member.id, member.name, member.phone)
 
 
+async def _active_rule(demo: Any, made: RewardRule | Proposed, db: AsyncSession) -> RewardRule:
+    """A new rule waits for a second person: the demo's platform admin switches it on."""
+    if isinstance(made, Proposed):
+        await demo.second_person(db, made)
+        return await rewards.get_rule(db, made.proposal.target_id or made.proposal.id)
+    return made
+
+
 async def seed(db: AsyncSession, demo: Any) -> None:
     cid = demo.community.id
     admin, organizer, reviewer = demo_actor(demo.admin), demo_actor(demo.organizer), demo_actor(demo.reviewer)
     made = {}
     for code, title, description, points, days, limit in DEMO_RULES:
-        made[code] = await rewards.create_rule(
+        made[code] = await _active_rule(
+            demo,
+            await rewards.create_rule(
+                db,
+                admin,
+                cid,
+                code=code,
+                title=title,
+                description=description,
+                points=points,
+                publicity_days=days,
+                limit_per_member_per_year=limit,
+            ),
             db,
-            admin,
-            cid,
-            code=code,
-            title=title,
-            description=description,
-            points=points,
-            publicity_days=days,
-            limit_per_member_per_year=limit,
         )
     _chen, liu, zhou = (demo_actor(v) for v in demo.volunteers[:3])
     # A grid worker's claim for a resident, approved by the reviewer, now on public notice.

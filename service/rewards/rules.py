@@ -34,6 +34,8 @@ __all__ = [
     "evidence_summary",
     "normalise_event_ref",
     "rating_stats",
+    "rule_widens",
+    "settings_widens",
 ]
 
 DEFAULT_TWO_REVIEWERS_FROM_POINTS = 50
@@ -127,3 +129,30 @@ def rating_stats(stars: list[int]) -> RatingStats:
         average_stars=round(sum(stars) / len(stars), 2) if stars else None,
         satisfaction_rate=round(satisfied / len(stars), 4) if stars else None,
     )
+
+
+def settings_widens(before: dict[str, object], after: dict[str, object]) -> bool:
+    """Whether a settings change widens what can be issued: a higher two-reviewer threshold (bigger claims
+    on one reviewer's word), more points per wish or a higher monthly wish cap, or wishes paying out
+    sooner without a rating. (The assignment timeout moves no points.)"""
+    up = ("two_reviewers_from_points", "wish_points", "wish_points_monthly_cap")
+    if any(_int(after[k]) > _int(before[k]) for k in up):
+        return True
+    return _int(after["wish_auto_award_days"]) < _int(before["wish_auto_award_days"])
+
+
+def rule_widens(before: dict[str, object], after: dict[str, object]) -> bool:
+    """Whether a rule change widens what can be issued: more points, switched on, no evidence needed, a
+    shorter public notice, or a higher (or no) yearly limit per member."""
+    if _int(after["points"]) > _int(before["points"]) or (after["active"] and not before["active"]):
+        return True
+    if before["evidence_required"] and not after["evidence_required"]:
+        return True
+    if _int(after["publicity_days"]) < _int(before["publicity_days"]):
+        return True
+    old, new = before["limit_per_member_per_year"], after["limit_per_member_per_year"]
+    return old is not None and (new is None or _int(new) > _int(old))
+
+
+def _int(value: object) -> int:
+    return int(str(value))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ from service import clock
 from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.actor import Actor
+from service.accounts.proposals import Proposed, gate
 from service.audit.service import record, snapshot
 from service.config import POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
 from service.db import transaction
@@ -66,12 +67,16 @@ from service.rewards.models import (
 from service.rewards.photos import clean_photo_async
 
 __all__ = [
+    "KNOB_RULE",
+    "KNOB_SETTINGS",
     "NOTE_MAX",
     "SETTLE_BATCH",
     "STAFF_ROLES",
     "CommunitySettings",
     "SettleOutcome",
     "add_photo",
+    "apply_rule",
+    "apply_settings",
     "can_see",
     "conflicted",
     "create_rule",
@@ -121,6 +126,19 @@ async def get_settings(db: AsyncSession, community_id: uuid.UUID) -> CommunitySe
     )
 
 
+KNOB_SETTINGS = "rewards_settings"
+KNOB_RULE = "reward_rule"
+"""The proposals' names of the settings and of one rule (applied by :func:`apply_settings`,
+:func:`apply_rule`)."""
+_SETTINGS_BOUNDS = {
+    "two_reviewers_from_points": (1, POINTS_PER_AWARD_MAX),
+    "wish_points": (0, POINTS_PER_AWARD_MAX),
+    "wish_auto_award_days": (1, rules.SETTINGS_DAYS_MAX),
+    "wish_assign_timeout_days": (1, rules.SETTINGS_DAYS_MAX),
+    "wish_points_monthly_cap": (0, POINTS_PER_AWARD_MAX),
+}
+
+
 @raises(InvalidField, accounts.get_community, accounts.require_role)
 async def update_settings(
     db: AsyncSession,
@@ -132,44 +150,63 @@ async def update_settings(
     wish_auto_award_days: int | None = None,
     wish_assign_timeout_days: int | None = None,
     wish_points_monthly_cap: int | None = None,
-) -> CommunitySettings:
+) -> CommunitySettings | Proposed:
+    """Change the settings (fields left None keep their value). A change that lets more points issue
+    waits for a second person (a :class:`Proposed`); the rest applies at once."""
     await accounts.get_community(db, community_id)
     await accounts.require_role(db, actor, community_id, "admin")
-    bounded_int(two_reviewers_from_points, "two_reviewers_from_points", 1, POINTS_PER_AWARD_MAX)
-    bounded_int(wish_points, "wish_points", 0, POINTS_PER_AWARD_MAX)
-    bounded_int(wish_auto_award_days, "wish_auto_award_days", 1, rules.SETTINGS_DAYS_MAX)
-    bounded_int(wish_assign_timeout_days, "wish_assign_timeout_days", 1, rules.SETTINGS_DAYS_MAX)
-    bounded_int(wish_points_monthly_cap, "wish_points_monthly_cap", 0, POINTS_PER_AWARD_MAX)
-    current = await get_settings(db, community_id)
-    before = snapshot(current, *_SETTINGS_FIELDS)
+    given = {
+        "two_reviewers_from_points": two_reviewers_from_points,
+        "wish_points": wish_points,
+        "wish_auto_award_days": wish_auto_award_days,
+        "wish_assign_timeout_days": wish_assign_timeout_days,
+        "wish_points_monthly_cap": wish_points_monthly_cap,
+    }
+    _check_settings(given)
     row = await db.get(RewardsSettings, community_id, with_for_update=True)
+    before = asdict(await get_settings(db, community_id))
+    after = before | {k: v for k, v in given.items() if v is not None}
+    widens = rules.settings_widens(before, after)
+    proposed = await gate(db, actor, community_id, KNOB_SETTINGS, before, after, widens=widens)
+    if proposed is not None:
+        return proposed
+    return await _store_settings(db, community_id, row, after)
+
+
+@raises(InvalidField)
+async def apply_settings(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    target_id: uuid.UUID | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    by: uuid.UUID,
+) -> bool:
+    """Apply approved settings, re-validated; False (nothing changed) if they are no longer ``before``."""
+    row = await db.get(RewardsSettings, community_id, with_for_update=True)
+    if asdict(await get_settings(db, community_id)) != before:
+        return False
+    _check_settings(after)
+    await _store_settings(db, community_id, row, after)
+    return True
+
+
+def _check_settings(values: dict[str, Any]) -> None:
+    for name, (low, high) in _SETTINGS_BOUNDS.items():
+        bounded_int(values.get(name), name, low, high)
+
+
+async def _store_settings(
+    db: AsyncSession, community_id: uuid.UUID, row: RewardsSettings | None, values: dict[str, Any]
+) -> CommunitySettings:
     if row is None:
-        row = RewardsSettings(
-            community_id=community_id,
-            two_reviewers_from_points=current.two_reviewers_from_points,
-            wish_points=current.wish_points,
-            wish_auto_award_days=current.wish_auto_award_days,
-            wish_assign_timeout_days=current.wish_assign_timeout_days,
-            wish_points_monthly_cap=current.wish_points_monthly_cap,
-            updated_at=clock.now(),
-        )
+        row = RewardsSettings(community_id=community_id, updated_at=clock.now(), **values)
         db.add(row)
-    if two_reviewers_from_points is not None:
-        row.two_reviewers_from_points = two_reviewers_from_points
-    if wish_points is not None:
-        row.wish_points = wish_points
-    if wish_auto_award_days is not None:
-        row.wish_auto_award_days = wish_auto_award_days
-    if wish_assign_timeout_days is not None:
-        row.wish_assign_timeout_days = wish_assign_timeout_days
-    if wish_points_monthly_cap is not None:
-        row.wish_points_monthly_cap = wish_points_monthly_cap
+    for name in _SETTINGS_BOUNDS:
+        setattr(row, name, values[name])
     row.updated_at = clock.now()
     await db.flush()
-    after = await get_settings(db, community_id)
-    detail = {"before": before, "after": snapshot(after, *_SETTINGS_FIELDS)}
-    await _audit(db, actor, community_id, "rewards_settings_changed", detail)
-    return after
+    return await get_settings(db, community_id)
 
 
 # ---------------------------------------------------------------- the rules catalogue
@@ -189,7 +226,9 @@ async def create_rule(
     evidence_required: bool = True,
     limit_per_member_per_year: int | None = None,
     active: bool = True,
-) -> RewardRule:
+) -> RewardRule | Proposed:
+    """Add a rule. A rule is a new way to issue points: an active one is created switched off, with a
+    proposal to switch it on that a second person approves (a :class:`Proposed`)."""
     await accounts.get_community(db, community_id)
     await accounts.require_role(db, actor, community_id, "admin")
     code = (code or "").strip().lower()
@@ -212,18 +251,14 @@ async def create_rule(
         evidence_required=evidence_required,
         publicity_days=publicity_days,
         limit_per_member_per_year=limit_per_member_per_year,
-        active=active,
+        active=False,
     )
     db.add(rule)
     await db.flush()
-    await _audit(
-        db,
-        actor,
-        community_id,
-        "rule_created",
-        {"rule_id": str(rule.id), "after": snapshot(rule, *_RULE_FIELDS)},
-    )
-    return rule
+    before = _rule_values(rule)
+    after = before | {"active": active}
+    proposed = await gate(db, actor, community_id, KNOB_RULE, before, after, widens=active, target_id=rule.id)
+    return proposed or rule
 
 
 _RULE_FIELDS = (
@@ -278,40 +313,94 @@ async def update_rule(
     publicity_days: int | None = None,
     limit_per_member_per_year: int | object | None = _UNSET,
     active: bool | None = None,
-) -> RewardRule:
-    """Change a rule. Claims already submitted keep the points they were submitted with."""
-    rule = await get_rule(db, rule_id)
+) -> RewardRule | Proposed:
+    """Change a rule. Claims already submitted keep the points they were submitted with. The title and
+    description change at once; a change that lets more points issue (more points, switched on, no
+    evidence, a shorter notice, a higher or no yearly limit) waits for a second person."""
+    rule = await get_rule(db, rule_id, lock=True)
     await accounts.require_role(db, actor, rule.community_id, "admin")
-    before = snapshot(rule, *_RULE_FIELDS)
-    bounded_int(points, "points", 1, POINTS_PER_AWARD_MAX)
-    bounded_int(publicity_days, "publicity_days", 0, rules.PUBLICITY_DAYS_MAX)
     if limit_per_member_per_year is not _UNSET:
         limit = limit_per_member_per_year
         if limit is not None and not isinstance(limit, int):
             raise InvalidLimit()
-        bounded_int(limit, "limit_per_member_per_year", 1, rules.YEARLY_LIMIT_MAX)
-        rule.limit_per_member_per_year = limit
+    before = _rule_values(rule)
+    given = {
+        "points": points,
+        "evidence_required": evidence_required,
+        "publicity_days": publicity_days,
+        "active": active,
+    }
+    after = before | {k: v for k, v in given.items() if v is not None}
+    if limit_per_member_per_year is not _UNSET:
+        after["limit_per_member_per_year"] = limit_per_member_per_year
+    _check_rule(after)
     if title is not None:
         rule.title = bounded_text(title, "title", low=1, high=TITLE_MAX)
     if description is not None:
         rule.description = bounded_text(description, "description", high=TEXT_MAX)
-    if points is not None:
-        rule.points = points
-    if evidence_required is not None:
-        rule.evidence_required = evidence_required
-    if publicity_days is not None:
-        rule.publicity_days = publicity_days
-    if active is not None:
-        rule.active = active
+    widens = rules.rule_widens(before, after)
+    proposed = await gate(
+        db, actor, rule.community_id, KNOB_RULE, before, after, widens=widens, target_id=rule.id
+    )
+    if proposed is not None:
+        await db.flush()
+        return proposed
+    _set_rule(rule, after)
     await db.flush()
     detail = {"rule_id": str(rule.id), "before": before, "after": snapshot(rule, *_RULE_FIELDS)}
     await _audit(db, actor, rule.community_id, "rule_updated", detail)
     return rule
 
 
+@raises(InvalidField, InvalidLimit)
+async def apply_rule(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    target_id: uuid.UUID | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    by: uuid.UUID,
+) -> bool:
+    """Apply an approved rule change, re-validated; False (nothing changed) if the rule is gone, moved or
+    no longer ``before``."""
+    rule = await db.get(RewardRule, target_id, with_for_update=True) if target_id else None
+    if rule is None or rule.community_id != community_id or _rule_values(rule) != before:
+        return False
+    _check_rule(after)
+    _set_rule(rule, after)
+    await db.flush()
+    return True
+
+
+def _rule_values(rule: RewardRule) -> dict[str, Any]:
+    return {
+        "points": rule.points,
+        "active": rule.active,
+        "evidence_required": rule.evidence_required,
+        "publicity_days": rule.publicity_days,
+        "limit_per_member_per_year": rule.limit_per_member_per_year,
+    }
+
+
+def _check_rule(values: dict[str, Any]) -> None:
+    bounded_int(values["points"], "points", 1, POINTS_PER_AWARD_MAX)
+    bounded_int(values["publicity_days"], "publicity_days", 0, rules.PUBLICITY_DAYS_MAX)
+    limit = values["limit_per_member_per_year"]
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)):
+        raise InvalidLimit()
+    bounded_int(limit, "limit_per_member_per_year", 1, rules.YEARLY_LIMIT_MAX)
+
+
+def _set_rule(rule: RewardRule, values: dict[str, Any]) -> None:
+    rule.points, rule.active = values["points"], bool(values["active"])
+    rule.evidence_required = bool(values["evidence_required"])
+    rule.publicity_days = values["publicity_days"]
+    rule.limit_per_member_per_year = values["limit_per_member_per_year"]
+
+
 @raises(RuleNotFound)
-async def get_rule(db: AsyncSession, rule_id: uuid.UUID) -> RewardRule:
-    rule = await db.get(RewardRule, rule_id)
+async def get_rule(db: AsyncSession, rule_id: uuid.UUID, *, lock: bool = False) -> RewardRule:
+    rule = await db.get(RewardRule, rule_id, with_for_update=lock)
     if rule is None:
         raise RuleNotFound()
     return rule

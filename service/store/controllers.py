@@ -17,7 +17,7 @@ from service.accounts import service as accounts
 from service.accounts.actor import Actor
 from service.accounts.views import member_names, partner_names
 from service.config import UPLOAD_MAX_BYTES, Settings
-from service.http import Limit, cursor_after, cursor_for, errors_of, idempotent
+from service.http import Limit, cursor_after, cursor_for, errors_of, idempotent, or_pending, pending_specs
 from service.kit import csv as kit_csv
 from service.kit import qr
 from service.kit.masking import mask_code
@@ -222,12 +222,18 @@ class ProductController(Controller):
     @patch(
         "/products/{pid:uuid}",
         summary="Change a product; stock_delta adds to or takes from the stock (clerk)",
-        responses=errors_of(service.update_product),
+        description="A lower price answers 202 with a proposal an admin other than the caller approves "
+        "(the other fields change at once); a higher price applies at once.",
+        responses={**pending_specs(ProductOut), **errors_of(service.update_product)},
     )
-    async def update(self, db: AsyncSession, actor: Actor, pid: uuid.UUID, data: ProductPatch) -> ProductOut:
+    async def update(
+        self, db: AsyncSession, actor: Actor, pid: uuid.UUID, data: ProductPatch
+    ) -> Response[ProductOut]:
         changes = {f: getattr(data, f) for f in data.__struct_fields__ if f != "stock_delta"}
         changes = {k: v for k, v in changes.items() if v is not msgspec.UNSET}
-        return product_out(await service.update_product(db, actor, pid, changes, data.stock_delta))
+        return or_pending(
+            await service.update_product(db, actor, pid, changes, data.stock_delta), product_out
+        )
 
     @put(
         "/products/{pid:uuid}/image",
@@ -276,16 +282,18 @@ class ProductController(Controller):
         "/communities/{cid:uuid}/store-settings",
         status_code=200,
         summary="Set the points-to-yuan rate (fen per point), voucher minutes and order days (admin)",
-        responses=errors_of(service.update_settings),
+        description="A higher fen_per_point (what partners settle for) answers 202 with a proposal another "
+        "admin approves; the rest applies at once.",
+        responses={**pending_specs(SettingsOut), **errors_of(service.update_settings)},
     )
     async def put_settings(
         self, db: AsyncSession, actor: Actor, cid: uuid.UUID, data: SettingsIn
-    ) -> SettingsOut:
+    ) -> Response[SettingsOut]:
         s = await service.update_settings(
             db, actor, cid, fen_per_point=data.fen_per_point, voucher_minutes=data.voucher_minutes,
             order_days=data.order_days,
         )  # fmt: skip
-        return settings_out(s)
+        return or_pending(s, settings_out)
 
 
 # ---------------------------------------------------------------- orders

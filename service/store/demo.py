@@ -46,7 +46,10 @@ async def seed(db: AsyncSession, demo: Any) -> None:
                 description=description,
             )
         )
-    await store.update_settings(db, admin, cid, fen_per_point=10, voucher_minutes=None, order_days=None)
+    rate = await store.update_settings(
+        db, admin, cid, fen_per_point=10, voucher_minutes=None, order_days=None
+    )
+    await demo.second_person(db, rate)  # a higher value of a point waits for a second person
     offer = await store.create_offer(
         db, staff, demo.partner.id, title="满 30 元减 5 元", points_price=50,
         description="老王便利店：凭券结账时直接抵扣。", limit_per_member=4,

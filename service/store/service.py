@@ -26,6 +26,7 @@ from service import clock
 from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.actor import Actor
+from service.accounts.proposals import Proposed, gate
 from service.audit.service import record, snapshot
 from service.config import NAME_MAX, POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX, UPLOAD_MAX_BYTES
 from service.errors import Forbidden, raises
@@ -74,10 +75,14 @@ from service.store.views import (
 
 __all__ = [
     "HOLD_GRACE",
+    "KNOB_PRICE",
+    "KNOB_SETTINGS",
     "STOCK_MAX",
     "SWEEP_BATCH",
     "Redemption",
     "Reserved",
+    "apply_price",
+    "apply_settings",
     "cancel_order",
     "cancel_voucher",
     "claim_voucher",
@@ -113,6 +118,12 @@ def _window(start: datetime | None, end: datetime | None, field_name: str) -> No
         )
 
 
+KNOB_SETTINGS = "store_settings"
+KNOB_PRICE = "product_price"
+"""The proposals' names of the store settings and of one product's price (applied by
+:func:`apply_settings`, :func:`apply_price`)."""
+
+
 @raises(InvalidField, accounts.get_community, accounts.require_role)
 async def update_settings(
     db: AsyncSession,
@@ -122,24 +133,65 @@ async def update_settings(
     fen_per_point: int | None,
     voucher_minutes: int | None,
     order_days: int | None,
-) -> StoreSettings:
+) -> StoreSettings | Proposed:
+    """Set the store settings. A higher value of a point in fen (what partners settle for) waits for a
+    second person (a :class:`Proposed`); the rest applies at once."""
     await accounts.get_community(db, community_id)
     await accounts.require_role(db, actor, community_id, "admin")
-    bounded_int(fen_per_point, "fen_per_point", 0, 100_000)
-    bounded_int(voucher_minutes, "voucher_minutes", 1, rules.VOUCHER_MINUTES_MAX)
-    bounded_int(order_days, "order_days", 1, rules.ORDER_DAYS_MAX)
+    after = {"fen_per_point": fen_per_point, "voucher_minutes": voucher_minutes, "order_days": order_days}
+    _check_settings(after)
     row = await db.get(StoreSettings, community_id, with_for_update=True)
-    fields = ("fen_per_point", "voucher_minutes", "order_days")
-    before = snapshot(row, *fields)
+    before = _settings_values(row)
+    widens = (fen_per_point or 0) > (before["fen_per_point"] or 0)
+    proposed = await gate(db, actor, community_id, KNOB_SETTINGS, before, after, widens=widens)
+    if proposed is not None:
+        return proposed
+    return await _store_settings(db, community_id, row, after)
+
+
+@raises(InvalidField)
+async def apply_settings(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    target_id: uuid.UUID | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    by: uuid.UUID,
+) -> bool:
+    """Apply approved settings, re-validated; False (nothing changed) if they are no longer ``before``."""
+    row = await db.get(StoreSettings, community_id, with_for_update=True)
+    if _settings_values(row) != before:
+        return False
+    _check_settings(after)
+    await _store_settings(db, community_id, row, after)
+    return True
+
+
+def _settings_values(row: StoreSettings | None) -> dict[str, Any]:
+    if row is None:
+        return {"fen_per_point": None, "voucher_minutes": None, "order_days": None}
+    return {
+        "fen_per_point": row.fen_per_point,
+        "voucher_minutes": row.voucher_minutes,
+        "order_days": row.order_days,
+    }
+
+
+def _check_settings(values: dict[str, Any]) -> None:
+    bounded_int(values["fen_per_point"], "fen_per_point", 0, 100_000)
+    bounded_int(values["voucher_minutes"], "voucher_minutes", 1, rules.VOUCHER_MINUTES_MAX)
+    bounded_int(values["order_days"], "order_days", 1, rules.ORDER_DAYS_MAX)
+
+
+async def _store_settings(
+    db: AsyncSession, community_id: uuid.UUID, row: StoreSettings | None, values: dict[str, Any]
+) -> StoreSettings:
     if row is None:
         row = StoreSettings(community_id=community_id)
         db.add(row)
-    row.fen_per_point, row.voucher_minutes, row.order_days = fen_per_point, voucher_minutes, order_days
-    row.updated_at = clock.now()
+    row.fen_per_point, row.voucher_minutes = values["fen_per_point"], values["voucher_minutes"]
+    row.order_days, row.updated_at = values["order_days"], clock.now()
     await db.flush()
-    await _audit(
-        db, actor, community_id, "store_settings_changed", {"before": before, "after": snapshot(row, *fields)}
-    )
     return row
 
 
@@ -179,6 +231,24 @@ async def _audit(
         subject_member_id=subject_member_id,
         detail=detail,
     )
+
+
+@raises(InvalidField)
+async def apply_price(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    target_id: uuid.UUID | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    by: uuid.UUID,
+) -> bool:
+    """Apply an approved lower price, re-validated; False if the product is gone or its price moved."""
+    product = await db.get(Product, target_id, with_for_update=True) if target_id else None
+    if product is None or product.community_id != community_id or {"points": product.points} != before:
+        return False
+    product.points = int(bounded_int(after["points"], "points", 1, POINTS_PER_AWARD_MAX) or 1)
+    await db.flush()
+    return True
 
 
 # ---------------------------------------------------------------- products
@@ -226,11 +296,23 @@ async def create_product(
 @raises(InvalidField, InvalidWindow, StockNotEnough, get_product, accounts.require_role)
 async def update_product(
     db: AsyncSession, actor: Actor, product_id: uuid.UUID, changes: dict[str, Any], stock_delta: int = 0
-) -> Product:
-    """Change a product's fields; ``stock_delta`` adds to (or takes from) the stock without a lost update."""
+) -> Product | Proposed:
+    """Change a product's fields; ``stock_delta`` adds to (or takes from) the stock without a lost update.
+    A lower price (goods cheaper for points) waits for an admin other than the caller (a :class:`Proposed`);
+    the other fields change at once."""
     product = await get_product(db, product_id)
     await accounts.require_role(db, actor, product.community_id, "clerk")
-    before = snapshot(product, *_PRODUCT_FIELDS)
+    before_all = snapshot(product, *_PRODUCT_FIELDS) or {}
+    gated = "points" in changes  # the price's change is audited by the gate (proposed or narrowed)
+    proposed = None
+    if "points" in changes:
+        price = int(bounded_int(changes["points"], "points", 1, POINTS_PER_AWARD_MAX) or 1)
+        before, after = {"points": product.points}, {"points": price}
+        proposed = await gate(
+            db, actor, product.community_id, KNOB_PRICE, before, after, widens=price < product.points,
+            target_id=product.id,
+        )  # fmt: skip
+        changes = {k: v for k, v in changes.items() if k != "points" or proposed is None}
     if "name" in changes:
         product.name = bounded_text(changes["name"], "name", low=1, high=TITLE_MAX)
     for key, limit in (("description", TEXT_MAX), ("category", NAME_MAX)):
@@ -261,9 +343,17 @@ async def update_product(
         if done.scalar_one_or_none() is None:
             raise StockNotEnough()
     await db.refresh(product)
-    detail = {"product_id": str(product.id), "before": before, "after": snapshot(product, *_PRODUCT_FIELDS)}
-    await _audit(db, actor, product.community_id, "product_updated", detail | {"stock_delta": stock_delta})
-    return product
+    after_all = snapshot(product, *_PRODUCT_FIELDS) or {}
+    changed = {k for k in after_all if after_all[k] != before_all[k] and not (gated and k == "points")}
+    if changed - {"stock"} or stock_delta:
+        detail = {
+            "product_id": str(product.id),
+            "before": before_all,
+            "after": after_all,
+            "stock_delta": stock_delta,
+        }
+        await _audit(db, actor, product.community_id, "product_updated", detail)
+    return proposed or product
 
 
 @raises(InvalidImage, ImageTooLarge, get_product, accounts.require_role)

@@ -72,6 +72,11 @@ ACTION_NAMES = {
     "community_region_set": N_("Community moved in the region tree"),
     "official_added": N_("Official added"),
     "official_removed": N_("Official removed"),
+    "policy_change_proposed": N_("Policy change proposed"),
+    "policy_change_approved": N_("Policy change approved"),
+    "policy_change_rejected": N_("Policy change rejected"),
+    "policy_change_withdrawn": N_("Policy change withdrawn"),
+    "policy_narrowed": N_("Policy tightened"),
 }
 """Actions in plain words (English msgids; the template translates them). Unknown actions show as is."""
 

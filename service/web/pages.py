@@ -19,6 +19,7 @@ from service.config import LIST_LIMIT_DEFAULT, Settings
 from service.errors import DomainError
 from service.http import LANG_COOKIE
 from service.problems import add_localiser, set_error_page
+from service.proposals import views as proposal_views
 from service.web.guards import admin_community, lenient_cursor, next_cursor
 from service.web.i18n import translator
 from service.web.render import Site, context_of, env, locale_of, page
@@ -177,7 +178,9 @@ async def admin_members_page(
     chosen = await admin_community(request, db, actor, community)
     after = lenient_cursor(cursor)
     view = await accounts_views.members_admin(db, actor, chosen.id, LIST_LIMIT_DEFAULT, after, q)
-    return page(request, "admin/members.html", actor, community=chosen, **_members_context(actor, view, q))
+    waiting = await proposal_views.pending_knobs(db, chosen.id)
+    context = _members_context(actor, view, q) | {"waiting": waiting}
+    return page(request, "admin/members.html", actor, community=chosen, **context)
 
 
 def _members_context(actor: Actor, view: accounts_views.MembersAdminView, q: str | None) -> dict[str, Any]:

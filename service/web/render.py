@@ -120,6 +120,7 @@ JS_TEXT = {
     "checked_in": "Checked in: {activity_title}",
     "checked_out": "Checked out: {activity_title} ({minutes} min, +{points_awarded} points)",
     "already_in": "Already checked in; no need to scan again.",
+    "proposal_pending": "Proposed: the change takes effect when another administrator approves it.",
 }
 """Messages the page scripts show (msgids; base.html hands them over translated)."""
 

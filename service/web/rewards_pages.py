@@ -10,6 +10,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.actor import Actor
+from service.proposals import views as proposal_views
 from service.rewards import views
 from service.rewards.ratings_service import RATE_WITHIN_DAYS
 from service.web.pages import admin_community
@@ -98,7 +99,8 @@ async def rules_admin_page(
 ) -> Response[str]:
     chosen = await admin_community(request, db, actor, community)
     shown = await views.rules_admin_page(db, chosen.id)
-    return page(request, "rewards/rules_admin.html", actor, community=chosen, **vars(shown))
+    waiting = await proposal_views.pending_knobs(db, chosen.id)
+    return page(request, "rewards/rules_admin.html", actor, community=chosen, waiting=waiting, **vars(shown))
 
 
 ROUTES: list[Any] = [claims_page, households_page, ratings_page, rules_admin_page]

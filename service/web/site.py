@@ -20,6 +20,7 @@ from service.web import (
     onboarding_pages,
     pages,
     points_pages,
+    proposals_pages,
     reports_pages,
     rewards_pages,
     store_pages,
@@ -40,11 +41,13 @@ ROUTE_ORDER: tuple[ModuleType, ...] = (
     audit_pages,
     onboarding_pages,
     reports_pages,
+    proposals_pages,
 )
 HOME_PANEL_ORDER: tuple[ModuleType, ...] = (points_pages, activities_pages, wishes_pages, store_pages)
 """The order of the panels in each community card of the home page."""
 ADMIN_LINK_ORDER: tuple[ModuleType, ...] = (
     pages,
+    proposals_pages,
     audit_pages,
     points_pages,
     reports_pages,

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts.actor import Actor
 from service.accounts.models import Community
 from service.kit.masking import mask_code
+from service.proposals import views as proposal_views
 from service.store import views
 from service.store.rules import SPEND_CONFIRM_POINTS
 from service.web.pages import admin_community
@@ -124,7 +125,8 @@ async def admin_store_page(
 ) -> Response[str]:
     chosen = await admin_community(request, db, actor, community, "clerk")
     admin = await views.store_admin(db, actor, chosen.id)
-    return page(request, "store/admin.html", actor, community=chosen, admin=admin)
+    waiting = await proposal_views.pending_knobs(db, chosen.id)
+    return page(request, "store/admin.html", actor, community=chosen, admin=admin, waiting=waiting)
 
 
 ROUTES: list[Any] = [

@@ -8,21 +8,13 @@ from typing import Any
 
 from service import clock
 from service.rewards import service as rewards
+from tests.support.proposals import api_rule
 from tests.support.world import World, add_person
 
 
 async def _publicized_claim(client: Any, world: World, who: str, publicity_days: int = 3) -> str:
-    r = await client.post(
-        f"/api/v1/communities/{world.cid}/rules",
-        json={
-            "code": f"r{publicity_days}",
-            "title": "孝老爱亲",
-            "points": 30,
-            "publicity_days": publicity_days,
-        },
-        headers=world.h["admin"],
-    )
-    rule = r.json()
+    body = {"code": f"r{publicity_days}", "title": "孝老爱亲", "points": 30, "publicity_days": publicity_days}
+    rule = await api_rule(client, world, body)
     r = await client.post(
         "/api/v1/claims",
         json={"rule_id": rule["id"], "member_id": str(world.members[who].id), "evidence": "照顾老人"},

@@ -15,6 +15,7 @@ from tests.support.activities import create_activity as create
 from tests.support.activities import freeze_at_step_start
 from tests.support.balances import api_available as balance
 from tests.support.balances import fund
+from tests.support.proposals import api_applied
 from tests.support.store import claim_voucher as claim
 from tests.support.store import make_offer, make_product
 from tests.support.world import World, add_person
@@ -51,7 +52,11 @@ async def test_organizer_cannot_mint_50000_points_at_his_own_kiosk(client: Any, 
     policy = await client.put(
         f"/api/v1/communities/{world.cid}/activity-policy", json={"points_cap": 80}, headers=world.h["admin"]
     )
-    assert policy.status_code == 200 and policy.json()["points_cap"] == 80
+    # A higher cap widens what one organizer can pay: it waits for another admin.
+    assert policy.status_code == 202 and policy.json()["proposal"]["after"] == {"points_cap": 80}
+    shown = await client.get(f"/api/v1/communities/{world.cid}/activity-policy", headers=world.h["alice"])
+    assert shown.json()["points_cap"] == 50
+    await api_applied(client, world, policy)
     shown = await client.get(f"/api/v1/communities/{world.cid}/activity-policy", headers=world.h["alice"])
     assert shown.json()["points_cap"] == 80
 

@@ -15,6 +15,7 @@ from service.jobs import run_jobs_once
 from service.store.models import Voucher
 from tests.support.balances import available_and_held as available
 from tests.support.balances import fund
+from tests.support.proposals import api_applied
 from tests.support.qr import decode_qr
 from tests.support.store import claim_voucher as claim
 from tests.support.store import make_offer
@@ -156,7 +157,8 @@ async def test_settlement_json_and_excel_csv(client: Any, world: World, maker: A
     r = await client.put(
         f"/api/v1/communities/{world.cid}/store-settings", json={"fen_per_point": 5}, headers=world.h["admin"]
     )
-    assert r.status_code == 200 and r.json()["fen_per_point"] == 5
+    r = await api_applied(client, world, r)  # a point worth more fen waits for a second admin
+    assert r.status_code == 200 and r.json()["after"]["fen_per_point"] == 5
     offer = await make_offer(client, world, points=120)
     for _ in range(3):
         code = (await claim(client, world, offer)).json()["code"]

@@ -14,23 +14,15 @@ from service.activities import service as activities
 from service.activities.models import Attendance
 from service.rewards.models import Claim
 from tests.support.problems import problem as _problem
+from tests.support.proposals import api_rule
 from tests.support.world import World, add_person
 
 ZH = {"Accept-Language": "zh-CN"}
 
 
 async def _rule(client: Any, world: World, points: int = 200, publicity_days: int = 3) -> str:
-    r = await client.post(
-        f"/api/v1/communities/{world.cid}/rules",
-        json={
-            "code": "zero-bride-price",
-            "title": "零彩礼",
-            "points": points,
-            "publicity_days": publicity_days,
-        },
-        headers=world.h["admin"],
-    )
-    return str(r.json()["id"])
+    body = {"code": "zero-bride-price", "title": "零彩礼", "points": points, "publicity_days": publicity_days}
+    return str((await api_rule(client, world, body))["id"])
 
 
 async def _link(client: Any, world: World, asker: str, other: str) -> str:

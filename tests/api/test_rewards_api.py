@@ -12,6 +12,7 @@ from PIL import Image
 from service import clock
 from tests.support.balances import api_available as _balance
 from tests.support.problems import problem as _problem
+from tests.support.proposals import api_applied as _applied
 from tests.support.rewards import make_rule as _rule
 from tests.support.world import World
 
@@ -48,7 +49,11 @@ async def test_rules_catalogue(client: Any, world: World) -> None:
         json={"limit_per_member_per_year": None, "points": 30},
         headers=world.h["admin"],
     )
-    assert r.status_code == 200 and r.json()["limit_per_member_per_year"] is None and r.json()["points"] == 30
+    # More points and no yearly limit widen what the rule pays: a second admin approves.
+    assert r.status_code == 202 and r.json()["proposal"]["after"]["points"] == 30
+    await _applied(client, world, r)
+    r = await client.get(f"/api/v1/communities/{world.cid}/rules", headers=world.h["alice"])
+    assert r.json()[0]["limit_per_member_per_year"] is None and r.json()[0]["points"] == 30
     r = await client.patch(f"/api/v1/rules/{rule['id']}", json={"active": False}, headers=world.h["admin"])
     assert r.json()["active"] is False
     r = await client.get(f"/api/v1/communities/{world.cid}/rules", headers=world.h["alice"])
@@ -235,7 +240,10 @@ async def test_settings_over_http(client: Any, world: World) -> None:
     assert r.json()["two_reviewers_from_points"] == 50 and r.json()["wish_points"] == 10
     _problem(await client.put(url, json={"wish_points": 20}, headers=world.h["organizer"]), 403, "forbidden")
     r = await client.put(url, json={"wish_points": 20}, headers=world.h["admin"])
-    assert r.json()["wish_points"] == 20 and r.json()["two_reviewers_from_points"] == 50
+    assert r.status_code == 202 and r.json()["proposal"]["before"]["wish_points"] == 10
+    assert (await client.get(url, headers=world.h["alice"])).json()["wish_points"] == 10
+    r = await _applied(client, world, r)
+    assert r.json()["after"]["wish_points"] == 20 and r.json()["after"]["two_reviewers_from_points"] == 50
     assert (await client.put(url, json={"wish_points": -1}, headers=world.h["admin"])).status_code == 422
     assert (await client.get(url, headers=world.h["alice"])).json()["wish_points"] == 20
 

@@ -28,6 +28,7 @@ from service import clock
 from service.accounts import service as accounts
 from service.accounts.models import Member
 from service.activities.rules import POINTS_CAP_DEFAULT
+from tests.support.proposals import api_rule
 from tests.support.world import SECRET, World
 
 ROLES = (
@@ -178,6 +179,13 @@ EXPECT: dict[str, Case] = {
     "PUT /api/v1/communities/{cid}/points-policy": Case(
         ("admin",), body=lambda r, role: {"expiry_mode": "never"}
     ),
+    # ---------------------------------------------------------------- policy proposals
+    # Staff read what waits; another admin of the community decides (the proposal is admin2's); only
+    # its proposer withdraws. Another community's people do not learn it exists.
+    "GET /api/v1/communities/{cid}/proposals": Case(("organizer", "clerk", "reviewer", "admin")),
+    "POST /api/v1/proposals/{pid}/approve": Case(("admin",), deny={"other_admin": 404, "outsider": 404}),
+    "POST /api/v1/proposals/{pid}/reject": Case(("admin",), deny={"other_admin": 404, "outsider": 404}),
+    "POST /api/v1/proposals/{pid}/withdraw": Case((), deny={"other_admin": 404, "outsider": 404}),
     # ---------------------------------------------------------------- activities
     "POST /api/v1/communities/{cid}/activities": Case(("organizer", "admin"), body=_activity_body),
     "GET /api/v1/communities/{cid}/activities": Case(A_PEOPLE),
@@ -363,6 +371,7 @@ PARAMS = {
     ("regions", "region_id"): "region",
     ("communities", "community_id"): "cid",
     ("officials", "member_id"): "official",
+    ("proposals", "pid"): "proposal",
 }
 """(the path segment before a parameter, the parameter) -> the resource in ``Res`` it names."""
 
@@ -546,15 +555,13 @@ async def _resources(client: Any, world: World, b_cid: uuid.UUID) -> Res:
         await client.get("/api/v1/me/card", headers=h["alice"], params={"community_id": str(cid)}), "card"
     )
     res.ids["card_token"] = card["token"]
-    rule = await _ok(
-        await client.post(
-            f"/api/v1/communities/{cid}/rules",
-            headers=h["admin"],
-            json={"code": "zero-price", "title": "零彩礼", "points": 20},
-        ),
-        "rule",
-    )
+    rule = await api_rule(client, world, {"code": "zero-price", "title": "零彩礼", "points": 20})
     res.ids["rule"] = rule["id"]
+    proposal = await client.put(
+        f"/api/v1/communities/{cid}/activity-policy", headers=h["admin2"], json={"points_cap": 70}
+    )
+    assert proposal.status_code == 202, proposal.text
+    res.ids["proposal"] = proposal.json()["proposal"]["id"]
     claim = await _ok(
         await client.post(
             "/api/v1/claims",

@@ -16,6 +16,7 @@ from service.store.models import Order
 from service.store.rules import CODE_ALPHABET
 from tests.support.balances import available_and_held as available
 from tests.support.balances import fund
+from tests.support.proposals import api_applied
 from tests.support.qr import decode_qr
 from tests.support.store import make_product, stock_of
 from tests.support.world import World
@@ -164,7 +165,13 @@ async def test_products_clerk_only_and_limit_shown(client: Any, world: World, ma
     r = await client.patch(
         f"/api/v1/products/{product['id']}", json={"stock_delta": 7, "points": 60}, headers=world.h["clerk"]
     )
-    assert r.status_code == 200 and r.json()["stock"] == 10 and r.json()["points"] == 60
+    # The stock changes at once; a lower price waits for an admin (cheaper goods for points).
+    assert r.status_code == 202 and r.json()["proposal"]["after"] == {"points": 60}
+    listed = (await client.get(f"/api/v1/communities/{world.cid}/products", headers=world.h["alice"])).json()
+    assert listed[0]["stock"] == 10 and listed[0]["points"] == 100
+    await api_applied(client, world, r, "admin")
+    listed = (await client.get(f"/api/v1/communities/{world.cid}/products", headers=world.h["alice"])).json()
+    assert listed[0]["points"] == 60
     r = await client.patch(
         f"/api/v1/products/{product['id']}", json={"active": False}, headers=world.h["clerk"]
     )

@@ -17,6 +17,7 @@ from service.web import audit_pages, reports_pages, site
 SERVICE = Path(__file__).resolve().parents[2] / "service"
 EXPECTED_LINKS = (
     ("/admin", "Members"),
+    ("/admin/proposals", "Proposals"),
     ("/admin/audit", "Audit log"),
     ("/admin/awards", "Awards"),
     ("/reports", "Reports"),

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import service as accounts
 from tests.support.database import seeded
+from tests.support.proposals import rule_of
 from tests.support.world import SECRET, World, add_person, new_world
 
 pytestmark = pytest.mark.browser
@@ -26,10 +27,16 @@ async def _build(db: AsyncSession) -> World:
     await add_person(db, world, "王大成", "13900000003", "member")
     await add_person(db, world, "张队长", "13800000002", "organizer")
     await add_person(db, world, "钱评议", "13800000004", "reviewer")
+    await add_person(db, world, "李书记", "13800000001", "admin")  # switches the new rule on
     from service.rewards import service as rewards
 
-    await rewards.create_rule(
-        db, root, community.id, code="filial-care", title="孝老爱亲", points=30, publicity_days=7
+    await rule_of(
+        db,
+        world,
+        await rewards.create_rule(
+            db, root, community.id, code="filial-care", title="孝老爱亲", points=30, publicity_days=7
+        ),
+        "李书记",
     )
     return world
 

@@ -18,19 +18,24 @@ from service.rewards import service as rewards
 from service.rewards import views as reward_views
 from service.rewards.models import Claim, ClaimObjection, ClaimPhoto, ClaimReview
 from tests.support.balances import available as _available
+from tests.support.proposals import applied, rule_of
 from tests.support.world import World
 
 
 async def _rule(db: Any, world: World, code: str = "garbage", pts: int = 20, **kw: Any) -> Any:
-    return await rewards.create_rule(
+    return await rule_of(
         db,
-        world.actor("admin"),
-        world.cid,
-        code=code,
-        title=kw.pop("title", "垃圾分类达标"),
-        points=pts,
-        publicity_days=kw.pop("publicity_days", 3),
-        **kw,
+        world,
+        await rewards.create_rule(
+            db,
+            world.actor("admin"),
+            world.cid,
+            code=code,
+            title=kw.pop("title", "垃圾分类达标"),
+            points=pts,
+            publicity_days=kw.pop("publicity_days", 3),
+            **kw,
+        ),
     )
 
 
@@ -273,7 +278,7 @@ async def test_inactive_rule_and_missing_evidence_refused(db: Any, world: World)
 async def test_rule_edits_do_not_change_claims_in_flight(db: Any, world: World) -> None:
     rule = await _rule(db, world, pts=20)
     claim = await _claim(db, world, rule)
-    await rewards.update_rule(db, world.actor("admin"), rule.id, points=99)
+    await applied(db, world, await rewards.update_rule(db, world.actor("admin"), rule.id, points=99))
     assert claim.points == 20
 
 

@@ -18,6 +18,7 @@ from service.rewards import households_service as households
 from service.rewards import service as rewards
 from service.rewards.models import Claim
 from service.wishes import service as wishes
+from tests.support.proposals import rule_of
 from tests.support.world import World
 
 pytestmark = pytest.mark.postgres
@@ -25,8 +26,12 @@ pytestmark = pytest.mark.postgres
 
 async def _rule(maker: Any, world: World, **kw: Any) -> Any:
     async with transaction(maker) as db:
-        return await rewards.create_rule(
-            db, world.actor("admin"), world.cid, code="garbage", title="垃圾分类达标", points=20, **kw
+        return await rule_of(
+            db,
+            world,
+            await rewards.create_rule(
+                db, world.actor("admin"), world.cid, code="garbage", title="垃圾分类达标", points=20, **kw
+            ),
         )
 
 
@@ -122,7 +127,9 @@ async def test_the_same_event_filed_at_once_by_family_and_organizer_is_claimed_o
 
 async def test_parallel_wish_awards_never_pass_the_monthly_cap(world: World, maker: Any) -> None:
     async with transaction(maker) as db:
-        await rewards.update_settings(db, world.actor("admin"), world.cid, wish_points_monthly_cap=30)
+        await rewards.update_settings(
+            db, world.actor("admin"), world.cid, wish_points_monthly_cap=30
+        )  # lower
         ids = []
         for i in range(6):
             wish = await wishes.post_wish(

@@ -30,6 +30,7 @@ from service.wishes import service as wishes
 from service.wishes import views as wish_views
 from service.wishes.models import Wish
 from tests.support.balances import available as _available
+from tests.support.proposals import rule_of
 from tests.support.world import World
 
 PEOPLE = ("alice", "bob", "carol", "organizer", "organizer2", "admin")
@@ -261,14 +262,18 @@ async def _link(db: Any, world: World, a: str, b: str) -> HouseholdLink:
 
 
 async def test_the_same_wedding_filed_twice_pays_once(db: Any, world: World, maker: Any) -> None:
-    rule = await rewards.create_rule(
+    rule = await rule_of(
         db,
-        world.actor("admin"),
-        world.cid,
-        code="zero-bride-price",
-        title="零彩礼",
-        points=200,
-        publicity_days=1,
+        world,
+        await rewards.create_rule(
+            db,
+            world.actor("admin"),
+            world.cid,
+            code="zero-bride-price",
+            title="零彩礼",
+            points=200,
+            publicity_days=1,
+        ),
     )
     await _link(db, world, "carol", "alice")  # the bride's mother
     wedding = clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=3)
@@ -306,8 +311,12 @@ async def test_the_same_wedding_filed_twice_pays_once(db: Any, world: World, mak
 
 
 async def test_a_rejected_claim_frees_its_event_and_dates_are_bounded(db: Any, world: World) -> None:
-    rule = await rewards.create_rule(
-        db, world.actor("admin"), world.cid, code="garbage", title="垃圾分类", points=20, publicity_days=1
+    rule = await rule_of(
+        db,
+        world,
+        await rewards.create_rule(
+            db, world.actor("admin"), world.cid, code="garbage", title="垃圾分类", points=20, publicity_days=1
+        ),
     )
     alice = world.actor("alice")
     claim = await rewards.submit_claim(db, alice, rule.id, alice.member_id, "分类")
@@ -323,8 +332,12 @@ async def test_a_rejected_claim_frees_its_event_and_dates_are_bounded(db: Any, w
 
 
 async def test_the_database_refuses_a_second_live_claim_of_one_event(db: Any, world: World) -> None:
-    rule = await rewards.create_rule(
-        db, world.actor("admin"), world.cid, code="garbage", title="垃圾分类", points=20, publicity_days=1
+    rule = await rule_of(
+        db,
+        world,
+        await rewards.create_rule(
+            db, world.actor("admin"), world.cid, code="garbage", title="垃圾分类", points=20, publicity_days=1
+        ),
     )
     first = await rewards.submit_claim(db, world.actor("alice"), rule.id, world.members["alice"].id, "分类")
     await db.commit()
@@ -342,8 +355,12 @@ async def test_the_database_refuses_a_second_live_claim_of_one_event(db: Any, wo
 
 
 async def test_the_beneficiarys_household_and_an_objector_never_decide(db: Any, world: World) -> None:
-    rule = await rewards.create_rule(
-        db, world.actor("admin"), world.cid, code="filial", title="孝老爱亲", points=30, publicity_days=3
+    rule = await rule_of(
+        db,
+        world,
+        await rewards.create_rule(
+            db, world.actor("admin"), world.cid, code="filial", title="孝老爱亲", points=30, publicity_days=3
+        ),
     )
     # reviewer2 is alice's son: he may not review his mother's claim.
     link = await households.request_link(
@@ -383,14 +400,18 @@ async def test_the_beneficiarys_household_and_an_objector_never_decide(db: Any, 
 
 
 async def test_a_mother_files_her_sons_claim_once_the_link_is_confirmed(db: Any, world: World) -> None:
-    rule = await rewards.create_rule(
+    rule = await rule_of(
         db,
-        world.actor("admin"),
-        world.cid,
-        code="zero-bride-price",
-        title="零彩礼",
-        points=200,
-        publicity_days=1,
+        world,
+        await rewards.create_rule(
+            db,
+            world.actor("admin"),
+            world.cid,
+            code="zero-bride-price",
+            title="零彩礼",
+            points=200,
+            publicity_days=1,
+        ),
     )
     mother, son = world.actor("carol"), world.members["bob"]
 

@@ -16,6 +16,7 @@ from service.rewards import service as rewards
 from service.rewards import views as reward_views
 from service.wishes import service as wishes
 from service.wishes import views as wish_views
+from tests.support.proposals import rule_of
 
 MEMBERS = ("alice", "bob", "carol")
 
@@ -44,8 +45,12 @@ async def _queries(db: AsyncSession, read: Callable[[], Awaitable[object]]) -> i
 
 
 async def _claims(db: AsyncSession, world: Any, n: int, code: str) -> None:
-    rule = await rewards.create_rule(
-        db, world.actor("admin"), world.cid, code=code, title="垃圾分类", points=5, publicity_days=0
+    rule = await rule_of(
+        db,
+        world,
+        await rewards.create_rule(
+            db, world.actor("admin"), world.cid, code=code, title="垃圾分类", points=5, publicity_days=0
+        ),
     )
     today = clock.now().date()
     for i in range(n):

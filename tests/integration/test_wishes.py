@@ -15,6 +15,7 @@ from service.wishes import service as wishes
 from service.wishes import views as wish_views
 from service.wishes.models import Wish
 from tests.support.balances import available as _available
+from tests.support.proposals import applied
 from tests.support.world import World
 
 
@@ -186,7 +187,13 @@ async def test_bad_input_refused(db: Any, world: World) -> None:
 
 
 async def test_auto_award_after_days_without_rating_runs_once(db: Any, world: World, maker: Any) -> None:
-    await rewards.update_settings(db, world.actor("admin"), world.cid, wish_points=15, wish_auto_award_days=3)
+    await applied(
+        db,
+        world,
+        await rewards.update_settings(
+            db, world.actor("admin"), world.cid, wish_points=15, wish_auto_award_days=3
+        ),
+    )
     wish = await _dispatched(db, world)
     await wishes.complete_wish(db, world.actor("bob"), wish.id)
     wish_id = wish.id

@@ -7,7 +7,7 @@ Layers, lowest first; a package imports only its own layer's shared infrastructu
                             (imports no domain); http (the caller and cookies: may import accounts)
     0  accounts
     1  points               (imports none of activities/store/rewards/wishes/board)
-    2  activities, store, rewards, wishes, board, regions, reports, audit
+    2  activities, store, rewards, wishes, board, regions, reports, audit, proposals
        (peers import each other only along PEER_EDGES; the audit recorder, service.audit.service,
        is importable by every domain and imports no domain itself)
     3  web                  (pages; never a domain's controllers)
@@ -54,7 +54,9 @@ WIRING = frozenset({"app", "cli", "demo", "jobs"})
 RANK = {
     "accounts": 0,
     "points": 1,
-    **dict.fromkeys(("activities", "store", "rewards", "wishes", "board", "regions", "reports", "audit"), 2),
+    **dict.fromkeys(
+        ("activities", "store", "rewards", "wishes", "board", "regions", "reports", "audit", "proposals"), 2
+    ),
     "web": 3,
 }
 PEER_EDGES = {
@@ -65,6 +67,8 @@ PEER_EDGES = {
     # a wish is paid from the rewards settings, may be filed for a household member, and dispatch
     # offers volunteers with their service hours
     "wishes": frozenset({"rewards", "activities"}),
+    # deciding a policy proposal applies the knob in the domain that owns it, and region officials decide
+    "proposals": frozenset({"activities", "store", "rewards", "regions"}),
 }
 """Allowed imports between packages of layer 2 (importer -> imported packages)."""
 AUDIT_RECORDER = "service.audit.service"

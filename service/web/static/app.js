@@ -38,7 +38,9 @@
   }
   function okText(el, data) {
     var key = data && data.repeated ? "okRepeated" : data && data.status ? "ok" + String(data.status).replace(/(^|_)(\w)/g, function (_, __, c) { return c.toUpperCase(); }) : "";
-    var template = (key && el.dataset[key]) || el.dataset.ok;
+    // A change that widens risk answers 202 with a proposal: say it waits for another admin.
+    var waits = data && data.proposal && data.status === "pending" ? t("proposal_pending") : "";
+    var template = (key && el.dataset[key]) || waits || el.dataset.ok;
     return template ? fill(template, data || {}) : "";
   }
   function toast(text) {
