@@ -14,6 +14,7 @@ that pass, ``body`` builds a valid request body (refusals must not be hidden beh
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import uuid
 from collections.abc import Callable
@@ -720,6 +721,22 @@ async def _post(client: Any, url: str, who: str, res: Res, **kwargs: Any) -> dic
     return await _ok(await client.post(url, headers=res.w.h[who], **kwargs), f"prep {url}")
 
 
+_RISING_CAP = itertools.count(5_000, 7)
+
+
+async def _new_proposal(client: Any, res: Res, who: str = "admin2") -> None:
+    """A widening change of the activity cap, proposed by ``who`` (another admin decides it)."""
+    body = {"points_cap": next(_RISING_CAP)}  # always higher than any cap approved before: a widening
+    client.cookies.clear()
+    r = await client.put(f"/api/v1/communities/{res.w.cid}/activity-policy", headers=res.w.h[who], json=body)
+    assert r.status_code == 202, r.text
+    res.ids["proposal"] = r.json()["proposal"]["id"]
+
+
+async def _own_proposal(client: Any, res: Res) -> None:
+    await _new_proposal(client, res, "admin")
+
+
 async def _new_award(client: Any, res: Res) -> None:
     body = {"member_id": res["bob"], "points": 500, "reason": "大额"}
     res.ids["award"] = (
@@ -747,6 +764,13 @@ async def _new_manual(client: Any, res: Res) -> None:
 
 
 async def _new_registration(client: Any, res: Res) -> None:
+    # sign-ups may have been switched off by an earlier case: opening them is a proposal another admin approves
+    client.cookies.clear()
+    body = {"self_registration": "approval"}
+    r = await client.patch(f"/api/v1/communities/{res.w.cid}", headers=res.w.h["admin"], json=body)
+    if r.status_code == 202:
+        pid = r.json()["proposal"]["id"]
+        await _post(client, f"/api/v1/proposals/{pid}/approve", "admin2", res)
     n = uuid.uuid4().int % 100_000
     body = {
         "phone": f"158000{n:05d}",
@@ -791,10 +815,14 @@ async def _taken_wish(client: Any, res: Res) -> None:
 
 
 AUDITED: dict[str, Audited] = {
+    # ---------------------------------------------------------------- policy proposals
+    "POST /api/v1/proposals/{pid}/approve": Audited("admin", "policy_change_approved", prep=_new_proposal),
+    "POST /api/v1/proposals/{pid}/reject": Audited("admin", "policy_change_rejected", prep=_new_proposal),
+    "POST /api/v1/proposals/{pid}/withdraw": Audited("admin", "policy_change_withdrawn", prep=_own_proposal),
     # ---------------------------------------------------------------- accounts
     "POST /api/v1/communities": Audited("root", "community_created", community="created"),
     "PATCH /api/v1/communities/{cid}": Audited(
-        "admin", "self_registration_changed", body=lambda r, role: {"self_registration": "approval"}
+        "admin", "policy_narrowed", body=lambda r, role: {"self_registration": "off"}
     ),
     "POST /api/v1/registrations/{rid}/approve": Audited(
         "admin", "registration_approved", prep=_new_registration
@@ -816,13 +844,17 @@ AUDITED: dict[str, Audited] = {
     "POST /api/v1/communities/{cid}/transfers/{tid}/reverse": Audited(
         "admin", "transfer_reversed", prep=_new_transfer
     ),
-    "PUT /api/v1/communities/{cid}/points-policy": Audited("admin", "points_policy_changed"),
+    "PUT /api/v1/communities/{cid}/points-policy": Audited(
+        "admin", "policy_narrowed", body=lambda r, role: {"expiry_mode": "never", "award_approval_threshold": 10}
+    ),
     # ---------------------------------------------------------------- activities
     "POST /api/v1/communities/{cid}/activities": Audited("organizer", "activity_created"),
     "PATCH /api/v1/activities/{aid}": Audited("organizer", "activity_updated", prep=_new_activity),
     "POST /api/v1/activities/{aid}/cancel": Audited("organizer", "activity_cancelled", prep=_new_activity),
     "POST /api/v1/activities/{aid}/approve": Audited("admin", "activity_approved", prep=_pending_activity),
-    "PUT /api/v1/communities/{cid}/activity-policy": Audited("admin", "activity_policy_changed"),
+    "PUT /api/v1/communities/{cid}/activity-policy": Audited(
+        "admin", "policy_narrowed", body=lambda r, role: {"points_cap": 10}
+    ),
     "POST /api/v1/activities/{aid}/card-scans": Audited("organizer", "card_scanned", prep=_new_activity),
     "POST /api/v1/activities/{aid}/close": Audited("organizer", "activity_closed", prep=_new_activity),
     "POST /api/v1/activities/{aid}/manual-checkins": Audited(
@@ -841,15 +873,15 @@ AUDITED: dict[str, Audited] = {
     "POST /api/v1/communities/{cid}/products": Audited("clerk", "product_created"),
     "PATCH /api/v1/products/{pid}": Audited("clerk", "product_updated"),
     "PUT /api/v1/products/{pid}/image": Audited("clerk", "product_image_set"),
-    "PUT /api/v1/communities/{cid}/store-settings": Audited("admin", "store_settings_changed"),
+    "PUT /api/v1/communities/{cid}/store-settings": Audited("admin", "policy_narrowed"),
     "POST /api/v1/orders/pickup": Audited("clerk", "order_picked_up"),
     "POST /api/v1/orders/{oid}/cancel": Audited("clerk", "order_cancelled"),
     "POST /api/v1/partners/{pid}/offers": Audited("partner", "offer_created"),
     "POST /api/v1/vouchers/redeem": Audited("partner", "voucher_redeemed"),
     # ---------------------------------------------------------------- rewards
-    "POST /api/v1/communities/{cid}/rules": Audited("admin", "rule_created"),
+    "POST /api/v1/communities/{cid}/rules": Audited("admin", "policy_change_proposed"),  # switched on: waits
     "PATCH /api/v1/rules/{rule_id}": Audited("admin", "rule_updated"),
-    "PUT /api/v1/communities/{cid}/rewards-settings": Audited("admin", "rewards_settings_changed"),
+    "PUT /api/v1/communities/{cid}/rewards-settings": Audited("admin", "policy_narrowed"),
     # An organizer (grid worker) files for someone else: a staff act (for oneself it is not, see below).
     "POST /api/v1/claims": Audited(
         "organizer",
