@@ -764,7 +764,7 @@ async def _new_manual(client: Any, res: Res) -> None:
 
 
 async def _new_registration(client: Any, res: Res) -> None:
-    # sign-ups may have been switched off by an earlier case: opening them is a proposal another admin approves
+    # sign-ups may have been switched off by an earlier case: opening them is a proposal admin2 approves
     client.cookies.clear()
     body = {"self_registration": "approval"}
     r = await client.patch(f"/api/v1/communities/{res.w.cid}", headers=res.w.h["admin"], json=body)
@@ -845,7 +845,9 @@ AUDITED: dict[str, Audited] = {
         "admin", "transfer_reversed", prep=_new_transfer
     ),
     "PUT /api/v1/communities/{cid}/points-policy": Audited(
-        "admin", "policy_narrowed", body=lambda r, role: {"expiry_mode": "never", "award_approval_threshold": 10}
+        "admin",
+        "policy_narrowed",
+        body=lambda r, role: {"expiry_mode": "never", "award_approval_threshold": 10},
     ),
     # ---------------------------------------------------------------- activities
     "POST /api/v1/communities/{cid}/activities": Audited("organizer", "activity_created"),
