@@ -1204,7 +1204,7 @@ async def add_team_member(db: AsyncSession, actor: Actor, team_id: uuid.UUID, me
         await db.flush()
 
 
-@raises(require_role, InvalidName, TeamNameTaken, add_team_member)
+@raises(require_role, InvalidName, TeamNameTaken, MemberNotFound, add_team_member)
 async def create_team(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID, name: str, leader_id: uuid.UUID
 ) -> Team:
@@ -1216,6 +1216,8 @@ async def create_team(
         )
     if await db.scalar(select(Team.id).where(Team.community_id == community_id, Team.name == name)):
         raise TeamNameTaken()
+    if not await is_member(db, leader_id, community_id):  # checked before the team row is written
+        raise MemberNotFound()
     team = Team(community_id=community_id, name=name, leader_id=leader_id)
     db.add(team)
     await db.flush()

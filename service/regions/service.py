@@ -19,7 +19,13 @@ from service.accounts.models import Member
 from service.accounts.service import Actor
 from service.errors import Forbidden, raises
 from service.regions import rules
-from service.regions.errors import InvalidRegionCode, InvalidRegionLevel, RegionCodeTaken, RegionNotFound
+from service.regions.errors import (
+    InvalidRegionCode,
+    InvalidRegionLevel,
+    OfficialNotFound,
+    RegionCodeTaken,
+    RegionNotFound,
+)
 from service.regions.models import Region, RegionCommunity, RegionMembership
 from service.regions.views import RegionTree, load_tree, official_region_ids
 
@@ -110,14 +116,19 @@ async def add_official(db: AsyncSession, actor: Actor, region_id: uuid.UUID, pho
     return member
 
 
-@raises(_require_platform_admin)
+@raises(_require_platform_admin, RegionNotFound, OfficialNotFound)
 async def remove_official(db: AsyncSession, actor: Actor, region_id: uuid.UUID, member_id: uuid.UUID) -> None:
+    """Remove an official; an unknown region or a person who is no official of it is a 404."""
     _require_platform_admin(actor)
-    await db.execute(
+    if await db.scalar(select(Region.id).where(Region.id == region_id)) is None:
+        raise RegionNotFound()
+    removed = await db.execute(
         delete(RegionMembership).where(
             RegionMembership.region_id == region_id, RegionMembership.member_id == member_id
         )
     )
+    if not getattr(removed, "rowcount", 0):
+        raise OfficialNotFound()
 
 
 @raises(RegionNotFound, Forbidden)
