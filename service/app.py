@@ -31,6 +31,7 @@ from service.config import BODY_MAX_BYTES, Settings
 from service.db import create_engine, create_session_maker
 from service.http import errors_of, provide_actor, provide_maybe_actor, provide_settings
 from service.jobs import run_jobs_forever
+from service.openapi import ApiDocument
 from service.points.controllers import ROUTES as POINTS_ROUTES
 from service.problems import exception_handlers
 from service.readiness import Readiness
@@ -162,7 +163,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="1.0.0",
             description=ERROR_CODES_DOC,
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[ScalarRenderPlugin(), ApiDocument()],
         ),
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},

@@ -52,6 +52,7 @@ from service.http import (
     cursor_for,
     decode_cursor,
     errors_of,
+    raw_body,
 )
 from service.problems import localise
 
@@ -436,6 +437,9 @@ class CommunityController(Controller):
             ImportNotUtf8,
             ImportTooLarge,
             ImportRejected,
+        ),
+        opt=raw_body(
+            "UTF-8 CSV, one member a line: phone,name[,role] (a header line is optional).", "text/csv"
         ),
     )
     async def import_members(
