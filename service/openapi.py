@@ -104,6 +104,11 @@ def _protected(handler: Any, operation: dict[str, Any]) -> bool:
     return "not_authenticated" in _codes(operation.get("responses", {}).get("401", {}).get("description"))
 
 
+def _optional_body(handler: Any) -> bool:
+    data = handler.parsed_fn_signature.parameters.get("data") if handler is not None else None
+    return data is not None and data.is_optional
+
+
 def _finish_operation(operation: dict[str, Any], handler: Any, method: str) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for status, response in list(responses.items()):
@@ -116,8 +121,10 @@ def _finish_operation(operation: dict[str, Any], handler: Any, method: str) -> N
     opt = getattr(handler, "opt", None) or {}
     if RAW_BODY in opt:
         operation["requestBody"] = opt[RAW_BODY]
+    elif "requestBody" in operation and _optional_body(handler):
+        operation["requestBody"]["required"] = False  # ``data: X | None``: no body is fine
     if operation.get("parameters") or operation.get("requestBody"):
-        responses["400"] = _error_response(responses.get("400"), [VALIDATION_CODE])
+        responses["400"] = _error_response(responses.get("400"), [VALIDATION_CODE, "bad_request"])
         responses["422"] = _error_response(responses.get("422"), [VALIDATION_CODE])
     if _protected(handler, operation):
         unauthenticated, forbidden = _login_errors()
