@@ -184,3 +184,45 @@ async def test_every_missing_id_is_refused_with_a_code_and_writes_nothing(
 def test_a_missing_id_is_not_a_real_one() -> None:
     assert a_missing_id() != a_missing_id()
     uuid.UUID(a_missing_id())
+
+
+async def test_the_reported_cases_answer_community_not_found_and_write_nothing(
+    client: Any, world: World, engine: Any
+) -> None:
+    """The cases the outside tester found: a platform admin was let through to a community that does not
+    exist (500s on writes, 200 with defaults on reads), and a team's leader was checked after the team
+    row was written."""
+    nowhere = a_missing_id()
+    before = await row_counts(engine)
+    root, organizer = world.h["root"], world.h["organizer"]
+    cases = [
+        (
+            "PUT",
+            f"/api/v1/communities/{nowhere}/points-policy",
+            root,
+            {"expiry_mode": "never", "expiry_value": 0},
+        ),
+        (
+            "POST",
+            f"/api/v1/communities/{nowhere}/teams",
+            root,
+            {"name": "一队", "leader_id": str(world.members["bob"].id)},
+        ),
+        ("GET", f"/api/v1/communities/{nowhere}/activity-policy", root, None),
+        ("GET", f"/api/v1/communities/{nowhere}/points-policy", root, None),
+        ("GET", f"/api/v1/communities/{nowhere}/store-settings", root, None),
+        ("GET", f"/api/v1/communities/{nowhere}/members", root, None),
+        ("GET", f"/api/v1/me/card?community_id={nowhere}", root, None),
+        ("POST", f"/api/v1/me/card/revoke?community_id={nowhere}", root, None),
+        ("GET", f"/api/v1/communities/{nowhere}/members", world.h["alice"], None),
+    ]
+    for method, url, headers, body in cases:
+        r = await client.request(method, url, headers=headers, json=body)
+        assert r.status_code == 404 and r.json()["code"] == "community_not_found", (method, url, r.text)
+    r = await client.post(
+        f"/api/v1/communities/{world.cid}/teams",
+        headers=organizer,
+        json={"name": "一队", "leader_id": nowhere},
+    )
+    assert r.status_code == 404 and r.json()["code"] == "member_not_found", r.text
+    assert await row_counts(engine) == before
