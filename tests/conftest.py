@@ -27,7 +27,7 @@ from service.app import create_app
 from service.config import Settings
 from service.db import create_engine, create_session_maker, upgrade_database
 from service.models import load_all_models
-from tests.support.database import BACKEND, IN_CI, PG_URL, ROOT, in_thread, truncate
+from tests.support.database import BACKEND, IN_CI, PG_URL, ROOT, in_thread, need, truncate
 from tests.support.world import SECRET, World, populate
 
 CHROMIUM = os.environ.get("JIFEN_CHROMIUM", "/usr/bin/chromium")
@@ -40,15 +40,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def need(condition: bool, reason: str) -> None:
-    """Skip when a real component is missing, except under CI=true where that is a failure."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"required in CI: {reason}")
-    pytest.skip(reason)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

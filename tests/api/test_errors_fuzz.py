@@ -19,8 +19,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests.conftest import need
 from tests.support.api_ids import FIELD_IDS, PATH_IDS, seed_ids
+from tests.support.database import need
 from tests.support.world import World
 
 try:

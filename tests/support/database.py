@@ -9,18 +9,29 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from service.db import Base, create_engine, create_session_maker
 
-__all__ = ["BACKEND", "IN_CI", "PG_URL", "ROOT", "in_thread", "seeded", "truncate"]
+__all__ = ["BACKEND", "IN_CI", "PG_URL", "ROOT", "in_thread", "need", "seeded", "truncate"]
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKEND = os.environ.get("JIFEN_TEST_DATABASE", "sqlite").lower()
 PG_URL = os.environ.get("JIFEN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip when a real component is missing, except under CI=true where that is a failure (the
+    ``need`` of ``tests/conftest.py``, importable by test modules)."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
 
 
 def in_thread(fn: Any, *args: Any) -> Any:
