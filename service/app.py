@@ -34,6 +34,7 @@ from service.config import BODY_MAX_BYTES, Settings
 from service.db import create_engine, create_session_maker
 from service.http import client_address, errors_of, provide_actor, provide_maybe_actor, provide_settings
 from service.jobs import run_jobs_forever
+from service.openapi import ApiDocument
 from service.points.controllers import ROUTES as POINTS_ROUTES
 from service.problems import exception_handlers
 from service.proposals.controllers import ROUTES as PROPOSAL_ROUTES
@@ -183,7 +184,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="1.0.0",
             description=ERROR_CODES_DOC,
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[ScalarRenderPlugin(), ApiDocument()],
         ),
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},

@@ -37,7 +37,9 @@ from service.idempotency import run_once
 __all__ = [
     "CSRF_COOKIE",
     "CSRF_HEADER",
+    "IMAGE_TYPES",
     "LANG_COOKIE",
+    "RAW_BODY",
     "TOKEN_COOKIE",
     "CsrfFailed",
     "InvalidCursor",
@@ -57,6 +59,7 @@ __all__ = [
     "provide_actor",
     "provide_maybe_actor",
     "provide_settings",
+    "raw_body",
 ]
 
 TOKEN_COOKIE = "jifen_token"
@@ -249,6 +252,29 @@ class Problem(msgspec.Struct, omit_defaults=True):
     code: str
     detail: str
     errors: list[dict[str, str]] | None = None
+
+
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+"""The upload types the image routes document (the decoder reads more; these are what phones send)."""
+RAW_BODY = "request_body"
+"""The key of a handler's ``opt`` that describes a body the handler reads itself (an upload)."""
+
+
+def raw_body(description: str, *media_types: str) -> dict[str, Any]:
+    """``opt`` of a handler that reads its body itself: the request body the document shows (a
+    ``multipart/form-data`` type carries the file in the field ``image``)."""
+    binary = {"type": "string", "format": "binary"}
+    form = {"type": "object", "required": ["image"], "properties": {"image": binary}}
+    return {
+        RAW_BODY: {
+            "required": True,
+            "description": description,
+            "content": {
+                media_type: {"schema": form if media_type.startswith("multipart/") else binary}
+                for media_type in media_types
+            },
+        }
+    }
 
 
 def errors_of(*sources: Callable[..., Any] | type[DomainError]) -> dict[int, ResponseSpec]:

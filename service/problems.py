@@ -159,8 +159,18 @@ def _field_label(request: Request[Any, Any, Any], name: str) -> str:
     return name if "\x04" in label else label
 
 
-def _field_errors(extra: Any) -> list[dict[str, str]]:
-    """Name the field of each validation error: msgspec says "... - at `$.name`" or "field `name`"."""
+def _public_name(request: Request[Any, Any, Any], key: str) -> str:
+    """The name the API gives a parameter (``?scope=``), not the handler's argument (``which``)."""
+    handler = request.scope.get("route_handler")
+    parameters = getattr(getattr(handler, "parsed_fn_signature", None), "parameters", {})
+    found = parameters.get(key)
+    alias = getattr(getattr(found, "kwarg_definition", None), "name", None)
+    return alias if isinstance(alias, str) and alias else key
+
+
+def _field_errors(request: Request[Any, Any, Any], extra: Any) -> list[dict[str, str]]:
+    """Name the field of each validation error: msgspec says "... - at `$.name`" or "field `name`";
+    a request without its JSON body is Litestar's ``KeyError('data')``: the field ``body`` is required."""
     errors: list[dict[str, str]] = []
     for item in extra if isinstance(extra, list) else []:
         if not isinstance(item, dict):
@@ -171,6 +181,10 @@ def _field_errors(extra: Any) -> list[dict[str, str]]:
         if found and key in {"data", "body"}:
             key = found.group(1)
             message = re.sub(r"\s*- at `[^`]+`", "", message)
+        elif key == "data" and message == "'data'":
+            key, message = "body", MISSING_BODY
+        else:
+            key = _public_name(request, key)
         errors.append({"field": key, "message": message})
     return errors
 
@@ -188,15 +202,18 @@ def login_redirect(request: Request[Any, Any, Any]) -> Response[Any]:
     return Response("", status_code=303, headers={"Location": f"/login?next={quote(target)}"})
 
 
+MISSING_BODY = "Missing required request body"
+NOT_JSON = r"^(?:JSON is malformed|Input data was truncated).*$"
 VALIDATION_MESSAGES: tuple[tuple[str, str], ...] = (
-    (r"^Expected `str` of length <= (?P<n>\d+)$", "at most %(n)s characters"),
-    (r"^Expected `str` of length >= (?P<n>\d+)$", "at least %(n)s characters"),
-    (r"^Expected `(?:array|object)` of length <= (?P<n>\d+)$", "at most %(n)s items"),
-    (r"^Expected `(?:array|object)` of length >= (?P<n>\d+)$", "at least %(n)s items"),
+    (r"^Expected `str` of length <= (?P<n>\d+)$", "must have at most %(n)s characters"),
+    (r"^Expected `str` of length >= (?P<n>\d+)$", "must have at least %(n)s characters"),
+    (r"^Expected `(?:array|object)` of length <= (?P<n>\d+)$", "must have at most %(n)s items"),
+    (r"^Expected `(?:array|object)` of length >= (?P<n>\d+)$", "must have at least %(n)s items"),
     (r"^Expected `(?:int|float|decimal)` (?:>=|>) (?P<n>-?[\d.]+)$", "must be at least %(n)s"),
     (r"^Expected `(?:int|float|decimal)` (?:<=|<) (?P<n>-?[\d.]+)$", "must be at most %(n)s"),
     (r"^Expected `(?:int|float|decimal)`.*$", "must be a number"),
     (r"^Expected `bool`.*$", "must be yes or no"),
+    (r"^Expected `str` matching regex '\^\((?P<choices>[\w|-]+)\)\$'$", "must be one of %(choices)s"),
     (r"^Expected `str` matching regex .*$", "is not in the right format"),
     (r"^Expected `str`.*$", "must be text"),
     (r"^Expected `\w+` with a timezone component.*$", "needs a time zone"),
@@ -206,42 +223,47 @@ VALIDATION_MESSAGES: tuple[tuple[str, str], ...] = (
     (r"^Invalid RFC3339 encoded (?:datetime|date|time).*$", "is not a valid date and time"),
     (r"^Object missing required field .*$", "is required"),
     (r"^Missing required (?:query|path|header|cookie) parameter .*$", "is required"),
+    (r"^Missing required request body$", "is required"),
     (r"^Object contains unknown field .*$", "is not a known field"),
-    (r"^(?:JSON is malformed|Input data was truncated).*$", "The request is not valid JSON."),
+    (NOT_JSON, "The request is not valid JSON."),
 )
-"""Validation messages of msgspec and Litestar, as (pattern, msgid with the pattern's groups)."""
+"""Validation messages of msgspec and Litestar, as (pattern, msgid with the pattern's groups); each msgid
+finishes the sentence "<field> ..." (``VALIDATION_FIELD``)."""
 VALIDATION_FALLBACK = "This value is not valid."
-VALIDATION_FIELD = "%(field)s: %(message)s"
-VALIDATION_JOIN = "; "
+VALIDATION_INVALID = "is not valid"
+VALIDATION_FIELD = "%(field)s %(message)s."
+VALIDATION_JOIN = " "
 
 
 def _validation_message(request: Request[Any, Any, Any], message: str) -> str:
-    """A msgspec/Litestar validation message in the reader's language (unchanged for English readers)."""
-    msgid, params = VALIDATION_FALLBACK, {}
+    """A msgspec/Litestar validation message as the end of a sentence in the reader's language."""
+    msgid, params = VALIDATION_INVALID, {}
     for pattern, known in VALIDATION_MESSAGES:
         found = re.match(pattern, message)
         if found:
             msgid, params = known, found.groupdict()
             break
-    text = _localise(request, msgid)
-    if text == msgid:  # an English reader (or no catalogue): msgspec's own words say more
-        return message
-    return _fill(text, params, message)
+    if "choices" in params:
+        params["choices"] = ", ".join(params["choices"].split("|"))
+    english = _fill(msgid, params, message)
+    return _fill(_localise(request, msgid), params, english)
 
 
 def _validation_handler(
     request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[dict[str, Any]]:
-    errors = [{**e, "message": _validation_message(request, e["message"])} for e in _field_errors(exc.extra)]
-    if errors and _localise(request, VALIDATION_FALLBACK) != VALIDATION_FALLBACK:
-        each = _localise(request, VALIDATION_FIELD)
-        detail = _localise(request, VALIDATION_JOIN).join(
-            _fill(each, {"field": _field_label(request, e["field"]), "message": e["message"]}, e["message"])
-            for e in errors
-        )
-    else:
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    detail = detail or _validation_message(request, str(exc.detail))
+    errors = [
+        {**e, "message": _validation_message(request, e["message"])}
+        for e in _field_errors(request, exc.extra)
+    ]
+    each = _localise(request, VALIDATION_FIELD)
+    detail = _localise(request, VALIDATION_JOIN).join(
+        _fill(each, {"field": _field_label(request, e["field"]), "message": e["message"]}, e["message"])
+        for e in errors
+    )
+    if not detail:  # no field to name: the whole body (not JSON) or a request the router refused
+        whole = _validation_message(request, str(exc.detail))
+        detail = whole if whole.endswith((".", "。")) else _localise(request, VALIDATION_FALLBACK)
     return problem(400 if not errors else 422, "invalid_input", detail, errors=errors)
 
 
@@ -263,6 +285,8 @@ def _http_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
     if status >= 500:
         log.error("HTTP %s: %s", status, exc.detail)
         return _server_error(request)
+    if status == 400 and re.match(NOT_JSON, str(exc.detail)):  # a body that is not JSON: bad input
+        return problem(400, "invalid_input", _localise(request, "The request is not valid JSON."))
     code = _HTTP_CODES.get(status, "http_error")
     msgid = _HTTP_DETAILS.get(status)
     html = _page_error(request, DomainError(code, msgid or str(exc.detail), status=status))

@@ -35,6 +35,7 @@ from tests.support.database import (
     db_env,
     drop_test_database,
     in_thread,
+    need,
     truncate,
 )
 from tests.support.world import SECRET, World, populate
@@ -49,15 +50,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def need(condition: bool, reason: str) -> None:
-    """Skip when a real component is missing, except under CI=true where that is a failure."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"required in CI: {reason}")
-    pytest.skip(reason)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import Cookie
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,6 +55,7 @@ from service.http import (
     errors_of,
     or_pending,
     pending_specs,
+    raw_body,
 )
 from service.problems import localise
 
@@ -137,7 +139,10 @@ class AuthController(Controller):
         summary="Create an account in a community that allows sign-ups",
         description="With a password or an SMS code (see sms-code). status is joined, or pending_approval "
         "(202) where the community's admin approves sign-ups.",
-        responses=errors_of(onboarding.register),
+        responses={
+            202: ResponseSpec(data_container=RegisterOut, description="pending_approval"),
+            **errors_of(onboarding.register),
+        },
     )
     async def register(self, db: AsyncSession, settings: Settings, data: RegisterIn) -> Response[RegisterOut]:
         member, status = await onboarding.register(
@@ -440,6 +445,9 @@ class CommunityController(Controller):
             ImportNotUtf8,
             ImportTooLarge,
             ImportRejected,
+        ),
+        opt=raw_body(
+            "UTF-8 CSV, one member a line: phone,name[,role] (a header line is optional).", "text/csv"
         ),
     )
     async def import_members(

@@ -15,6 +15,7 @@ __all__ = [
     "ACTIVATION_CODE_LENGTH",
     "ACTIVATION_LIFETIME_SECONDS",
     "CODE_RE",
+    "PHONE_PATTERN",
     "PLATFORM_GRANTED_ROLES",
     "SMS_CODE_ATTEMPTS_MAX",
     "SMS_CODE_LENGTH",
@@ -50,6 +51,14 @@ SMS_PER_CLIENT_MAX = 20
 """Codes one client address may request in one throttling window."""
 
 _PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")
+_SEP = "[ ()\uff08\uff09\\-\uff0d]?"
+PHONE_PATTERN = (
+    f"^(?:(?:\\+|\uff0b|00|\uff10\uff10)?[8\uff18][6\uff16]{_SEP})?"
+    f"[1\uff11]{_SEP}[3-9\uff13-\uff19](?:{_SEP}[0-9\uff10-\uff19]){{9}}$"
+)
+"""What :func:`normalise_phone` accepts, for the API document: 11 digits (full-width too) after an
+optional ``+86``/``0086``/``86``, a space, dash or bracket at most between two of them (the service
+takes any number of those; the document keeps to what people type, and generators stay fast)."""
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
 PLATFORM_GRANTED_ROLES = frozenset({"admin", "reviewer"})
 """Roles only a platform admin (the street office) grants or removes: the people who approve awards

@@ -8,10 +8,12 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from service.accounts.models import ProposalStatus, RegistrationStatus, SelfRegistration
+from service.accounts.models import ROLES, ProposalStatus, RegistrationStatus, SelfRegistration
+from service.accounts.rules import PHONE_PATTERN
 from service.config import NAME_MAX, PASSWORD_MAX
 
 __all__ = [
+    "PHONE_SCHEMA",
     "ActivateIn",
     "ActivationOut",
     "CommunityIn",
@@ -30,6 +32,7 @@ __all__ = [
     "PartnerOut",
     "PasswordIn",
     "PendingOut",
+    "Phone",
     "ProposalOut",
     "RegisterIn",
     "RegisterOut",
@@ -40,7 +43,9 @@ __all__ = [
     "SmsLoginIn",
 ]
 
-Phone = Annotated[str, msgspec.Meta(min_length=1, max_length=20, description="Mainland mobile number")]
+PHONE_SCHEMA = {"description": "Mainland mobile number", "extra": {"pattern": PHONE_PATTERN}}
+"""The document's constraints of a phone number: what the service's normalisation accepts."""
+Phone = Annotated[str, msgspec.Meta(min_length=1, max_length=20, extra_json_schema=PHONE_SCHEMA)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_MAX)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=PASSWORD_MAX)]
 
@@ -159,7 +164,9 @@ class CommunityOut(msgspec.Struct):
 class MemberIn(msgspec.Struct, forbid_unknown_fields=True):
     phone: Phone
     name: Name
-    role: Annotated[str, msgspec.Meta(max_length=16)] = "member"
+    role: Annotated[str, msgspec.Meta(max_length=16, extra_json_schema={"extra": {"enum": list(ROLES)}})] = (
+        "member"
+    )
     password: Password | None = None
     partner_id: uuid.UUID | None = None
 

@@ -108,6 +108,7 @@ __all__ = [
     "parse_import_csv",
     "remember_token_version",
     "remove_role",
+    "require_community_exists",
     "require_live_login",
     "require_role",
     "roles_of",
@@ -314,23 +315,37 @@ def has_role(
     raise Forbidden(detail="You do not have the role this needs in this community.")
 
 
-@raises(has_role)
+@raises(CommunityNotFound)
+async def require_community_exists(db: AsyncSession, community_id: uuid.UUID) -> None:
+    """``community_not_found`` for an id of no community (before anything is written for it)."""
+    if await db.scalar(select(Community.id).where(Community.id == community_id)) is None:
+        raise CommunityNotFound()
+
+
+@raises(has_role, require_community_exists)
 async def require_role(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID, *roles: str, partner_id: uuid.UUID | None = None
 ) -> str:
     """Check the actor holds one of ``roles`` in the community; return the role that matched.
 
-    A community ``admin`` passes every check in its community; a platform admin passes everything.
-    The ``partner`` role passes only for its own ``partner_id`` when one is given.
+    A community ``admin`` passes every check in its community; a platform admin passes everything in a
+    community that exists. The ``partner`` role passes only for its own ``partner_id`` when one is given.
+    A community that does not exist is ``community_not_found`` whoever asks (no role is held there).
     """
     if actor.is_platform_admin:
+        await require_community_exists(db, community_id)
         return "platform_admin"
-    rows = await db.execute(
-        select(Membership.role, Membership.partner_id).where(
-            Membership.member_id == actor.member_id, Membership.community_id == community_id
+    held = [
+        (r, p)
+        for r, p in await db.execute(
+            select(Membership.role, Membership.partner_id).where(
+                Membership.member_id == actor.member_id, Membership.community_id == community_id
+            )
         )
-    )
-    return has_role(actor, [(r, p) for r, p in rows], *roles, partner_id=partner_id)
+    ]
+    if not held:
+        await require_community_exists(db, community_id)
+    return has_role(actor, held, *roles, partner_id=partner_id)
 
 
 # ---------------------------------------------------------------- communities and partners

@@ -1364,7 +1364,7 @@ async def _join_team(db: AsyncSession, team: Team, member_id: uuid.UUID) -> None
         await db.flush()
 
 
-@raises(require_role, InvalidName, TeamNameTaken, _join_team)
+@raises(require_role, InvalidName, TeamNameTaken, MemberNotFound, _join_team)
 async def create_team(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID, name: str, leader_id: uuid.UUID
 ) -> Team:
@@ -1376,6 +1376,8 @@ async def create_team(
         )
     if await db.scalar(select(Team.id).where(Team.community_id == community_id, Team.name == name)):
         raise TeamNameTaken()
+    if not await is_member(db, leader_id, community_id):  # checked before the team row is written
+        raise MemberNotFound()
     team = Team(community_id=community_id, name=name, leader_id=leader_id)
     db.add(team)
     await db.flush()

@@ -29,6 +29,7 @@ from service.accounts.views import (
     MemberView,
     Roles,
     communities_of,
+    community_exists,
     community_members,
     community_view,
     members_by_id,
@@ -139,10 +140,13 @@ NOT_ALLOWED = "You do not have the role this needs in this community."
 # ---------------------------------------------------------------- roles
 
 
-@raises(Forbidden)
+@raises(Forbidden, CommunityNotFound)
 async def require_role(db: AsyncSession, actor: Actor, community_id: uuid.UUID, *roles: str) -> Roles:
-    """The caller's roles in the community, if they hold one of ``roles`` (admins hold every one)."""
+    """The caller's roles in the community, if they hold one of ``roles`` (admins hold every one);
+    ``community_not_found`` for a community that does not exist, whoever asks."""
     held = await roles_in(db, actor, community_id)
+    if (held.platform_admin or not held.held) and not await community_exists(db, community_id):
+        raise CommunityNotFound()
     if not held.any(*roles):
         raise Forbidden(detail=NOT_ALLOWED)
     return held

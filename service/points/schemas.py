@@ -12,6 +12,9 @@ from service.config import POINTS_PER_AWARD_MAX
 from service.points.models import MEMO_MAX
 from service.points.rules import AwardStatus
 
+EXPIRY_MODES = ("never", "days", "years")
+"""How a community's points expire (``service.points.service.set_policy`` checks the same)."""
+
 __all__ = [
     "AwardIn",
     "AwardOut",
@@ -124,7 +127,13 @@ class TransferOut(msgspec.Struct):
 
 
 class PolicyIn(msgspec.Struct, forbid_unknown_fields=True):
-    expiry_mode: Annotated[str, msgspec.Meta(max_length=16, description="never, days or years")]
+    expiry_mode: Annotated[
+        str,
+        msgspec.Meta(
+            max_length=16,
+            extra_json_schema={"description": "never, days or years", "extra": {"enum": list(EXPIRY_MODES)}},
+        ),
+    ]
     expiry_value: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 0
     award_approval_threshold: Annotated[int, msgspec.Meta(ge=0, le=POINTS_PER_AWARD_MAX)] = 100
 

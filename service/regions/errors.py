@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from service.errors import Conflict, InvalidInput, NotFound
 
-__all__ = ["InvalidRegionCode", "InvalidRegionLevel", "RegionCodeTaken", "RegionNotFound"]
+__all__ = ["InvalidRegionCode", "InvalidRegionLevel", "OfficialNotFound", "RegionCodeTaken", "RegionNotFound"]
 
 
 class RegionNotFound(NotFound):
     code = "region_not_found"
     message = "No such region."
+
+
+class OfficialNotFound(NotFound):
+    code = "official_not_found"
+    message = "This person is not an official of this region."
 
 
 class InvalidRegionCode(InvalidInput):

@@ -7,15 +7,31 @@ from typing import Annotated
 
 import msgspec
 
-from service.regions.models import Level
+from service.accounts.schemas import Phone
+from service.regions.models import LEVELS, Level
+from service.regions.rules import REGION_CODE_RE
 
 __all__ = ["CommunityRegionIn", "OfficialIn", "OfficialOut", "RegionIn", "RegionOut", "RegionTreeOut"]
 
 
+CODE_SCHEMA = {"extra": {"pattern": REGION_CODE_RE}}
+
+
 class RegionIn(msgspec.Struct, kw_only=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    code: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
-    level: Annotated[str, msgspec.Meta(description="city, district or street (one below the parent)")]
+    code: Annotated[
+        str,
+        msgspec.Meta(min_length=1, max_length=32, extra_json_schema={"extra": {"pattern": REGION_CODE_RE}}),
+    ]
+    level: Annotated[
+        str,
+        msgspec.Meta(
+            extra_json_schema={
+                "description": "city, district or street (one below the parent)",
+                "extra": {"enum": list(LEVELS)},
+            }
+        ),
+    ]
     parent_id: uuid.UUID | None = None
 
 
@@ -44,4 +60,4 @@ class CommunityRegionIn(msgspec.Struct, kw_only=True):
 
 
 class OfficialIn(msgspec.Struct, kw_only=True):
-    phone: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+    phone: Phone

@@ -20,7 +20,13 @@ from service.accounts.models import Member
 from service.audit.service import record
 from service.errors import Forbidden, raises
 from service.regions import rules
-from service.regions.errors import InvalidRegionCode, InvalidRegionLevel, RegionCodeTaken, RegionNotFound
+from service.regions.errors import (
+    InvalidRegionCode,
+    InvalidRegionLevel,
+    OfficialNotFound,
+    RegionCodeTaken,
+    RegionNotFound,
+)
 from service.regions.models import Region, RegionCommunity, RegionMembership
 from service.regions.views import RegionTree, load_tree, official_region_ids
 
@@ -133,17 +139,20 @@ async def _audit_official(
     await record(db, actor_id=actor.member_id, action=action, subject_member_id=member_id, detail=detail)
 
 
-@raises(_require_platform_admin)
+@raises(_require_platform_admin, RegionNotFound, OfficialNotFound)
 async def remove_official(db: AsyncSession, actor: Actor, region_id: uuid.UUID, member_id: uuid.UUID) -> None:
+    """Remove an official; an unknown region or a person who is no official of it is a 404."""
     _require_platform_admin(actor)
+    if await db.scalar(select(Region.id).where(Region.id == region_id)) is None:
+        raise RegionNotFound()
     done = await db.execute(
         delete(RegionMembership).where(
             RegionMembership.region_id == region_id, RegionMembership.member_id == member_id
         )
     )
-    # Names the person only if they were an official (an unknown id is no member to point at).
-    removed = member_id if getattr(done, "rowcount", 0) else None
-    await _audit_official(db, actor, "official_removed", region_id, removed)
+    if not getattr(done, "rowcount", 0):
+        raise OfficialNotFound()
+    await _audit_official(db, actor, "official_removed", region_id, member_id)
 
 
 @raises(RegionNotFound, Forbidden)

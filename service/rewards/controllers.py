@@ -12,7 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.actor import Actor
 from service.config import UPLOAD_MAX_BYTES
-from service.http import Limit, cursor_after, cursor_for, errors_of, or_pending, pending_specs
+from service.http import (
+    IMAGE_TYPES,
+    Limit,
+    cursor_after,
+    cursor_for,
+    errors_of,
+    or_pending,
+    pending_specs,
+    raw_body,
+)
 from service.rewards import households_service as households
 from service.rewards import ratings_service as ratings
 from service.rewards import service, views
@@ -386,6 +395,7 @@ class ClaimController(Controller):
         request_max_body_size=UPLOAD_MAX_BYTES,
         summary="Add an evidence photo (raw JPEG/PNG/WebP body); it is re-encoded without EXIF",
         responses=errors_of(service.add_photo),
+        opt=raw_body("The photo as the raw body.", *IMAGE_TYPES),
     )
     async def add_photo(
         self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, claim_id: uuid.UUID

@@ -17,7 +17,17 @@ from service.accounts import service as accounts
 from service.accounts.actor import Actor
 from service.accounts.views import member_names, partner_names
 from service.config import UPLOAD_MAX_BYTES, Settings
-from service.http import Limit, cursor_after, cursor_for, errors_of, idempotent, or_pending, pending_specs
+from service.http import (
+    IMAGE_TYPES,
+    Limit,
+    cursor_after,
+    cursor_for,
+    errors_of,
+    idempotent,
+    or_pending,
+    pending_specs,
+    raw_body,
+)
 from service.kit import csv as kit_csv
 from service.kit import qr
 from service.kit.masking import mask_code
@@ -243,6 +253,9 @@ class ProductController(Controller):
         description="JPEG, PNG, WebP, GIF or BMP up to 5 MB; re-encoded without EXIF, with a thumbnail. "
         "A larger body is refused request_too_large (413).",
         responses=errors_of(service.set_product_image, InvalidImage),
+        opt=raw_body(
+            "The image: the raw body, or the multipart field 'image'.", *IMAGE_TYPES, "multipart/form-data"
+        ),
     )
     async def upload_image(
         self, request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, pid: uuid.UUID

@@ -29,7 +29,7 @@ from service.accounts.actor import Actor
 from service.accounts.proposals import Proposed, gate
 from service.audit.service import record, snapshot
 from service.config import NAME_MAX, POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX, UPLOAD_MAX_BYTES
-from service.errors import Forbidden, raises
+from service.errors import Forbidden, NotFound, raises
 from service.ids import new_id
 from service.kit.batch import drain
 from service.kit.images import clean_image_async
@@ -755,7 +755,7 @@ async def _staff_voucher(db: AsyncSession, actor: Actor, code: str) -> Voucher |
                 db, actor, voucher.community_id, "partner", partner_id=voucher.partner_id
             )
             return voucher
-        except Forbidden:
+        except (Forbidden, NotFound):  # a voucher's community exists (a key)
             continue
     return None
 

@@ -17,7 +17,7 @@ from service import clock
 from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.actor import Actor
-from service.errors import Forbidden, raises
+from service.errors import Forbidden, NotFound, raises
 from service.kit.months import InvalidMonth, month_bounds, month_of, month_start, require_month
 from service.points import views as points
 from service.store import rules
@@ -438,7 +438,7 @@ async def vouchers_by_code(db: AsyncSession, code: str) -> list[Voucher]:
 async def _is_staff(db: AsyncSession, actor: Actor, voucher: Voucher) -> bool:
     try:
         await accounts.require_role(db, actor, voucher.community_id, "partner", partner_id=voucher.partner_id)
-    except Forbidden:
+    except (Forbidden, NotFound):  # a voucher's community exists (a key)
         return False
     return True
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 
 from service.config import TEXT_MAX, TITLE_MAX
+from service.wishes.rules import WISH_CATEGORIES
 
 __all__ = [
     "DeclineIn",
@@ -31,7 +32,9 @@ Note = Annotated[str, msgspec.Meta(max_length=500)]
 class WishIn(msgspec.Struct, forbid_unknown_fields=True):
     title: Title
     description: Text = ""
-    category: Annotated[str, msgspec.Meta(max_length=32)] = "other"
+    category: Annotated[
+        str, msgspec.Meta(max_length=32, extra_json_schema={"extra": {"enum": list(WISH_CATEGORIES)}})
+    ] = "other"
     wanted_by: datetime | None = None
     beneficiary_id: uuid.UUID | None = None
     """A confirmed household member the wish is for (default: the caller)."""

@@ -183,6 +183,7 @@ async def test_activity_routes_document_their_errors_from_the_service_declaratio
     approve = spec["paths"]["/api/v1/attendance/{att_id}/approve"]["post"]["responses"]
     assert set(approve["403"]["description"].split(", ")) == {
         "approver_conflict",
+        "csrf_failed",  # a cookie-authenticated write without its CSRF header
         "forbidden",
         "second_organizer_required",
     }

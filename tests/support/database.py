@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -27,6 +28,7 @@ __all__ = [
     "db_env",
     "drop_test_database",
     "in_thread",
+    "need",
     "owner_url",
     "seeded",
     "truncate",
@@ -46,6 +48,16 @@ ROLE_PASSWORD = "jifen-test-role"
 """Both roles' password (for clusters that do not trust local connections)."""
 _OWNER_URLS: dict[str, str] = {}
 """App URL -> owner URL of the databases this process created."""
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip when a real component is missing, except under CI=true where that is a failure (the
+    ``need`` of ``tests/conftest.py``, importable by test modules)."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
 
 
 def in_thread(fn: Any, *args: Any) -> Any:

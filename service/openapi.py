@@ -1,0 +1,162 @@
+"""The OpenAPI document as the server behaves: every error is problem+json, protected operations name
+their security schemes and answer 401, validation answers 422, and raw uploads describe their bodies.
+
+Litestar generates the document from the route handlers; :class:`ApiDocument` serves it at
+``/schema/openapi.json`` after :func:`finish_document` has brought it in line with what
+``service.problems`` and ``service.http`` actually answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.routes import HTTPRoute
+
+from service.errors import declared_errors
+from service.http import RAW_BODY, TOKEN_COOKIE, provide_actor
+
+__all__ = [
+    "SECURITY",
+    "SECURITY_SCHEMES",
+    "ApiDocument",
+    "finish_document",
+]
+
+PROBLEM = "application/problem+json"
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "code", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {"type": "string", "description": "Stable error code"},
+        "detail": {"type": "string", "description": "For people, in the reader's language"},
+        "errors": {
+            "type": "array",
+            "items": {"type": "object", "additionalProperties": {"type": "string"}},
+            "description": "Validation errors: one {field, message} per field",
+        },
+    },
+}
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearerAuth": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "The token of POST /api/v1/auth/login, as `Authorization: Bearer <token>`.",
+    },
+    "cookieAuth": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": TOKEN_COOKIE,
+        "description": "The login cookie of the pages; writes must echo the `jifen_csrf` cookie in the "
+        "`X-CSRF-Token` header (`csrf_failed` otherwise).",
+    },
+}
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"cookieAuth": []}]
+"""Either scheme logs the caller in."""
+METHODS = ("get", "put", "post", "delete", "patch")
+SAFE = frozenset({"get"})
+VALIDATION_CODE = "invalid_input"
+
+
+def _codes(description: str | None) -> set[str]:
+    return {c.strip() for c in (description or "").split(",") if c.strip() and " " not in c.strip()}
+
+
+def _error_response(existing: dict[str, Any] | None, codes: Iterable[str]) -> dict[str, Any]:
+    """A problem+json response listing ``codes`` and whatever codes ``existing`` listed."""
+    merged = _codes((existing or {}).get("description")) | set(codes)
+    return {
+        "description": ", ".join(sorted(merged)) or "error",
+        "content": {PROBLEM: {"schema": PROBLEM_REF}},
+    }
+
+
+def _login_errors() -> tuple[set[str], set[str]]:
+    """(401 codes, 403 codes) of a protected operation, from what ``provide_actor`` declares."""
+    by_status: dict[int, set[str]] = {}
+    for cls in declared_errors(provide_actor):
+        by_status.setdefault(cls.status, set()).add(cls.code)
+    return by_status.get(401, set()), by_status.get(403, set())
+
+
+def _handlers(app: Litestar) -> dict[tuple[str, str], Any]:
+    found: dict[tuple[str, str], Any] = {}
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                for method in handler.http_methods:
+                    found[(route.path_format or "/", method.lower())] = handler
+    return found
+
+
+def _protected(handler: Any, operation: dict[str, Any]) -> bool:
+    """Whether the operation needs a login: its handler takes the ``actor`` (or checks the token itself
+    and documents 401, as the check-in's hot path does)."""
+    if handler is not None and "actor" in handler.parsed_fn_signature.parameters:
+        return True
+    return "not_authenticated" in _codes(operation.get("responses", {}).get("401", {}).get("description"))
+
+
+def _optional_body(handler: Any) -> bool:
+    data = handler.parsed_fn_signature.parameters.get("data") if handler is not None else None
+    return data is not None and data.is_optional
+
+
+def _finish_operation(operation: dict[str, Any], handler: Any, method: str) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for status, response in list(responses.items()):
+        if status.isdigit() and int(status) >= 400:
+            content = response.get("content") or {}
+            if set(content) != {PROBLEM}:  # Litestar's own {status_code, detail, extra}
+                responses[status] = _error_response(None, [VALIDATION_CODE] if status == "400" else [])
+            else:
+                responses[status] = _error_response(response, [])
+    opt = getattr(handler, "opt", None) or {}
+    if RAW_BODY in opt:
+        operation["requestBody"] = opt[RAW_BODY]
+    elif "requestBody" in operation and _optional_body(handler):
+        operation["requestBody"]["required"] = False  # ``data: X | None``: no body is fine
+    if operation.get("parameters") or operation.get("requestBody"):
+        responses["400"] = _error_response(responses.get("400"), [VALIDATION_CODE, "bad_request"])
+        responses["422"] = _error_response(responses.get("422"), [VALIDATION_CODE])
+    if _protected(handler, operation):
+        unauthenticated, forbidden = _login_errors()
+        operation["security"] = SECURITY
+        responses["401"] = _error_response(responses.get("401"), unauthenticated)
+        if method not in SAFE:
+            responses["403"] = _error_response(responses.get("403"), forbidden)
+    operation["responses"] = dict(sorted(responses.items()))
+
+
+def finish_document(doc: dict[str, Any], app: Litestar) -> dict[str, Any]:
+    """Bring Litestar's generated document in line with the answers (in place; returns ``doc``)."""
+    handlers = _handlers(app)
+    components = doc.setdefault("components", {})
+    components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    components["securitySchemes"] = SECURITY_SCHEMES
+    for path, item in doc.get("paths", {}).items():
+        for method in METHODS:
+            if method in item:
+                _finish_operation(item[method], handlers.get((path, method)), method)
+    return doc
+
+
+class ApiDocument(JsonRenderPlugin):
+    """``/schema/openapi.json``: the generated document, finished once per app."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._finished: set[int] = set()
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        if id(openapi_schema) not in self._finished:  # the plugin caches the dict: finish it once
+            finish_document(openapi_schema, request.app)
+            self._finished.add(id(openapi_schema))
+        return self.render_json(request, openapi_schema)
