@@ -912,8 +912,12 @@ async def _closed_meanwhile(db: AsyncSession, activity: Activity) -> bool:
     batch (``jifen_scan_batch``) takes the same lock. SQLite's one writer needs no lock."""
     if not is_postgres(db):
         return False
+    # A place-limited activity is locked FOR UPDATE below anyway (the capacity count): take that lock
+    # now, not a key-share lock first, which two scans would then both try to upgrade (a deadlock).
+    limited = activity.capacity is not None and not activity.signup_required
+    query = select(Activity.status).where(Activity.id == activity.id)
     status = await db.scalar(
-        select(Activity.status).where(Activity.id == activity.id).with_for_update(read=True, key_share=True)
+        query.with_for_update() if limited else query.with_for_update(read=True, key_share=True)
     )
     return status != "open"
 
