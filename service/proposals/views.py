@@ -11,7 +11,7 @@ from service.accounts import proposals as table
 from service.accounts import views as people
 from service.accounts.actor import Actor
 from service.accounts.proposals import PROPOSAL_STATUSES, PolicyProposal
-from service.accounts.service import require_role
+from service.accounts.service import require_community_exists, require_role
 from service.config import LIST_LIMIT_MAX
 from service.errors import raises
 from service.proposals.errors import InvalidProposalStatus
@@ -28,13 +28,14 @@ class ProposalList:
     """The caller may approve or reject (others' proposals)."""
 
 
-@raises(InvalidProposalStatus, require_role)
+@raises(InvalidProposalStatus, require_role, require_community_exists)
 async def proposals_of(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID, status: str | None, limit: int = LIST_LIMIT_MAX
 ) -> ProposalList:
     """The community's proposals, newest first: for its staff (the admins decide) and region officials."""
     if status is not None and status not in PROPOSAL_STATUSES:
         raise InvalidProposalStatus()
+    await require_community_exists(db, community_id)
     deciding = await may_decide(db, actor, community_id)
     if not deciding:
         await require_role(db, actor, community_id, "organizer", "clerk", "reviewer")

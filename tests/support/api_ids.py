@@ -198,12 +198,16 @@ async def seed_ids(client: Any, world: World) -> dict[str, str]:
         ),
         "rule",
     )
-    ids["rule"] = rule["id"]
+    if "proposal" in rule:  # a rule that pays is created switched off; a second admin switches it on
+        await ok(post(f"/api/v1/proposals/{rule['proposal']['id']}/approve", headers=h["admin2"]), "rule on")
+        ids["rule"] = rule["proposal"]["target_id"]
+    else:
+        ids["rule"] = rule["id"]
     claim = await ok(
         post(
             "/api/v1/claims",
             headers=h["alice"],
-            json={"rule_id": rule["id"], "member_id": ids["alice"], "evidence": "结婚证"},
+            json={"rule_id": ids["rule"], "member_id": ids["alice"], "evidence": "结婚证"},
         ),
         "claim",
     )
