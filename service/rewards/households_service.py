@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
+from service.accounts import households as history
 from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.rules import normalise_phone
@@ -211,6 +212,8 @@ async def decide_link(db: AsyncSession, actor: Actor, link_id: uuid.UUID, confir
     link.status = "confirmed" if confirm else "rejected"
     link.decided_by, link.decided_at = actor.member_id, clock.now()
     await db.flush()
+    if confirm:
+        await history.start_link(db, link.community_id, link.requester_id, link.relative_id)
     return link
 
 
@@ -225,4 +228,6 @@ async def remove_link(db: AsyncSession, actor: Actor, link_id: uuid.UUID) -> Hou
     link.status = "rejected"
     link.decided_by, link.decided_at = actor.member_id, clock.now()
     await db.flush()
+    # The span they were a household is kept: conflicts of interest still see it (accounts.households).
+    await history.end_link(db, link.community_id, link.requester_id, link.relative_id)
     return link
