@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import clock
+from service.accounts import households as households_history
 from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.service import Actor
@@ -28,7 +29,6 @@ from service.errors import DomainError, Forbidden, raises
 from service.kit.months import year_in_zone
 from service.kit.text import InvalidField, bounded_int, bounded_text
 from service.points import service as points
-from service.accounts import households as households_history
 from service.rewards import households_service as households
 from service.rewards import rules
 from service.rewards.errors import (

@@ -22,9 +22,7 @@ def test_hostile_text_is_escaped_and_reads_back_the_same() -> None:
 def test_pages_embed_data_for_scripts_only_through_the_helper() -> None:
     templates = list((WEB / "templates").rglob("*.html"))
     offenders = [
-        str(p.relative_to(WEB))
-        for p in templates
-        if re.search(r"\|\s*(tojson|safe)\b", p.read_text())
+        str(p.relative_to(WEB)) for p in templates if re.search(r"\|\s*(tojson|safe)\b", p.read_text())
     ]
     offenders += [
         str(p.relative_to(WEB)) for p in WEB.glob("*.py") if re.search(r"json\.dumps\(", p.read_text())
