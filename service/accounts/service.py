@@ -48,6 +48,7 @@ from service.accounts.errors import (
     TokenInvalid,
     TokenRevoked,
     TooManyAttempts,
+    UnverifiedAccount,
 )
 from service.accounts.models import (
     ROLES,
@@ -475,6 +476,7 @@ def check_role_granter(actor: Actor, role: str) -> None:
     PartnerNotInCommunity,
     PartnerNotAllowed,
     RoleExists,
+    UnverifiedAccount,
     hash_password,
 )
 async def _add_member_unchecked(
@@ -502,10 +504,17 @@ async def _add_member_unchecked(
     member = await db.scalar(select(Member).where(Member.phone == phone))
     if member is None:
         member = Member(
-            phone=phone, name=name, password_hash=await hash_password(password) if password else None
+            phone=phone,
+            name=name,
+            password_hash=await hash_password(password) if password else None,
+            phone_verified_at=clock.now(),  # staff made it: nobody else holds a login for it
         )
         db.add(member)
         await db.flush()
+    elif member.phone_verified_at is None:
+        # Made by someone who never proved the phone is theirs (a sign-up from before SMS codes were
+        # required): joining it would hand a stranger's login the role. The person logs in by SMS once.
+        raise UnverifiedAccount()
     elif role == "partner":
         other = await db.scalar(
             select(Membership).where(
@@ -572,6 +581,7 @@ async def create_platform_admin(db: AsyncSession, phone: str, password: str, nam
         db.add(member)
     member.password_hash = password_hash
     member.is_platform_admin = True
+    member.phone_verified_at = member.phone_verified_at or clock.now()
     await db.flush()
     return member
 
@@ -965,10 +975,13 @@ async def import_members(
             else await db.scalar(select(Member).where(Member.phone == row.phone))
         )
         if member is None:
-            member = Member(phone=row.phone, name=row.name)
+            member = Member(phone=row.phone, name=row.name, phone_verified_at=clock.now())
             db.add(member)
             await db.flush()
             report.created += 1
+        elif member.phone_verified_at is None:  # never joined by an add: see _add_member_unchecked
+            report.errors.append((row.line, UnverifiedAccount.message))
+            continue
         else:
             report.updated += 1
         await _grant(db, member, community_id, row.role, None)
