@@ -66,6 +66,8 @@ class MemberView:
     id: uuid.UUID
     name: str
     phone: str
+    created_at: datetime | None = None
+    """When the account was made (``members_by_id`` fills it): attendance lists mark sign-ups at the event."""
 
 
 @dataclass(frozen=True)
@@ -152,12 +154,13 @@ async def members_by_id(
     wanted = set(ids)
     if not wanted:
         return {}
-    rows = (await db.execute(select(Member.id, Member.name, Member.phone).where(Member.id.in_(wanted)))).all()
+    stmt = select(Member.id, Member.name, Member.phone, Member.created_at).where(Member.id.in_(wanted))
+    rows = (await db.execute(stmt)).all()
     return {
-        mid: MemberView(id=mid, name=mask_name(name), phone=mask_phone(phone))
+        mid: MemberView(id=mid, name=mask_name(name), phone=mask_phone(phone), created_at=created)
         if masked
-        else MemberView(id=mid, name=name, phone=phone)
-        for mid, name, phone in rows
+        else MemberView(id=mid, name=name, phone=phone, created_at=created)
+        for mid, name, phone, created in rows
     }
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "KIND_POSTER",
     "KIOSK_STEP_SECONDS",
     "MIN_STAY_SECONDS",
+    "NEW_AT_EVENT_SECONDS",
     "PENDING_SCAN_SECONDS",
     "POINTS_CAP_DEFAULT",
     "POSTER_GRACE_SECONDS",
@@ -35,6 +36,7 @@ __all__ = [
     "points_for",
     "scan_is_for",
     "sign_scan",
+    "signed_up_at_event",
     "verify_scan",
 ]
 
@@ -207,3 +209,15 @@ def points_for(mode: str, points: int, points_max: int | None, minutes: int) -> 
     if points_max is not None:
         value = min(value, points_max)
     return max(0, value)
+
+
+NEW_AT_EVENT_SECONDS = 2 * 3600
+"""An account made this long before its check-in (or after it) was made at the event: marked 新注册."""
+
+
+def signed_up_at_event(account_created_at: datetime | None, checked_in_at: datetime) -> bool:
+    """Whether the member's account was created at the event they checked in to (a sign-up from a
+    poster or kiosk scan), so the organizer's lists can mark them new."""
+    if account_created_at is None:
+        return False
+    return (checked_in_at - account_created_at).total_seconds() <= NEW_AT_EVENT_SECONDS

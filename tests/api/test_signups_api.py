@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 
+from service import clock
 from service.accounts.models import Activation, Member, Membership
 from service.accounts.sms import last_text_to
 from service.audit.models import AuditEvent
+from tests.support.activities import create_activity, freeze_at_step_start
 from tests.support.problems import problem
 from tests.support.world import World
 
@@ -198,3 +201,37 @@ async def test_sign_ups_are_limited_per_device(client: Any, world: World, maker:
     problem(r, 429, "too_many_attempts")
     assert "retry-after" in r.headers
     assert (await snapshot(maker))[:2] == before[:2]
+
+
+async def test_attendances_of_accounts_made_at_the_event_are_marked_new(
+    client: Any, world: World, maker: Any
+) -> None:
+    async with maker() as db:  # everyone of the world joined long before the event
+        await db.execute(update(Member).values(created_at=clock.now() - timedelta(days=30)))
+        await db.commit()
+    freeze_at_step_start()
+    a = await create_activity(client, world)
+    token = (await client.get(f"/api/v1/activities/{a['id']}/kiosk", headers=world.h["organizer"])).json()[
+        "token"
+    ]
+    assert 'data-status="checked_in"' in (await client.get(f"/c/{token}", headers=world.h["alice"])).text
+    client.cookies.clear()
+    # A passer-by scans logged out, signs up with the texted code on the same phone, and is checked in.
+    scan = await client.get(f"/c/{token}", follow_redirects=False)
+    assert scan.status_code == 303
+    code = await texted_code(client, "15800000401")
+    r = await client.post(
+        "/api/v1/auth/register",
+        json={"phone": "15800000401", "name": "路人甲", "community_id": str(world.cid), "sms_code": code},
+    )
+    assert r.status_code == 201, r.text
+    newcomer = r.json()["member"]["id"]
+    assert 'data-status="checked_in"' in (await client.get(f"/c/{token}")).text
+    client.cookies.clear()
+    listed = await client.get(f"/api/v1/activities/{a['id']}/attendance", headers=world.h["organizer"])
+    marks = {i["member_id"]: (i["new_account"], "new_account" in i["flags"]) for i in listed.json()["items"]}
+    assert marks == {newcomer: (True, True), str(world.members["alice"].id): (False, False)}
+    page = await client.get(f"/activities/{a['id']}", headers=world.h["organizer"])
+    assert page.status_code == 200
+    # Marked in the attendance table and in the close form's list of people still checked in.
+    assert page.text.count('data-testid="new-account"') == 2 and "新注册" in page.text
