@@ -18,6 +18,7 @@ from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.rules import normalise_phone
 from service.accounts.service import Actor
+from service.audit.service import record
 from service.errors import raises
 from service.rewards.errors import (
     HouseholdLinkDecided,
@@ -214,7 +215,19 @@ async def decide_link(db: AsyncSession, actor: Actor, link_id: uuid.UUID, confir
     await db.flush()
     if confirm:
         await history.start_link(db, link.community_id, link.requester_id, link.relative_id)
+    await _audit(db, actor, link, "household_link_confirmed" if confirm else "household_link_rejected")
     return link
+
+
+async def _audit(db: AsyncSession, actor: Actor, link: HouseholdLink, action: str) -> None:
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action=action,
+        community_id=link.community_id,
+        subject_member_id=link.requester_id,
+        detail={"link_id": str(link.id), "relative_id": str(link.relative_id)},
+    )
 
 
 @raises(HouseholdLinkNotFound, HouseholdLinkDecided, accounts.require_role)
@@ -230,4 +243,5 @@ async def remove_link(db: AsyncSession, actor: Actor, link_id: uuid.UUID) -> Hou
     await db.flush()
     # The span they were a household is kept: conflicts of interest still see it (accounts.households).
     await history.end_link(db, link.community_id, link.requester_id, link.relative_id)
+    await _audit(db, actor, link, "household_link_removed")
     return link
