@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -52,6 +52,7 @@ from service.accounts.errors import (
 )
 from service.accounts.models import (
     ROLES,
+    Activation,
     Community,
     LoginFailure,
     Member,
@@ -112,6 +113,7 @@ __all__ = [
     "roles_of",
     "set_password",
     "update_member",
+    "void_open_codes",
 ]
 
 _hasher = PasswordHasher()
@@ -457,7 +459,19 @@ async def _grant(
             )
             added.append(r)
     await db.flush()
+    if added:
+        await void_open_codes(db, member.id)
     return added
+
+
+async def void_open_codes(db: AsyncSession, member_id: uuid.UUID) -> None:
+    """A person's roles changed: their open invitation or reset code no longer stands for what they may
+    do, so it stops working (the office issues a new one; see ``onboarding._still_issuable``)."""
+    await db.execute(
+        update(Activation)
+        .where(Activation.member_id == member_id, Activation.status == "open")
+        .values(status="replaced")
+    )
 
 
 @raises(RoleNeedsPlatformAdmin)
@@ -735,6 +749,7 @@ async def remove_role(
     for row in rows:
         await db.delete(row)
     await db.flush()
+    await void_open_codes(db, member_id)
     await record(
         db,
         actor_id=actor.member_id,

@@ -40,7 +40,6 @@ __all__ = [
     "decide_link",
     "get_link",
     "household_of",
-    "households_of",
     "is_household",
     "other",
     "remove_link",
@@ -58,7 +57,8 @@ def other(link: HouseholdLink, member_id: uuid.UUID) -> uuid.UUID:
 
 
 async def household_of(db: AsyncSession, community_id: uuid.UUID, member_id: uuid.UUID) -> set[uuid.UUID]:
-    """Members confirmed as the member's household in the community (the member not included)."""
+    """Members confirmed as the member's household in the community now (the member not included): who
+    may file for whom. Conflicts of interest ask ``accounts.households.conflicted`` (links at any time)."""
     rows = await db.scalars(
         select(HouseholdLink).where(
             HouseholdLink.community_id == community_id,
@@ -67,26 +67,6 @@ async def household_of(db: AsyncSession, community_id: uuid.UUID, member_id: uui
         )
     )
     return {other(link, member_id) for link in rows}
-
-
-async def households_of(
-    db: AsyncSession, community_id: uuid.UUID, member_ids: set[uuid.UUID]
-) -> dict[uuid.UUID, set[uuid.UUID]]:
-    """:func:`household_of` for many members in one query: ``{member: their confirmed household}``."""
-    out: dict[uuid.UUID, set[uuid.UUID]] = {m: set() for m in member_ids}
-    if not member_ids:
-        return out
-    rows = await db.scalars(
-        select(HouseholdLink).where(
-            HouseholdLink.community_id == community_id,
-            HouseholdLink.status == "confirmed",
-            or_(HouseholdLink.requester_id.in_(member_ids), HouseholdLink.relative_id.in_(member_ids)),
-        )
-    )
-    for link in rows:
-        for member in {link.requester_id, link.relative_id} & member_ids:
-            out[member].add(other(link, member))
-    return out
 
 
 async def is_household(db: AsyncSession, community_id: uuid.UUID, a: uuid.UUID, b: uuid.UUID) -> bool:
