@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -66,7 +66,7 @@ class MemberView:
     id: uuid.UUID
     name: str
     phone: str
-    created_at: datetime | None = None
+    created_at: datetime | None = field(default=None, compare=False)
     """When the account was made (``members_by_id`` fills it): attendance lists mark sign-ups at the event."""
 
 

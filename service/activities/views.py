@@ -467,6 +467,7 @@ async def _attendance_rows(
         stmt = stmt.limit(limit)
     rows = list(await db.scalars(stmt))
     people = await members_by_id(db, {a.member_id for a in rows})
+    published = await db.scalar(select(Activity.created_at).where(Activity.id == activity_id)) or clock.now()
     shared = set(
         await db.scalars(
             select(Attendance.device_id)
@@ -487,7 +488,7 @@ async def _attendance_rows(
             flags.append("weak_evidence")
         if att.needs_confirmation:
             flags.append("self_attendance")
-        if person is not None and rules.signed_up_at_event(person.created_at, att.checked_in_at):
+        if person is not None and rules.signed_up_at_event(person.created_at, published, att.checked_in_at):
             flags.append("new_account")
         out.append(AttendanceRow(att, person.name if person else "", person.phone if person else "", flags))
     return out

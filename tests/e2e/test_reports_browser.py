@@ -124,7 +124,7 @@ def test_hostile_names_leave_every_chart_drawing(live_server: str, browser: Any,
         try:
             page = context.new_page()
             errors: list[str] = []
-            page.on("pageerror", errors.append)
+            page.on("pageerror", lambda e, seen=errors: seen.append(str(e)))
             page.goto(f"{live_server}/reports?period=2026-11")
             page.wait_for_function(
                 f"document.querySelectorAll('[data-chart][data-drawn] svg').length >= {count}"
