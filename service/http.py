@@ -6,6 +6,7 @@ import base64
 import binascii
 import hmac
 import ipaddress
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from service.idempotency import run_once
 __all__ = [
     "CSRF_COOKIE",
     "CSRF_HEADER",
+    "DEVICE_COOKIE",
     "IMAGE_TYPES",
     "LANG_COOKIE",
     "RAW_BODY",
@@ -49,6 +51,7 @@ __all__ = [
     "cursor_after",
     "cursor_for",
     "decode_cursor",
+    "device_of",
     "encode_cursor",
     "errors_of",
     "idempotent",
@@ -66,6 +69,9 @@ TOKEN_COOKIE = "jifen_token"
 CSRF_COOKIE = "jifen_csrf"
 CSRF_HEADER = "x-csrf-token"
 LANG_COOKIE = "jifen_lang"
+DEVICE_COOKIE = "jifen_device"
+"""A random id a phone keeps for years (set at its first scan): binds pending scans, counts sign-ups."""
+_DEVICE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 Limit = Annotated[
@@ -90,6 +96,12 @@ def _trusted(address: str, settings: Settings) -> bool:
     except ValueError:
         return False
     return any(ip in net for net in settings.trusted_proxy_networks)
+
+
+def device_of(request: Request[Any, Any, Any]) -> str | None:
+    """This phone's device id (the ``jifen_device`` cookie), if it has a well-formed one."""
+    value = request.cookies.get(DEVICE_COOKIE, "")
+    return value if _DEVICE_RE.match(value) else None
 
 
 def client_address(request: Request[Any, Any, Any]) -> str:

@@ -20,7 +20,7 @@ from service.accounts.actor import Actor
 from service.accounts.models import Activation, Member, Membership
 from service.ids import new_id
 
-__all__ = ["belongs_elsewhere", "invite_if_needed", "issue", "open_now"]
+__all__ = ["belongs_elsewhere", "invite_if_needed", "issue", "open_now", "roles_snapshot"]
 
 
 def open_now() -> ColumnElement[bool]:
@@ -50,10 +50,22 @@ async def issue(
         code_hash=rules.code_hash(code),
         expires_at=clock.now() + timedelta(seconds=rules.ACTIVATION_LIFETIME_SECONDS),
         issued_by=issued_by,
+        roles_snapshot=await roles_snapshot(db, member_id),
     )
     db.add(row)
     await db.flush()
     return row, code
+
+
+async def roles_snapshot(db: AsyncSession, member_id: uuid.UUID) -> str:
+    """The person's roles everywhere, as a code stores them when issued (a change voids the code)."""
+    held = await db.execute(
+        select(Membership.community_id, Membership.role, Membership.partner_id).where(
+            Membership.member_id == member_id
+        )
+    )
+    admin = await db.scalar(select(Member.is_platform_admin).where(Member.id == member_id))
+    return rules.roles_snapshot([(c, r, p) for c, r, p in held.all()], bool(admin))
 
 
 async def invite_if_needed(

@@ -52,6 +52,7 @@ from service.http import (
     client_address,
     cursor_for,
     decode_cursor,
+    device_of,
     errors_of,
     or_pending,
     pending_specs,
@@ -136,17 +137,30 @@ class AuthController(Controller):
     @post(
         "/register",
         status_code=201,
-        summary="Create an account in a community that allows sign-ups",
-        description="With a password or an SMS code (see sms-code). status is joined, or pending_approval "
-        "(202) where the community's admin approves sign-ups.",
+        summary="Sign up in a community that allows sign-ups, with the SMS code texted to the phone",
+        description="sms_code is required (see sms-code); a password is optional. The answer is the same "
+        "whether the phone had an account: an existing account is logged in (its name and password "
+        "stay) and joins like a new one. status is joined, or pending_approval (202) where the "
+        "community's admin approves sign-ups. Sign-ups and code guesses are limited per client address "
+        "and per device.",
         responses={
             202: ResponseSpec(data_container=RegisterOut, description="pending_approval"),
             **errors_of(onboarding.register),
         },
     )
-    async def register(self, db: AsyncSession, settings: Settings, data: RegisterIn) -> Response[RegisterOut]:
+    async def register(
+        self, request: Request[Any, Any, Any], db: AsyncSession, settings: Settings, data: RegisterIn
+    ) -> Response[RegisterOut]:
         member, status = await onboarding.register(
-            db, data.phone, data.name, data.community_id, settings.secret_key, data.password, data.sms_code
+            db,
+            data.phone,
+            data.name,
+            data.community_id,
+            settings.secret_key,
+            data.password,
+            data.sms_code,
+            client=client_address(request),
+            device=device_of(request),
         )
         token = service.issue_token(member, settings.secret_key)
         body = RegisterOut(token=token, member=await me_out(db, member), status=status)
@@ -156,15 +170,20 @@ class AuthController(Controller):
         "/sms-code",
         status_code=200,
         summary="Text a one-time login code to a mobile number",
-        description="The reply is the same whether the number has an account or not. Throttled per "
-        "number and per client.",
+        description="The reply is the same whether the number has an account or not. Limited per "
+        "number, per client address and per device.",
         responses=errors_of(onboarding.send_sms_code),
     )
     async def sms_code(
         self, request: Request[Any, Any, Any], db: AsyncSession, settings: Settings, data: SmsCodeIn
     ) -> SmsCodeOut:
         wait = await onboarding.send_sms_code(
-            db, data.phone, client_address(request), sms.sender_for(settings), settings.secret_key
+            db,
+            data.phone,
+            client_address(request),
+            sms.sender_for(settings),
+            settings.secret_key,
+            device_of(request),
         )
         return SmsCodeOut(status="sent", resend_after_s=wait)
 
@@ -175,8 +194,12 @@ class AuthController(Controller):
         description="A code is used up after 5 wrong guesses.",
         responses=errors_of(onboarding.sms_login),
     )
-    async def sms_login(self, db: AsyncSession, settings: Settings, data: SmsLoginIn) -> Response[LoginOut]:
-        token, member = await onboarding.sms_login(db, data.phone, data.code, settings.secret_key)
+    async def sms_login(
+        self, request: Request[Any, Any, Any], db: AsyncSession, settings: Settings, data: SmsLoginIn
+    ) -> Response[LoginOut]:
+        token, member = await onboarding.sms_login(
+            db, data.phone, data.code, settings.secret_key, client_address(request), device_of(request)
+        )
         return _login_response(LoginOut(token=token, member=await me_out(db, member)), settings, 200)
 
     @get(
@@ -186,21 +209,23 @@ class AuthController(Controller):
         responses=errors_of(onboarding.activation_view),
     )
     async def activation(self, request: Request[Any, Any, Any], db: AsyncSession, code: str) -> ActivationOut:
-        view = await onboarding.activation_view(db, code[:32], client_address(request))
+        view = await onboarding.activation_view(db, code[:32], client_address(request), device_of(request))
         return msgspec.convert(view, ActivationOut, from_attributes=True)
 
     @post(
         "/activate",
         status_code=200,
         summary="Set one's own password with a one-time code; logs in",
-        description="A used, expired, replaced or unknown code is activation_invalid.",
+        description="A used, expired, replaced or unknown code is activation_invalid, and so is one "
+        "whose person's roles changed since it was issued, or whom its issuer could not give a code "
+        "today. Look-ups are limited per client address and per device.",
         responses=errors_of(onboarding.activate),
     )
     async def activate(
         self, request: Request[Any, Any, Any], db: AsyncSession, settings: Settings, data: ActivateIn
     ) -> Response[LoginOut]:
         token, member = await onboarding.activate(
-            db, data.code, data.password, client_address(request), settings.secret_key
+            db, data.code, data.password, client_address(request), settings.secret_key, device_of(request)
         )
         return _login_response(LoginOut(token=token, member=await me_out(db, member)), settings, 200)
 

@@ -38,11 +38,13 @@ __all__ = [
     "RoleNeedsPlatformAdmin",
     "RoleNotHeld",
     "SmsCodeInvalid",
+    "SmsCodeRequired",
     "SmsCodeTooSoon",
     "TokenExpired",
     "TokenInvalid",
     "TokenRevoked",
     "TooManyAttempts",
+    "UnverifiedAccount",
 ]
 
 
@@ -255,3 +257,16 @@ class RoleExists(Conflict):
 class RegistrationDecided(Conflict):
     code = "registration_decided"
     message = "This sign-up was already decided."
+
+
+class SmsCodeRequired(InvalidInput):
+    code = "sms_code_required"
+    message = "Signing up needs the code we texted to this phone."
+
+
+class UnverifiedAccount(Conflict):
+    code = "unverified_account"
+    message = (
+        "This phone's account was never verified. The person logs in once with an SMS code; "
+        "then add them again."
+    )

@@ -20,6 +20,7 @@ __all__ = [
     "Activation",
     "ActivationStatus",
     "Community",
+    "HouseholdPeriod",
     "LoginFailure",
     "Member",
     "Membership",
@@ -74,6 +75,9 @@ class Member(IdMixin, TimestampMixin, Base):
     is_platform_admin: Mapped[bool] = mapped_column(default=False)
     token_version: Mapped[int] = mapped_column(default=0)
     """Bumped on logout and password change: every older token stops working."""
+    phone_verified_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When the person proved the phone is theirs (an SMS code, an office's invitation card, or staff
+    created the account). A self-made account without it is never joined to a community by an admin."""
 
 
 class Partner(IdMixin, TimestampMixin, Base):
@@ -135,6 +139,8 @@ class Activation(IdMixin, TimestampMixin, Base):
     expires_at: Mapped[datetime]
     issued_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
     used_at: Mapped[datetime | None] = mapped_column(default=None)
+    roles_snapshot: Mapped[str | None] = mapped_column(String(64), default=None)
+    """A hash of the person's roles when the code was issued: once they change, the code is void."""
 
     __table_args__ = (
         CheckConstraint("status IN ('open','used','replaced')", name="known_status"),
@@ -203,4 +209,27 @@ class PolicyProposal(IdMixin, TimestampMixin, Base):
         ),
         CheckConstraint("decided_by IS NULL OR decided_by <> proposed_by", name="not_own"),
         Index("ix_policy_proposals_community_status", "community_id", "status"),
+    )
+
+
+class HouseholdPeriod(IdMixin, TimestampMixin, Base):
+    """A span of time two members were a confirmed household (户) in a community, kept after it ends.
+
+    Conflicts of interest read these ("linked at any time since the claim began"), so ending a link
+    before deciding lifts nothing. The request and confirmation workflow lives in ``service.rewards``.
+    """
+
+    __tablename__ = "household_periods"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    member_a: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    member_b: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    linked_at: Mapped[datetime]
+    unlinked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        CheckConstraint("member_a <> member_b", name="two_people"),
+        CheckConstraint("unlinked_at IS NULL OR unlinked_at >= linked_at", name="ordered"),
+        Index("ix_household_periods_a", "community_id", "member_a"),
+        Index("ix_household_periods_b", "community_id", "member_b"),
     )

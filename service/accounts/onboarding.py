@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -30,13 +30,12 @@ from service.accounts.errors import (
     MemberElsewhere,
     MemberNotFound,
     NoAccount,
-    PasswordOrSmsCode,
-    PhoneTaken,
     RegistrationClosed,
     RegistrationDecided,
     RegistrationNotFound,
     RoleNeedsPlatformAdmin,
     SmsCodeInvalid,
+    SmsCodeRequired,
     SmsCodeTooSoon,
     TooManyAttempts,
 )
@@ -53,7 +52,7 @@ from service.accounts.models import (
 from service.accounts.proposals import Proposed, gate
 from service.accounts.sms import SmsSender
 from service.audit.service import record
-from service.config import LOGIN_FAILURES_MAX, LOGIN_WINDOW_SECONDS
+from service.config import LOGIN_WINDOW_SECONDS
 from service.db import is_postgres
 from service.errors import Forbidden, raises
 from service.kit.masking import mask_name
@@ -111,27 +110,20 @@ class ActivationView:
 
 
 @raises(TooManyAttempts)
-async def _throttle(db: AsyncSession, key: str, limit: int) -> None:
-    """Refuse once ``key`` has counted ``limit`` events in the current window."""
-    row = await db.get(LoginFailure, key, populate_existing=True)
-    if row is None or row.count < limit:
-        return
-    elapsed = (clock.now() - row.window_started_at).total_seconds()
-    if elapsed > LOGIN_WINDOW_SECONDS:
-        return
-    wait = max(1, int(LOGIN_WINDOW_SECONDS - elapsed))
-    raise TooManyAttempts(
-        headers={"Retry-After": str(wait)},
-        params={"seconds": wait},
-    )
+async def _take(db: AsyncSession, key: str, limit: int, *, keep: bool = False) -> None:
+    """Count one event for ``key``, or refuse ``too_many_attempts`` once ``limit`` were counted in the
+    current window (LOGIN_WINDOW_SECONDS).
 
-
-async def _bump(db: AsyncSession, key: str) -> None:
-    """Count one event for ``key`` in one statement (two first events at once cannot collide)."""
+    One conditional upsert decides: ``INSERT ... ON CONFLICT DO UPDATE ... WHERE count < limit OR the
+    window is over RETURNING count``. The database locks the counter row, so requests arriving together
+    queue on it and no more than ``limit`` of them are ever counted (a read, then a write, let 34 of 40
+    texts through a limit of 20). ``keep``: commit at once, so the count outlives a refusal that rolls
+    the request back (every guess counts, right or wrong).
+    """
     now = clock.now()
     stale = LoginFailure.window_started_at < now - timedelta(seconds=LOGIN_WINDOW_SECONDS)
     insert = pg_insert if is_postgres(db) else sqlite_insert
-    await db.execute(
+    stmt = (
         insert(LoginFailure)
         .values(key=key, count=1, window_started_at=now)
         .on_conflict_do_update(
@@ -140,11 +132,79 @@ async def _bump(db: AsyncSession, key: str) -> None:
                 "count": case((stale, 1), else_=LoginFailure.count + 1),
                 "window_started_at": case((stale, now), else_=LoginFailure.window_started_at),
             },
+            where=or_(stale, LoginFailure.count < limit),
         )
+        .returning(LoginFailure.count)
     )
+    taken = (await db.execute(stmt)).first()
+    if keep:
+        await db.commit()
+    if taken is not None:
+        return
+    started = await db.scalar(select(LoginFailure.window_started_at).where(LoginFailure.key == key))
+    elapsed = (now - started).total_seconds() if started is not None else 0
+    wait = max(1, int(LOGIN_WINDOW_SECONDS - elapsed))
+    raise TooManyAttempts(headers={"Retry-After": str(wait)}, params={"seconds": wait})
+
+
+@raises(_take)
+async def _take_all(db: AsyncSession, limits: list[tuple[str, int]], *, keep: bool = False) -> None:
+    """:func:`_take` for each (key, limit), in this order (the same order everywhere: no deadlocks)."""
+    for key, limit in limits:
+        await _take(db, key, limit)
+    if keep:
+        await db.commit()
+
+
+ORIGIN_LIMITS = {
+    "join": (rules.GUESSES_PER_CLIENT_MAX, rules.GUESSES_PER_DEVICE_MAX),
+    "smsg": (rules.GUESSES_PER_CLIENT_MAX, rules.GUESSES_PER_DEVICE_MAX),
+    "sms": (rules.SMS_PER_CLIENT_MAX, rules.SMS_PER_DEVICE_MAX),
+    "signup": (rules.SIGNUPS_PER_CLIENT_MAX, rules.SIGNUPS_PER_DEVICE_MAX),
+}
+"""Per client address and per device cookie: activation look-ups, SMS code guesses, texts, sign-ups."""
+
+
+def _origin_limits(prefix: str, client: str, device: str | None) -> list[tuple[str, int]]:
+    per_client, per_device = ORIGIN_LIMITS[prefix]
+    limits = [(f"{prefix}c:{client[:64]}", per_client)]
+    if device:
+        limits.append((f"{prefix}d:{device[:64]}", per_device))
+    return limits
 
 
 # ---------------------------------------------------------------- activations
+
+
+async def _still_issuable(db: AsyncSession, row: Activation) -> bool:
+    """Whether the code may still be used: the person's roles are those it was issued for, and its
+    issuer could issue it today (the rule of :func:`issue_activation`, checked with today's roles)."""
+    if row.roles_snapshot is not None and row.roles_snapshot != await activations.roles_snapshot(
+        db, row.member_id
+    ):
+        return False  # made a reviewer, a clerk elsewhere, a platform admin... since: the code is void
+    if row.issued_by is None:
+        return True  # the command line (the office's own import)
+    issuer = await db.get(Member, row.issued_by)
+    if issuer is None:
+        return False
+    if issuer.is_platform_admin:
+        return True
+    is_admin = await db.scalar(
+        select(Membership.id).where(
+            Membership.member_id == issuer.id,
+            Membership.community_id == row.community_id,
+            Membership.role == "admin",
+        )
+    )
+    member = await db.get(Member, row.member_id)
+    if (
+        is_admin is None
+        or member is None
+        or await activations.belongs_elsewhere(db, member, row.community_id)
+    ):
+        return False
+    return member.id == issuer.id or not await _holds_checking_role(db, member.id)
 
 
 @raises(MemberNotFound, MemberElsewhere, RoleNeedsPlatformAdmin)
@@ -250,23 +310,26 @@ async def count_pending_invitations(db: AsyncSession, community_id: uuid.UUID) -
     return {mid: expires for mid, expires in rows.all()}
 
 
-@raises(_throttle, ActivationInvalid)
-async def _activation_by_code(db: AsyncSession, raw: str, client: str) -> Activation:
-    key = f"join:{client[:64]}"
-    await _throttle(db, key, LOGIN_FAILURES_MAX * 4)
+@raises(_take_all, ActivationInvalid)
+async def _activation_by_code(db: AsyncSession, raw: str, client: str, device: str | None) -> Activation:
+    """The open code ``raw`` names, re-checked now; every look-up counts against the client address
+    and the device (kept even when refused, so guessing cards is slow however many run at once)."""
+    limits = _origin_limits("join", client, device)
+    await _take_all(db, limits, keep=True)
     code = rules.normalise_activation_code(raw)
     row = await db.scalar(select(Activation).where(Activation.code_hash == rules.code_hash(code)))
     if row is None or row.status != "open" or row.expires_at <= clock.now():
-        if row is None:  # only guesses count against the client; a used card is an honest mistake
-            await _bump(db, key)
-            await db.commit()
         raise ActivationInvalid()
+    if not await _still_issuable(db, row):
+        raise ActivationInvalid(detail="This code no longer works; ask the office for a new one.")
     return row
 
 
 @raises(_activation_by_code, accounts.get_member, accounts.get_community)
-async def activation_view(db: AsyncSession, code: str, client: str) -> ActivationView:
-    row = await _activation_by_code(db, code, client)
+async def activation_view(
+    db: AsyncSession, code: str, client: str, device: str | None = None
+) -> ActivationView:
+    row = await _activation_by_code(db, code, client, device)
     member = await accounts.get_member(db, row.member_id)
     community = await accounts.get_community(db, row.community_id)
     return ActivationView(
@@ -279,11 +342,15 @@ async def activation_view(db: AsyncSession, code: str, client: str) -> Activatio
 
 @raises(accounts.hash_password, _activation_by_code, ActivationInvalid, accounts.get_member)
 async def activate(
-    db: AsyncSession, code: str, password: str, client: str, secret_key: str
+    db: AsyncSession, code: str, password: str, client: str, secret_key: str, device: str | None = None
 ) -> tuple[str, Member]:
-    """The resident sets their own password with a one-time code; returns a login token."""
+    """The resident sets their own password with a one-time code; returns a login token.
+
+    The code is re-checked as it is used: a person whose roles changed since it was issued, or whom its
+    issuer could no longer give a code, is refused ``activation_invalid`` (the office issues a new one).
+    """
     password_hash = await accounts.hash_password(password)  # checks the password first
-    row = await _activation_by_code(db, code, client)
+    row = await _activation_by_code(db, code, client, device)
     used = await db.execute(
         update(Activation)
         .where(Activation.id == row.id, Activation.status == "open")
@@ -294,6 +361,7 @@ async def activate(
     member = await accounts.get_member(db, row.member_id)
     member.password_hash = password_hash
     member.token_version += 1
+    member.phone_verified_at = member.phone_verified_at or clock.now()  # the office handed the card over
     await db.flush()
     return accounts.issue_token(member, secret_key), member
 
@@ -306,16 +374,19 @@ def _sms_text(code: str) -> str:
     return f"【积分】您的验证码是 {code}，{minutes} 分钟内有效。如非本人操作，请忽略本短信。"
 
 
-@raises(accounts._phone, _throttle, SmsCodeTooSoon)
-async def send_sms_code(db: AsyncSession, phone: str, client: str, sender: SmsSender, secret_key: str) -> int:
+@raises(accounts._phone, _take_all, SmsCodeTooSoon)
+async def send_sms_code(
+    db: AsyncSession, phone: str, client: str, sender: SmsSender, secret_key: str, device: str | None = None
+) -> int:
     """Text a one-time code to any valid number (the reply never says whether it has an account).
 
+    Counted per phone, per client address and per device cookie, atomically (see :func:`_take`).
     Returns the seconds before another code may be asked for.
     """
     phone = accounts._phone(phone)
-    phone_key, client_key = f"smsp:{phone}", f"smsc:{client[:64]}"
-    await _throttle(db, phone_key, rules.SMS_PER_PHONE_MAX)
-    await _throttle(db, client_key, rules.SMS_PER_CLIENT_MAX)
+    limits = [(f"smsp:{phone}", rules.SMS_PER_PHONE_MAX)]
+    limits += _origin_limits("sms", client, device)
+    await _take_all(db, limits)  # in the request's transaction: a code not sent is not counted
     now = clock.now()
     row = await db.scalar(select(SmsCode).where(SmsCode.phone == phone))
     if row is not None and (now - row.created_at).total_seconds() < rules.SMS_RESEND_SECONDS:
@@ -339,18 +410,22 @@ async def send_sms_code(db: AsyncSession, phone: str, client: str, sender: SmsSe
             headers={"Retry-After": str(rules.SMS_RESEND_SECONDS)},
             params={"seconds": rules.SMS_RESEND_SECONDS},
         ) from exc
-    await _bump(db, phone_key)  # codes sent, in the same per-window counters as failed logins
-    await _bump(db, client_key)
     await sender.send(phone, _sms_text(code))
     return rules.SMS_RESEND_SECONDS
 
 
-@raises(TooManyAttempts, SmsCodeInvalid)
-async def _check_sms_code(db: AsyncSession, phone: str, code: str, secret_key: str) -> None:
+@raises(_take_all, TooManyAttempts, SmsCodeInvalid)
+async def _check_sms_code(
+    db: AsyncSession, phone: str, code: str, secret_key: str, client: str, device: str | None
+) -> None:
     """Use up the phone's current code if ``code`` is it; wrong guesses are counted and kept.
 
-    The row is locked: two logins racing with one code cannot both use it.
+    Every guess counts first against the phone, the client address and the device (kept, atomically);
+    the code's row is locked: two logins racing with one code cannot both use it.
     """
+    limits = [(f"smsg:{phone}", rules.SMS_GUESSES_PER_PHONE_MAX)]
+    limits += _origin_limits("smsg", client, device)
+    await _take_all(db, limits, keep=True)
     row = await db.scalar(select(SmsCode).where(SmsCode.phone == phone).with_for_update())
     if row is not None and row.attempts >= rules.SMS_CODE_ATTEMPTS_MAX:
         raise TooManyAttempts(
@@ -368,12 +443,15 @@ async def _check_sms_code(db: AsyncSession, phone: str, code: str, secret_key: s
 
 
 @raises(accounts._phone, _check_sms_code, NoAccount)
-async def sms_login(db: AsyncSession, phone: str, code: str, secret_key: str) -> tuple[str, Member]:
+async def sms_login(
+    db: AsyncSession, phone: str, code: str, secret_key: str, client: str = "", device: str | None = None
+) -> tuple[str, Member]:
     phone = accounts._phone(phone)
-    await _check_sms_code(db, phone, code, secret_key)
+    await _check_sms_code(db, phone, code, secret_key, client, device)
     member = await db.scalar(select(Member).where(Member.phone == phone))
     if member is None:
         raise NoAccount()
+    member.phone_verified_at = member.phone_verified_at or clock.now()
     await db.execute(delete(LoginFailure).where(LoginFailure.key == f"phone:{phone}"))
     return accounts.issue_token(member, secret_key), member
 
@@ -386,9 +464,9 @@ async def sms_login(db: AsyncSession, phone: str, code: str, secret_key: str) ->
     RegistrationClosed,
     accounts._phone,
     accounts._name,
-    PasswordOrSmsCode,
+    SmsCodeRequired,
     accounts.hash_password,
-    PhoneTaken,
+    _take_all,
     _check_sms_code,
 )
 async def register(
@@ -399,31 +477,60 @@ async def register(
     secret_key: str,
     password: str | None = None,
     sms_code: str | None = None,
+    *,
+    client: str = "",
+    device: str | None = None,
 ) -> tuple[Member, SignUpOutcome]:
-    """A resident signs up with a password or an SMS code; returns the member and ``joined`` or
-    ``pending_approval`` (the community's ``self_registration`` decides)."""
+    """A resident signs up with the SMS code texted to their phone (and, if they like, a password);
+    returns the member and ``joined`` or ``pending_approval`` (the community's ``self_registration``).
+
+    The answer never tells whether the phone had an account: the code proves the phone is theirs, so
+    an existing account is logged in as an SMS login would (its name and password stay) and joins the
+    community the same way a new one does. Sign-ups count per client address and device, atomically.
+    """
     community = await accounts.get_community(db, community_id)
     if community.self_registration == "off":
         raise RegistrationClosed()
     phone, name = accounts._phone(phone), accounts._name(name)
-    if not password and not sms_code:
-        raise PasswordOrSmsCode(
-            errors=[{"field": "password", "message": "a password or an SMS code"}],
-        )
+    if not sms_code:
+        raise SmsCodeRequired(errors=[{"field": "sms_code", "message": "the code texted to this phone"}])
     password_hash = await accounts.hash_password(password) if password else None
-    if await db.scalar(select(Member.id).where(Member.phone == phone)) is not None:
-        raise PhoneTaken(detail="This phone number already has an account; please log in.")
-    if sms_code:
-        await _check_sms_code(db, phone, sms_code, secret_key)
-    member = Member(phone=phone, name=name, password_hash=password_hash)
-    db.add(member)
-    await db.flush()
-    if community.self_registration == "approval":
-        db.add(Registration(community_id=community.id, member_id=member.id))
+    limits = _origin_limits("signup", client, device)
+    await _take_all(db, limits, keep=True)
+    await _check_sms_code(db, phone, sms_code, secret_key, client, device)
+    now = clock.now()
+    member = await db.scalar(select(Member).where(Member.phone == phone))
+    if member is None:
+        member = Member(phone=phone, name=name, password_hash=password_hash, phone_verified_at=now)
+        db.add(member)
         await db.flush()
-        return member, "pending_approval"
+    else:
+        member.phone_verified_at = member.phone_verified_at or now
+    return member, await _join(db, community, member)
+
+
+async def _join(db: AsyncSession, community: Community, member: Member) -> SignUpOutcome:
+    """Make a verified person a member of the community as its ``self_registration`` says."""
+    if await db.scalar(
+        select(Membership.id).where(
+            Membership.member_id == member.id, Membership.community_id == community.id
+        )
+    ):
+        return "joined"
+    if community.self_registration == "approval":
+        row = await db.scalar(
+            select(Registration).where(
+                Registration.community_id == community.id, Registration.member_id == member.id
+            )
+        )
+        if row is None:
+            db.add(Registration(community_id=community.id, member_id=member.id))
+        elif row.status != "pending":  # asked again after a refusal: back in the admin's list
+            row.status, row.decided_by, row.decided_at = "pending", None, None
+        await db.flush()
+        return "pending_approval"
     await accounts._grant(db, member, community.id, "member", None)
-    return member, "joined"
+    return "joined"
 
 
 KNOB_SELF_REGISTRATION = "self_registration"

@@ -7,6 +7,7 @@ import hmac
 import re
 import unicodedata
 import uuid
+from collections.abc import Iterable
 from typing import TypeGuard
 
 from service.accounts.models import ROLES, SELF_REGISTRATION, Role, SelfRegistration
@@ -15,12 +16,18 @@ __all__ = [
     "ACTIVATION_CODE_LENGTH",
     "ACTIVATION_LIFETIME_SECONDS",
     "CODE_RE",
+    "GUESSES_PER_CLIENT_MAX",
+    "GUESSES_PER_DEVICE_MAX",
     "PHONE_PATTERN",
     "PLATFORM_GRANTED_ROLES",
+    "SIGNUPS_PER_CLIENT_MAX",
+    "SIGNUPS_PER_DEVICE_MAX",
     "SMS_CODE_ATTEMPTS_MAX",
     "SMS_CODE_LENGTH",
     "SMS_CODE_LIFETIME_SECONDS",
+    "SMS_GUESSES_PER_PHONE_MAX",
     "SMS_PER_CLIENT_MAX",
+    "SMS_PER_DEVICE_MAX",
     "SMS_PER_PHONE_MAX",
     "SMS_RESEND_SECONDS",
     "activation_code",
@@ -30,6 +37,7 @@ __all__ = [
     "is_self_registration",
     "normalise_activation_code",
     "normalise_phone",
+    "roles_snapshot",
     "sms_code_hash",
 ]
 
@@ -49,6 +57,18 @@ SMS_PER_PHONE_MAX = 5
 """Codes per phone in one throttling window (LOGIN_WINDOW_SECONDS)."""
 SMS_PER_CLIENT_MAX = 20
 """Codes one client address may request in one throttling window."""
+SMS_PER_DEVICE_MAX = 10
+"""Codes one device cookie may request in one throttling window."""
+GUESSES_PER_CLIENT_MAX = 20
+"""Code guesses (activation, reset and SMS codes, used or not) per client address in one window."""
+GUESSES_PER_DEVICE_MAX = 10
+"""Code guesses per device cookie in one window."""
+SMS_GUESSES_PER_PHONE_MAX = 10
+"""SMS code guesses for one phone in one window, across the codes it was sent."""
+SIGNUPS_PER_CLIENT_MAX = 10
+"""New accounts one client address may sign up in one window (a poster's crowd shares a hall's Wi-Fi)."""
+SIGNUPS_PER_DEVICE_MAX = 2
+"""New accounts one device cookie may sign up in one window."""
 
 _PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")
 _SEP = "[ ()\uff08\uff09\\-\uff0d]?"
@@ -119,3 +139,13 @@ def is_role(value: str) -> TypeGuard[Role]:
 def is_self_registration(value: str) -> TypeGuard[SelfRegistration]:
     """``value`` is one of the sign-up modes (``SELF_REGISTRATION``)."""
     return value in SELF_REGISTRATION
+
+
+def roles_snapshot(held: Iterable[tuple[uuid.UUID, str, uuid.UUID | None]], is_platform_admin: bool) -> str:
+    """A hash of everything a person may do: (community, role, partner) rows and the platform flag.
+
+    Stored with an activation code when issued; a code whose person's snapshot changed since is void.
+    """
+    rows = sorted(f"{c}:{r}:{p or ''}" for c, r, p in held)
+    text = "|".join([*rows, "platform" if is_platform_admin else "-"])
+    return hashlib.sha256(text.encode()).hexdigest()

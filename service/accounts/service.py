@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -50,9 +50,11 @@ from service.accounts.errors import (
     TokenInvalid,
     TokenRevoked,
     TooManyAttempts,
+    UnverifiedAccount,
 )
 from service.accounts.models import (
     ROLES,
+    Activation,
     Community,
     LoginFailure,
     Member,
@@ -114,6 +116,7 @@ __all__ = [
     "roles_of",
     "set_password",
     "update_member",
+    "void_open_codes",
 ]
 
 _hasher = PasswordHasher()
@@ -496,7 +499,19 @@ async def _grant(
             )
             added.append(r)
     await db.flush()
+    if added:
+        await void_open_codes(db, member.id)
     return added
+
+
+async def void_open_codes(db: AsyncSession, member_id: uuid.UUID) -> None:
+    """A person's roles changed: their open invitation or reset code no longer stands for what they may
+    do, so it stops working (the office issues a new one; see ``onboarding._still_issuable``)."""
+    await db.execute(
+        update(Activation)
+        .where(Activation.member_id == member_id, Activation.status == "open")
+        .values(status="replaced")
+    )
 
 
 @raises(RoleNeedsPlatformAdmin)
@@ -515,6 +530,7 @@ def check_role_granter(actor: Actor, role: str) -> None:
     PartnerNotInCommunity,
     PartnerNotAllowed,
     RoleExists,
+    UnverifiedAccount,
     hash_password,
 )
 async def _add_member_unchecked(
@@ -542,10 +558,17 @@ async def _add_member_unchecked(
     member = await db.scalar(select(Member).where(Member.phone == phone))
     if member is None:
         member = Member(
-            phone=phone, name=name, password_hash=await hash_password(password) if password else None
+            phone=phone,
+            name=name,
+            password_hash=await hash_password(password) if password else None,
+            phone_verified_at=clock.now(),  # staff made it: nobody else holds a login for it
         )
         db.add(member)
         await db.flush()
+    elif member.phone_verified_at is None:
+        # Made by someone who never proved the phone is theirs (a sign-up from before SMS codes were
+        # required): joining it would hand a stranger's login the role. The person logs in by SMS once.
+        raise UnverifiedAccount()
     elif role == "partner":
         other = await db.scalar(
             select(Membership).where(
@@ -610,6 +633,7 @@ async def create_platform_admin(db: AsyncSession, phone: str, password: str, nam
         db.add(member)
     member.password_hash = password_hash
     member.is_platform_admin = True
+    member.phone_verified_at = member.phone_verified_at or clock.now()
     await db.flush()
     return member
 
@@ -763,6 +787,7 @@ async def remove_role(
     for row in rows:
         await db.delete(row)
     await db.flush()
+    await void_open_codes(db, member_id)
     await record(
         db,
         actor_id=actor.member_id,
@@ -1001,10 +1026,13 @@ async def import_members(
             else await db.scalar(select(Member).where(Member.phone == row.phone))
         )
         if member is None:
-            member = Member(phone=row.phone, name=row.name)
+            member = Member(phone=row.phone, name=row.name, phone_verified_at=clock.now())
             db.add(member)
             await db.flush()
             report.created += 1
+        elif member.phone_verified_at is None:  # never joined by an add: see _add_member_unchecked
+            report.errors.append((row.line, UnverifiedAccount.message))
+            continue
         else:
             report.updated += 1
         await _grant(db, member, community_id, row.role, None)

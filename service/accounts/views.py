@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -64,6 +64,8 @@ class MemberView:
     id: uuid.UUID
     name: str
     phone: str
+    created_at: datetime | None = field(default=None, compare=False)
+    """When the account was made (``members_by_id`` fills it): attendance lists mark sign-ups at the event."""
 
 
 @dataclass(frozen=True)
@@ -150,12 +152,13 @@ async def members_by_id(
     wanted = set(ids)
     if not wanted:
         return {}
-    rows = (await db.execute(select(Member.id, Member.name, Member.phone).where(Member.id.in_(wanted)))).all()
+    stmt = select(Member.id, Member.name, Member.phone, Member.created_at).where(Member.id.in_(wanted))
+    rows = (await db.execute(stmt)).all()
     return {
-        mid: MemberView(id=mid, name=mask_name(name), phone=mask_phone(phone))
+        mid: MemberView(id=mid, name=mask_name(name), phone=mask_phone(phone), created_at=created)
         if masked
-        else MemberView(id=mid, name=name, phone=phone)
-        for mid, name, phone in rows
+        else MemberView(id=mid, name=name, phone=phone, created_at=created)
+        for mid, name, phone, created in rows
     }
 
 

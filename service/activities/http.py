@@ -6,7 +6,6 @@ get the device id and the verified pending scan.
 
 from __future__ import annotations
 
-import re
 import secrets
 from typing import Any
 
@@ -18,6 +17,7 @@ from service.activities import rules
 from service.activities.errors import QrExpired
 from service.config import Settings
 from service.errors import raises
+from service.http import DEVICE_COOKIE, device_of
 
 __all__ = [
     "DEVICE_COOKIE",
@@ -30,15 +30,8 @@ __all__ = [
     "with_cookies",
 ]
 
-DEVICE_COOKIE = "jifen_device"
 SCAN_COOKIE = "jifen_scan"
 DEVICE_COOKIE_SECONDS = 5 * 365 * 24 * 3600
-_DEVICE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-
-
-def device_of(request: Request[Any, Any, Any]) -> str | None:
-    value = request.cookies.get(DEVICE_COOKIE, "")
-    return value if _DEVICE_RE.match(value) else None
 
 
 @raises(QrExpired)

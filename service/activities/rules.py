@@ -17,6 +17,7 @@ __all__ = [
     "KIND_POSTER",
     "KIOSK_STEP_SECONDS",
     "MIN_STAY_SECONDS",
+    "NEW_AT_EVENT_SECONDS",
     "PENDING_SCAN_SECONDS",
     "POINTS_CAP_DEFAULT",
     "POSTER_GRACE_SECONDS",
@@ -34,6 +35,7 @@ __all__ = [
     "points_for",
     "scan_is_for",
     "sign_scan",
+    "signed_up_at_event",
     "verify_scan",
 ]
 
@@ -205,3 +207,18 @@ def points_for(mode: str, points: int, points_max: int | None, minutes: int) -> 
     if points_max is not None:
         value = min(value, points_max)
     return max(0, value)
+
+
+NEW_AT_EVENT_SECONDS = 2 * 3600
+"""An account made after the activity was published and at most this long before its check-in was
+made at the event: marked 新注册."""
+
+
+def signed_up_at_event(
+    account_created_at: datetime | None, activity_created_at: datetime, checked_in_at: datetime
+) -> bool:
+    """Whether the member's account was created at the event they checked in to (a sign-up from a
+    poster or kiosk scan), so the organizer's lists can mark them new."""
+    if account_created_at is None or account_created_at <= activity_created_at:
+        return False
+    return (checked_in_at - account_created_at).total_seconds() <= NEW_AT_EVENT_SECONDS

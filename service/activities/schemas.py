@@ -187,7 +187,10 @@ class AttendanceOut(msgspec.Struct):
     points: int
     manual: bool
     flags: list[str]
+    """``shared_device``, ``manual``, ``weak_evidence``, ``self_attendance``, ``new_account``."""
     note: str | None
+    new_account: bool = False
+    """The member's account was made at this event (a sign-up from its poster or kiosk): 新注册."""
 
 
 class AttendancePage(msgspec.Struct):

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service import clock
+from service.accounts import households as household_history
 from service.accounts import service as accounts
 from service.accounts.actor import Actor
 from service.accounts.proposals import Proposed, gate
@@ -1272,8 +1273,10 @@ async def _pending_manual(
         raise ManualNotPending()
     if att.requested_by == actor.member_id:
         raise SecondOrganizerRequired()
-    if att.member_id == actor.member_id:
-        raise ApproverConflict()
+    if await household_history.conflicted(
+        db, att.community_id, actor.member_id, {att.member_id, att.requested_by}, att.created_at
+    ):
+        raise ApproverConflict()  # the member, or their household at any time since the record
     return activity, att
 
 

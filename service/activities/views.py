@@ -455,7 +455,8 @@ async def attendance_list(
     after: uuid.UUID | None = None,
 ) -> list[AttendanceRow]:
     """The organizer's list (by id, so by time), with fraud flags: a device used by several members,
-    manual, poster. ``limit``/``after`` page through it; the whole list when ``limit`` is None."""
+    manual, poster, and ``new_account`` (signed up at this event). ``limit``/``after`` page through it;
+    the whole list when ``limit`` is None."""
     await _organizer_community(db, actor, activity_id)
     return await _attendance_rows(db, activity_id, limit=limit, after=after)
 
@@ -470,6 +471,7 @@ async def _attendance_rows(
         stmt = stmt.limit(limit)
     rows = list(await db.scalars(stmt))
     people = await members_by_id(db, {a.member_id for a in rows})
+    published = await db.scalar(select(Activity.created_at).where(Activity.id == activity_id)) or clock.now()
     shared = set(
         await db.scalars(
             select(Attendance.device_id)
@@ -490,6 +492,8 @@ async def _attendance_rows(
             flags.append("weak_evidence")
         if att.needs_confirmation:
             flags.append("self_attendance")
+        if person is not None and rules.signed_up_at_event(person.created_at, published, att.checked_in_at):
+            flags.append("new_account")
         out.append(AttendanceRow(att, person.name if person else "", person.phone if person else "", flags))
     return out
 
@@ -509,6 +513,7 @@ def _attendance_out(r: AttendanceRow) -> AttendanceOut:
         manual=a.evidence == "manual",
         flags=r.flags,
         note=a.note,
+        new_account="new_account" in r.flags,
     )
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
+from service.accounts import households as household_history
 from service.accounts import views as people
 from service.accounts.actor import Actor
 from service.accounts.proposals import Proposed, gate
@@ -1341,7 +1342,9 @@ async def request_award(
     if not await people.is_member(db, member_id, community_id):
         raise MemberNotFound()
     policy = await get_policy(db, community_id)
-    needs_approval = points > policy.award_approval_threshold or member_id == actor.member_id
+    # An award to oneself or one's household always waits for another admin, whatever the amount.
+    own = await household_history.conflicted(db, community_id, actor.member_id, {member_id}, clock.now())
+    needs_approval = points > policy.award_approval_threshold or own
     award_request = AwardRequest(
         community_id=community_id,
         member_id=member_id,
@@ -1393,8 +1396,10 @@ async def _pending_award(db: AsyncSession, actor: Actor, award_id: uuid.UUID) ->
         raise AwardNotPending(params={"status": found.status})
     if found.requested_by == actor.member_id:
         raise SameAdmin()
-    if found.member_id == actor.member_id:
-        raise ApproverConflict()
+    if await household_history.conflicted(
+        db, found.community_id, actor.member_id, {found.member_id, found.requested_by}, found.created_at
+    ):
+        raise ApproverConflict()  # the member, or either one's household at any time since the request
     return found
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
+from service.accounts import households as history
 from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.actor import Actor
@@ -39,7 +40,6 @@ __all__ = [
     "decide_link",
     "get_link",
     "household_of",
-    "households_of",
     "is_household",
     "other",
     "remove_link",
@@ -57,7 +57,8 @@ def other(link: HouseholdLink, member_id: uuid.UUID) -> uuid.UUID:
 
 
 async def household_of(db: AsyncSession, community_id: uuid.UUID, member_id: uuid.UUID) -> set[uuid.UUID]:
-    """Members confirmed as the member's household in the community (the member not included)."""
+    """Members confirmed as the member's household in the community now (the member not included): who
+    may file for whom. Conflicts of interest ask ``accounts.households.conflicted`` (links at any time)."""
     rows = await db.scalars(
         select(HouseholdLink).where(
             HouseholdLink.community_id == community_id,
@@ -66,26 +67,6 @@ async def household_of(db: AsyncSession, community_id: uuid.UUID, member_id: uui
         )
     )
     return {other(link, member_id) for link in rows}
-
-
-async def households_of(
-    db: AsyncSession, community_id: uuid.UUID, member_ids: set[uuid.UUID]
-) -> dict[uuid.UUID, set[uuid.UUID]]:
-    """:func:`household_of` for many members in one query: ``{member: their confirmed household}``."""
-    out: dict[uuid.UUID, set[uuid.UUID]] = {m: set() for m in member_ids}
-    if not member_ids:
-        return out
-    rows = await db.scalars(
-        select(HouseholdLink).where(
-            HouseholdLink.community_id == community_id,
-            HouseholdLink.status == "confirmed",
-            or_(HouseholdLink.requester_id.in_(member_ids), HouseholdLink.relative_id.in_(member_ids)),
-        )
-    )
-    for link in rows:
-        for member in {link.requester_id, link.relative_id} & member_ids:
-            out[member].add(other(link, member))
-    return out
 
 
 async def is_household(db: AsyncSession, community_id: uuid.UUID, a: uuid.UUID, b: uuid.UUID) -> bool:
@@ -212,6 +193,8 @@ async def decide_link(db: AsyncSession, actor: Actor, link_id: uuid.UUID, confir
     link.status = "confirmed" if confirm else "rejected"
     link.decided_by, link.decided_at = actor.member_id, clock.now()
     await db.flush()
+    if confirm:
+        await history.start_link(db, link.community_id, link.requester_id, link.relative_id)
     await _audit(db, actor, link, "household_link_confirmed" if confirm else "household_link_rejected")
     return link
 
@@ -239,5 +222,7 @@ async def remove_link(db: AsyncSession, actor: Actor, link_id: uuid.UUID) -> Hou
     link.decided_by, link.decided_at = actor.member_id, clock.now()
     await db.flush()
     # Recorded whoever removes it: a link ended lifts conflicts of interest, staff's own included.
+    # The span they were a household is kept: conflicts of interest still see it (accounts.households).
+    await history.end_link(db, link.community_id, link.requester_id, link.relative_id)
     await _audit(db, actor, link, "household_link_removed")
     return link

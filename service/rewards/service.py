@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import clock
+from service.accounts import households as households_history
 from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.actor import Actor
@@ -578,19 +579,19 @@ async def _resolve_objections(db: AsyncSession, claim: Claim, now: datetime) -> 
         objection.resolved_at = now
 
 
-async def conflicted(db: AsyncSession, claim: Claim) -> set[uuid.UUID]:
-    """People who may not decide a claim (its review or an objection's outcome): the beneficiary,
-    the submitter, the beneficiary's confirmed household, and whoever raised an open objection."""
-    people = {claim.member_id, claim.submitted_by}
-    people |= await households.household_of(db, claim.community_id, claim.member_id)
-    people |= set(
+async def conflicted(db: AsyncSession, claim: Claim, staff_id: uuid.UUID) -> bool:
+    """Whether ``staff_id`` may not decide a claim (its review or an objection's outcome): the
+    beneficiary, the submitter, whoever raised an open objection, or anyone who was the household of one
+    of them at any time since the claim was filed (``accounts.households.conflicted``)."""
+    parties = {claim.member_id, claim.submitted_by}
+    parties |= set(
         await db.scalars(
             select(ClaimObjection.member_id).where(
                 ClaimObjection.claim_id == claim.id, ClaimObjection.resolved_at.is_(None)
             )
         )
     )
-    return people
+    return await households_history.conflicted(db, claim.community_id, staff_id, parties, claim.created_at)
 
 
 @raises(
@@ -614,7 +615,7 @@ async def review_claim(
     note = bounded_text(note, "note", high=NOTE_MAX)
     if not rules.claim_action_allowed("review", claim.status):
         raise ClaimNotReviewable(params={"status": claim.status})
-    if actor.member_id in await conflicted(db, claim):
+    if await conflicted(db, claim, actor.member_id):
         raise ReviewerConflict()
     mine = await db.scalar(
         select(ClaimReview.id).where(

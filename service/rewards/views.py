@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
+from service.accounts import households as household_history
 from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.actor import Actor
@@ -266,9 +267,19 @@ async def review_queue(db: AsyncSession, actor: Actor, community_id: uuid.UUID) 
             .limit(LIST_LIMIT_MAX)
         )
     )
-    homes = await households.households_of(db, community_id, {c.member_id for c in found})
     objectors = await _open_objectors(db, [c.id for c in found])
-    free = [c for c in found if actor.member_id not in homes[c.member_id] | objectors[c.id]]
+    # The same check as review_claim (accounts.households.conflicted), for the whole page in one query:
+    # the reviewer's households at any time since the oldest claim, each claim against its own date.
+    since = min((c.created_at for c in found), default=clock.now())
+    periods = await household_history.spans_of(db, community_id, actor.member_id, since)
+    free = [
+        c
+        for c in found
+        if actor.member_id not in objectors[c.id]
+        and not household_history.linked_in(
+            periods, {c.member_id, c.submitted_by, *objectors[c.id]}, c.created_at
+        )
+    ]
     return [v for v in await claim_views(db, free, actor, detail=True) if not v.reviewed_by_me]
 
 
@@ -277,7 +288,7 @@ async def review_queue_count(db: AsyncSession, actor: Actor, community_id: uuid.
     """How many claims await this reviewer (0 for someone who is not a reviewer here)."""
     if not (await people.roles_in(db, actor, community_id)).any("reviewer"):
         return 0
-    if await households.household_of(db, community_id, actor.member_id):
+    if await household_history.ever_linked(db, community_id, actor.member_id):
         return len(await review_queue(db, actor, community_id))  # household conflicts: exact, slower
     reviewed = (
         select(ClaimReview.id)

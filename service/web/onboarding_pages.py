@@ -17,6 +17,7 @@ from service.accounts import rules as account_rules
 from service.accounts.actor import Actor
 from service.config import Settings
 from service.errors import NotFound
+from service.http import device_of
 from service.kit import qr
 from service.web.guards import admin_community
 from service.web.pages import scan_community
@@ -45,7 +46,7 @@ async def join_page(
     request: Request[Any, Any, Any], db: AsyncSession, maybe_actor: Actor | None, code: str
 ) -> Response[str]:
     """The URL in an invitation card's QR: whose card it is, and a form to choose one's password."""
-    view = await onboarding.activation_view(db, code[:32], _client(request))
+    view = await onboarding.activation_view(db, code[:32], _client(request), device_of(request))
     return page(
         request,
         "onboarding/join.html",

@@ -18,6 +18,7 @@ from service.accounts.actor import Actor
 from service.accounts.models import Community
 from service.errors import DomainError
 from service.http import CSRF_COOKIE, LANG_COOKIE
+from service.kit.script_json import script_json
 from service.problems import login_redirect as redirect_to_login
 from service.web.i18n import DEFAULT_LOCALE, LOCALES, Translator, translator
 
@@ -103,8 +104,10 @@ env.filters.update(
     month=_month_filter,
     hours=_hours_filter,
     hours_number=_hours_number_filter,
+    script_json=script_json,
 )
-"""Every date, time and hour count on a page goes through these (one style per locale, see i18n.py)."""
+"""Every date, time and hour count on a page goes through these (one style per locale, see i18n.py);
+data for scripts goes through ``script_json`` (service/kit/script_json.py), never ``tojson`` or ``|safe``."""
 
 
 JS_TEXT = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -80,7 +79,6 @@ async def _dashboard(
     _scope, parsed, report = await load_report(db, actor, chosen, period)
     en = locale_of(request) == "en"
     names = {k: v[0] if en else v[1] for k, v in FIGURE_NAMES.items()}
-    data = json.dumps(msgspec.to_builtins(report) | {"names": names}, ensure_ascii=False)
     return {
         "report": report,
         "figures": {f.key: f for f in report.figures},
@@ -91,7 +89,7 @@ async def _dashboard(
         "scopes": await region_views.report_scopes(db, actor),
         "period": parsed,
         "query": urlencode({"scope": chosen, "period": parsed.label}),
-        "data_json": data.replace("</", "<\\/"),
+        "report_data": msgspec.to_builtins(report) | {"names": names},
     }
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
 from service import clock
+from service.accounts import households as household_history
 from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.actor import Actor
@@ -201,8 +202,10 @@ async def dispatch_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID, volu
     await accounts.require_role(db, actor, wish.community_id, *STAFF)
     if not rules.wish_action_allowed("dispatch", wish.status):
         raise WishNotDispatchable(params={"status": wish.status})
-    if actor.member_id in asked(wish) or actor.member_id == volunteer_id:
-        raise ReviewerConflict()
+    if await household_history.conflicted(
+        db, wish.community_id, actor.member_id, asked(wish) | {volunteer_id}, wish.created_at
+    ):
+        raise ReviewerConflict()  # nor to, or for, their household (at any time since the wish)
     if volunteer_id in asked(wish):
         raise VolunteerIsRequester()
     if volunteer_id == wish.volunteer_id:
@@ -369,7 +372,9 @@ async def confirm_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID) -> Wi
     (at once if it was already rated or closed). Never by the requester, beneficiary or volunteer."""
     wish = await _wish_for_update(db, wish_id)
     await accounts.require_role(db, actor, wish.community_id, *STAFF)
-    if actor.member_id in asked(wish) | {wish.volunteer_id}:
+    if await household_history.conflicted(
+        db, wish.community_id, actor.member_id, asked(wish) | {wish.volunteer_id}, wish.created_at
+    ):
         raise ReviewerConflict()
     if (
         not rules.wish_action_allowed("confirm", wish.status)

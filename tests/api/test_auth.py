@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 from service import clock
 from service.accounts import service as accounts
 from service.accounts.models import Member
+from service.accounts.sms import last_text_to
 from service.config import LOGIN_FAILURES_MAX, LOGIN_IP_FAILURES_MAX, LOGIN_WINDOW_SECONDS
 from service.http import CSRF_COOKIE, CSRF_HEADER, TOKEN_COOKIE
 from tests.support.problems import problem
@@ -116,12 +118,15 @@ async def test_failures_from_one_address_never_lock_out_a_phone_without_failures
 
 async def test_register_creates_a_member_who_is_logged_in(client: Any, world: World, maker: Any) -> None:
     before = await member_count(maker)
+    await client.post("/api/v1/auth/sms-code", json={"phone": "15000000001"})
+    code = re.findall(r"\d{6}", last_text_to("15000000001") or "")[0]
     r = await client.post(
         "/api/v1/auth/register",
         json={
             "phone": "150 0000 0001",
             "name": " 新 居民 ",
             "password": PASSWORD,
+            "sms_code": code,
             "community_id": str(world.cid),
         },
     )
@@ -139,11 +144,12 @@ async def test_register_creates_a_member_who_is_logged_in(client: Any, world: Wo
 
 async def test_register_refusals_create_nothing(client: Any, world: World, maker: Any) -> None:
     before = await member_count(maker)
-    base = {"name": "某人", "password": PASSWORD, "community_id": str(world.cid)}
+    base = {"name": "某人", "password": PASSWORD, "sms_code": "123456", "community_id": str(world.cid)}
     problem(await client.post("/api/v1/auth/register", json={**base, "phone": "12345"}), 422, "invalid_phone")
-    problem(
-        await client.post("/api/v1/auth/register", json={**base, "phone": "13900000001"}), 409, "phone_taken"
-    )
+    for phone in ("13900000001", "15000000009"):  # an account or none: the same answer
+        problem(
+            await client.post("/api/v1/auth/register", json={**base, "phone": phone}), 401, "sms_code_invalid"
+        )
     problem(
         await client.post(
             "/api/v1/auth/register", json={**base, "phone": "15000000002", "password": "short"}

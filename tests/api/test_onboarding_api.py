@@ -51,6 +51,13 @@ async def new_code(client: Any, world: World, name: str, who: str = "admin") -> 
     return str(r.json()["code"])
 
 
+async def texted_code(client: Any, phone: str) -> str:
+    """Ask for an SMS code for ``phone`` and read it from the console sender."""
+    r = await client.post("/api/v1/auth/sms-code", json={"phone": phone})
+    assert r.status_code == 200, r.text
+    return re.findall(r"\d{6}", last_text_to(phone) or "")[0]
+
+
 def printed_codes(html: str) -> list[str]:
     return re.findall(r'data-testid="invite-code">([A-Z0-9-]+)<', html)
 
@@ -303,10 +310,15 @@ async def test_sms_codes_are_throttled_per_phone_and_per_client(client: Any, wor
 
 async def test_self_registration_auto_joins_at_once(client: Any, world: World, maker: Any) -> None:
     body = {"phone": "15800000001", "name": "新居民", "password": PASSWORD, "community_id": str(world.cid)}
-    r = await client.post("/api/v1/auth/register", json=body)
+    before = await count(maker, Member)
+    problem(await client.post("/api/v1/auth/register", json=body), 422, "sms_code_required")
+    assert await count(maker, Member) == before  # a password alone proves nothing about the phone
+    code = await texted_code(client, "15800000001")
+    r = await client.post("/api/v1/auth/register", json={**body, "sms_code": code})
     assert r.status_code == 201 and r.json()["status"] == "joined", r.text
     member_id = uuid.UUID(r.json()["member"]["id"])
     assert await roles(maker, member_id, world.cid) == {"member"}
+    assert (await login(client, "15800000001", PASSWORD)).status_code == 200
 
 
 async def test_self_registration_with_an_sms_code_and_no_password(
@@ -323,7 +335,7 @@ async def test_self_registration_with_an_sms_code_and_no_password(
         401,
         "sms_code_invalid",
     )
-    problem(await client.post("/api/v1/auth/register", json=base), 422, "password_or_sms_code")
+    problem(await client.post("/api/v1/auth/register", json=base), 422, "sms_code_required")
     assert await count(maker, Member) == before
     r = await client.post("/api/v1/auth/register", json={**base, "sms_code": code})
     assert r.status_code == 201, r.text
@@ -338,8 +350,24 @@ async def test_self_registration_pending_approval_joins_only_when_approved(
     )
     assert r.status_code == 200 and r.json()["self_registration"] == "approval"
     base = {"password": PASSWORD, "community_id": str(world.cid)}
-    first = await client.post("/api/v1/auth/register", json={**base, "phone": "15800000003", "name": "甲"})
-    second = await client.post("/api/v1/auth/register", json={**base, "phone": "15800000004", "name": "乙"})
+    first = await client.post(
+        "/api/v1/auth/register",
+        json={
+            **base,
+            "phone": "15800000003",
+            "name": "甲",
+            "sms_code": await texted_code(client, "15800000003"),
+        },
+    )
+    second = await client.post(
+        "/api/v1/auth/register",
+        json={
+            **base,
+            "phone": "15800000004",
+            "name": "乙",
+            "sms_code": await texted_code(client, "15800000004"),
+        },
+    )
     assert first.status_code == second.status_code == 202 and first.json()["status"] == "pending_approval"
     first_id = uuid.UUID(first.json()["member"]["id"])
     assert await roles(maker, first_id, world.cid) == set()
@@ -379,7 +407,12 @@ async def test_self_registration_pending_approval_joins_only_when_approved(
 async def test_registration_refusals_create_nothing(client: Any, world: World, maker: Any) -> None:
     before = (await count(maker, Member), await count(maker, Membership))
     taken = {"phone": "13900000001", "name": "冒名", "password": PASSWORD, "community_id": str(world.cid)}
-    problem(await client.post("/api/v1/auth/register", json=taken), 409, "phone_taken")
+    problem(await client.post("/api/v1/auth/register", json=taken), 422, "sms_code_required")
+    problem(
+        await client.post("/api/v1/auth/register", json={**taken, "sms_code": "123456"}),
+        401,
+        "sms_code_invalid",
+    )
     problem(
         await client.patch(
             f"/api/v1/communities/{world.cid}",
@@ -489,11 +522,13 @@ async def test_a_person_of_two_communities_gets_codes_only_from_a_platform_admin
         headers=world.h["root"],
         json={"phone": "15600000009", "name": "两边住"},
     )
-    # Now the person also belongs elsewhere: the community admin no longer prints the card ...
+    # Now the person also belongs elsewhere: the community admin no longer prints the card (the old
+    # card is void: the person's roles changed) ...
     sheet = await client.get(sheet_url, headers=world.h["admin"])
     assert "两边住" not in sheet.text and printed_codes(sheet.text) == []
-    # ... the platform admin does.
-    assert "两边住" in (await client.get(sheet_url, headers=world.h["root"])).text
+    # ... the platform admin's add gave a new one, which he prints.
+    other_sheet = f"/admin/invitations?community={other_id}"
+    assert "两边住" in (await client.get(other_sheet, headers=world.h["root"])).text
 
     # The other community's admin adding alice (of this community, no password) issues no code.
     other_admin = await client.post(

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from service import clock
 from service.accounts import service as accounts
 from service.accounts.models import Member
+from service.accounts.sms import last_text_to
 from service.activities.rules import POINTS_CAP_DEFAULT
 from tests.support.proposals import api_rule
 from tests.support.world import SECRET, World
@@ -105,14 +106,17 @@ EXPECT: dict[str, Case] = {
         body=lambda r, role: {"phone": f"1570000{ROLES.index(role):04d}", "password": "wrong-pass-1"},
         deny={role: 401 for role in ROLES},
     ),
+    # Signing up needs the code texted to the phone: a wrong one signs nobody up, whoever asks.
     "POST /api/v1/auth/register": Case(
-        EVERYONE,
+        (),
         body=lambda r, role: {
             "phone": f"1580000{ROLES.index(role):04d}",
             "name": "新人",
             "password": "new-pass-123",
+            "sms_code": "000000",
             "community_id": str(r.w.cid),
         },
+        deny={role: 401 for role in ROLES},
     ),
     # Anyone may ask for a code (the reply never says whether the number has an account); a wrong code
     # logs nobody in, whoever asks.
@@ -608,6 +612,7 @@ async def _resources(client: Any, world: World, b_cid: uuid.UUID) -> Res:
         ),
         "sign-ups need approval",
     )
+    await _ok(await client.post("/api/v1/auth/sms-code", json={"phone": "15800009999"}), "sms code")
     await _ok(
         await client.post(
             "/api/v1/auth/register",
@@ -615,6 +620,7 @@ async def _resources(client: Any, world: World, b_cid: uuid.UUID) -> Res:
                 "phone": "15800009999",
                 "name": "待批",
                 "password": "new-pass-123",
+                "sms_code": re.findall(r"\d{6}", last_text_to("15800009999") or "")[0],
                 "community_id": str(cid),
             },
         ),

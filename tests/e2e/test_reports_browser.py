@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import service as accounts
+from service.accounts.models import Community, Member
+from service.activities.models import Team
 from tests.reports_data import ReportWorld, build_report_world
 from tests.support.database import seeded
 from tests.support.world import SECRET
@@ -95,3 +100,42 @@ def test_period_picker_and_english(live_server: str, browser: Any, report_world:
         assert page.locator("[data-testid=figure-checkins]").count() == 0
     finally:
         context.close()
+
+
+HOSTILE = {"A": "甲</script>社区", "t1": "<!--<script>", "t2": "银发\u2028队", "m1": "</script>\u2028<!--"}
+"""Names that end, comment out or split a script element when they reach the page unescaped."""
+
+
+async def _hostile_world(db: AsyncSession) -> ReportWorld:
+    w = await build_report_world(db)
+    await db.execute(update(Community).where(Community.id == w.ids["A"]).values(name=HOSTILE["A"]))
+    await db.execute(update(Team).where(Team.name == "红马甲").values(name=HOSTILE["t1"]))
+    await db.execute(update(Team).where(Team.name == "银发队").values(name=HOSTILE["t2"]))
+    await db.execute(update(Member).where(Member.id == w.people["m1"].id).values(name=HOSTILE["m1"]))
+    return w
+
+
+def test_hostile_names_leave_every_chart_drawing(live_server: str, browser: Any, database_url: str) -> None:
+    """A team named ``<!--<script>``, a community with ``</script>`` and U+2028 in names: the report's
+    data reaches the charts as the same text, and every chart draws."""
+    w: ReportWorld = seeded(database_url, _hostile_world)
+    for who, count in (("off_street", 4), ("adminA", 3)):
+        context = _open(browser, live_server, w, who, 1280)
+        try:
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e, seen=errors: seen.append(str(e)))
+            page.goto(f"{live_server}/reports?period=2026-11")
+            page.wait_for_function(
+                f"document.querySelectorAll('[data-chart][data-drawn] svg').length >= {count}"
+            )
+            data = page.evaluate("JSON.parse(document.getElementById('report-data').textContent)")
+            text = json.dumps(data, ensure_ascii=False)
+            if who == "off_street":
+                assert HOSTILE["A"] in text
+            assert HOSTILE["t1"] in text or HOSTILE["t2"] in text
+            assert page.evaluate("document.querySelectorAll('script#report-data').length") == 1
+            assert page.evaluate("JSON.parse(document.getElementById('jifen-text').textContent).network")
+            assert not errors
+        finally:
+            context.close()
