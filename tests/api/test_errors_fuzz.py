@@ -199,10 +199,10 @@ def _run(url: str, world: World, ids: dict[str, str]) -> Fuzz:
 
 
 async def test_stateful_run_with_real_ids_finds_no_500_and_no_answer_the_document_does_not_describe(
-    client: Any, world: World, live_server: str
+    client: Any, world: World, live_server: str, engine: Any
 ) -> None:
     need(schemathesis is not None, "schemathesis is not installed (pip install -e '.[test]')")
-    ids = await seed_ids(client, world)
+    ids = await seed_ids(client, world, engine)
     with ThreadPoolExecutor(1) as pool:  # schemathesis and Hypothesis block: keep them off the test's loop
         fuzz = pool.submit(_run, live_server, world, ids).result()
     assert not fuzz.failures, "\n\n".join(f"{k}\n{v}" for k, v in fuzz.failures.items())

@@ -155,7 +155,7 @@ def variants(call: Call, ids: dict[str, str]) -> Iterator[tuple[str, str, dict[s
 async def test_every_missing_id_is_refused_with_a_code_and_writes_nothing(
     app: Any, client: Any, world: World, engine: Any
 ) -> None:
-    ids = await seed_ids(client, world)
+    ids = await seed_ids(client, world, engine)
     calls = api_calls(app)
     assert len(calls) >= 100
     failures: list[str] = []

@@ -778,11 +778,15 @@ async def _new_registration(client: Any, res: Res) -> None:
         pid = r.json()["proposal"]["id"]
         await _post(client, f"/api/v1/proposals/{pid}/approve", "admin2", res)
     n = uuid.uuid4().int % 100_000
+    phone = f"158000{n:05d}"
+    client.cookies.clear()
+    await _ok(await client.post("/api/v1/auth/sms-code", json={"phone": phone}), "sms code")
     body = {
-        "phone": f"158000{n:05d}",
+        "phone": phone,
         "name": "待批",
         "password": "new-pass-123",
         "community_id": str(res.w.cid),
+        "sms_code": re.findall(r"\d{6}", last_text_to(phone) or "")[0],
     }
     client.cookies.clear()
     await _ok(await client.post("/api/v1/auth/register", json=body), "sign-up")

@@ -24,6 +24,7 @@ from service.rewards.models import Claim
 from service.wishes import service as wishes
 from service.wishes.models import Wish
 from tests.support.activities import T0, make_activity
+from tests.support.proposals import rule_of
 from tests.support.refused import refused
 from tests.support.world import World
 
@@ -48,8 +49,12 @@ async def _link(db: Any, world: World, a: str, b: str) -> Any:
 async def test_a_reviewer_who_unlinks_his_mother_still_may_not_review_her_claim(
     db: Any, world: World
 ) -> None:
-    rule = await rewards.create_rule(
-        db, world.actor("admin"), world.cid, code="filial", title="孝老爱亲", points=30, publicity_days=3
+    rule = await rule_of(
+        db,
+        world,
+        await rewards.create_rule(
+            db, world.actor("admin"), world.cid, code="filial", title="孝老爱亲", points=30, publicity_days=3
+        ),
     )
     link = await _link(db, world, "alice", "reviewer2")
     claim = await rewards.submit_claim(
