@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts import service as accounts
 from service.accounts.models import Community, Member, Partner
 from service.activities.demo import seed as activities_seed
+from service.points import service as points
+from service.points.demo import DEMO_MONTHLY_BUDGET
 from service.points.demo import seed as points_seed
 from service.regions.demo import seed as regions_seed
 from service.rewards.demo import seed as rewards_seed
@@ -56,6 +58,8 @@ async def build_demo(db: AsyncSession) -> Demo:
     platform = await accounts.create_platform_admin(db, "13800000000", DEMO_PASSWORD, "平台管理员")
     root = accounts.Actor(platform.id, platform.name, platform.phone, True)
     community = await accounts.create_community(db, root, "幸福里社区", "xingfuli", "Asia/Shanghai")
+    # A new community issues nothing until an official sets its monthly budget (积分发放总量).
+    await points.set_budget(db, community.id, DEMO_MONTHLY_BUDGET, set_by=platform.id)
     partner = await accounts.create_partner(db, root, community.id, "老王便利店", "幸福路 18 号")
 
     async def person(phone: str, name: str, role: str, partner_id: Any = None) -> Member:

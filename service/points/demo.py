@@ -14,8 +14,10 @@ from service.points import service as points
 if TYPE_CHECKING:
     from service.demo import Demo
 
-__all__ = ["seed"]
+__all__ = ["DEMO_MONTHLY_BUDGET", "seed"]
 
+DEMO_MONTHLY_BUDGET = 100_000
+"""The monthly issuance budget (积分发放总量) the demo's officials set for each demo community."""
 DEMO_EXPIRY_DAYS = 365
 EARNED_DAYS_AGO = 340
 """The first demo points were earned this long ago, so they show as expiring within 30 days."""

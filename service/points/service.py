@@ -15,6 +15,7 @@ PostgreSQL produce one transfer (the second waits on the unique index and then r
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 import zlib
@@ -48,6 +49,7 @@ from service.points.errors import (
     HoldNotPending,
     IdempotencyConflict,
     InsufficientPoints,
+    InvalidBudget,
     InvalidExpiry,
     InvalidExpiryMode,
     InvalidExpiryValue,
@@ -61,6 +63,7 @@ from service.points.errors import (
     InvalidThreshold,
     MemberNotFound,
     NotReversible,
+    OverBudget,
     PartnerNotFound,
     SameAccount,
     SameAdmin,
@@ -74,9 +77,12 @@ from service.points.models import (
     REF_TYPE_MAX,
     Account,
     AwardRequest,
+    Budget,
     Entry,
     Hold,
+    IssuanceMonth,
     Lot,
+    PendingIssuance,
     Policy,
     Transfer,
 )
@@ -91,8 +97,11 @@ from service.points.views import (
 )
 
 __all__ = [
+    "BUDGET_MONTHLY_MAX",
     "HOLD_LIFETIME_MAX",
+    "RELEASE_BATCH",
     # The read side lives in views.py; these stay importable from here for other domains' callers.
+    "AwardResult",
     "Balance",
     "EntryView",
     "HoldResult",
@@ -112,9 +121,11 @@ __all__ = [
     "lock_holds",
     "post_hold",
     "reject_award",
+    "release_pending",
     "request_award",
     "reverse",
     "reverse_as_admin",
+    "set_budget",
     "set_policy",
     "spend",
     "sweep_holds",
@@ -125,12 +136,18 @@ __all__ = [
     "void_hold",
 ]
 
+log = logging.getLogger("jifen.points")
+
 HOLD_LIFETIME_MAX = timedelta(days=366)
 """The longest a hold may reserve points."""
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 PAYEES = ("store", "partner")
 ISSUANCE_SHARDS = 8
 """Issuance accounts per community; awards pick one at random so they rarely wait on each other."""
+BUDGET_MONTHLY_MAX = 100_000_000
+"""The largest monthly issuance budget an official may set for one community."""
+RELEASE_BATCH = 200
+"""Pending issuances one run of the release job posts per transaction."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +156,21 @@ class TransferResult:
     points: int
     replayed: bool = False
     """True when the idempotency key matched an earlier transfer and nothing new was written."""
+
+
+@dataclass(frozen=True)
+class AwardResult:
+    """An award: posted (``transfer_id``), or pending because the month's budget is spent
+    (``pending_id``: it posts when an official raises the budget or the month turns)."""
+
+    transfer_id: uuid.UUID | None
+    points: int
+    replayed: bool = False
+    pending_id: uuid.UUID | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.transfer_id is None
 
 
 @dataclass(frozen=True)
@@ -381,6 +413,10 @@ async def _write(
     now = clock.now()
     transfer_id = new_id()
     points = sum(p for _, p in legs if p > 0)
+    if len(legs) == 2:
+        (first, first_pts), (second, _) = legs
+        debit, credit = (first, second) if first_pts < 0 else (second, first)
+        await _count_issuance(db, community_id, rules.budget_delta(debit.kind, credit.kind, points), now)
     row = {
         "id": transfer_id,
         "community_id": community_id,
@@ -432,6 +468,29 @@ async def _write(
         await db.execute(insert(Lot), new_lots)
     await db.flush()
     return transfer_id
+
+
+async def _count_issuance(db: AsyncSession, community_id: uuid.UUID, delta: int, now: datetime) -> None:
+    """The issuance budget for the ORM path (as step 5 of ``ledger_write`` and ``ledger._budget_sqlite``):
+    count ``delta`` for the community's local month or raise ``OverBudget`` (before anything is written)."""
+    if delta == 0:
+        return
+    month = rules.budget_month(now, await people.community_timezone(db, community_id))
+    budget = await db.scalar(select(Budget.monthly_points).where(Budget.community_id == community_id))
+    issued = await db.scalar(
+        select(IssuanceMonth.issued)
+        .where(IssuanceMonth.community_id == community_id, IssuanceMonth.month == month)
+        .with_for_update()
+    )
+    if issued is None and delta < 0:
+        return
+    after = rules.budget_issued(issued or 0, delta, budget)
+    if after is None:
+        raise OverBudget()
+    stmt = _insert(db)(IssuanceMonth).values(community_id=community_id, month=month, issued=after)
+    await db.execute(
+        stmt.on_conflict_do_update(index_elements=["community_id", "month"], set_={"issued": after})
+    )
 
 
 @dataclass(frozen=True)
@@ -548,6 +607,8 @@ async def _pair(
 
 def _posted(done: ledger.Posted, points: int) -> TransferResult:
     _refuse(done.status, done.available, points)
+    if done.status == "over_budget":
+        raise OverBudget()
     if done.transfer_id is None or done.status not in ("ok", "replayed"):
         raise RuntimeError(f"posting engine answered {done.status}")
     return TransferResult(done.transfer_id, done.points, replayed=done.status == "replayed")
@@ -580,19 +641,42 @@ async def award(
     ref_id: str | None = None,
     actor_id: uuid.UUID | None = None,
     idempotency_key: str,
-) -> TransferResult:
+) -> AwardResult:
     """Issue ``points`` (> 0) from the community's issuance account to the member's account.
 
     ``code`` is the reason code shown in the member's history (e.g. "checkin", "claim", "wish",
     "manual_award"); ``idempotency_key`` is unique per community: the same key with the same content
     returns the first result (``replayed=True``), with other content raises ``idempotency_conflict``.
+    Beyond the community's issuance budget for the month (``ledger_write``) nothing posts: the award
+    waits as a pending issuance under the same key (``pending``) until :func:`release_pending` posts it.
     """
     _check_points(points)
     code, memo, ref_type, ref_id, key = _check_text(code, memo, ref_type, ref_id, idempotency_key)
+    if key is None:
+        raise InvalidIdempotencyKey(params={"max": IDEMPOTENCY_KEY_MAX})
+    try:
+        done = await _issue(db, community_id, member_id, points, code, memo, ref_type, ref_id, actor_id, key)
+    except OverBudget:
+        return await _wait(db, community_id, member_id, points, code, memo, ref_type, ref_id, actor_id, key)
+    return AwardResult(done.transfer_id, done.points, replayed=done.replayed)
+
+
+async def _issue(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    member_id: uuid.UUID,
+    points: int,
+    code: str,
+    memo: str,
+    ref_type: str | None,
+    ref_id: str | None,
+    actor_id: uuid.UUID | None,
+    key: str,
+) -> TransferResult:
     # Awards lock the issuance account; spreading them over a few shards keeps a clean-up day's
     # thousands of simultaneous check-ins from queueing on one row. The shard follows from the key,
     # so a retry names the same accounts and replays instead of conflicting.
-    shard = zlib.crc32(key.encode()) % ISSUANCE_SHARDS if key else 0
+    shard = zlib.crc32(key.encode()) % ISSUANCE_SHARDS
     return await _move(
         db,
         community_id=community_id,
@@ -606,6 +690,123 @@ async def award(
         actor_id=actor_id,
         key=key,
     )
+
+
+async def _wait(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    member_id: uuid.UUID,
+    points: int,
+    code: str,
+    memo: str,
+    ref_type: str | None,
+    ref_id: str | None,
+    actor_id: uuid.UUID | None,
+    key: str,
+) -> AwardResult:
+    """The award as a pending issuance (once per key; the same key with other content conflicts)."""
+    row = {
+        "id": new_id(),
+        "community_id": community_id,
+        "member_id": member_id,
+        "points": points,
+        "code": code,
+        "memo": memo,
+        "ref_type": ref_type,
+        "ref_id": ref_id,
+        "actor_id": actor_id,
+        "idempotency_key": key,
+        "posted_at": None,
+        "transfer_id": None,
+        "created_at": clock.now(),
+    }
+    await db.execute(
+        _insert(db)(PendingIssuance)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=["community_id", "idempotency_key"])
+    )
+    found = await db.scalar(
+        select(PendingIssuance)
+        .where(PendingIssuance.community_id == community_id, PendingIssuance.idempotency_key == key)
+        .execution_options(populate_existing=True)
+    )
+    if found is None:  # impossible: we just inserted it or someone else did
+        raise RuntimeError("pending issuance vanished after insert")
+    if (found.member_id, found.points, found.code, found.memo) != (member_id, points, code, memo):
+        raise IdempotencyConflict()
+    return AwardResult(found.transfer_id, points, replayed=found.id != row["id"], pending_id=found.id)
+
+
+async def release_pending(
+    db: AsyncSession, *, community_id: uuid.UUID | None = None, limit: int = RELEASE_BATCH
+) -> int:
+    """Post pending issuances oldest first while the budget allows (after an official raised it, or in
+    a new month); a community whose budget is spent again keeps the rest waiting. Returns how many posted.
+
+    The rows are locked ``SKIP LOCKED`` (several workers may run it); each posts under its own key, so a
+    pending award that also posted another way (a retry) is replayed, not paid twice."""
+    query = select(PendingIssuance).where(PendingIssuance.posted_at.is_(None))
+    if community_id is not None:
+        query = query.where(PendingIssuance.community_id == community_id)
+    rows = list(
+        await db.scalars(
+            query.order_by(PendingIssuance.created_at, PendingIssuance.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    )
+    spent: set[uuid.UUID] = set()
+    posted = 0
+    for row in rows:
+        if row.community_id in spent:
+            continue
+        try:
+            done = await _issue(
+                db, row.community_id, row.member_id, row.points, row.code, row.memo, row.ref_type,
+                row.ref_id, row.actor_id, row.idempotency_key,
+            )  # fmt: skip
+        except OverBudget:
+            spent.add(row.community_id)  # oldest first: the younger ones of this community wait too
+            continue
+        except (MemberNotFound, IdempotencyConflict) as exc:  # left the community meanwhile: stays pending
+            log.warning("pending issuance %s not posted: %s", row.id, exc.code)
+            continue
+        row.posted_at, row.transfer_id = clock.now(), done.transfer_id
+        posted += 1
+    await db.flush()
+    return posted
+
+
+@raises(InvalidBudget)
+async def set_budget(
+    db: AsyncSession, community_id: uuid.UUID, monthly_points: int, *, set_by: uuid.UUID | None
+) -> tuple[int | None, int]:
+    """Set the community's monthly issuance budget (the caller checked who may); a raise posts what
+    waits at once. Returns (the budget before, the budget now). Authorisation: ``regions.service``."""
+    if (
+        isinstance(monthly_points, bool)
+        or not isinstance(monthly_points, int)
+        or not (0 <= monthly_points <= BUDGET_MONTHLY_MAX)
+    ):
+        raise InvalidBudget(
+            params={"max": BUDGET_MONTHLY_MAX},
+            errors=[{"field": "monthly_points", "message": "0-%(max)s"}],
+        )
+    found = await db.scalar(
+        select(Budget).where(Budget.community_id == community_id).with_for_update()
+        .execution_options(populate_existing=True)
+    )  # fmt: skip
+    before = found.monthly_points if found is not None else None
+    if found is None:
+        db.add(Budget(community_id=community_id, monthly_points=monthly_points, set_by=set_by,
+                      updated_at=clock.now()))  # fmt: skip
+    else:
+        found.monthly_points, found.set_by, found.updated_at = monthly_points, set_by, clock.now()
+    await db.flush()
+    if before is None or monthly_points > before:
+        await release_pending(db, community_id=community_id)
+    return before, monthly_points
 
 
 def _payee(payee: str, payee_partner_id: uuid.UUID | None) -> _Ref:
@@ -1233,6 +1434,7 @@ def _award_memo(award_request: AwardRequest) -> str:
 
 
 async def _post_award(db: AsyncSession, award_request: AwardRequest, actor: Actor) -> None:
+    """Post the award (or leave it pending beyond the month's budget: ``transfer_id`` stays empty)."""
     result = await award(
         db,
         community_id=award_request.community_id,

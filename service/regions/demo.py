@@ -12,6 +12,8 @@ from service import clock
 from service.accounts import service as accounts
 from service.accounts.models import Member
 from service.activities.models import Activity, Attendance, Team
+from service.points import service as points
+from service.points.demo import DEMO_MONTHLY_BUDGET
 from service.regions import service as regions
 from service.wishes.models import Wish
 
@@ -36,6 +38,7 @@ async def _busy_community(db: AsyncSession, demo: Demo, name: str, code: str, ph
     from service.demo import DEMO_PASSWORD
 
     community = await accounts.create_community(db, root, name, code, "Asia/Shanghai")
+    await points.set_budget(db, community.id, DEMO_MONTHLY_BUDGET, set_by=root.member_id)
     people = [
         await accounts.add_member(db, root, community.id, f"{phones}{i:02d}", n, DEMO_PASSWORD, "member")
         for i, n in enumerate(NAMES[: 5 if code == "xihu" else 8])
