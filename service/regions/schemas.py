@@ -9,7 +9,16 @@ import msgspec
 
 from service.regions.models import Level
 
-__all__ = ["CommunityRegionIn", "OfficialIn", "OfficialOut", "RegionIn", "RegionOut", "RegionTreeOut"]
+__all__ = [
+    "BudgetIn",
+    "BudgetOut",
+    "CommunityRegionIn",
+    "OfficialIn",
+    "OfficialOut",
+    "RegionIn",
+    "RegionOut",
+    "RegionTreeOut",
+]
 
 
 class RegionIn(msgspec.Struct, kw_only=True):
@@ -45,3 +54,21 @@ class CommunityRegionIn(msgspec.Struct, kw_only=True):
 
 class OfficialIn(msgspec.Struct, kw_only=True):
     phone: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+
+
+class BudgetIn(msgspec.Struct, kw_only=True):
+    monthly_points: Annotated[
+        int, msgspec.Meta(description="Points the community may issue per local calendar month (0 or more)")
+    ]
+
+
+class BudgetOut(msgspec.Struct, kw_only=True):
+    community_id: uuid.UUID
+    monthly_points: int | None
+    """None: no budget set yet; nothing issues until an official sets one."""
+    month: str
+    """The local month (YYYY-MM) the figures are for."""
+    issued: int
+    remaining: int
+    pending_points: int
+    pending_count: int
