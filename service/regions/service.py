@@ -36,6 +36,7 @@ from service.regions.views import RegionTree, load_tree, official_region_ids
 __all__ = [
     "RegionTree",
     "add_official",
+    "budget_setters",
     "community_budget",
     "create_region",
     "load_tree",
@@ -144,6 +145,21 @@ async def require_official(db: AsyncSession, actor: Actor, tree: RegionTree, reg
     if not held.intersection(tree.ancestors(region_id)):
         raise Forbidden(detail="You are not an official of this region.")
     return tree.regions[region_id]
+
+
+async def budget_setters(db: AsyncSession, actor: Actor, community_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Of these communities, those whose budget the actor sets (see :func:`may_set_budget`)."""
+    if actor.is_platform_admin:
+        return set(community_ids)
+    held = set(await official_region_ids(db, actor.member_id))
+    if not held:
+        return set()
+    tree = await load_tree(db)
+    return {
+        cid
+        for cid in community_ids
+        if (region := tree.region_of.get(cid)) is not None and held.intersection(tree.ancestors(region))
+    }
 
 
 async def may_set_budget(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> bool:

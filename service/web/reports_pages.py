@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.service import Actor
 from service.errors import Forbidden
+from service.regions import service as region_service
 from service.regions import views as region_views
 from service.reports.exports import FIGURE_NAMES
 from service.reports.service import default_scope
@@ -92,6 +94,12 @@ async def _dashboard(
         "period": parsed,
         "query": urlencode({"scope": chosen, "period": parsed.label}),
         "data_json": data.replace("</", "<\\/"),
+        "budget_setters": {
+            str(c)
+            for c in await region_service.budget_setters(
+                db, actor, [uuid.UUID(b.community_id) for b in report.budgets]
+            )
+        },
     }
 
 
