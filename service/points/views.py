@@ -323,6 +323,8 @@ class History:
     balance: Balance
     entries: list[EntryView]
     next_seq: int | None
+    pending: list[PendingIssuance] = field(default_factory=list)
+    """The caller's points that wait for the community's issuance budget (积分待发放), oldest first."""
 
 
 @raises(accounts.require_role)
@@ -345,7 +347,21 @@ async def history(
         before_seq=before_seq,
         code=code,
     )
-    return History(balance=await balance(db, community_id, actor.member_id), entries=rows, next_seq=last)
+    waiting = list(
+        await db.scalars(
+            select(PendingIssuance)
+            .where(
+                PendingIssuance.community_id == community_id,
+                PendingIssuance.member_id == actor.member_id,
+                PendingIssuance.posted_at.is_(None),
+            )
+            .order_by(PendingIssuance.created_at)
+            .limit(HISTORY_MAX)
+        )
+    )
+    return History(
+        balance=await balance(db, community_id, actor.member_id), entries=rows, next_seq=last, pending=waiting
+    )
 
 
 @raises(accounts.require_role)

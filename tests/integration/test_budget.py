@@ -308,3 +308,15 @@ async def test_forty_concurrent_awards_pass_a_budget_of_twenty_exactly(world: Wo
         view = await points_views.budget_of(db, world.cid)
         assert (view.issued, view.pending_count) == (140, 20)
         assert (await points.verify(db, world.cid)).ok
+
+
+async def test_the_member_sees_points_waiting_for_the_budget(world: World, maker: Any, client: Any) -> None:
+    await _set(maker, world, 5)
+    assert (await _award(maker, world, "alice", 9, "page")).pending
+    r = await client.get(
+        f"/points?community={world.cid}", headers={**world.h["alice"], "Accept-Language": "zh-CN"}
+    )
+    assert r.status_code == 200, r.text
+    assert "积分待发放（超出本月发放额度）" in r.text and 'data-testid="pending-issuances"' in r.text
+    r = await client.get(f"/points?community={world.cid}&lang=en", headers=world.h["bob"])
+    assert r.status_code == 200 and "pending-issuances" not in r.text
