@@ -36,7 +36,7 @@ from service.accounts.service import Actor, require_role
 from service.audit.service import record
 from service.config import POINTS_PER_AWARD_MAX
 from service.db import is_postgres
-from service.errors import raises
+from service.errors import DomainError, raises
 from service.ids import new_id
 from service.points import ledger, rules
 from service.points.errors import (
@@ -532,7 +532,7 @@ def _forget(community_id: uuid.UUID, *refs: _Ref | uuid.UUID) -> None:
             ledger.forget_account(community_id, owner)
 
 
-async def _move(
+async def _engine(
     db: AsyncSession,
     *,
     community_id: uuid.UUID,
@@ -546,12 +546,9 @@ async def _move(
     actor_id: uuid.UUID | None,
     key: str | None,
     reverses_id: uuid.UUID | None = None,
-) -> TransferResult:
-    """Move ``points`` from ``debit`` to ``credit`` once per key, refusing to overdraw a member.
-
-    One round trip to the posting engine (``ledger.post``) once the account ids are known; a cached id
-    the database does not know (its creating transaction rolled back) is resolved again, once.
-    """
+) -> ledger.Posted:
+    """One round trip to the posting engine (``ledger.post``) once the account ids are known; a cached id
+    the database does not know (its creating transaction rolled back) is resolved again, once."""
     for cached in (True, False):
         debit_id, credit_id = await _pair(db, community_id, debit, credit, points, cached=cached)
         chash = rules.content_hash(
@@ -581,8 +578,32 @@ async def _move(
         if done.status == "missing":
             _forget(community_id, debit, credit)
             continue
-        return _posted(done, points)
+        return done
     raise RuntimeError("ledger accounts not found after resolving them")
+
+
+async def _move(
+    db: AsyncSession,
+    *,
+    community_id: uuid.UUID,
+    debit: _Ref | uuid.UUID,
+    credit: _Ref | uuid.UUID,
+    points: int,
+    code: str,
+    memo: str,
+    ref_type: str | None,
+    ref_id: str | None,
+    actor_id: uuid.UUID | None,
+    key: str | None,
+    reverses_id: uuid.UUID | None = None,
+) -> TransferResult:
+    """Move ``points`` from ``debit`` to ``credit`` once per key, refusing to overdraw a member (a move
+    that is no issuance never meets the budget: :func:`award` posts issuances)."""
+    done = await _engine(
+        db, community_id=community_id, debit=debit, credit=credit, points=points, code=code, memo=memo,
+        ref_type=ref_type, ref_id=ref_id, actor_id=actor_id, key=key, reverses_id=reverses_id,
+    )  # fmt: skip
+    return _posted(done, points)
 
 
 async def _pair(
@@ -607,8 +628,6 @@ async def _pair(
 
 def _posted(done: ledger.Posted, points: int) -> TransferResult:
     _refuse(done.status, done.available, points)
-    if done.status == "over_budget":
-        raise OverBudget()
     if done.transfer_id is None or done.status not in ("ok", "replayed"):
         raise RuntimeError(f"posting engine answered {done.status}")
     return TransferResult(done.transfer_id, done.points, replayed=done.status == "replayed")
@@ -677,7 +696,7 @@ async def _issue(
     # thousands of simultaneous check-ins from queueing on one row. The shard follows from the key,
     # so a retry names the same accounts and replays instead of conflicting.
     shard = zlib.crc32(key.encode()) % ISSUANCE_SHARDS
-    return await _move(
+    done = await _engine(
         db,
         community_id=community_id,
         debit=_Ref("issuance", shard=shard),
@@ -690,6 +709,9 @@ async def _issue(
         actor_id=actor_id,
         key=key,
     )
+    if done.status == "over_budget":
+        raise OverBudget()
+    return _posted(done, points)
 
 
 async def _wait(
@@ -769,7 +791,7 @@ async def release_pending(
         except OverBudget:
             spent.add(row.community_id)  # oldest first: the younger ones of this community wait too
             continue
-        except (MemberNotFound, IdempotencyConflict) as exc:  # left the community meanwhile: stays pending
+        except DomainError as exc:  # e.g. the member left the community meanwhile: it stays pending
             log.warning("pending issuance %s not posted: %s", row.id, exc.code)
             continue
         row.posted_at, row.transfer_id = clock.now(), done.transfer_id
