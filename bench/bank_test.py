@@ -165,6 +165,7 @@ async def seed(database_url: str) -> World:
             await db.flush()
             root = Actor(root_m.id, root_m.name, root_m.phone, True)
             community = await accounts.create_community(db, root, "银行测试社区", "bank-test")
+            await points.set_budget(db, community.id, points.BUDGET_MONTHLY_MAX, set_by=root_m.id)
             partner = await accounts.create_partner(db, root, community.id, "银行测试商店")
             people = {
                 "admin": await accounts.add_member(

@@ -46,6 +46,7 @@ async def _seed(maker: Any) -> tuple[uuid.UUID, list[uuid.UUID]]:
     prefix = random.randint(100, 199)  # phones are unique per deployment; each run seeds new ones
     async with maker() as db:
         await db.execute(insert(Community).values(id=cid, name="bench", code=f"bench-{secrets.token_hex(3)}"))
+        await points.set_budget(db, cid, points.BUDGET_MONTHLY_MAX, set_by=None)
         await db.execute(
             insert(Member),
             [{"id": m, "phone": f"{prefix}{i:08d}", "name": f"m{i}"} for i, m in enumerate(members)],

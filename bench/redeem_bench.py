@@ -54,6 +54,7 @@ async def _seed(url: str, tmp: Path) -> dict[str, Any]:
             await db.flush()
             root = Actor(root_m.id, root_m.name, root_m.phone, True)
             community = await accounts.create_community(db, root, "压测社区", f"bench-{uuid.uuid4().hex[:6]}")
+            await points.set_budget(db, community.id, points.BUDGET_MONTHLY_MAX, set_by=root_m.id)
             partner = await accounts.create_partner(db, root, community.id, "压测商店")
             staff_m = await accounts.add_member(db, root, community.id, "13800000005", "店员", None, "partner", partner.id)
             staff = Actor(staff_m.id, staff_m.name, staff_m.phone)

@@ -344,6 +344,20 @@ def cmd_points_expire(args: argparse.Namespace) -> int:
     return _with_maker(settings, work)
 
 
+def cmd_points_release_pending(args: argparse.Namespace) -> int:
+    """Post issuances that waited for the budget (oldest first, as far as each budget allows)."""
+    from service.points import jobs
+
+    settings = _settings()
+    upgrade_database(settings.database_url)
+
+    async def work(maker: Any) -> int:
+        print(f"pending issuances posted: {await jobs.release_pending(maker)}")
+        return 0
+
+    return _with_maker(settings, work)
+
+
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
     """Recompute the ledger of one or every community; exit 1 when anything is wrong."""
     from service.points.cli import verify_ledgers
@@ -470,6 +484,9 @@ def build_parser() -> argparse.ArgumentParser:
     points_cmd.add_parser("expire", help="post expiries of points past their date").set_defaults(
         func=cmd_points_expire
     )
+    points_cmd.add_parser(
+        "release-pending", help="post issuances that waited for the budget (as far as it allows)"
+    ).set_defaults(func=cmd_points_release_pending)
     ledger_cmd = sub.add_parser("ledger", help="the points ledger").add_subparsers(
         dest="ledger_command", required=True
     )

@@ -11,6 +11,8 @@ from service.accounts.actor import Actor
 from service.accounts.demo import Demo, people
 from service.accounts.proposals import Proposed
 from service.activities.demo import seed as activities_seed
+from service.points import service as points
+from service.points.demo import DEMO_MONTHLY_BUDGET
 from service.points.demo import seed as points_seed
 from service.proposals import service as proposals
 from service.regions.demo import seed as regions_seed
@@ -46,6 +48,8 @@ async def build_demo(db: AsyncSession) -> Demo:
     """The demo's people (``service.accounts.demo``), then every domain's step."""
     demo = await people(db)
     demo.approver = partial(_second_person, demo)
+    # A new community issues nothing until an official sets its monthly budget (积分发放总量).
+    await points.set_budget(db, demo.community.id, DEMO_MONTHLY_BUDGET, set_by=demo.platform_admin.id)
     for step in DEMO_STEPS:
         await step(db, demo)
     return demo

@@ -35,6 +35,7 @@ JOBS: tuple[tuple[str, Job], ...] = (
     # Last, so each domain first voids the holds of its own expired orders and vouchers.
     ("points.sweep_holds", points_jobs.sweep_holds),
     ("points.expire", points_jobs.expire_points),
+    ("points.release_pending", points_jobs.release_pending),
 )
 
 

@@ -104,6 +104,7 @@ async def build_report_world(db: AsyncSession) -> ReportWorld:
     for key, name, region in (("A", "甲社区", street), ("B", "乙社区", street), ("C", "丙社区", other)):
         comms[key] = await accounts.create_community(db, root, name, f"c-{key.lower()}", "Asia/Shanghai")
         await regions.set_community_region(db, root, comms[key].id, region.id)
+        await points.set_budget(db, comms[key].id, 1_000_000, set_by=root_member.id)
         w.ids[key] = comms[key].id
     A, B, C = (comms[k].id for k in "ABC")
 

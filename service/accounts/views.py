@@ -38,6 +38,7 @@ __all__ = [
     "community_exists",
     "community_members",
     "community_timezone",
+    "community_timezones",
     "community_view",
     "home_of",
     "is_member",
@@ -169,6 +170,12 @@ async def partner_names(db: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid
         return {}
     rows = (await db.execute(select(Partner.id, Partner.name).where(Partner.id.in_(wanted)))).all()
     return {pid: name for pid, name in rows}
+
+
+async def community_timezones(db: AsyncSession, community_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The IANA time zones of several communities (Asia/Shanghai where unset)."""
+    rows = await db.execute(select(Community.id, Community.timezone).where(Community.id.in_(community_ids)))
+    return {cid: zone or "Asia/Shanghai" for cid, zone in rows}
 
 
 async def community_timezone(db: AsyncSession, community_id: uuid.UUID) -> str:

@@ -283,6 +283,7 @@ class ActivityController(Controller):
                 points_posted=r.points_posted,
                 absent=r.absent,
                 awaiting_confirmation=r.awaiting_confirmation,
+                over_budget=r.over_budget,
             )
 
         return await idempotent(request, db, actor, work)

@@ -53,7 +53,7 @@ ActivityStatus = Literal["pending_approval", "open", "closed", "cancelled"]
 AttendanceStatus = Literal["in", "out", "pending", "rejected", "absent"]
 Evidence = Literal["kiosk", "poster", "member_card", "manual"]
 ScanStatus = Literal["checked_in", "checked_out"]
-PointsStatus = Literal["on_check_out", "awaiting_confirmation", "posted", "none"]
+PointsStatus = Literal["on_check_out", "awaiting_confirmation", "over_budget", "posted", "none"]
 ABSENT_MAX = 10_000
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True, description="ISO 8601 with a UTC offset")]
 
@@ -145,7 +145,8 @@ class CheckinOut(msgspec.Struct):
     points_pending: int = 0
     """Points that post later: at check-out (after the minimum stay) or close, or on confirmation."""
     points_status: PointsStatus = "none"
-    """on_check_out, awaiting_confirmation (an organizer's own attendance), posted or none."""
+    """on_check_out, awaiting_confirmation (an organizer's own attendance), over_budget (the points wait:
+    the community's issuance budget for the month is spent), posted or none."""
 
 
 class CardScanIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -163,6 +164,8 @@ class CloseOut(msgspec.Struct):
     status: Literal["closed"] = "closed"
     absent: int = 0
     awaiting_confirmation: int = 0
+    over_budget: int = 0
+    """Attendances whose points wait for the community's issuance budget (积分待发放)."""
 
 
 class PolicyIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -216,12 +216,17 @@ class CheckinResult:
     points_awarded: int
     repeated: bool = False
     """True when the scan only reported the current status (too soon to check out)."""
+    over_budget: bool = False
+    """The points wait: the community's issuance budget for the month is spent (they post when an
+    official raises it or the month turns)."""
 
     @property
     def points_status(self) -> PointsStatus:
         """``on_check_out`` (nothing posts before the minimum stay), ``awaiting_confirmation`` (an
         organizer's own attendance: another organizer must confirm), ``posted`` or ``none``."""
         a = self.attendance
+        if self.over_budget:
+            return "over_budget"
         if a.needs_confirmation and a.approved_by is None and a.status in ("in", "pending"):
             return "awaiting_confirmation"
         if a.status == "in":
@@ -232,7 +237,7 @@ class CheckinResult:
     def points_pending(self) -> int:
         """Points that will post later (check-out or confirmation); per-hour ones are known at check-out."""
         a = self.attendance
-        if a.status == "pending":
+        if a.status == "pending" or self.over_budget:
             return a.points
         if a.status == "in" and self.activity.points_mode == "per_attendance":
             return rules.points_for("per_attendance", self.activity.points, self.activity.points_max, 0)
@@ -247,6 +252,8 @@ class CloseResult:
     absent: int
     awaiting_confirmation: int
     """Organizers' own attendances that wait for another organizer."""
+    over_budget: int = 0
+    """Attendances whose points wait for the community's issuance budget (积分待发放)."""
 
 
 @dataclass(frozen=True)
@@ -886,10 +893,13 @@ async def _organizes(db: AsyncSession, activity: Activity, member_id: uuid.UUID)
     return await member_holds(db, member_id, activity.community_id, "organizer", "admin")
 
 
-async def _award(db: AsyncSession, activity: Activity, att: Attendance, actor_id: uuid.UUID | None) -> int:
+async def _award(
+    db: AsyncSession, activity: Activity, att: Attendance, actor_id: uuid.UUID | None
+) -> tuple[int, bool]:
+    """Post the attendance's points: (points posted, whether they wait for the month's budget)."""
     if att.points <= 0:
-        return 0
-    await points.award(
+        return 0, False
+    result = await points.award(
         db,
         community_id=activity.community_id,
         member_id=att.member_id,
@@ -901,7 +911,7 @@ async def _award(db: AsyncSession, activity: Activity, att: Attendance, actor_id
         actor_id=actor_id,
         idempotency_key=f"attendance:{att.id}",
     )
-    return att.points
+    return (0, True) if result.pending else (att.points, False)
 
 
 async def _closed_meanwhile(db: AsyncSession, activity: Activity) -> bool:
@@ -1067,13 +1077,13 @@ async def _check_out(
 ) -> CheckinResult:
     """Finish an attendance and post its points, unless it is an organizer's own (then it waits)."""
     _finish(activity, att, moment)
-    awarded = 0
+    awarded, over_budget = 0, False
     if att.needs_confirmation and att.approved_by is None:
         att.status = "pending"
     else:
-        awarded = await _award(db, activity, att, actor_id or att.member_id)
+        awarded, over_budget = await _award(db, activity, att, actor_id or att.member_id)
     await db.flush()
-    return CheckinResult("checked_out", activity, att, awarded)
+    return CheckinResult("checked_out", activity, att, awarded, over_budget=over_budget)
 
 
 @raises(organizer_activity, ActivityNotOpen, NotCheckedIn, points.award)
@@ -1109,7 +1119,7 @@ async def _close(
         raise NotCheckedIn(
             errors=[{"field": "absent_member_ids", "message": ", ".join(sorted(str(u) for u in unknown))}],
         )
-    posted = waiting = 0
+    posted = waiting = over = 0
     for att in still_in:
         if att.member_id in absent:
             _mark_absent(att, now)
@@ -1117,10 +1127,11 @@ async def _close(
         result = await _check_out(db, activity, att, min(now, activity.ends_at), actor_id)
         posted += result.points_awarded
         waiting += att.status == "pending"
+        over += result.over_budget
     activity.status = "closed"
     activity.closed_at = now
     await db.flush()
-    return CloseResult(len(still_in) - len(absent), posted, len(absent), waiting)
+    return CloseResult(len(still_in) - len(absent), posted, len(absent), waiting, over)
 
 
 def _mark_absent(att: Attendance, now: datetime) -> None:

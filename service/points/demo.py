@@ -11,8 +11,10 @@ from service.accounts.actor import Actor
 from service.accounts.demo import Demo
 from service.points import service as points
 
-__all__ = ["seed"]
+__all__ = ["DEMO_MONTHLY_BUDGET", "seed"]
 
+DEMO_MONTHLY_BUDGET = 100_000
+"""The monthly issuance budget (积分发放总量) the demo's officials set for each demo community."""
 DEMO_EXPIRY_DAYS = 365
 EARNED_DAYS_AGO = 340
 """The first demo points were earned this long ago, so they show as expiring within 30 days."""

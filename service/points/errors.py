@@ -15,6 +15,7 @@ __all__ = [
     "HoldNotPending",
     "IdempotencyConflict",
     "InsufficientPoints",
+    "InvalidBudget",
     "InvalidCursor",
     "InvalidExpiry",
     "InvalidExpiryMode",
@@ -29,6 +30,7 @@ __all__ = [
     "InvalidThreshold",
     "MemberNotFound",
     "NotReversible",
+    "OverBudget",
     "PartnerNotFound",
     "SameAccount",
     "SameAdmin",
@@ -164,3 +166,16 @@ class SameAdmin(Forbidden):
 class ApproverConflict(Forbidden):
     code = "approver_conflict"
     message = "Another administrator must decide on an award to you."
+
+
+class OverBudget(Conflict):
+    code = "over_budget"
+    message = (
+        "This month's points budget of the community is spent: the points wait until an official raises"
+        " it or the month turns."
+    )
+
+
+class InvalidBudget(InvalidInput):
+    code = "invalid_budget"
+    message = "A monthly points budget is a whole number from 0 to %(max)s."

@@ -1,4 +1,5 @@
-"""Periodic ledger work: release expired holds, post expiries. Each batch is its own transaction."""
+"""Periodic ledger work: release expired holds, post expiries, post issuances that waited for the budget.
+Each batch is its own transaction."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from service.kit.batch import BATCHES_MAX, drain
 from service.points import service
 from service.retry import run_in_transaction
 
-__all__ = ["BATCHES_MAX", "expire_points", "sweep_holds"]
+__all__ = ["BATCHES_MAX", "expire_points", "release_pending", "sweep_holds"]
 
 
 async def sweep_holds(maker: async_sessionmaker[AsyncSession]) -> int:
@@ -33,3 +34,14 @@ async def expire_points(maker: async_sessionmaker[AsyncSession]) -> int:
         return points
 
     return await drain(step, 1)
+
+
+async def release_pending(maker: async_sessionmaker[AsyncSession]) -> int:
+    """Post the issuances that waited for the budget, oldest first, as far as each community's budget
+    allows (after a month turn, or a raise whose own run missed some); returns how many posted."""
+
+    async def step() -> int:
+        count: int = await run_in_transaction(maker, service.release_pending)
+        return count
+
+    return await drain(step, service.RELEASE_BATCH)

@@ -62,7 +62,8 @@ def forget_account(community_id: uuid.UUID, owner_key: str) -> None:
 @dataclass(frozen=True)
 class Posted:
     status: str
-    """``ok``, ``replayed``, ``key_conflict``, ``insufficient`` or ``missing``."""
+    """``ok``, ``replayed``, ``key_conflict``, ``insufficient``, ``over_budget`` (the community's issuance
+    budget for the month is spent: nothing written) or ``missing``."""
     transfer_id: uuid.UUID | None
     points: int
     available: int = 0
@@ -255,6 +256,33 @@ def _parse_stamp(stored: str | None) -> datetime | None:
     return datetime.fromisoformat(stored).replace(tzinfo=UTC)
 
 
+def _budget_sqlite(sq: sqlite3.Connection, community: uuid.UUID, delta: int, now: datetime) -> bool:
+    """Count ``delta`` (``rules.budget_delta``) against the community's issuance budget for the local
+    month of ``now``, as step 5 of ``ledger_write`` does; ``False`` (nothing written) when it does not fit.
+    SQLite has one writer (``BEGIN IMMEDIATE``): the read and the write cannot interleave with another's."""
+    if delta == 0:
+        return True
+    zone = sq.execute("SELECT timezone FROM communities WHERE id = ?", (community.hex,)).fetchone()
+    month = rules.budget_month(now, zone[0] if zone else "Asia/Shanghai").isoformat()
+    budget = sq.execute(
+        "SELECT monthly_points FROM community_budgets WHERE community_id = ?", (community.hex,)
+    ).fetchone()
+    issued = sq.execute(
+        "SELECT issued FROM issuance_months WHERE community_id = ? AND month = ?", (community.hex, month)
+    ).fetchone()
+    if issued is None and delta < 0:  # nothing counted that month: nothing to give back
+        return True
+    after = rules.budget_issued(issued[0] if issued else 0, delta, budget[0] if budget else None)
+    if after is None:
+        return False
+    sq.execute(
+        "INSERT INTO issuance_months (community_id, month, issued) VALUES (?, ?, ?)"
+        " ON CONFLICT (community_id, month) DO UPDATE SET issued = excluded.issued",
+        (community.hex, month, after),
+    )
+    return True
+
+
 def _sqlite_expiry(sq: sqlite3.Connection, community: uuid.UUID, now: datetime) -> datetime | None:
     policy = sq.execute(
         "SELECT expiry_mode, expiry_value FROM ledger_policies WHERE community_id = ?", (community.hex,)
@@ -297,6 +325,8 @@ def _post_sqlite_sync(sq: sqlite3.Connection, p: dict[str, Any]) -> Posted:
     if p["hold"] is None and src[2] == "member" and src[3] - src[4] < points:
         return Posted("insufficient", None, 0, src[3] - src[4])
     now = p["now"]
+    if not _budget_sqlite(sq, p["community"], rules.budget_delta(src[2], dst[2], points), now):
+        return Posted("over_budget", None, 0)
     sq.execute(
         "INSERT INTO ledger_transfers (id, community_id, points, code, memo, ref_type, ref_id, actor_id,"
         " idempotency_key, content_hash, reverses_id, created_at)"

@@ -9,9 +9,9 @@ are spent oldest-expiring first and the rest can expire.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, IdMixin, TimestampMixin
@@ -29,9 +29,12 @@ __all__ = [
     "REF_TYPE_MAX",
     "Account",
     "AwardRequest",
+    "Budget",
     "Entry",
     "Hold",
+    "IssuanceMonth",
     "Lot",
+    "PendingIssuance",
     "Policy",
     "Transfer",
 ]
@@ -220,4 +223,58 @@ class AwardRequest(IdMixin, TimestampMixin, Base):
         CheckConstraint("status IN ('pending_approval','posted','rejected')", name="known_status"),
         CheckConstraint("decided_by IS NULL OR decided_by <> requested_by", name="four_eyes"),
         Index("ix_ledger_awards_community_status", "community_id", "status"),
+    )
+
+
+class Budget(Base):
+    """A community's issuance budget (积分发放总量): the points it may issue per local calendar month,
+    set by an official of a region above it (or the platform administrator). No row: nothing issues."""
+
+    __tablename__ = "community_budgets"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    monthly_points: Mapped[int] = mapped_column(BigInteger)
+    set_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (CheckConstraint("monthly_points >= 0", name="not_negative"),)
+
+
+class IssuanceMonth(Base):
+    """Points a community issued in one local month (net of reversals), moved by every posting in the
+    same statement that checks the budget (``ledger_write``; SQLite: ``ledger._budget_sqlite``)."""
+
+    __tablename__ = "issuance_months"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    """The first day of the month in the community's time zone."""
+    issued: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (CheckConstraint("issued >= 0", name="not_negative"),)
+
+
+class PendingIssuance(IdMixin, TimestampMixin, Base):
+    """Points an award could not issue because the month's budget was spent: they post (oldest first,
+    under the same idempotency key) when an official raises the budget or the month turns."""
+
+    __tablename__ = "pending_issuances"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    points: Mapped[int] = mapped_column(BigInteger)
+    code: Mapped[str] = mapped_column(String(CODE_MAX))
+    memo: Mapped[str] = mapped_column(String(MEMO_MAX), default="")
+    ref_type: Mapped[str | None] = mapped_column(String(REF_TYPE_MAX), default=None)
+    ref_id: Mapped[str | None] = mapped_column(String(REF_ID_MAX), default=None)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    idempotency_key: Mapped[str] = mapped_column(String(IDEMPOTENCY_KEY_MAX))
+    posted_at: Mapped[datetime | None] = mapped_column(default=None)
+    transfer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ledger_transfers.id"), default=None)
+
+    __table_args__ = (
+        UniqueConstraint("community_id", "idempotency_key", name="uq_pending_issuances_key"),
+        CheckConstraint("points > 0", name="points_positive"),
+        CheckConstraint("(posted_at IS NULL) = (transfer_id IS NULL)", name="posted_has_transfer"),
+        Index("ix_pending_issuances_open", "community_id", "posted_at", "created_at"),
     )

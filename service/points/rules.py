@@ -6,7 +6,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,9 @@ __all__ = [
     "GENESIS_HASH",
     "AwardStatus",
     "allocate",
+    "budget_delta",
+    "budget_issued",
+    "budget_month",
     "content_hash",
     "entry_hash",
     "expiry_for",
@@ -162,3 +165,30 @@ def policy_widens(before: dict[str, object], after: dict[str, object]) -> bool:
     if old_mode == new_mode:
         return int(str(after["expiry_value"])) > int(str(before["expiry_value"]))
     return old_mode != "never"
+
+
+def budget_delta(debit_kind: str, credit_kind: str, points: int) -> int:
+    """What a transfer counts against its community's monthly issuance budget: ``points`` issued
+    (issuance -> member), ``-points`` given back (member -> issuance, a reversal), else nothing
+    (``ledger_write`` in service/points/sql/ledger.sql)."""
+    if debit_kind == "issuance" and credit_kind == "member":
+        return points
+    if debit_kind == "member" and credit_kind == "issuance":
+        return -points
+    return 0
+
+
+def budget_month(moment: datetime, timezone: str) -> date:
+    """The first day of the local month of ``moment``: the key of the month's issuance counter."""
+    return moment.astimezone(ZoneInfo(timezone)).date().replace(day=1)
+
+
+def budget_issued(issued: int, delta: int, budget: int | None) -> int | None:
+    """The month's issued points after ``delta``, or ``None`` when the budget refuses it: an issuance
+    must fit (no budget set: nothing issues); a giving back always passes and never goes below zero
+    (points of an earlier month given back do not widen this month's budget beyond it)."""
+    if delta <= 0:
+        return max(0, issued + delta)
+    if budget is None or issued + delta > budget:
+        return None
+    return issued + delta

@@ -15,6 +15,7 @@ PostgreSQL produce one transfer (the second waits on the unique index and then r
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 import zlib
@@ -38,7 +39,7 @@ from service.accounts.service import require_role
 from service.audit.service import record
 from service.config import POINTS_PER_AWARD_MAX
 from service.db import is_postgres
-from service.errors import raises
+from service.errors import DomainError, raises
 from service.ids import new_id
 from service.points import ledger, rules
 from service.points.errors import (
@@ -51,6 +52,7 @@ from service.points.errors import (
     HoldNotPending,
     IdempotencyConflict,
     InsufficientPoints,
+    InvalidBudget,
     InvalidExpiry,
     InvalidExpiryMode,
     InvalidExpiryValue,
@@ -64,6 +66,7 @@ from service.points.errors import (
     InvalidThreshold,
     MemberNotFound,
     NotReversible,
+    OverBudget,
     PartnerNotFound,
     SameAccount,
     SameAdmin,
@@ -77,9 +80,12 @@ from service.points.models import (
     REF_TYPE_MAX,
     Account,
     AwardRequest,
+    Budget,
     Entry,
     Hold,
+    IssuanceMonth,
     Lot,
+    PendingIssuance,
     Policy,
     Transfer,
 )
@@ -94,9 +100,12 @@ from service.points.views import (
 )
 
 __all__ = [
+    "BUDGET_MONTHLY_MAX",
     "HOLD_LIFETIME_MAX",
     "KNOB_POLICY",
+    "RELEASE_BATCH",
     # The read side lives in views.py; these stay importable from here for other domains' callers.
+    "AwardResult",
     "Balance",
     "EntryView",
     "HoldResult",
@@ -117,9 +126,11 @@ __all__ = [
     "lock_holds",
     "post_hold",
     "reject_award",
+    "release_pending",
     "request_award",
     "reverse",
     "reverse_as_admin",
+    "set_budget",
     "set_policy",
     "spend",
     "sweep_holds",
@@ -130,12 +141,18 @@ __all__ = [
     "void_hold",
 ]
 
+log = logging.getLogger("jifen.points")
+
 HOLD_LIFETIME_MAX = timedelta(days=366)
 """The longest a hold may reserve points."""
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 PAYEES = ("store", "partner")
 ISSUANCE_SHARDS = 8
 """Issuance accounts per community; awards pick one at random so they rarely wait on each other."""
+BUDGET_MONTHLY_MAX = 100_000_000
+"""The largest monthly issuance budget an official may set for one community."""
+RELEASE_BATCH = 200
+"""Pending issuances one run of the release job posts per transaction."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +161,21 @@ class TransferResult:
     points: int
     replayed: bool = False
     """True when the idempotency key matched an earlier transfer and nothing new was written."""
+
+
+@dataclass(frozen=True)
+class AwardResult:
+    """An award: posted (``transfer_id``), or pending because the month's budget is spent
+    (``pending_id``: it posts when an official raises the budget or the month turns)."""
+
+    transfer_id: uuid.UUID | None
+    points: int
+    replayed: bool = False
+    pending_id: uuid.UUID | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.transfer_id is None
 
 
 @dataclass(frozen=True)
@@ -386,6 +418,10 @@ async def _write(
     now = clock.now()
     transfer_id = new_id()
     points = sum(p for _, p in legs if p > 0)
+    if len(legs) == 2:
+        (first, first_pts), (second, _) = legs
+        debit, credit = (first, second) if first_pts < 0 else (second, first)
+        await _count_issuance(db, community_id, rules.budget_delta(debit.kind, credit.kind, points), now)
     row = {
         "id": transfer_id,
         "community_id": community_id,
@@ -439,6 +475,29 @@ async def _write(
     return transfer_id
 
 
+async def _count_issuance(db: AsyncSession, community_id: uuid.UUID, delta: int, now: datetime) -> None:
+    """The issuance budget for the ORM path (as step 5 of ``ledger_write`` and ``ledger._budget_sqlite``):
+    count ``delta`` for the community's local month or raise ``OverBudget`` (before anything is written)."""
+    if delta == 0:
+        return
+    month = rules.budget_month(now, await people.community_timezone(db, community_id))
+    budget = await db.scalar(select(Budget.monthly_points).where(Budget.community_id == community_id))
+    issued = await db.scalar(
+        select(IssuanceMonth.issued)
+        .where(IssuanceMonth.community_id == community_id, IssuanceMonth.month == month)
+        .with_for_update()
+    )
+    if issued is None and delta < 0:
+        return
+    after = rules.budget_issued(issued or 0, delta, budget)
+    if after is None:
+        raise OverBudget()
+    stmt = _insert(db)(IssuanceMonth).values(community_id=community_id, month=month, issued=after)
+    await db.execute(
+        stmt.on_conflict_do_update(index_elements=["community_id", "month"], set_={"issued": after})
+    )
+
+
 @dataclass(frozen=True)
 class _Ref:
     """Which account a leg names, resolved to an id through the engine's per-process cache."""
@@ -478,7 +537,7 @@ def _forget(community_id: uuid.UUID, *refs: _Ref | uuid.UUID) -> None:
             ledger.forget_account(community_id, owner)
 
 
-async def _move(
+async def _engine(
     db: AsyncSession,
     *,
     community_id: uuid.UUID,
@@ -492,12 +551,9 @@ async def _move(
     actor_id: uuid.UUID | None,
     key: str | None,
     reverses_id: uuid.UUID | None = None,
-) -> TransferResult:
-    """Move ``points`` from ``debit`` to ``credit`` once per key, refusing to overdraw a member.
-
-    One round trip to the posting engine (``ledger.post``) once the account ids are known; a cached id
-    the database does not know (its creating transaction rolled back) is resolved again, once.
-    """
+) -> ledger.Posted:
+    """One round trip to the posting engine (``ledger.post``) once the account ids are known; a cached id
+    the database does not know (its creating transaction rolled back) is resolved again, once."""
     for cached in (True, False):
         debit_id, credit_id = await _pair(db, community_id, debit, credit, points, cached=cached)
         chash = rules.content_hash(
@@ -527,8 +583,32 @@ async def _move(
         if done.status == "missing":
             _forget(community_id, debit, credit)
             continue
-        return _posted(done, points)
+        return done
     raise RuntimeError("ledger accounts not found after resolving them")
+
+
+async def _move(
+    db: AsyncSession,
+    *,
+    community_id: uuid.UUID,
+    debit: _Ref | uuid.UUID,
+    credit: _Ref | uuid.UUID,
+    points: int,
+    code: str,
+    memo: str,
+    ref_type: str | None,
+    ref_id: str | None,
+    actor_id: uuid.UUID | None,
+    key: str | None,
+    reverses_id: uuid.UUID | None = None,
+) -> TransferResult:
+    """Move ``points`` from ``debit`` to ``credit`` once per key, refusing to overdraw a member (a move
+    that is no issuance never meets the budget: :func:`award` posts issuances)."""
+    done = await _engine(
+        db, community_id=community_id, debit=debit, credit=credit, points=points, code=code, memo=memo,
+        ref_type=ref_type, ref_id=ref_id, actor_id=actor_id, key=key, reverses_id=reverses_id,
+    )  # fmt: skip
+    return _posted(done, points)
 
 
 async def _pair(
@@ -585,20 +665,43 @@ async def award(
     ref_id: str | None = None,
     actor_id: uuid.UUID | None = None,
     idempotency_key: str,
-) -> TransferResult:
+) -> AwardResult:
     """Issue ``points`` (> 0) from the community's issuance account to the member's account.
 
     ``code`` is the reason code shown in the member's history (e.g. "checkin", "claim", "wish",
     "manual_award"); ``idempotency_key`` is unique per community: the same key with the same content
     returns the first result (``replayed=True``), with other content raises ``idempotency_conflict``.
+    Beyond the community's issuance budget for the month (``ledger_write``) nothing posts: the award
+    waits as a pending issuance under the same key (``pending``) until :func:`release_pending` posts it.
     """
     _check_points(points)
     code, memo, ref_type, ref_id, key = _check_text(code, memo, ref_type, ref_id, idempotency_key)
+    if key is None:
+        raise InvalidIdempotencyKey(params={"max": IDEMPOTENCY_KEY_MAX})
+    try:
+        done = await _issue(db, community_id, member_id, points, code, memo, ref_type, ref_id, actor_id, key)
+    except OverBudget:
+        return await _wait(db, community_id, member_id, points, code, memo, ref_type, ref_id, actor_id, key)
+    return AwardResult(done.transfer_id, done.points, replayed=done.replayed)
+
+
+async def _issue(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    member_id: uuid.UUID,
+    points: int,
+    code: str,
+    memo: str,
+    ref_type: str | None,
+    ref_id: str | None,
+    actor_id: uuid.UUID | None,
+    key: str,
+) -> TransferResult:
     # Awards lock the issuance account; spreading them over a few shards keeps a clean-up day's
     # thousands of simultaneous check-ins from queueing on one row. The shard follows from the key,
     # so a retry names the same accounts and replays instead of conflicting.
-    shard = zlib.crc32(key.encode()) % ISSUANCE_SHARDS if key else 0
-    return await _move(
+    shard = zlib.crc32(key.encode()) % ISSUANCE_SHARDS
+    done = await _engine(
         db,
         community_id=community_id,
         debit=_Ref("issuance", shard=shard),
@@ -611,6 +714,126 @@ async def award(
         actor_id=actor_id,
         key=key,
     )
+    if done.status == "over_budget":
+        raise OverBudget()
+    return _posted(done, points)
+
+
+async def _wait(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    member_id: uuid.UUID,
+    points: int,
+    code: str,
+    memo: str,
+    ref_type: str | None,
+    ref_id: str | None,
+    actor_id: uuid.UUID | None,
+    key: str,
+) -> AwardResult:
+    """The award as a pending issuance (once per key; the same key with other content conflicts)."""
+    row = {
+        "id": new_id(),
+        "community_id": community_id,
+        "member_id": member_id,
+        "points": points,
+        "code": code,
+        "memo": memo,
+        "ref_type": ref_type,
+        "ref_id": ref_id,
+        "actor_id": actor_id,
+        "idempotency_key": key,
+        "posted_at": None,
+        "transfer_id": None,
+        "created_at": clock.now(),
+    }
+    await db.execute(
+        _insert(db)(PendingIssuance)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=["community_id", "idempotency_key"])
+    )
+    found = await db.scalar(
+        select(PendingIssuance)
+        .where(PendingIssuance.community_id == community_id, PendingIssuance.idempotency_key == key)
+        .execution_options(populate_existing=True)
+    )
+    if found is None:  # impossible: we just inserted it or someone else did
+        raise RuntimeError("pending issuance vanished after insert")
+    if (found.member_id, found.points, found.code, found.memo) != (member_id, points, code, memo):
+        raise IdempotencyConflict()
+    return AwardResult(found.transfer_id, points, replayed=found.id != row["id"], pending_id=found.id)
+
+
+async def release_pending(
+    db: AsyncSession, *, community_id: uuid.UUID | None = None, limit: int = RELEASE_BATCH
+) -> int:
+    """Post pending issuances oldest first while the budget allows (after an official raised it, or in
+    a new month); a community whose budget is spent again keeps the rest waiting. Returns how many posted.
+
+    The rows are locked ``SKIP LOCKED`` (several workers may run it); each posts under its own key, so a
+    pending award that also posted another way (a retry) is replayed, not paid twice."""
+    query = select(PendingIssuance).where(PendingIssuance.posted_at.is_(None))
+    if community_id is not None:
+        query = query.where(PendingIssuance.community_id == community_id)
+    rows = list(
+        await db.scalars(
+            query.order_by(PendingIssuance.created_at, PendingIssuance.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    )
+    spent: set[uuid.UUID] = set()
+    posted = 0
+    for row in rows:
+        if row.community_id in spent:
+            continue
+        try:
+            done = await _issue(
+                db, row.community_id, row.member_id, row.points, row.code, row.memo, row.ref_type,
+                row.ref_id, row.actor_id, row.idempotency_key,
+            )  # fmt: skip
+        except OverBudget:
+            spent.add(row.community_id)  # oldest first: the younger ones of this community wait too
+            continue
+        except DomainError as exc:  # e.g. the member left the community meanwhile: it stays pending
+            log.warning("pending issuance %s not posted: %s", row.id, exc.code)
+            continue
+        row.posted_at, row.transfer_id = clock.now(), done.transfer_id
+        posted += 1
+    await db.flush()
+    return posted
+
+
+@raises(InvalidBudget)
+async def set_budget(
+    db: AsyncSession, community_id: uuid.UUID, monthly_points: int, *, set_by: uuid.UUID | None
+) -> tuple[int | None, int]:
+    """Set the community's monthly issuance budget (the caller checked who may); a raise posts what
+    waits at once. Returns (the budget before, the budget now). Authorisation: ``regions.service``."""
+    if (
+        isinstance(monthly_points, bool)
+        or not isinstance(monthly_points, int)
+        or not (0 <= monthly_points <= BUDGET_MONTHLY_MAX)
+    ):
+        raise InvalidBudget(
+            params={"max": BUDGET_MONTHLY_MAX},
+            errors=[{"field": "monthly_points", "message": "0-%(max)s"}],
+        )
+    found = await db.scalar(
+        select(Budget).where(Budget.community_id == community_id).with_for_update()
+        .execution_options(populate_existing=True)
+    )  # fmt: skip
+    before = found.monthly_points if found is not None else None
+    if found is None:
+        db.add(Budget(community_id=community_id, monthly_points=monthly_points, set_by=set_by,
+                      updated_at=clock.now()))  # fmt: skip
+    else:
+        found.monthly_points, found.set_by, found.updated_at = monthly_points, set_by, clock.now()
+    await db.flush()
+    if before is None or monthly_points > before:
+        await release_pending(db, community_id=community_id)
+    return before, monthly_points
 
 
 def _payee(payee: str, payee_partner_id: uuid.UUID | None) -> _Ref:
@@ -1289,6 +1512,7 @@ def _award_memo(award_request: AwardRequest) -> str:
 
 
 async def _post_award(db: AsyncSession, award_request: AwardRequest, actor: Actor) -> None:
+    """Post the award (or leave it pending beyond the month's budget: ``transfer_id`` stays empty)."""
     result = await award(
         db,
         community_id=award_request.community_id,

@@ -18,19 +18,32 @@ from service.accounts import views as accounts_views
 from service.accounts.actor import Actor
 from service.errors import raises
 from service.points import rules
-from service.points.models import Account, AwardRequest, Entry, Lot, Policy, Transfer
+from service.points.models import (
+    Account,
+    AwardRequest,
+    Budget,
+    Entry,
+    IssuanceMonth,
+    Lot,
+    PendingIssuance,
+    Policy,
+    Transfer,
+)
 
 __all__ = [
     "AWARDS_MAX",
     "HISTORY_MAX",
     "AwardsDesk",
     "Balance",
+    "BudgetView",
     "EntryView",
     "History",
     "HomePanel",
     "awards_desk",
     "balance",
     "balance_for",
+    "budget_of",
+    "budgets_of",
     "earned_leaderboard",
     "entries",
     "get_policy",
@@ -38,6 +51,7 @@ __all__ = [
     "home_panel",
     "list_awards",
     "my_entries",
+    "pending_refs",
     "policy_for",
 ]
 
@@ -309,6 +323,8 @@ class History:
     balance: Balance
     entries: list[EntryView]
     next_seq: int | None
+    pending: list[PendingIssuance] = field(default_factory=list)
+    """The caller's points that wait for the community's issuance budget (积分待发放), oldest first."""
 
 
 @raises(accounts.require_role)
@@ -331,7 +347,21 @@ async def history(
         before_seq=before_seq,
         code=code,
     )
-    return History(balance=await balance(db, community_id, actor.member_id), entries=rows, next_seq=last)
+    waiting = list(
+        await db.scalars(
+            select(PendingIssuance)
+            .where(
+                PendingIssuance.community_id == community_id,
+                PendingIssuance.member_id == actor.member_id,
+                PendingIssuance.posted_at.is_(None),
+            )
+            .order_by(PendingIssuance.created_at)
+            .limit(HISTORY_MAX)
+        )
+    )
+    return History(
+        balance=await balance(db, community_id, actor.member_id), entries=rows, next_seq=last, pending=waiting
+    )
 
 
 @raises(accounts.require_role)
@@ -378,3 +408,91 @@ async def awards_desk(
         members=[accounts_views.MemberView(m.id, m.name, m.phone) for m, _ in found],
         policy=await get_policy(db, community_id),
     )
+
+
+# ---------------------------------------------------------------- the issuance budget
+
+
+@dataclass(frozen=True)
+class BudgetView:
+    """A community's issuance budget this (local) month: set or not, issued, and what waits."""
+
+    community_id: uuid.UUID
+    monthly_points: int | None
+    """``None``: no budget set yet (nothing issues)."""
+    month: date
+    issued: int
+    pending_points: int
+    pending_count: int
+    set_by: uuid.UUID | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def remaining(self) -> int:
+        return max(0, (self.monthly_points or 0) - self.issued)
+
+
+async def budgets_of(db: AsyncSession, community_ids: list[uuid.UUID]) -> dict[uuid.UUID, BudgetView]:
+    """The budget views of several communities (three queries, for the officials' report)."""
+    if not community_ids:
+        return {}
+    now = clock.now()
+    zones = await accounts_views.community_timezones(db, community_ids)
+    months = {cid: rules.budget_month(now, zones.get(cid, "Asia/Shanghai")) for cid in community_ids}
+    budgets = {
+        b.community_id: b
+        for b in await db.scalars(select(Budget).where(Budget.community_id.in_(community_ids)))
+    }
+    issued: dict[uuid.UUID, int] = {}
+    for cid, month, points in await db.execute(
+        select(IssuanceMonth.community_id, IssuanceMonth.month, IssuanceMonth.issued).where(
+            IssuanceMonth.community_id.in_(community_ids), IssuanceMonth.month.in_(set(months.values()))
+        )
+    ):
+        if months.get(cid) == month:
+            issued[cid] = int(points)
+    pending = {
+        cid: (int(total or 0), int(count or 0))
+        for cid, total, count in await db.execute(
+            select(PendingIssuance.community_id, func.sum(PendingIssuance.points), func.count())
+            .where(PendingIssuance.community_id.in_(community_ids), PendingIssuance.posted_at.is_(None))
+            .group_by(PendingIssuance.community_id)
+        )
+    }
+    out: dict[uuid.UUID, BudgetView] = {}
+    for cid in community_ids:
+        budget = budgets.get(cid)
+        total, count = pending.get(cid, (0, 0))
+        out[cid] = BudgetView(
+            community_id=cid,
+            monthly_points=budget.monthly_points if budget else None,
+            month=months[cid],
+            issued=issued.get(cid, 0),
+            pending_points=total,
+            pending_count=count,
+            set_by=budget.set_by if budget else None,
+            updated_at=budget.updated_at if budget else None,
+        )
+    return out
+
+
+async def budget_of(db: AsyncSession, community_id: uuid.UUID) -> BudgetView:
+    return (await budgets_of(db, [community_id]))[community_id]
+
+
+async def pending_refs(
+    db: AsyncSession, community_id: uuid.UUID, ref_type: str, ref_ids: list[str]
+) -> set[str]:
+    """Which of these references (``attendance``, ``claim``, ``wish``, ``award``) have points waiting for
+    the budget (so a page can say 积分待发放 instead of the points)."""
+    if not ref_ids:
+        return set()
+    rows = await db.scalars(
+        select(PendingIssuance.ref_id).where(
+            PendingIssuance.community_id == community_id,
+            PendingIssuance.ref_type == ref_type,
+            PendingIssuance.ref_id.in_(ref_ids),
+            PendingIssuance.posted_at.is_(None),
+        )
+    )
+    return {r for r in rows if r is not None}

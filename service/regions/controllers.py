@@ -5,15 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, delete, get, post, put
+from litestar import Controller, Request, delete, get, post, put
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.actor import Actor
-from service.http import errors_of
+from service.http import client_address, errors_of
 from service.kit.masking import mask_phone
+from service.points.views import BudgetView
 from service.regions import service, views
 from service.regions.models import Region
 from service.regions.schemas import (
+    BudgetIn,
+    BudgetOut,
     CommunityRegionIn,
     OfficialIn,
     OfficialOut,
@@ -22,7 +25,7 @@ from service.regions.schemas import (
     RegionTreeOut,
 )
 
-__all__ = ["ROUTES", "RegionController"]
+__all__ = ["ROUTES", "BudgetController", "RegionController", "budget_out"]
 
 
 def region_out(tree: views.RegionTree, region: Region) -> RegionOut:
@@ -108,4 +111,52 @@ class RegionController(Controller):
         await service.remove_official(db, actor, region_id, member_id)
 
 
-ROUTES: list[Any] = [RegionController]
+def budget_out(view: BudgetView) -> BudgetOut:
+    return BudgetOut(
+        community_id=view.community_id,
+        monthly_points=view.monthly_points,
+        month=view.month.strftime("%Y-%m"),
+        issued=view.issued,
+        remaining=view.remaining,
+        pending_points=view.pending_points,
+        pending_count=view.pending_count,
+    )
+
+
+class BudgetController(Controller):
+    path = "/api/v1/communities/{community_id:uuid}/budget"
+    tags = ["regions"]
+
+    @get(
+        "",
+        summary="A community's monthly issuance budget (积分发放总量), issued this month and what waits",
+        description="Officials of a region above the community, the platform administrator, and the "
+        "community's admins (read only).",
+        responses=errors_of(service.community_budget),
+    )
+    async def show(self, db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> BudgetOut:
+        return budget_out(await service.community_budget(db, actor, community_id))
+
+    @put(
+        "",
+        status_code=200,
+        summary="Set a community's monthly issuance budget",
+        description="An official of a region above the community, or the platform administrator (never the "
+        "community's own admins). Points beyond the budget wait as pending; a raise posts them at once.",
+        responses=errors_of(service.set_community_budget),
+    )
+    async def set_budget(
+        self,
+        db: AsyncSession,
+        actor: Actor,
+        community_id: uuid.UUID,
+        data: BudgetIn,
+        request: Request[Any, Any, Any],
+    ) -> BudgetOut:
+        view = await service.set_community_budget(
+            db, actor, community_id, data.monthly_points, client_addr=client_address(request)
+        )
+        return budget_out(view)
+
+
+ROUTES: list[Any] = [RegionController, BudgetController]

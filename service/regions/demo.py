@@ -13,6 +13,8 @@ from service.accounts.actor import Actor
 from service.accounts.demo import DEMO_PASSWORD, Demo
 from service.accounts.models import Member
 from service.activities.models import Activity, Attendance, Team
+from service.points import service as points
+from service.points.demo import DEMO_MONTHLY_BUDGET
 from service.regions import service as regions
 from service.wishes.models import Wish
 
@@ -33,6 +35,7 @@ async def _busy_community(db: AsyncSession, demo: Demo, name: str, code: str, ph
     )
 
     community = await accounts.create_community(db, root, name, code, "Asia/Shanghai")
+    await points.set_budget(db, community.id, DEMO_MONTHLY_BUDGET, set_by=root.member_id)
     people = [
         await accounts.add_member(db, root, community.id, f"{phones}{i:02d}", n, DEMO_PASSWORD, "member")
         for i, n in enumerate(NAMES[: 5 if code == "xihu" else 8])

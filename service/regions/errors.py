@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from service.errors import Conflict, InvalidInput, NotFound
+from service.errors import Conflict, Forbidden, InvalidInput, NotFound
 
-__all__ = ["InvalidRegionCode", "InvalidRegionLevel", "OfficialNotFound", "RegionCodeTaken", "RegionNotFound"]
+__all__ = [
+    "BudgetNotYours",
+    "InvalidRegionCode",
+    "InvalidRegionLevel",
+    "OfficialNotFound",
+    "RegionCodeTaken",
+    "RegionNotFound",
+]
 
 
 class RegionNotFound(NotFound):
@@ -30,3 +37,11 @@ class InvalidRegionLevel(InvalidInput):
 class RegionCodeTaken(Conflict):
     code = "region_code_taken"
     message = "Another region has this code."
+
+
+class BudgetNotYours(Forbidden):
+    code = "budget_not_yours"
+    message = (
+        "Only an official of a region above the community or the platform administrator sets its points"
+        " budget."
+    )

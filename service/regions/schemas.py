@@ -11,7 +11,16 @@ from service.accounts.schemas import Phone
 from service.regions.models import LEVELS, Level
 from service.regions.rules import REGION_CODE_RE
 
-__all__ = ["CommunityRegionIn", "OfficialIn", "OfficialOut", "RegionIn", "RegionOut", "RegionTreeOut"]
+__all__ = [
+    "BudgetIn",
+    "BudgetOut",
+    "CommunityRegionIn",
+    "OfficialIn",
+    "OfficialOut",
+    "RegionIn",
+    "RegionOut",
+    "RegionTreeOut",
+]
 
 
 CODE_SCHEMA = {"extra": {"pattern": REGION_CODE_RE}}
@@ -61,3 +70,21 @@ class CommunityRegionIn(msgspec.Struct, kw_only=True):
 
 class OfficialIn(msgspec.Struct, kw_only=True):
     phone: Phone
+
+
+class BudgetIn(msgspec.Struct, kw_only=True):
+    monthly_points: Annotated[
+        int, msgspec.Meta(description="Points the community may issue per local calendar month (0 or more)")
+    ]
+
+
+class BudgetOut(msgspec.Struct, kw_only=True):
+    community_id: uuid.UUID
+    monthly_points: int | None
+    """None: no budget set yet; nothing issues until an official sets one."""
+    month: str
+    """The local month (YYYY-MM) the figures are for."""
+    issued: int
+    remaining: int
+    pending_points: int
+    pending_count: int

@@ -14,13 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import rules as account_rules
 from service.accounts import service as accounts
+from service.accounts import views as accounts_views
 from service.accounts.actor import Actor
 from service.accounts.errors import InvalidName, MemberNotFound
 from service.accounts.models import Member
 from service.audit.service import record
 from service.errors import Forbidden, raises
+from service.points import service as points
+from service.points import views as points_views
 from service.regions import rules
 from service.regions.errors import (
+    BudgetNotYours,
     InvalidRegionCode,
     InvalidRegionLevel,
     OfficialNotFound,
@@ -33,11 +37,15 @@ from service.regions.views import RegionTree, load_tree, official_region_ids
 __all__ = [
     "RegionTree",
     "add_official",
+    "budget_setters",
+    "community_budget",
     "create_region",
     "load_tree",
+    "may_set_budget",
     "official_region_ids",
     "remove_official",
     "require_official",
+    "set_community_budget",
     "set_community_region",
 ]
 
@@ -166,3 +174,71 @@ async def require_official(db: AsyncSession, actor: Actor, tree: RegionTree, reg
     if not held.intersection(tree.ancestors(region_id)):
         raise Forbidden(detail="You are not an official of this region.")
     return tree.regions[region_id]
+
+
+async def budget_setters(db: AsyncSession, actor: Actor, community_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Of these communities, those whose budget the actor sets (see :func:`may_set_budget`)."""
+    if actor.is_platform_admin:
+        return set(community_ids)
+    held = set(await official_region_ids(db, actor.member_id))
+    if not held:
+        return set()
+    tree = await load_tree(db)
+    return {
+        cid
+        for cid in community_ids
+        if (region := tree.region_of.get(cid)) is not None and held.intersection(tree.ancestors(region))
+    }
+
+
+async def may_set_budget(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> bool:
+    """Whether the actor sets this community's issuance budget: the platform administrator, or an
+    official of the community's street or a region above it. Never a community's own admin (the insider
+    the budget is against), unless they are also such an official."""
+    if actor.is_platform_admin:
+        return True
+    tree = await load_tree(db)
+    region_id = tree.region_of.get(community_id)
+    if region_id is None:
+        return False
+    held = set(await official_region_ids(db, actor.member_id))
+    return bool(held.intersection(tree.ancestors(region_id)))
+
+
+@raises(accounts.get_community, BudgetNotYours)
+async def community_budget(
+    db: AsyncSession, actor: Actor, community_id: uuid.UUID
+) -> points_views.BudgetView:
+    """The budget, issued this month and what waits; for whoever may set it (and the community's admins)."""
+    await accounts.get_community(db, community_id)
+    if not await may_set_budget(db, actor, community_id) and not await accounts_views.member_holds(
+        db, actor.member_id, community_id, "admin"
+    ):
+        raise BudgetNotYours()
+    return await points_views.budget_of(db, community_id)
+
+
+@raises(accounts.get_community, BudgetNotYours, points.set_budget)
+async def set_community_budget(
+    db: AsyncSession,
+    actor: Actor,
+    community_id: uuid.UUID,
+    monthly_points: int,
+    *,
+    client_addr: str | None = None,
+) -> points_views.BudgetView:
+    """Set a community's monthly issuance budget (积分发放总量); a raise posts what waits at once. Audited
+    with the budget before and after."""
+    await accounts.get_community(db, community_id)
+    if not await may_set_budget(db, actor, community_id):
+        raise BudgetNotYours()
+    before, after = await points.set_budget(db, community_id, monthly_points, set_by=actor.member_id)
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="budget_set",
+        community_id=community_id,
+        detail={"before": before, "after": after},
+        client_addr=client_addr,
+    )
+    return await points_views.budget_of(db, community_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 __all__ = [
+    "BudgetRow",
     "ChildValue",
     "ClaimRuleOut",
     "Figure",
@@ -84,6 +85,19 @@ class TopMember(msgspec.Struct, kw_only=True):
     hours: float
 
 
+class BudgetRow(msgspec.Struct, kw_only=True):
+    """One community's issuance budget (积分发放总量) this local month: set or not, issued, waiting."""
+
+    community_id: str
+    community: str
+    month: str
+    monthly_points: int | None
+    """None: no budget set (nothing issues until an official sets one)."""
+    issued: int
+    pending_points: int
+    pending_count: int
+
+
 class ReportOut(msgspec.Struct, kw_only=True):
     scope: ScopeRef
     period: str
@@ -101,3 +115,5 @@ class ReportOut(msgspec.Struct, kw_only=True):
     top_teams: list[TopTeam]
     top_members: list[TopMember]
     notes: list[str]
+    budgets: list[BudgetRow] = msgspec.field(default_factory=list)
+    """Issued vs budget this month per community of the scope (not of the period: budgets are monthly)."""

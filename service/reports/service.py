@@ -23,11 +23,13 @@ from service.activities.models import Activity, Team
 from service.db import is_postgres
 from service.errors import Forbidden, NotFound, raises
 from service.kit.masking import mask_name
+from service.points import views as points_views
 from service.regions import service as regions
 from service.reports import queries, rules
 from service.reports.errors import InvalidScope
 from service.reports.queries import Counts, Group
 from service.reports.schemas import (
+    BudgetRow,
     ChildValue,
     ClaimRuleOut,
     Figure,
@@ -454,7 +456,20 @@ async def build_report(db: AsyncSession, scope: Scope, period: rules.Period) -> 
         ((named.get(m, ""), int(a), int(v)) for m, (a, v) in leaders.items()), key=lambda r: (-r[2], r[0])
     )
     zone = next(iter(scope.communities.values())).timezone if cids else "Asia/Shanghai"
+    budgets = await points_views.budgets_of(db, cids)
     return ReportOut(
+        budgets=[
+            BudgetRow(
+                community_id=str(cid),
+                community=names.get(cid, ""),
+                month=b.month.strftime("%Y-%m"),
+                monthly_points=b.monthly_points,
+                issued=b.issued,
+                pending_points=b.pending_points,
+                pending_count=b.pending_count,
+            )
+            for cid, b in sorted(budgets.items(), key=lambda item: names.get(item[0], ""))
+        ],
         scope=scope.ref,
         period=period.label,
         period_kind=period.kind,

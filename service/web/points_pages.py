@@ -81,7 +81,7 @@ async def history_page(
     last = found.next_seq
     return page(
         request, "points/history.html", actor, community=chosen, balance=found.balance, entries=found.entries,
-        code=code or "", reasons=REASONS, reason_of=reason_of,
+        code=code or "", reasons=REASONS, reason_of=reason_of, pending=found.pending,
         next_cursor=encode_cursor(str(last)) if last is not None else None,
     )  # fmt: skip
 

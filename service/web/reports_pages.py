@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.actor import Actor
 from service.errors import Forbidden
+from service.regions import service as region_service
 from service.regions import views as region_views
 from service.reports.exports import FIGURE_NAMES
 from service.reports.service import default_scope
@@ -90,6 +92,12 @@ async def _dashboard(
         "period": parsed,
         "query": urlencode({"scope": chosen, "period": parsed.label}),
         "report_data": msgspec.to_builtins(report) | {"names": names},
+        "budget_setters": {
+            str(c)
+            for c in await region_service.budget_setters(
+                db, actor, [uuid.UUID(b.community_id) for b in report.budgets]
+            )
+        },
     }
 
 

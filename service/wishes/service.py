@@ -343,6 +343,9 @@ async def _award(db: AsyncSession, wish: Wish, actor_id: uuid.UUID | None) -> No
         actor_id=actor_id,
         idempotency_key=f"wish:{wish.id}",
     )
+    if result.pending:  # beyond the community's issuance budget: the points post when it allows
+        log.info("wish %s: points wait for the issuance budget", wish.id)
+        return
     wish.awarded_at, wish.transfer_id, wish.points_status = clock.now(), result.transfer_id, outcome
 
 

@@ -340,6 +340,10 @@ EXPECT: dict[str, Case] = {
     "PUT /api/v1/regions/communities/{community_id}": Case((), body=lambda r, role: {"region_id": None}),
     "POST /api/v1/regions/{region_id}/officials": Case((), body=lambda r, role: {"phone": r["bob_phone"]}),
     "DELETE /api/v1/regions/{region_id}/officials/{member_id}": Case(()),
+    # The issuance budget: officials above the community (or the platform administrator) set it; the
+    # community's own admins only read it (they are the insider it is against).
+    "GET /api/v1/communities/{community_id}/budget": Case(("admin",)),
+    "PUT /api/v1/communities/{community_id}/budget": Case((), body=lambda r, role: {"monthly_points": 10**6}),
     # ---------------------------------------------------------------- reports
     # Asked for community A (see query_for): its admins (and officials of its regions).
     "GET /api/v1/reports": Case(("admin",)),

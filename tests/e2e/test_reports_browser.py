@@ -139,3 +139,42 @@ def test_hostile_names_leave_every_chart_drawing(live_server: str, browser: Any,
             assert not errors
         finally:
             context.close()
+
+
+def test_a_street_official_sets_a_community_budget_on_a_phone(
+    live_server: str, browser: Any, report_world: ReportWorld
+) -> None:
+    """积分发放总量 at 390 px in Chinese: issued vs budget per community, and the official's form."""
+    w = report_world
+    context = _open(browser, live_server, w, "off_street", 390)
+    host = live_server.split("//", 1)[1].split(":")[0]
+    context.add_cookies([{"name": "jifen_csrf", "value": "csrf-off-street", "domain": host, "path": "/"}])
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{live_server}/reports?period=2026-11")
+        table = page.locator("[data-testid=budgets]")
+        assert "本月积分发放额度" in table.inner_text()
+        row = page.locator(f"[data-testid=budget-{w.ids['A']}]")
+        assert row.locator("[data-testid=budget-monthly]").inner_text() == "1,000,000"
+        form = page.locator(f"[data-testid=budget-form-{w.ids['A']}]")
+        form.locator("input[name=monthly_points]").fill("2500")
+        form.locator("button[type=submit]").click()
+        page.wait_for_function(
+            f"document.querySelector('[data-testid=budget-{w.ids['A']}] [data-testid=budget-monthly]')"
+            ".textContent.trim() === '2,500'"
+        )
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert not errors
+    finally:
+        context.close()
+    # an admin of community A sees the figures but no form to set its own budget
+    context = _open(browser, live_server, w, "adminA", 390)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server}/reports?scope=community:{w.ids['A']}&period=2026-11")
+        assert page.locator(f"[data-testid=budget-{w.ids['A']}]").count() == 1
+        assert page.locator(f"[data-testid=budget-form-{w.ids['A']}]").count() == 0
+    finally:
+        context.close()

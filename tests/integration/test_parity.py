@@ -33,7 +33,7 @@ from service.db import create_engine, create_session_maker, upgrade_database
 from service.errors import DomainError
 from service.points import ledger, rules
 from service.points import service as points
-from service.points.models import Account, Entry, Hold, Lot, Policy, Transfer
+from service.points.models import Account, Entry, Hold, IssuanceMonth, Lot, PendingIssuance, Policy, Transfer
 from service.store import service as store
 from service.store.models import Order, Voucher
 from tests.support.database import in_thread, truncate
@@ -218,7 +218,33 @@ async def redemption_and_order(maker: Maker, w: World) -> None:
     )
 
 
+async def _budget(maker: Maker, w: World, monthly_points: int) -> None:
+    async with maker() as db:
+        await points.set_budget(db, w.cid, monthly_points, set_by=w.members["root"].id)
+        await db.commit()
+
+
+async def budget(maker: Maker, w: World) -> None:
+    """The issuance budget: an award beyond it waits, a reversal gives its points back to the month, a
+    raise posts what waits, a new month starts from nothing. (Every scenario compares the month
+    counters: check_out_per_hour counts them through the batch on PostgreSQL.)"""
+    await _budget(maker, w, 30)
+    await _award(maker, w, "alice", 20, "b1")
+    await _award(maker, w, "bob", 15, "b2")  # 35 > 30: pending
+    async with maker() as db:
+        first = await db.scalar(select(Transfer.id).where(Transfer.idempotency_key == "b1"))
+        assert first is not None
+        await points.reverse(db, first, memo="更正")  # the month's 20 given back
+        await db.commit()
+    await _award(maker, w, "carol", 10, "b3")  # fits now (b2 still waits for the job or a raise)
+    await _budget(maker, w, 40)  # releases b2: 10 + 15 = 25
+    clock.advance(timedelta(days=12))  # 2 December, Shanghai time: a new month
+    await _award(maker, w, "alice", 40, "b4")
+    await _award(maker, w, "bob", 1, "b5")  # 41 > 40: pending
+
+
 SCENARIOS: dict[str, Scenario] = {
+    "budget": budget,
     "award": award,
     "spend_across_lots": spend_across_lots,
     "hold_post_void": hold_post_void,
@@ -262,7 +288,14 @@ async def snapshot(maker: Maker, w: World) -> dict[str, Any]:
         atts = list(await db.scalars(select(Attendance).where(Attendance.community_id == w.cid)))
         vouchers = list(await db.scalars(select(Voucher).where(Voucher.community_id == w.cid)))
         orders = list(await db.scalars(select(Order).where(Order.community_id == w.cid)))
+        months = list(await db.scalars(select(IssuanceMonth).where(IssuanceMonth.community_id == w.cid)))
+        waiting = list(await db.scalars(select(PendingIssuance).where(PendingIssuance.community_id == w.cid)))
     return {
+        "issuance_months": sorted((m.month.isoformat(), m.issued) for m in months),
+        "pending_issuances": sorted(
+            (names[str(x.member_id)], x.points, x.code, x.idempotency_key, x.posted_at is not None)
+            for x in waiting
+        ),
         "accounts": sorted((k, *v) for k, v in totals.items() if any(v)),
         "entries": sorted(
             (
@@ -398,7 +431,8 @@ async def test_the_three_copies_write_the_same_rows(name: str, pg: Any, lite: An
 
 def test_every_scenario_kind_of_the_issue_is_in_the_table() -> None:
     assert set(SCENARIOS) >= {
-        "award", "spend_across_lots", "hold_post_void", "expiry", "check_out_per_hour", "redemption_and_order"
+        "award", "spend_across_lots", "hold_post_void", "expiry", "check_out_per_hour",
+        "redemption_and_order", "budget",
     }  # fmt: skip
 
 

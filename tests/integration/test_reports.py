@@ -256,6 +256,7 @@ async def test_local_month_edges_in_the_communitys_zone(
     db: AsyncSession, w: ReportWorld, zone: str, last_evening: datetime, next_morning: datetime, month: date
 ) -> None:
     community = await accounts.create_community(db, w.root, "时区社区", "c-zone", zone)
+    await points.set_budget(db, community.id, 1_000, set_by=w.root.member_id)
     member = w.people["m1"]
     db.add(Membership(community_id=community.id, member_id=member.id, role="member"))
     for at, minutes in ((last_evening, 20), (next_morning, 30)):

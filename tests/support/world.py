@@ -11,10 +11,13 @@ from service import clock
 from service.accounts import service as accounts
 from service.accounts.actor import Actor
 from service.accounts.models import Community, Member, Partner
+from service.points import service as points
 
-__all__ = ["PEOPLE", "SECRET", "World", "add_person", "new_world", "populate"]
+__all__ = ["GENEROUS_BUDGET", "PEOPLE", "SECRET", "World", "add_person", "new_world", "populate"]
 
 SECRET = "test-secret-" + "x" * 40
+GENEROUS_BUDGET = 50_000_000
+"""The world's monthly issuance budget: more than any test issues (tests of the budget set a small one)."""
 PEOPLE: tuple[tuple[str, str, str], ...] = (
     ("admin", "13800000001", "admin"),
     ("admin2", "13800000011", "admin"),
@@ -70,6 +73,7 @@ async def new_world(db: AsyncSession) -> World:
     await db.flush()
     root = Actor(root_member.id, root_member.name, root_member.phone, True)
     community = await accounts.create_community(db, root, "测试社区", "test-community")
+    await points.set_budget(db, community.id, GENEROUS_BUDGET, set_by=root_member.id)
     partner = await accounts.create_partner(db, root, community.id, "测试商店")
     w = World(community, partner, root=root)
     w.members["root"] = root_member

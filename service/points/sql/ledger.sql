@@ -8,6 +8,7 @@
 --   ledger_lot_expiry    when a member's new lot expires: rules.expiry_for
 --   ledger_spend_lots    lots spent oldest-expiring first, never-expiring last
 --   ledger_write         the rows of a batch of transfers (entries, lots, totals, chain heads, holds)
+--                        and the issuance budget (raises SQLSTATE JB001 when a month's budget is spent)
 --   ledger_write_holds   the rows of a batch of holds
 --   ledger_post / ledger_hold / ledger_release   one call each: lock, check, write
 --   jifen_append_only    the trigger that refuses UPDATE and DELETE of entries (and audit events)
@@ -96,6 +97,12 @@ $$;
 -- the holds posted. The caller has locked every account (id order) and checked keys and overdrafts.
 -- Answers how many transfers it inserted: fewer than asked means an idempotency key was taken meanwhile
 -- and nothing but those transfer rows was written (the caller answers or undoes them).
+-- Last, the issuance budget (积分发放总量): points issued to members (issuance -> member; reversals back to
+-- issuance count negative, rules.budget_delta) are added per community and local month to
+-- issuance_months by ONE conditional statement each that passes only within community_budgets (no
+-- budget row: nothing issues; rules.budget_issued). When one does not pass, it raises SQLSTATE 'JB001'
+-- (nothing of the call stays written): ledger_post answers 'over_budget', the batches send the scans
+-- to the ordinary path. The counter's row is locked last, after every account, so it is held briefly.
 CREATE OR REPLACE FUNCTION ledger_write(
     p_transfer uuid[], p_community uuid[], p_debit uuid[], p_credit uuid[], p_points bigint[],
     p_code text[], p_memo text[], p_ref_type text[], p_ref_id text[], p_actor uuid[], p_key text[],
@@ -123,6 +130,7 @@ DECLARE
     l_id uuid[] := '{}'; l_comm uuid[] := '{}'; l_account uuid[] := '{}'; l_entry uuid[] := '{}';
     l_points bigint[] := '{}'; l_expires timestamptz[] := '{}';
     s_account uuid[] := '{}'; s_points bigint[] := '{}';
+    b_comm uuid[] := '{}'; b_month date[] := '{}'; b_points bigint[] := '{}';
 BEGIN
     IF n = 0 THEN
         RETURN 0;
@@ -170,6 +178,13 @@ BEGIN
         IF acc_kind[kc] = 'member' THEN
             k := array_position(comm, p_community[i]);
             v_expires := ledger_lot_expiry(comm_mode[k], comm_value[k], comm_zone[k], p_now[i]);
+        END IF;
+        IF (acc_kind[kd] = 'issuance' AND acc_kind[kc] = 'member')
+           OR (acc_kind[kd] = 'member' AND acc_kind[kc] = 'issuance') THEN
+            k := array_position(comm, p_community[i]);
+            b_comm := b_comm || p_community[i];
+            b_month := b_month || date_trunc('month', p_now[i] AT TIME ZONE coalesce(comm_zone[k], 'Asia/Shanghai'))::date;
+            b_points := b_points || CASE WHEN acc_kind[kd] = 'issuance' THEN p ELSE -p END;
         END IF;
         acc_seq[kd] := acc_seq[kd] + 1;
         v_hash := ledger_entry_hash(acc_prev[kd], p_debit_entry[i], p_community[i], p_transfer[i], p_debit[i],
@@ -235,6 +250,32 @@ BEGIN
     UPDATE ledger_holds h SET status = 'posted', transfer_id = u.transfer, resolved_at = u.now
       FROM unnest(p_hold, p_transfer, p_now) AS u(id, transfer, now)
      WHERE h.id = u.id;
+    -- 5. The issuance budget, per community and local month (in that order: one lock order).
+    IF cardinality(b_comm) > 0 THEN
+        FOR r IN
+            SELECT b.comm, b.month, sum(b.pts)::bigint AS pts
+              FROM unnest(b_comm, b_month, b_points) AS b(comm, month, pts)
+             GROUP BY b.comm, b.month
+             ORDER BY b.comm, b.month
+        LOOP
+            IF r.pts > 0 THEN
+                INSERT INTO issuance_months AS m (community_id, month, issued)
+                SELECT r.comm, r.month, r.pts FROM community_budgets g
+                 WHERE g.community_id = r.comm AND r.pts <= g.monthly_points
+                ON CONFLICT (community_id, month) DO UPDATE SET issued = m.issued + excluded.issued
+                 WHERE m.issued + excluded.issued <= (SELECT g.monthly_points FROM community_budgets g
+                                                       WHERE g.community_id = excluded.community_id);
+                GET DIAGNOSTICS v_written = ROW_COUNT;
+                IF v_written = 0 THEN
+                    RAISE EXCEPTION 'ledger_write: % points over the issuance budget of community % for %',
+                        r.pts, r.comm, r.month USING ERRCODE = 'JB001';
+                END IF;
+            ELSIF r.pts < 0 THEN
+                UPDATE issuance_months m SET issued = greatest(0, m.issued + r.pts)
+                 WHERE m.community_id = r.comm AND m.month = r.month;
+            END IF;
+        END LOOP;
+    END IF;
     RETURN n;
 END;
 $$;
@@ -276,7 +317,8 @@ END;
 $$;
 
 -- One transfer in one round trip: lock both accounts in id order, answer a replay or a key conflict,
--- refuse an overdraft of a member's free points (unless it posts the member's own hold), then write.
+-- refuse an overdraft of a member's free points (unless it posts the member's own hold), then write;
+-- 'over_budget' (nothing written) when the community's issuance budget for the month is spent.
 CREATE OR REPLACE FUNCTION ledger_post(
     p_community uuid, p_transfer uuid, p_debit uuid, p_credit uuid, p_points bigint,
     p_code text, p_memo text, p_ref_type text, p_ref_id text, p_actor uuid, p_key text,
@@ -289,6 +331,7 @@ DECLARE
     src ledger_accounts%ROWTYPE;
     dst ledger_accounts%ROWTYPE;
     n int := 0;
+    v_written int;
     earlier record;
 BEGIN
     -- One lock order for every writer (accounts by id): no deadlocks between transfers.
@@ -315,10 +358,26 @@ BEGIN
         available := src.balance - src.held;
         RETURN;
     END IF;
-    IF ledger_write(ARRAY[p_transfer], ARRAY[p_community], ARRAY[p_debit], ARRAY[p_credit], ARRAY[p_points],
-                    ARRAY[p_code], ARRAY[p_memo], ARRAY[p_ref_type], ARRAY[p_ref_id], ARRAY[p_actor],
-                    ARRAY[p_key], ARRAY[p_chash], ARRAY[p_reverses], ARRAY[p_hold], ARRAY[p_now],
-                    ARRAY[p_debit_entry], ARRAY[p_credit_entry], ARRAY[p_lot]) = 0 THEN
+    IF src.kind = 'issuance' OR dst.kind = 'issuance' THEN
+        -- an issuance may meet the budget: only then the subtransaction of an exception block
+        BEGIN
+            v_written := ledger_write(
+                ARRAY[p_transfer], ARRAY[p_community], ARRAY[p_debit], ARRAY[p_credit], ARRAY[p_points],
+                ARRAY[p_code], ARRAY[p_memo], ARRAY[p_ref_type], ARRAY[p_ref_id], ARRAY[p_actor],
+                ARRAY[p_key], ARRAY[p_chash], ARRAY[p_reverses], ARRAY[p_hold], ARRAY[p_now],
+                ARRAY[p_debit_entry], ARRAY[p_credit_entry], ARRAY[p_lot]);
+        EXCEPTION WHEN SQLSTATE 'JB001' THEN  -- nothing written
+            status := 'over_budget';
+            RETURN;
+        END;
+    ELSE
+        v_written := ledger_write(
+            ARRAY[p_transfer], ARRAY[p_community], ARRAY[p_debit], ARRAY[p_credit], ARRAY[p_points],
+            ARRAY[p_code], ARRAY[p_memo], ARRAY[p_ref_type], ARRAY[p_ref_id], ARRAY[p_actor],
+            ARRAY[p_key], ARRAY[p_chash], ARRAY[p_reverses], ARRAY[p_hold], ARRAY[p_now],
+            ARRAY[p_debit_entry], ARRAY[p_credit_entry], ARRAY[p_lot]);
+    END IF;
+    IF v_written = 0 THEN
         -- a twin with the same key committed meanwhile
         SELECT t.id, t.points, t.content_hash INTO earlier FROM ledger_transfers t
          WHERE t.community_id = p_community AND t.idempotency_key = p_key;
