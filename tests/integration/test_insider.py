@@ -89,6 +89,7 @@ KNOWN_HOLES: dict[str, str] = {
     "audit_missing POST /api/v1/household-links/{link_id}/confirm": "19.6 complete audit log",
     "audit_missing POST /api/v1/household-links/{link_id}/remove": "19.6 complete audit log",
     "audit_missing POST /api/v1/wishes/{wish_id}/dispatch": "19.6 complete audit log",
+    "audit_missing POST /api/v1/registrations/{rid}/approve": "19.6 complete audit log",
     "audit_missing PUT /api/v1/communities/{cid}/activity-policy": "19.6 complete audit log",
     "audit_missing PUT /api/v1/communities/{cid}/points-policy": "19.6 complete audit log",
     "audit_missing PUT /api/v1/communities/{cid}/rewards-settings": "19.6 complete audit log",
@@ -100,9 +101,11 @@ ORIGINAL_CAP = activity_rules.POINTS_CAP_DEFAULT
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEBUG = bool(os.environ.get("JIFEN_INSIDER_DEBUG"))
-EXAMPLES = int(os.environ.get("JIFEN_INSIDER_EXAMPLES", "3"))
-STEPS = int(os.environ.get("JIFEN_INSIDER_STEPS", "25"))
+EXAMPLES = int(os.environ.get("JIFEN_INSIDER_EXAMPLES", "4"))
+STEPS = int(os.environ.get("JIFEN_INSIDER_STEPS", "30"))
 PASSWORD = "sock-password-1"
+SOCKS_MAX = 6
+"""Accounts per run: each costs a password hash (about half a second)."""
 
 # Route templates the rules call (as written in the app's route table, without path parameter types).
 CREATE_ACTIVITY = "/api/v1/communities/{cid}/activities"
@@ -117,6 +120,8 @@ ACTIVATION = "/api/v1/communities/{cid}/members/{mid}/activation"
 ACTIVATE = "/api/v1/auth/activate"
 REGISTER = "/api/v1/auth/register"
 COMMUNITY = "/api/v1/communities/{cid}"
+REGISTRATIONS = "/api/v1/communities/{cid}/registrations"
+APPROVE_REGISTRATION = "/api/v1/registrations/{rid}/approve"
 AWARDS = "/api/v1/communities/{cid}/awards"
 APPROVE_AWARD = "/api/v1/awards/{aid}/approve"
 POINTS_POLICY = "/api/v1/communities/{cid}/points-policy"
@@ -152,6 +157,8 @@ USED_ROUTES = {
     ("POST", ACTIVATE),
     ("POST", REGISTER),
     ("PATCH", COMMUNITY),
+    ("GET", REGISTRATIONS),
+    ("POST", APPROVE_REGISTRATION),
     ("POST", AWARDS),
     ("POST", APPROVE_AWARD),
     ("PUT", POINTS_POLICY),
@@ -269,6 +276,8 @@ class Insider(RuleBasedStateMachine):
         self.checked_entries: set[uuid.UUID] = set()
         self.phones = 0
         self.budget: int | None = None
+        self.registration = "off"
+        """Self-registration as last set: sign-ups hash a password, so they are only tried when open."""
         if ("PUT", BUDGET) in h.routes:
             r = h.client.put(
                 BUDGET.format(cid=self.cid),
@@ -346,6 +355,7 @@ class Insider(RuleBasedStateMachine):
         self.add_sock("member")
         self.add_sock("organizer")
 
+    @precondition(lambda self: len(self.headers) <= SOCKS_MAX)
     @rule(role=st.sampled_from(["member", "member", "organizer", "clerk"]))
     def add_sock(self, role: str = "member") -> None:
         """The insider adds a person and activates the account with the code he holds."""
@@ -371,8 +381,11 @@ class Insider(RuleBasedStateMachine):
 
     @rule(mode=st.sampled_from(["auto", "approval", "off"]))
     def self_registration(self, mode: str = "auto") -> None:
-        self.call(self.insider, "PATCH", COMMUNITY, {"self_registration": mode}, cid=self.cid)
+        r = self.call(self.insider, "PATCH", COMMUNITY, {"self_registration": mode}, cid=self.cid)
+        if r.status_code == 200:
+            self.registration = mode
 
+    @precondition(lambda self: self.registration != "off" and len(self.headers) <= SOCKS_MAX)
     @rule()
     def register_sock(self) -> None:
         """A sock signs itself up (no staff act at all when the community allows it)."""
@@ -390,6 +403,21 @@ class Insider(RuleBasedStateMachine):
             mid = uuid.UUID(r.json()["member"]["id"])
             self.headers[mid] = self.login(mid, r.json()["token"])
             if r.status_code == 201:
+                self.socks.append(mid)
+                self.sock_roles[mid] = {"member"}
+            else:
+                self.pending_socks.append(mid)
+
+    @precondition(lambda self: self.pending_socks)
+    @rule()
+    def approve_registrations(self) -> None:
+        """The insider approves the sign-ups waiting for an admin (his own socks among them)."""
+        r = self.harness.client.get(REGISTRATIONS.format(cid=self.cid), headers=self.headers[self.insider])
+        for item in r.json() if r.status_code == 200 else []:
+            a = self.call(self.insider, "POST", APPROVE_REGISTRATION, None, rid=item["id"])
+            mid = uuid.UUID(item["member_id"])
+            if a.status_code == 200 and mid in self.pending_socks:
+                self.pending_socks.remove(mid)
                 self.socks.append(mid)
                 self.sock_roles[mid] = {"member"}
 
@@ -856,6 +884,9 @@ def tour(m: Insider) -> None:
     # Sign-ups, households, a rule raised, a reversal.
     m.self_registration("auto")
     m.register_sock()
+    m.self_registration("approval")
+    m.register_sock()
+    m.approve_registrations()
     m.link_household(1, 3)
     if m.links:
         m.remove_link(last(m.links))
