@@ -101,7 +101,7 @@ ORIGINAL_CAP = activity_rules.POINTS_CAP_DEFAULT
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEBUG = bool(os.environ.get("JIFEN_INSIDER_DEBUG"))
-EXAMPLES = int(os.environ.get("JIFEN_INSIDER_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("JIFEN_INSIDER_EXAMPLES", "3"))
 STEPS = int(os.environ.get("JIFEN_INSIDER_STEPS", "30"))
 PASSWORD = "sock-password-1"
 SOCKS_MAX = 6
