@@ -829,6 +829,10 @@ async def _taken_wish(client: Any, res: Res) -> None:
 
 
 AUDITED: dict[str, Audited] = {
+    # ---------------------------------------------------------------- the issuance budget
+    "PUT /api/v1/communities/{community_id}/budget": Audited(
+        "root", "budget_set", body=lambda r, role: {"monthly_points": 40_000_000}
+    ),
     # ---------------------------------------------------------------- policy proposals
     "POST /api/v1/proposals/{pid}/approve": Audited("admin", "policy_change_approved", prep=_new_proposal),
     "POST /api/v1/proposals/{pid}/reject": Audited("admin", "policy_change_rejected", prep=_new_proposal),
