@@ -62,14 +62,15 @@ async def gate(
         "after": after,
     }
     if not widens:
-        if before != after:
-            await record(
-                db,
-                actor_id=actor.member_id,
-                action="policy_narrowed",
-                community_id=community_id,
-                detail=detail,
-            )
+        # Every staff write leaves an event, a resubmission of the same values too (the log shows who
+        # looked at the knob and when, and the automated insider counts on it).
+        await record(
+            db,
+            actor_id=actor.member_id,
+            action="policy_narrowed" if before != after else "policy_unchanged",
+            community_id=community_id,
+            detail=detail,
+        )
         return None
     same = (
         PolicyProposal.community_id == community_id,

@@ -340,16 +340,19 @@ async def update_rule(
     if description is not None:
         rule.description = bounded_text(description, "description", high=TEXT_MAX)
     widens = rules.rule_widens(before, after)
-    proposed = await gate(
-        db, actor, rule.community_id, KNOB_RULE, before, after, widens=widens, target_id=rule.id
-    )
+    proposed = None
+    if before != after:  # the gate records the change (proposed, or narrowed and applied now)
+        proposed = await gate(
+            db, actor, rule.community_id, KNOB_RULE, before, after, widens=widens, target_id=rule.id
+        )
     if proposed is not None:
         await db.flush()
         return proposed
     _set_rule(rule, after)
     await db.flush()
-    detail = {"rule_id": str(rule.id), "before": before, "after": snapshot(rule, *_RULE_FIELDS)}
-    await _audit(db, actor, rule.community_id, "rule_updated", detail)
+    if before == after:  # the title or the description alone: one event of its own
+        detail = {"rule_id": str(rule.id), "before": before, "after": snapshot(rule, *_RULE_FIELDS)}
+        await _audit(db, actor, rule.community_id, "rule_updated", detail)
     return rule
 
 

@@ -77,6 +77,7 @@ ACTION_NAMES = {
     "policy_change_rejected": N_("Policy change rejected"),
     "policy_change_withdrawn": N_("Policy change withdrawn"),
     "policy_narrowed": N_("Policy tightened"),
+    "policy_unchanged": N_("Policy submitted unchanged"),
 }
 """Actions in plain words (English msgids; the template translates them). Unknown actions show as is."""
 

@@ -67,32 +67,10 @@ from tests.support.world import World, add_person, new_world
 
 KNOWN_HOLES: dict[str, str] = {
     # Points to the insider's own people (name of the violation: the issue item whose fix closes it).
-    "activity_cap_raised_alone": "19.1 two people for the activity points cap (and 19.2 the budget)",
     "activity_approved_by_own_people": "19.2 the budget bounds it; nothing stops approving a sock's",
-    "award_threshold_raised_alone": "19.1 two people for the award approval threshold",
     "award_to_own_people": "19.2 the budget bounds it (19.3 refuses it for a household member only)",
     "manual_record_approved_by_own_people": "19.2 the budget bounds it; the 'second organizer' may be a sock",
-    "claim_threshold_raised_alone": "19.1 two people for rule points and review thresholds",
-    "claim_reviewed_by_own_people": "19.2 the budget bounds it; the single reviewer is the insider",
-    "wish_points_raised_alone": "19.1 two people for wish points and the monthly cap",
     "wish_done_by_own_people": "19.2 the budget bounds it (19.3 refuses dispatch to a household member only)",
-    # Staff writes that leave no audit event.
-    "audit_missing PATCH /api/v1/communities/{cid}": "19.6 complete audit log",
-    "audit_missing PATCH /api/v1/rules/{rule_id}": "19.6 complete audit log",
-    "audit_missing POST /api/v1/activities/{aid}/approve": "19.6 complete audit log",
-    "audit_missing POST /api/v1/activities/{aid}/close": "19.6 complete audit log",
-    "audit_missing POST /api/v1/activities/{aid}/manual-checkins": "19.6 complete audit log",
-    "audit_missing POST /api/v1/claims/{claim_id}/review": "19.6 complete audit log",
-    "audit_missing POST /api/v1/communities/{cid}/activities": "19.6 complete audit log",
-    "audit_missing POST /api/v1/communities/{cid}/members/{mid}/activation": "19.6 complete audit log",
-    "audit_missing POST /api/v1/communities/{cid}/rules": "19.6 complete audit log",
-    "audit_missing POST /api/v1/household-links/{link_id}/confirm": "19.6 complete audit log",
-    "audit_missing POST /api/v1/household-links/{link_id}/remove": "19.6 complete audit log",
-    "audit_missing POST /api/v1/wishes/{wish_id}/dispatch": "19.6 complete audit log",
-    "audit_missing POST /api/v1/registrations/{rid}/approve": "19.6 complete audit log",
-    "audit_missing PUT /api/v1/communities/{cid}/activity-policy": "19.6 complete audit log",
-    "audit_missing PUT /api/v1/communities/{cid}/points-policy": "19.6 complete audit log",
-    "audit_missing PUT /api/v1/communities/{cid}/rewards-settings": "19.6 complete audit log",
 }
 """Violations today's code still allows. Remove a line when its fix merges (the replay test says when)."""
 
@@ -339,7 +317,7 @@ class Insider(RuleBasedStateMachine):
         self.seen.setdefault(name, example)
 
     def pick(self, items: list[uuid.UUID], i: int) -> uuid.UUID:
-        return items[i % len(items)]
+        return items[i % len(items)] if items else uuid.UUID(int=0)  # nothing made yet: an id of nothing
 
     def people(self) -> list[uuid.UUID]:
         return [self.insider, *self.socks]
@@ -622,6 +600,8 @@ class Insider(RuleBasedStateMachine):
         r = self.call(self.insider, "POST", RULES, body, cid=self.cid)
         if r.status_code == 201:
             self.rules.append(uuid.UUID(r.json()["id"]))
+        elif r.status_code == 202:  # created switched off, waiting for a second person (who never acts)
+            self.rules.append(uuid.UUID(r.json()["proposal"]["target_id"]))
 
     @precondition(lambda self: self.rules)
     @rule(i=st.integers(0, 99), pts=st.sampled_from([1, 100_000]))
