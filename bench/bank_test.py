@@ -91,6 +91,8 @@ class Server:
     log: Any
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    pids: list[int] = field(default_factory=list)
+    """The process id of each start that answered /healthz (a real process, not a log line)."""
 
     def env(self) -> dict[str, str]:
         return {
@@ -117,6 +119,7 @@ class Server:
                 raise RuntimeError(f"server exited with {self.proc.returncode}; see its log")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    self.pids.append(self.proc.pid)
                     return
             except httpx.HTTPError:
                 pass
@@ -520,6 +523,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the clients run (default 60)")
     parser.add_argument("--kills", type=int, default=None, help="kill -9 this many times (default 2 or 3)")
     parser.add_argument("--keep-log", action="store_true", help="print the server's log at the end")
+    parser.add_argument("--summary", type=Path, help="write the counts as JSON here (the suite reads them)")
     args = parser.parse_args()
     kills = args.kills if args.kills is not None else (3 if args.seconds >= 30 else 2)
     # A SIGTERM (a test runner's timeout) still runs the finally below: no orphan server, no scratch database.
@@ -548,6 +552,21 @@ def main() -> int:
                 f"server started {server.starts} times"
             )
             checks = asyncio.run(verify_all(server, world, acks))
+            summary = {
+                "awards": len(acks.awards),
+                "orders": len(acks.orders),
+                "vouchers": len(acks.vouchers),
+                "redemptions": sum(1 for s in acks.voucher_state.values() if s == "redeemed"),
+                "pickups": sum(1 for s in acks.order_state.values() if s == "fulfilled"),
+                "retries": acks.retries,
+                "kills": kills,
+                "server_pids": server.pids,
+                "statuses": {str(k): v for k, v in acks.statuses.items()},
+                "failed_checks": checks.failed,
+            }
+            print(f"  counts {json.dumps(summary)}")
+            if args.summary:
+                args.summary.write_text(json.dumps(summary))
         if checks.failed or args.keep_log:
             print(log_path.read_text(errors="replace")[-4000:])
         print(

@@ -275,3 +275,36 @@ async def test_attendance_pages_with_cursor(client: Any, world: World) -> None:
         if not cursor:
             break
     assert sorted(seen) == sorted(world.members[n].name for n in ("alice", "bob", "carol"))
+
+
+async def test_a_rejected_manual_attendance_is_rejected_pays_nothing_and_is_audited(
+    client: Any, world: World
+) -> None:
+    """The success path of ``POST /api/v1/attendance/{id}/reject``: the record leaves ``pending`` for
+    ``rejected`` (not approvable any more), no points post, and the audit log says who rejected it."""
+    now = clock.now()
+    a = await create(client, world, starts_at=(now - timedelta(hours=1)).isoformat())
+    manual = await client.post(
+        f"/api/v1/activities/{a['id']}/manual-checkins",
+        headers=world.h["organizer2"],
+        json={
+            "member_id": str(world.members["alice"].id),
+            "checked_in_at": (now - timedelta(minutes=50)).isoformat(),
+            "checked_out_at": (now - timedelta(minutes=10)).isoformat(),
+            "note": "补录",
+        },
+    )
+    assert manual.status_code == 202, manual.text
+    assert manual.json()["status"] == "pending_approval"
+    att = manual.json()["id"]
+    r = await client.post(f"/api/v1/attendance/{att}/reject", headers=world.h["organizer"])
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "rejected"
+    listed = await client.get(f"/api/v1/activities/{a['id']}/attendance", headers=world.h["organizer"])
+    assert [x["status"] for x in listed.json()["items"] if x["id"] == att] == ["rejected"]
+    late = await client.post(f"/api/v1/attendance/{att}/approve", headers=world.h["admin"])
+    assert late.status_code == 409, late.text
+    assert await balance(client, world, "alice") == 0
+    audit = await client.get(f"/api/v1/communities/{world.cid}/audit", headers=world.h["admin"])
+    rejected = [e for e in audit.json()["items"] if e["action"] == "manual_attendance_rejected"]
+    assert len(rejected) == 1 and rejected[0]["actor_id"] == str(world.members["organizer"].id)
