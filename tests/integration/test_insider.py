@@ -60,7 +60,7 @@ from service.points.models import Account, Entry, Transfer
 from service.rewards import rules as reward_rules
 from service.rewards import service as rewards
 from service.rewards.models import HouseholdLink
-from tests.support.database import truncate
+from tests.support.database import owner_url, truncate
 from tests.support.world import World, add_person, new_world
 
 # ---------------------------------------------------------------- what is still open
@@ -216,17 +216,19 @@ class Harness:
         self.settings = settings
         self.portal = client.blocking_portal
         self.routes = route_table(client.app)
-        self.engine: AsyncEngine = self.portal.call(self._engine)
+        self.engine: AsyncEngine = self.portal.call(self._engine, self.settings.database_url)
+        self.owner: AsyncEngine = self.portal.call(self._engine, owner_url(self.settings.database_url))
         self.maker: async_sessionmaker[AsyncSession] = create_session_maker(self.engine)
 
-    async def _engine(self) -> AsyncEngine:
-        return create_engine(self.settings.database_url)
+    async def _engine(self, url: str) -> AsyncEngine:
+        return create_engine(url)
 
     def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self.portal.call(fn, *args)
 
     def close(self) -> None:
         self.portal.call(self.engine.dispose)
+        self.portal.call(self.owner.dispose)
 
 
 class Insider(RuleBasedStateMachine):
@@ -267,7 +269,7 @@ class Insider(RuleBasedStateMachine):
             self.budget = MONTHLY_BUDGET
 
     async def _build(self) -> World:
-        await truncate(self.harness.engine)
+        await truncate(self.harness.owner)  # the app's role may not TRUNCATE
         async with self.harness.maker() as db:
             w = await new_world(db)
             await add_person(db, w, "insider", "13600000001", "admin")
