@@ -93,12 +93,6 @@ BEGIN
         RETURN;
     END IF;
     answered := array_fill(false, ARRAY[n]);
-    -- 0. The activities, key-share locked in id order. Closing one takes its row lock (FOR UPDATE) before
-    --    it reads who is still in: a close that came first is seen below (the activity changed: the
-    --    ordinary path refuses the scan with activity_closed); a batch that came first is waited for, and
-    --    the close then checks out and pays the attendances this batch inserted. No scan is answered
-    --    "checked in" and then forgotten on a closed activity.
-    PERFORM 1 FROM activities a WHERE a.id = ANY(p_activity) ORDER BY a.id FOR KEY SHARE;
     -- 1. Re-check every scan in one query: the login's token version, the activity as the worker saw
     --    it (fingerprint), the member's roles in its community.
     FOR r IN
@@ -153,6 +147,21 @@ BEGIN
             LOOP
                 done[r.i] := r.row;
             END LOOP;
+            -- The activities of the attendances just inserted, key-share locked in id order, then read
+            -- again. A close locks its activity (FOR UPDATE) before it reads who is still in: a close
+            -- that came first is waited for and then seen closed here (the inserts are undone and each
+            -- scan takes the ordinary path, which refuses it); a close that comes after waits for this
+            -- batch and then checks out and pays what it inserted. No scan is answered "checked in" and
+            -- then forgotten on a closed activity. Check-outs need no such lock: they and a close meet
+            -- on the attendance's own row lock. (A row value IS NULL only when all its fields are.)
+            PERFORM 1 FROM activities a
+             WHERE a.id IN (SELECT p_activity[x] FROM unnest(ins) AS x WHERE NOT (done[x] IS NULL))
+             ORDER BY a.id FOR KEY SHARE;
+            IF EXISTS (SELECT 1 FROM activities a
+                        WHERE a.id IN (SELECT p_activity[x] FROM unnest(ins) AS x WHERE NOT (done[x] IS NULL))
+                          AND a.status <> 'open') THEN
+                RAISE EXCEPTION 'jifen_scan_batch: an activity was closed meanwhile';
+            END IF;
         EXCEPTION WHEN OTHERS THEN  -- nothing inserted: each takes the ordinary path
             GET STACKED DIAGNOSTICS v_detail = RETURNED_SQLSTATE;
             FOREACH i IN ARRAY ins LOOP
