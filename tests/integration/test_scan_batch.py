@@ -71,9 +71,48 @@ async def _scan(maker: Any, member: Member, token: str) -> tuple[str, Any]:
         return result.status, result.points_awarded
 
 
-async def _all(maker: Any, members: list[Member], token: str) -> list[tuple[str, Any]]:
+class _Together:
+    """Scans reach the worker's batch queue together: each waits at a gate until ``expected`` have
+    arrived, then they join the queue in member order (``order``; arrival order among one member's
+    scans). Which batch a scan lands in then does not depend on how the event loop happened to
+    interleave the requests (the first queued scan's batch takes all of them, up to ``BATCH_MAX``)."""
+
+    def __init__(self, monkeypatch: Any, expected: int, order: list[Member]) -> None:
+        self.expected = expected
+        self.rank = {m.id: i for i, m in reversed(list(enumerate(order)))}
+        self.waiting: list[tuple[int, int, asyncio.Event]] = []
+        real = fastpath.scan
+
+        async def gated(engine: Any, item: fastpath.Scan) -> fastpath.Scanned | None:
+            gate = asyncio.Event()
+            self.waiting.append((self.rank.get(item.member_id, len(self.rank)), len(self.waiting), gate))
+            if len(self.waiting) == self.expected:
+                asyncio.get_running_loop().call_soon(self.release)
+            try:
+                await asyncio.wait_for(gate.wait(), timeout=10)
+            except TimeoutError:  # a scan never reached the queue: let the others go, the asserts tell
+                self.release()
+            return await real(engine, item)
+
+        monkeypatch.setattr(fastpath, "scan", gated)
+        self.undo = lambda: monkeypatch.setattr(fastpath, "scan", real)
+
+    def release(self) -> None:
+        for _rank, _arrival, gate in sorted(self.waiting, key=lambda w: w[:2]):
+            gate.set()
+
+
+async def _all(
+    maker: Any, members: list[Member], token: str, monkeypatch: Any = None
+) -> list[tuple[str, Any]]:
+    """Every member scans at once; with ``monkeypatch``, all in one batch in member order."""
     fastpath.RECENT.clear()
-    return list(await asyncio.gather(*(_scan(maker, m, token) for m in members)))
+    together = _Together(monkeypatch, len(members), members) if monkeypatch is not None else None
+    try:
+        return list(await asyncio.gather(*(_scan(maker, m, token) for m in members)))
+    finally:
+        if together is not None:
+            together.undo()
 
 
 def _outsider_inside_a_batch() -> bool:
@@ -85,17 +124,18 @@ def _outsider_inside_a_batch() -> bool:
 
 
 async def test_a_batch_with_a_failing_scan_in_the_middle_posts_every_other_once(
-    world: Any, maker: Any
+    world: Any, maker: Any, monkeypatch: Any
 ) -> None:
     members, token = await _setup(maker, world)
 
-    first = await _all(maker, members, token)
+    first = await _all(maker, members, token, monkeypatch)
     assert first[OUTSIDER] == ("error", "forbidden")
     assert [r for i, r in enumerate(first) if i != OUTSIDER] == [("checked_in", 0)] * (N - 1)
     assert _outsider_inside_a_batch(), list(fastpath.RECENT)
+    assert len(fastpath.RECENT) == 1, "the gate put every scan in one batch"
 
     clock.advance(timedelta(seconds=rules.MIN_STAY_SECONDS + 60))
-    out = await _all(maker, members, token)
+    out = await _all(maker, members, token, monkeypatch)
     assert out[OUTSIDER] == ("error", "forbidden")
     assert [r for i, r in enumerate(out) if i != OUTSIDER] == [("checked_out", 6)] * (N - 1)
     assert _outsider_inside_a_batch(), list(fastpath.RECENT)
@@ -164,7 +204,9 @@ async def test_organizer_scans_go_pending_and_the_summaries_stay_exact(world: An
         await db.rollback()
 
 
-async def test_a_member_twice_in_one_batch_is_checked_out_once_per_attendance(world: Any, maker: Any) -> None:
+async def test_a_member_twice_in_one_batch_is_checked_out_once_per_attendance(
+    world: Any, maker: Any, monkeypatch: Any
+) -> None:
     """Two phones of one member scan the same poster at once, and some members check out of two
     activities at once: each attendance is checked out and posted exactly once; the second scan of the
     same attendance is refused as on the ordinary path."""
@@ -186,7 +228,9 @@ async def test_a_member_twice_in_one_batch_is_checked_out_once_per_attendance(wo
     fastpath.RECENT.clear()
     scans = [(m, token) for m in once] + [(m, token) for m in once] + [(m, token) for m in both]
     scans += [(m, token_b) for m in both]
+    together = _Together(monkeypatch, len(scans), members)
     answers = await asyncio.gather(*(_scan(maker, m, t) for m, t in scans))
+    together.undo()
     twice = answers[: 2 * len(once)]
     for i in range(len(once)):  # each member's two scans of the same poster: one check-out, one refusal
         assert sorted([twice[i], twice[i + len(once)]]) == [
