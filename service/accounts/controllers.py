@@ -39,6 +39,7 @@ from service.accounts.schemas import (
     RegisterOut,
     RegistrationOut,
     RoleOut,
+    SecureIn,
     SmsCodeIn,
     SmsCodeOut,
     SmsLoginIn,
@@ -82,6 +83,7 @@ async def me_out(db: AsyncSession, member: Member) -> MeOut:
         name=member.name,
         roles=[role_out(r) for r in await service.roles_of(db, member.id)],
         is_platform_admin=member.is_platform_admin,
+        held=member.held_by is not None,
     )
 
 
@@ -259,6 +261,35 @@ class MeController(Controller):
     async def change_password(self, db: AsyncSession, actor: Actor, data: PasswordIn) -> dict[str, str]:
         await service.set_password(db, actor, actor.member_id, data.password)
         return {"status": "changed"}
+
+    @post(
+        "/password/sms",
+        status_code=200,
+        summary="Set a new password with the code texted to the caller's own phone; logs in again",
+        description="Send the code with POST /api/v1/auth/sms-code to the caller's phone first. "
+        "Afterwards nobody who issued a code or typed a password for the account knows it: an account "
+        "opened with an office's code (held: true on /me) may approve, confirm, dispatch and award "
+        "again. Ends other logins.",
+        responses=errors_of(onboarding.secure_account),
+    )
+    async def secure(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        actor: Actor,
+        settings: Settings,
+        data: SecureIn,
+    ) -> Response[LoginOut]:
+        token, member = await onboarding.secure_account(
+            db,
+            actor,
+            data.code,
+            data.password,
+            settings.secret_key,
+            client_address(request),
+            device_of(request),
+        )
+        return _login_response(LoginOut(token=token, member=await me_out(db, member)), settings, 200)
 
 
 class CommunityController(Controller):

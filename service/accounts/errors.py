@@ -270,3 +270,11 @@ class UnverifiedAccount(Conflict):
         "This phone's account was never verified. The person logs in once with an SMS code; "
         "then add them again."
     )
+
+
+class AccountHeld(Forbidden):
+    code = "account_held"
+    message = (
+        "Your password was set with a code someone else issued. Set a new password with an SMS code sent "
+        "to your own phone before you approve, confirm, dispatch or award anything."
+    )

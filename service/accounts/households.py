@@ -17,7 +17,9 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
-from service.accounts.models import HouseholdPeriod
+from service.accounts.errors import AccountHeld
+from service.accounts.models import HouseholdPeriod, Member
+from service.errors import raises
 
 __all__ = ["Span", "conflicted", "end_link", "ever_linked", "linked_in", "spans_of", "start_link"]
 
@@ -88,6 +90,7 @@ async def ever_linked(db: AsyncSession, community_id: uuid.UUID, member_id: uuid
     return found is not None
 
 
+@raises(AccountHeld)
 async def conflicted(
     db: AsyncSession,
     community_id: uuid.UUID,
@@ -96,8 +99,19 @@ async def conflicted(
     since: datetime,
 ) -> bool:
     """Whether ``staff_id`` may not decide a matter of ``parties`` begun at ``since``: they are one of
-    them, or were the household of one of them at any time since (the one check every domain uses)."""
+    them, hold one of their accounts (``Member.held_by``: they issued the code its password was set
+    with), or were the household of one of them at any time since (the one check every domain uses).
+
+    A staff member whose own account someone else holds decides nothing (:class:`AccountHeld`): the
+    "second person" of a decision must be a person, not an account its holder could log in as.
+    """
     people = {p for p in parties if p is not None}
     if staff_id in people:
+        return True
+    held = await db.execute(select(Member.id, Member.held_by).where(Member.id.in_([staff_id, *people])))
+    holders: dict[uuid.UUID, uuid.UUID | None] = {mid: holder for mid, holder in held.all()}
+    if holders.get(staff_id) is not None:
+        raise AccountHeld()
+    if staff_id in holders.values():
         return True
     return linked_in(await spans_of(db, community_id, staff_id, since), people, since)

@@ -78,6 +78,13 @@ class Member(IdMixin, TimestampMixin, Base):
     phone_verified_at: Mapped[datetime | None] = mapped_column(default=None)
     """When the person proved the phone is theirs (an SMS code, an office's invitation card, or staff
     created the account). A self-made account without it is never joined to a community by an admin."""
+    held_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None, index=True)
+    """Who else has known this account's password: the community admin who issued the one-time code it
+    was last set with (or who created it with a password). Cleared when the person sets a new password
+    with an SMS code sent to their own phone (``onboarding.secure_account``). A held account decides
+    nothing for others and its holder decides nothing for it (``households.conflicted``). Platform
+    admins, the root of trust, hold nobody."""
+    held_since: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Partner(IdMixin, TimestampMixin, Base):

@@ -159,6 +159,7 @@ async def _take_all(db: AsyncSession, limits: list[tuple[str, int]], *, keep: bo
 ORIGIN_LIMITS = {
     "join": (rules.GUESSES_PER_CLIENT_MAX, rules.GUESSES_PER_DEVICE_MAX),
     "smsg": (rules.GUESSES_PER_CLIENT_MAX, rules.GUESSES_PER_DEVICE_MAX),
+    "smss": (rules.GUESSES_PER_CLIENT_MAX, rules.GUESSES_PER_DEVICE_MAX),
     "sms": (rules.SMS_PER_CLIENT_MAX, rules.SMS_PER_DEVICE_MAX),
     "signup": (rules.SIGNUPS_PER_CLIENT_MAX, rules.SIGNUPS_PER_DEVICE_MAX),
 }
@@ -362,6 +363,7 @@ async def activate(
     member.password_hash = password_hash
     member.token_version += 1
     member.phone_verified_at = member.phone_verified_at or clock.now()  # the office handed the card over
+    await accounts.set_holder(db, member, row.issued_by)  # whoever issued the code could have used it
     await db.flush()
     return accounts.issue_token(member, secret_key), member
 
@@ -416,7 +418,13 @@ async def send_sms_code(
 
 @raises(_take_all, TooManyAttempts, SmsCodeInvalid)
 async def _check_sms_code(
-    db: AsyncSession, phone: str, code: str, secret_key: str, client: str, device: str | None
+    db: AsyncSession,
+    phone: str,
+    code: str,
+    secret_key: str,
+    client: str,
+    device: str | None,
+    prefix: str = "smsg",
 ) -> None:
     """Use up the phone's current code if ``code`` is it; wrong guesses are counted and kept.
 
@@ -424,7 +432,7 @@ async def _check_sms_code(
     the code's row is locked: two logins racing with one code cannot both use it.
     """
     limits = [(f"smsg:{phone}", rules.SMS_GUESSES_PER_PHONE_MAX)]
-    limits += _origin_limits("smsg", client, device)
+    limits += _origin_limits(prefix, client, device)
     await _take_all(db, limits, keep=True)
     row = await db.scalar(select(SmsCode).where(SmsCode.phone == phone).with_for_update())
     if row is not None and row.attempts >= rules.SMS_CODE_ATTEMPTS_MAX:
@@ -453,6 +461,40 @@ async def sms_login(
         raise NoAccount()
     member.phone_verified_at = member.phone_verified_at or clock.now()
     await db.execute(delete(LoginFailure).where(LoginFailure.key == f"phone:{phone}"))
+    return accounts.issue_token(member, secret_key), member
+
+
+@raises(accounts.get_member, accounts.hash_password, _take_all, _check_sms_code)
+async def secure_account(
+    db: AsyncSession,
+    actor: Actor,
+    code: str,
+    password: str,
+    secret_key: str,
+    client: str = "",
+    device: str | None = None,
+) -> tuple[str, Member]:
+    """The member sets a new password with the SMS code texted to their own phone: nobody who issued a
+    code or typed a password for the account knows it any more (``held_by`` cleared). Ends other logins.
+    """
+    member = await accounts.get_member(db, actor.member_id)
+    password_hash = await accounts.hash_password(password)  # checks the password first
+    await _check_sms_code(db, member.phone, code, secret_key, client, device, "smss")  # its own bucket
+    was_held = member.held_by
+    member.password_hash = password_hash
+    member.token_version += 1
+    member.phone_verified_at = member.phone_verified_at or clock.now()
+    member.held_by, member.held_since = None, None
+    accounts._forget_token_version(member.id)
+    await db.flush()
+    await record(
+        db,
+        actor_id=member.id,
+        action="account_secured",
+        subject_member_id=member.id,
+        detail={"was_held_by": str(was_held) if was_held else None},
+        client_addr=client or None,
+    )
     return accounts.issue_token(member, secret_key), member
 
 

@@ -83,6 +83,17 @@ class MemberOut(msgspec.Struct):
 
 class MeOut(MemberOut):
     is_platform_admin: bool = False
+    held: bool = False
+    """Someone else has known this account's password (they issued the code it was set with): the
+    caller approves, confirms, dispatches and awards nothing until they set a new one by SMS
+    (``POST /api/v1/me/password/sms``)."""
+
+
+class SecureIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A new password with the code texted to the caller's own phone (``POST /api/v1/auth/sms-code``)."""
+
+    code: SmsCode
+    password: Password
 
 
 class LoginOut(msgspec.Struct):

@@ -521,6 +521,18 @@ def check_role_granter(actor: Actor, role: str) -> None:
         raise RoleNeedsPlatformAdmin(params={"role": role})
 
 
+async def set_holder(db: AsyncSession, member: Member, holder_id: uuid.UUID | None) -> None:
+    """The member's password was just set in a way ``holder_id`` could know (a code they issued, a
+    password they typed); None: only the person knows it. Platform admins, the root of trust, hold nobody.
+    """
+    if holder_id is not None and (
+        holder_id == member.id
+        or await db.scalar(select(Member.is_platform_admin).where(Member.id == holder_id))
+    ):
+        holder_id = None
+    member.held_by, member.held_since = holder_id, clock.now() if holder_id is not None else None
+
+
 @raises(
     _phone,
     _name,
@@ -541,7 +553,9 @@ async def _add_member_unchecked(
     password: str | None,
     role: str,
     partner_id: uuid.UUID | None,
+    holder: uuid.UUID | None = None,
 ) -> tuple[Member, list[str]]:
+    """``holder``: who typed the password of a new account (see :func:`set_holder`)."""
     phone, name, role = _phone(phone), _name(name), _role(role)
     if role == "partner":
         if partner_id is None:
@@ -565,6 +579,8 @@ async def _add_member_unchecked(
         )
         db.add(member)
         await db.flush()
+        if password:
+            await set_holder(db, member, holder)
     elif member.phone_verified_at is None:
         # Made by someone who never proved the phone is theirs (a sign-up from before SMS codes were
         # required): joining it would hand a stranger's login the role. The person logs in by SMS once.
@@ -607,7 +623,9 @@ async def add_member(
     await get_community(db, community_id)
     await require_role(db, actor, community_id, "admin")
     check_role_granter(actor, _role(role))
-    member, added = await _add_member_unchecked(db, community_id, phone, name, password, role, partner_id)
+    member, added = await _add_member_unchecked(
+        db, community_id, phone, name, password, role, partner_id, actor.member_id
+    )
     for r in added:
         await record(
             db,
@@ -697,6 +715,8 @@ async def set_password(
             raise ResetByCode()
     member.password_hash = await hash_password(password)
     member.token_version += 1
+    if member.id != actor.member_id:  # a platform admin (set_holder: the root of trust holds nobody)
+        await set_holder(db, member, actor.member_id)
     _forget_token_version(member.id)
     await db.flush()
     if member.id != actor.member_id:

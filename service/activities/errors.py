@@ -216,6 +216,14 @@ class SameAdmin(Forbidden):
     message = "Another admin must approve an activity you created."
 
 
+class CreatorConflict(Forbidden):
+    code = "creator_conflict"
+    message = (
+        "Another admin must approve this activity: its creator's account was opened with a code you "
+        "issued, or they are your household."
+    )
+
+
 class SecondOrganizerRequired(Forbidden):
     code = "second_organizer_required"
     message = "Another organizer must approve a record you entered."

@@ -49,6 +49,7 @@ from service.activities.errors import (
     CheckinError,
     CheckinNotOpen,
     ConfirmationPending,
+    CreatorConflict,
     InvalidActivity,
     InvalidLocation,
     InvalidName,
@@ -507,7 +508,14 @@ async def _over_cap(db: AsyncSession, community_id: uuid.UUID, d: ActivityDraft)
     return rules.needs_approval(d.points_mode, d.points, d.points_max, await points_cap(db, community_id))
 
 
-@raises(ActivityNotFound, require_role, ActivityNotPending, SameAdmin)
+@raises(
+    ActivityNotFound,
+    require_role,
+    ActivityNotPending,
+    SameAdmin,
+    CreatorConflict,
+    household_history.conflicted,
+)
 async def approve_activity(db: AsyncSession, actor: Actor, activity_id: uuid.UUID) -> Activity:
     """An admin other than its creator lets an activity above the cap open for check-in."""
     activity = await _activity(db, activity_id, lock=True)
@@ -516,6 +524,10 @@ async def approve_activity(db: AsyncSession, actor: Actor, activity_id: uuid.UUI
         raise ActivityNotPending()
     if activity.created_by == actor.member_id:
         raise SameAdmin()
+    if await household_history.conflicted(
+        db, activity.community_id, actor.member_id, {activity.created_by}, activity.created_at
+    ):
+        raise CreatorConflict()
     activity.status, activity.approved_by = "open", actor.member_id
     await db.flush()
     await _audit_activity(db, actor, activity, "activity_approved", snapshot(activity, *_AUDITED_FIELDS))

@@ -15,6 +15,7 @@ from service.accounts import rules
 from service.accounts.models import Activation, Community, Member, Membership, Registration
 from service.accounts.sms import SENT, last_text_to
 from tests.support.problems import problem
+from tests.support.sms import texted_code
 from tests.support.world import World
 
 PASSWORD = "my-own-pass-1"
@@ -49,13 +50,6 @@ async def new_code(client: Any, world: World, name: str, who: str = "admin") -> 
     assert r.status_code == 201, r.text
     assert r.json()["url"] == f"http://testserver/join/{r.json()['code']}"
     return str(r.json()["code"])
-
-
-async def texted_code(client: Any, phone: str) -> str:
-    """Ask for an SMS code for ``phone`` and read it from the console sender."""
-    r = await client.post("/api/v1/auth/sms-code", json={"phone": phone})
-    assert r.status_code == 200, r.text
-    return re.findall(r"\d{6}", last_text_to(phone) or "")[0]
 
 
 def printed_codes(html: str) -> list[str]:

@@ -138,6 +138,13 @@ EXPECT: dict[str, Case] = {
     "POST /api/v1/auth/logout": Case(LOGGED_IN),
     "GET /api/v1/me": Case(LOGGED_IN),
     "POST /api/v1/me/password": Case(LOGGED_IN, body=lambda r, role: {"password": "changed-pass-1"}),
+    # A new password with the code texted to one's own phone: a wrong code changes nothing, whoever asks
+    # (tests/api/test_held_accounts.py runs the success).
+    "POST /api/v1/me/password/sms": Case(
+        (),
+        body=lambda r, role: {"code": "000000", "password": "changed-pass-1"},
+        deny={role: 401 for role in ROLES},
+    ),
     "POST /api/v1/communities": Case((), body=lambda r, role: {"name": "新社区", "code": f"new-{role[:5]}"}),
     "GET /api/v1/communities/{cid}": Case(EVERYONE),
     "PATCH /api/v1/communities/{cid}": Case(
@@ -938,6 +945,7 @@ AUDIT_EXEMPT: dict[str, str] = {
     "POST /api/v1/auth/activate": "the code's holder sets their own password",
     "POST /api/v1/auth/logout": "ends one's own login",
     "POST /api/v1/me/password": "changes one's own password (an admin setting someone's is audited)",
+    "POST /api/v1/me/password/sms": "secures one's own account (it records account_secured all the same)",
     "POST /api/v1/activities/{aid}/signups": "signs oneself up",
     "POST /api/v1/checkins": "checks oneself in by QR (the points are in the ledger)",
     "POST /api/v1/me/card/revoke": "replaces one's own card",

@@ -13,20 +13,14 @@ from sqlalchemy import func, select, update
 
 from service import clock
 from service.accounts.models import Activation, Member, Membership
-from service.accounts.sms import last_text_to
 from service.activities.models import Activity
 from service.audit.models import AuditEvent
 from tests.support.activities import create_activity, freeze_at_step_start
 from tests.support.problems import problem
+from tests.support.sms import texted_code
 from tests.support.world import World
 
 PASSWORD = "my-own-pass-1"
-
-
-async def texted_code(client: Any, phone: str, headers: dict[str, str] | None = None) -> str:
-    r = await client.post("/api/v1/auth/sms-code", json={"phone": phone}, headers=headers or {})
-    assert r.status_code == 200, r.text
-    return re.findall(r"\d{6}", last_text_to(phone) or "")[0]
 
 
 async def snapshot(maker: Any) -> tuple[int, int, int, list[tuple[str, str | None]]]:
