@@ -212,10 +212,13 @@ class HomeView:
     roles: dict[uuid.UUID, list[str]]
     """community id -> the caller's roles there, in the order they were given."""
     pending_sign_ups: list[Community]
+    held: bool = False
+    """The caller holds a staff role and someone else has known their password (``Member.held_by``):
+    the page asks them to secure the account by SMS before they decide anything for others."""
 
 
 async def home_of(db: AsyncSession, actor: Actor) -> HomeView:
-    """What the home page shows the caller (three queries)."""
+    """What the home page shows the caller (four queries)."""
     roles: dict[uuid.UUID, list[str]] = {}
     for m in await accounts.roles_of(db, actor.member_id):
         roles.setdefault(m.community_id, []).append(m.role)
@@ -223,6 +226,8 @@ async def home_of(db: AsyncSession, actor: Actor) -> HomeView:
         communities=await accounts.list_communities(db, roles),
         roles=roles,
         pending_sign_ups=await onboarding.pending_sign_ups(db, actor.member_id),
+        held=any(r != "member" for rs in roles.values() for r in rs)  # only staff decide for others
+        and await db.scalar(select(Member.held_by).where(Member.id == actor.member_id)) is not None,
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import onboarding
 from service.accounts import rules as account_rules
+from service.accounts import service as accounts
 from service.accounts.actor import Actor
 from service.config import Settings
 from service.errors import NotFound
@@ -72,6 +73,13 @@ async def register_page(
     return page(request, "onboarding/register.html", maybe_actor, community=community, next=next)
 
 
+@get("/me/secure", include_in_schema=False)
+async def secure_page(request: Request[Any, Any, Any], db: AsyncSession, actor: Actor) -> Response[str]:
+    """Set a new password with an SMS code to one's own phone (ends a hold: ``Member.held_by``)."""
+    member = await accounts.get_member(db, actor.member_id)
+    return page(request, "onboarding/secure.html", actor, phone=member.phone, held=member.held_by is not None)
+
+
 def _member_ids(raw: list[str]) -> list[uuid.UUID]:
     ids = []
     for value in raw[:INVITATION_MEMBERS_MAX]:
@@ -127,4 +135,4 @@ async def favicon() -> Response[bytes]:
     )
 
 
-ROUTES: list[Any] = [join_page, register_page, invitations_page, favicon]
+ROUTES: list[Any] = [join_page, register_page, secure_page, invitations_page, favicon]

@@ -3,24 +3,20 @@ at an event by scanning the kiosk code and is checked in (zh-CN, 390x844)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
-from service.accounts import rules
 from service.accounts import service as accounts
-from service.accounts.models import SmsCode
 from service.activities import service as svc
-from service.db import create_engine, create_session_maker
 from service.web.onboarding_pages import CARDS_PER_SHEET
-from tests.support.database import in_thread, seeded
+from tests.support.database import seeded
 from tests.support.qr import read_qr
+from tests.support.sms import plant_sms_code
 from tests.support.world import SECRET, add_person, new_world
 
 pytestmark = pytest.mark.browser
@@ -122,23 +118,6 @@ def _kiosk_url(api: Any, live_server: str, event: dict[str, Any]) -> str:
     return str(r.json()["url"])
 
 
-def _plant_sms_code(database_url: str, phone_number: str, code: str) -> None:
-    async def plant() -> None:
-        engine = create_engine(database_url)
-        try:
-            async with create_session_maker(engine)() as db:
-                await db.execute(
-                    update(SmsCode)
-                    .where(SmsCode.phone == phone_number)
-                    .values(code_hash=rules.sms_code_hash(SECRET, phone_number, code))
-                )
-                await db.commit()
-        finally:
-            await engine.dispose()
-
-    in_thread(asyncio.run, plant())
-
-
 @pytest.mark.parametrize("mode", ["auto", "approval"])
 def test_a_passer_by_registers_at_the_event_and_is_checked_in(
     live_server: str, phone: Any, event: dict[str, Any], mode: str, database_url: str
@@ -166,7 +145,7 @@ def test_a_passer_by_registers_at_the_event_and_is_checked_in(
     page.click("#register-form [data-send-sms]")
     expect(page.locator("#toast")).to_have_text("验证码已发送，5 分钟内有效。")
     # The console sender keeps the texted code inside the server process: put a known one in its place.
-    _plant_sms_code(database_url, "15912345678", "246810")
+    plant_sms_code(database_url, "15912345678", "246810")
     page.fill("#register-form input[name=sms_code]", "246810")
     page.fill("#register-form input[name=password]", PASSWORD)
     page.screenshot(path="/tmp/jifen-register.png", full_page=True)
