@@ -38,7 +38,8 @@ def upgrade() -> None:
     )
     op.execute(
         f"""
-        UPDATE members SET held_by = {latest.format(col="issued_by")}, held_since = {latest.format(col="used_at")}
+        UPDATE members
+           SET held_by = {latest.format(col="issued_by")}, held_since = {latest.format(col="used_at")}
          WHERE {latest.format(col="issued_by")} IN (SELECT id FROM members i WHERE NOT i.is_platform_admin)
            AND {latest.format(col="issued_by")} <> members.id
         """

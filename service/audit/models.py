@@ -14,8 +14,8 @@ __all__ = ["ACTION_MAX", "CHAIN_MAX", "CLIENT_ADDR_MAX", "HASH_LENGTH", "AuditCh
 
 ACTION_MAX = 40
 CLIENT_ADDR_MAX = 64
-CHAIN_MAX = 36
-"""A community id's text, or ``platform``."""
+CHAIN_MAX = 40
+"""A community id's text (``#<shard>`` after it for its other chains), or ``platform``."""
 HASH_LENGTH = 64
 
 

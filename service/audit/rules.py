@@ -16,7 +16,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["GENESIS_HASH", "PLATFORM_CHAIN", "canonical_detail", "chain_of", "event_hash", "utc_text"]
+__all__ = [
+    "CHAIN_SHARDS",
+    "GENESIS_HASH",
+    "PLATFORM_CHAIN",
+    "canonical_detail",
+    "chain_of",
+    "chain_shards",
+    "community_chain",
+    "event_hash",
+    "utc_text",
+]
 
 GENESIS_HASH = "0" * 64
 """The ``prev_hash`` of a chain's first event."""
@@ -24,9 +34,27 @@ PLATFORM_CHAIN = "platform"
 """The chain of acts outside any one community."""
 
 
+CHAIN_SHARDS = 16
+"""Chains per community on PostgreSQL: an append locks one chain's head until its transaction ends, so
+one chain would make every staff act of a community (a shop's redemptions at the counter among them)
+wait for the one before it. An append takes the first head no other transaction holds; alone, that is
+always the community's first chain (``chain_of``), so a quiet community has one chain."""
+
+
 def chain_of(community_id: uuid.UUID | None) -> str:
-    """The chain an event of this community belongs to."""
+    """The (first) chain an event of this community belongs to."""
     return str(community_id) if community_id is not None else PLATFORM_CHAIN
+
+
+def chain_shards(community_id: uuid.UUID | None) -> list[str]:
+    """Every chain of the community, the first one first: ``<id>``, ``<id>#1`` ... ``<id>#15``."""
+    base = chain_of(community_id)
+    return [base, *(f"{base}#{k}" for k in range(1, CHAIN_SHARDS))]
+
+
+def community_chain(chain: str) -> str:
+    """The community's first chain, for any of its chains."""
+    return chain.split("#", 1)[0]
 
 
 def utc_text(moment: datetime) -> str:

@@ -12,13 +12,14 @@ import uuid
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
 from service.audit import rules
 from service.audit.models import ACTION_MAX, CLIENT_ADDR_MAX, AuditChain, AuditEvent
 from service.audit.views import AuditView, list_events
+from service.db import is_postgres
 from service.ids import new_id
 
 __all__ = ["ACTIONS", "CLIENT_ADDR", "AuditView", "list_events", "record", "snapshot"]
@@ -106,8 +107,7 @@ async def record(
     if not action or len(action) > ACTION_MAX or not action.replace("_", "").isalnum():
         raise ValueError(f"audit action must be snake_case of at most {ACTION_MAX} characters: {action!r}")
     addr = client_addr if client_addr is not None else CLIENT_ADDR.get()
-    chain = rules.chain_of(community_id)
-    seq, prev_hash = await _lock_head(db, chain)
+    chain, seq, prev_hash = await _lock_head(db, community_id)
     event = AuditEvent(
         id=new_id(),
         created_at=clock.now(),
@@ -152,18 +152,48 @@ def snapshot(obj: object | None, *fields: str) -> dict[str, Any] | None:
     return out
 
 
-async def _lock_head(db: AsyncSession, chain: str) -> tuple[int, str]:
-    """The chain's last ``seq`` and hash, its head row locked (created on the chain's first event)."""
+_FREE_HEAD = (
+    "SELECT chain, seq, last_hash FROM audit_chains WHERE chain IN :chains"
+    " ORDER BY chain FOR UPDATE SKIP LOCKED LIMIT 1"
+)
+
+
+async def _lock_head(db: AsyncSession, community_id: uuid.UUID | None) -> tuple[str, int, str]:
+    """A chain of the community with its head row locked: its name, last ``seq`` and hash.
+
+    SQLite (one writer) has one chain per community. PostgreSQL takes the first of the community's
+    ``rules.CHAIN_SHARDS`` heads no other transaction holds (``SKIP LOCKED`` never waits; a head this
+    transaction already holds counts as free), making the heads on a community's first event.
+    """
+    if not is_postgres(db):
+        chain = rules.chain_of(community_id)
+        await _make_heads(db, [chain])
+        seq, last = await _wait_for_head(db, chain)
+        return chain, seq, last
+    shards = rules.chain_shards(community_id)
+    query = text(_FREE_HEAD).bindparams(bindparam("chains", expanding=True))
+    for attempt in range(2):
+        row = (await db.execute(query, {"chains": shards})).first()
+        if row is not None:
+            return str(row.chain), int(row.seq), str(row.last_hash)
+        if attempt == 0:
+            await _make_heads(db, shards)
+    seq, last = await _wait_for_head(db, shards[0])  # every head held by others at once: wait
+    return shards[0], seq, last
+
+
+async def _wait_for_head(db: AsyncSession, chain: str) -> tuple[int, str]:
+    stmt = select(AuditChain.seq, AuditChain.last_hash).where(AuditChain.chain == chain)
+    head = (await db.execute(stmt.with_for_update())).one()
+    return int(head.seq), str(head.last_hash)
+
+
+async def _make_heads(db: AsyncSession, chains: list[str]) -> None:
+    """The chains' head rows, made on a chain's first event (at the genesis hash)."""
     await db.execute(
         text(
             "INSERT INTO audit_chains (chain, seq, last_hash) VALUES (:chain, 0, :genesis)"
             " ON CONFLICT (chain) DO NOTHING"
         ),
-        {"chain": chain, "genesis": rules.GENESIS_HASH},
+        [{"chain": c, "genesis": rules.GENESIS_HASH} for c in chains],
     )
-    head = (
-        await db.execute(
-            select(AuditChain.seq, AuditChain.last_hash).where(AuditChain.chain == chain).with_for_update()
-        )
-    ).one()
-    return int(head.seq), str(head.last_hash)
