@@ -12,6 +12,7 @@ __all__ = [
     "ProposalNotFound",
     "ProposalNotPending",
     "ProposalStale",
+    "ProposerConflict",
 ]
 
 
@@ -23,6 +24,14 @@ class ProposalNotFound(NotFound):
 class OwnProposal(Forbidden):
     code = "own_proposal"
     message = "Another person must decide a change you proposed."
+
+
+class ProposerConflict(Forbidden):
+    code = "proposer_conflict"
+    message = (
+        "Another person must decide this change: the proposer's account was opened with a code you "
+        "issued (or yours with theirs), or you are one household."
+    )
 
 
 class NotApprover(Forbidden):

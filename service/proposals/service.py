@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.accounts import households as household_history
 from service.accounts import onboarding
 from service.accounts import proposals as table
 from service.accounts import views as people
@@ -29,6 +30,7 @@ from service.proposals.errors import (
     ProposalNotFound,
     ProposalNotPending,
     ProposalStale,
+    ProposerConflict,
 )
 from service.regions import views as regions
 from service.rewards import service as rewards
@@ -64,7 +66,14 @@ async def may_decide(db: AsyncSession, actor: Actor, community_id: uuid.UUID) ->
     return region is not None and bool(held.intersection(tree.ancestors(region)))
 
 
-@raises(ProposalNotFound, OwnProposal, NotApprover, ProposalNotPending)
+@raises(
+    ProposalNotFound,
+    OwnProposal,
+    NotApprover,
+    ProposerConflict,
+    household_history.conflicted,
+    ProposalNotPending,
+)
 async def _decidable(db: AsyncSession, actor: Actor, proposal_id: uuid.UUID) -> PolicyProposal:
     row = await table.get_proposal(db, proposal_id, lock=True)
     if row is None or not await _may_see(db, actor, row):
@@ -73,6 +82,10 @@ async def _decidable(db: AsyncSession, actor: Actor, proposal_id: uuid.UUID) -> 
         raise OwnProposal()
     if not await may_decide(db, actor, row.community_id):
         raise NotApprover()
+    if await household_history.conflicted(
+        db, row.community_id, actor.member_id, {row.proposed_by}, row.created_at
+    ):
+        raise ProposerConflict()  # the proposer's account in the approver's hands (or theirs), a household
     if row.status != "pending":
         raise ProposalNotPending(params={"status": row.status})
     return row

@@ -119,3 +119,33 @@ async def test_lowering_applies_at_once_and_bad_input_is_a_422(client: Any, worl
     assert r.status_code == 422 and r.json()["code"] == "invalid_proposal_status"
     listed = await client.get(f"/api/v1/communities/{world.cid}/proposals", headers=world.h["admin"])
     assert listed.json() == []
+
+
+async def test_an_admin_of_the_proposers_household_cannot_approve(
+    client: Any, world: World, maker: Any
+) -> None:
+    """Two admins who are one household are one interest: the second cannot approve the first's
+    proposal (proposer_conflict, in Chinese), nothing changes; an official or platform admin can."""
+    from service.accounts import households
+
+    async with maker() as db:
+        await households.start_link(db, world.cid, world.members["admin"].id, world.members["admin2"].id)
+        await db.commit()
+    r = await client.put(
+        f"/api/v1/communities/{world.cid}/activity-policy",
+        json={"points_cap": 5000},
+        headers=world.h["admin"],
+    )
+    assert r.status_code == 202, r.text
+    proposal = r.json()["proposal"]
+    refused = await client.post(f"/api/v1/proposals/{proposal['id']}/approve", headers=_as(world, "admin2"))
+    assert refused.status_code == 403 and refused.json()["code"] == "proposer_conflict", refused.text
+    assert refused.json()["detail"].startswith("此项变更须由其他人审批")
+    policy = await client.get(f"/api/v1/communities/{world.cid}/activity-policy", headers=world.h["alice"])
+    assert policy.json()["points_cap"] == 50
+    listed = await client.get(
+        f"/api/v1/communities/{world.cid}/proposals?status=pending", headers=world.h["admin"]
+    )
+    assert [p["id"] for p in listed.json()] == [proposal["id"]]
+    ok = await client.post(f"/api/v1/proposals/{proposal['id']}/approve", headers=world.h["root"])
+    assert ok.status_code == 200 and ok.json()["status"] == "approved", ok.text

@@ -118,6 +118,8 @@ COMPLETE = "/api/v1/wishes/{wish_id}/complete"
 CONFIRM_WISH = "/api/v1/wishes/{wish_id}/confirm"
 RATE = "/api/v1/wishes/{wish_id}/rate"
 BUDGET = "/api/v1/communities/{cid}/budget"
+PROPOSALS = "/api/v1/communities/{cid}/proposals"
+APPROVE_PROPOSAL = "/api/v1/proposals/{pid}/approve"
 """Issue 19 item 2: once it exists, an honest official (root here) sets the budget before the insider acts."""
 MONTHLY_BUDGET = 500
 ISSUING_CODES = ("checkin", "manual_award", "claim", "wish")
@@ -154,6 +156,8 @@ USED_ROUTES = {
     ("POST", COMPLETE),
     ("POST", CONFIRM_WISH),
     ("POST", RATE),
+    ("GET", PROPOSALS),
+    ("POST", APPROVE_PROPOSAL),
 }
 
 # ---------------------------------------------------------------- classification
@@ -449,6 +453,16 @@ class Insider(RuleBasedStateMachine):
     def rewards_settings(self, wish_points: int = 100_000, two: int = 100_000, cap: int = 100_000) -> None:
         body = {"wish_points": wish_points, "two_reviewers_from_points": two, "wish_points_monthly_cap": cap}
         self.call(self.insider, "PUT", REWARDS_SETTINGS, body, cid=self.cid)
+
+    @rule(by=st.integers(0, 99))
+    def approve_proposals(self, by: int = 0) -> None:
+        """The insider's widening knob changes wait as proposals: he or one of his people approves them."""
+        r = self.harness.client.get(
+            PROPOSALS.format(cid=self.cid) + "?status=pending", headers=self.headers[self.insider]
+        )
+        people = self.people()
+        for item in r.json() if r.status_code == 200 else []:
+            self.call(people[by % len(people)], "POST", APPROVE_PROPOSAL, None, pid=item["id"])
 
     # ------------------------------------------------------------ activities
 
@@ -835,8 +849,10 @@ def tour(m: Insider) -> None:
     m.claim(last(m.rules), 1, 1)
     m.review(last(m.claims), 0)
     m.time_passes(60 * 24 * 8)
-    # The cap raised alone: 100,000 points to a sock.
+    # The cap raised alone: 100,000 points to a sock (the insider, then a sock, approves the proposal).
     m.activity_cap(100_000)
+    m.approve_proposals(0)
+    m.approve_proposals(2)
     m.create_activity(100_000, "per_attendance", 0)
     m.scan(last(m.activities), 0)
     m.close_activity(last(m.activities))
@@ -887,6 +903,8 @@ REFUSED_ON_THE_TOUR = {
     ("POST", APPROVE_ACTIVITY, 403, "creator_conflict"): "the insider approves his organizer sock's activity",
     ("POST", APPROVE_ATTENDANCE, 403, "account_held"): "the organizer sock approves the insider's record",
     ("POST", AWARDS, 202, None): "a 99-point award to a sock waits for another admin",
+    ("POST", APPROVE_PROPOSAL, 403, "own_proposal"): "the insider approves his own raised cap",
+    ("POST", APPROVE_PROPOSAL, 403, "not_approver"): "the organizer sock approves the insider's cap",
 }
 """What the tour's attacks on the socks-as-second-person class answer now (each reached, each refused)."""
 
