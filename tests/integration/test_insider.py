@@ -12,8 +12,9 @@ random sequences of the app's own routes. After every step, from the database:
 
 Each violation is classified into a short stable name. Names in :data:`KNOWN_HOLES` are still open in
 today's code (the value is the issue item that closes them): they are reported, not failed on. Any other
-violation fails. :func:`test_known_holes_still_reproduce` replays a fixed tour and fails when a listed hole
-no longer reproduces, so the entry is removed when its fix merges (adding or removing a hole is one line).
+violation fails. :func:`test_the_tour_of_every_hole_found_so_far_finds_none` replays a fixed tour and
+fails when a listed hole no longer reproduces, so the entry is removed when its fix merges (adding or
+removing a hole is one line), and when one of its attacks is no longer reached and refused.
 
 ``make insider`` runs the machine longer (JIFEN_INSIDER_EXAMPLES, JIFEN_INSIDER_STEPS).
 """
