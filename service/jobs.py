@@ -36,6 +36,7 @@ JOBS: tuple[tuple[str, Job], ...] = (
     ("points.sweep_holds", points_jobs.sweep_holds),
     ("points.expire", points_jobs.expire_points),
     ("points.release_pending", points_jobs.release_pending),
+    ("points.collect_owed", points_jobs.collect_owed),
 )
 
 

@@ -91,7 +91,8 @@ class MyPointsController(Controller):
     @get(
         "/balance",
         summary="The caller's points in a community",
-        description="available = balance - held; `expiring` lists points that expire within 30 days.",
+        description="available = balance - held; `expiring` lists points that expire within 30 days; "
+        "`owed`: points deductions (扣分) could not take yet, taken from later earnings.",
         responses=errors_of(views.balance_for),
     )
     async def balance(self, db: AsyncSession, actor: Actor, community_id: CommunityParam) -> BalanceOut:
@@ -104,6 +105,7 @@ class MyPointsController(Controller):
             spent=b.spent,
             expired=b.expired,
             expiring=[ExpiringOut(points=p, expires_at=at) for p, at in b.expiring],
+            owed=b.owed,
         )
 
     @get(

@@ -9,7 +9,7 @@ from service.kit.batch import BATCHES_MAX, drain
 from service.points import service
 from service.retry import run_in_transaction
 
-__all__ = ["BATCHES_MAX", "expire_points", "release_pending", "sweep_holds"]
+__all__ = ["BATCHES_MAX", "collect_owed", "expire_points", "release_pending", "sweep_holds"]
 
 
 async def sweep_holds(maker: async_sessionmaker[AsyncSession]) -> int:
@@ -45,3 +45,15 @@ async def release_pending(maker: async_sessionmaker[AsyncSession]) -> int:
         return count
 
     return await drain(step, service.RELEASE_BATCH)
+
+
+async def collect_owed(maker: async_sessionmaker[AsyncSession]) -> int:
+    """Take owed deductions from what the members earned since (one transaction per batch of members);
+    returns how many members were looked at. A member with nothing new keeps owing."""
+    looked = 0
+    for _ in range(BATCHES_MAX):
+        count: int = await run_in_transaction(maker, service.collect_all_owed)
+        looked += count
+        if count < service.RELEASE_BATCH:
+            break
+    return looked

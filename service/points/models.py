@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, IdMixin, TimestampMixin
@@ -34,6 +34,7 @@ __all__ = [
     "Hold",
     "IssuanceMonth",
     "Lot",
+    "Owed",
     "PendingIssuance",
     "Policy",
     "Transfer",
@@ -277,4 +278,28 @@ class PendingIssuance(IdMixin, TimestampMixin, Base):
         CheckConstraint("points > 0", name="points_positive"),
         CheckConstraint("(posted_at IS NULL) = (transfer_id IS NULL)", name="posted_has_transfer"),
         Index("ix_pending_issuances_open", "community_id", "posted_at", "created_at"),
+    )
+
+
+class Owed(IdMixin, TimestampMixin, Base):
+    """Points a deduction (扣分) could not take because the balance was short: taken from the member's
+    later earnings (``points.collect_owed``), oldest first, until ``remaining`` is 0."""
+
+    __tablename__ = "ledger_owed"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    points: Mapped[int] = mapped_column(BigInteger)
+    remaining: Mapped[int] = mapped_column(BigInteger)
+    code: Mapped[str] = mapped_column(String(CODE_MAX))
+    memo: Mapped[str] = mapped_column(String(MEMO_MAX), default="")
+    ref_type: Mapped[str | None] = mapped_column(String(REF_TYPE_MAX), default=None)
+    ref_id: Mapped[str | None] = mapped_column(String(REF_ID_MAX), default=None)
+    settled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        CheckConstraint("points > 0", name="points_positive"),
+        CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_range"),
+        CheckConstraint("(remaining = 0) = (settled_at IS NOT NULL)", name="settled_bound"),
+        Index("ix_ledger_owed_open", "community_id", "member_id", postgresql_where=text("remaining > 0")),
     )

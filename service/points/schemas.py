@@ -50,6 +50,8 @@ class BalanceOut(msgspec.Struct):
     expired: int
     expiring: list[ExpiringOut]
     """Points that expire within 30 days, soonest first."""
+    owed: int = 0
+    """Points deductions (扣分) could not take yet: taken from later earnings."""
 
 
 class EntryOut(msgspec.Struct, omit_defaults=True):

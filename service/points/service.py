@@ -85,6 +85,7 @@ from service.points.models import (
     Hold,
     IssuanceMonth,
     Lot,
+    Owed,
     PendingIssuance,
     Policy,
     Transfer,
@@ -161,6 +162,15 @@ class TransferResult:
     points: int
     replayed: bool = False
     """True when the idempotency key matched an earlier transfer and nothing new was written."""
+
+
+@dataclass(frozen=True)
+class Deducted:
+    """What a deduction did: ``taken`` now (in ``transfer_id``), ``owed`` from later earnings."""
+
+    transfer_id: uuid.UUID | None
+    taken: int
+    owed: int
 
 
 @dataclass(frozen=True)
@@ -682,7 +692,18 @@ async def award(
         done = await _issue(db, community_id, member_id, points, code, memo, ref_type, ref_id, actor_id, key)
     except OverBudget:
         return await _wait(db, community_id, member_id, points, code, memo, ref_type, ref_id, actor_id, key)
+    if not done.replayed and await _owes(db, community_id, member_id):
+        await collect_owed(db, community_id, member_id)  # a deduction waited for these earnings
     return AwardResult(done.transfer_id, done.points, replayed=done.replayed)
+
+
+async def _owes(db: AsyncSession, community_id: uuid.UUID, member_id: uuid.UUID) -> bool:
+    found = await db.scalar(
+        select(Owed.id)
+        .where(Owed.community_id == community_id, Owed.member_id == member_id, Owed.remaining > 0)
+        .limit(1)
+    )
+    return found is not None
 
 
 async def _issue(
@@ -803,6 +824,139 @@ async def release_pending(
         posted += 1
     await db.flush()
     return posted
+
+
+@raises(
+    InvalidPoints,
+    InvalidReasonCode,
+    InvalidMemo,
+    InvalidRef,
+    InvalidIdempotencyKey,
+    MemberNotFound,
+    PartnerNotFound,
+    CommunityNotFound,
+    InsufficientPoints,
+    IdempotencyConflict,
+)
+async def deduct(
+    db: AsyncSession,
+    *,
+    community_id: uuid.UUID,
+    member_id: uuid.UUID,
+    points: int,
+    code: str = "deduction",
+    memo: str = "",
+    ref_type: str | None = None,
+    ref_id: str | None = None,
+    actor_id: uuid.UUID | None = None,
+) -> Deducted:
+    """Take ``points`` from the member back to the community (扣分, a village rule broken), never below
+    zero: what is available now posts at once (member -> issuance, so the month's issued count goes down as
+    for a reversal); the rest is owed (:class:`Owed`) and taken from later earnings (:func:`collect_owed`).
+    Call once per deduction (the caller's state, e.g. a claim's status, guards against a second call).
+    """
+    _check_points(points)
+    code, memo, ref_type, ref_id, _ = _check_text(code, memo, ref_type, ref_id, None)
+    if not await people.is_member(db, member_id, community_id):
+        raise MemberNotFound()
+    taken, transfer_id = await _take_available(
+        db, community_id, member_id, points, code, memo, ref_type, ref_id, actor_id
+    )
+    owed = points - taken
+    if owed:
+        db.add(
+            Owed(
+                community_id=community_id,
+                member_id=member_id,
+                points=owed,
+                remaining=owed,
+                code=code,
+                memo=memo,
+                ref_type=ref_type,
+                ref_id=ref_id,
+                created_at=clock.now(),
+            )
+        )
+        await db.flush()
+    return Deducted(transfer_id, taken, owed)
+
+
+async def _take_available(
+    db: AsyncSession,
+    community_id: uuid.UUID,
+    member_id: uuid.UUID,
+    points: int,
+    code: str,
+    memo: str,
+    ref_type: str | None,
+    ref_id: str | None,
+    actor_id: uuid.UUID | None,
+) -> tuple[int, uuid.UUID | None]:
+    """Post up to ``points`` of the member's available points to the community; (taken, transfer)."""
+    member = await _find_account(db, community_id, "member", member_id)
+    if member is None:
+        return 0, None
+    issuance = await account_for(db, community_id, "issuance")
+    locked = await _lock(db, [member.id, issuance.id])  # both, in the one lock order
+    available = locked[member.id].balance - locked[member.id].held
+    taken = min(points, max(available, 0))
+    if not taken:
+        return 0, None
+    done = await _move(
+        db, community_id=community_id, debit=member.id, credit=issuance.id, points=taken, code=code,
+        memo=memo, ref_type=ref_type, ref_id=ref_id, actor_id=actor_id, key=None,
+    )  # fmt: skip
+    return taken, done.transfer_id
+
+
+@raises(InsufficientPoints, IdempotencyConflict, MemberNotFound, PartnerNotFound, CommunityNotFound)
+async def collect_owed(db: AsyncSession, community_id: uuid.UUID, member_id: uuid.UUID) -> int:
+    """Take what the member owes from what they have now, oldest deduction first; returns the points
+    taken. The owed rows are locked ``SKIP LOCKED`` (another run is collecting them)."""
+    rows = list(
+        await db.scalars(
+            select(Owed)
+            .where(Owed.community_id == community_id, Owed.member_id == member_id, Owed.remaining > 0)
+            .order_by(Owed.created_at, Owed.id)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    )
+    total = 0
+    for row in rows:
+        taken, _ = await _take_available(
+            db, community_id, member_id, row.remaining, row.code, row.memo, row.ref_type, row.ref_id, None
+        )
+        if not taken:
+            break
+        row.remaining -= taken
+        row.settled_at = clock.now() if row.remaining == 0 else None
+        total += taken
+    await db.flush()
+    return total
+
+
+async def collect_all_owed(db: AsyncSession, *, limit: int = RELEASE_BATCH) -> int:
+    """One batch of members who owe points and have some available now: take it (the periodic job);
+    returns how many members were looked at (a short batch ends the job's run)."""
+    pairs = (
+        await db.execute(
+            select(Owed.community_id, Owed.member_id)
+            .join(
+                Account,
+                (Account.community_id == Owed.community_id)
+                & (Account.member_id == Owed.member_id)
+                & (Account.kind == "member"),
+            )
+            .where(Owed.remaining > 0, Account.balance - Account.held > 0)
+            .group_by(Owed.community_id, Owed.member_id)
+            .order_by(func.min(Owed.created_at))
+            .limit(limit)
+        )
+    ).all()
+    for community_id, member_id in pairs:
+        await collect_owed(db, community_id, member_id)
+    return len(pairs)
 
 
 @raises(InvalidBudget)

@@ -25,6 +25,7 @@ from service.points.models import (
     Entry,
     IssuanceMonth,
     Lot,
+    Owed,
     PendingIssuance,
     Policy,
     Transfer,
@@ -100,6 +101,8 @@ class Balance:
     spent: int
     expired: int
     expiring: list[tuple[int, datetime]] = field(default_factory=list)
+    owed: int = 0
+    """Points deductions (扣分) could not take yet: taken from later earnings (``points.collect_owed``)."""
 
 
 # ---------------------------------------------------------------- balances
@@ -108,8 +111,9 @@ class Balance:
 async def balance(db: AsyncSession, community_id: uuid.UUID, member_id: uuid.UUID) -> Balance:
     """The member's balance in the community (zeros for a member with no entries yet)."""
     account = await _member_account(db, community_id, member_id)
+    owes = await owed(db, community_id, member_id)
     if account is None:
-        return Balance(available=0, held=0, earned=0, spent=0, expired=0, expiring=[])
+        return Balance(available=0, held=0, earned=0, spent=0, expired=0, expiring=[], owed=owes)
     horizon = clock.now() + timedelta(days=rules.EXPIRING_WINDOW_DAYS)
     rows = await db.execute(
         select(Lot.expires_at, func.sum(Lot.remaining))
@@ -125,7 +129,18 @@ async def balance(db: AsyncSession, community_id: uuid.UUID, member_id: uuid.UUI
         spent=account.spent,
         expired=account.expired,
         expiring=expiring,
+        owed=owes,
     )
+
+
+async def owed(db: AsyncSession, community_id: uuid.UUID, member_id: uuid.UUID) -> int:
+    """Points the member still owes from deductions (taken from later earnings)."""
+    total = await db.scalar(
+        select(func.sum(Owed.remaining)).where(
+            Owed.community_id == community_id, Owed.member_id == member_id, Owed.remaining > 0
+        )
+    )
+    return int(total or 0)
 
 
 # ---------------------------------------------------------------- history

@@ -16,6 +16,7 @@ __all__ = [
     "ClaimNotFound",
     "ClaimNotPublicized",
     "ClaimNotReviewable",
+    "DeductionFiler",
     "DuplicateClaim",
     "EvidenceRequired",
     "HouseholdLinkDecided",
@@ -236,3 +237,8 @@ class InvalidStars(InvalidInput):
 class AlreadyRated(Conflict):
     code = "already_rated"
     message = "You already rated this activity."
+
+
+class DeductionFiler(Forbidden):
+    code = "deduction_filer"
+    message = "A deduction is filed by a grid worker or organizer for another member, never for oneself."

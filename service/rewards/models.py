@@ -89,7 +89,7 @@ class RewardRule(IdMixin, TimestampMixin, Base):
 
     __table_args__ = (
         UniqueConstraint("community_id", "code"),
-        CheckConstraint("points > 0", name="points_positive"),
+        CheckConstraint("points <> 0", name="points_not_zero"),
         CheckConstraint("publicity_days >= 0", name="publicity_days_not_negative"),
         CheckConstraint(
             "limit_per_member_per_year IS NULL OR limit_per_member_per_year >= 1", name="limit_positive"
@@ -128,7 +128,7 @@ class Claim(IdMixin, TimestampMixin, Base):
 
     __table_args__ = (
         CheckConstraint("status IN ('submitted','publicized','rejected','awarded')", name="known_status"),
-        CheckConstraint("points > 0", name="points_positive"),
+        CheckConstraint("points <> 0", name="points_not_zero"),
         CheckConstraint("(status = 'publicized') = (publicity_ends_at IS NOT NULL)", name="publicity_bound"),
         CheckConstraint("(status = 'awarded') = (awarded_at IS NOT NULL)", name="awarded_bound"),
         Index("ix_reward_claims_community_status", "community_id", "status"),

@@ -142,9 +142,12 @@ def settings_widens(before: dict[str, object], after: dict[str, object]) -> bool
 
 
 def rule_widens(before: dict[str, object], after: dict[str, object]) -> bool:
-    """Whether a rule change widens what can be issued: more points, switched on, no evidence needed, a
-    shorter public notice, or a higher (or no) yearly limit per member."""
-    if _int(after["points"]) > _int(before["points"]) or (after["active"] and not before["active"]):
+    """Whether a rule change widens what can be issued (or taken): more points, a heavier deduction,
+    switched on, no evidence needed, a shorter public notice, or a higher (or no) yearly limit."""
+    old_points, new_points = _int(before["points"]), _int(after["points"])
+    if new_points > old_points or (after["active"] and not before["active"]):
+        return True
+    if abs(new_points) > abs(old_points):  # a heavier deduction (扣分) weighs on residents: two people too
         return True
     if before["evidence_required"] and not after["evidence_required"]:
         return True

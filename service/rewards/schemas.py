@@ -35,6 +35,15 @@ Title = Annotated[str, msgspec.Meta(min_length=1, max_length=TITLE_MAX)]
 Text = Annotated[str, msgspec.Meta(max_length=TEXT_MAX)]
 Note = Annotated[str, msgspec.Meta(max_length=500)]
 Points = Annotated[int, msgspec.Meta(ge=1, le=POINTS_PER_AWARD_MAX)]
+RulePoints = Annotated[
+    int,
+    msgspec.Meta(
+        ge=-POINTS_PER_AWARD_MAX,
+        le=POINTS_PER_AWARD_MAX,
+        description="Positive: the points a claim earns. Negative: a deduction (扣分) for breaking the "
+        "village rules, filed by a grid worker. Never 0 (invalid_points).",
+    ),
+]
 PublicityDays = Annotated[int, msgspec.Meta(ge=0, le=PUBLICITY_DAYS_MAX)]
 YearlyLimit = Annotated[int, msgspec.Meta(ge=1, le=YEARLY_LIMIT_MAX)]
 Days = Annotated[int, msgspec.Meta(ge=1, le=SETTINGS_DAYS_MAX)]
@@ -44,7 +53,7 @@ RuleCode = Annotated[str, msgspec.Meta(min_length=2, max_length=32, pattern=r"^[
 class RuleIn(msgspec.Struct, forbid_unknown_fields=True):
     code: RuleCode
     title: Title
-    points: Points
+    points: RulePoints
     publicity_days: PublicityDays = 7
     description: Text = ""
     evidence_required: bool = True
@@ -55,7 +64,7 @@ class RuleIn(msgspec.Struct, forbid_unknown_fields=True):
 class RulePatch(msgspec.Struct, forbid_unknown_fields=True):
     title: Title | None = None
     description: Text | None = None
-    points: Points | None = None
+    points: RulePoints | None = None
     publicity_days: PublicityDays | None = None
     evidence_required: bool | None = None
     limit_per_member_per_year: YearlyLimit | msgspec.UnsetType | None = msgspec.UNSET

@@ -39,6 +39,7 @@ from service.rewards.errors import (
     ClaimNotFound,
     ClaimNotPublicized,
     ClaimNotReviewable,
+    DeductionFiler,
     DuplicateClaim,
     EvidenceRequired,
     InvalidCode,
@@ -228,14 +229,15 @@ async def create_rule(
     limit_per_member_per_year: int | None = None,
     active: bool = True,
 ) -> RewardRule | Proposed:
-    """Add a rule. A rule is a new way to issue points: an active one is created switched off, with a
-    proposal to switch it on that a second person approves (a :class:`Proposed`)."""
+    """Add a rule. A rule is a new way to issue points (``points`` > 0) or to deduct them (扣分, < 0, for
+    breaking the village rules): an active one is created switched off, with a proposal to switch it on
+    that a second person approves (a :class:`Proposed`)."""
     await accounts.get_community(db, community_id)
     await accounts.require_role(db, actor, community_id, "admin")
     code = (code or "").strip().lower()
     if not rules.RULE_CODE_RE.match(code):
         raise InvalidCode(errors=[{"field": "code", "message": "2-32 of a-z 0-9 - _"}])
-    bounded_int(points, "points", 1, POINTS_PER_AWARD_MAX)
+    _check_rule_points(points)
     bounded_int(publicity_days, "publicity_days", 0, rules.PUBLICITY_DAYS_MAX)
     bounded_int(limit_per_member_per_year, "limit_per_member_per_year", 1, rules.YEARLY_LIMIT_MAX)
     taken = await db.scalar(
@@ -386,8 +388,20 @@ def _rule_values(rule: RewardRule) -> dict[str, Any]:
     }
 
 
+def _check_rule_points(points: int) -> None:
+    """A rule rewards (1 to the most one award may pay) or deducts (扣分: -1 to minus that); never 0."""
+    bounded_int(points, "points", -POINTS_PER_AWARD_MAX, POINTS_PER_AWARD_MAX)
+    if points == 0:
+        raise InvalidField(
+            "invalid_points",
+            "%(field)s must not be 0: positive to reward, negative to deduct.",
+            params={"field": "points"},
+            errors=[{"field": "points", "message": "not 0"}],
+        )
+
+
 def _check_rule(values: dict[str, Any]) -> None:
-    bounded_int(values["points"], "points", 1, POINTS_PER_AWARD_MAX)
+    _check_rule_points(values["points"])
     bounded_int(values["publicity_days"], "publicity_days", 0, rules.PUBLICITY_DAYS_MAX)
     limit = values["limit_per_member_per_year"]
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)):
@@ -487,6 +501,8 @@ async def _refuse_duplicate(
 @raises(
     RuleNotFound,
     RuleInactive,
+    DeductionFiler,
+    accounts.require_role,
     EvidenceRequired,
     YearlyLimitReached,
     DuplicateClaim,
@@ -517,11 +533,15 @@ async def submit_claim(
     if rule is None:
         raise RuleNotFound()
     community = await accounts.get_community(db, rule.community_id)
+    if rule.points < 0:  # a deduction is filed by a grid worker (organizer), never by or for oneself
+        await accounts.require_role(db, actor, rule.community_id, "organizer")
+        if member_id == actor.member_id:
+            raise DeductionFiler()
     await _check_filer(db, actor, rule.community_id, member_id)
     if not rule.active:
         raise RuleInactive()
     evidence = bounded_text(evidence, "evidence", high=TEXT_MAX)
-    if rule.evidence_required and not evidence:
+    if (rule.evidence_required or rule.points < 0) and not evidence:
         raise EvidenceRequired(errors=[{"field": "evidence", "message": "required by this rule"}])
     now = clock.now()
     year = year_in_zone(now, community.timezone)
@@ -648,7 +668,7 @@ async def review_claim(
     else:
         settings = await get_settings(db, claim.community_id)
         if await _approvals(db, claim) >= rules.approvals_needed(
-            claim.points, settings.two_reviewers_from_points
+            abs(claim.points), settings.two_reviewers_from_points
         ):
             rule = await get_rule(db, claim.rule_id)
             claim.status, claim.decided_at, claim.decision_note = "publicized", now, note
@@ -691,7 +711,7 @@ async def object_to_claim(db: AsyncSession, actor: Actor, claim_id: uuid.UUID, r
     return objection
 
 
-@raises(ClaimNotFound, RuleNotFound, points.award)
+@raises(ClaimNotFound, RuleNotFound, points.award, points.deduct)
 async def settle_claim(db: AsyncSession, claim_id: uuid.UUID) -> SettleOutcome:
     """Pay a claim whose public notice ended. Returns ``awarded``, ``limit`` (refused) or ``skipped``."""
     claim = await _claim_for_update(db, claim_id)
@@ -716,19 +736,33 @@ async def settle_claim(db: AsyncSession, claim_id: uuid.UUID) -> SettleOutcome:
             claim.decision_note = "yearly_limit_reached"
             await db.flush()
             return "limit"
-    result = await points.award(
-        db,
-        community_id=claim.community_id,
-        member_id=claim.member_id,
-        points=claim.points,
-        code="claim",
-        memo=rule.title,
-        ref_type="claim",
-        ref_id=str(claim.id),
-        actor_id=None,
-        idempotency_key=f"claim:{claim.id}",
-    )
-    claim.status, claim.awarded_at, claim.transfer_id = "awarded", now, result.transfer_id
+    if claim.points < 0:  # 扣分: what the balance holds now; the rest is owed from later earnings
+        taken = await points.deduct(
+            db,
+            community_id=claim.community_id,
+            member_id=claim.member_id,
+            points=-claim.points,
+            code="deduction",
+            memo=rule.title,
+            ref_type="claim",
+            ref_id=str(claim.id),
+        )
+        transfer_id = taken.transfer_id
+    else:
+        result = await points.award(
+            db,
+            community_id=claim.community_id,
+            member_id=claim.member_id,
+            points=claim.points,
+            code="claim",
+            memo=rule.title,
+            ref_type="claim",
+            ref_id=str(claim.id),
+            actor_id=None,
+            idempotency_key=f"claim:{claim.id}",
+        )
+        transfer_id = result.transfer_id
+    claim.status, claim.awarded_at, claim.transfer_id = "awarded", now, transfer_id
     claim.publicity_ends_at = None
     await db.flush()
     return "awarded"

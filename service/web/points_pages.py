@@ -31,6 +31,7 @@ REASONS = {
     "voucher": N_("Partner shop discount"),
     "expiry": N_("Points expired"),
     "reversal": N_("Correction"),
+    "deduction": N_("Deduction (village rules)"),
     "transfer": N_("Transfer"),
     "demo": N_("Welcome points"),
 }

@@ -46,9 +46,11 @@ async def test_events_before_the_chain_are_chained(tmp_path: Path) -> None:
         engine = create_engine(url)
         async with create_session_maker(engine)() as db:
             reports = {c: await views.verify_chain(db, c) for c in await views.chains(db)}
-        assert {c: (r.ok, r.events_checked) for c, r in reports.items()} == {
+        assert {c: (r.ok, r.events_checked) for c, r in reports.items() if "#" not in c} == {
             str(cid): (True, 3),
             "platform": (True, 1),
         }
+        # PostgreSQL: 0022b gave every chain its other (empty) heads.
+        assert all(r.ok and r.events_checked == 0 for c, r in reports.items() if "#" in c)
     finally:
         await engine.dispose()
