@@ -13,7 +13,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.actor import Actor
-from service.activities import rules, views
+from service.activities import corrections, rules, views
 from service.activities import service as svc
 from service.activities.errors import InvalidActivity
 from service.activities.http import SCAN_COOKIE, device_of, pending_scan_of
@@ -28,6 +28,9 @@ from service.activities.schemas import (
     CheckinOut,
     CloseIn,
     CloseOut,
+    CorrectionIn,
+    CorrectionOut,
+    DecisionIn,
     Evidence,
     HoursOut,
     KioskOut,
@@ -64,6 +67,7 @@ def checkin_out(r: svc.CheckinResult) -> CheckinOut:
         repeated=r.repeated,
         points_pending=r.points_pending,
         points_status=r.points_status,
+        attendance_id=a.id,
     )
 
 
@@ -465,4 +469,99 @@ class TeamController(Controller):
         return {"status": "added"}
 
 
-ROUTES: list[Any] = [ActivityController, CardController, TeamController]
+def _correction_out(c: Any, activity: Any) -> CorrectionOut:
+    return CorrectionOut(
+        id=c.id,
+        attendance_id=c.attendance_id,
+        activity_id=activity.id,
+        activity_title=activity.title,
+        member_id=c.member_id,
+        status=c.status,
+        reason=c.reason,
+        checked_in_at=c.checked_in_at,
+        checked_out_at=c.checked_out_at,
+        old_checked_in_at=c.old_checked_in_at,
+        old_checked_out_at=c.old_checked_out_at,
+        old_minutes=c.old_minutes,
+        old_points=c.old_points,
+        new_minutes=c.new_minutes,
+        new_points=c.new_points,
+        decision_note=c.decision_note,
+        decided_at=c.decided_at,
+        created_at=c.created_at,
+    )
+
+
+class CorrectionController(Controller):
+    path = "/api/v1"
+    tags = ["activities"]
+
+    @post(
+        "/attendance/{att_id:uuid}/corrections",
+        status_code=201,
+        summary="Ask to correct one's own attendance record (wrong times, a missed check-out)",
+        description="The volunteer whose record it is asks, with a reason; an organizer of the community "
+        "other than them decides. Nothing changes until then; one open request per record.",
+        responses=errors_of(corrections.request, svc.activity_of_attendance),
+    )
+    async def request_correction(
+        self, db: AsyncSession, actor: Actor, att_id: uuid.UUID, data: CorrectionIn
+    ) -> CorrectionOut:
+        row = await corrections.request(
+            db, actor, att_id, data.checked_in_at, data.checked_out_at, data.reason
+        )
+        activity = await svc.activity_of_attendance(db, row.attendance_id)
+        return _correction_out(row, activity)
+
+    @get(
+        "/communities/{cid:uuid}/corrections",
+        summary="Correction requests of the community (organizers), oldest first",
+        description="status: pending, approved or rejected; all when left out.",
+        responses=errors_of(corrections.correction_requests),
+    )
+    async def list_corrections(
+        self,
+        db: AsyncSession,
+        actor: Actor,
+        cid: uuid.UUID,
+        limit: Limit,
+        status: Literal["pending", "approved", "rejected"] | None = None,
+    ) -> list[CorrectionOut]:
+        rows = await corrections.correction_requests(db, actor, cid, status, limit)
+        return [_correction_out(c, act) for c, _att, act in rows]
+
+    @get("/me/corrections", summary="The caller's own correction requests, newest first")
+    async def mine(self, db: AsyncSession, actor: Actor, limit: Limit) -> list[CorrectionOut]:
+        return [_correction_out(c, act) for c, act in await corrections.my_corrections(db, actor, limit)]
+
+    @post(
+        "/corrections/{correction_id:uuid}/approve",
+        status_code=200,
+        summary="Approve a correction: the record takes the corrected times, the points follow",
+        description="An organizer other than the volunteer (not of their household, not holding their "
+        "account). More points are issued (within the month's budget); fewer are taken back, never "
+        "below zero (the rest is owed).",
+        responses=errors_of(corrections.approve, svc.activity_of_attendance),
+    )
+    async def approve_correction(
+        self, db: AsyncSession, actor: Actor, correction_id: uuid.UUID, data: DecisionIn | None = None
+    ) -> CorrectionOut:
+        done = await corrections.approve(db, actor, correction_id, data.note if data else "")
+        activity = await svc.activity_of_attendance(db, done.attendance.id)
+        return _correction_out(done.correction, activity)
+
+    @post(
+        "/corrections/{correction_id:uuid}/reject",
+        status_code=200,
+        summary="Turn a correction request down, saying why; nothing changes",
+        responses=errors_of(corrections.reject, svc.activity_of_attendance),
+    )
+    async def reject_correction(
+        self, db: AsyncSession, actor: Actor, correction_id: uuid.UUID, data: DecisionIn
+    ) -> CorrectionOut:
+        row = await corrections.reject(db, actor, correction_id, data.note)
+        activity = await svc.activity_of_attendance(db, row.attendance_id)
+        return _correction_out(row, activity)
+
+
+ROUTES: list[Any] = [ActivityController, CardController, TeamController, CorrectionController]

@@ -32,8 +32,12 @@ __all__ = [
     "CheckinNotOpen",
     "CommunityNotFound",
     "ConfirmationPending",
+    "CorrectionNotFound",
+    "CorrectionNotPending",
+    "CorrectionPending",
     "FieldRefused",
     "InvalidActivity",
+    "InvalidCorrection",
     "InvalidCursor",
     "InvalidLocation",
     "InvalidName",
@@ -46,7 +50,9 @@ __all__ = [
     "ManualPending",
     "MemberNotFound",
     "NotCheckedIn",
+    "NotCorrectable",
     "NotSignedUp",
+    "NotYourAttendance",
     "OutsideArea",
     "QrExpired",
     "QrInvalid",
@@ -270,3 +276,39 @@ class ManualNotPending(Conflict):
 class TeamNameTaken(Conflict):
     code = "team_name_taken"
     message = "A team with this name already exists."
+
+
+# ---------------------------------------------------------------- corrections
+
+
+class CorrectionNotFound(NotFound):
+    code = "correction_not_found"
+    message = "No such correction request."
+
+
+class NotYourAttendance(Forbidden):
+    code = "not_your_attendance"
+    message = "Only the volunteer whose record it is may ask to correct it."
+
+
+class NotCorrectable(Conflict):
+    code = "not_correctable"
+    message = (
+        "This record cannot be corrected this way (%(status)s): manual records and organizers' own "
+        "attendance are decided by a second organizer."
+    )
+
+
+class CorrectionPending(Conflict):
+    code = "correction_pending"
+    message = "A correction of this record is already waiting for an organizer."
+
+
+class CorrectionNotPending(Conflict):
+    code = "correction_not_pending"
+    message = "This correction request was already decided (%(status)s)."
+
+
+class InvalidCorrection(InvalidInput):
+    code = "invalid_correction"
+    message = "The corrected times are not possible."

@@ -182,3 +182,36 @@ class ScanUse(IdMixin, TimestampMixin, Base):
     nonce: Mapped[str] = mapped_column(String(32), unique=True)
     activity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("activities.id"))
     member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+
+
+class AttendanceCorrection(IdMixin, TimestampMixin, Base):
+    """A volunteer's request to correct their own attendance record (wrong times, a missed check-out),
+    decided by an organizer other than them. The record keeps what it was (``old_*``) and what it became
+    (``new_*``); the points follow (``activities.corrections``)."""
+
+    __tablename__ = "attendance_corrections"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    attendance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("attendances.id"), index=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    checked_in_at: Mapped[datetime]
+    checked_out_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    decision_note: Mapped[str | None] = mapped_column(String(500), default=None)
+    old_checked_in_at: Mapped[datetime | None] = mapped_column(default=None)
+    old_checked_out_at: Mapped[datetime | None] = mapped_column(default=None)
+    old_minutes: Mapped[int] = mapped_column(default=0)
+    old_points: Mapped[int] = mapped_column(default=0)
+    new_minutes: Mapped[int | None] = mapped_column(default=None)
+    new_points: Mapped[int | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending','approved','rejected')", name="known_status"),
+        CheckConstraint("checked_out_at > checked_in_at", name="times_in_order"),
+        CheckConstraint("(status = 'pending') = (decided_at IS NULL)", name="decided_bound"),
+        CheckConstraint("decided_by IS NULL OR decided_by <> member_id", name="second_person"),
+        Index("ix_attendance_corrections_community_status", "community_id", "status"),
+    )

@@ -147,6 +147,8 @@ class CheckinOut(msgspec.Struct):
     points_status: PointsStatus = "none"
     """on_check_out, awaiting_confirmation (an organizer's own attendance), over_budget (the points wait:
     the community's issuance budget for the month is spent), posted or none."""
+    attendance_id: uuid.UUID | None = None
+    """The attendance record (a volunteer asks to correct it: POST /api/v1/attendance/{id}/corrections)."""
 
 
 class CardScanIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -252,3 +254,36 @@ class TeamOut(msgspec.Struct):
     leader_name: str
     members: list[TeamMemberOut]
     total_minutes: int
+
+
+class CorrectionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The record as it should be: check-in and check-out times (with a zone), and why."""
+
+    checked_in_at: AwareTime
+    checked_out_at: AwareTime
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):
+    note: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+class CorrectionOut(msgspec.Struct):
+    id: uuid.UUID
+    attendance_id: uuid.UUID
+    activity_id: uuid.UUID
+    activity_title: str
+    member_id: uuid.UUID
+    status: Literal["pending", "approved", "rejected"]
+    reason: str
+    checked_in_at: datetime
+    checked_out_at: datetime
+    old_checked_in_at: datetime | None
+    old_checked_out_at: datetime | None
+    old_minutes: int
+    old_points: int
+    new_minutes: int | None = None
+    new_points: int | None = None
+    decision_note: str | None = None
+    decided_at: datetime | None = None
+    created_at: datetime | None = None

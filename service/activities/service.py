@@ -1527,3 +1527,16 @@ async def card_sheet(db: AsyncSession, actor: Actor, community: str | None, publ
     chosen = next((c for c in held if str(c.id) == community), held[0])
     card = await member_card(db, actor, chosen.id)
     return CardSheet(chosen, held, qr_svg(f"{public_url}/m/{card.token}"))
+
+
+@raises(AttendanceNotFound)
+async def activity_of_attendance(db: AsyncSession, attendance_id: uuid.UUID) -> Activity:
+    """The activity an attendance record belongs to (the record exists)."""
+    found = await db.scalar(
+        select(Activity)
+        .join(Attendance, Attendance.activity_id == Activity.id)
+        .where(Attendance.id == attendance_id)
+    )
+    if found is None:
+        raise AttendanceNotFound()
+    return found

@@ -32,6 +32,7 @@ REASONS = {
     "expiry": N_("Points expired"),
     "reversal": N_("Correction"),
     "deduction": N_("Deduction (village rules)"),
+    "correction": N_("Attendance record corrected"),
     "transfer": N_("Transfer"),
     "demo": N_("Welcome points"),
 }

@@ -233,6 +233,18 @@ EXPECT: dict[str, Case] = {
     "POST /api/v1/activities/{aid}/signups": Case(A_PEOPLE),
     "POST /api/v1/attendance/{att_id}/approve": Case(("organizer", "admin")),
     "POST /api/v1/attendance/{att_id}/reject": Case(("organizer", "admin")),
+    # Corrections: only the volunteer whose record it is asks (alice's record here is a manual one:
+    # not_correctable, 409); organizers decide (tests/api/test_corrections_api.py runs the successes).
+    "POST /api/v1/attendance/{att_id}/corrections": Case(
+        ("member",),
+        body=lambda r, role: {"checked_in_at": _t(-60), "checked_out_at": _t(-5), "reason": "忘记签退"},
+    ),
+    "GET /api/v1/communities/{cid}/corrections": Case(("organizer", "admin")),
+    "GET /api/v1/me/corrections": Case(LOGGED_IN),
+    "POST /api/v1/corrections/{correction_id}/approve": Case((), deny={role: 404 for role in LOGGED_IN}),
+    "POST /api/v1/corrections/{correction_id}/reject": Case(
+        (), body=lambda r, role: {"note": "不符"}, deny={role: 404 for role in LOGGED_IN}
+    ),
     "POST /api/v1/checkins": Case(LOGGED_IN, body=lambda r, role: {"token": "forged-token"}),
     "GET /api/v1/me/card": Case(A_PEOPLE),
     "POST /api/v1/me/card/revoke": Case(A_PEOPLE),
@@ -388,6 +400,7 @@ PARAMS = {
     ("communities", "community_id"): "cid",
     ("officials", "member_id"): "official",
     ("proposals", "pid"): "proposal",
+    ("corrections", "correction_id"): "correction",
 }
 """(the path segment before a parameter, the parameter) -> the resource in ``Res`` it names."""
 
@@ -515,6 +528,7 @@ async def _resources(client: Any, world: World, b_cid: uuid.UUID) -> Res:
         "manual",
     )
     res.ids["attendance"] = manual["id"]
+    res.ids["correction"] = str(uuid.uuid4())  # none yet: every decision is correction_not_found
     team = await _ok(
         await client.post(
             f"/api/v1/communities/{cid}/teams",
@@ -768,6 +782,17 @@ async def _new_activity(client: Any, res: Res, points: int = 5) -> str:
     return str(made["id"])
 
 
+async def _new_correction(client: Any, res: Res) -> None:
+    """alice's card scanned at a fresh activity (checked in, never out); she asks to correct it."""
+    aid = await _new_activity(client, res)
+    body = {"card_token": res["card_token"]}
+    att = await _post(client, f"/api/v1/activities/{aid}/card-scans", "organizer", res, json=body)
+    body = {"checked_in_at": _t(-50), "checked_out_at": _t(-5), "reason": "忘记签退"}
+    url = f"/api/v1/attendance/{att['attendance_id']}/corrections"
+    made = await _post(client, url, "alice", res, json=body)
+    res.ids["correction"] = made["id"]
+
+
 async def _pending_activity(client: Any, res: Res) -> None:
     await _new_activity(client, res, POINTS_CAP_DEFAULT + 1)
 
@@ -893,6 +918,12 @@ AUDITED: dict[str, Audited] = {
     ),
     "POST /api/v1/attendance/{att_id}/reject": Audited(
         "organizer", "manual_attendance_rejected", prep=_new_manual
+    ),
+    "POST /api/v1/corrections/{correction_id}/approve": Audited(
+        "organizer", "correction_approved", prep=_new_correction
+    ),
+    "POST /api/v1/corrections/{correction_id}/reject": Audited(
+        "organizer", "correction_rejected", body=lambda r, role: {"note": "不符"}, prep=_new_correction
     ),
     "POST /api/v1/communities/{cid}/teams": Audited("organizer", "team_created"),
     "POST /api/v1/teams/{tid}/members": Audited("organizer", "team_member_added"),
