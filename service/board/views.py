@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -30,7 +31,7 @@ from service.kit.months import InvalidMonth, month_bounds, month_of, parse_month
 from service.points import service as points
 from service.rewards import rules as reward_rules
 from service.rewards import views as reward_views
-from service.rewards.models import Claim, ClaimObjection, RewardRule
+from service.rewards.models import Claim, ClaimObjection, RewardRule, RuleAdoption
 
 __all__ = [
     "Board",
@@ -104,6 +105,18 @@ class BoardHours:
 
 
 @dataclass(frozen=True)
+class BoardRule:
+    id: uuid.UUID
+    title: str
+    points: int
+    """Positive: earned by a claim; negative: a deduction (扣分)."""
+    in_force: RuleAdoption | None
+    """The version in force today with its meeting (None: no adoption recorded yet)."""
+    versions: list[RuleAdoption] = field(default_factory=list)
+    """Every recorded version, newest first (past ones stay readable)."""
+
+
+@dataclass(frozen=True)
 class Board:
     community_id: uuid.UUID
     community_code: str
@@ -118,6 +131,8 @@ class Board:
     team_leaderboard: list[BoardRank] = field(default_factory=list)
     """Points earned in the month by each team's members."""
     team_hours_leaderboard: list[BoardHours] = field(default_factory=list)
+    village_rules: list[BoardRule] = field(default_factory=list)
+    """The rules in force (村规民约), rewards and deductions, each with the meeting that adopted it."""
 
 
 async def _board_claims(
@@ -220,7 +235,33 @@ async def _board_of(db: AsyncSession, community: CommunityRef, month: str | None
         hours_leaderboard=boards.hours_leaderboard,
         team_leaderboard=boards.team_leaderboard,
         team_hours_leaderboard=boards.team_hours_leaderboard,
+        village_rules=await _village_rules(db, community),
     )
+
+
+async def _village_rules(db: AsyncSession, community: CommunityRef) -> list[BoardRule]:
+    """The active rules, rewards first, each with its versions and the one in force today."""
+    rules_ = list(
+        await db.scalars(
+            select(RewardRule)
+            .where(RewardRule.community_id == community.id, RewardRule.active.is_(True))
+            .order_by(RewardRule.points.desc(), RewardRule.title)
+        )
+    )
+    versions: dict[uuid.UUID, list[RuleAdoption]] = {}
+    for row in await db.scalars(
+        select(RuleAdoption)
+        .where(RuleAdoption.community_id == community.id)
+        .order_by(RuleAdoption.version.desc())
+    ):
+        versions.setdefault(row.rule_id, []).append(row)
+    today = clock.now().astimezone(ZoneInfo(community.timezone)).date()
+    out = []
+    for r in rules_:
+        mine = versions.get(r.id, [])
+        in_force = next((v for v in mine if v.effective_from <= today), None)
+        out.append(BoardRule(id=r.id, title=r.title, points=r.points, in_force=in_force, versions=mine))
+    return out
 
 
 @raises(InvalidMonth, accounts.get_community)

@@ -29,6 +29,8 @@ from service.rewards.models import ClaimStatus, RewardRule
 from service.rewards.schemas import (
     ActivityRatingIn,
     ActivityRatingOut,
+    AdoptionIn,
+    AdoptionOut,
     ClaimIn,
     ClaimOut,
     ClaimPage,
@@ -84,6 +86,7 @@ def claim_out(v: views.ClaimView) -> ClaimOut:
         publicity_ends_at=c.publicity_ends_at,
         awarded_at=c.awarded_at,
         decision_note=c.decision_note,
+        rule_version=c.rule_version,
         objections=[
             ObjectionOut(
                 id=o.id,
@@ -323,6 +326,34 @@ class RuleController(Controller):
     ) -> Response[RuleOut]:
         fields = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
         return or_pending(await service.update_rule(db, actor, rule_id, **fields), rule_out)
+
+    @post(
+        "/{rule_id:uuid}/adoptions",
+        status_code=201,
+        summary="Record the meeting that adopted the rule as it stands (admin): a new version",
+        description="板凳会, 村民代表会议, 村民会议, 协商议事会 or 居民代表会议; held by today; votes for "
+        "and against within the attendance, more than half of those present for it; in force from "
+        "effective_from (on or after the meeting). Claims filed from then on name the version; the public "
+        "board lists it with the meeting's facts.",
+        responses=errors_of(service.record_adoption),
+    )
+    async def adopt(
+        self, db: AsyncSession, actor: Actor, rule_id: uuid.UUID, data: AdoptionIn
+    ) -> AdoptionOut:
+        row = await service.record_adoption(db, actor, rule_id, **msgspec.structs.asdict(data))
+        return msgspec.convert(row, AdoptionOut, from_attributes=True)
+
+    @get(
+        "/{rule_id:uuid}/adoptions",
+        summary="Every version of a rule with the meeting that adopted it, newest first (public)",
+        responses=errors_of(service.get_rule),
+    )
+    async def adoptions(self, db: AsyncSession, rule_id: uuid.UUID) -> list[AdoptionOut]:
+        await service.get_rule(db, rule_id)
+        return [
+            msgspec.convert(r, AdoptionOut, from_attributes=True)
+            for r in await service.adoptions_of(db, rule_id)
+        ]
 
 
 class ClaimController(Controller):

@@ -24,6 +24,7 @@ __all__ = [
     "HouseholdLinkNotFound",
     "HouseholdSelf",
     "ImageTooLarge",
+    "InvalidAdoption",
     "InvalidCode",
     "InvalidCursor",
     "InvalidDecision",
@@ -242,3 +243,11 @@ class AlreadyRated(Conflict):
 class DeductionFiler(Forbidden):
     code = "deduction_filer"
     message = "A deduction is filed by a grid worker or organizer for another member, never for oneself."
+
+
+class InvalidAdoption(InvalidInput):
+    code = "invalid_adoption"
+    message = (
+        "This meeting record cannot adopt the rule: a known kind of meeting held by today, votes within the "
+        "attendance and more than half of those present for it, in force no earlier than the meeting."
+    )

@@ -22,10 +22,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from service.config import TITLE_MAX
 from service.db import Base, IdMixin, TimestampMixin
+from service.rewards.rules import MEETINGS
 
 __all__ = [
     "CLAIM_STATUSES",
     "HOUSEHOLD_STATUSES",
+    "MEETINGS",
     "ActivityRating",
     "Claim",
     "ClaimObjection",
@@ -37,6 +39,7 @@ __all__ = [
     "ReviewDecision",
     "RewardRule",
     "RewardsSettings",
+    "RuleAdoption",
 ]
 
 ClaimStatus = Literal["submitted", "publicized", "rejected", "awarded"]
@@ -116,6 +119,9 @@ class Claim(IdMixin, TimestampMixin, Base):
     """The rule's points when submitted: later edits to the rule do not change a claim in flight."""
     year: Mapped[int]
     """Calendar year of submission in the community's time zone (for the yearly limit)."""
+    rule_version: Mapped[int | None] = mapped_column(default=None)
+    """The version of the rule (:class:`RuleAdoption`) in force when the claim was filed: the one it is
+    judged under (None: no adoption of the rule was recorded yet)."""
     status: Mapped[ClaimStatus] = mapped_column(String(16), default="submitted")
     review_round: Mapped[int] = mapped_column(default=1)
     """Bumped by each objection: approvals of an earlier round no longer count."""
@@ -243,4 +249,33 @@ class ActivityRating(IdMixin, TimestampMixin, Base):
         UniqueConstraint("activity_id", "member_id", name="uq_activity_ratings_once"),
         CheckConstraint("stars >= 1 AND stars <= 5", name="stars_range"),
         Index("ix_activity_ratings_community_created", "community_id", "created_at"),
+    )
+
+
+class RuleAdoption(IdMixin, TimestampMixin, Base):
+    """One version of a village rule as a meeting adopted it: what it said (title, points), which meeting
+    (板凳会, 村民代表会议...), when, how many came and voted for and against, and from when it applies.
+    Versions are never changed; the public board lists the version in force and the past ones."""
+
+    __tablename__ = "reward_rule_adoptions"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    rule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reward_rules.id"), index=True)
+    version: Mapped[int]
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    points: Mapped[int]
+    meeting: Mapped[str] = mapped_column(String(32))
+    held_on: Mapped[date]
+    attendance: Mapped[int]
+    votes_for: Mapped[int]
+    votes_against: Mapped[int]
+    effective_from: Mapped[date]
+    recorded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+
+    __table_args__ = (
+        UniqueConstraint("rule_id", "version"),
+        CheckConstraint("votes_for >= 0 AND votes_against >= 0", name="votes_not_negative"),
+        CheckConstraint("votes_for + votes_against <= attendance", name="votes_within_attendance"),
+        CheckConstraint("2 * votes_for > attendance", name="adopted_by_majority"),
+        CheckConstraint("effective_from >= held_on", name="effective_after_meeting"),
     )

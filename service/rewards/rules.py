@@ -159,3 +159,34 @@ def rule_widens(before: dict[str, object], after: dict[str, object]) -> bool:
 
 def _int(value: object) -> int:
     return int(str(value))
+
+
+def adoption_problem(
+    meeting: str,
+    held_on: date,
+    attendance: int,
+    votes_for: int,
+    votes_against: int,
+    effective_from: date,
+    today: date,
+) -> tuple[str, str] | None:
+    """What is wrong with a meeting's record of adopting a rule (field, message), or None: a known kind of
+    meeting, held by today, votes within the attendance, a majority of those present for it, in force no
+    earlier than the meeting."""
+    if meeting not in MEETINGS:
+        return "meeting", "one of " + ", ".join(MEETINGS)
+    if held_on > today:
+        return "held_on", "the meeting is held by today"
+    if not 1 <= attendance <= 100_000:
+        return "attendance", "1-100000"
+    if votes_for < 0 or votes_against < 0 or votes_for + votes_against > attendance:
+        return "votes_for", "votes for and against within the attendance"
+    if 2 * votes_for <= attendance:
+        return "votes_for", "more than half of those present"
+    if effective_from < held_on:
+        return "effective_from", "on or after the meeting"
+    return None
+
+
+MEETINGS = ("板凳会", "村民代表会议", "村民会议", "协商议事会", "居民代表会议")
+"""The meetings that adopt village rules (村规民约) in the source reports and the 村民委员会组织法."""

@@ -158,6 +158,8 @@ class ClaimOut(msgspec.Struct):
     photo_ids: list[uuid.UUID] = []
     event_date: date | None = None
     event_ref: str | None = None
+    rule_version: int | None = None
+    """The version of the rule in force when the claim was filed (``/api/v1/rules/{id}/adoptions``)."""
 
 
 class ClaimPage(msgspec.Struct):
@@ -205,3 +207,28 @@ class HouseholdLinkOut(msgspec.Struct):
     """pending (awaiting an admin), confirmed, rejected (or removed)."""
     created_at: datetime
     decided_at: datetime | None
+
+
+class AdoptionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The meeting that adopted the rule as it stands (村规民约 adopted in public)."""
+
+    meeting: Literal["板凳会", "村民代表会议", "村民会议", "协商议事会", "居民代表会议"]
+    held_on: date
+    attendance: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
+    votes_for: Annotated[int, msgspec.Meta(ge=0, le=100_000)]
+    votes_against: Annotated[int, msgspec.Meta(ge=0, le=100_000)]
+    effective_from: date
+
+
+class AdoptionOut(msgspec.Struct):
+    id: uuid.UUID
+    rule_id: uuid.UUID
+    version: int
+    title: str
+    points: int
+    meeting: str
+    held_on: date
+    attendance: int
+    votes_for: int
+    votes_against: int
+    effective_from: date

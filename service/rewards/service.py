@@ -42,6 +42,7 @@ from service.rewards.errors import (
     DeductionFiler,
     DuplicateClaim,
     EvidenceRequired,
+    InvalidAdoption,
     InvalidCode,
     InvalidDecision,
     InvalidEventDate,
@@ -65,6 +66,7 @@ from service.rewards.models import (
     ClaimStatus,
     RewardRule,
     RewardsSettings,
+    RuleAdoption,
 )
 from service.rewards.photos import clean_photo_async
 
@@ -416,6 +418,82 @@ def _set_rule(rule: RewardRule, values: dict[str, Any]) -> None:
     rule.limit_per_member_per_year = values["limit_per_member_per_year"]
 
 
+@raises(RuleNotFound, accounts.require_role, accounts.get_community, InvalidAdoption)
+async def record_adoption(
+    db: AsyncSession,
+    actor: Actor,
+    rule_id: uuid.UUID,
+    *,
+    meeting: str,
+    held_on: date,
+    attendance: int,
+    votes_for: int,
+    votes_against: int,
+    effective_from: date,
+) -> RuleAdoption:
+    """Record the meeting that adopted the rule as it stands now (its title and points): a new version,
+    in force from ``effective_from``. Claims filed from then on name it; the board lists it with the
+    meeting's facts, and the earlier versions stay readable."""
+    rule = await get_rule(db, rule_id, lock=True)
+    await accounts.require_role(db, actor, rule.community_id, "admin")
+    community = await accounts.get_community(db, rule.community_id)
+    today = clock.now().astimezone(ZoneInfo(community.timezone)).date()
+    problem = rules.adoption_problem(
+        meeting, held_on, attendance, votes_for, votes_against, effective_from, today
+    )
+    if problem is not None:
+        raise InvalidAdoption(errors=[{"field": problem[0], "message": problem[1]}])
+    last = await db.scalar(select(func.max(RuleAdoption.version)).where(RuleAdoption.rule_id == rule.id))
+    row = RuleAdoption(
+        community_id=rule.community_id,
+        rule_id=rule.id,
+        version=int(last or 0) + 1,
+        title=rule.title,
+        points=rule.points,
+        meeting=meeting,
+        held_on=held_on,
+        attendance=attendance,
+        votes_for=votes_for,
+        votes_against=votes_against,
+        effective_from=effective_from,
+        recorded_by=actor.member_id,
+    )
+    db.add(row)
+    await db.flush()
+    detail = {
+        "rule_id": str(rule.id),
+        "version": row.version,
+        "points": row.points,
+        "meeting": meeting,
+        "held_on": held_on.isoformat(),
+        "attendance": attendance,
+        "votes_for": votes_for,
+        "votes_against": votes_against,
+        "effective_from": effective_from.isoformat(),
+    }
+    await _audit(db, actor, rule.community_id, "rule_adopted", detail)
+    return row
+
+
+async def adoptions_of(db: AsyncSession, rule_id: uuid.UUID) -> list[RuleAdoption]:
+    """Every recorded version of a rule, the newest first (public: the board shows them)."""
+    return list(
+        await db.scalars(
+            select(RuleAdoption).where(RuleAdoption.rule_id == rule_id).order_by(RuleAdoption.version.desc())
+        )
+    )
+
+
+async def version_in_force(db: AsyncSession, rule_id: uuid.UUID, day: date) -> int | None:
+    """The rule's version in force on ``day`` (the newest whose effective date has come), or None."""
+    found = await db.scalar(
+        select(func.max(RuleAdoption.version)).where(
+            RuleAdoption.rule_id == rule_id, RuleAdoption.effective_from <= day
+        )
+    )
+    return int(found) if found is not None else None
+
+
 @raises(RuleNotFound)
 async def get_rule(db: AsyncSession, rule_id: uuid.UUID, *, lock: bool = False) -> RewardRule:
     rule = await db.get(RewardRule, rule_id, with_for_update=lock)
@@ -563,6 +641,7 @@ async def submit_claim(
         year=year,
         status="submitted",
         created_at=now,
+        rule_version=await version_in_force(db, rule.id, day_of(now, community.timezone)),
     )
     db.add(claim)
     await db.flush()
@@ -837,3 +916,7 @@ async def get_photo(db: AsyncSession, actor: Actor, claim_id: uuid.UUID, photo_i
         raise PhotoNotFound()
     await can_see(db, actor, claim)
     return photo
+
+
+def day_of(moment: datetime, timezone: str) -> date:
+    return moment.astimezone(ZoneInfo(timezone)).date()

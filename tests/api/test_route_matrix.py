@@ -306,6 +306,18 @@ EXPECT: dict[str, Case] = {
     "PUT /api/v1/communities/{cid}/rewards-settings": Case(
         ("admin",), body=lambda r, role: {"wish_points": 5}
     ),
+    "POST /api/v1/rules/{rule_id}/adoptions": Case(
+        ("admin",),
+        body=lambda r, role: {
+            "meeting": "板凳会",
+            "held_on": clock.now().date().isoformat(),
+            "attendance": 30,
+            "votes_for": 25,
+            "votes_against": 2,
+            "effective_from": clock.now().date().isoformat(),
+        },
+    ),
+    "GET /api/v1/rules/{rule_id}/adoptions": Case(EVERYONE),
     "POST /api/v1/claims": Case(
         A_PEOPLE, body=lambda r, role: {"rule_id": r["rule"], "member_id": r[role + "_id"]}
     ),
@@ -925,6 +937,7 @@ AUDITED: dict[str, Audited] = {
     "POST /api/v1/corrections/{correction_id}/reject": Audited(
         "organizer", "correction_rejected", body=lambda r, role: {"note": "不符"}, prep=_new_correction
     ),
+    "POST /api/v1/rules/{rule_id}/adoptions": Audited("admin", "rule_adopted"),
     "POST /api/v1/communities/{cid}/teams": Audited("organizer", "team_created"),
     "POST /api/v1/teams/{tid}/members": Audited("organizer", "team_member_added"),
     # ---------------------------------------------------------------- store
