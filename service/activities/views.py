@@ -973,4 +973,47 @@ async def home_panel(db: AsyncSession, actor: Actor, community: Any) -> dict[str
     """The home page's activities panel of one community: the next activities and the caller's hours."""
     upcoming = await list_activities(db, actor, community.id, limit=HOME_UPCOMING_MAX)
     hours = await hours_of(db, actor.member_id, community.id, with_items=False)
-    return {"activity_panel_upcoming": upcoming, "activity_panel_minutes": hours.minutes}
+    open_rows = await db.execute(
+        select(Attendance, Activity)
+        .join(Activity, Activity.id == Attendance.activity_id)
+        .where(
+            Attendance.community_id == community.id,
+            Attendance.member_id == actor.member_id,
+            Attendance.status == "in",
+            Activity.status == "open",
+        )
+        .order_by(Attendance.checked_in_at.desc())
+        .limit(HOME_UPCOMING_MAX)
+    )
+    open_checkins = [
+        OpenCheckin(
+            activity=activity,
+            checked_in_at=att.checked_in_at,
+            check_out_from=att.checked_in_at + timedelta(seconds=rules.MIN_STAY_SECONDS),
+            expected_points=expected_points(activity),
+        )
+        for att, activity in open_rows.all()
+    ]
+    return {
+        "activity_panel_upcoming": upcoming,
+        "activity_panel_minutes": hours.minutes,
+        "activity_panel_open": open_checkins,
+    }
+
+
+@dataclass(frozen=True)
+class OpenCheckin:
+    """A check-in of the caller still open (no check-out yet): the home page's reminder to scan out."""
+
+    activity: Activity
+    checked_in_at: datetime
+    check_out_from: datetime
+    """When a second scan checks out (the minimum stay after checking in)."""
+    expected_points: int
+    """What checking out when the activity ends would pay (a flat activity: its points)."""
+
+
+def expected_points(activity: Activity) -> int:
+    """The points an attendance of the whole activity earns (by the activity's own rule)."""
+    minutes = int((activity.ends_at - activity.starts_at).total_seconds() // 60)
+    return rules.points_for(activity.points_mode, activity.points, activity.points_max, minutes)

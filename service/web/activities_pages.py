@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import fields, is_dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Request, Response, get
@@ -149,8 +150,18 @@ def _landing_page(
     if landing.error is not None:
         error = landing.error
         return page(request, "activities/checkin.html", actor, status=error.status, error=error, result=None)
+    extra: dict[str, Any] = {}
+    if landing.result is not None:
+        att = landing.result.attendance
+        extra["expected_points"] = views.expected_points(landing.result.activity)
+        extra["check_out_from"] = att.checked_in_at + timedelta(seconds=rules.MIN_STAY_SECONDS)
     response = _render(
-        request, "activities/checkin.html", actor, landing, min_stay_minutes=rules.MIN_STAY_SECONDS // 60
+        request,
+        "activities/checkin.html",
+        actor,
+        landing,
+        min_stay_minutes=rules.MIN_STAY_SECONDS // 60,
+        **extra,
     )
     if request.cookies.get(SCAN_COOKIE):
         response.delete_cookie(SCAN_COOKIE, path="/")  # spent: it never checks anybody in again

@@ -69,11 +69,23 @@ def test_kiosk_scan_login_checkin(live_server: str, browser: Any, phone: Any, sc
     volunteer.click("#login-form button[type=submit]")
     result = volunteer.locator("[data-testid=checkin-result]")
     expect(result.locator("h1")).to_have_attribute("data-status", "checked_in")
-    # Scan-and-walk-away earns nothing: the points post at check-out or when the organizer closes.
-    expect(volunteer.locator("[data-testid=points-awarded]")).to_have_text("+0")
+    # Scan-and-walk-away earns nothing yet: the page says what check-out pays and when it opens (a live
+    # countdown), and the points post at check-out or when the organizer closes.
+    expect(volunteer.locator("[data-testid=points-awarded]")).to_have_count(0)
+    expect(volunteer.locator("[data-testid=points-expected]")).to_have_text("最多可得 10 积分")
+    expect(volunteer.locator("[data-testid=check-out-opens]")).to_contain_text("起可以签退")
+    expect(volunteer.locator("[data-testid=check-out-opens] [data-countdown]")).to_contain_text(
+        "距可签退还有"
+    )
     expect(volunteer.locator("[data-testid=points-status]")).to_have_attribute("data-status", "on_check_out")
     expect(volunteer.locator("[data-testid=balance]")).to_have_text("0")
     volunteer.screenshot(path="/tmp/jifen-checkin.png", full_page=True)
+    # The home page reminds the volunteer to scan out before leaving.
+    volunteer.goto(f"{live_server}/")
+    reminder = volunteer.locator("[data-testid=open-checkin]")
+    expect(reminder).to_contain_text("离开时请再扫一次活动二维码签退")
+    expect(reminder.locator("[data-countdown]")).to_contain_text("距可签退还有")
+    volunteer.screenshot(path="/tmp/jifen-home-open-checkin.png", full_page=True)
 
     # The kiosk's live count follows within a few seconds, and the code keeps rotating.
     expect(kiosk.locator("#kiosk-count")).to_have_text("1", timeout=10_000)
@@ -87,6 +99,7 @@ def test_kiosk_scan_login_checkin(live_server: str, browser: Any, phone: Any, sc
     kiosk_ctx.close()
     volunteer.goto(f"{live_server}/")
     expect(volunteer.locator("[data-testid=available]")).to_have_text("10")
+    expect(volunteer.locator("[data-testid=open-checkin]")).to_have_count(0)  # checked out by the close
 
     volunteer.goto(f"{live_server}/activities")
     expect(volunteer.locator("h1")).to_be_visible()

@@ -174,6 +174,10 @@ def test_a_repeat_scan_says_no_need_and_shows_no_new_points(
     heading = volunteer.locator("[data-testid=checkin-result] h1")
     expect(heading).to_have_text("已签到，无需重复扫码")
     expect(volunteer.locator("[data-testid=points-awarded]")).to_have_count(0)
+    # ... and how long until a scan checks out, counting down.
+    expect(volunteer.locator("[data-testid=check-out-opens] [data-countdown]")).to_contain_text(
+        "距可签退还有"
+    )
     expect(volunteer.locator("[data-testid=balance]")).to_have_text(balance)  # nothing new was earned
     volunteer.screenshot(path="/tmp/ux-repeat-scan.png", full_page=True)
 

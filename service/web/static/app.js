@@ -170,7 +170,23 @@
       });
     });
   }
-  function ready() { showFlash(); labelTables(); }
+  function countdowns() {
+    // <span data-countdown="ISO time" data-wait="Check-out opens in" data-ready="...">: a live timer
+    // (the check-in page and the home page's open check-in).
+    var spans = document.querySelectorAll("[data-countdown]");
+    if (!spans.length) return;
+    function tick() {
+      Array.prototype.forEach.call(spans, function (el) {
+        var left = Math.ceil((Date.parse(el.dataset.countdown) - Date.now()) / 1000);
+        if (left <= 0) { el.textContent = el.dataset.ready; el.classList.add("ok"); return; }
+        var m = Math.floor(left / 60), s = left % 60;
+        el.textContent = el.dataset.wait + " " + m + ":" + (s < 10 ? "0" : "") + s;
+      });
+    }
+    tick();
+    setInterval(tick, 1000);
+  }
+  function ready() { showFlash(); labelTables(); countdowns(); }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", ready); } else { ready(); }
   window.jifen = { api: api, toast: toast, cookie: cookie, t: t, fill: fill, flash: flash, geoError: geoError, okText: okText };
 })();
