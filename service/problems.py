@@ -192,7 +192,7 @@ def _field_errors(request: Request[Any, Any, Any], extra: Any) -> list[dict[str,
 def _is_page(request: Request[Any, Any, Any]) -> bool:
     """A page a browser navigated to (not the API): send people to log in instead of a JSON error."""
     return request.method in {"GET", "HEAD"} and not request.url.path.startswith(
-        ("/api/", "/schema", "/static/", "/healthz", "/readyz")
+        ("/api/", "/schema", "/static/", "/assets/", "/healthz", "/readyz")
     )
 
 

@@ -112,7 +112,7 @@ def mark_retryable(scope: Any, exc: BaseException) -> bool:
     return False
 
 
-NO_TRANSACTION_PATHS = ("/healthz", "/readyz", "/static/", "/favicon.ico")
+NO_TRANSACTION_PATHS = ("/healthz", "/readyz", "/static/", "/assets/", "/favicon.ico")
 """Paths that never write (liveness, readiness, static files): served without buffering or a retry loop."""
 
 

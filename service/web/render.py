@@ -20,6 +20,7 @@ from service.errors import DomainError
 from service.http import CSRF_COOKIE, LANG_COOKIE
 from service.kit.script_json import script_json
 from service.problems import login_redirect as redirect_to_login
+from service.web.assets import asset_url
 from service.web.i18n import DEFAULT_LOCALE, LOCALES, Translator, translator
 
 __all__ = [
@@ -56,6 +57,7 @@ env = Environment(
     lstrip_blocks=True,
 )
 env.newstyle_gettext = True  # type: ignore[attr-defined]
+env.globals["asset"] = asset_url  # versioned static URLs (service/web/assets.py)
 
 
 def _translator_of(ctx: Context) -> Translator:

@@ -15,6 +15,7 @@ from typing import Any
 
 from service.web import (
     activities_pages,
+    assets,
     audit_pages,
     board_pages,
     onboarding_pages,
@@ -42,6 +43,7 @@ ROUTE_ORDER: tuple[ModuleType, ...] = (
     onboarding_pages,
     reports_pages,
     proposals_pages,
+    assets,
 )
 HOME_PANEL_ORDER: tuple[ModuleType, ...] = (points_pages, activities_pages, wishes_pages, store_pages)
 """The order of the panels in each community card of the home page."""
