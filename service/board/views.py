@@ -164,7 +164,9 @@ async def _board_claims(
     out = []
     for claim, title in rows:
         summary = ""
-        if with_evidence and claim.evidence:
+        if with_evidence and claim.public_summary is not None:
+            summary = claim.public_summary  # fixed (and masked) when the reviewer approved the notice
+        elif with_evidence and claim.evidence:  # approved before summaries were kept
             known = [names[i] for i in {claim.member_id, claim.submitted_by} if i in names]
             summary = reward_rules.evidence_summary(claim.evidence, [(n, mask_name(n)) for n in known])
         out.append(

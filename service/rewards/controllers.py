@@ -397,7 +397,9 @@ class ClaimController(Controller):
         responses=errors_of(service.review_claim, views.get_claim),
     )
     async def review(self, db: AsyncSession, actor: Actor, claim_id: uuid.UUID, data: ReviewIn) -> ClaimOut:
-        await service.review_claim(db, actor, claim_id, data.decision, data.note)
+        await service.review_claim(
+            db, actor, claim_id, data.decision, data.note, public_summary=data.public_summary
+        )
         return claim_out(await views.get_claim(db, actor, claim_id))
 
     @post(

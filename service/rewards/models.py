@@ -119,6 +119,9 @@ class Claim(IdMixin, TimestampMixin, Base):
     """The rule's points when submitted: later edits to the rule do not change a claim in flight."""
     year: Mapped[int]
     """Calendar year of submission in the community's time zone (for the yearly limit)."""
+    public_summary: Mapped[str | None] = mapped_column(String(120), default=None)
+    """What the public board shows of the evidence, fixed when the claim is approved for the notice: the
+    reviewer's words or the masked evidence, names of the community's members masked either way."""
     rule_version: Mapped[int | None] = mapped_column(default=None)
     """The version of the rule (:class:`RuleAdoption`) in force when the claim was filed: the one it is
     judged under (None: no adoption of the rule was recorded yet)."""

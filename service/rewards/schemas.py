@@ -117,6 +117,9 @@ class ClaimIn(msgspec.Struct, forbid_unknown_fields=True):
 class ReviewIn(msgspec.Struct, forbid_unknown_fields=True):
     decision: Literal["approve", "reject"]
     note: Note = ""
+    public_summary: Annotated[str, msgspec.Meta(max_length=120)] | None = None
+    """What the public board shows of the evidence (an approval): the reviewer's own words; left out, the
+    evidence with every community member's name and phone or ID numbers masked (masked either way)."""
 
 
 class ObjectionIn(msgspec.Struct, forbid_unknown_fields=True):

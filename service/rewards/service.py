@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import clock
@@ -23,11 +23,13 @@ from service.accounts import households as households_history
 from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.actor import Actor
+from service.accounts.models import Member, Membership
 from service.accounts.proposals import Proposed, gate
 from service.audit.service import record, snapshot
 from service.config import POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
 from service.db import transaction
 from service.errors import DomainError, Forbidden, raises
+from service.kit.masking import mask_name
 from service.kit.months import year_in_zone
 from service.kit.text import InvalidField, bounded_int, bounded_text
 from service.points import service as points
@@ -707,7 +709,13 @@ async def conflicted(db: AsyncSession, claim: Claim, staff_id: uuid.UUID) -> boo
     get_rule,
 )
 async def review_claim(
-    db: AsyncSession, actor: Actor, claim_id: uuid.UUID, decision: str, note: str = ""
+    db: AsyncSession,
+    actor: Actor,
+    claim_id: uuid.UUID,
+    decision: str,
+    note: str = "",
+    *,
+    public_summary: str | None = None,
 ) -> Claim:
     """Approve or reject. Approval publicizes once enough distinct reviewers of this round agree."""
     claim = await _claim_for_update(db, claim_id)
@@ -750,6 +758,9 @@ async def review_claim(
             abs(claim.points), settings.two_reviewers_from_points
         ):
             rule = await get_rule(db, claim.rule_id)
+            claim.public_summary = await board_summary(
+                db, claim.community_id, public_summary or claim.evidence
+            )
             claim.status, claim.decided_at, claim.decision_note = "publicized", now, note
             claim.publicized_at = now
             claim.publicity_ends_at = now + timedelta(days=rule.publicity_days)
@@ -920,3 +931,22 @@ async def get_photo(db: AsyncSession, actor: Actor, claim_id: uuid.UUID, photo_i
 
 def day_of(moment: datetime, timezone: str) -> date:
     return moment.astimezone(ZoneInfo(timezone)).date()
+
+
+async def board_summary(db: AsyncSession, community_id: uuid.UUID, text: str) -> str:
+    """``text`` as the public board may show it: the full name of every member of the community found in
+    it masked (王秀英 -> 王*英), phone and ID numbers masked, shortened (``rules.evidence_summary``)."""
+    text = " ".join((text or "").split())
+    if not text:
+        return ""
+    found = await db.scalars(
+        select(Member.name)
+        .join(Membership, Membership.member_id == Member.id)
+        .where(
+            Membership.community_id == community_id,
+            func.length(Member.name) >= 2,
+            literal(text).contains(Member.name),
+        )
+        .distinct()
+    )
+    return rules.evidence_summary(text, [(n, mask_name(n)) for n in found])

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from service import clock
 from service.errors import DomainError
+from service.kit.masking import mask_name
 from service.points import service as points
 from service.rewards import service as rewards
 from service.rewards import views as reward_views
@@ -310,3 +311,28 @@ async def test_photos_are_reencoded_without_exif_and_bounded(db: Any, world: Wor
         await rewards.add_photo(db, world.actor("bob"), claim.id, raw)
     assert caught.value.code == "forbidden"
     assert await db.scalar(select(func.count()).select_from(ClaimPhoto)) == 1
+
+
+async def test_the_board_shows_the_approved_summary_with_every_members_name_masked(
+    db: Any, world: World
+) -> None:
+    """The evidence names a third person of the community and a phone: the board masks both; a reviewer
+    who writes their own summary decides what is published (names masked all the same)."""
+    from service.board import views as board_views
+
+    rule = await _rule(db, world, publicity_days=3)
+    carol = world.members["carol"]
+    evidence = f"帮助邻居{carol.name}（电话13812345678）搬家，{carol.name}很感谢"
+    told = await rewards.submit_claim(db, world.actor("alice"), rule.id, world.members["alice"].id, evidence)
+    await rewards.review_claim(db, world.actor("reviewer"), told.id, "approve")
+    written = await rewards.submit_claim(
+        db, world.actor("bob"), rule.id, world.members["bob"].id, f"陪{carol.name}看病", event_ref="x-2"
+    )
+    await rewards.review_claim(
+        db, world.actor("reviewer"), written.id, "approve", public_summary=f"陪同{carol.name}就医"
+    )
+    board = await board_views.board(db, world.cid)
+    shown = {c.id: c.evidence_summary for c in board.under_publicity}
+    assert carol.name not in shown[told.id] and "138****5678" in shown[told.id]
+    assert shown[told.id].count(mask_name(carol.name)) == 2
+    assert shown[written.id] == f"陪同{mask_name(carol.name)}就医"
