@@ -987,12 +987,12 @@ async def home_panel(db: AsyncSession, actor: Actor, community: Any) -> dict[str
     )
     open_checkins = [
         OpenCheckin(
-            activity=activity,
+            activity=act,
             checked_in_at=att.checked_in_at,
             check_out_from=att.checked_in_at + timedelta(seconds=rules.MIN_STAY_SECONDS),
-            expected_points=expected_points(activity),
+            expected_points=expected_points(act),
         )
-        for att, activity in open_rows.all()
+        for att, act in open_rows.all()
     ]
     return {
         "activity_panel_upcoming": upcoming,
