@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -144,6 +144,22 @@ async def member_names(
         return {}
     rows = (await db.execute(select(Member.id, Member.name).where(Member.id.in_(wanted)))).all()
     return {mid: mask_name(name) if masked else name for mid, name in rows}
+
+
+async def names_in_text(db: AsyncSession, community_id: uuid.UUID, text: str) -> list[str]:
+    """The full names (2 characters or more) of the community's members that occur in ``text`` (to mask
+    them before the text is published)."""
+    found = await db.scalars(
+        select(Member.name)
+        .join(Membership, Membership.member_id == Member.id)
+        .where(
+            Membership.community_id == community_id,
+            func.length(Member.name) >= 2,
+            literal(text).contains(Member.name),
+        )
+        .distinct()
+    )
+    return list(found)
 
 
 async def members_by_id(

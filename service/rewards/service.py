@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import clock
@@ -23,7 +23,6 @@ from service.accounts import households as households_history
 from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.actor import Actor
-from service.accounts.models import Member, Membership
 from service.accounts.proposals import Proposed, gate
 from service.audit.service import record, snapshot
 from service.config import POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
@@ -939,14 +938,5 @@ async def board_summary(db: AsyncSession, community_id: uuid.UUID, text: str) ->
     text = " ".join((text or "").split())
     if not text:
         return ""
-    found = await db.scalars(
-        select(Member.name)
-        .join(Membership, Membership.member_id == Member.id)
-        .where(
-            Membership.community_id == community_id,
-            func.length(Member.name) >= 2,
-            literal(text).contains(Member.name),
-        )
-        .distinct()
-    )
+    found = await people.names_in_text(db, community_id, text)
     return rules.evidence_summary(text, [(n, mask_name(n)) for n in found])

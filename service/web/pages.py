@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -18,13 +19,15 @@ from service.accounts.models import Community
 from service.config import LIST_LIMIT_DEFAULT, Settings
 from service.errors import DomainError
 from service.http import LANG_COOKIE
+from service.points import views as points_views
 from service.problems import add_localiser, set_error_page
 from service.proposals import views as proposal_views
+from service.regions import views as region_views
 from service.web.guards import admin_community, lenient_cursor, next_cursor
 from service.web.i18n import translator
 from service.web.render import Site, context_of, env, locale_of, page
 
-__all__ = ["ADMIN_LINKS", "N_", "ROLE_NAMES", "ROUTES", "admin_community", "scan_community"]
+__all__ = ["ADMIN_LINKS", "LEVEL_NAMES", "N_", "ROLE_NAMES", "ROUTES", "admin_community", "scan_community"]
 
 
 def N_(message: str) -> str:
@@ -36,6 +39,14 @@ def pgettext(context: str, message: str) -> str:
     """Mark a msgid with its ``msgctxt`` for ``pybabel extract``; templates translate it with ``pgettext``."""
     return message
 
+
+LEVEL_NAMES = {
+    "city": N_("City"),
+    "district": N_("District"),
+    "street": N_("Street"),
+    "community": N_("Community"),
+}
+"""Region levels in plain words (templates translate them)."""
 
 ROLE_NAMES = {
     "admin": pgettext("role", "Administrator"),
@@ -159,11 +170,64 @@ async def _panels(
     return {"panels": [t for t, _ in site.home_panels], "panel_data": data}
 
 
+@dataclasses.dataclass(frozen=True)
+class RegionHeadline:
+    """An official's region on the home page: its headline figures this month and where to read more."""
+
+    scope: str
+    name: str
+    level: str
+    communities: int
+    members: int
+    issued: int
+    budget: int
+    budgets_missing: int
+    """Communities with no budget set yet (nothing issues there)."""
+
+
+async def _regions_of(db: AsyncSession, actor: Actor) -> list[RegionHeadline]:
+    """The regions the caller is an official of (every root region for the platform admin)."""
+    tree = await region_views.load_tree(db)
+    ids = (
+        tree.roots()
+        if actor.is_platform_admin
+        else await region_views.official_region_ids(db, actor.member_id)
+    )
+    out = []
+    for rid in ids:
+        region = tree.regions[rid]
+        cids = tree.communities_under(rid)
+        budgets = await points_views.budgets_of(db, cids) if cids else {}
+        out.append(
+            RegionHeadline(
+                scope=f"region:{rid}",
+                name=region.name,
+                level=region.level,
+                communities=len(cids),
+                members=sum([await accounts.count_members(db, cid) for cid in cids]),
+                issued=sum(b.issued for b in budgets.values()),
+                budget=sum(b.monthly_points or 0 for b in budgets.values()),
+                budgets_missing=sum(1 for b in budgets.values() if b.monthly_points is None),
+            )
+        )
+    return out
+
+
 @get("/", include_in_schema=False)
 async def home_page(request: Request[Any, Any, Any], db: AsyncSession, actor: Actor) -> Response[str]:
     home = await accounts_views.home_of(db, actor)
     panels = await _panels(request, db, actor, home.communities)
-    return page(request, "home.html", actor, role_names=ROLE_NAMES, **context_of(home), **panels)
+    regions = await _regions_of(db, actor)
+    return page(
+        request,
+        "home.html",
+        actor,
+        role_names=ROLE_NAMES,
+        level_names=LEVEL_NAMES,
+        official_regions=regions,
+        **context_of(home),
+        **panels,
+    )
 
 
 @get("/admin", include_in_schema=False)

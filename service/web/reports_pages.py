@@ -19,7 +19,7 @@ from service.regions import views as region_views
 from service.reports.exports import FIGURE_NAMES
 from service.reports.service import default_scope
 from service.reports.views import load_report
-from service.web.pages import N_
+from service.web.pages import LEVEL_NAMES, N_
 from service.web.render import context_of, locale_of, page
 
 __all__ = ["ADMIN_LINKS", "ROUTES"]
@@ -27,12 +27,6 @@ __all__ = ["ADMIN_LINKS", "ROUTES"]
 ADMIN_LINKS = [("/reports", N_("Reports"))]
 
 Text = Annotated[str | None, Parameter(max_length=40)]
-LEVEL_NAMES = {
-    "city": N_("City"),
-    "district": N_("District"),
-    "street": N_("Street"),
-    "community": N_("Community"),
-}
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         N_("Volunteers and service"),
