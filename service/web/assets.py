@@ -75,11 +75,15 @@ async def asset(request: Request[Any, Any, Any], version: str, name: str) -> Res
         raise AssetNotFound()
     if version != found.version:
         return Redirect(asset_url(name), status_code=307)
+    return _serve(found, request.headers.get("if-none-match"), request.headers.get("accept-encoding", ""))
+
+
+def _serve(found: Asset, if_none_match: str | None, accept_encoding: str) -> Response[bytes]:
     headers = {"Cache-Control": CACHE_FOREVER, "ETag": f'"{found.version}"', "Vary": "Accept-Encoding"}
-    if request.headers.get("if-none-match") == headers["ETag"]:
+    if if_none_match == headers["ETag"]:
         return Response(b"", status_code=304, headers=headers)
     body = found.body
-    if found.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+    if found.gzipped is not None and "gzip" in accept_encoding:
         body = found.gzipped
         headers["Content-Encoding"] = "gzip"
     return Response(body, media_type=found.media_type, headers=headers)

@@ -217,17 +217,9 @@ async def _regions_of(db: AsyncSession, actor: Actor) -> list[RegionHeadline]:
 async def home_page(request: Request[Any, Any, Any], db: AsyncSession, actor: Actor) -> Response[str]:
     home = await accounts_views.home_of(db, actor)
     panels = await _panels(request, db, actor, home.communities)
+    names: dict[str, Any] = {"role_names": ROLE_NAMES, "level_names": LEVEL_NAMES}
     regions = await _regions_of(db, actor)
-    return page(
-        request,
-        "home.html",
-        actor,
-        role_names=ROLE_NAMES,
-        level_names=LEVEL_NAMES,
-        official_regions=regions,
-        **context_of(home),
-        **panels,
-    )
+    return page(request, "home.html", actor, official_regions=regions, **names, **context_of(home), **panels)
 
 
 @get("/admin", include_in_schema=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,7 @@ env.filters.update(
     hours=_hours_filter,
     hours_number=_hours_number_filter,
     script_json=script_json,
+    iso=lambda moment: moment.astimezone(UTC).isoformat(),  # a moment for scripts (data-countdown)
 )
 """Every date, time and hour count on a page goes through these (one style per locale, see i18n.py);
 data for scripts goes through ``script_json`` (service/kit/script_json.py), never ``tojson`` or ``|safe``."""
