@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from service.accounts.schemas import PHONE_SCHEMA
+from service.accounts.schemas import Phone
 from service.config import POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
 from service.rewards.rules import PUBLICITY_DAYS_MAX, SETTINGS_DAYS_MAX, YEARLY_LIMIT_MAX
 
@@ -180,7 +180,7 @@ class ActivityRatingOut(msgspec.Struct):
 
 
 class HouseholdLinkIn(msgspec.Struct, forbid_unknown_fields=True):
-    phone: Annotated[str, msgspec.Meta(min_length=1, max_length=32, extra_json_schema=PHONE_SCHEMA)]
+    phone: Phone
     relation: Annotated[str, msgspec.Meta(max_length=32)] = ""
 
 
