@@ -10,7 +10,8 @@ import msgspec
 
 from service.accounts.models import ROLES, ProposalStatus, RegistrationStatus, SelfRegistration
 from service.accounts.rules import PHONE_PATTERN, TIMEZONES
-from service.config import NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
+from service.config import PASSWORD_MAX, PASSWORD_MIN
+from service.kit.fields import Name
 
 __all__ = [
     "PHONE_SCHEMA",
@@ -47,7 +48,6 @@ __all__ = [
 PHONE_SCHEMA = {"description": "Mainland mobile number", "extra": {"pattern": PHONE_PATTERN}}
 """The document's constraints of a phone number: what the service's normalisation accepts."""
 Phone = Annotated[str, msgspec.Meta(min_length=1, max_length=20, extra_json_schema=PHONE_SCHEMA)]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_MAX)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=PASSWORD_MAX)]
 """A password to check: any length a stored one may have."""
 NewPassword = Annotated[

@@ -8,6 +8,7 @@ from typing import Annotated
 import msgspec
 
 from service.accounts.schemas import Phone
+from service.kit.fields import Name
 from service.points.service import BUDGET_MONTHLY_MAX
 from service.regions.models import LEVELS, Level
 from service.regions.rules import REGION_CODE_RE
@@ -28,7 +29,7 @@ CODE_SCHEMA = {"extra": {"pattern": REGION_CODE_RE}}
 
 
 class RegionIn(msgspec.Struct, kw_only=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    name: Name
     code: Annotated[
         str,
         msgspec.Meta(min_length=1, max_length=32, extra_json_schema={"extra": {"pattern": REGION_CODE_RE}}),

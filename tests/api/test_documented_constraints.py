@@ -229,8 +229,9 @@ def _string_probes(s: dict[str, Any], base: str) -> Iterator[tuple[str, bool, An
         yield f"minLength {low} - 1", False, base[: low - 1]
         if "pattern" not in s:
             yield f"minLength {low}", True, (base + fill * low)[:low]
+            yield "blank", True, " " * max(low, 2)
     if "pattern" in s:
-        off = [t for t in ("!", "x" * max(low, 1), "0" * high if high else "0", " " + base) if t]
+        off = [t for t in ("!", "x" * max(low, 1), "0" * high if high else "0", " " + base, "  ") if t]
         for text in off:
             if not _matches({"pattern": s["pattern"]}, text) and len(text) <= (high or len(text)):
                 yield f"off the pattern {text!r}", False, text
