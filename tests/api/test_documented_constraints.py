@@ -258,7 +258,7 @@ def _problem(r: Any) -> str | None:
     return code
 
 
-CROSS_FIELD = {("/api/v1/regions", "level"): "a region's level is the one below its parent's (city at the top)"}
+CROSS_FIELD = {("/api/v1/regions", "level"): "a region's level is the one below its parent's"}
 """Rules between fields whose refusal names no field, with the rule."""
 
 
