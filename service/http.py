@@ -34,6 +34,7 @@ from service.errors import (
     raises,
 )
 from service.idempotency import run_once
+from service.kit.months import MONTH_PATTERN
 
 __all__ = [
     "CSRF_COOKIE",
@@ -47,6 +48,7 @@ __all__ = [
     "InvalidCursor",
     "Limit",
     "Login",
+    "MonthQuery",
     "client_address",
     "cursor_after",
     "cursor_for",
@@ -83,6 +85,17 @@ Limit = Annotated[
         description=f"Page size (default {LIST_LIMIT_DEFAULT}, at most {LIST_LIMIT_MAX}).",
     ),
 ]
+
+
+MonthQuery = Annotated[
+    str | None,
+    Parameter(
+        max_length=7,
+        description="YYYY-MM, local month (default: this month)",
+        schema_extra={"pattern": MONTH_PATTERN},
+    ),
+]
+"""A ``?month=``: the document states the pattern ``require_month`` checks (``invalid_month`` off it)."""
 
 
 def provide_settings(request: Request[Any, Any, Any]) -> Settings:

@@ -1,5 +1,6 @@
 """The OpenAPI document as the server behaves: every error is problem+json, protected operations name
-their security schemes and answer 401, validation answers 422, and raw uploads describe their bodies.
+their security schemes and answer 401, validation answers 422, raw uploads describe their bodies, and a
+request body's constraints are the ones its msgspec type validates.
 
 Litestar generates the document from the route handlers; :class:`ApiDocument` serves it at
 ``/schema/openapi.json`` after :func:`finish_document` has brought it in line with what
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
 from litestar import Litestar, Request
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.routes import HTTPRoute
@@ -63,6 +65,19 @@ SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"cookieAuth": []}]
 METHODS = ("get", "put", "post", "delete", "patch")
 SAFE = frozenset({"get"})
 VALIDATION_CODE = "invalid_input"
+CONSTRAINTS = (
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "enum",
+    "minItems",
+    "maxItems",
+)
+"""The JSON Schema keywords that bound an input value."""
 
 
 def _codes(description: str | None) -> set[str]:
@@ -109,6 +124,47 @@ def _optional_body(handler: Any) -> bool:
     return data is not None and data.is_optional
 
 
+def _validated(schema: dict[str, Any]) -> dict[str, Any]:
+    """The bounds msgspec's own schema of a field states: its ``Meta`` constraints (in the non-null
+    branch of ``X | None``) and what its ``extra_json_schema`` adds for the rules the service checks."""
+    found: dict[str, Any] = {}
+    for part in [schema, *schema.get("anyOf", [])]:
+        if part.get("type") == "null":
+            continue
+        found |= {k: part[k] for k in CONSTRAINTS if k in part}
+        found |= {k: v for k, v in part.get("extra", {}).items() if k in CONSTRAINTS}
+    if "enum" in found and any(part.get("type") == "null" for part in schema.get("anyOf", [])):
+        found["enum"] = [*found["enum"], None]  # ``X | None``: null is one of the choices
+    return found
+
+
+def _bind_body_constraints(doc: dict[str, Any], operation: dict[str, Any], handler: Any) -> None:
+    """Put the bounds msgspec validates into the body's schema. Litestar loses some (a zero ``ge`` or
+    ``min_length`` of an optional field: it tests the bound for truth); msgspec's schema of the same type
+    is, by construction, what the decoder checks."""
+    data = handler.parsed_fn_signature.parameters.get("data") if handler is not None else None
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    if data is None or "$ref" not in body:
+        return
+    struct = next(
+        (t for t in (data.annotation, *getattr(data, "inner_types", ())) if _is_struct(t)), data.annotation
+    )
+    if not _is_struct(struct):
+        return
+    (truth,), defs = msgspec.json.schema_components([struct], ref_template="{name}")
+    target = doc["components"]["schemas"].get(body["$ref"].rsplit("/", 1)[1], {})
+    for name, prop in defs[truth["$ref"]].get("properties", {}).items():
+        if name in target.get("properties", {}):
+            documented = target["properties"][name]
+            for key, value in _validated(prop).items():
+                if key != "enum" or "enum" not in documented:  # Litestar's choices keep their order
+                    documented[key] = value
+
+
+def _is_struct(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, msgspec.Struct)
+
+
 def _finish_operation(operation: dict[str, Any], handler: Any, method: str) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for status, response in list(responses.items()):
@@ -144,6 +200,7 @@ def finish_document(doc: dict[str, Any], app: Litestar) -> dict[str, Any]:
     for path, item in doc.get("paths", {}).items():
         for method in METHODS:
             if method in item:
+                _bind_body_constraints(doc, item[method], handlers.get((path, method)))
                 _finish_operation(item[method], handlers.get((path, method)), method)
     return doc
 

@@ -7,6 +7,7 @@ import hmac
 import re
 import unicodedata
 import uuid
+import zoneinfo
 from collections.abc import Iterable
 from typing import TypeGuard
 
@@ -30,6 +31,7 @@ __all__ = [
     "SMS_PER_DEVICE_MAX",
     "SMS_PER_PHONE_MAX",
     "SMS_RESEND_SECONDS",
+    "TIMEZONES",
     "activation_code",
     "code_hash",
     "format_activation_code",
@@ -80,6 +82,8 @@ PHONE_PATTERN = (
 optional ``+86``/``0086``/``86``, a space, dash or bracket at most between two of them (the service
 takes any number of those; the document keeps to what people type, and generators stay fast)."""
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
+TIMEZONES = tuple(sorted(zoneinfo.available_timezones()))
+"""The IANA time zones a community may live in: the API document lists them, the service checks them."""
 PLATFORM_GRANTED_ROLES = frozenset({"admin", "reviewer"})
 """Roles only a platform admin (the street office) grants or removes: the people who approve awards
 and review claims must not be chosen by the admin whose acts they check."""

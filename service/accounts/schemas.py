@@ -9,8 +9,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from service.accounts.models import ROLES, ProposalStatus, RegistrationStatus, SelfRegistration
-from service.accounts.rules import PHONE_PATTERN
-from service.config import NAME_MAX, PASSWORD_MAX
+from service.accounts.rules import PHONE_PATTERN, TIMEZONES
+from service.config import PASSWORD_MAX, PASSWORD_MIN
+from service.kit.fields import Name
 
 __all__ = [
     "PHONE_SCHEMA",
@@ -28,6 +29,7 @@ __all__ = [
     "MemberOut",
     "MemberPage",
     "MemberPatchIn",
+    "NewPassword",
     "PartnerIn",
     "PartnerOut",
     "PasswordIn",
@@ -46,8 +48,20 @@ __all__ = [
 PHONE_SCHEMA = {"description": "Mainland mobile number", "extra": {"pattern": PHONE_PATTERN}}
 """The document's constraints of a phone number: what the service's normalisation accepts."""
 Phone = Annotated[str, msgspec.Meta(min_length=1, max_length=20, extra_json_schema=PHONE_SCHEMA)]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_MAX)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=PASSWORD_MAX)]
+"""A password to check: any length a stored one may have."""
+NewPassword = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=PASSWORD_MAX,
+        extra_json_schema={"extra": {"minLength": PASSWORD_MIN}},
+    ),
+]
+"""A password to set: the service refuses fewer than ``PASSWORD_MIN`` characters (``invalid_password``),
+and the document says so; the decoder keeps 1, so the refusal keeps its own code and message."""
+TimeZone = Annotated[str, msgspec.Meta(max_length=64, extra_json_schema={"extra": {"enum": list(TIMEZONES)}})]
+"""An IANA time zone of ``TIMEZONES`` (the service answers ``invalid_timezone`` for any other)."""
 
 
 class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -64,7 +78,7 @@ class RegisterIn(msgspec.Struct, forbid_unknown_fields=True):
     phone: Phone
     name: Name
     community_id: uuid.UUID
-    password: Password | None = None
+    password: NewPassword | None = None
     sms_code: SmsCode | None = None
 
 
@@ -122,7 +136,7 @@ class SmsLoginIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class ActivateIn(msgspec.Struct, forbid_unknown_fields=True):
     code: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
-    password: Password
+    password: NewPassword
 
 
 class ActivationOut(msgspec.Struct):
@@ -151,7 +165,7 @@ class RegistrationOut(msgspec.Struct):
 class CommunityIn(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     code: Annotated[str, msgspec.Meta(min_length=2, max_length=32, pattern=r"^[a-z0-9][a-z0-9-]*$")]
-    timezone: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    timezone: TimeZone | None = None
     allow_registration: bool = True
     """Older yes/no form: ``false`` means ``self_registration: off``."""
     self_registration: SelfRegistration | None = None
@@ -178,7 +192,7 @@ class MemberIn(msgspec.Struct, forbid_unknown_fields=True):
     role: Annotated[str, msgspec.Meta(max_length=16, extra_json_schema={"extra": {"enum": list(ROLES)}})] = (
         "member"
     )
-    password: Password | None = None
+    password: NewPassword | None = None
     partner_id: uuid.UUID | None = None
 
 
@@ -188,7 +202,7 @@ class MemberPatchIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PasswordIn(msgspec.Struct, forbid_unknown_fields=True):
-    password: Password
+    password: NewPassword
 
 
 class MemberPage(msgspec.Struct):

@@ -65,6 +65,7 @@ from service.accounts.models import (
 from service.accounts.rules import (
     CODE_RE,
     PLATFORM_GRANTED_ROLES,
+    TIMEZONES,
     is_role,
     is_self_registration,
     normalise_phone,
@@ -108,6 +109,7 @@ __all__ = [
     "login",
     "logout",
     "parse_import_csv",
+    "phone_number",
     "remember_token_version",
     "remove_role",
     "require_community_exists",
@@ -269,6 +271,11 @@ def _phone(raw: str) -> str:
     return phone
 
 
+phone_number = _phone
+"""The 11 digits of a mainland mobile number typed any way people type it, or ``invalid_phone``: what
+every phone field of the API document's pattern (``PHONE_PATTERN``) stands for."""
+
+
 @raises(InvalidName)
 def _name(raw: str, field_name: str = "name") -> str:
     name = " ".join((raw or "").split())
@@ -372,6 +379,8 @@ async def create_community(
         )
     tz = timezone or "Asia/Shanghai"
     try:
+        if tz not in TIMEZONES:  # the list the API document offers; ZoneInfo also opens odd paths
+            raise ValueError(tz)
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise InvalidTimezone(
@@ -557,6 +566,8 @@ async def _add_member_unchecked(
 ) -> tuple[Member, list[str]]:
     """``holder``: who typed the password of a new account (see :func:`set_holder`)."""
     phone, name, role = _phone(phone), _name(name), _role(role)
+    if password is not None:  # checked for a person who exists too: the answer tells nothing of them
+        _check_password_shape(password)
     if role == "partner":
         if partner_id is None:
             raise PartnerRequired(
@@ -905,7 +916,7 @@ def _too_many(started: datetime) -> TooManyAttempts:
     )
 
 
-@raises(TooManyAttempts, InvalidCredentials)
+@raises(_phone, TooManyAttempts, InvalidCredentials)
 async def login(
     db: AsyncSession, phone: str, password: str, client: str, secret_key: str
 ) -> tuple[str, Member]:
@@ -916,7 +927,7 @@ async def login(
     too, with a far higher limit, and refuse only phones that failed themselves: a whole office or a
     carrier NAT shares one address, and a resident who typed the right password must still get in.
     """
-    normal = normalise_phone(phone) or phone[:20].replace("\x00", "")  # PostgreSQL text has no NUL
+    normal = _phone(phone)  # no mobile number cannot log in: refuse it before counting an attempt
     phone_key, ip_key = f"phone:{normal}", f"ip:{client[:64]}"
     ip_failures, ip_started = await _failures(db, ip_key)
     attempts, started = await _count_attempt(db, phone_key)

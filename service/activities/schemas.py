@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from service.config import NAME_MAX, POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
+from service.config import NAME_MAX, POINTS_PER_AWARD_MAX, TEXT_MAX
+from service.kit.fields import Title, trimmed_text
 
 __all__ = [
     "ActivityIn",
@@ -39,7 +40,6 @@ __all__ = [
     "TeamOut",
 ]
 
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=TITLE_MAX)]
 Text = Annotated[str, msgspec.Meta(max_length=TEXT_MAX)]
 Points = Annotated[int, msgspec.Meta(ge=0, le=POINTS_PER_AWARD_MAX)]
 Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
@@ -207,7 +207,7 @@ class ManualIn(msgspec.Struct, forbid_unknown_fields=True):
     member_id: uuid.UUID
     checked_in_at: AwareTime
     checked_out_at: AwareTime
-    note: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    note: Annotated[str, trimmed_text(500)]
 
 
 class ManualOut(msgspec.Struct):
@@ -233,7 +233,7 @@ class HoursOut(msgspec.Struct):
 
 
 class TeamIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=TITLE_MAX)]
+    name: Title
     leader_id: uuid.UUID
 
 

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, get
-from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.board import views
 from service.board.schemas import BoardClaimOut, BoardHoursOut, BoardOut, BoardRankOut
-from service.http import errors_of
+from service.http import MonthQuery, errors_of
 
 __all__ = ["ROUTES", "BoardController"]
 
-Month = Annotated[
-    str | None, Parameter(max_length=7, description="YYYY-MM, local month (default: this month)")
-]
+Month = MonthQuery
 
 
 def _hours(r: views.BoardHours) -> BoardHoursOut:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from service.errors import InvalidInput
 
 __all__ = [
+    "MONTH_PATTERN",
     "YEAR_MAX",
     "YEAR_MIN",
     "InvalidMonth",
@@ -30,7 +31,11 @@ __all__ = [
 
 YEAR_MIN = 2000
 YEAR_MAX = 2999
-_MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH = r"(2[0-9]{3})-(0[1-9]|1[0-2])"
+_MONTH_RE = re.compile(f"^{_MONTH}$")
+MONTH_PATTERN = f"^(?:{_MONTH})?$"
+"""What a ``month`` parameter takes, for the API document: ``YYYY-MM`` of years YEAR_MIN-YEAR_MAX, or
+nothing (this month)."""
 
 
 class InvalidMonth(InvalidInput):

@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 
 from service.config import POINTS_PER_AWARD_MAX
+from service.kit.fields import trimmed_text
 from service.points.models import MEMO_MAX
 from service.points.rules import AwardStatus
 
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 Points = Annotated[int, msgspec.Meta(ge=1, le=POINTS_PER_AWARD_MAX)]
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=120, description="Shown in the history")]
+Reason = Annotated[str, trimmed_text(120, "Shown in the history")]
 Memo = Annotated[str, msgspec.Meta(max_length=MEMO_MAX)]
 
 

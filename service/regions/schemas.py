@@ -8,6 +8,8 @@ from typing import Annotated
 import msgspec
 
 from service.accounts.schemas import Phone
+from service.kit.fields import Name
+from service.points.service import BUDGET_MONTHLY_MAX
 from service.regions.models import LEVELS, Level
 from service.regions.rules import REGION_CODE_RE
 
@@ -27,7 +29,7 @@ CODE_SCHEMA = {"extra": {"pattern": REGION_CODE_RE}}
 
 
 class RegionIn(msgspec.Struct, kw_only=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    name: Name
     code: Annotated[
         str,
         msgspec.Meta(min_length=1, max_length=32, extra_json_schema={"extra": {"pattern": REGION_CODE_RE}}),
@@ -74,8 +76,15 @@ class OfficialIn(msgspec.Struct, kw_only=True):
 
 class BudgetIn(msgspec.Struct, kw_only=True):
     monthly_points: Annotated[
-        int, msgspec.Meta(description="Points the community may issue per local calendar month (0 or more)")
+        int,
+        msgspec.Meta(
+            extra_json_schema={
+                "description": "Points the community may issue per local calendar month",
+                "extra": {"minimum": 0, "maximum": BUDGET_MONTHLY_MAX},
+            }
+        ),
     ]
+    """The service answers ``invalid_budget`` outside 0-``BUDGET_MONTHLY_MAX``; the document says so."""
 
 
 class BudgetOut(msgspec.Struct, kw_only=True):

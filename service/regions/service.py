@@ -12,7 +12,6 @@ import uuid
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts import rules as account_rules
 from service.accounts import service as accounts
 from service.accounts import views as accounts_views
 from service.accounts.actor import Actor
@@ -119,13 +118,13 @@ async def set_community_region(
     )
 
 
-@raises(_require_platform_admin, _region, MemberNotFound)
+@raises(_require_platform_admin, _region, accounts.phone_number, MemberNotFound)
 async def add_official(db: AsyncSession, actor: Actor, region_id: uuid.UUID, phone: str) -> Member:
     """Make the member with ``phone`` an official of the region (idempotent)."""
     _require_platform_admin(actor)
     await _region(db, region_id)
-    normal = account_rules.normalise_phone(phone)
-    member = await db.scalar(select(Member).where(Member.phone == normal)) if normal else None
+    normal = accounts.phone_number(phone)
+    member = await db.scalar(select(Member).where(Member.phone == normal))
     if member is None:
         raise MemberNotFound(detail="No member has this phone number.")
     held = await db.scalar(

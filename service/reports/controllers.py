@@ -22,7 +22,13 @@ from service.reports.views import load_report
 __all__ = ["ROUTES", "ReportController"]
 
 ScopeParam = Annotated[
-    str, QueryParameter(name="scope", max_length=80, description="``community:<id>`` or ``region:<id>``")
+    str,
+    QueryParameter(
+        name="scope",
+        max_length=80,
+        description="``community:<id>`` or ``region:<id>``",
+        schema_extra={"pattern": rules.SCOPE_PATTERN},
+    ),
 ]
 PeriodParam = Annotated[
     str | None,
@@ -30,9 +36,13 @@ PeriodParam = Annotated[
         max_length=40,
         description="``YYYY-MM`` (default: this month), ``YYYY-Qn``, ``YYYY`` or ``YYYY-MM-DD..YYYY-MM-DD``, "
         "in the communities' time zone",
+        schema_extra={"pattern": rules.PERIOD_PATTERN},
     ),
 ]
-FormatParam = Annotated[str, Parameter(max_length=8, description="``xlsx`` or ``csv``")]
+FormatParam = Annotated[
+    str,
+    Parameter(max_length=8, description="``xlsx`` or ``csv``", schema_extra={"enum": list(rules.FORMATS)}),
+]
 ACCESS = (
     "Forbidden to whoever is not an admin of the community, an official of the region or of a region above "
     "it, or the platform administrator."
@@ -56,7 +66,7 @@ def _download(body: bytes, fmt: str, stem: str) -> Response[bytes]:
 
 @raises(InvalidFormat)
 def _format(fmt: str) -> str:
-    if fmt not in {"xlsx", "csv"}:
+    if fmt not in rules.FORMATS:
         raise InvalidFormat()
     return fmt
 

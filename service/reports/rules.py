@@ -17,6 +17,10 @@ from service.reports.errors import InvalidPeriod
 
 __all__ = [
     "CUSTOM_DAYS_MAX",
+    "FORMATS",
+    "PERIOD_PATTERN",
+    "SCOPE_PATTERN",
+    "SCOPE_RE",
     "TOP_MAX",
     "Period",
     "edges_utc",
@@ -29,10 +33,25 @@ CUSTOM_DAYS_MAX = 731
 TOP_MAX = 10
 """Rows in the top teams and top members lists."""
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$")
-_YEAR = re.compile(r"^(\d{4})$")
-_CUSTOM = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+FORMATS = ("xlsx", "csv")
+"""The downloads of a report."""
+_Y = "[1-9][0-9]{3}"
+_M = "(?:0[1-9]|1[0-2])"
+_D = f"{_Y}-{_M}-(?:0[1-9]|[12][0-9]|3[01])"
+_PERIODS = (
+    f"({_Y})-({_M})",
+    f"({_Y})-[Qq]([1-4])",
+    "(2[0-9]{3}|[3-9][0-9]{3})",
+    rf"({_D})\.\.({_D})",
+)
+_MONTH, _QUARTER, _YEAR, _CUSTOM = (re.compile(f"^{p}$") for p in _PERIODS)
+PERIOD_PATTERN = rf"^(?:\s*(?:{'|'.join(_PERIODS)})\s*)?$"
+"""What :func:`parse_period` takes, for the API document (with nothing: this month). A custom range
+must also be real dates, in order, at most ``CUSTOM_DAYS_MAX`` days long: a pattern cannot say that."""
+_UUID = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+SCOPE_PATTERN = f"^(community|region):({_UUID})$"
+"""``community:<id>`` or ``region:<id>``: the scope parameter of the reports."""
+SCOPE_RE = re.compile(SCOPE_PATTERN)
 
 
 @dataclass(frozen=True)

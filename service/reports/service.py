@@ -74,13 +74,10 @@ class Scope:
 
 
 def _parse_scope(raw: str) -> tuple[str, uuid.UUID]:
-    kind, _, ident = (raw or "").partition(":")
-    try:
-        if kind in {"community", "region"}:
-            return kind, uuid.UUID(ident)
-    except ValueError:
-        pass
-    raise InvalidScope()
+    found = rules.SCOPE_RE.fullmatch(raw or "")
+    if found is None:
+        raise InvalidScope()
+    return found[1], uuid.UUID(found[2])
 
 
 async def _communities(db: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Community]:

@@ -8,8 +8,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from service.accounts.schemas import PHONE_SCHEMA
-from service.config import POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
+from service.accounts.schemas import Phone
+from service.config import POINTS_PER_AWARD_MAX, TEXT_MAX
+from service.kit.fields import Title, trimmed_text
 from service.rewards.rules import PUBLICITY_DAYS_MAX, SETTINGS_DAYS_MAX, YEARLY_LIMIT_MAX
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
     "RulePatch",
 ]
 
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=TITLE_MAX)]
 Text = Annotated[str, msgspec.Meta(max_length=TEXT_MAX)]
 Note = Annotated[str, msgspec.Meta(max_length=500)]
 Points = Annotated[int, msgspec.Meta(ge=1, le=POINTS_PER_AWARD_MAX)]
@@ -123,7 +123,7 @@ class ReviewIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ObjectionIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    reason: Annotated[str, trimmed_text(500)]
 
 
 class ObjectionOut(msgspec.Struct):
@@ -194,7 +194,7 @@ class ActivityRatingOut(msgspec.Struct):
 
 
 class HouseholdLinkIn(msgspec.Struct, forbid_unknown_fields=True):
-    phone: Annotated[str, msgspec.Meta(min_length=1, max_length=32, extra_json_schema=PHONE_SCHEMA)]
+    phone: Phone
     relation: Annotated[str, msgspec.Meta(max_length=32)] = ""
 
 

@@ -20,6 +20,7 @@ from service.config import UPLOAD_MAX_BYTES, Settings
 from service.http import (
     IMAGE_TYPES,
     Limit,
+    MonthQuery,
     cursor_after,
     cursor_for,
     errors_of,
@@ -63,7 +64,7 @@ from service.store.schemas import (
 __all__ = ["ROUTES", "OfferController", "OrderController", "ProductController"]
 
 Cursor = Annotated[str | None, Parameter(max_length=200)]
-Month = Annotated[str | None, Parameter(max_length=7, description="YYYY-MM (default: this month)")]
+Month = MonthQuery
 Format = Annotated[Literal["json", "csv"], Parameter(description="csv: UTF-8 with BOM, for Excel")]
 IMAGE_BODY_MAX = UPLOAD_MAX_BYTES + 65_536
 CSV_TYPE = "text/csv; charset=utf-8"

@@ -9,6 +9,7 @@ from typing import Literal
 
 __all__ = [
     "CODE_ALPHABET",
+    "CODE_PATTERN",
     "IMAGE_MAX_SIDE_PX",
     "ORDER_DAYS_DEFAULT",
     "ORDER_DAYS_MAX",
@@ -26,6 +27,10 @@ __all__ = [
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 """Pickup and voucher code letters: no 0/O, 1/I/L, so a code read aloud or typed is not mistaken."""
 CODE_LENGTH = 8
+_CODE_CHAR = CODE_ALPHABET + "".join(c.lower() for c in CODE_ALPHABET if c.isalpha())
+CODE_PATTERN = rf"^(?:[\s\S]*/)?[\s-]*(?:[{_CODE_CHAR}][\s-]*){{{CODE_LENGTH}}}[\s/-]*$"
+"""What :func:`normalise_code` takes, for the API document: the code in either case, with spaces or
+dashes between its letters, alone or at the end of its scanned URL."""
 ORDER_DAYS_DEFAULT = 7
 """How long a reserved order waits for pickup before its points and stock come back."""
 ORDER_DAYS_MAX = 60

@@ -8,8 +8,10 @@ from typing import Annotated
 
 import msgspec
 
-from service.config import NAME_MAX, POINTS_PER_AWARD_MAX, TEXT_MAX, TITLE_MAX
+from service.config import NAME_MAX, POINTS_PER_AWARD_MAX, TEXT_MAX
+from service.kit.fields import Title
 from service.store.rules import (
+    CODE_PATTERN,
     ORDER_DAYS_MAX,
     ORDER_QUANTITY_MAX,
     VOUCHER_MINUTES_MAX,
@@ -43,10 +45,17 @@ __all__ = [
 STOCK_MAX = 1_000_000
 Points = Annotated[int, msgspec.Meta(ge=1, le=POINTS_PER_AWARD_MAX)]
 Count = Annotated[int, msgspec.Meta(ge=1, le=STOCK_MAX)]
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=TITLE_MAX)]
 Text = Annotated[str, msgspec.Meta(max_length=TEXT_MAX)]
 Category = Annotated[str, msgspec.Meta(max_length=NAME_MAX)]
-Code = Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="8-letter code, or its URL")]
+Code = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=200,
+        extra_json_schema={"description": "8-letter code, or its URL", "extra": {"pattern": CODE_PATTERN}},
+    ),
+]
+"""A pickup or voucher code as typed or scanned (the service answers ``invalid_code`` off the pattern)."""
 
 
 class ProductIn(msgspec.Struct, forbid_unknown_fields=True):

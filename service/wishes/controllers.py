@@ -13,7 +13,7 @@ from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.actor import Actor
-from service.http import Limit, cursor_after, cursor_for, errors_of, idempotent
+from service.http import Limit, MonthQuery, cursor_after, cursor_for, errors_of, idempotent
 from service.rewards.rules import RatingStats
 from service.wishes import service, views
 from service.wishes.schemas import (
@@ -32,9 +32,7 @@ from service.wishes.schemas import (
 __all__ = ["ROUTES", "CommunityWishesController", "WishController"]
 
 Cursor = Annotated[str | None, Parameter(max_length=200)]
-Month = Annotated[
-    str | None, Parameter(max_length=7, description="YYYY-MM, local month (default: this month)")
-]
+Month = MonthQuery
 
 
 def wish_out(v: views.WishView) -> WishOut:

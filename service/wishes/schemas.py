@@ -8,7 +8,8 @@ from typing import Annotated
 
 import msgspec
 
-from service.config import TEXT_MAX, TITLE_MAX
+from service.config import TEXT_MAX
+from service.kit.fields import Title, trimmed_text
 from service.wishes.rules import WISH_CATEGORIES
 
 __all__ = [
@@ -24,7 +25,6 @@ __all__ = [
     "WishStatsOut",
 ]
 
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=TITLE_MAX)]
 Text = Annotated[str, msgspec.Meta(max_length=TEXT_MAX)]
 Note = Annotated[str, msgspec.Meta(max_length=500)]
 
@@ -45,7 +45,7 @@ class DispatchIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class DeclineIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    reason: Annotated[str, trimmed_text(500)]
 
 
 class DispatchCandidateOut(msgspec.Struct):
