@@ -15,6 +15,7 @@ __all__ = [
     "InvalidCode",
     "InvalidCredentials",
     "InvalidName",
+    "InvalidPartnerKind",
     "InvalidPassword",
     "InvalidPhone",
     "InvalidRole",
@@ -270,3 +271,8 @@ class UnverifiedAccount(Conflict):
         "This phone's account was never verified. The person logs in once with an SMS code; "
         "then add them again."
     )
+
+
+class InvalidPartnerKind(InvalidInput):
+    code = "invalid_partner_kind"
+    message = "A unit's kind is shop, service, health, fitness or other."
