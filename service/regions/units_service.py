@@ -91,7 +91,11 @@ async def invite_staff(
     member = await accounts.grant_unit_staff(db, unit, served, phone, name)
     code = None
     if member.password_hash is None and (actor.is_platform_admin or not await _elsewhere(db, member, served)):
-        _row, code = await activations.issue(db, served[0], member.id, secret_key, actor.member_id)
+        # An official is no admin of the communities, whom a code's issuer must stay to keep it valid
+        # (``onboarding._still_issuable``): a region's unit's code is issued as the office's own (no
+        # issuer; the audit event below names who invited). A change of roles still voids it.
+        issuer = actor.member_id if unit.community_id is not None else None
+        _row, code = await activations.issue(db, served[0], member.id, secret_key, issuer)
     await record(
         db,
         actor_id=actor.member_id,
