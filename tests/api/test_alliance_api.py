@@ -181,8 +181,10 @@ async def test_settlement_and_alliance_report_equal_the_redemptions_per_communit
     cheap = await unit_offer(maker, s, points_price=20)
     dear = await unit_offer(maker, s, title="中药代煎", points_price=70)
     gym = await unit_offer(maker, s, "staff2", title="健身月卡", points_price=150)
-    plan = [(0, cheap, "staff"), (0, dear, "staff"), (0, gym, "staff2"), (1, cheap, "staff"), (1, gym, "staff2"),
-            (1, gym, "staff2"), (0, cheap, None)]  # fmt: skip
+    plan = [
+        (0, cheap, "staff"), (0, dear, "staff"), (0, gym, "staff2"), (1, cheap, "staff"),
+        (1, gym, "staff2"), (1, gym, "staff2"), (0, cheap, None),
+    ]  # fmt: skip
     for i, oid, redeemer in plan:
         cid, _m, headers = residents[i]
         r = await client.post(f"/api/v1/offers/{oid}/vouchers", headers=headers)

@@ -939,7 +939,7 @@ AUDITED: dict[str, Audited] = {
     ),
     # ---------------------------------------------------------------- the street's alliance (issue 20)
     "POST /api/v1/regions/{region_id}/partners": Audited(
-        "root", "unit_created", body=lambda r, role: {"name": "联盟药店", "kind": "health"}, community="platform"
+        "root", "unit_created", body=lambda r, role: {"name": "药店", "kind": "health"}, community="platform"
     ),
     "POST /api/v1/partners/{pid}/staff": Audited("admin", "partner_staff_invited"),
     "PATCH /api/v1/partners/{pid}": Audited("admin", "partner_resumed"),
