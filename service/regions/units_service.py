@@ -22,10 +22,11 @@ from service.accounts.models import Member, Membership, Partner
 from service.audit.service import record
 from service.errors import Forbidden, raises
 from service.regions.errors import RegionHasNoCommunity
+from service.regions.models import Region
 from service.regions.service import require_official
-from service.regions.views import RegionTree, load_tree
+from service.regions.views import RegionTree, load_tree, visible_regions
 
-__all__ = ["Invited", "create_unit", "invite_staff", "list_units", "set_unit_active"]
+__all__ = ["Invited", "UnitDesk", "create_unit", "invite_staff", "list_units", "set_unit_active", "unit_desk"]
 
 
 @raises(require_official, accounts.create_unit)
@@ -132,3 +133,43 @@ async def set_unit_active(db: AsyncSession, actor: Actor, partner_id: uuid.UUID,
         detail={"partner_id": str(unit.id), "before": {"active": before}, "after": {"active": active}},
     )
     return unit
+
+
+@dataclass(frozen=True)
+class UnitDesk:
+    """The alliance page: a region's units with their staff counts, and the regions one may switch to."""
+
+    region: Region
+    units: list[people.PartnerView]
+    staff: dict[uuid.UUID, int]
+    regions: list[Region]
+    communities: int
+    """Communities the region's units serve."""
+
+
+@raises(Forbidden, require_official)
+async def unit_desk(db: AsyncSession, actor: Actor, region: str | None) -> UnitDesk:
+    """The region ``region`` (an id; default: the first the caller is an official of), if the caller
+    manages its units."""
+    tree = await load_tree(db)
+    visible = await visible_regions(db, actor, tree)
+    try:
+        wanted = uuid.UUID(region) if region else (visible[0] if visible else None)
+    except ValueError:
+        wanted = None
+    if wanted is None:
+        raise Forbidden(detail="The alliance's units are managed by region officials.")
+    chosen = await require_official(db, actor, tree, wanted)
+    units = await list_units(db, actor, chosen.id)
+    counted = await db.execute(
+        select(Membership.partner_id, Membership.member_id)
+        .where(Membership.partner_id.in_([u.id for u in units]))
+        .distinct()
+    )
+    staff: dict[uuid.UUID, int] = {}
+    for pid, _mid in counted:
+        if pid is not None:
+            staff[pid] = staff.get(pid, 0) + 1
+    return UnitDesk(
+        chosen, units, staff, [tree.regions[r] for r in visible], len(tree.communities_under(chosen.id))
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -57,6 +57,7 @@ __all__ = [
     "VoucherLine",
     "community_report",
     "counter",
+    "expiring_vouchers",
     "find_order_by_code",
     "find_voucher_by_code",
     "get_offer",
@@ -748,6 +749,37 @@ async def open_counts(db: AsyncSession, community_id: uuid.UUID, member_id: uuid
     )
     found, issued = (await db.execute(select(orders, vouchers))).one()
     return Counts(int(found or 0), int(issued or 0))
+
+
+EXPIRING_MAX = 5
+"""Vouchers the home page's reminder names at most."""
+
+
+class Expiring(NamedTuple):
+    title: str
+    expires_at: datetime
+
+
+async def expiring_vouchers(
+    db: AsyncSession, community_id: uuid.UUID, member_id: uuid.UUID
+) -> list[Expiring]:
+    """The member's unused vouchers of the community that expire within ``EXPIRY_REMINDER_HOURS``,
+    soonest first (the home page reminds of them); one query."""
+    soon = clock.now() + timedelta(hours=rules.EXPIRY_REMINDER_HOURS)
+    rows = await db.execute(
+        select(Offer.title, Voucher.expires_at)
+        .join(Offer, Offer.id == Voucher.offer_id)
+        .where(
+            Voucher.community_id == community_id,
+            Voucher.member_id == member_id,
+            Voucher.status == "issued",
+            Voucher.expires_at > clock.now(),
+            Voucher.expires_at <= soon,
+        )
+        .order_by(Voucher.expires_at)
+        .limit(EXPIRING_MAX)
+    )
+    return [Expiring(title, at) for title, at in rows]
 
 
 # ---------------------------------------------------------------- pages

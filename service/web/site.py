@@ -15,6 +15,7 @@ from typing import Any
 
 from service.web import (
     activities_pages,
+    alliance_pages,
     audit_pages,
     board_pages,
     onboarding_pages,
@@ -41,6 +42,7 @@ ROUTE_ORDER: tuple[ModuleType, ...] = (
     audit_pages,
     onboarding_pages,
     reports_pages,
+    alliance_pages,
     proposals_pages,
 )
 HOME_PANEL_ORDER: tuple[ModuleType, ...] = (points_pages, activities_pages, wishes_pages, store_pages)
