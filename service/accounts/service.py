@@ -99,6 +99,7 @@ __all__ = [
     "create_platform_admin",
     "create_unit",
     "decode_token",
+    "extend_unit_staff",
     "get_community",
     "get_community_by_code",
     "get_member",
@@ -546,6 +547,38 @@ async def grant_unit_staff(
     if added:
         await void_open_codes(db, member.id)
     return member
+
+
+async def extend_unit_staff(
+    db: AsyncSession, community_id: uuid.UUID, partner_ids: Sequence[uuid.UUID]
+) -> int:
+    """A community joined a region: the staff of the region's units (``partner_ids``) get their role
+    there too, so they redeem its residents' vouchers. Someone already staff of another shop there
+    keeps that; returns how many roles were added."""
+    if not partner_ids:
+        return 0
+    staff = (
+        await db.execute(
+            select(Membership.member_id, Membership.partner_id)
+            .where(Membership.role == "partner", Membership.partner_id.in_(list(partner_ids)))
+            .distinct()
+        )
+    ).all()
+    held = set(
+        await db.scalars(
+            select(Membership.member_id).where(
+                Membership.community_id == community_id, Membership.role == "partner"
+            )
+        )
+    )
+    added = 0
+    for member_id, pid in staff:
+        if member_id not in held:
+            db.add(Membership(community_id=community_id, member_id=member_id, role="partner", partner_id=pid))
+            held.add(member_id)
+            added += 1
+    await db.flush()
+    return added
 
 
 async def lock_partner_quota(db: AsyncSession, partner_id: uuid.UUID) -> int | None:

@@ -275,3 +275,30 @@ async def test_quotas_limits_and_the_community_whose_points_pay(
         await db.commit()
     r = await _claim(client, s, other, "jl", community_id=str(world.cid))
     assert r.status_code == 409 and r.json()["code"] == "offer_sold_out"
+
+
+async def test_a_community_joining_the_street_is_served_by_its_units_staff(
+    client: Any, world: World, maker: Any
+) -> None:
+    from service.accounts import service as accounts
+    from service.regions import service as regions
+
+    s = await make_street(maker, world)
+    async with maker() as db:
+        xihu = await accounts.create_community(db, world.root, "西湖社区", "xihu")
+        await points.set_budget(db, xihu.id, 10**6, set_by=world.root.member_id)  # type: ignore[union-attr]
+        resident = await accounts.add_member(
+            db, world.root, xihu.id, "13500000055", "西湖居民", None, "member"
+        )
+        await regions.set_community_region(db, world.root, xihu.id, s.street_id)
+        await db.commit()
+    await fund_in(maker, xihu.id, resident.id, 50)
+    oid = await unit_offer(maker, s)
+    from service.accounts.service import issue_token
+    from tests.support.world import SECRET
+
+    headers = {"Authorization": f"Bearer {issue_token(resident, SECRET)}"}
+    r = await client.post(f"/api/v1/offers/{oid}/vouchers", headers=headers)
+    assert r.status_code == 201, r.text
+    assert (await _redeem(client, s, r.json()["code"])).status_code == 200
+    await _ledgers_clean(maker, xihu.id)
