@@ -703,7 +703,7 @@ async def community_report(
             points=sums.get(p.id, (0, 0))[1],
             yuan=rules.yuan(sums.get(p.id, (0, 0))[1], rate),
         )
-        for p in await people.partners_in(db, community_id)
+        for p in await people.partners_serving(db, community_id)
     ]
     total = sum(line.points for line in lines)
     return PartnerReport(

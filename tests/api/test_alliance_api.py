@@ -226,6 +226,10 @@ async def test_settlement_and_alliance_report_equal_the_redemptions_per_communit
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert rows[0][:3] == ["联盟单位", "类型", "社区"] and rows[-1][0] == "合计"
     assert rows[-1][-1] == str(sum(p for _n, p in sums.values()))
+    # The community's admin sees the street's units in the community's own partner report.
+    r = await client.get(f"/api/v1/communities/{world.cid}/partner-report", headers=world.h["admin"])
+    lines = {ln["partner_id"]: (ln["count"], ln["points"]) for ln in r.json()["partners"]}
+    assert lines[str(s.other_unit_id)] == sums[(s.other_unit_id, world.cid)]
     # A resident is no official: refused.
     r = await client.get(
         "/api/v1/reports/alliance", params={"scope": f"region:{s.street_id}"}, headers=s.h["jl"]
