@@ -51,11 +51,12 @@ class AllianceReport:
     points: list[int] = field(default_factory=list)
 
 
-def _months(last: str, n: int) -> list[str]:
+def _months(last: str, n: int) -> list[tuple[int, int]]:
+    """(year, month) of ``last`` and the ``n`` - 1 months before it, the oldest first."""
     year, month = require_month(last)
     out = []
     for _ in range(n):
-        out.append(f"{year:04d}-{month:02d}")
+        out.append((year, month))
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     return out[::-1]
 
@@ -72,8 +73,9 @@ async def alliance_report(
     month) and the :data:`ALLIANCE_MONTHS` - 1 months before it; one aggregate query per month."""
     scope = await resolve_scope(db, actor, target)
     zone = _zone(scope)
-    months = _months(month or month_of(clock.now(), zone), ALLIANCE_MONTHS)
-    bounds = [month_bounds(*require_month(m), zone) for m in months]
+    pairs = _months(month or month_of(clock.now(), zone), ALLIANCE_MONTHS)
+    months = [f"{y:04d}-{m:02d}" for y, m in pairs]
+    bounds = [month_bounds(y, m, zone) for y, m in pairs]
     rows: dict[tuple[uuid.UUID, uuid.UUID], AllianceRow] = {}
     for i, (start, end) in enumerate(bounds):
         for pid, name, kind, cid, n, pts in await _sums(db, list(scope.communities), start, end):
