@@ -359,13 +359,28 @@ def cmd_points_release_pending(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
-    """Recompute the ledger of one or every community; exit 1 when anything is wrong."""
+    """Recompute the ledger of one or every community (or each of a region's); exit 1 when anything is
+    wrong. Each community's ledger balances on its own: a region is its communities, one by one."""
     from service.points.cli import verify_ledgers
+    from service.regions.views import load_tree
 
     settings = _settings()
 
     async def work(db: Any) -> int:
-        return await verify_ledgers(db, args.community)
+        if not args.region:
+            return await verify_ledgers(db, args.community)
+        tree = await load_tree(db)
+        region = next((r for r in tree.regions.values() if r.code == args.region), None)
+        if region is None:
+            print(f"no region with code {args.region!r}", file=sys.stderr)
+            return 2
+        from service.accounts.views import all_communities
+
+        codes = {c.id: c.code for c in await all_communities(db)}
+        worst = 0
+        for cid in tree.communities_under(region.id):
+            worst = max(worst, await verify_ledgers(db, codes[cid]))
+        return worst
 
     return _with_session(settings, work)
 
@@ -492,6 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify = ledger_cmd.add_parser("verify", help="check hash chains and balances (exit 1 on problems)")
     verify.add_argument("--community", help="community code (default: every community)")
+    verify.add_argument("--region", help="region code: each community under it (a street's alliance)")
     verify.set_defaults(func=cmd_ledger_verify)
     audit_cmd = sub.add_parser("audit", help="the audit log of staff acts").add_subparsers(
         dest="audit_command", required=True

@@ -16,6 +16,7 @@ from service.points.demo import DEMO_MONTHLY_BUDGET
 from service.points.demo import seed as points_seed
 from service.proposals import service as proposals
 from service.regions.demo import seed as regions_seed
+from service.reports.alliance_demo import seed as alliance_seed
 from service.rewards.demo import seed as rewards_seed
 from service.store.demo import seed as store_seed
 from service.wishes.demo import seed as wishes_seed
@@ -40,6 +41,7 @@ DEMO_STEPS: tuple[DemoStep, ...] = (
     store_seed,
     activities_seed,
     regions_seed,
+    alliance_seed,
 )
 """Each domain's step that adds its demo data (balances, rules, products, activities), in order."""
 

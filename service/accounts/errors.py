@@ -15,6 +15,7 @@ __all__ = [
     "InvalidCode",
     "InvalidCredentials",
     "InvalidName",
+    "InvalidPartnerKind",
     "InvalidPassword",
     "InvalidPhone",
     "InvalidRole",
@@ -278,3 +279,8 @@ class AccountHeld(Forbidden):
         "Your password was set with a code someone else issued. Set a new password with an SMS code sent "
         "to your own phone before you approve, confirm, dispatch or award anything."
     )
+
+
+class InvalidPartnerKind(InvalidInput):
+    code = "invalid_partner_kind"
+    message = "A unit's kind is shop, service, health, fitness or other."

@@ -14,6 +14,7 @@ from service.db import Base, IdMixin, TimestampMixin
 
 __all__ = [
     "KNOB_MAX",
+    "PARTNER_KINDS",
     "PROPOSAL_STATUSES",
     "ROLES",
     "SELF_REGISTRATION",
@@ -25,6 +26,7 @@ __all__ = [
     "Member",
     "Membership",
     "Partner",
+    "PartnerKind",
     "PolicyProposal",
     "ProposalStatus",
     "Registration",
@@ -87,17 +89,39 @@ class Member(IdMixin, TimestampMixin, Base):
     held_since: Mapped[datetime | None] = mapped_column(default=None)
 
 
+PartnerKind = Literal["shop", "service", "health", "fitness", "other"]
+PARTNER_KINDS: tuple[PartnerKind, ...] = get_args(PartnerKind)
+
+
 class Partner(IdMixin, TimestampMixin, Base):
-    """A shop or unit of the community's alliance (商家联盟); its staff hold the ``partner`` role."""
+    """A shop or unit of an alliance (商家联盟): of one community, or of a region (a street or above),
+    whose offers every community under it sees. Its staff hold the ``partner`` role: in its community,
+    or (a region's unit) in every community of the region (``accounts.service.grant_unit_staff``)."""
 
     __tablename__ = "partners"
 
-    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"), index=True)
+    community_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("communities.id"), index=True, default=None
+    )
+    region_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("regions.id"), index=True, default=None)
+    """The region whose communities the unit serves (the region tree is the regions domain's; accounts
+    only reads which communities sit under it, in :func:`service.accounts.views.partners_serving`)."""
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     address: Mapped[str | None] = mapped_column(String(200), default=None)
+    kind: Mapped[PartnerKind] = mapped_column(String(16), default="shop")
+    hours: Mapped[str | None] = mapped_column(String(100), default=None)
+    """Opening hours as the unit writes them (``周一至周六 8:00-20:00``)."""
+    monthly_quota: Mapped[int | None] = mapped_column(default=None)
+    """Vouchers the unit gives out per calendar month over all its offers; ``None`` is no limit."""
     active: Mapped[bool] = mapped_column(default=True)
 
-    __table_args__ = (UniqueConstraint("community_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("community_id", "name"),
+        UniqueConstraint("region_id", "name"),
+        CheckConstraint("(community_id IS NULL) <> (region_id IS NULL)", name="one_owner"),
+        CheckConstraint("kind IN ('shop','service','health','fitness','other')", name="known_kind"),
+        CheckConstraint("monthly_quota IS NULL OR monthly_quota > 0", name="quota_positive"),
+    )
 
 
 class Membership(IdMixin, TimestampMixin, Base):

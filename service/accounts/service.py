@@ -29,6 +29,7 @@ from service.accounts.errors import (
     InvalidCode,
     InvalidCredentials,
     InvalidName,
+    InvalidPartnerKind,
     InvalidPassword,
     InvalidPhone,
     InvalidRole,
@@ -53,6 +54,7 @@ from service.accounts.errors import (
     UnverifiedAccount,
 )
 from service.accounts.models import (
+    PARTNER_KINDS,
     ROLES,
     Activation,
     Community,
@@ -83,6 +85,7 @@ from service.config import (
 )
 from service.db import is_postgres
 from service.errors import Forbidden, raises
+from service.kit.text import InvalidField, bounded_int, bounded_text
 
 __all__ = [
     "ImportProblem",
@@ -95,17 +98,21 @@ __all__ = [
     "create_community",
     "create_partner",
     "create_platform_admin",
+    "create_unit",
     "decode_token",
+    "extend_unit_staff",
     "get_community",
     "get_community_by_code",
     "get_member",
     "get_partner",
+    "grant_unit_staff",
     "has_role",
     "import_members",
     "issue_token",
     "list_communities",
     "list_members",
     "list_partners",
+    "lock_partner_quota",
     "login",
     "logout",
     "parse_import_csv",
@@ -114,8 +121,10 @@ __all__ = [
     "remove_role",
     "require_community_exists",
     "require_live_login",
+    "require_partner_staff",
     "require_role",
     "roles_of",
+    "set_partner_active",
     "set_password",
     "update_member",
     "void_open_codes",
@@ -456,6 +465,144 @@ async def create_partner(
         detail={"partner_id": str(partner.id), "name": name, "address": address},
     )
     return partner
+
+
+@raises(InvalidName, PartnerNameTaken, InvalidAddress, InvalidPartnerKind, InvalidField)
+async def create_unit(
+    db: AsyncSession,
+    region_id: uuid.UUID,
+    *,
+    name: str,
+    address: str | None,
+    kind: str,
+    hours: str | None = None,
+    monthly_quota: int | None = None,
+) -> Partner:
+    """A unit of a region's alliance (the caller, the regions domain, checked the official and audits)."""
+    name = _name(name)
+    if kind not in PARTNER_KINDS:
+        raise InvalidPartnerKind(
+            errors=[{"field": "kind", "message": "shop, service, health, fitness or other"}]
+        )
+    if address is not None and len(address) > 200:
+        raise InvalidAddress(errors=[{"field": "address", "message": "at most 200 characters"}])
+    hours = bounded_text(hours, "hours", high=100) or None
+    bounded_int(monthly_quota, "monthly_quota", 1, 1_000_000)
+    taken = await db.scalar(select(Partner.id).where(Partner.region_id == region_id, Partner.name == name))
+    if taken is not None:
+        raise PartnerNameTaken(params={"name": repr(name)})
+    partner = Partner(
+        region_id=region_id, name=name, address=address, kind=kind, hours=hours, monthly_quota=monthly_quota
+    )
+    db.add(partner)
+    await db.flush()
+    return partner
+
+
+@raises(Forbidden, require_role)
+async def require_partner_staff(db: AsyncSession, actor: Actor, partner: Partner) -> None:
+    """The actor works for the partner (or administers it): a community's shop is ``require_role``'s
+    ``partner`` check in its community; a region's unit needs one of the unit's staff memberships (it
+    has one in every community of the region) or the platform admin."""
+    if partner.community_id is not None:
+        await require_role(db, actor, partner.community_id, "partner", partner_id=partner.id)
+        return
+    if actor.is_platform_admin:
+        return
+    held = await db.scalar(
+        select(Membership.id)
+        .where(
+            Membership.member_id == actor.member_id,
+            Membership.role == "partner",
+            Membership.partner_id == partner.id,
+        )
+        .limit(1)
+    )
+    if held is None:
+        raise Forbidden(detail="You do not work for this unit.")
+
+
+@raises(_phone, _name, UnverifiedAccount, RoleExists)
+async def grant_unit_staff(
+    db: AsyncSession, partner: Partner, community_ids: Sequence[uuid.UUID], phone: str, name: str
+) -> Member:
+    """Make the person with ``phone`` staff of a region's unit: the ``partner`` role (and no ``member``
+    role, so no balance) in every community the unit serves, which is what redeeming a voucher of that
+    community checks. A new phone gets an account without a password (the caller issues its code)."""
+    phone, name = _phone(phone), _name(name)
+    member = await db.scalar(select(Member).where(Member.phone == phone))
+    if member is None:
+        member = Member(phone=phone, name=name, phone_verified_at=clock.now())
+        db.add(member)
+        await db.flush()
+    elif member.phone_verified_at is None:
+        raise UnverifiedAccount()
+    held = {
+        cid: pid
+        for cid, pid in await db.execute(
+            select(Membership.community_id, Membership.partner_id).where(
+                Membership.member_id == member.id,
+                Membership.role == "partner",
+                Membership.community_id.in_(list(community_ids)),
+            )
+        )
+    }
+    if any(pid != partner.id for pid in held.values()):
+        raise RoleExists()
+    added = [cid for cid in community_ids if cid not in held]
+    for cid in added:
+        db.add(Membership(community_id=cid, member_id=member.id, role="partner", partner_id=partner.id))
+    await db.flush()
+    if added:
+        await void_open_codes(db, member.id)
+    return member
+
+
+async def extend_unit_staff(
+    db: AsyncSession, community_id: uuid.UUID, partner_ids: Sequence[uuid.UUID]
+) -> int:
+    """A community joined a region: the staff of the region's units (``partner_ids``) get their role
+    there too, so they redeem its residents' vouchers. Someone already staff of another shop there
+    keeps that; returns how many roles were added."""
+    if not partner_ids:
+        return 0
+    staff = (
+        await db.execute(
+            select(Membership.member_id, Membership.partner_id)
+            .where(Membership.role == "partner", Membership.partner_id.in_(list(partner_ids)))
+            .distinct()
+        )
+    ).all()
+    held = set(
+        await db.scalars(
+            select(Membership.member_id).where(
+                Membership.community_id == community_id, Membership.role == "partner"
+            )
+        )
+    )
+    added = 0
+    for member_id, pid in staff:
+        if member_id not in held:
+            db.add(Membership(community_id=community_id, member_id=member_id, role="partner", partner_id=pid))
+            held.add(member_id)
+            added += 1
+    await db.flush()
+    return added
+
+
+async def lock_partner_quota(db: AsyncSession, partner_id: uuid.UUID) -> int | None:
+    """Lock the unit's row (its monthly quota is then counted exactly) and return the quota. Lock
+    order: after the offer, before the vouchers and the ledger."""
+    row = await db.scalar(select(Partner.monthly_quota).where(Partner.id == partner_id).with_for_update())
+    return None if row is None else int(row)
+
+
+async def set_partner_active(db: AsyncSession, partner: Partner, active: bool) -> bool:
+    """Pause or resume a unit (its offers close while paused); whether it changed. The caller checks."""
+    changed = partner.active != active
+    partner.active = active
+    await db.flush()
+    return changed
 
 
 @raises(PartnerNotFound)

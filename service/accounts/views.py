@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal, select
+from sqlalchemy import ColumnElement, Select, Uuid, column, func, literal, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -37,6 +37,7 @@ __all__ = [
     "communities_where",
     "community_exists",
     "community_members",
+    "community_names",
     "community_timezone",
     "community_timezones",
     "community_view",
@@ -49,8 +50,13 @@ __all__ = [
     "members_by_id",
     "partner_community",
     "partner_names",
+    "partner_serves",
     "partner_staff_of",
+    "partner_view",
     "partners_in",
+    "partners_serving",
+    "regions_above",
+    "resident_of",
     "roles_in",
     "with_caller",
 ]
@@ -116,6 +122,14 @@ async def is_member(db: AsyncSession, member_id: uuid.UUID, community_id: uuid.U
         .limit(1)
     )
     return found is not None
+
+
+async def resident_of(db: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:
+    """The communities where the person is a resident (holds the ``member`` role); one query."""
+    rows = await db.scalars(
+        select(Membership.community_id).where(Membership.member_id == member_id, Membership.role == "member")
+    )
+    return list(rows)
 
 
 async def member_holds(db: AsyncSession, member_id: uuid.UUID, community_id: uuid.UUID, *roles: str) -> bool:
@@ -186,6 +200,12 @@ async def partner_names(db: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid
         return {}
     rows = (await db.execute(select(Partner.id, Partner.name).where(Partner.id.in_(wanted)))).all()
     return {pid: name for pid, name in rows}
+
+
+async def community_names(db: AsyncSession, community_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Community names by id; unknown ids are left out."""
+    rows = await db.execute(select(Community.id, Community.name).where(Community.id.in_(community_ids)))
+    return {cid: name for cid, name in rows}
 
 
 async def community_timezones(db: AsyncSession, community_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -287,13 +307,23 @@ async def members_admin(
 
 @dataclass(frozen=True)
 class PartnerView:
-    """A partner shop as other domains' lists show it."""
+    """A partner shop as other domains' lists show it (a region's unit has ``region_id``, no community)."""
 
     id: uuid.UUID
-    community_id: uuid.UUID
+    community_id: uuid.UUID | None
     name: str
     address: str | None
     active: bool
+    region_id: uuid.UUID | None = None
+    kind: str = "shop"
+    hours: str | None = None
+    monthly_quota: int | None = None
+
+
+def partner_view(p: Partner) -> PartnerView:
+    return PartnerView(
+        p.id, p.community_id, p.name, p.address, p.active, p.region_id, p.kind, p.hours, p.monthly_quota
+    )
 
 
 async def partners_in(db: AsyncSession, community_id: uuid.UUID) -> list[PartnerView]:
@@ -301,7 +331,52 @@ async def partners_in(db: AsyncSession, community_id: uuid.UUID) -> list[Partner
     rows = await db.scalars(
         select(Partner).where(Partner.community_id == community_id).order_by(Partner.name)
     )
-    return [PartnerView(p.id, p.community_id, p.name, p.address, p.active) for p in rows]
+    return [partner_view(p) for p in rows]
+
+
+# The region tree belongs to the regions domain; accounts reads only which regions sit above a community
+# (a street, its district, its city: three levels), by the tables' names, to know whose units serve it.
+_REGION_COMMUNITIES = table("region_communities", column("community_id", Uuid), column("region_id", Uuid))
+_REGIONS = table("regions", column("id", Uuid), column("parent_id", Uuid))
+
+
+async def regions_above(db: AsyncSession, community_id: uuid.UUID) -> list[uuid.UUID]:
+    """The community's street and every region above it (none outside the tree); one query."""
+    street, district = _REGIONS.alias("street"), _REGIONS.alias("district")
+    row = (
+        await db.execute(
+            select(_REGION_COMMUNITIES.c.region_id, street.c.parent_id, district.c.parent_id)
+            .select_from(_REGION_COMMUNITIES)
+            .join(street, street.c.id == _REGION_COMMUNITIES.c.region_id)
+            .outerjoin(district, district.c.id == street.c.parent_id)
+            .where(_REGION_COMMUNITIES.c.community_id == community_id)
+        )
+    ).first()
+    return [rid for rid in (row or ()) if rid is not None]
+
+
+async def partners_serving(db: AsyncSession, community_id: uuid.UUID) -> list[PartnerView]:
+    """The community's own shops and the units of every region above it, by name (two queries)."""
+    regions = await regions_above(db, community_id)
+    owner = Partner.community_id == community_id
+    rows = await db.scalars(
+        select(Partner)
+        .where(owner | Partner.region_id.in_(regions) if regions else owner)
+        .order_by(Partner.name)
+    )
+    return [partner_view(p) for p in rows]
+
+
+async def partner_serves(db: AsyncSession, partner_id: uuid.UUID, community_id: uuid.UUID) -> bool:
+    """Whether the partner is the community's shop or a unit of a region above the community."""
+    row = (
+        await db.execute(select(Partner.community_id, Partner.region_id).where(Partner.id == partner_id))
+    ).first()
+    if row is None:
+        return False
+    if row.community_id is not None:
+        return bool(row.community_id == community_id)
+    return row.region_id in await regions_above(db, community_id)
 
 
 async def partner_staff_of(db: AsyncSession, member_id: uuid.UUID) -> list[tuple[uuid.UUID, uuid.UUID]]:
@@ -320,7 +395,7 @@ async def community_exists(db: AsyncSession, community_id: uuid.UUID) -> bool:
 
 
 async def partner_community(db: AsyncSession, partner_id: uuid.UUID) -> uuid.UUID | None:
-    """The community a partner shop belongs to, or None for an unknown id."""
+    """The community a partner shop belongs to, or None for an unknown id or a region's unit."""
     found: uuid.UUID | None = await db.scalar(select(Partner.community_id).where(Partner.id == partner_id))
     return found
 

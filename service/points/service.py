@@ -286,7 +286,7 @@ async def account_for(
         if member_id is None or not await people.is_member(db, member_id, community_id):
             raise MemberNotFound()
     elif kind == "partner":
-        if partner_id is None or await people.partner_community(db, partner_id) != community_id:
+        if partner_id is None or not await people.partner_serves(db, partner_id, community_id):
             raise PartnerNotFound()
     elif not await people.community_exists(db, community_id):
         raise CommunityNotFound()

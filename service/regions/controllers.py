@@ -5,14 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, Request, delete, get, post, put
+from litestar import Controller, Request, delete, get, patch, post, put
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.actor import Actor
+from service.accounts.views import PartnerView
+from service.config import Settings
 from service.http import client_address, errors_of
 from service.kit.masking import mask_phone
 from service.points.views import BudgetView
-from service.regions import service, views
+from service.regions import service, units_service, views
 from service.regions.models import Region
 from service.regions.schemas import (
     BudgetIn,
@@ -23,9 +25,14 @@ from service.regions.schemas import (
     RegionIn,
     RegionOut,
     RegionTreeOut,
+    StaffIn,
+    StaffOut,
+    UnitIn,
+    UnitOut,
+    UnitPatch,
 )
 
-__all__ = ["ROUTES", "BudgetController", "RegionController", "budget_out"]
+__all__ = ["ROUTES", "BudgetController", "RegionController", "UnitController", "budget_out", "unit_out"]
 
 
 def region_out(tree: views.RegionTree, region: Region) -> RegionOut:
@@ -159,4 +166,70 @@ class BudgetController(Controller):
         return budget_out(view)
 
 
-ROUTES: list[Any] = [RegionController, BudgetController]
+def unit_out(p: PartnerView) -> UnitOut:
+    return UnitOut(
+        id=p.id,
+        region_id=p.region_id,
+        community_id=p.community_id,
+        name=p.name,
+        kind=p.kind,
+        address=p.address,
+        hours=p.hours,
+        monthly_quota=p.monthly_quota,
+        active=p.active,
+    )
+
+
+class UnitController(Controller):
+    path = "/api/v1"
+    tags = ["partner alliance"]
+
+    @post(
+        "/regions/{region_id:uuid}/partners",
+        status_code=201,
+        summary="Add a unit to a region's alliance: every community under the region sees its offers",
+        description="The platform administrator, or an official of the region or of a region above it.",
+        responses=errors_of(units_service.create_unit),
+    )
+    async def create(self, db: AsyncSession, actor: Actor, region_id: uuid.UUID, data: UnitIn) -> UnitOut:
+        unit = await units_service.create_unit(
+            db, actor, region_id, name=data.name, address=data.address, kind=data.kind, hours=data.hours,
+            monthly_quota=data.monthly_quota,
+        )  # fmt: skip
+        return unit_out(views.unit_view(unit))
+
+    @get(
+        "/regions/{region_id:uuid}/partners",
+        summary="The units of a region's alliance",
+        description="The platform administrator, or an official of the region or of a region above it.",
+        responses=errors_of(units_service.list_units),
+    )
+    async def units(self, db: AsyncSession, actor: Actor, region_id: uuid.UUID) -> list[UnitOut]:
+        return [unit_out(u) for u in await units_service.list_units(db, actor, region_id)]
+
+    @post(
+        "/partners/{pid:uuid}/staff",
+        status_code=200,
+        summary="Invite a person (by phone) as staff of a unit; answers their one-time code",
+        description="A region's unit: its officials (and those above) or the platform administrator; a "
+        "community's shop: that community's admins. The person gets the partner role in every community "
+        "the unit serves; `activation_code` (null when they can log in already) sets their password.",
+        responses=errors_of(units_service.invite_staff),
+    )
+    async def invite(
+        self, db: AsyncSession, actor: Actor, settings: Settings, pid: uuid.UUID, data: StaffIn
+    ) -> StaffOut:
+        invited = await units_service.invite_staff(db, actor, pid, data.phone, data.name, settings.secret_key)
+        return StaffOut(member_id=invited.member.id, activation_code=invited.activation_code)
+
+    @patch(
+        "/partners/{pid:uuid}",
+        summary="Pause or resume a unit (active false/true)",
+        description="Whoever invites the unit's staff (see POST .../staff).",
+        responses=errors_of(units_service.set_unit_active),
+    )
+    async def update(self, db: AsyncSession, actor: Actor, pid: uuid.UUID, data: UnitPatch) -> UnitOut:
+        return unit_out(views.unit_view(await units_service.set_unit_active(db, actor, pid, data.active)))
+
+
+ROUTES: list[Any] = [RegionController, BudgetController, UnitController]

@@ -10,6 +10,7 @@ __all__ = [
     "InvalidRegionLevel",
     "OfficialNotFound",
     "RegionCodeTaken",
+    "RegionHasNoCommunity",
     "RegionNotFound",
 ]
 
@@ -45,3 +46,8 @@ class BudgetNotYours(Forbidden):
         "Only an official of a region above the community or the platform administrator sets its points"
         " budget."
     )
+
+
+class RegionHasNoCommunity(Conflict):
+    code = "region_has_no_community"
+    message = "No community belongs to this region yet: its unit would have nobody to serve."

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import msgspec
 
+from service.accounts.models import PARTNER_KINDS
 from service.accounts.schemas import Phone
 from service.kit.fields import Name
 from service.points.service import BUDGET_MONTHLY_MAX
@@ -22,6 +23,11 @@ __all__ = [
     "RegionIn",
     "RegionOut",
     "RegionTreeOut",
+    "StaffIn",
+    "StaffOut",
+    "UnitIn",
+    "UnitOut",
+    "UnitPatch",
 ]
 
 
@@ -97,3 +103,50 @@ class BudgetOut(msgspec.Struct, kw_only=True):
     remaining: int
     pending_points: int
     pending_count: int
+
+
+class UnitIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Name
+    kind: Annotated[
+        str,
+        msgspec.Meta(
+            extra_json_schema={
+                "description": "shop, service, health, fitness or other",
+                "extra": {"enum": list(PARTNER_KINDS)},
+            }
+        ),
+    ] = "shop"
+    address: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    hours: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    """Opening hours as residents read them (周一至周六 8:00-20:00)."""
+    monthly_quota: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] | None = None
+    """Vouchers the unit gives out per calendar month over all its offers."""
+
+
+class UnitOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    region_id: uuid.UUID | None
+    community_id: uuid.UUID | None
+    name: str
+    kind: str
+    address: str | None
+    hours: str | None
+    monthly_quota: int | None
+    active: bool
+
+
+class UnitPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    active: bool
+    """False pauses the unit: its offers leave every offers page (issued vouchers still redeem)."""
+
+
+class StaffIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    phone: Phone
+    name: Name
+
+
+class StaffOut(msgspec.Struct, kw_only=True):
+    member_id: uuid.UUID
+    activation_code: str | None
+    """The one-time code the person sets a password with (at /join/<code>); null when they can log in
+    already."""

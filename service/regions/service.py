@@ -16,7 +16,7 @@ from service.accounts import service as accounts
 from service.accounts import views as accounts_views
 from service.accounts.actor import Actor
 from service.accounts.errors import InvalidName, MemberNotFound
-from service.accounts.models import Member
+from service.accounts.models import Member, Partner
 from service.audit.service import record
 from service.errors import Forbidden, raises
 from service.points import service as points
@@ -108,6 +108,11 @@ async def set_community_region(
         if region.level != "street":
             raise InvalidRegionLevel(detail="Communities belong to a street.")
         db.add(RegionCommunity(community_id=community_id, region_id=region_id))
+        # The units of the street and of every region above it now serve the community: their staff
+        # get the partner role there, which redeeming its residents' vouchers checks.
+        above = (await load_tree(db)).ancestors(region_id)
+        units = list(await db.scalars(select(Partner.id).where(Partner.region_id.in_(above))))
+        await accounts.extend_unit_staff(db, community_id, units)
     await db.flush()
     await record(
         db,

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import views as accounts_views
 from service.accounts.actor import Actor
-from service.accounts.models import Community, Member
+from service.accounts.models import Community, Member, Partner
 from service.regions import rules
 from service.regions.models import Region, RegionCommunity, RegionMembership
 
@@ -25,6 +25,7 @@ __all__ = [
     "official_region_ids",
     "regions_admin",
     "report_scopes",
+    "unit_view",
     "visible_regions",
 ]
 
@@ -145,3 +146,8 @@ async def regions_admin(db: AsyncSession) -> RegionsAdmin:
         streets=[r for r in tree.regions.values() if r.level == "street"],
         parents=[r for r in tree.regions.values() if r.level != "street"],
     )
+
+
+def unit_view(unit: Partner) -> accounts_views.PartnerView:
+    """A unit as the API shows it."""
+    return accounts_views.partner_view(unit)

@@ -7,16 +7,18 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import msgspec
 from litestar import Controller, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.actor import Actor
 from service.errors import raises
-from service.http import errors_of
-from service.reports import exports, rules, service
+from service.http import MonthQuery, errors_of
+from service.reports import alliance, exports, rules, service
 from service.reports.errors import InvalidFormat
-from service.reports.schemas import ReportOut
+from service.reports.schemas import AllianceOut, ReportOut
 from service.reports.views import load_report
 
 __all__ = ["ROUTES", "ReportController"]
@@ -67,6 +69,13 @@ def _download(body: bytes, fmt: str, stem: str) -> Response[bytes]:
 @raises(InvalidFormat)
 def _format(fmt: str) -> str:
     if fmt not in rules.FORMATS:
+        raise InvalidFormat()
+    return fmt
+
+
+@raises(InvalidFormat)
+def _alliance_format(fmt: str) -> str:
+    if fmt not in {"json", "xlsx", "csv"}:
         raise InvalidFormat()
     return fmt
 
@@ -131,6 +140,32 @@ class ReportController(Controller):
         rows: list[Any] = [exports.HOURS_HEADER, *await service.hours_export(db, resolved, parsed, member_id)]
         body = exports.xlsx_bytes([("服务时长", rows)]) if fmt == "xlsx" else exports.csv_bytes(rows)
         return _download(body, fmt, f"服务时长-{resolved.name}-{parsed.label}")
+
+    @get(
+        "/alliance",
+        summary="The alliance report: each unit x each community, redeemed vouchers and points, by month",
+        description="The chosen month (`month`, default this month) and the two before it. `format=csv` or "
+        "`xlsx` downloads it (the kit's writers). Same access as the report. " + ACCESS,
+        responses={
+            200: ResponseSpec(data_container=AllianceOut, description="The report"),
+            **errors_of(_alliance_format, alliance.alliance_report),
+        },
+    )
+    async def alliance(
+        self,
+        db: AsyncSession,
+        actor: Actor,
+        target: ScopeParam,
+        month: MonthQuery = None,
+        format: FormatParam = "json",
+    ) -> Response[Any]:
+        fmt = _alliance_format(format)
+        report = await alliance.alliance_report(db, actor, target, month)
+        if fmt == "json":
+            return Response(msgspec.convert(report, AllianceOut, from_attributes=True))
+        rows = alliance.alliance_rows(report)
+        body = exports.xlsx_bytes([("联盟结算", rows)]) if fmt == "xlsx" else exports.csv_bytes(rows)
+        return _download(body, fmt, f"联盟结算-{report.name}-{report.months[-1]}")
 
 
 ROUTES: list[Any] = [ReportController]

@@ -282,12 +282,13 @@ async def claims_by_rule(db: AsyncSession, groups: Sequence[Group]) -> list[tupl
 async def partner_shares(
     db: AsyncSession, groups: Sequence[Group], limit: int
 ) -> list[tuple[uuid.UUID, str, int, int]]:
-    """Partners by redeemed voucher points in the period: (community, name, vouchers, points)."""
+    """Partners by redeemed voucher points in the period: (community, name, vouchers, points). A unit of
+    a region serving several communities has a row per community whose residents redeemed there."""
     stmt = (
-        select(Partner.community_id, Partner.name, func.count(), func.sum(Voucher.points))
+        select(Voucher.community_id, Partner.name, func.count(), func.sum(Voucher.points))
         .join(Partner, Partner.id == Voucher.partner_id)
         .where(_in_period(groups, Voucher.community_id, Voucher.redeemed_at), Voucher.status == "redeemed")
-        .group_by(Partner.id, Partner.community_id, Partner.name)
+        .group_by(Partner.id, Voucher.community_id, Partner.name)
         .order_by(func.sum(Voucher.points).desc(), Partner.name)
         .limit(limit)
     )

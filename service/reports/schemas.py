@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import msgspec
 
 __all__ = [
+    "AllianceOut",
+    "AllianceRowOut",
     "BudgetRow",
     "ChildValue",
     "ClaimRuleOut",
@@ -117,3 +121,25 @@ class ReportOut(msgspec.Struct, kw_only=True):
     notes: list[str]
     budgets: list[BudgetRow] = msgspec.field(default_factory=list)
     """Issued vs budget this month per community of the scope (not of the period: budgets are monthly)."""
+
+
+class AllianceRowOut(msgspec.Struct, kw_only=True):
+    partner_id: uuid.UUID
+    partner_name: str
+    kind: str
+    community_id: uuid.UUID
+    community_name: str
+    vouchers: list[int]
+    """Redeemed vouchers per month, in the order of the report's ``months``."""
+    points: list[int]
+
+
+class AllianceOut(msgspec.Struct, kw_only=True):
+    scope: str
+    name: str
+    months: list[str]
+    """The chosen month and the ones before it, the oldest first."""
+    rows: list[AllianceRowOut]
+    """One per unit x community whose residents redeemed there."""
+    vouchers: list[int]
+    points: list[int]

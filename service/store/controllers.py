@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post, put
@@ -13,9 +14,8 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts import service as accounts
 from service.accounts.actor import Actor
-from service.accounts.views import member_names, partner_names
+from service.accounts.views import PartnerView, member_names, partner_names
 from service.config import UPLOAD_MAX_BYTES, Settings
 from service.http import (
     IMAGE_TYPES,
@@ -32,6 +32,7 @@ from service.http import (
 from service.kit import csv as kit_csv
 from service.kit import qr
 from service.kit.masking import mask_code
+from service.kit.xlsx import xlsx_bytes
 from service.points.errors import IdempotencyConflict
 from service.problems import localise
 from service.store import rules, service, views
@@ -39,7 +40,9 @@ from service.store.errors import InvalidCursor, InvalidImage
 from service.store.models import Offer, Order, Product, StoreSettings, Voucher
 from service.store.rules import OrderStatus, VoucherStatus
 from service.store.schemas import (
+    ClaimIn,
     CodeIn,
+    CommunityShareOut,
     OfferIn,
     OfferOut,
     OrderIn,
@@ -65,9 +68,12 @@ __all__ = ["ROUTES", "OfferController", "OrderController", "ProductController"]
 
 Cursor = Annotated[str | None, Parameter(max_length=200)]
 Month = MonthQuery
-Format = Annotated[Literal["json", "csv"], Parameter(description="csv: UTF-8 with BOM, for Excel")]
+Format = Annotated[
+    Literal["json", "csv", "xlsx"], Parameter(description="csv: UTF-8 with BOM, for Excel; xlsx: a workbook")
+]
 IMAGE_BODY_MAX = UPLOAD_MAX_BYTES + 65_536
 CSV_TYPE = "text/csv; charset=utf-8"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PNG_CACHE = {"Cache-Control": "private, no-store"}
 
 
@@ -117,7 +123,9 @@ def order_out(
     )
 
 
-def offer_out(o: Offer, partner_name: str, my_claimed: int = 0) -> OfferOut:
+def offer_out(
+    o: Offer, partner_name: str, my_claimed: int = 0, partner: PartnerView | None = None
+) -> OfferOut:
     return OfferOut(
         id=o.id,
         community_id=o.community_id,
@@ -134,6 +142,11 @@ def offer_out(o: Offer, partner_name: str, my_claimed: int = 0) -> OfferOut:
         voucher_minutes=o.voucher_minutes,
         active=o.active,
         my_claimed=my_claimed,
+        monthly_quota=o.monthly_quota,
+        member_month_limit=o.member_month_limit,
+        partner_kind=partner.kind if partner else None,
+        address=partner.address if partner else None,
+        hours=partner.hours if partner else None,
     )
 
 
@@ -447,34 +460,39 @@ class OfferController(Controller):
             db, actor, pid, title=data.title, points_price=data.points, description=data.description,
             valid_from=data.valid_from, valid_until=data.valid_until, quota_total=data.quota_total,
             limit_per_member=data.limit_per_member, voucher_minutes=data.voucher_minutes,
+            voucher_hours=data.voucher_hours, monthly_quota=data.monthly_quota,
+            member_month_limit=data.member_month_limit,
         )  # fmt: skip
         return offer_out(o, (await partner_names(db, [pid])).get(pid, ""))
 
     @get(
         "/partners/{pid:uuid}/offers",
         summary="All offers of a partner (admin or that partner's staff)",
-        responses=errors_of(accounts.get_partner, views.list_offers),
+        responses=errors_of(views.partner_offers),
     )
     async def partner_offers(self, db: AsyncSession, actor: Actor, pid: uuid.UUID) -> list[OfferOut]:
-        partner = await accounts.get_partner(db, pid)
-        rows = await views.list_offers(db, actor, partner.community_id, partner_id=pid, current_only=False)
-        return [offer_out(r.offer, r.partner.name, r.my_claimed) for r in rows]
+        rows = await views.partner_offers(db, actor, pid)
+        return [offer_out(r.offer, r.partner.name, r.my_claimed, r.partner) for r in rows]
 
     @get(
         "/communities/{cid:uuid}/offers",
-        summary="Offers open now in the community (member)",
+        summary="Offers open now in the community: its own shops' and the units' of every region above it "
+        "(member)",
         responses=errors_of(views.list_offers),
     )
     async def list_offers(self, db: AsyncSession, actor: Actor, cid: uuid.UUID) -> list[OfferOut]:
         return [
-            offer_out(r.offer, r.partner.name, r.my_claimed) for r in await views.list_offers(db, actor, cid)
+            offer_out(r.offer, r.partner.name, r.my_claimed, r.partner)
+            for r in await views.list_offers(db, actor, cid)
         ]
 
     @post(
         "/offers/{oid:uuid}/vouchers",
         status_code=201,
-        summary="Claim a voucher: holds the points, gives a one-time code valid for minutes (member)",
-        description="Accepts Idempotency-Key.",
+        summary="Claim a voucher: holds the points, gives a one-time code valid for the offer's validity "
+        "(member)",
+        description="Accepts Idempotency-Key. The body may name `community_id`: whose points pay, when the "
+        "caller belongs to several communities a region's unit serves (`community_required` otherwise).",
         responses={
             201: ResponseSpec(data_container=VoucherOut, description="The issued voucher"),
             **errors_of(idempotent, service.claim_voucher, IdempotencyConflict),
@@ -487,9 +505,12 @@ class OfferController(Controller):
         actor: Actor,
         settings: Settings,
         oid: uuid.UUID,
+        data: ClaimIn | None = None,
     ) -> Response[bytes]:
+        cid = data.community_id if data is not None else None
+
         async def work() -> tuple[int, VoucherOut]:
-            return 201, voucher_out(await service.claim_voucher(db, actor, oid), settings)
+            return 201, voucher_out(await service.claim_voucher(db, actor, oid, cid), settings)
 
         return await idempotent(request, db, actor, work)
 
@@ -559,21 +580,14 @@ class OfferController(Controller):
     @get(
         "/partners/{pid:uuid}/vouchers",
         summary="A partner's vouchers, newest first (that partner's staff)",
-        responses=errors_of(accounts.get_partner, views.list_vouchers, InvalidCursor),
+        responses=errors_of(views.partner_vouchers, InvalidCursor),
     )
     async def partner_vouchers(
         self, db: AsyncSession, actor: Actor, settings: Settings, pid: uuid.UUID, limit: Limit,
         cursor: Cursor = None, status: VoucherStatus | None = None,
     ) -> VoucherPage:  # fmt: skip
-        partner = await accounts.get_partner(db, pid)
-        rows, last = await views.list_vouchers(
-            db,
-            actor,
-            partner.community_id,
-            partner_id=pid,
-            status=status,
-            limit=limit,
-            before=cursor_after(cursor),
+        rows, last = await views.partner_vouchers(
+            db, actor, pid, status=status, limit=limit, before=cursor_after(cursor)
         )
         items = [
             voucher_out(r.voucher, settings, r.offer_title, r.partner_name, r.member_name, staff=True)
@@ -585,7 +599,8 @@ class OfferController(Controller):
         "/partners/{pid:uuid}/settlement",
         summary="A partner's monthly statement: count, points, yuan and the list (admin or that partner)",
         description="`format=csv` gives a spreadsheet for Excel (UTF-8 with BOM, headers in the reader's "
-        "language, times in the community's time zone).",
+        "language, times in the community's time zone), `format=xlsx` a workbook (a sheet per community, "
+        "then the redemptions). `communities` has a row per community whose residents redeemed.",
         responses={
             200: ResponseSpec(data_container=SettlementOut, description="The statement"),
             **errors_of(views.settlement),
@@ -598,6 +613,8 @@ class OfferController(Controller):
         st = await views.settlement(db, actor, pid, month)
         if format == "csv":
             return _csv(_settlement_csv(st, partial(localise, request)), f"settlement-{st.month}.csv")
+        if format == "xlsx":
+            return _xlsx(_settlement_xlsx(st, partial(localise, request)), f"settlement-{st.month}.xlsx")
         return Response(_settlement_out(st))
 
     @get(
@@ -640,6 +657,7 @@ def _settlement_out(st: views.Statement) -> SettlementOut:
         fen_per_point=st.fen_per_point,
         yuan=st.yuan,
         items=items,
+        communities=[msgspec.convert(c, CommunityShareOut, from_attributes=True) for c in st.communities],
     )
 
 
@@ -652,9 +670,38 @@ def _settlement_csv(st: views.Statement, translate: Callable[[str], str]) -> byt
         [v.redeemed_at or v.created_at, v.code, title, v.points, who, rules.yuan(v.points, st.fen_per_point)]
         for v, title, who in st.items
     ]
+    for c in st.communities if st.region_unit else ():  # a unit settles with each community apart
+        rows.append(
+            [c.community_name, "", translate("%(n)s redemptions") % {"n": c.count}, c.points, "", c.yuan]
+        )
     total = translate("%(partner)s %(month)s total") % {"partner": st.partner_name, "month": st.month}
     rows.append([total, "", translate("%(n)s redemptions") % {"n": st.count}, st.points, "", st.yuan])
     return kit_csv.csv_bytes(SETTLEMENT_CSV_HEADERS, rows, tz=st.timezone, translate=translate)
+
+
+SETTLEMENT_COMMUNITY_HEADERS = ("Community", "Redemptions", "Points", "Yuan")
+
+
+def _settlement_xlsx(st: views.Statement, translate: Callable[[str], str]) -> bytes:
+    """The statement as a workbook through the kit's writer: a row per community, then the redemptions
+    (times in the statement's time zone)."""
+    shares: list[list[object]] = [[translate(h) for h in SETTLEMENT_COMMUNITY_HEADERS]]
+    shares += [[c.community_name, c.count, c.points, c.yuan] for c in st.communities]
+    shares.append([translate("Total"), st.count, st.points, st.yuan])
+    items: list[list[object]] = [[translate(h) for h in SETTLEMENT_CSV_HEADERS]]
+    zone = ZoneInfo(st.timezone)
+    for v, title, who in st.items:
+        at = (v.redeemed_at or v.created_at).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        items.append([at, v.code, title, v.points, who, rules.yuan(v.points, st.fen_per_point)])
+    return xlsx_bytes([(translate("Communities"), shares), (translate("Redemptions"), items)])
+
+
+def _xlsx(data: bytes, filename: str) -> Response[bytes]:
+    return Response(
+        data,
+        media_type=XLSX_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
 
 
 def _report_csv(report: views.PartnerReport, translate: Callable[[str], str]) -> bytes:

@@ -7,6 +7,7 @@ from service.kit.images import ImageTooLarge, InvalidImage
 
 __all__ = [
     "CodeSpaceExhausted",
+    "CommunityRequired",
     "ImageNotFound",
     "ImageTooLarge",
     "InvalidCode",
@@ -156,3 +157,8 @@ class VoucherAlreadyRedeemed(Conflict):
 class VoucherCancelled(Conflict):
     code = "voucher_cancelled"
     message = "This voucher was cancelled."
+
+
+class CommunityRequired(InvalidInput):
+    code = "community_required"
+    message = "You belong to several communities this unit serves: say whose points to use (community_id)."

@@ -92,11 +92,12 @@ class Order(IdMixin, TimestampMixin, Base):
 
 
 class Offer(IdMixin, TimestampMixin, Base):
-    """A partner shop's discount for points (积分兑换优惠)."""
+    """A partner shop's discount for points (积分兑换优惠). A region's unit's offer has no community: every
+    community under the region sees it, and each voucher carries the claiming member's community."""
 
     __tablename__ = "offers"
 
-    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    community_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("communities.id"), default=None)
     partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"))
     title: Mapped[str] = mapped_column(String(TITLE_MAX))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -107,12 +108,18 @@ class Offer(IdMixin, TimestampMixin, Base):
     claimed_count: Mapped[int] = mapped_column(default=0)
     """Vouchers issued or redeemed (expired and cancelled ones give their place back)."""
     limit_per_member: Mapped[int | None] = mapped_column(default=None)
+    monthly_quota: Mapped[int | None] = mapped_column(default=None)
+    """Vouchers of this offer per calendar month (issued or redeemed); ``None`` is no limit."""
+    member_month_limit: Mapped[int | None] = mapped_column(default=None)
+    """Vouchers of this offer one member may hold or use per calendar month; ``None`` is no limit."""
     voucher_minutes: Mapped[int | None] = mapped_column(default=None)
     """How long its vouchers stay valid; ``None`` uses the community's setting or the default."""
     active: Mapped[bool] = mapped_column(default=True)
 
     __table_args__ = (
         CheckConstraint("points > 0", name="points_positive"),
+        CheckConstraint("monthly_quota IS NULL OR monthly_quota > 0", name="monthly_quota_positive"),
+        CheckConstraint("member_month_limit IS NULL OR member_month_limit > 0", name="member_month_positive"),
         CheckConstraint("claimed_count >= 0", name="claimed_not_negative"),
         CheckConstraint("quota_total IS NULL OR claimed_count <= quota_total", name="within_quota"),
         Index("ix_offers_community", "community_id", "active"),

@@ -10,11 +10,14 @@ from typing import Literal
 __all__ = [
     "CODE_ALPHABET",
     "CODE_PATTERN",
+    "EXPIRY_REMINDER_HOURS",
     "IMAGE_MAX_SIDE_PX",
     "ORDER_DAYS_DEFAULT",
     "ORDER_DAYS_MAX",
     "ORDER_QUANTITY_MAX",
     "THUMB_SIDE_PX",
+    "VOUCHER_HOURS_MAX",
+    "VOUCHER_HOURS_MIN",
     "VOUCHER_MINUTES_DEFAULT",
     "VOUCHER_MINUTES_MAX",
     "OrderStatus",
@@ -37,9 +40,15 @@ ORDER_DAYS_MAX = 60
 ORDER_QUANTITY_MAX = 99
 SPEND_CONFIRM_POINTS = 100
 """Spending this many points or more in one tap asks the member to confirm first (store and offers pages)."""
-VOUCHER_MINUTES_DEFAULT = 30
-"""How long a claimed voucher stays valid (per offer or per community it may differ)."""
-VOUCHER_MINUTES_MAX = 7 * 24 * 60
+VOUCHER_MINUTES_DEFAULT = 7 * 24 * 60
+"""How long a claimed voucher stays valid: a week (per offer or per community it may differ), so a
+free water delivery or a gym month can wait for the resident's day off."""
+VOUCHER_MINUTES_MAX = 30 * 24 * 60
+"""A unit chooses its vouchers' validity from an hour (``VOUCHER_HOURS_MIN``) to 30 days."""
+VOUCHER_HOURS_MIN = 1
+VOUCHER_HOURS_MAX = VOUCHER_MINUTES_MAX // 60
+EXPIRY_REMINDER_HOURS = 48
+"""The resident's home reminds of a voucher this close to its expiry."""
 IMAGE_MAX_SIDE_PX = 1200
 """Longest side of a stored product image (uploads are limited by ``config.UPLOAD_MAX_BYTES``)."""
 THUMB_SIDE_PX = 320

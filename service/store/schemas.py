@@ -14,13 +14,17 @@ from service.store.rules import (
     CODE_PATTERN,
     ORDER_DAYS_MAX,
     ORDER_QUANTITY_MAX,
+    VOUCHER_HOURS_MAX,
+    VOUCHER_HOURS_MIN,
     VOUCHER_MINUTES_MAX,
     OrderStatus,
     VoucherStatus,
 )
 
 __all__ = [
+    "ClaimIn",
     "CodeIn",
+    "CommunityShareOut",
     "OfferIn",
     "OfferOut",
     "OrderIn",
@@ -160,11 +164,22 @@ class OfferIn(msgspec.Struct, forbid_unknown_fields=True):
     limit_per_member: Count | None = None
     """Vouchers one member may hold or have used for this offer."""
     voucher_minutes: Annotated[int, msgspec.Meta(ge=1, le=VOUCHER_MINUTES_MAX)] | None = None
+    voucher_hours: Annotated[int, msgspec.Meta(ge=VOUCHER_HOURS_MIN, le=VOUCHER_HOURS_MAX)] | None = None
+    """How long a voucher stays valid, 1 hour to 30 days (default 7 days; wins over voucher_minutes)."""
+    monthly_quota: Count | None = None
+    """Vouchers of this offer per calendar month."""
+    member_month_limit: Count | None = None
+    """Vouchers of this offer one member may claim per calendar month."""
+
+
+class ClaimIn(msgspec.Struct, forbid_unknown_fields=True):
+    community_id: uuid.UUID | None = None
+    """Whose points pay, when the caller belongs to several communities a region's unit serves."""
 
 
 class OfferOut(msgspec.Struct):
     id: uuid.UUID
-    community_id: uuid.UUID
+    community_id: uuid.UUID | None
     partner_id: uuid.UUID
     partner_name: str
     title: str
@@ -178,6 +193,11 @@ class OfferOut(msgspec.Struct):
     voucher_minutes: int | None
     active: bool
     my_claimed: int = 0
+    monthly_quota: int | None = None
+    member_month_limit: int | None = None
+    partner_kind: str | None = None
+    address: str | None = None
+    hours: str | None = None
 
 
 class VoucherOut(msgspec.Struct):
@@ -221,6 +241,15 @@ class SettlementItem(msgspec.Struct):
     redeemed_at: datetime
 
 
+class CommunityShareOut(msgspec.Struct):
+    community_id: uuid.UUID
+    community_name: str
+    count: int
+    points: int
+    yuan: str | None
+    fen_per_point: int | None
+
+
 class SettlementOut(msgspec.Struct):
     partner_id: uuid.UUID
     partner_name: str
@@ -230,6 +259,8 @@ class SettlementOut(msgspec.Struct):
     fen_per_point: int | None
     yuan: str | None
     items: list[SettlementItem]
+    communities: list[CommunityShareOut] = []
+    """A row per community whose residents redeemed: the unit settles with each community."""
 
 
 class PartnerLineOut(msgspec.Struct):

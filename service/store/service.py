@@ -34,18 +34,21 @@ from service.ids import new_id
 from service.kit.batch import drain
 from service.kit.images import clean_image_async
 from service.kit.masking import mask_name
+from service.kit.months import month_bounds_at
 from service.kit.text import InvalidField, bounded_int, bounded_text
 from service.points import service as points
 from service.points.errors import HoldNotPending
 from service.store import fastpath, rules
 from service.store.errors import (
     CodeSpaceExhausted,
+    CommunityRequired,
     ImageTooLarge,
     InvalidImage,
     InvalidQuantity,
     InvalidWindow,
     LimitReached,
     NotClerk,
+    OfferNotFound,
     OfferNotOpen,
     OfferSoldOut,
     OrderAlreadyFulfilled,
@@ -211,6 +214,8 @@ _OFFER_FIELDS = (
     "valid_until",
     "quota_total",
     "limit_per_member",
+    "monthly_quota",
+    "member_month_limit",
     "voucher_minutes",
 )
 
@@ -610,7 +615,7 @@ async def cancel_order(db: AsyncSession, actor: Actor, order_id: uuid.UUID) -> O
 # ---------------------------------------------------------------- offers and vouchers
 
 
-@raises(InvalidField, InvalidWindow, accounts.get_partner, accounts.require_role)
+@raises(InvalidField, InvalidWindow, accounts.get_partner, accounts.require_partner_staff)
 async def create_offer(
     db: AsyncSession,
     actor: Actor,
@@ -624,13 +629,21 @@ async def create_offer(
     quota_total: int | None = None,
     limit_per_member: int | None = None,
     voucher_minutes: int | None = None,
+    voucher_hours: int | None = None,
+    monthly_quota: int | None = None,
+    member_month_limit: int | None = None,
 ) -> Offer:
+    """Publish an offer. A region's unit's offer belongs to no community: every community under the
+    region sees it. Validity: ``voucher_hours`` (1 hour to 30 days) or ``voucher_minutes``; default 7 days."""
     partner = await accounts.get_partner(db, partner_id)
-    await accounts.require_role(db, actor, partner.community_id, "partner", partner_id=partner.id)
+    await accounts.require_partner_staff(db, actor, partner)
     bounded_int(points_price, "points", 1, POINTS_PER_AWARD_MAX)
     bounded_int(quota_total, "quota_total", 1, STOCK_MAX)
     bounded_int(limit_per_member, "limit_per_member", 1, STOCK_MAX)
+    bounded_int(monthly_quota, "monthly_quota", 1, STOCK_MAX)
+    bounded_int(member_month_limit, "member_month_limit", 1, STOCK_MAX)
     bounded_int(voucher_minutes, "voucher_minutes", 1, rules.VOUCHER_MINUTES_MAX)
+    bounded_int(voucher_hours, "voucher_hours", rules.VOUCHER_HOURS_MIN, rules.VOUCHER_HOURS_MAX)
     _window(valid_from, valid_until, "valid_until")
     offer = Offer(
         community_id=partner.community_id,
@@ -642,7 +655,9 @@ async def create_offer(
         valid_until=valid_until,
         quota_total=quota_total,
         limit_per_member=limit_per_member,
-        voucher_minutes=voucher_minutes,
+        monthly_quota=monthly_quota,
+        member_month_limit=member_month_limit,
+        voucher_minutes=voucher_hours * 60 if voucher_hours is not None else voucher_minutes,
     )
     db.add(offer)
     await db.flush()
@@ -651,8 +666,73 @@ async def create_offer(
         "partner_id": str(partner.id),
         "after": snapshot(offer, *_OFFER_FIELDS),
     }
-    await _audit(db, actor, partner.community_id, "offer_created", detail)
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="offer_created",
+        community_id=partner.community_id,
+        detail=detail,
+    )
     return offer
+
+
+@raises(OfferNotFound, CommunityRequired, accounts.require_role)
+async def _claiming_community(
+    db: AsyncSession, actor: Actor, offer: Offer, asked: uuid.UUID | None
+) -> uuid.UUID:
+    """Whose points pay: the offer's community, or (a region's unit) the community of the caller that
+    the unit serves (``asked`` when they belong to several). A community the unit does not serve, or
+    one the caller is no member of, is ``offer_not_found``: nothing of it is shown there."""
+    if offer.community_id is not None:
+        if asked is not None and asked != offer.community_id:
+            raise OfferNotFound()
+        await accounts.require_role(db, actor, offer.community_id, "member")
+        return offer.community_id
+    mine = await people.resident_of(db, actor.member_id)
+    if asked is not None:
+        mine = [asked] if asked in mine else []
+    served = [cid for cid in mine if await people.partner_serves(db, offer.partner_id, cid)]
+    if not served:
+        raise OfferNotFound()
+    if len(served) > 1:
+        raise CommunityRequired(errors=[{"field": "community_id", "message": "required"}])
+    return served[0]
+
+
+@raises(OfferSoldOut, LimitReached)
+async def _check_month(
+    db: AsyncSession, actor: Actor, offer: Offer, partner_quota: int | None, tz: str, now: datetime
+) -> None:
+    """The offer's and the unit's monthly quotas and the member's monthly limit (the offer's row lock,
+    and for a unit's quota the unit's, make the counts exact). Vouchers given back free their place."""
+    if offer.monthly_quota is None and offer.member_month_limit is None and partner_quota is None:
+        return
+    start, _end = month_bounds_at(now, tz)
+    held = (Voucher.status.in_(("issued", "redeemed")), Voucher.created_at >= start)
+    if offer.monthly_quota is not None:
+        n = int(await db.scalar(select(func.count()).where(Voucher.offer_id == offer.id, *held)) or 0)
+        if n >= offer.monthly_quota:
+            raise OfferSoldOut(detail="This month's vouchers of this offer are all taken.")
+    if partner_quota is not None:
+        n = int(
+            await db.scalar(select(func.count()).where(Voucher.partner_id == offer.partner_id, *held)) or 0
+        )
+        if n >= partner_quota:
+            raise OfferSoldOut(detail="This unit's vouchers for this month are all taken.")
+    if offer.member_month_limit is not None:
+        n = int(
+            await db.scalar(
+                select(func.count()).where(
+                    Voucher.offer_id == offer.id, Voucher.member_id == actor.member_id, *held
+                )
+            )
+            or 0
+        )
+        if n >= offer.member_month_limit:
+            raise LimitReached(
+                detail="You may claim this offer at most %(limit)s time(s) a month.",
+                params={"limit": offer.member_month_limit},
+            )
 
 
 @raises(
@@ -661,16 +741,20 @@ async def create_offer(
     LimitReached,
     get_offer,
     accounts.get_partner,
-    accounts.require_role,
     accounts.require_live_login,
+    _claiming_community,
+    _check_month,
     points.hold,
     _unique_code,
 )
-async def claim_voucher(db: AsyncSession, actor: Actor, offer_id: uuid.UUID) -> Voucher:
-    """Hold the offer's points and issue a one-time code, valid for a short while."""
+async def claim_voucher(
+    db: AsyncSession, actor: Actor, offer_id: uuid.UUID, community_id: uuid.UUID | None = None
+) -> Voucher:
+    """Hold the offer's points (of the caller's community: ``community_id`` when a region's unit serves
+    several of theirs) and issue a one-time code, valid for the offer's validity."""
     await accounts.require_live_login(db, actor)
     offer = await get_offer(db, offer_id)
-    await accounts.require_role(db, actor, offer.community_id, "member")
+    cid = await _claiming_community(db, actor, offer, community_id)
     partner = await accounts.get_partner(db, offer.partner_id)
     now = clock.now()
     if (
@@ -710,12 +794,14 @@ async def claim_voucher(db: AsyncSession, actor: Actor, offer_id: uuid.UUID) -> 
             raise LimitReached(
                 detail="You may claim this offer at most %(limit)s time(s).", params={"limit": limit}
             )
-    settings = await get_settings(db, offer.community_id)
+    quota = await accounts.lock_partner_quota(db, partner.id) if partner.monthly_quota is not None else None
+    await _check_month(db, actor, offer, quota, await people.community_timezone(db, cid), now)
+    settings = await get_settings(db, cid)
     expires_at = now + timedelta(minutes=minutes or settings.voucher_minutes or rules.VOUCHER_MINUTES_DEFAULT)
     voucher_id = new_id()
     held = await points.hold(
         db,
-        community_id=offer.community_id,
+        community_id=cid,
         member_id=actor.member_id,
         points=price,
         payee="partner",
@@ -730,11 +816,11 @@ async def claim_voucher(db: AsyncSession, actor: Actor, offer_id: uuid.UUID) -> 
     )
     voucher = Voucher(
         id=voucher_id,
-        community_id=offer.community_id,
+        community_id=cid,
         partner_id=offer.partner_id,
         offer_id=offer.id,
         member_id=actor.member_id,
-        code=await _unique_code(db, Voucher.code, Voucher.community_id, offer.community_id),
+        code=await _unique_code(db, Voucher.code, Voucher.community_id, cid),
         points=price,
         status="issued",
         hold_id=held.hold_id,

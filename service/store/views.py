@@ -7,10 +7,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
@@ -41,6 +41,7 @@ __all__ = [
     "PARTNER_HISTORY_ROWS",
     "SETTLEMENT_ITEMS_MAX",
     "CodeView",
+    "CommunityShare",
     "Counts",
     "OfferBoard",
     "OfferLine",
@@ -56,6 +57,7 @@ __all__ = [
     "VoucherLine",
     "community_report",
     "counter",
+    "expiring_vouchers",
     "find_order_by_code",
     "find_voucher_by_code",
     "get_offer",
@@ -73,6 +75,8 @@ __all__ = [
     "order_for_viewer",
     "orders_by_code",
     "partner_desk",
+    "partner_offers",
+    "partner_vouchers",
     "product_image",
     "settings_for",
     "settlement",
@@ -91,6 +95,8 @@ PRODUCTS_MAX = 1_000
 """Most products the supermarket lists at once."""
 SETTLEMENT_ITEMS_MAX = 100_000
 """Most redemptions one monthly statement lists (its totals are summed in SQL over all of them)."""
+DEFAULT_TZ = "Asia/Shanghai"
+"""The time zone of a region's unit's statements (the communities' own, each by default)."""
 _HOLDING_ORDER: tuple[OrderStatus, ...] = ("reserved", "fulfilled")
 _HOLDING_VOUCHER: tuple[VoucherStatus, ...] = ("issued", "redeemed")
 
@@ -332,16 +338,41 @@ async def list_offers(
     partner_id: uuid.UUID | None = None,
     current_only: bool = True,
 ) -> list[OfferLine]:
-    """Offers by partner name then age (open now only, unless ``current_only`` is False). Three queries."""
+    """Offers by partner name then age (open now only, unless ``current_only`` is False): the
+    community's own shops' and those of the units of every region above it. Four queries."""
     await accounts.get_community(db, community_id)
     if partner_id is None:
         await accounts.require_role(db, actor, community_id, "member", "partner")
     else:
         await accounts.require_role(db, actor, community_id, "partner", partner_id=partner_id)
-    partners = {p.id: p for p in await people.partners_in(db, community_id)}
-    stmt = select(Offer).where(Offer.community_id == community_id)
+    partners = {p.id: p for p in await people.partners_serving(db, community_id)}
+    stmt = select(Offer).where(
+        Offer.partner_id.in_(list(partners)),
+        (Offer.community_id == community_id) | Offer.community_id.is_(None),
+    )
     if partner_id is not None:
         stmt = stmt.where(Offer.partner_id == partner_id)
+    return await _offer_lines(db, actor, stmt, partners, current_only)
+
+
+@raises(accounts.get_partner, accounts.require_partner_staff)
+async def partner_offers(db: AsyncSession, actor: Actor, partner_id: uuid.UUID) -> list[OfferLine]:
+    """Every offer of a shop or unit, open or not, for its staff."""
+    partner = await accounts.get_partner(db, partner_id)
+    await accounts.require_partner_staff(db, actor, partner)
+    view = people.partner_view(partner)
+    return await _offer_lines(
+        db, actor, select(Offer).where(Offer.partner_id == partner.id), {partner.id: view}, False
+    )
+
+
+async def _offer_lines(
+    db: AsyncSession,
+    actor: Actor,
+    stmt: Select[Offer],
+    partners: dict[uuid.UUID, people.PartnerView],
+    current_only: bool,
+) -> list[OfferLine]:
     if current_only:
         now = clock.now()
         stmt = stmt.where(
@@ -395,11 +426,41 @@ async def list_vouchers(
         await accounts.require_role(db, actor, community_id, "member")
     else:
         await accounts.require_role(db, actor, community_id, "partner", partner_id=partner_id)
+    return await _voucher_page(
+        db, actor, Voucher.community_id == community_id, partner_id, status, limit, before
+    )
+
+
+@raises(accounts.get_partner, accounts.require_partner_staff)
+async def partner_vouchers(
+    db: AsyncSession,
+    actor: Actor,
+    partner_id: uuid.UUID,
+    *,
+    status: VoucherStatus | None = None,
+    limit: int = 50,
+    before: uuid.UUID | None = None,
+) -> tuple[list[VoucherLine], uuid.UUID | None]:
+    """Newest first: a shop's or unit's vouchers, of every community it serves, for its staff."""
+    partner = await accounts.get_partner(db, partner_id)
+    await accounts.require_partner_staff(db, actor, partner)
+    return await _voucher_page(db, actor, Voucher.partner_id == partner.id, partner.id, status, limit, before)
+
+
+async def _voucher_page(
+    db: AsyncSession,
+    actor: Actor,
+    where: ColumnElement[bool],
+    partner_id: uuid.UUID | None,
+    status: VoucherStatus | None,
+    limit: int,
+    before: uuid.UUID | None,
+) -> tuple[list[VoucherLine], uuid.UUID | None]:
     limit = max(1, min(limit, LIST_MAX))
     stmt = (
         select(Voucher, Offer.title)
         .join(Offer, Offer.id == Voucher.offer_id)
-        .where(Voucher.community_id == community_id)
+        .where(where)
         .order_by(Voucher.id.desc())
         .limit(limit + 1)
     )
@@ -497,25 +558,41 @@ class Statement:
     timezone: str
     items: list[SettlementLine] = field(default_factory=list)
     """In redemption order."""
+    communities: list[CommunityShare] = field(default_factory=list)
+    """A row per community whose residents redeemed (by name)."""
+    region_unit: bool = False
+    """A region's unit: it settles with each community apart (its spreadsheets show a row for each)."""
 
 
 def _redeemed_in(start: datetime, end: datetime) -> tuple[ColumnElement[bool], ...]:
     return (Voucher.status == "redeemed", Voucher.redeemed_at >= start, Voucher.redeemed_at < end)
 
 
-@raises(InvalidMonth, accounts.get_partner, accounts.require_role)
+@dataclass(frozen=True)
+class CommunityShare:
+    """One community's part of a unit's month: its residents' redemptions, at its own rate."""
+
+    community_id: uuid.UUID
+    community_name: str
+    count: int
+    points: int
+    yuan: str | None
+    fen_per_point: int | None
+
+
+@raises(InvalidMonth, accounts.get_partner, accounts.require_partner_staff)
 async def settlement(
     db: AsyncSession, actor: Actor, partner_id: uuid.UUID, month: str | None = None
 ) -> Statement:
-    """A partner's redeemed vouchers of one calendar month (community time zone; default: this month),
-    with totals summed in SQL."""
+    """A partner's redeemed vouchers of one calendar month (community time zone, a region's unit the
+    default zone; default: this month), with totals and a row per community summed in SQL."""
     partner = await accounts.get_partner(db, partner_id)
-    await accounts.require_role(db, actor, partner.community_id, "partner", partner_id=partner.id)
-    tz = await people.community_timezone(db, partner.community_id)
+    await accounts.require_partner_staff(db, actor, partner)
+    tz = await people.community_timezone(db, partner.community_id) if partner.community_id else DEFAULT_TZ
     month = month or month_of(clock.now(), tz)
     start, end = month_bounds(*require_month(month), tz)
     where = (Voucher.partner_id == partner.id, *_redeemed_in(start, end))
-    count, total = (await db.execute(select(func.count(), func.sum(Voucher.points)).where(*where))).one()
+    shares = await _shares(db, where)
     rows = (
         await db.execute(
             select(Voucher, Offer.title)
@@ -526,18 +603,57 @@ async def settlement(
         )
     ).all()
     names = await people.member_names(db, {v.member_id for v, _ in rows}, masked=True)
-    rate = (await get_settings(db, partner.community_id)).fen_per_point
+    rate = (await get_settings(db, partner.community_id)).fen_per_point if partner.community_id else None
+    points_total = sum(s.points for s in shares)
     return Statement(
         partner_id=partner.id,
         partner_name=partner.name,
         month=month,
-        count=int(count),
-        points=int(total or 0),
-        yuan=rules.yuan(int(total or 0), rate),
+        count=sum(s.count for s in shares),
+        points=points_total,
+        yuan=rules.yuan(points_total, rate) if partner.community_id else _sum_yuan(shares),
         fen_per_point=rate,
         timezone=tz,
         items=[SettlementLine(v, title, names.get(v.member_id, "")) for v, title in rows],
+        communities=shares,
+        region_unit=partner.community_id is None,
     )
+
+
+def _sum_yuan(shares: list[CommunityShare]) -> str | None:
+    """The yuan of several communities' shares, each at its own rate (None if a community has none)."""
+    if not shares or any(s.fen_per_point is None for s in shares):
+        return None
+    fen = sum(s.points * (s.fen_per_point or 0) for s in shares)
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+async def _shares(db: AsyncSession, where: tuple[ColumnElement[bool], ...]) -> list[CommunityShare]:
+    """Redemptions per community of the residents (one query, then names and rates)."""
+    sums = [
+        (cid, int(n), int(p or 0))
+        for cid, n, p in await db.execute(
+            select(Voucher.community_id, func.count(), func.sum(Voucher.points))
+            .where(*where)
+            .group_by(Voucher.community_id)
+        )
+    ]
+    if not sums:
+        return []
+    names = await people.community_names(db, [cid for cid, _n, _p in sums])
+    rates = {
+        cid: r
+        for cid, r in await db.execute(
+            select(StoreSettings.community_id, StoreSettings.fen_per_point).where(
+                StoreSettings.community_id.in_([cid for cid, _n, _p in sums])
+            )
+        )
+    }
+    out = [
+        CommunityShare(cid, names.get(cid, ""), n, p, rules.yuan(p, rates.get(cid)), rates.get(cid))
+        for cid, n, p in sums
+    ]
+    return sorted(out, key=lambda s: s.community_name)
 
 
 @dataclass(frozen=True)
@@ -587,7 +703,7 @@ async def community_report(
             points=sums.get(p.id, (0, 0))[1],
             yuan=rules.yuan(sums.get(p.id, (0, 0))[1], rate),
         )
-        for p in await people.partners_in(db, community_id)
+        for p in await people.partners_serving(db, community_id)
     ]
     total = sum(line.points for line in lines)
     return PartnerReport(
@@ -633,6 +749,37 @@ async def open_counts(db: AsyncSession, community_id: uuid.UUID, member_id: uuid
     )
     found, issued = (await db.execute(select(orders, vouchers))).one()
     return Counts(int(found or 0), int(issued or 0))
+
+
+EXPIRING_MAX = 5
+"""Vouchers the home page's reminder names at most."""
+
+
+class Expiring(NamedTuple):
+    title: str
+    expires_at: datetime
+
+
+async def expiring_vouchers(
+    db: AsyncSession, community_id: uuid.UUID, member_id: uuid.UUID
+) -> list[Expiring]:
+    """The member's unused vouchers of the community that expire within ``EXPIRY_REMINDER_HOURS``,
+    soonest first (the home page reminds of them); one query."""
+    soon = clock.now() + timedelta(hours=rules.EXPIRY_REMINDER_HOURS)
+    rows = await db.execute(
+        select(Offer.title, Voucher.expires_at)
+        .join(Offer, Offer.id == Voucher.offer_id)
+        .where(
+            Voucher.community_id == community_id,
+            Voucher.member_id == member_id,
+            Voucher.status == "issued",
+            Voucher.expires_at > clock.now(),
+            Voucher.expires_at <= soon,
+        )
+        .order_by(Voucher.expires_at)
+        .limit(EXPIRING_MAX)
+    )
+    return [Expiring(title, at) for title, at in rows]
 
 
 # ---------------------------------------------------------------- pages
@@ -681,7 +828,7 @@ class PartnerDesk:
     others: list[uuid.UUID]
 
 
-@raises(NotPartnerStaff, NoSuchPartner, settlement, accounts.get_partner, list_vouchers, list_offers)
+@raises(NotPartnerStaff, NoSuchPartner, settlement, accounts.get_partner, partner_vouchers, partner_offers)
 async def partner_desk(db: AsyncSession, actor: Actor, partner: str | None) -> PartnerDesk:
     """The shop named by ``partner`` (default: the caller's first shop), as its staff see it."""
     mine = await staff_partner_ids(db, actor)
@@ -693,13 +840,13 @@ async def partner_desk(db: AsyncSession, actor: Actor, partner: str | None) -> P
         raise NotPartnerStaff()
     statement = await settlement(db, actor, pid)
     shop = await accounts.get_partner(db, pid)
-    history, _ = await list_vouchers(db, actor, shop.community_id, partner_id=pid, limit=PARTNER_HISTORY_ROWS)
+    history, _ = await partner_vouchers(db, actor, pid, limit=PARTNER_HISTORY_ROWS)
     return PartnerDesk(
-        shop=people.PartnerView(shop.id, shop.community_id, shop.name, shop.address, shop.active),
+        shop=people.partner_view(shop),
         statement=statement,
         history=history,
-        offers=await list_offers(db, actor, shop.community_id, partner_id=pid, current_only=False),
-        others=[p for _c, p in mine if p != pid],
+        offers=await partner_offers(db, actor, pid),
+        others=list(dict.fromkeys(p for _c, p in mine if p != pid)),
     )
 
 

@@ -16,6 +16,7 @@ from service.accounts.actor import Actor
 from service.errors import Forbidden
 from service.regions import service as region_service
 from service.regions import views as region_views
+from service.reports.alliance import alliance_report
 from service.reports.exports import FIGURE_NAMES
 from service.reports.service import default_scope
 from service.reports.views import load_report
@@ -86,6 +87,7 @@ async def _dashboard(
         "period": parsed,
         "query": urlencode({"scope": chosen, "period": parsed.label}),
         "report_data": msgspec.to_builtins(report) | {"names": names},
+        "alliance": await alliance_report(db, actor, chosen),
         "budget_setters": {
             str(c)
             for c in await region_service.budget_setters(

@@ -15,6 +15,7 @@ from typing import Any
 
 from service.web import (
     activities_pages,
+    alliance_pages,
     assets,
     audit_pages,
     board_pages,
@@ -42,6 +43,7 @@ ROUTE_ORDER: tuple[ModuleType, ...] = (
     audit_pages,
     onboarding_pages,
     reports_pages,
+    alliance_pages,
     proposals_pages,
     assets,
 )

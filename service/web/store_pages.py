@@ -18,7 +18,7 @@ from service.accounts.models import Community
 from service.kit.masking import mask_code
 from service.proposals import views as proposal_views
 from service.store import views
-from service.store.rules import SPEND_CONFIRM_POINTS
+from service.store.rules import SPEND_CONFIRM_POINTS, VOUCHER_MINUTES_DEFAULT
 from service.web.pages import admin_community
 from service.web.render import env, page
 
@@ -30,9 +30,23 @@ ADMIN_LINKS = [("/admin/store", "Store")]
 env.globals["spend_confirm_points"] = SPEND_CONFIRM_POINTS
 
 
+def validity(minutes: int | None) -> tuple[int, str]:
+    """An offer's voucher validity as (n, "days" | "hours" | "minutes") for the offers page."""
+    m = minutes or VOUCHER_MINUTES_DEFAULT
+    day, hour = 24 * 60, 60
+    return (m // day, "days") if m % day == 0 else (m // hour, "hours") if m % hour == 0 else (m, "minutes")
+
+
+env.globals["validity"] = validity
+
+
 async def _home_panel(db: AsyncSession, actor: Actor, community: Community) -> dict[str, Any]:
     counts = await views.open_counts(db, community.id, actor.member_id)
-    return {"store_panel_orders": counts.orders, "store_panel_vouchers": counts.vouchers}
+    return {
+        "store_panel_orders": counts.orders,
+        "store_panel_vouchers": counts.vouchers,
+        "store_panel_expiring": await views.expiring_vouchers(db, community.id, actor.member_id),
+    }
 
 
 HOME_PANELS = [("store/_home_panel.html", _home_panel)]

@@ -380,6 +380,16 @@ EXPECT: dict[str, Case] = {
     "GET /api/v1/reports": Case(("admin",)),
     "GET /api/v1/reports/export": Case(("admin",)),
     "GET /api/v1/reports/hours": Case(("admin",)),
+    # ---------------------------------------------------------------- the street's alliance (issue 20)
+    # A region's units: its officials (bob, no role here) and the platform admin; a community's shop
+    # (world.partner): that community's admins invite its staff and pause it.
+    "POST /api/v1/regions/{region_id}/partners": Case((), body=lambda r, role: {"name": f"联盟{role}"}),
+    "GET /api/v1/regions/{region_id}/partners": Case(()),
+    "POST /api/v1/partners/{pid}/staff": Case(
+        ("admin",), body=lambda r, role: {"phone": "15900000077", "name": "店员"}
+    ),
+    "PATCH /api/v1/partners/{pid}": Case(("admin",), body=lambda r, role: {"active": True}),
+    "GET /api/v1/reports/alliance": Case(("admin",)),
 }
 """``"METHOD path"`` (path parameters without their type) -> who passes. Keep it in the route table's order
 of domains; every /api/v1 route must be here."""
@@ -978,6 +988,12 @@ AUDITED: dict[str, Audited] = {
     "DELETE /api/v1/regions/{region_id}/officials/{member_id}": Audited(
         "root", "official_removed", community="platform"
     ),
+    # ---------------------------------------------------------------- the street's alliance (issue 20)
+    "POST /api/v1/regions/{region_id}/partners": Audited(
+        "root", "unit_created", body=lambda r, role: {"name": "药店", "kind": "health"}, community="platform"
+    ),
+    "POST /api/v1/partners/{pid}/staff": Audited("admin", "partner_staff_invited"),
+    "PATCH /api/v1/partners/{pid}": Audited("admin", "partner_resumed"),
 }
 """Staff routes -> the successful call that must write exactly one audit event (route table order)."""
 

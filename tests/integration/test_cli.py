@@ -200,4 +200,7 @@ def test_demo_builds_a_database_and_prints_the_logins(tmp_path: Path) -> None:
         assert phone in r.stdout
     assert "jifen-demo-2026" in r.stdout
     assert "组织者" in r.stdout and "联盟商家" in r.stdout
+    # The street's alliance (issue 20): a 建兰 resident and a unit's staff log in too.
+    assert "建兰社区居民" in r.stdout and "13600000100" in r.stdout
+    assert "联盟单位店员" in r.stdout and "13500000001" in r.stdout
     assert path.exists()

@@ -108,6 +108,9 @@
       var headers = form.dataset.idempotent !== undefined ? { "Idempotency-Key": crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random() } : {};
       var data = await api(method, form.dataset.api, form.dataset.empty !== undefined ? {} : formBody(form), headers);
       form.dispatchEvent(new CustomEvent("jifen:done", { detail: data, bubbles: true }));
+      // data-show: a result to keep on the page (a one-time code to write down), not a passing toast.
+      var shown = form.dataset.show !== undefined && form.querySelector("[data-shown]");
+      if (shown) { shown.textContent = fill(form.dataset.show, data || {}); shown.hidden = false; }
       var said = okText(form, data);
       if (form.dataset.next !== undefined) { if (said) flash(said); location.href = form.dataset.next || "/"; }
       else if (form.dataset.reload !== undefined) { if (said) flash(said); location.reload(); }
