@@ -64,6 +64,7 @@ TEXT_AT: dict[tuple[str, str], str] = {
     ("/api/v1/reports", "scope"): "community:{cid}",
     ("/api/v1/reports/export", "scope"): "community:{cid}",
     ("/api/v1/reports/hours", "scope"): "community:{cid}",
+    ("/api/v1/reports/alliance", "scope"): "community:{cid}",
     ("/api/v1/reports/export", "format"): "csv",
     ("/api/v1/reports/hours", "format"): "csv",
     ("/api/v1/communities/{cid}/household-links", "scope"): "mine",
