@@ -9,8 +9,10 @@ from urllib.parse import quote
 
 from litestar import Request, Response, get
 from litestar.params import Parameter
+from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.accounts import privacy
 from service.accounts import service as accounts
 from service.accounts import views as accounts_views
 from service.accounts.actor import Actor
@@ -160,10 +162,14 @@ async def _panels(
 
 
 @get("/", include_in_schema=False)
-async def home_page(request: Request[Any, Any, Any], db: AsyncSession, actor: Actor) -> Response[str]:
+async def home_page(request: Request[Any, Any, Any], db: AsyncSession, actor: Actor) -> Response[Any]:
+    consent = await privacy.consent_state(db, actor.member_id)
+    if consent == "stale":  # the notice changed since it was accepted: ask again first
+        return Redirect("/privacy/accept?next=/")
     home = await accounts_views.home_of(db, actor)
     panels = await _panels(request, db, actor, home.communities)
-    return page(request, "home.html", actor, role_names=ROLE_NAMES, **context_of(home), **panels)
+    context = context_of(home) | panels | {"consent": consent}
+    return page(request, "home.html", actor, role_names=ROLE_NAMES, **context)
 
 
 @get("/admin", include_in_schema=False)

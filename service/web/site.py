@@ -21,6 +21,7 @@ from service.web import (
     onboarding_pages,
     pages,
     points_pages,
+    privacy_pages,
     proposals_pages,
     reports_pages,
     rewards_pages,
@@ -43,6 +44,7 @@ ROUTE_ORDER: tuple[ModuleType, ...] = (
     onboarding_pages,
     reports_pages,
     proposals_pages,
+    privacy_pages,
     assets,
 )
 HOME_PANEL_ORDER: tuple[ModuleType, ...] = (points_pages, activities_pages, wishes_pages, store_pages)
