@@ -46,7 +46,8 @@ from service.accounts.models import (
     SmsCode,
 )
 from service.audit.service import record
-from service.errors import Forbidden, InvalidInput, raises
+from service.errors import Forbidden, raises
+from service.kit.text import InvalidField, bounded_text
 
 __all__ = [
     "ConsentState",
@@ -69,7 +70,7 @@ def check_accepted(accepted: bool | None) -> None:
     """An activation or sign-up whose person unticked the notice is refused before anything happens
     (``None``: an older client that does not send it; the person is asked after login instead)."""
     if accepted is False:
-        raise PrivacyNotAccepted(errors=[{"field": "privacy_accepted", "message": "must be true"}])
+        raise PrivacyNotAccepted(errors=[{"field": "privacy_accepted", "message": "must be ticked"}])
 
 
 @raises(PrivacyVersionStale)
@@ -113,11 +114,9 @@ async def consent_state(db: AsyncSession, member_id: uuid.UUID) -> ConsentState:
     return "stale" if versions else "none"
 
 
+@raises(InvalidField)
 def _reason(raw: str | None) -> str:
-    text = (raw or "").strip()
-    if len(text) > REASON_MAX:
-        raise InvalidInput(errors=[{"field": "reason", "message": f"at most {REASON_MAX} characters"}])
-    return text
+    return bounded_text(raw, "reason", high=REASON_MAX)
 
 
 async def _pending(db: AsyncSession, member_id: uuid.UUID, kind: MemberRequestKind) -> MemberRequest | None:
@@ -177,7 +176,7 @@ async def _community_of(db: AsyncSession, actor: Actor, community_id: uuid.UUID 
 
 
 @raises(_community_of, accounts.get_member, accounts._name, accounts._phone, NothingToCorrect)
-@raises(PhoneTaken, InvalidInput, _new_request)
+@raises(PhoneTaken, _reason, _new_request)
 async def request_correction(
     db: AsyncSession,
     actor: Actor,
@@ -203,7 +202,7 @@ async def request_correction(
     )
 
 
-@raises(DeletionNotAllowed, _community_of, InvalidInput, _new_request)
+@raises(DeletionNotAllowed, _community_of, _reason, _new_request)
 async def request_deletion(
     db: AsyncSession, actor: Actor, community_id: uuid.UUID | None, reason: str | None = None
 ) -> MemberRequest:
@@ -233,7 +232,7 @@ async def list_requests(
 
 
 @raises(MemberRequestNotFound, accounts.require_role, Forbidden, MemberRequestDecided, InvalidDecision)
-@raises(accounts.update_member, accounts.get_member, InvalidInput)
+@raises(accounts.update_member, accounts.get_member, _reason)
 async def decide_request(
     db: AsyncSession, actor: Actor, request_id: uuid.UUID, decision: str, note: str | None = None
 ) -> MemberRequest:

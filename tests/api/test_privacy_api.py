@@ -1,7 +1,7 @@
 """Residents' own data (PIPL, issue 22 item 6): the privacy notice accepted at activation and sign-up,
 "我的数据" as JSON and .xlsx, corrections of name and phone decided by the community, and a deletion
-that an admin grants: the person's name and phone are gone while the ledger's amounts and hash chains still verify.
-Every refusal changes nothing."""
+that an admin grants: the person's name and phone are gone while the ledger's amounts and hash chains
+still verify. Every refusal changes nothing."""
 
 from __future__ import annotations
 
