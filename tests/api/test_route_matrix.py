@@ -1027,8 +1027,8 @@ AUDIT_EXEMPT: dict[str, str] = {
     "POST /api/v1/wishes/{wish_id}/decline": "the volunteer declines an offer made to them",
     "POST /api/v1/communities/{cid}/household-links": "asks to link one's own household (an admin confirms)",
     "POST /api/v1/me/privacy-consent": "accepts the privacy notice for oneself (recorded all the same)",
-    "POST /api/v1/me/correction-request": "asks about one's own data (recorded anyway; the decision is audited)",
-    "POST /api/v1/me/deletion-request": "asks about one's own account (recorded anyway; the decision is audited)",
+    "POST /api/v1/me/correction-request": "about one's own data (recorded anyway; the decision is audited)",
+    "POST /api/v1/me/deletion-request": "about one's own account (recorded anyway; the decision is audited)",
 }
 """Non-GET routes staff may call that are not staff acts: each with the reason."""
 
