@@ -32,7 +32,7 @@ def upgrade() -> None:
             ["member_id"], ["members.id"], name=op.f("fk_privacy_consents_member_id_members")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_privacy_consents")),
-        sa.UniqueConstraint("member_id", "version", name=op.f("uq_privacy_consents_consent_once")),
+        sa.UniqueConstraint("member_id", "version", name="consent_once"),
     )
     op.create_index(op.f("ix_privacy_consents_member_id"), "privacy_consents", ["member_id"])
     op.create_table(
