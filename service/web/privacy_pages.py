@@ -9,12 +9,17 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.accounts import privacy
 from service.accounts import rules as account_rules
 from service.accounts.actor import Actor
 from service.privacy import views as privacy_views
+from service.web.guards import admin_community
+from service.web.pages import N_
 from service.web.render import page
 
-__all__ = ["ROUTES"]
+__all__ = ["ADMIN_LINKS", "ROUTES"]
+
+ADMIN_LINKS = [("/admin/member-requests", N_("Data requests"))]
 
 
 def _safe_next(raw: str | None) -> str:
@@ -55,4 +60,18 @@ async def my_data_page(request: Request[Any, Any, Any], db: AsyncSession, actor:
     )
 
 
-ROUTES: list[Any] = [notice_page, accept_page, my_data_page]
+@get("/admin/member-requests", include_in_schema=False)
+async def requests_page(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    actor: Actor,
+    community: Annotated[str | None, Parameter(max_length=64)] = None,
+) -> Response[str]:
+    """Residents' open correction and deletion requests, due first, each granted or refused here."""
+    chosen = await admin_community(request, db, actor, community)
+    rows = await privacy.list_requests(db, actor, chosen.id)
+    tz = chosen.timezone
+    return page(request, "privacy/requests_admin.html", actor, community=chosen, rows=rows, tz=tz)
+
+
+ROUTES: list[Any] = [notice_page, accept_page, my_data_page, requests_page]

@@ -57,6 +57,7 @@ ADMIN_LINK_ORDER: tuple[ModuleType, ...] = (
     reports_pages,
     rewards_pages,
     store_pages,
+    privacy_pages,
 )
 """The order of the administration sub-navigation."""
 

@@ -21,7 +21,7 @@ PASSWORD = "my-own-pass-1"
 
 async def _seed(db: AsyncSession) -> dict[str, Any]:
     world = await new_world(db)
-    await add_person(db, world, "社区主任", "13800000001", "admin")
+    office = await add_person(db, world, "社区主任", "13800000001", "admin")
     admin = world.actor("社区主任")
     resident = await accounts.add_member(db, admin, world.cid, "13911110001", "陈秀红", secret_key=SECRET)
     await points.award(
@@ -34,7 +34,7 @@ async def _seed(db: AsyncSession) -> dict[str, Any]:
         idempotency_key="seed-privacy",
     )
     _row, code = await onboarding.issue_activation(db, admin, world.cid, resident.id, SECRET)
-    return {"code": code}
+    return {"code": code, "cid": str(world.cid), "admin_token": accounts.issue_token(office, SECRET)}
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def seeded_code(database_url: str) -> dict[str, Any]:
 
 
 def test_the_notice_at_activation_and_my_data(
-    live_server: str, phone: Any, seeded_code: dict[str, Any]
+    live_server: str, browser: Any, phone: Any, seeded_code: dict[str, Any]
 ) -> None:
     from playwright.sync_api import expect
 
@@ -95,3 +95,21 @@ def test_the_notice_at_activation_and_my_data(
     expect(page.locator("[data-testid=my-requests]")).to_contain_text("待处理")
     expect(page.locator("[data-testid=my-requests]")).to_contain_text("社区将于")
     page.screenshot(path="/tmp/jifen-my-data.png", full_page=True)
+
+    # The community's admin grants it (on a phone too); the resident's login ends and the name is gone.
+    office = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    office.add_cookies([{"name": "jifen_token", "value": seeded_code["admin_token"], "url": live_server}])
+    admin = office.new_page()
+    admin.goto(f"{live_server}/admin/member-requests?community={seeded_code['cid']}")
+    listed = admin.locator("[data-testid=member-requests] li")
+    expect(listed).to_have_count(1)
+    expect(listed).to_contain_text("陈秀红")
+    expect(listed).to_contain_text("搬到外地")
+    admin.screenshot(path="/tmp/jifen-member-requests.png", full_page=True)
+    listed.locator("button.primary").click()
+    expect(admin.locator("[data-testid=member-requests]")).to_contain_text("没有申请。")
+    admin.goto(f"{live_server}/admin?community={seeded_code['cid']}")
+    expect(admin.locator("main")).not_to_contain_text("陈秀红")
+    page.goto(f"{live_server}/me/data")
+    assert "/login" in page.url
+    office.close()
