@@ -36,6 +36,7 @@ from service.http import client_address, errors_of, provide_actor, provide_maybe
 from service.jobs import run_jobs_forever
 from service.openapi import ApiDocument
 from service.points.controllers import ROUTES as POINTS_ROUTES
+from service.privacy.controllers import ROUTES as PRIVACY_ROUTES
 from service.problems import exception_handlers
 from service.proposals.controllers import ROUTES as PROPOSAL_ROUTES
 from service.readiness import Readiness
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *REGION_ROUTES,
         *REPORT_ROUTES,
         *PROPOSAL_ROUTES,
+        *PRIVACY_ROUTES,
         *site.routes,
         create_static_files_router(
             path="/static", directories=[STATIC_DIR], include_in_schema=False, cache_control=None

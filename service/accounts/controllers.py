@@ -163,6 +163,7 @@ class AuthController(Controller):
             data.sms_code,
             client=client_address(request),
             device=device_of(request),
+            privacy_accepted=data.privacy_accepted,
         )
         token = service.issue_token(member, settings.secret_key)
         body = RegisterOut(token=token, member=await me_out(db, member), status=status)
@@ -227,7 +228,13 @@ class AuthController(Controller):
         self, request: Request[Any, Any, Any], db: AsyncSession, settings: Settings, data: ActivateIn
     ) -> Response[LoginOut]:
         token, member = await onboarding.activate(
-            db, data.code, data.password, client_address(request), settings.secret_key, device_of(request)
+            db,
+            data.code,
+            data.password,
+            client_address(request),
+            settings.secret_key,
+            device_of(request),
+            privacy_accepted=data.privacy_accepted,
         )
         return _login_response(LoginOut(token=token, member=await me_out(db, member)), settings, 200)
 

@@ -8,12 +8,14 @@ __all__ = [
     "ActivationInvalid",
     "CommunityCodeTaken",
     "CommunityNotFound",
+    "DeletionNotAllowed",
     "ImportNotUtf8",
     "ImportRejected",
     "ImportTooLarge",
     "InvalidAddress",
     "InvalidCode",
     "InvalidCredentials",
+    "InvalidDecision",
     "InvalidName",
     "InvalidPartnerKind",
     "InvalidPassword",
@@ -23,7 +25,11 @@ __all__ = [
     "InvalidTimezone",
     "MemberElsewhere",
     "MemberNotFound",
+    "MemberRequestDecided",
+    "MemberRequestNotFound",
+    "MemberRequestPending",
     "NoAccount",
+    "NothingToCorrect",
     "PartnerNameTaken",
     "PartnerNotAllowed",
     "PartnerNotFound",
@@ -31,6 +37,8 @@ __all__ = [
     "PartnerRequired",
     "PasswordOrSmsCode",
     "PhoneTaken",
+    "PrivacyNotAccepted",
+    "PrivacyVersionStale",
     "RegistrationClosed",
     "RegistrationDecided",
     "RegistrationNotFound",
@@ -284,3 +292,48 @@ class AccountHeld(Forbidden):
 class InvalidPartnerKind(InvalidInput):
     code = "invalid_partner_kind"
     message = "A unit's kind is shop, service, health, fitness or other."
+
+
+# ---------------------------------------------------------------- residents' own data (PIPL)
+
+
+class PrivacyNotAccepted(InvalidInput):
+    code = "privacy_not_accepted"
+    message = "Read and accept the privacy notice to continue."
+
+
+class PrivacyVersionStale(Conflict):
+    code = "privacy_version_stale"
+    message = "The privacy notice has changed (now version %(version)s); read it again and accept it."
+
+
+class NothingToCorrect(InvalidInput):
+    code = "nothing_to_correct"
+    message = "Give the corrected name or mobile number (different from the current one)."
+
+
+class InvalidDecision(InvalidInput):
+    code = "invalid_decision"
+    message = "The decision is grant or refuse."
+
+
+class DeletionNotAllowed(Forbidden):
+    code = "deletion_not_allowed"
+    message = (
+        "A platform administrator's account cannot be deleted this way; another administrator removes it."
+    )
+
+
+class MemberRequestNotFound(NotFound):
+    code = "member_request_not_found"
+    message = "No such request."
+
+
+class MemberRequestPending(Conflict):
+    code = "member_request_pending"
+    message = "A request of this kind is already waiting for the community (decided by %(due)s)."
+
+
+class MemberRequestDecided(Conflict):
+    code = "member_request_decided"
+    message = "This request was already decided (%(status)s)."

@@ -24,10 +24,14 @@ __all__ = [
     "HouseholdPeriod",
     "LoginFailure",
     "Member",
+    "MemberRequest",
+    "MemberRequestKind",
+    "MemberRequestStatus",
     "Membership",
     "Partner",
     "PartnerKind",
     "PolicyProposal",
+    "PrivacyConsent",
     "ProposalStatus",
     "Registration",
     "RegistrationStatus",
@@ -263,4 +267,52 @@ class HouseholdPeriod(IdMixin, TimestampMixin, Base):
         CheckConstraint("unlinked_at IS NULL OR unlinked_at >= linked_at", name="ordered"),
         Index("ix_household_periods_a", "community_id", "member_a"),
         Index("ix_household_periods_b", "community_id", "member_b"),
+    )
+
+
+MemberRequestKind = Literal["correction", "deletion"]
+MemberRequestStatus = Literal["pending", "granted", "refused"]
+REASON_MAX = 500
+
+
+class PrivacyConsent(IdMixin, TimestampMixin, Base):
+    """A person accepted one version of the privacy notice (个人信息保护法): who, which version, when.
+
+    Kept after a granted deletion (pseudonymised with the member row) as the record that the notice
+    was shown."""
+
+    __tablename__ = "privacy_consents"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    version: Mapped[str] = mapped_column(String(16))
+    accepted_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("member_id", "version", name="consent_once"),)
+
+
+class MemberRequest(IdMixin, TimestampMixin, Base):
+    """A resident asks their community to correct their name or phone, or to delete their account.
+
+    An admin of the community (never the requester) grants or refuses it before ``due_at``."""
+
+    __tablename__ = "member_requests"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    kind: Mapped[MemberRequestKind] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(REASON_MAX), default="")
+    new_name: Mapped[str | None] = mapped_column(String(NAME_MAX), default=None)
+    new_phone: Mapped[str | None] = mapped_column(String(11), default=None)
+    status: Mapped[MemberRequestStatus] = mapped_column(String(16), default="pending")
+    due_at: Mapped[datetime]
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    decision_note: Mapped[str | None] = mapped_column(String(REASON_MAX), default=None)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('correction','deletion')", name="known_kind"),
+        CheckConstraint("status IN ('pending','granted','refused')", name="known_status"),
+        CheckConstraint("(status = 'pending') = (decided_at IS NULL)", name="decided_bound"),
+        CheckConstraint("decided_by IS NULL OR decided_by <> member_id", name="second_person"),
+        Index("ix_member_requests_community_status", "community_id", "status"),
     )

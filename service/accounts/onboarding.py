@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
-from service.accounts import activations, rules
+from service.accounts import activations, privacy, rules
 from service.accounts import service as accounts
 from service.accounts.actor import Actor
 from service.accounts.errors import (
@@ -341,15 +341,24 @@ async def activation_view(
     )
 
 
+@raises(privacy.check_accepted, privacy.accept_notice)
 @raises(accounts.hash_password, _activation_by_code, ActivationInvalid, accounts.get_member)
 async def activate(
-    db: AsyncSession, code: str, password: str, client: str, secret_key: str, device: str | None = None
+    db: AsyncSession,
+    code: str,
+    password: str,
+    client: str,
+    secret_key: str,
+    device: str | None = None,
+    *,
+    privacy_accepted: bool | None = None,
 ) -> tuple[str, Member]:
     """The resident sets their own password with a one-time code; returns a login token.
 
     The code is re-checked as it is used: a person whose roles changed since it was issued, or whom its
     issuer could no longer give a code, is refused ``activation_invalid`` (the office issues a new one).
     """
+    privacy.check_accepted(privacy_accepted)
     password_hash = await accounts.hash_password(password)  # checks the password first
     row = await _activation_by_code(db, code, client, device)
     used = await db.execute(
@@ -365,6 +374,8 @@ async def activate(
     member.phone_verified_at = member.phone_verified_at or clock.now()  # the office handed the card over
     await accounts.set_holder(db, member, row.issued_by)  # whoever issued the code could have used it
     await db.flush()
+    if privacy_accepted:
+        await privacy.accept_notice(db, member.id, community_id=row.community_id)
     return accounts.issue_token(member, secret_key), member
 
 
@@ -510,6 +521,8 @@ async def secure_account(
     accounts.hash_password,
     _take_all,
     _check_sms_code,
+    privacy.check_accepted,
+    privacy.accept_notice,
 )
 async def register(
     db: AsyncSession,
@@ -522,6 +535,7 @@ async def register(
     *,
     client: str = "",
     device: str | None = None,
+    privacy_accepted: bool | None = None,
 ) -> tuple[Member, SignUpOutcome]:
     """A resident signs up with the SMS code texted to their phone (and, if they like, a password);
     returns the member and ``joined`` or ``pending_approval`` (the community's ``self_registration``).
@@ -533,6 +547,7 @@ async def register(
     community = await accounts.get_community(db, community_id)
     if community.self_registration == "off":
         raise RegistrationClosed()
+    privacy.check_accepted(privacy_accepted)
     phone, name = accounts._phone(phone), accounts._name(name)
     if not sms_code:
         raise SmsCodeRequired(errors=[{"field": "sms_code", "message": "the code texted to this phone"}])
@@ -548,6 +563,8 @@ async def register(
         await db.flush()
     else:
         member.phone_verified_at = member.phone_verified_at or now
+    if privacy_accepted:
+        await privacy.accept_notice(db, member.id, community_id=community.id)
     return member, await _join(db, community, member)
 
 

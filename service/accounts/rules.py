@@ -21,6 +21,8 @@ __all__ = [
     "GUESSES_PER_DEVICE_MAX",
     "PHONE_PATTERN",
     "PLATFORM_GRANTED_ROLES",
+    "PRIVACY_NOTICE_VERSION",
+    "REQUEST_DECISION_DAYS",
     "SIGNUPS_PER_CLIENT_MAX",
     "SIGNUPS_PER_DEVICE_MAX",
     "SMS_CODE_ATTEMPTS_MAX",
@@ -35,10 +37,13 @@ __all__ = [
     "activation_code",
     "code_hash",
     "format_activation_code",
+    "is_placeholder_phone",
     "is_role",
     "is_self_registration",
     "normalise_activation_code",
     "normalise_phone",
+    "placeholder_phone",
+    "pseudonym",
     "roles_snapshot",
     "sms_code_hash",
 ]
@@ -153,3 +158,30 @@ def roles_snapshot(held: Iterable[tuple[uuid.UUID, str, uuid.UUID | None]], is_p
     rows = sorted(f"{c}:{r}:{p or ''}" for c, r, p in held)
     text = "|".join([*rows, "platform" if is_platform_admin else "-"])
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- residents' own data (PIPL)
+
+PRIVACY_NOTICE_VERSION = "2026-12"
+"""The privacy notice in force (templates/privacy/notice.html shows it). Changing the notice's text means a
+new version here: everyone who accepted an older one is asked again after login."""
+REQUEST_DECISION_DAYS = 15
+"""A correction or deletion request is decided by the community within this many days (shown to the
+resident; PIPL art. 50 asks for a timely answer)."""
+PSEUDONYM_PREFIX = "已注销用户"
+PLACEHOLDER_PHONE_PREFIX = "X"
+"""A granted deletion's phone: never a dialable number (a mobile number is 11 digits starting with 1)."""
+
+
+def pseudonym(member_id: uuid.UUID) -> str:
+    """The name a deleted account keeps: 已注销用户 and four characters of its id (not of its name)."""
+    return f"{PSEUDONYM_PREFIX}{member_id.hex[-4:]}"
+
+
+def placeholder_phone(member_id: uuid.UUID) -> str:
+    """A unique, non-routable value for the phone column of a deleted account (11 characters)."""
+    return PLACEHOLDER_PHONE_PREFIX + member_id.hex[:10]
+
+
+def is_placeholder_phone(phone: str) -> bool:
+    return phone.startswith(PLACEHOLDER_PHONE_PREFIX)

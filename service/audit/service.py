@@ -87,6 +87,14 @@ ACTIONS = (
     "community_region_set",
     "official_added",
     "official_removed",
+    "privacy_accepted",
+    "personal_data_exported",
+    "data_correction_requested",
+    "data_correction_granted",
+    "data_correction_refused",
+    "deletion_requested",
+    "deletion_granted",
+    "deletion_refused",
 )
 """Actions recorded today; other domains may add theirs (snake_case, past tense). Every staff route's
 action is listed in tests/api/test_route_matrix.py (AUDITED)."""

@@ -82,6 +82,14 @@ ACTION_NAMES = {
     "policy_change_withdrawn": N_("Policy change withdrawn"),
     "policy_narrowed": N_("Policy tightened"),
     "policy_unchanged": N_("Policy submitted unchanged"),
+    "privacy_accepted": N_("Privacy notice accepted"),
+    "personal_data_exported": N_("Own data downloaded"),
+    "data_correction_requested": N_("Correction of name or phone requested"),
+    "data_correction_granted": N_("Correction of name or phone granted"),
+    "data_correction_refused": N_("Correction of name or phone refused"),
+    "deletion_requested": N_("Account deletion requested"),
+    "deletion_granted": N_("Account deleted (pseudonymised)"),
+    "deletion_refused": N_("Account deletion refused"),
 }
 """Actions in plain words (English msgids; the template translates them). Unknown actions show as is."""
 

@@ -55,6 +55,7 @@ async def join_page(
         view=view,
         code=account_rules.normalise_activation_code(code),
         tz=view.timezone,
+        privacy_version=account_rules.PRIVACY_NOTICE_VERSION,
     )
 
 
@@ -70,7 +71,15 @@ async def register_page(
     community = await scan_community(request, db, settings, next or "")
     if community is None:
         raise NotFound(detail="Scan the code at the activity again to sign up there.")
-    return page(request, "onboarding/register.html", maybe_actor, community=community, next=next)
+    version = account_rules.PRIVACY_NOTICE_VERSION
+    return page(
+        request,
+        "onboarding/register.html",
+        maybe_actor,
+        community=community,
+        next=next,
+        privacy_version=version,
+    )
 
 
 @get("/me/secure", include_in_schema=False)

@@ -10,8 +10,10 @@ from urllib.parse import quote
 
 from litestar import Request, Response, get
 from litestar.params import Parameter
+from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.accounts import privacy
 from service.accounts import service as accounts
 from service.accounts import views as accounts_views
 from service.accounts.actor import Actor
@@ -214,12 +216,15 @@ async def _regions_of(db: AsyncSession, actor: Actor) -> list[RegionHeadline]:
 
 
 @get("/", include_in_schema=False)
-async def home_page(request: Request[Any, Any, Any], db: AsyncSession, actor: Actor) -> Response[str]:
+async def home_page(request: Request[Any, Any, Any], db: AsyncSession, actor: Actor) -> Response[Any]:
+    consent = await privacy.consent_state(db, actor.member_id)
+    if consent == "stale":  # the notice changed since it was accepted: ask again first
+        return Redirect("/privacy/accept?next=/")
     home = await accounts_views.home_of(db, actor)
     panels = await _panels(request, db, actor, home.communities)
-    names: dict[str, Any] = {"role_names": ROLE_NAMES, "level_names": LEVEL_NAMES}
-    regions = await _regions_of(db, actor)
-    return page(request, "home.html", actor, official_regions=regions, **names, **context_of(home), **panels)
+    extra = {"official_regions": await _regions_of(db, actor), "consent": consent}
+    names = {"role_names": ROLE_NAMES, "level_names": LEVEL_NAMES}
+    return page(request, "home.html", actor, **(context_of(home) | panels | extra | names))
 
 
 @get("/admin", include_in_schema=False)

@@ -22,6 +22,7 @@ from service.web import (
     onboarding_pages,
     pages,
     points_pages,
+    privacy_pages,
     proposals_pages,
     reports_pages,
     rewards_pages,
@@ -45,6 +46,7 @@ ROUTE_ORDER: tuple[ModuleType, ...] = (
     reports_pages,
     alliance_pages,
     proposals_pages,
+    privacy_pages,
     assets,
 )
 HOME_PANEL_ORDER: tuple[ModuleType, ...] = (points_pages, activities_pages, wishes_pages, store_pages)
@@ -57,6 +59,7 @@ ADMIN_LINK_ORDER: tuple[ModuleType, ...] = (
     reports_pages,
     rewards_pages,
     store_pages,
+    privacy_pages,
 )
 """The order of the administration sub-navigation."""
 

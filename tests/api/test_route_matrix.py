@@ -28,6 +28,7 @@ from sqlalchemy import select
 from service import clock
 from service.accounts import service as accounts
 from service.accounts.models import Member
+from service.accounts.rules import PRIVACY_NOTICE_VERSION
 from service.accounts.sms import last_text_to
 from service.activities.rules import POINTS_CAP_DEFAULT
 from tests.support.proposals import api_rule
@@ -390,6 +391,19 @@ EXPECT: dict[str, Case] = {
     ),
     "PATCH /api/v1/partners/{pid}": Case(("admin",), body=lambda r, role: {"active": True}),
     "GET /api/v1/reports/alliance": Case(("admin",)),
+    # ---------------------------------------------------------------- residents' own data (PIPL)
+    # One's own data and requests (the community is the caller's own); admins of A decide A's requests
+    # (none yet here: member_request_not_found; tests/api/test_privacy_api.py runs the decisions).
+    "GET /api/v1/me/data": Case(LOGGED_IN),
+    "POST /api/v1/me/privacy-consent": Case(
+        LOGGED_IN, body=lambda r, role: {"version": PRIVACY_NOTICE_VERSION}
+    ),
+    "POST /api/v1/me/correction-request": Case(LOGGED_IN, body=lambda r, role: {"name": f"改{role}"}),
+    "POST /api/v1/me/deletion-request": Case(LOGGED_IN, body=lambda r, role: {"reason": "搬家"}),
+    "GET /api/v1/communities/{cid}/member-requests": Case(("admin",)),
+    "POST /api/v1/member-requests/{request_id}/decide": Case(
+        (), body=lambda r, role: {"decision": "refuse"}, deny={role: 404 for role in LOGGED_IN}
+    ),
 }
 """``"METHOD path"`` (path parameters without their type) -> who passes. Keep it in the route table's order
 of domains; every /api/v1 route must be here."""
@@ -423,6 +437,7 @@ PARAMS = {
     ("officials", "member_id"): "official",
     ("proposals", "pid"): "proposal",
     ("corrections", "correction_id"): "correction",
+    ("member-requests", "request_id"): "member_request",
 }
 """(the path segment before a parameter, the parameter) -> the resource in ``Res`` it names."""
 
@@ -551,6 +566,7 @@ async def _resources(client: Any, world: World, b_cid: uuid.UUID) -> Res:
     )
     res.ids["attendance"] = manual["id"]
     res.ids["correction"] = str(uuid.uuid4())  # none yet: every decision is correction_not_found
+    res.ids["member_request"] = str(uuid.uuid4())  # none yet: member_request_not_found
     team = await _ok(
         await client.post(
             f"/api/v1/communities/{cid}/teams",
@@ -882,6 +898,12 @@ async def _taken_wish(client: Any, res: Res) -> None:
     res.ids["wish"] = wish["id"]
 
 
+async def _new_member_request(client: Any, res: Res) -> None:
+    """bob asks for his account to be deleted (an admin refuses it: the world goes on)."""
+    made = await _post(client, "/api/v1/me/deletion-request", "bob", res, json={"reason": "试试"})
+    res.ids["member_request"] = made["id"]
+
+
 AUDITED: dict[str, Audited] = {
     # ---------------------------------------------------------------- the issuance budget
     "PUT /api/v1/communities/{community_id}/budget": Audited(
@@ -994,6 +1016,9 @@ AUDITED: dict[str, Audited] = {
     ),
     "POST /api/v1/partners/{pid}/staff": Audited("admin", "partner_staff_invited"),
     "PATCH /api/v1/partners/{pid}": Audited("admin", "partner_resumed"),
+    "POST /api/v1/member-requests/{request_id}/decide": Audited(
+        "admin", "deletion_refused", prep=_new_member_request
+    ),
 }
 """Staff routes -> the successful call that must write exactly one audit event (route table order)."""
 
@@ -1017,6 +1042,9 @@ AUDIT_EXEMPT: dict[str, str] = {
     "POST /api/v1/wishes/{wish_id}/complete": "the volunteer reports their own work done",
     "POST /api/v1/wishes/{wish_id}/decline": "the volunteer declines an offer made to them",
     "POST /api/v1/communities/{cid}/household-links": "asks to link one's own household (an admin confirms)",
+    "POST /api/v1/me/privacy-consent": "accepts the privacy notice for oneself (recorded all the same)",
+    "POST /api/v1/me/correction-request": "about one's own data (recorded anyway; the decision is audited)",
+    "POST /api/v1/me/deletion-request": "about one's own account (recorded anyway; the decision is audited)",
 }
 """Non-GET routes staff may call that are not staff acts: each with the reason."""
 

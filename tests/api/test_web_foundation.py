@@ -24,6 +24,7 @@ EXPECTED_LINKS = (
     ("/admin/rules", "Good-conduct rules"),
     ("/households", "Household links"),
     ("/admin/store", "Store"),
+    ("/admin/member-requests", "Data requests"),
 )
 EXPECTED_PANELS = (
     "points/_home_panel.html",

@@ -71,6 +71,7 @@ def test_a_resident_activates_from_the_printed_card(
     resident.click("#join-form button[type=submit]")
     expect(resident.locator("#join-form [data-error]")).to_have_text("两次输入的密码不一致。")
     resident.fill("#password-repeat", PASSWORD)
+    resident.check("[data-testid=privacy-accept]")  # the privacy notice, accepted at activation
     resident.click("#join-form button[type=submit]")
     expect(resident.locator("h1.hello")).to_contain_text("陈秀红")
     assert resident.url.rstrip("/") == live_server
@@ -148,6 +149,7 @@ def test_a_passer_by_registers_at_the_event_and_is_checked_in(
     plant_sms_code(database_url, "15912345678", "246810")
     page.fill("#register-form input[name=sms_code]", "246810")
     page.fill("#register-form input[name=password]", PASSWORD)
+    page.check("#register-form [data-testid=privacy-accept]")
     page.screenshot(path="/tmp/jifen-register.png", full_page=True)
     page.click("#register-form button[type=submit]")
 

@@ -55,7 +55,19 @@ RANK = {
     "accounts": 0,
     "points": 1,
     **dict.fromkeys(
-        ("activities", "store", "rewards", "wishes", "board", "regions", "reports", "audit", "proposals"), 2
+        (
+            "activities",
+            "store",
+            "rewards",
+            "wishes",
+            "board",
+            "regions",
+            "reports",
+            "audit",
+            "proposals",
+            "privacy",
+        ),
+        2,
     ),
     "web": 3,
 }
@@ -69,6 +81,8 @@ PEER_EDGES = {
     "wishes": frozenset({"rewards", "activities"}),
     # deciding a policy proposal applies the knob in the domain that owns it, and region officials decide
     "proposals": frozenset({"activities", "store", "rewards", "regions"}),
+    # a resident's own data (PIPL) is read from every domain that holds rows about them
+    "privacy": frozenset({"activities", "store", "rewards", "wishes", "audit"}),
 }
 """Allowed imports between packages of layer 2 (importer -> imported packages)."""
 AUDIT_RECORDER = "service.audit.service"
