@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from service.accounts.schemas import Phone
+
 __all__ = [
     "ConsentIn",
     "ConsentOut",
@@ -32,7 +34,7 @@ class ConsentOut(msgspec.Struct):
 
 class CorrectionRequestIn(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(max_length=64)] | None = None
-    phone: Annotated[str, msgspec.Meta(max_length=20)] | None = None
+    phone: Phone | None = None
     reason: Reason | None = None
     community_id: uuid.UUID | None = None
     """The community that decides (default: the caller's first)."""

@@ -179,10 +179,11 @@ def adoption_problem(
         return "held_on", "the meeting is held by today"
     if not 1 <= attendance <= 100_000:
         return "attendance", "1-100000"
+    # Relations between fields are named "votes" (no one field is wrong on its own).
     if votes_for < 0 or votes_against < 0 or votes_for + votes_against > attendance:
-        return "votes_for", "votes for and against within the attendance"
+        return "votes", "votes for and against within the attendance"
     if 2 * votes_for <= attendance:
-        return "votes_for", "more than half of those present"
+        return "votes", "more than half of those present"
     if effective_from < held_on:
         return "effective_from", "on or after the meeting"
     return None

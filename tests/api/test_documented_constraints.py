@@ -56,6 +56,14 @@ TEXT: dict[str, str] = {
 }
 BASE_EXTRA = {"evidence", "sms_code"}
 """Optional fields the valid request sends: a rule that asks for evidence, a sign-up that needs the code."""
+BASE_EXTRA_AT = {("/api/v1/me/correction-request", "name")}
+"""Optional fields one operation's valid request sends (a correction names what to correct)."""
+NUMBER_AT: dict[tuple[str, str], int] = {
+    ("/api/v1/rules/{rule_id}/adoptions", "attendance"): 30,
+    ("/api/v1/rules/{rule_id}/adoptions", "votes_for"): 20,
+    ("/api/v1/rules/{rule_id}/adoptions", "votes_against"): 2,
+}
+"""Numbers that must agree with each other (the votes of a meeting within its attendance, a majority)."""
 MINUTES = {"checked_in_at": -50, "checked_out_at": -10}
 """Times that must lie in the past (a hand-entered attendance); other times are in the next hours."""
 TEXT_AT: dict[tuple[str, str], str] = {
@@ -68,6 +76,7 @@ TEXT_AT: dict[tuple[str, str], str] = {
     ("/api/v1/reports/export", "format"): "csv",
     ("/api/v1/reports/hours", "format"): "csv",
     ("/api/v1/communities/{cid}/household-links", "scope"): "mine",
+    ("/api/v1/me/correction-request", "name"): "王新名",
 }
 
 
@@ -179,6 +188,8 @@ def valid(op: Operation, f: Field, ids: dict[str, str]) -> Any:
         assert found, f"{op.method} {op.path} {f.name}: no sample fits {s}"
         return found[0]
     if kind in ("integer", "number"):
+        if (op.path, f.name) in NUMBER_AT:
+            return NUMBER_AT[(op.path, f.name)]
         low = s.get("minimum", 1)
         return max(int(low), 1) if s.get("maximum", 1) >= 1 else int(low)
     if kind == "boolean":
@@ -294,7 +305,11 @@ async def test_the_documented_input_constraints_are_the_ones_the_server_applies(
         )
 
     for op in operations(doc):
-        base = {f: valid(op, f, ids) for f in op.fields if f.required or f.name in BASE_EXTRA}
+        base = {
+            f: valid(op, f, ids)
+            for f in op.fields
+            if f.required or f.name in BASE_EXTRA or (op.path, f.name) in BASE_EXTRA_AT
+        }
         label = f"{op.method.upper()} {op.path}"
         for caller in CALLERS:
             answer = await send(op, caller, base)

@@ -49,8 +49,8 @@ async def test_a_rule_adopted_at_a_bench_meeting_is_on_the_board_and_claims_name
     # What no meeting could have adopted is refused, and nothing is written.
     today = _today()
     for bad, field in (
-        (_meeting(votes_for=17, votes_against=10), "votes_for"),  # 17 of 35: no majority
-        (_meeting(votes_for=30, votes_against=10), "votes_for"),  # 40 votes, 35 present
+        (_meeting(votes_for=17, votes_against=10), "votes"),  # 17 of 35: no majority
+        (_meeting(votes_for=30, votes_against=10), "votes"),  # 40 votes, 35 present
         (_meeting(held_on=today + timedelta(days=2)), "held_on"),  # not held yet
         (_meeting(effective_from=today - timedelta(days=10)), "effective_from"),  # before the meeting
     ):
