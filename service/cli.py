@@ -92,8 +92,22 @@ def _with_maker(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> in
 # ---------------------------------------------------------------- serve, demo, db
 
 
+def _metrics_dir(settings: Settings) -> None:
+    """Give the workers an empty directory to share their metrics through (``prometheus_client``'s
+    multiprocess mode), before granian starts them: values of an earlier run must not add up."""
+    import tempfile
+
+    raw = settings.metrics_dir or os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    folder = Path(raw) if raw else Path(tempfile.mkdtemp(prefix="jifen-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings()
+    _metrics_dir(settings)
     _upgrade(settings)
     _check_privileges(settings)
     from granian import Granian
