@@ -8,9 +8,10 @@ themselves are defined in ``service.kit.observe`` (the domains update them too).
 from __future__ import annotations
 
 import hmac
+import itertools
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from litestar import Request, Response, get
@@ -22,7 +23,7 @@ from service.config import Settings
 from service.errors import NotAuthenticated, raises
 from service.kit.observe import HTTP_REQUESTS, HTTP_SECONDS, METRICS_MEDIA_TYPE, REQUEST_ID, exposition
 
-__all__ = ["REQUEST_ID_HEADER", "MetricsTokenRequired", "metrics", "observe_middleware"]
+__all__ = ["REQUEST_IDS", "REQUEST_ID_HEADER", "MetricsTokenRequired", "metrics", "observe_middleware"]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
@@ -30,6 +31,26 @@ INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 is replaced by a new one."""
 UNMATCHED = "unmatched"
 """The route label of a request no route took (so scanners of random paths add one series, not many)."""
+
+
+class _RequestIds:
+    """32 hex digits: this process's random prefix and a counter. No system call per request (``uuid4``
+    reads the kernel's random source each time); unique across workers (a new prefix after a fork) and
+    restarts."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.prefix = os.urandom(12).hex()
+        self.counter = itertools.count()
+
+    def new(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFF:08x}"
+
+
+REQUEST_IDS = _RequestIds()
+os.register_at_fork(after_in_child=REQUEST_IDS.reset)
 
 
 class MetricsTokenRequired(NotAuthenticated):
@@ -67,7 +88,7 @@ def observe_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_id(scope) or REQUEST_IDS.new()
         header = (b"x-request-id", request_id.encode())
         status = 500
 

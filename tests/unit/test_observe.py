@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from service.config import ConfigError, Settings
 from service.kit.batch import GroupCommit
 from service.kit.observe import count_points_on_commit
+from service.observability import REQUEST_IDS
 
 
 def _value(name: str, **labels: str) -> float:
@@ -59,3 +60,11 @@ def test_metrics_settings() -> None:
     with pytest.raises(ConfigError, match="JIFEN_METRICS_TOKEN"):
         Settings.from_env({"JIFEN_METRICS_TOKEN": "short"})
     assert Settings.from_env({"JIFEN_LOG_JSON": "0"}).log_json is False
+
+
+def test_request_ids_are_unique_and_a_new_process_gets_a_new_prefix() -> None:
+    ids = {REQUEST_IDS.new() for _ in range(10_000)}
+    assert len(ids) == 10_000 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    before = REQUEST_IDS.prefix
+    REQUEST_IDS.reset()  # what a forked worker runs first
+    assert REQUEST_IDS.prefix != before and REQUEST_IDS.new() not in ids
