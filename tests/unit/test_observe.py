@@ -4,12 +4,15 @@ transaction commits; the metrics settings."""
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.orm import Session
 
+from service.cli import _metrics_dir
 from service.config import ConfigError, Settings
 from service.kit.batch import GroupCommit
 from service.kit.observe import count_points_on_commit
@@ -68,3 +71,18 @@ def test_request_ids_are_unique_and_a_new_process_gets_a_new_prefix() -> None:
     before = REQUEST_IDS.prefix
     REQUEST_IDS.reset()  # what a forked worker runs first
     assert REQUEST_IDS.prefix != before and REQUEST_IDS.new() not in ids
+
+
+def test_serve_gives_the_workers_an_empty_metrics_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    (folder / "counter_123.db").write_bytes(b"old run")
+    assert _metrics_dir(Settings(metrics_dir=str(folder))) is None  # the operator's: kept, emptied
+    assert not list(folder.glob("*.db")) and os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(folder)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    temporary = _metrics_dir(Settings())  # none configured: a new one, removed when the server stops
+    assert temporary is not None and temporary.is_dir() and not list(temporary.iterdir())
+    temporary.rmdir()
