@@ -4,7 +4,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-sqlite test-postgres insider lint bench clean
+.PHONY: setup demo test test-sqlite test-postgres insider lint bench drill clean
 
 setup: $(VENV)/.installed
 
@@ -43,6 +43,10 @@ lint: setup
 bench: setup  ## benchmarks (not part of the test suite); wrk is the HTTP load generator
 	command -v wrk >/dev/null || apt-get install -y wrk
 	for b in bench/*_bench.py; do $(BIN)/python $$b || exit 1; done
+
+drill: setup  ## failover drill: Patroni + etcd (Debian packages), kill -9 the primary under bank traffic
+	command -v patroni >/dev/null && command -v etcd >/dev/null || apt-get install -y patroni etcd-server
+	$(BIN)/python bench/failover_drill.py --seconds $${DRILL_SECONDS:-60}
 
 clean:
 	rm -rf $(VENV) jifen-demo.db* .pytest_cache .mypy_cache .ruff_cache

@@ -34,6 +34,8 @@ from service.config import BODY_MAX_BYTES, Settings
 from service.db import create_engine, create_session_maker
 from service.http import client_address, errors_of, provide_actor, provide_maybe_actor, provide_settings
 from service.jobs import run_jobs_forever
+from service.kit.observe import POOL_SIZE, watch_pool
+from service.observability import metrics, observe_middleware
 from service.openapi import ApiDocument
 from service.points.controllers import ROUTES as POINTS_ROUTES
 from service.privacy.controllers import ROUTES as PRIVACY_ROUTES
@@ -84,6 +86,10 @@ async def readyz(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {"status": "ok", "database": readiness.engine.dialect.name}
 
 
+LOG_JSON = {"()": "service.kit.observe.JsonFormatter"}
+"""One JSON object per line, with the request id (``JIFEN_LOG_JSON=1``, the default)."""
+LOG_TEXT = {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+
 GC_YOUNG_THRESHOLD = 10_000
 """Allocations between young-generation collections (CPython's default is 700)."""
 
@@ -129,6 +135,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         set_default_exception_handler=False,
     )
 
+    pool_size = getattr(engine.pool, "size", lambda: 1)()
+    watch_pool(engine.sync_engine.pool, pool_size)
+
     @contextlib.asynccontextmanager
     async def jobs(app: Litestar) -> AsyncIterator[None]:
         settle_heap()
@@ -143,11 +152,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await engine.dispose()
+            POOL_SIZE.dec(pool_size)
 
     site = build_site()  # the pages' routes, home panels and administration links, assembled once
     route_handlers: list[Any] = [
         healthz,
         readyz,
+        metrics,
         AuthController,
         MeController,
         CommunityController,
@@ -178,7 +189,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         exception_handlers={**exception_handlers, ShowPage: show_page},
         # Re-runs a request whose transaction deadlocked or found SQLite busy; commits before 2xx.
-        middleware=[audit_client_middleware, RetryMiddleware],
+        # The request id and the request metrics outermost: a retried request counts once.
+        middleware=[observe_middleware, audit_client_middleware, RetryMiddleware],
         lifespan=[jobs],
         request_max_body_size=BODY_MAX_BYTES,
         openapi_config=OpenAPIConfig(
@@ -190,7 +202,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},
-            formatters={"standard": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+            formatters={"standard": LOG_JSON if settings.log_json else LOG_TEXT},
             log_exceptions="debug",
         ),
         state=State(

@@ -92,10 +92,37 @@ def _with_maker(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> in
 # ---------------------------------------------------------------- serve, demo, db
 
 
+def _metrics_dir(settings: Settings) -> Path | None:
+    """Give the workers an empty directory to share their metrics through (``prometheus_client``'s
+    multiprocess mode), before granian starts them: values of an earlier run must not add up. Returns
+    the directory when it is a temporary one of this run (removed when the server stops)."""
+    import tempfile
+
+    raw = settings.metrics_dir or os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    folder = Path(raw) if raw else Path(tempfile.mkdtemp(prefix="jifen-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return None if raw else folder
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings()
-    _upgrade(settings)
-    _check_privileges(settings)
+    temporary = _metrics_dir(settings)
+    try:
+        _upgrade(settings)
+        _check_privileges(settings)
+        _serve(args, settings)
+    finally:
+        if temporary is not None:
+            import shutil
+
+            shutil.rmtree(temporary, ignore_errors=True)
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
@@ -114,7 +141,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),  # type: ignore[arg-type]
         respawn_failed_workers=True,
     ).serve()
-    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ __all__ = [
     "LOGIN_FAILURES_MAX",
     "LOGIN_IP_FAILURES_MAX",
     "LOGIN_WINDOW_SECONDS",
+    "METRICS_TOKEN_MIN",
     "NAME_MAX",
     "PASSWORD_MAX",
     "PASSWORD_MIN",
@@ -57,6 +58,8 @@ LOGIN_IP_FAILURES_MAX = 100
 carrier NAT shares one address, so this only refuses phones that have failures of their own."""
 LOGIN_WINDOW_SECONDS = 15 * 60
 IMPORT_ROWS_MAX = 200_000
+METRICS_TOKEN_MIN = 16
+"""Shortest metrics token: the scraper's only key to the figures."""
 SMS_BACKENDS = ("console", "http", "off")
 """Where one-time SMS codes go: the log (development, tests), an SMS provider over HTTP, or nowhere."""
 
@@ -109,6 +112,15 @@ class Settings:
     """``JIFEN_SMS_URL``: with ``http``, the provider endpoint that takes a JSON ``{phone, text}`` POST."""
     sms_token: str = ""
     """``JIFEN_SMS_TOKEN``: with ``http``, sent as ``Authorization: Bearer <token>``."""
+    metrics_token: str = ""
+    """``JIFEN_METRICS_TOKEN``: ``GET /metrics`` answers only with ``Authorization: Bearer <token>`` (401
+    without it); empty (the default): ``/metrics`` does not exist (404). At least 16 characters."""
+    metrics_dir: str = ""
+    """``JIFEN_METRICS_DIR``: where ``jifen serve``'s workers share their metrics (emptied at every start;
+    empty: a new temporary directory). Keep it on a memory file system such as ``/dev/shm`` or ``/run``."""
+    log_json: bool = True
+    """``JIFEN_LOG_JSON``: ``1`` (default) logs one JSON object per line (time, level, logger, message,
+    request id); ``0`` logs plain text lines for a developer's terminal."""
     fast_paths: bool = True
     """``JIFEN_FAST_PATHS``: ``1`` (default) sends plain scans through the batched scan path and, on
     PostgreSQL, plain redemptions and orders through the store's one-call paths; ``0`` sends every one on
@@ -140,6 +152,9 @@ class Settings:
             ).lower(),
             sms_url=env.get("JIFEN_SMS_URL", ""),
             sms_token=env.get("JIFEN_SMS_TOKEN", ""),
+            metrics_token=env.get("JIFEN_METRICS_TOKEN", "").strip(),
+            metrics_dir=env.get("JIFEN_METRICS_DIR", ""),
+            log_json=_switch(env, "JIFEN_LOG_JSON", defaults.log_json),
             fast_paths=_switch(env, "JIFEN_FAST_PATHS", defaults.fast_paths),
         )
         return settings.validated()
@@ -216,6 +231,8 @@ class Settings:
             raise ConfigError(f"JIFEN_SMS_BACKEND must be console, http or off (got {self.sms_backend!r})")
         if self.sms_backend == "http" and not self.sms_url.startswith(("http://", "https://")):
             raise ConfigError("JIFEN_SMS_BACKEND=http needs JIFEN_SMS_URL, the provider's http(s) URL")
+        if self.metrics_token and len(self.metrics_token) < METRICS_TOKEN_MIN:
+            raise ConfigError(f"JIFEN_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN} characters")
         if self.secret_key:
             if len(self.secret_key) < 32:
                 raise ConfigError("JIFEN_SECRET_KEY must be at least 32 characters")

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.activities import service as activities
+from service.kit.observe import JOB_RUNS, JOB_SECONDS
 from service.points import jobs as points_jobs
 from service.rewards import service as rewards
 from service.store import service as store
@@ -43,10 +45,15 @@ JOBS: tuple[tuple[str, Job], ...] = (
 async def run_jobs_once(maker: async_sessionmaker[AsyncSession]) -> dict[str, int]:
     done: dict[str, int] = {}
     for name, job in JOBS:
+        started = time.perf_counter()
         try:
             done[name] = await job(maker)
         except Exception:  # a failing job must not stop the others or the server
             log.exception("job %s failed", name)
+            JOB_RUNS.labels(name, "failed").inc()
+        else:
+            JOB_RUNS.labels(name, "ok").inc()
+        JOB_SECONDS.labels(name).observe(time.perf_counter() - started)
     return done
 
 

@@ -43,6 +43,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
             "items": {"type": "object", "additionalProperties": {"type": "string"}},
             "description": "Validation errors: one {field, message} per field",
         },
+        "request_id": {
+            "type": "string",
+            "description": "Faults on our side (5xx): the request's id (also its X-Request-ID header), "
+            "for the operators' logs",
+        },
     },
 }
 SECURITY_SCHEMES: dict[str, Any] = {

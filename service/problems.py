@@ -23,6 +23,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DataError, DBAPIError
 
 from service.errors import DomainError, NotAuthenticated, NotFound
+from service.kit.observe import REQUEST_ID
 from service.retry import mark_retryable
 
 __all__ = [
@@ -81,6 +82,8 @@ def problem(
     }
     if errors is not None:
         body["errors"] = errors
+    if status >= 500 and REQUEST_ID.get():  # what a caller quotes to the operators, who find the log line
+        body["request_id"] = REQUEST_ID.get()
     return Response(content=body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -192,7 +195,7 @@ def _field_errors(request: Request[Any, Any, Any], extra: Any) -> list[dict[str,
 def _is_page(request: Request[Any, Any, Any]) -> bool:
     """A page a browser navigated to (not the API): send people to log in instead of a JSON error."""
     return request.method in {"GET", "HEAD"} and not request.url.path.startswith(
-        ("/api/", "/schema", "/static/", "/assets/", "/healthz", "/readyz")
+        ("/api/", "/schema", "/static/", "/assets/", "/healthz", "/readyz", "/metrics")
     )
 
 

@@ -38,7 +38,7 @@ from tests.support.database import (
     need,
     truncate,
 )
-from tests.support.world import SECRET, World, populate
+from tests.support.world import METRICS_TOKEN, SECRET, World, populate
 
 CHROMIUM = os.environ.get("JIFEN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -205,9 +205,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(database_url: str) -> Iterator[str]:
-    """``jifen serve`` (granian, one worker) on the test database; yields its base URL."""
+def _serve(database_url: str, *, workers: int, metrics_dir: Path | None = None) -> Iterator[str]:
+    """``jifen serve`` (granian, ``workers`` workers) on the test database; yields its base URL."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -217,9 +216,11 @@ def live_server(database_url: str) -> Iterator[str]:
         "JIFEN_PUBLIC_URL": base,
         "JIFEN_JOBS_INTERVAL_SECONDS": "0",
         "JIFEN_LOG_LEVEL": "WARNING",
+        "JIFEN_METRICS_TOKEN": METRICS_TOKEN,
+        "JIFEN_METRICS_DIR": str(metrics_dir or ""),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "1"],
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -243,6 +244,20 @@ def live_server(database_url: str) -> Iterator[str]:
     yield base
     proc.terminate()
     proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str) -> Iterator[str]:
+    """``jifen serve`` (granian, one worker) on the test database; yields its base URL."""
+    yield from _serve(database_url, workers=1)
+
+
+@pytest.fixture(scope="module")
+def live_workers(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """``jifen serve`` with two workers on the test database: (base URL, the metrics directory)."""
+    folder = tmp_path_factory.mktemp("metrics")
+    for base in _serve(database_url, workers=2, metrics_dir=folder):
+        yield base, folder
 
 
 @pytest.fixture

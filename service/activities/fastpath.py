@@ -32,6 +32,7 @@ from service.activities.rules import MIN_STAY_SECONDS
 from service.config import POINTS_PER_AWARD_MAX
 from service.ids import new_id
 from service.kit.batch import GroupCommit, group_commit
+from service.kit.observe import count_points
 
 __all__ = [
     "BATCH_MAX",
@@ -182,7 +183,7 @@ async def _run(apg: Any, scans: list[Scan]) -> list[Scanned | None]:
                 forget_activity(scans[i].activity_id)
             continue
         att = row["o_att"]
-        answers[i] = Scanned(
+        scanned = answers[i] = Scanned(
             outcome=row["o_outcome"],
             attendance=Attendance(**dict(zip(_ATTENDANCE_COLUMNS, _attendance_values(att), strict=True))),
             awarded=int(row["o_awarded"] or 0),
@@ -191,6 +192,8 @@ async def _run(apg: Any, scans: list[Scan]) -> list[Scanned | None]:
             is_platform_admin=bool(row["o_admin"]),
             token_version=int(row["o_version"]),
         )
+        if scanned.awarded:  # the batch committed the award
+            count_points(att["community_id"], issued=scanned.awarded)
     RECENT.append(outcomes)
     return answers
 
@@ -210,7 +213,9 @@ async def scan(engine: AsyncEngine, item: Scan) -> Scanned | None:
     batcher = group_commit(
         _batchers,
         engine,
-        lambda: GroupCommit(partial(_send, engine), batch_max=BATCH_MAX, drains=DRAINS, owner=engine),
+        lambda: GroupCommit(
+            partial(_send, engine), batch_max=BATCH_MAX, drains=DRAINS, owner=engine, name="scan"
+        ),
     )
     return await batcher.submit(item)
 
@@ -335,7 +340,9 @@ async def _scan_sqlite(engine: AsyncEngine, item: Scan) -> Scanned | None:
     batcher = group_commit(
         _sqlite_batchers,
         engine,
-        lambda: GroupCommit(partial(_send_sqlite, engine), batch_max=BATCH_MAX, drains=1, owner=engine),
+        lambda: GroupCommit(
+            partial(_send_sqlite, engine), batch_max=BATCH_MAX, drains=1, owner=engine, name="scan.sqlite"
+        ),
     )
     got = await batcher.submit((item, att_id))
     if got == "stale":

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
+
+from service.kit.observe import BATCH_SIZE, BATCH_WAIT
 
 __all__ = ["BATCHES_MAX", "GROUP_COMMITS_MAX", "GroupCommit", "drain", "group_commit", "pages"]
 
@@ -55,7 +58,13 @@ class GroupCommit(Generic[T, R]):
     """
 
     def __init__(
-        self, run: Callable[[list[T]], Awaitable[list[R]]], *, batch_max: int, drains: int, owner: object
+        self,
+        run: Callable[[list[T]], Awaitable[list[R]]],
+        *,
+        batch_max: int,
+        drains: int,
+        owner: object,
+        name: str = "other",
     ) -> None:
         self.run = run
         self.batch_max = batch_max
@@ -64,9 +73,15 @@ class GroupCommit(Generic[T, R]):
         """What the batches run on (an engine): a registry entry for another owner is replaced."""
         self.pending: list[tuple[T, asyncio.Future[R]]] = []
         self.draining = 0
+        self.since = 0.0
+        """When the oldest pending item arrived (``time.perf_counter``)."""
+        self.size_metric = BATCH_SIZE.labels(name)
+        self.wait_metric = BATCH_WAIT.labels(name)
 
     async def submit(self, item: T) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        if not self.pending:
+            self.since = time.perf_counter()
         self.pending.append((item, future))
         if self.draining < self.drains:
             self.draining += 1
@@ -78,6 +93,11 @@ class GroupCommit(Generic[T, R]):
             await asyncio.sleep(0)  # let what arrived in the same tick join
             while self.pending:
                 batch, self.pending = self.pending[: self.batch_max], self.pending[self.batch_max :]
+                started = time.perf_counter()
+                # One observation per batch: its size and how long its oldest item waited.
+                self.size_metric.observe(len(batch))
+                self.wait_metric.observe(started - self.since)
+                self.since = started
                 try:
                     results = await self.run([item for item, _ in batch])
                 except Exception as exc:  # the whole call failed: each caller decides

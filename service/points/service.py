@@ -41,6 +41,7 @@ from service.config import POINTS_PER_AWARD_MAX
 from service.db import is_postgres
 from service.errors import DomainError, raises
 from service.ids import new_id
+from service.kit.observe import count_points_on_commit
 from service.points import ledger, rules
 from service.points.errors import (
     AlreadyReversed,
@@ -593,8 +594,25 @@ async def _engine(
         if done.status == "missing":
             _forget(community_id, debit, credit)
             continue
+        if done.status == "ok":
+            _metered(db, community_id, debit, credit, points)
         return done
     raise RuntimeError("ledger accounts not found after resolving them")
+
+
+def _metered(
+    db: AsyncSession, community_id: uuid.UUID, debit: _Ref | uuid.UUID, credit: _Ref | uuid.UUID, points: int
+) -> None:
+    """Points issued (from the issuance account) or spent (to the store or a shop), counted for the
+    operators' metrics when the transaction commits."""
+    if isinstance(debit, _Ref) and debit.kind == "issuance":
+        count_points_on_commit(db.sync_session, community_id, issued=points)
+    elif isinstance(credit, _Ref) and credit.kind in SPENT_KINDS:
+        count_points_on_commit(db.sync_session, community_id, spent=points)
+
+
+SPENT_KINDS = frozenset({"store", "partner"})
+"""Accounts whose credit is a member's spending."""
 
 
 async def _move(
@@ -1319,6 +1337,8 @@ async def post_hold(
         now=clock.now(),
         hold_id=found.id,
     )
+    if done.status == "ok":  # a hold is always a member's spending at the store or a shop
+        count_points_on_commit(db.sync_session, found.community_id, spent=found.points)
     return _posted(done, found.points)
 
 

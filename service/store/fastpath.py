@@ -32,6 +32,7 @@ from service.accounts.actor import Actor
 from service.db import fast_paths_on, is_postgres
 from service.ids import new_id
 from service.kit.batch import GroupCommit, group_commit
+from service.kit.observe import count_points
 from service.store import rules
 from service.store.models import Offer, Order, Voucher
 
@@ -110,7 +111,11 @@ async def _call(db: AsyncSession, batched: str, args: tuple[Any, ...]) -> Any:
         _batchers,
         engine,
         lambda: GroupCommit(
-            _Statement(engine, batched).run, batch_max=BATCH_MAX, drains=DRAINS, owner=engine
+            _Statement(engine, batched).run,
+            batch_max=BATCH_MAX,
+            drains=DRAINS,
+            owner=engine,
+            name="store.redeem" if batched is _REDEEM_BATCH_SQL else "store.reserve",
         ),
         batched,
     )
@@ -152,6 +157,7 @@ async def redeem(db: AsyncSession, actor: Actor, code: str) -> tuple[Voucher, Of
         return None
     STATS["redeemed"] += 1
     voucher, offer = _row(Voucher, row["o_voucher"]), _row(Offer, row["o_offer"])
+    count_points(voucher.community_id, spent=voucher.points)  # the batch committed the posting
     return voucher, offer, str(row["o_member_name"]), row["o_shop_name"]
 
 

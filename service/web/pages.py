@@ -21,6 +21,7 @@ from service.accounts.models import Community
 from service.config import LIST_LIMIT_DEFAULT, Settings
 from service.errors import DomainError
 from service.http import LANG_COOKIE
+from service.kit.observe import REQUEST_ID
 from service.points import views as points_views
 from service.problems import add_localiser, set_error_page
 from service.proposals import views as proposal_views
@@ -103,7 +104,15 @@ def _error_page(request: Request[Any, Any, Any], status: int, exc: DomainError) 
     """A page visit that failed: the error page in the reader's language, not problem+json (showing
     who is logged in, when ``service.http.provide_maybe_actor`` found out before the error)."""
     actor: Actor | None = getattr(request.state, "actor", None)
-    return page(request, "error.html", actor, status=status, title=str(status), detail=exc)
+    return page(
+        request,
+        "error.html",
+        actor,
+        status=status,
+        title=str(status),
+        detail=exc,
+        request_id=REQUEST_ID.get(),
+    )
 
 
 set_error_page(_error_page)

@@ -13,9 +13,20 @@ from service.accounts.actor import Actor
 from service.accounts.models import Community, Member, Partner
 from service.points import service as points
 
-__all__ = ["GENEROUS_BUDGET", "PEOPLE", "SECRET", "World", "add_person", "new_world", "populate"]
+__all__ = [
+    "GENEROUS_BUDGET",
+    "METRICS_TOKEN",
+    "PEOPLE",
+    "SECRET",
+    "World",
+    "add_person",
+    "new_world",
+    "populate",
+]
 
 SECRET = "test-secret-" + "x" * 40
+METRICS_TOKEN = "test-metrics-" + "m" * 20
+"""What the test servers' ``/metrics`` answers to (``JIFEN_METRICS_TOKEN``)."""
 GENEROUS_BUDGET = 50_000_000
 """The world's monthly issuance budget: more than any test issues (tests of the budget set a small one)."""
 PEOPLE: tuple[tuple[str, str, str], ...] = (
