@@ -15,11 +15,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.api.test_route_matrix import EVERYONE, ROLES, _people, _poster, _resources, _tokens
+from tests.support.matrix import A_PEOPLE, EVERYONE, LOGGED_IN, ROLES
+from tests.support.matrix import people as _people
+from tests.support.matrix import poster as _poster
+from tests.support.matrix import resources as _resources
+from tests.support.matrix import tokens as _tokens
 from tests.support.world import World
 
-A_PEOPLE = ("member", "organizer", "clerk", "reviewer", "partner", "admin")
-LOGGED_IN = ROLES[1:]
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 

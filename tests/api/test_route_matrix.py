@@ -14,7 +14,6 @@ that pass, ``body`` builds a valid request body (refusals must not be hidden beh
 from __future__ import annotations
 
 import hashlib
-import io
 import itertools
 import re
 import uuid
@@ -23,35 +22,52 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from PIL import Image
 from sqlalchemy import delete, select
 
 from service import clock
-from service.accounts import service as accounts
-from service.accounts.models import LoginFailure, Member
+from service.accounts.models import LoginFailure
 from service.accounts.sms import last_text_to
 from service.activities.rules import POINTS_CAP_DEFAULT
 from service.db import Base
-from tests.support.proposals import api_rule
-from tests.support.world import SECRET, World
-
-ROLES = (
-    "anonymous",
-    "member",
-    "organizer",
-    "clerk",
-    "reviewer",
-    "partner",
-    "admin",
-    "other_admin",
-    "outsider",
+from tests.support.matrix import (
+    A_PEOPLE,
+    EVERYONE,
+    LOGGED_IN,
+    ROLES,
+    STAFF,
+    Res,
 )
-"""Who calls: nobody; A's member (alice), organizer, clerk, reviewer, partner staff and admin; an admin
-of community B; a member of B."""
-STAFF = ("organizer", "clerk", "reviewer", "partner", "admin")
-A_PEOPLE = ("member", *STAFF)
-EVERYONE = ROLES
-LOGGED_IN = ROLES[1:]
+from tests.support.matrix import (
+    activity_body as _activity_body,
+)
+from tests.support.matrix import (
+    new_activity as _new_activity,
+)
+from tests.support.matrix import (
+    ok as _ok,
+)
+from tests.support.matrix import (
+    people as _people,
+)
+from tests.support.matrix import (
+    png as _png,
+)
+from tests.support.matrix import (
+    post as _post,
+)
+from tests.support.matrix import (
+    poster as _poster,
+)
+from tests.support.matrix import (
+    resources as _resources,
+)
+from tests.support.matrix import (
+    t as _t,
+)
+from tests.support.matrix import (
+    tokens as _tokens,
+)
+from tests.support.world import World
 
 Body = Callable[["Res", str], Any]
 RolePrep = Callable[[Any, "Res", str], Any]
@@ -77,46 +93,12 @@ class Case:
     """Tables a refusal may change: the throttle's counters (every wrong guess counts)."""
 
 
-@dataclass
-class Res:
-    """Community A's resources that path parameters and bodies point at."""
-
-    w: World
-    b_cid: uuid.UUID
-    ids: dict[str, str] = field(default_factory=dict)
-    engine: Any = None
-    """The owner's engine, where a helper must reset what is not under test (the sign-up throttle)."""
-
-    def __getitem__(self, key: str) -> str:
-        return self.ids[key]
-
-
-def _png() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (40, 30), (200, 40, 40)).save(out, format="PNG")
-    return out.getvalue()
-
-
-def _t(minutes: int) -> str:
-    return (clock.now() + timedelta(minutes=minutes)).isoformat()
-
-
 _DAYS_BACK = itertools.count(1)
 
 
 def _claim_day() -> str:
     """Another day of a deed (one claim per rule, beneficiary and day)."""
     return (clock.now() - timedelta(days=next(_DAYS_BACK))).date().isoformat()
-
-
-def _activity_body(r: Res, role: str) -> dict[str, Any]:
-    return {
-        "title": "清扫",
-        "starts_at": _t(-60),
-        "ends_at": _t(60),
-        "points_mode": "per_attendance",
-        "points": 5,
-    }
 
 
 NOT_REQUESTER = {role: "not_requester" for role in LOGGED_IN if role != "member"}
@@ -558,243 +540,6 @@ async def test_every_api_route_has_an_expectation(app: Any) -> None:
     assert not stale, f"EXPECT names routes that no longer exist: {stale}"
 
 
-async def _people(maker: Any, world: World) -> tuple[dict[str, uuid.UUID], uuid.UUID]:
-    """Who plays each role (community B made here), and B's id."""
-    async with maker() as db:
-        b = await accounts.create_community(db, world.root, "乙社区", "community-b")
-        b_admin = await accounts.add_member(db, world.root, b.id, "15600000001", "乙管理员", None, "admin")
-        b_member = await accounts.add_member(db, world.root, b.id, "15600000002", "乙居民", None, "member")
-        await accounts.add_member(
-            db, world.root, world.cid, world.members["carol"].phone, "c", None, "organizer"
-        )
-        await db.commit()
-    names = {"member": "alice", "organizer": "organizer", "clerk": "clerk", "reviewer": "reviewer"}
-    people = {
-        role: world.members[name].id
-        for role, name in (names | {"partner": "partner", "admin": "admin"}).items()
-    }
-    return people | {"other_admin": b_admin.id, "outsider": b_member.id}, b.id
-
-
-async def _tokens(maker: Any, people: dict[str, uuid.UUID]) -> dict[str, dict[str, str]]:
-    """Fresh bearer headers (the routes that end logins run last, each with new tokens)."""
-    headers: dict[str, dict[str, str]] = {"anonymous": {}}
-    async with maker() as db:
-        for role, member_id in people.items():
-            member = await db.get(Member, member_id)
-            headers[role] = {"Authorization": f"Bearer {accounts.issue_token(member, SECRET)}"}
-    return headers
-
-
-async def _ok(r: Any, what: str) -> dict[str, Any]:
-    assert r.status_code < 300, f"{what}: {r.status_code} {r.text}"
-    body: dict[str, Any] = (
-        r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
-    )
-    return body
-
-
-async def _resources(client: Any, world: World, b_cid: uuid.UUID) -> Res:
-    """Community A's resources, made through the API by the people allowed to make them."""
-    h, cid = world.h, world.cid
-    res = Res(world, b_cid, {"cid": str(cid), "role": "organizer"})
-    for role, name in (("member", "alice"), ("bob", "bob"), ("carol", "carol")):
-        res.ids[role] = res.ids[role + "_id"] = str(world.members[name].id)
-    for role in STAFF:
-        res.ids[role + "_id"] = str(world.members[role].id)
-    res.ids["anonymous_id"] = res.ids["other_admin_id"] = res.ids["outsider_id"] = res["bob"]
-    award = await _ok(
-        await client.post(
-            f"/api/v1/communities/{cid}/awards",
-            headers=h["admin"],
-            json={"member_id": res["member"], "points": 90, "reason": "启动"},
-        ),
-        "award",
-    )
-    res.ids["transfer"] = award["transfer_id"]
-    for role in STAFF:  # every person of A has points to spend (orders, vouchers)
-        giver = "admin2" if role == "admin" else "admin"
-        body = {"member_id": res[role + "_id"], "points": 90, "reason": "启动"}
-        await _ok(
-            await client.post(f"/api/v1/communities/{cid}/awards", headers=h[giver], json=body), "award"
-        )
-    pending = await _ok(
-        await client.post(
-            f"/api/v1/communities/{cid}/awards",
-            headers=h["admin2"],
-            json={"member_id": res["bob"], "points": 500, "reason": "大额"},
-        ),
-        "pending award",
-    )
-    res.ids["award"] = pending["id"]
-    activity = await _ok(
-        await client.post(
-            f"/api/v1/communities/{cid}/activities", headers=h["organizer"], json=_activity_body(res, "")
-        ),
-        "activity",
-    )
-    res.ids["activity"] = activity["id"]
-    manual = await _ok(
-        await client.post(
-            f"/api/v1/activities/{activity['id']}/manual-checkins",
-            headers=h["organizer2"],
-            json={
-                "member_id": res["member"],
-                "checked_in_at": _t(-50),
-                "checked_out_at": _t(-10),
-                "note": "补录",
-            },
-        ),
-        "manual",
-    )
-    res.ids["attendance"] = manual["id"]
-    team = await _ok(
-        await client.post(
-            f"/api/v1/communities/{cid}/teams",
-            headers=h["organizer"],
-            json={"name": "一队", "leader_id": res["carol"]},
-        ),
-        "team",
-    )
-    res.ids["team"] = team["id"]
-    product = await _ok(
-        await client.post(
-            f"/api/v1/communities/{cid}/products",
-            headers=h["clerk"],
-            json={"name": "大米", "points": 5, "stock": 50},
-        ),
-        "product",
-    )
-    res.ids["product"] = product["id"]
-    await _ok(
-        await client.put(
-            f"/api/v1/products/{product['id']}/image",
-            headers={**h["clerk"], "content-type": "image/png"},
-            content=_png(),
-        ),
-        "image",
-    )
-    order = await _ok(
-        await client.post("/api/v1/orders", headers=h["alice"], json={"product_id": product["id"]}), "order"
-    )
-    res.ids["order"] = order["id"]
-    to_pick_up = await _ok(
-        await client.post("/api/v1/orders", headers=h["alice"], json={"product_id": product["id"]}), "order"
-    )
-    res.ids["pickup_code"] = to_pick_up["pickup_code"]
-    res.ids["partner"] = str(world.partner.id)
-    offer = await _ok(
-        await client.post(
-            f"/api/v1/partners/{world.partner.id}/offers",
-            headers=h["admin"],
-            json={"title": "九折", "points": 5},
-        ),
-        "offer",
-    )
-    res.ids["offer"] = offer["id"]
-    voucher = await _ok(
-        await client.post(f"/api/v1/offers/{offer['id']}/vouchers", headers=h["alice"]), "voucher"
-    )
-    res.ids["voucher"] = voucher["id"]
-    to_redeem = await _ok(
-        await client.post(f"/api/v1/offers/{offer['id']}/vouchers", headers=h["alice"]), "voucher"
-    )
-    res.ids["voucher_code"] = to_redeem["code"]
-    card = await _ok(
-        await client.get("/api/v1/me/card", headers=h["alice"], params={"community_id": str(cid)}), "card"
-    )
-    res.ids["card_token"] = card["token"]
-    rule = await api_rule(client, world, {"code": "zero-price", "title": "零彩礼", "points": 20})
-    res.ids["rule"] = rule["id"]
-    proposal = await client.put(
-        f"/api/v1/communities/{cid}/activity-policy", headers=h["admin2"], json={"points_cap": 70}
-    )
-    assert proposal.status_code == 202, proposal.text
-    res.ids["proposal"] = proposal.json()["proposal"]["id"]
-    claim = await _ok(
-        await client.post(
-            "/api/v1/claims",
-            headers=h["alice"],
-            json={"rule_id": rule["id"], "member_id": res["member"], "evidence": "结婚证"},
-        ),
-        "claim",
-    )
-    res.ids["claim"] = claim["id"]
-    photo = await _ok(
-        await client.post(
-            f"/api/v1/claims/{claim['id']}/photos",
-            headers={**h["alice"], "content-type": "image/png"},
-            content=_png(),
-        ),
-        "photo",
-    )
-    res.ids["photo"] = photo["id"]
-    wish = await _ok(
-        await client.post(f"/api/v1/communities/{cid}/wishes", headers=h["alice"], json={"title": "换灯泡"}),
-        "wish",
-    )
-    res.ids["wish"] = wish["id"]
-    res.ids["carol_phone"] = world.members["carol"].phone
-    res.ids["bob_phone"] = world.members["bob"].phone
-    link = await _ok(
-        await client.post(
-            f"/api/v1/communities/{cid}/household-links",
-            headers=h["alice"],
-            json={"phone": res["bob_phone"], "relation": "儿子"},
-        ),
-        "household link",
-    )
-    res.ids["household_link"] = link["id"]
-    code = await _ok(
-        await client.post(f"/api/v1/communities/{cid}/members/{res['carol']}/activation", headers=h["admin"]),
-        "activation",
-    )
-    res.ids["activation_code"] = code["code"]
-    await _ok(
-        await client.patch(
-            f"/api/v1/communities/{cid}", headers=h["admin"], json={"self_registration": "approval"}
-        ),
-        "sign-ups need approval",
-    )
-    await _ok(await client.post("/api/v1/auth/sms-code", json={"phone": "15800009999"}), "sms code")
-    await _ok(
-        await client.post(
-            "/api/v1/auth/register",
-            json={
-                "phone": "15800009999",
-                "name": "待批",
-                "password": "new-pass-123",
-                "sms_code": re.findall(r"\d{6}", last_text_to("15800009999") or "")[0],
-                "community_id": str(cid),
-            },
-        ),
-        "sign-up",
-    )
-    client.cookies.clear()
-    sign_ups = await client.get(f"/api/v1/communities/{cid}/registrations", headers=h["admin"])
-    assert sign_ups.status_code == 200, sign_ups.text
-    res.ids["registration"] = sign_ups.json()[0]["id"]
-    # Community A sits under a street, with bob as the street's official (no role here is one).
-    root = world.h["root"]
-    parent: str | None = None
-    for level in ("city", "district", "street"):
-        body = {"name": f"测试{level}", "code": f"test-{level}", "level": level, "parent_id": parent}
-        parent = (await _ok(await client.post("/api/v1/regions", headers=root, json=body), level))["id"]
-    res.ids["region"] = parent
-    await _ok(
-        await client.put(f"/api/v1/regions/communities/{cid}", headers=root, json={"region_id": parent}),
-        "community in street",
-    )
-    await _ok(
-        await client.post(
-            f"/api/v1/regions/{parent}/officials", headers=root, json={"phone": res["bob_phone"]}
-        ),
-        "official",
-    )
-    res.ids["official"] = res["bob"]
-    return res
-
-
 async def _call(client: Any, key: str, res: Res, headers: dict[str, str], role: str) -> Any:
     """``key``'s request as ``role`` (``headers``), its path parameters and body from ``res``."""
     case = EXPECT[key]
@@ -917,11 +662,6 @@ class Audited:
     """Whose chain: ``A`` (community A), ``platform`` (no community), ``created`` (the reply's ``id``)."""
 
 
-async def _post(client: Any, url: str, who: str, res: Res, **kwargs: Any) -> dict[str, Any]:
-    client.cookies.clear()
-    return await _ok(await client.post(url, headers=res.w.h[who], **kwargs), f"prep {url}")
-
-
 _RISING_CAP = itertools.count(5_000, 7)
 
 
@@ -943,13 +683,6 @@ async def _new_award(client: Any, res: Res) -> None:
     res.ids["award"] = (
         await _post(client, f"/api/v1/communities/{res.w.cid}/awards", "admin2", res, json=body)
     )["id"]
-
-
-async def _new_activity(client: Any, res: Res, points: int = 5) -> str:
-    body = _activity_body(res, "") | {"points": points}
-    made = await _post(client, f"/api/v1/communities/{res.w.cid}/activities", "organizer", res, json=body)
-    res.ids["activity"] = made["id"]
-    return str(made["id"])
 
 
 async def _pending_activity(client: Any, res: Res) -> None:
@@ -1023,23 +756,6 @@ async def _upcoming_activity(client: Any, res: Res) -> None:
     body = _activity_body(res, "") | {"starts_at": _t(60), "ends_at": _t(120)}
     made = await _post(client, f"/api/v1/communities/{res.w.cid}/activities", "organizer", res, json=body)
     res.ids["activity"] = made["id"]
-
-
-async def _poster(client: Any, res: Res) -> None:
-    """A running activity's poster token (what its QR code carries).
-
-    First alice checks in to another activity: on PostgreSQL the first scan of a community in a worker
-    makes its issuance shard accounts, before the batch checks the scanner's role, so a refused scan
-    could be the one that makes them (shared bookkeeping, not the refused caller's)."""
-    warm = await _new_activity(client, res)
-    client.cookies.clear()
-    kiosk = await client.get(f"/api/v1/activities/{warm}/kiosk", headers=res.w.h["organizer"])
-    token = (await _ok(kiosk, "kiosk"))["token"]
-    await _post(client, "/api/v1/checkins", "alice", res, json={"token": token})
-    aid = await _new_activity(client, res)
-    client.cookies.clear()
-    kiosk = await client.get(f"/api/v1/activities/{aid}/kiosk", headers=res.w.h["organizer"])
-    res.ids["poster_token"] = (await _ok(kiosk, "kiosk"))["token"]
 
 
 async def _new_order(client: Any, res: Res, field: str, key: str | None = None) -> None:
