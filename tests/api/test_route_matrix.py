@@ -3,12 +3,18 @@
 The routes come from the app's own route table, so a new route without a line in ``EXPECT`` fails
 ``test_every_api_route_has_an_expectation``. Each route is called by every role with its path
 parameters pointing at community A's resources; a second community B supplies an outsider admin and
-an outsider member. A cell either allows the role (any answer but 401/403/404 and never a 500) or
-names the refusal the role must get.
+an outsider member (tests/support/matrix.py). A cell either allows the role or names its refusal:
+- an allowed role, given a fresh resource it may act on (``prep``) and a valid body, must get a 2xx
+  (202 where a widening change becomes a proposal);
+- a refused role must get the cell's status and error ``code``, and the database must be as it was: every
+  table's row count and a digest of its rows (the ledger's sums and the audit log among them) are taken
+  around each refusal; only the tables a case names in ``counted`` (the login throttle) may change.
 
 To add a route: add ``"METHOD /api/v1/path/{param}": Case(...)`` to ``EXPECT``: ``allow`` lists the roles
-that pass, ``body`` builds a valid request body (refusals must not be hidden behind a 422), and
-``deny`` overrides the refusal status for a role (default: 401 anonymous, 403 everyone else).
+that pass, ``body`` builds a valid request body (refusals must not be hidden behind a 422), ``prep`` makes
+what an allowed role acts on (an award to decide, a wish offered to that role, ...), ``deny`` overrides the
+refusal status for a role (default: 401 anonymous, 403 everyone else) and ``codes`` its error code
+(default: the status's, ``DENY_CODES``).
 """
 
 from __future__ import annotations
