@@ -4,7 +4,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-sqlite test-postgres insider lint bench drill clean
+.PHONY: setup demo test test-sqlite test-postgres insider mutants lint bench drill clean
 
 setup: $(VENV)/.installed
 
@@ -36,6 +36,9 @@ insider: setup  ## the automated insider (tests/integration/test_insider.py), lo
 	  $(BIN)/pytest -q -s -p no:cacheprovider tests/integration/test_insider.py
 	JIFEN_INSIDER_EXAMPLES=$${JIFEN_INSIDER_EXAMPLES:-25} JIFEN_INSIDER_STEPS=$${JIFEN_INSIDER_STEPS:-60} JIFEN_INSIDER_RANDOM=1 \
 	  JIFEN_TEST_DATABASE=postgres $(BIN)/pytest -q -s -p no:cacheprovider tests/integration/test_insider.py
+
+mutants: setup  ## break rules on purpose (tests/mutants.py), one at a time: the tests must catch each
+	$(BIN)/python tests/mutants.py
 
 lint: setup
 	$(BIN)/ruff check service tests && $(BIN)/ruff format --check service tests && $(BIN)/mypy service

@@ -26,6 +26,7 @@ from service.app import create_app
 from service.config import Settings
 from service.db import create_engine, create_session_maker, upgrade_database
 from service.models import load_all_models
+from tests.support import success
 from tests.support.database import (
     BACKEND,
     IN_CI,
@@ -50,6 +51,43 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    success.install()
+
+
+BACKEND_SKIPS = ("PostgreSQL-only test", "the SQLite fast path")
+"""Skip reasons that are the other database pass's share of the suite: the only skips CI allows."""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Under CI=true a skip is a failure unless it is the other database's test: no silent skips (a
+    missing component, an ``importorskip``, a ``pytest.skip`` anywhere)."""
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr)
+        if not any(allowed in reason for allowed in BACKEND_SKIPS):
+            report.outcome = "failed"
+            report.longrepr = f"skipped under CI=true (only the other database's tests may skip): {reason}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A whole-suite run fails when a state-changing route never answered a 2xx (tests/support/success.py)."""
+    unreached = success.check(session.config, session)
+    if not unreached:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = "\n".join(f"    {k}" for k in unreached)
+    message = (
+        f"\n{len(unreached)} state-changing route(s) whose success no test reaches (add a test that calls "
+        f"each successfully and asserts its outcome):\n{lines}\n"
+    )
+    if reporter is not None:
+        reporter.write_line(message, red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

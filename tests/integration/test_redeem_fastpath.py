@@ -73,6 +73,45 @@ async def test_redeem_in_one_call_posts_the_hold_once(client: Any, world: Any, m
         assert (await points.verify(db, world.cid)).ok
 
 
+async def test_a_redeemed_voucher_is_not_paid_again_while_the_member_has_other_points_held(
+    client: Any, world: Any, maker: Any
+) -> None:
+    """The batch itself refuses a redeemed voucher (its status, its posted hold): with a second voucher's
+    points still held, posting the first hold again would fit in the member's account, so no constraint
+    of the ledger would stop it. Only one posting, and the second voucher's points stay held."""
+    async with maker() as db:
+        await points.award(
+            db, community_id=world.cid, member_id=world.members["alice"].id, points=300, code="manual_award",
+            memo="起始", idempotency_key="fund-alice-twice",
+        )  # fmt: skip
+        await db.commit()
+    offer = (
+        await client.post(
+            f"/api/v1/partners/{world.partner.id}/offers", json={"title": "两张", "points": 80},
+            headers=world.h["partner"],
+        )
+    ).json()  # fmt: skip
+    first, _second = [
+        (await client.post(f"/api/v1/offers/{offer['id']}/vouchers", headers=world.h["alice"])).json()
+        for _ in range(2)
+    ]
+    before = dict(fastpath.STATS)
+    redeem = {"json": {"code": first["code"]}, "headers": world.h["partner"]}
+    r = await client.post("/api/v1/vouchers/redeem", **redeem)
+    assert r.status_code == 200, r.text
+    again = await client.post("/api/v1/vouchers/redeem", **redeem)
+    assert (again.status_code, again.json()["code"]) == (409, "voucher_already_redeemed")
+    assert fastpath.STATS["redeemed"] == before["redeemed"] + 1
+    async with maker() as db:
+        balance = await points.balance(db, world.cid, world.members["alice"].id)
+        assert (balance.available, balance.held, balance.spent) == (140, 80, 80)
+        paid = await db.scalars(
+            select(Transfer).where(Transfer.community_id == world.cid, Transfer.code != "manual_award")
+        )
+        assert len(list(paid)) == 1
+        assert (await points.verify(db, world.cid)).ok
+
+
 async def test_order_in_one_call_holds_once_and_refusals_keep_their_codes(
     client: Any, world: Any, maker: Any
 ) -> None:
