@@ -93,6 +93,13 @@ PAGES: dict[str, Page] = {
     # (their successful pages are tested in tests/api/test_onboarding_api.py and the activities tests).
     "GET /certificate/verify": Page((), deny=dict.fromkeys(ROLES, 404), error_page=False),
     "GET /register": Page((), deny=dict.fromkeys(ROLES, 404)),
+    # Held accounts (issue 19), residents' own data (issue 22), the street's alliance (issue 20).
+    "GET /me/secure": Page(LOGGED_IN),
+    "GET /me/data": Page(LOGGED_IN),
+    "GET /privacy": Page(EVERYONE),
+    "GET /privacy/accept": Page(LOGGED_IN),
+    "GET /admin/member-requests": Page(("admin",)),
+    "GET /alliance": Page(()),  # a region's officials and the platform admin
 }
 """``"GET path"`` (path parameters without their type) -> who gets the page. Every non-API route."""
 
@@ -115,8 +122,8 @@ PARAMS = {
 def page_routes(app: Any) -> list[str]:
     keys = []
     for route in app.routes:
-        if route.path.startswith(("/api/", "/schema", "/static")):
-            continue
+        if route.path.startswith(("/api/", "/schema", "/static", "/assets/", "/metrics")):
+            continue  # files (tests/api/test_assets.py) and Prometheus' scrape (tests/api/test_metrics.py)
         path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
         for method in sorted(getattr(route, "methods", set()) - {"OPTIONS", "HEAD"}):
             keys.append(f"{method} {path}")

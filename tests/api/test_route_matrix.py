@@ -1064,6 +1064,7 @@ AUDIT_EXEMPT: dict[str, str] = {
     "POST /api/v1/me/privacy-consent": "accepts the privacy notice for oneself (recorded all the same)",
     "POST /api/v1/me/correction-request": "about one's own data (recorded anyway; the decision is audited)",
     "POST /api/v1/me/deletion-request": "about one's own account (recorded anyway; the decision is audited)",
+    "POST /api/v1/attendance/{att_id}/corrections": "asks to correct one's own record (recorded anyway)",
 }
 """Non-GET routes staff may call that are not staff acts: each with the reason."""
 
