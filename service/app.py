@@ -39,6 +39,7 @@ from service.points.controllers import ROUTES as POINTS_ROUTES
 from service.problems import exception_handlers
 from service.proposals.controllers import ROUTES as PROPOSAL_ROUTES
 from service.readiness import Readiness
+from service.records.controllers import ROUTES as RECORDS_ROUTES
 from service.regions.controllers import ROUTES as REGION_ROUTES
 from service.reports.controllers import ROUTES as REPORT_ROUTES
 from service.retry import RetryMiddleware
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *REGION_ROUTES,
         *REPORT_ROUTES,
         *PROPOSAL_ROUTES,
+        *RECORDS_ROUTES,
         *site.routes,
         create_static_files_router(
             path="/static", directories=[STATIC_DIR], include_in_schema=False, cache_control=None

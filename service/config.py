@@ -109,6 +109,13 @@ class Settings:
     """``JIFEN_SMS_URL``: with ``http``, the provider endpoint that takes a JSON ``{phone, text}`` POST."""
     sms_token: str = ""
     """``JIFEN_SMS_TOKEN``: with ``http``, sent as ``Authorization: Bearer <token>``."""
+    id_key: str = ""
+    """``JIFEN_ID_KEY``: the key that encrypts ID numbers at rest (AES-256-GCM) and keys their look-up
+    hash (HMAC-SHA256); any string (it is stretched with HKDF). Unset: derived from ``secret_key``, so
+    changing the secret key then makes stored ID numbers unreadable (see README, Records)."""
+    pdf_font: str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+    """``JIFEN_PDF_FONT``: a TrueType font (or .ttc collection) with Chinese glyphs that certificates'
+    PDFs embed; when the file is missing, the PDF uses the viewer's built-in STSong-Light instead."""
     fast_paths: bool = True
     """``JIFEN_FAST_PATHS``: ``1`` (default) sends plain scans through the batched scan path and, on
     PostgreSQL, plain redemptions and orders through the store's one-call paths; ``0`` sends every one on
@@ -141,6 +148,8 @@ class Settings:
             sms_url=env.get("JIFEN_SMS_URL", ""),
             sms_token=env.get("JIFEN_SMS_TOKEN", ""),
             fast_paths=_switch(env, "JIFEN_FAST_PATHS", defaults.fast_paths),
+            id_key=env.get("JIFEN_ID_KEY", ""),
+            pdf_font=env.get("JIFEN_PDF_FONT", defaults.pdf_font),
         )
         return settings.validated()
 

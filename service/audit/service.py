@@ -83,6 +83,10 @@ ACTIONS = (
     "community_region_set",
     "official_added",
     "official_removed",
+    "certificate_issued",
+    "certificate_voided",
+    "hours_exported",
+    "issuer_settings_changed",
 )
 """Actions recorded today; other domains may add theirs (snake_case, past tense). Every staff route's
 action is listed in tests/api/test_route_matrix.py (AUDITED)."""

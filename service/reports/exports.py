@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Sequence
 
-import xlsxwriter
-
 from service.kit import csv as kit_csv
+from service.kit.xlsx import xlsx_bytes
 from service.reports.schemas import ReportOut
 
 __all__ = [
@@ -106,30 +104,6 @@ def report_csv(r: ReportOut) -> bytes:
     for name, section in report_sections(r):
         rows += [[f"【{name}】"], *section, []]
     return csv_bytes(rows)
-
-
-def xlsx_bytes(sections: Sequence[tuple[str, Sequence[Row]]]) -> bytes:
-    """One sheet per section; text cells are written as strings, never as formulas."""
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(
-        buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
-    )
-    bold = book.add_format({"bold": True, "bg_color": "#F2F4F7"})
-    for name, rows in sections:
-        sheet = book.add_worksheet(name[:31])
-        widths: dict[int, int] = {}
-        for y, row in enumerate(rows):
-            for x, value in enumerate(row):
-                cell = "" if value is None else value
-                sheet.write(
-                    y, x, cell, bold if y == 0 or (x == 0 and isinstance(cell, str) and y < 1) else None
-                )
-                widths[x] = max(widths.get(x, 8), min(40, len(str(cell)) * 2 + 2))
-        for x, w in widths.items():
-            sheet.set_column(x, x, w)
-        sheet.freeze_panes(1, 0)
-    book.close()
-    return buffer.getvalue()
 
 
 def report_xlsx(r: ReportOut) -> bytes:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import fields, is_dataclass
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get
 from litestar.params import Parameter
+from litestar.response import Redirect
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -186,17 +188,11 @@ async def my_hours_page(request: Request[Any, Any, Any], db: AsyncSession, actor
 
 
 @get("/certificate/{mid:uuid}", include_in_schema=False)
-async def certificate_page(
-    request: Request[Any, Any, Any],
-    db: AsyncSession,
-    actor: Actor,
-    settings: Settings,
-    mid: uuid.UUID,
-    community: CommunityParam = None,
-) -> Response[str]:
-    """A service certificate (志愿服务证明) with a QR that verifies it, for the member or an organizer."""
-    sheet = await views.certificate(db, actor, mid, community, settings.secret_key, settings.public_url)
-    return _render(request, "activities/certificate.html", actor, sheet)
+async def certificate_page(mid: uuid.UUID, community: CommunityParam = None) -> Redirect:
+    """The certificate now is an issued, numbered one (``service.records``): the member's list of them."""
+    return Redirect(
+        f"/members/{mid}/certificates?{urlencode({'community': community or ''})}", status_code=303
+    )
 
 
 @get("/certificate/verify", include_in_schema=False)

@@ -78,6 +78,10 @@ ACTION_NAMES = {
     "policy_change_withdrawn": N_("Policy change withdrawn"),
     "policy_narrowed": N_("Policy tightened"),
     "policy_unchanged": N_("Policy submitted unchanged"),
+    "certificate_issued": N_("Service certificate issued"),
+    "certificate_voided": N_("Service certificate voided"),
+    "hours_exported": N_("Service hours exported (with ID numbers)"),
+    "issuer_settings_changed": N_("Certificate issuer details changed"),
 }
 """Actions in plain words (English msgids; the template translates them). Unknown actions show as is."""
 

@@ -21,6 +21,7 @@ from service.web import (
     pages,
     points_pages,
     proposals_pages,
+    records_pages,
     reports_pages,
     rewards_pages,
     store_pages,
@@ -42,6 +43,7 @@ ROUTE_ORDER: tuple[ModuleType, ...] = (
     onboarding_pages,
     reports_pages,
     proposals_pages,
+    records_pages,
 )
 HOME_PANEL_ORDER: tuple[ModuleType, ...] = (points_pages, activities_pages, wishes_pages, store_pages)
 """The order of the panels in each community card of the home page."""

@@ -55,7 +55,19 @@ RANK = {
     "accounts": 0,
     "points": 1,
     **dict.fromkeys(
-        ("activities", "store", "rewards", "wishes", "board", "regions", "reports", "audit", "proposals"), 2
+        (
+            "activities",
+            "store",
+            "rewards",
+            "wishes",
+            "board",
+            "regions",
+            "reports",
+            "audit",
+            "proposals",
+            "records",
+        ),
+        2,
     ),
     "web": 3,
 }
@@ -69,6 +81,8 @@ PEER_EDGES = {
     "wishes": frozenset({"rewards", "activities"}),
     # deciding a policy proposal applies the knob in the domain that owns it, and region officials decide
     "proposals": frozenset({"activities", "store", "rewards", "regions"}),
+    # certificates and the hours export state the service records (attendances) and the teams
+    "records": frozenset({"activities"}),
 }
 """Allowed imports between packages of layer 2 (importer -> imported packages)."""
 AUDIT_RECORDER = "service.audit.service"
