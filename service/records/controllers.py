@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import msgspec
 from litestar import Controller, Response, get, post, put
 from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,7 @@ from service.records.schemas import (
     IdentityOut,
     IssuerIn,
     IssuerOut,
+    MyIdentityOut,
     VerificationOut,
     VoidIn,
 )
@@ -95,18 +97,13 @@ class IdentityController(Controller):
     tags = ["records"]
 
     @get(
-        summary="My ID document and volunteer number (the whole number, to me only)",
-        responses=errors_of(views.identity_of),
+        summary="My ID document and volunteer number (the whole number, to me only; null before I add one)",
     )
-    async def mine(self, db: AsyncSession, actor: Actor, settings: Settings) -> IdentityOut:
+    async def mine(self, db: AsyncSession, actor: Actor, settings: Settings) -> MyIdentityOut:
         v = await views.identity_of(db, actor, keys_of(settings), reveal=True)
-        return IdentityOut(
-            id_type=v.id_type,
-            id_type_name=v.id_type_name,
-            number_masked=v.number_masked,
-            volunteer_number=v.volunteer_number,
-            id_number=v.id_number,
-        )
+        if v is None:
+            return MyIdentityOut(identity=None)
+        return MyIdentityOut(identity=msgspec.convert(v, IdentityOut, from_attributes=True))
 
     @put(
         summary="Add or replace my ID document (实名): answers the masked number and my volunteer number",

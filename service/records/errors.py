@@ -12,7 +12,6 @@ __all__ = [
     "IdNumberInvalid",
     "IdNumberTaken",
     "IdTypeUnknown",
-    "IdentityNotSet",
     "IdentityRequired",
     "IssuerTeamNotFound",
     "VoidReasonRequired",
@@ -67,8 +66,3 @@ class ExportPeriodInvalid(InvalidInput):
 class ExportFormatUnknown(InvalidInput):
     code = "export_format_unknown"
     message = "Ask for format xlsx or csv."
-
-
-class IdentityNotSet(NotFound):
-    code = "identity_not_set"
-    message = "You have not added an ID document yet."

@@ -20,6 +20,7 @@ __all__ = [
     "IdentityOut",
     "IssuerIn",
     "IssuerOut",
+    "MyIdentityOut",
     "VerificationOut",
     "VoidIn",
 ]
@@ -44,6 +45,11 @@ class IdentityOut(msgspec.Struct):
     volunteer_number: str
     id_number: str | None = None
     """The whole number: only ``GET /api/v1/me/identity`` (its holder) fills it."""
+
+
+class MyIdentityOut(msgspec.Struct):
+    identity: IdentityOut | None
+    """None until the member adds an ID document."""
 
 
 class CertificateIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -21,7 +21,7 @@ from service.kit import qr
 from service.kit.masking import mask_name
 from service.kit.stars import star_level
 from service.records import crypto, rules
-from service.records.errors import CertificateNotFound, IdentityNotSet
+from service.records.errors import CertificateNotFound
 from service.records.models import Certificate, CertificateLine, Identity, Issuer
 
 __all__ = [
@@ -55,14 +55,13 @@ class IdentityView:
     """The whole number: only ever filled for its holder."""
 
 
-@raises(IdentityNotSet)
 async def identity_of(
     db: AsyncSession, actor: Actor, keys: crypto.IdKeys, *, reveal: bool = False
-) -> IdentityView:
-    """The caller's own ID document (the whole number when ``reveal``: only its holder asks)."""
+) -> IdentityView | None:
+    """The caller's own ID document (the whole number when ``reveal``: only its holder asks), or None."""
     row = await db.get(Identity, actor.member_id)
     if row is None:
-        raise IdentityNotSet()
+        return None
     return IdentityView(
         id_type=row.id_type,
         id_type_name=rules.ID_TYPE_NAMES[row.id_type],

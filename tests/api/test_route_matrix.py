@@ -356,6 +356,27 @@ EXPECT: dict[str, Case] = {
     "GET /api/v1/reports": Case(("admin",)),
     "GET /api/v1/reports/export": Case(("admin",)),
     "GET /api/v1/reports/hours": Case(("admin",)),
+    # ---------------------------------------------------------------- records (issue 21)
+    # One's own ID document: anyone logged in (the same number on a second account is 409, allowed).
+    "GET /api/v1/me/identity": Case(LOGGED_IN),
+    "PUT /api/v1/me/identity": Case(
+        LOGGED_IN, body=lambda r, role: {"id_type": "resident_id", "id_number": "320102199001011232"}
+    ),
+    # carol's certificate: carol herself (an organizer here too), organizers and admins of A.
+    "POST /api/v1/communities/{cid}/members/{mid}/certificates": Case(
+        ("organizer", "admin"), body=lambda r, role: {}
+    ),
+    "GET /api/v1/communities/{cid}/issuer": Case(("organizer", "admin")),
+    "PUT /api/v1/communities/{cid}/issuer": Case(
+        ("admin",), body=lambda r, role: {"person_in_charge": "张书记"}
+    ),
+    "GET /api/v1/communities/{cid}/hours-export": Case(("organizer", "admin")),
+    "GET /api/v1/certificates/verify": Case(EVERYONE),
+    "GET /api/v1/certificates/{cert_id}": Case(("organizer", "admin")),
+    "GET /api/v1/certificates/{cert_id}/pdf": Case(("organizer", "admin")),
+    "POST /api/v1/certificates/{cert_id}/void": Case(
+        ("organizer", "admin"), body=lambda r, role: {"reason": "有误"}
+    ),
 }
 """``"METHOD path"`` (path parameters without their type) -> who passes. Keep it in the route table's order
 of domains; every /api/v1 route must be here."""
@@ -388,6 +409,7 @@ PARAMS = {
     ("communities", "community_id"): "cid",
     ("officials", "member_id"): "official",
     ("proposals", "pid"): "proposal",
+    ("certificates", "cert_id"): "certificate",
 }
 """(the path segment before a parameter, the parameter) -> the resource in ``Res`` it names."""
 
@@ -659,7 +681,19 @@ async def _resources(client: Any, world: World, b_cid: uuid.UUID) -> Res:
         "official",
     )
     res.ids["official"] = res["bob"]
+    carol_id = {"id_type": "resident_id", "id_number": "11010519491231002X"}
+    await _ok(await client.put("/api/v1/me/identity", headers=h["carol"], json=carol_id), "carol's ID")
+    res.ids["certificate"] = (await _ok(await _certify_carol(client, res), "certificate"))["id"]
     return res
+
+
+async def _certify_carol(client: Any, res: Res) -> Any:
+    url = f"/api/v1/communities/{res.w.cid}/members/{res['carol']}/certificates"
+    return await client.post(url, headers=res.w.h["admin"], json={})
+
+
+async def _new_certificate(client: Any, res: Res) -> None:
+    res.ids["certificate"] = (await _ok(await _certify_carol(client, res), "certificate"))["id"]
 
 
 def _verdict(case: Case, role: str, status: int) -> str | None:
@@ -934,6 +968,12 @@ AUDITED: dict[str, Audited] = {
     "DELETE /api/v1/regions/{region_id}/officials/{member_id}": Audited(
         "root", "official_removed", community="platform"
     ),
+    # ---------------------------------------------------------------- records (issue 21)
+    "POST /api/v1/communities/{cid}/members/{mid}/certificates": Audited("organizer", "certificate_issued"),
+    "PUT /api/v1/communities/{cid}/issuer": Audited("admin", "issuer_settings_changed"),
+    "POST /api/v1/certificates/{cert_id}/void": Audited(
+        "organizer", "certificate_voided", prep=_new_certificate
+    ),
 }
 """Staff routes -> the successful call that must write exactly one audit event (route table order)."""
 
@@ -957,6 +997,7 @@ AUDIT_EXEMPT: dict[str, str] = {
     "POST /api/v1/wishes/{wish_id}/complete": "the volunteer reports their own work done",
     "POST /api/v1/wishes/{wish_id}/decline": "the volunteer declines an offer made to them",
     "POST /api/v1/communities/{cid}/household-links": "asks to link one's own household (an admin confirms)",
+    "PUT /api/v1/me/identity": "adds one's own ID document (never logged, not even in the audit log)",
 }
 """Non-GET routes staff may call that are not staff acts: each with the reason."""
 
