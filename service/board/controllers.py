@@ -22,7 +22,7 @@ Month = Annotated[
 
 
 def _hours(r: views.BoardHours) -> BoardHoursOut:
-    return BoardHoursOut(rank=r.rank, name=r.name, minutes=r.minutes, hours=r.hours)
+    return BoardHoursOut(rank=r.rank, name=r.name, minutes=r.minutes, hours=r.hours, star_level=r.star_level)
 
 
 def board_out(b: views.Board) -> BoardOut:

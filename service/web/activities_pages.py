@@ -20,6 +20,7 @@ from service.activities import rules, views
 from service.activities import service as svc
 from service.activities.http import SCAN_COOKIE, device_cookies, pending_scan_of, scan_cookie, with_cookies
 from service.config import Settings
+from service.kit.stars import star_level
 from service.web.render import env, page, redirect_to_login
 
 __all__ = ["HOME_PANELS", "ROUTES"]
@@ -184,7 +185,8 @@ async def my_card_page(
 @get("/me/hours", include_in_schema=False)
 async def my_hours_page(request: Request[Any, Any, Any], db: AsyncSession, actor: Actor) -> Response[str]:
     data, year = await views.my_hours(db, actor)
-    return page(request, "activities/hours.html", actor, data=data, year=year)
+    stars = star_level((await views.cumulative_minutes(db, [actor.member_id])).get(actor.member_id, 0))
+    return page(request, "activities/hours.html", actor, data=data, year=year, stars=stars)
 
 
 @get("/certificate/{mid:uuid}", include_in_schema=False)

@@ -10,6 +10,7 @@ import uuid
 import zipfile
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
@@ -23,6 +24,7 @@ from tests.support.world import World
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 ALICE_ID = "11010519491231002X"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 BOB_ID = "320102199001011232"
 
 
@@ -38,7 +40,7 @@ async def _served(maker: Any, world: World, name: str, minutes: int, *, manual: 
                 member_id=world.members[name].id,
                 status="out",
                 evidence="manual" if manual else "kiosk",
-                checked_in_at=now - timedelta(minutes=minutes + 5),
+                checked_in_at=now - timedelta(minutes=min(minutes, 240) + 5),
                 checked_out_at=now - timedelta(minutes=5),
                 minutes=minutes,
                 requested_by=world.members["organizer"].id if manual else None,
@@ -155,7 +157,7 @@ async def test_certificate_states_every_fact_in_the_pdf_and_verifies(
     assert made.status_code == 201, made.text
     cert = made.json()
     assert set(cert) == {"id", "number", "verify_url", "pdf_url"}
-    year = clock.now().year
+    year = clock.now().astimezone(SHANGHAI).year
     assert cert["number"] == f"TEST-COMMUNITY-{year}-00001"
     second = (await _issue(client, world, "organizer", "alice")).json()
     assert second["number"] == f"TEST-COMMUNITY-{year}-00002"  # unique per issuer and year
@@ -332,3 +334,21 @@ async def test_unknown_certificate_and_member(client: Any, world: World) -> None
             "issued_on",
         )
     }
+
+
+async def test_star_levels_on_the_hours_api_page_and_board(client: Any, world: World, maker: Any) -> None:
+    await _served(maker, world, "alice", 299 * 60)  # 299 h: one star
+    await _served(maker, world, "bob", 300 * 60)  # 300 h: two stars
+    await _served(maker, world, "carol", 60)
+    params = {"community_id": str(world.cid)}
+    stars = {}
+    for name in ("alice", "bob", "carol"):
+        r = await client.get("/api/v1/me/hours", headers=world.h[name], params=params)
+        stars[name] = r.json()["star_level"]
+    assert stars == {"alice": 1, "bob": 2, "carol": 0}
+    page = await client.get("/me/hours", headers={**world.h["bob"], **ZH})
+    assert "★★☆☆☆" in page.text and "2星" in page.text
+    board = (await client.get(f"/api/v1/communities/{world.cid}/board")).json()
+    assert [row["star_level"] for row in board["hours_leaderboard"]] == [2, 1, 0]
+    html = await client.get(f"/board/{world.cid}", headers=ZH)
+    assert 'data-testid="board-stars"' in html.text and "★★<" in html.text
