@@ -42,6 +42,7 @@ from service.privacy.controllers import ROUTES as PRIVACY_ROUTES
 from service.problems import exception_handlers
 from service.proposals.controllers import ROUTES as PROPOSAL_ROUTES
 from service.readiness import Readiness
+from service.records.controllers import ROUTES as RECORDS_ROUTES
 from service.regions.controllers import ROUTES as REGION_ROUTES
 from service.reports.controllers import ROUTES as REPORT_ROUTES
 from service.retry import RetryMiddleware
@@ -174,6 +175,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *REPORT_ROUTES,
         *PROPOSAL_ROUTES,
         *PRIVACY_ROUTES,
+        *RECORDS_ROUTES,
         *site.routes,
         create_static_files_router(
             path="/static", directories=[STATIC_DIR], include_in_schema=False, cache_control=None

@@ -121,6 +121,13 @@ class Settings:
     log_json: bool = True
     """``JIFEN_LOG_JSON``: ``1`` (default) logs one JSON object per line (time, level, logger, message,
     request id); ``0`` logs plain text lines for a developer's terminal."""
+    id_key: str = ""
+    """``JIFEN_ID_KEY``: the key that encrypts ID numbers at rest (AES-256-GCM) and keys their look-up
+    hash (HMAC-SHA256); any string (it is stretched with HKDF). Unset: derived from ``secret_key``, so
+    changing the secret key then makes stored ID numbers unreadable (see README, Records)."""
+    pdf_font: str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+    """``JIFEN_PDF_FONT``: a TrueType font (or .ttc collection) with Chinese glyphs that certificates'
+    PDFs embed; when the file is missing, the PDF uses the viewer's built-in STSong-Light instead."""
     fast_paths: bool = True
     """``JIFEN_FAST_PATHS``: ``1`` (default) sends plain scans through the batched scan path and, on
     PostgreSQL, plain redemptions and orders through the store's one-call paths; ``0`` sends every one on
@@ -156,6 +163,8 @@ class Settings:
             metrics_dir=env.get("JIFEN_METRICS_DIR", ""),
             log_json=_switch(env, "JIFEN_LOG_JSON", defaults.log_json),
             fast_paths=_switch(env, "JIFEN_FAST_PATHS", defaults.fast_paths),
+            id_key=env.get("JIFEN_ID_KEY", ""),
+            pdf_font=env.get("JIFEN_PDF_FONT", defaults.pdf_font),
         )
         return settings.validated()
 

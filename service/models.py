@@ -17,6 +17,7 @@ DOMAINS = (
     "audit",
     "regions",
     "reports",
+    "records",
 )
 """Every domain package; each has a ``models.py`` (a domain without tables keeps an empty one)."""
 

@@ -35,6 +35,7 @@ __all__ = [
     "all_communities",
     "communities_of",
     "communities_where",
+    "community_code",
     "community_exists",
     "community_members",
     "community_names",
@@ -420,6 +421,12 @@ async def community_view(db: AsyncSession, community_id: uuid.UUID) -> Community
         )
     ).first()
     return None if row is None else CommunityView(row.id, row.name, row.timezone)
+
+
+async def community_code(db: AsyncSession, community_id: uuid.UUID) -> str | None:
+    """The community's short code (certificate numbers start with it), or ``None`` for an unknown id."""
+    code: str | None = await db.scalar(select(Community.code).where(Community.id == community_id))
+    return code
 
 
 async def communities_of(db: AsyncSession, actor: Actor) -> list[tuple[CommunityView, Roles]]:

@@ -230,6 +230,8 @@ class HoursOut(msgspec.Struct):
     attendances: int
     points: int
     manual_minutes: int
+    star_level: int = 0
+    """星级志愿者, 0-5, from the member's cumulative recorded hours in every community (service.kit.stars)."""
 
 
 class TeamIn(msgspec.Struct, forbid_unknown_fields=True):

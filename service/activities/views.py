@@ -64,12 +64,14 @@ from service.activities.schemas import (
     TeamMemberOut,
     TeamOut,
 )
+from service.config import LIST_LIMIT_MAX
 from service.errors import Forbidden, raises
 from service.http import decode_cursor, encode_cursor
 from service.kit import csv as kit_csv
 from service.kit import qr
 from service.kit.masking import mask_name, mask_phone
 from service.kit.months import year_bounds, year_in_zone
+from service.kit.stars import star_level
 
 __all__ = [
     "ACTIVITY_DAYS_MAX",
@@ -103,6 +105,7 @@ __all__ = [
     "certificate_signature",
     "check_certificate",
     "checked_in_count",
+    "cumulative_minutes",
     "home_panel",
     "hours_leaderboard",
     "hours_of",
@@ -646,6 +649,7 @@ async def hours_out(db: AsyncSession, actor: Actor, community_id: uuid.UUID, yea
     """The caller's hours in a community for the API."""
     await require_role(db, actor, community_id, "member")
     h = await hours_of(db, actor.member_id, community_id, year, with_items=False)
+    lifetime = (await cumulative_minutes(db, [actor.member_id])).get(actor.member_id, 0)
     return HoursOut(
         community_id=community_id,
         year=year,
@@ -654,7 +658,20 @@ async def hours_out(db: AsyncSession, actor: Actor, community_id: uuid.UUID, yea
         attendances=h.attendances,
         points=h.points,
         manual_minutes=h.manual_minutes,
+        star_level=star_level(lifetime),
     )
+
+
+async def cumulative_minutes(db: AsyncSession, member_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Each member's recorded service minutes in every community, all years (star levels count these)."""
+    if not member_ids:
+        return {}
+    rows = await db.execute(
+        select(Attendance.member_id, func.sum(Attendance.minutes))
+        .where(Attendance.member_id.in_(list(member_ids)[:LIST_LIMIT_MAX]), Attendance.status == "out")
+        .group_by(Attendance.member_id)
+    )
+    return {mid: int(total or 0) for mid, total in rows.all()}
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,10 @@ ACTIONS = (
     "deletion_requested",
     "deletion_granted",
     "deletion_refused",
+    "certificate_issued",
+    "certificate_voided",
+    "hours_exported",
+    "issuer_settings_changed",
 )
 """Actions recorded today; other domains may add theirs (snake_case, past tense). Every staff route's
 action is listed in tests/api/test_route_matrix.py (AUDITED)."""

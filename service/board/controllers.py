@@ -19,7 +19,7 @@ Month = MonthQuery
 
 
 def _hours(r: views.BoardHours) -> BoardHoursOut:
-    return BoardHoursOut(rank=r.rank, name=r.name, minutes=r.minutes, hours=r.hours)
+    return BoardHoursOut(rank=r.rank, name=r.name, minutes=r.minutes, hours=r.hours, star_level=r.star_level)
 
 
 def board_out(b: views.Board) -> BoardOut:

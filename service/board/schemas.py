@@ -39,6 +39,8 @@ class BoardHoursOut(msgspec.Struct):
     """Service minutes in the month (finished attendances; manual records once approved)."""
     hours: float
     """The same, in hours rounded to one decimal."""
+    star_level: int = 0
+    """星级志愿者 (0-5) from the member's cumulative recorded hours in every community; 0 for a team."""
 
 
 class BoardOut(msgspec.Struct):

@@ -22,12 +22,14 @@ from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.actor import Actor
 from service.activities import service as activities
+from service.activities import views as activity_views
 from service.board import rules
 from service.board.errors import BoardNotFound
 from service.errors import DomainError, raises
 from service.kit import qr
 from service.kit.masking import mask_name
 from service.kit.months import InvalidMonth, month_bounds, month_of, parse_month, require_month
+from service.kit.stars import star_level
 from service.points import service as points
 from service.rewards import rules as reward_rules
 from service.rewards import views as reward_views
@@ -98,6 +100,8 @@ class BoardHours:
     rank: int
     name: str
     minutes: int
+    star_level: int = 0
+    """星级志愿者 (0-5) from the member's cumulative recorded hours; 0 for a team."""
 
     @property
     def hours(self) -> float:
@@ -207,12 +211,16 @@ async def _leaderboards(
     top = earned[: rules.BOARD_ITEMS_MAX]
     names = await people.member_names(db, [mid for mid, _ in top] + [mid for mid, _ in hours], masked=True)
     teams = rules.team_points(dict(earned), await activities.team_members(db, community_id)) if earned else []
+    lifetime = await activity_views.cumulative_minutes(db, [mid for mid, _ in hours])
     return _Leaderboards(
         leaderboard=[
             BoardRank(rank=i + 1, name=names.get(mid, "?"), points=p) for i, (mid, p) in enumerate(top)
         ],
         hours_leaderboard=[
-            BoardHours(rank=i + 1, name=names.get(mid, "?"), minutes=m) for i, (mid, m) in enumerate(hours)
+            BoardHours(
+                rank=i + 1, name=names.get(mid, "?"), minutes=m, star_level=star_level(lifetime.get(mid, 0))
+            )
+            for i, (mid, m) in enumerate(hours)
         ],
         team_leaderboard=[BoardRank(rank=i + 1, name=n, points=t) for i, (n, t) in enumerate(teams)],
         team_hours_leaderboard=[

@@ -8,9 +8,11 @@ import uuid
 from dataclasses import fields, is_dataclass
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get
 from litestar.params import Parameter
+from litestar.response import Redirect
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +21,7 @@ from service.activities import rules, views
 from service.activities import service as svc
 from service.activities.http import SCAN_COOKIE, device_cookies, pending_scan_of, scan_cookie, with_cookies
 from service.config import Settings
+from service.kit.stars import star_level
 from service.web.render import env, page, redirect_to_login
 
 __all__ = ["HOME_PANELS", "ROUTES"]
@@ -193,21 +196,16 @@ async def my_card_page(
 @get("/me/hours", include_in_schema=False)
 async def my_hours_page(request: Request[Any, Any, Any], db: AsyncSession, actor: Actor) -> Response[str]:
     data, year = await views.my_hours(db, actor)
-    return page(request, "activities/hours.html", actor, data=data, year=year)
+    stars = star_level((await views.cumulative_minutes(db, [actor.member_id])).get(actor.member_id, 0))
+    return page(request, "activities/hours.html", actor, data=data, year=year, stars=stars)
 
 
 @get("/certificate/{mid:uuid}", include_in_schema=False)
-async def certificate_page(
-    request: Request[Any, Any, Any],
-    db: AsyncSession,
-    actor: Actor,
-    settings: Settings,
-    mid: uuid.UUID,
-    community: CommunityParam = None,
-) -> Response[str]:
-    """A service certificate (志愿服务证明) with a QR that verifies it, for the member or an organizer."""
-    sheet = await views.certificate(db, actor, mid, community, settings.secret_key, settings.public_url)
-    return _render(request, "activities/certificate.html", actor, sheet)
+async def certificate_page(mid: uuid.UUID, community: CommunityParam = None) -> Redirect:
+    """The certificate now is an issued, numbered one (``service.records``): the member's list of them."""
+    return Redirect(
+        f"/members/{mid}/certificates?{urlencode({'community': community or ''})}", status_code=303
+    )
 
 
 @get("/certificate/verify", include_in_schema=False)

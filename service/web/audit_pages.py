@@ -90,6 +90,10 @@ ACTION_NAMES = {
     "deletion_requested": N_("Account deletion requested"),
     "deletion_granted": N_("Account deleted (pseudonymised)"),
     "deletion_refused": N_("Account deletion refused"),
+    "certificate_issued": N_("Service certificate issued"),
+    "certificate_voided": N_("Service certificate voided"),
+    "hours_exported": N_("Service hours exported (with ID numbers)"),
+    "issuer_settings_changed": N_("Certificate issuer details changed"),
 }
 """Actions in plain words (English msgids; the template translates them). Unknown actions show as is."""
 

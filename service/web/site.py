@@ -24,6 +24,7 @@ from service.web import (
     points_pages,
     privacy_pages,
     proposals_pages,
+    records_pages,
     reports_pages,
     rewards_pages,
     store_pages,
@@ -48,6 +49,7 @@ ROUTE_ORDER: tuple[ModuleType, ...] = (
     proposals_pages,
     privacy_pages,
     assets,
+    records_pages,
 )
 HOME_PANEL_ORDER: tuple[ModuleType, ...] = (points_pages, activities_pages, wishes_pages, store_pages)
 """The order of the panels in each community card of the home page."""

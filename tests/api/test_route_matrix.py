@@ -541,6 +541,29 @@ EXPECT: dict[str, Case] = {
         deny={role: 404 for role in LOGGED_IN},
         codes=dict.fromkeys(LOGGED_IN, "member_request_not_found"),
     ),
+    # ---------------------------------------------------------------- records (issue 21)
+    # One's own ID document: anyone logged in (the same number on a second account is 409, allowed).
+    "GET /api/v1/me/identity": Case(LOGGED_IN),
+    "PUT /api/v1/me/identity": Case(
+        LOGGED_IN, body=lambda r, role: {"id_type": "resident_id", "id_number": _id_number(role)}
+    ),
+    # carol's certificate: carol herself (an organizer here too), organizers and admins of A.
+    "POST /api/v1/communities/{cid}/members/{mid}/certificates": Case(
+        ("organizer", "admin"), body=lambda r, role: {}
+    ),
+    "GET /api/v1/communities/{cid}/issuer": Case(("organizer", "admin")),
+    "PUT /api/v1/communities/{cid}/issuer": Case(
+        ("admin",), body=lambda r, role: {"person_in_charge": "张书记"}
+    ),
+    "GET /api/v1/communities/{cid}/hours-export": Case(("organizer", "admin")),
+    "GET /api/v1/certificates/verify": Case(EVERYONE),
+    "GET /api/v1/certificates/{cert_id}": Case(("organizer", "admin")),
+    "GET /api/v1/certificates/{cert_id}/pdf": Case(("organizer", "admin")),
+    "POST /api/v1/certificates/{cert_id}/void": Case(
+        ("organizer", "admin"),
+        body=lambda r, role: {"reason": "有误"},
+        prep=lambda c, r, role: _new_certificate(c, r),
+    ),
 }
 """``"METHOD path"`` (path parameters without their type) -> who passes. Keep it in the route table's order
 of domains; every /api/v1 route must be here."""
@@ -575,6 +598,7 @@ PARAMS = {
     ("proposals", "pid"): "proposal",
     ("corrections", "correction_id"): "correction",
     ("member-requests", "request_id"): "member_request",
+    ("certificates", "cert_id"): "certificate",
 }
 """(the path segment before a parameter, the parameter) -> the resource in ``Res`` it names."""
 
@@ -907,6 +931,22 @@ async def _taken_wish(client: Any, res: Res) -> None:
     res.ids["wish"] = wish["id"]
 
 
+def _id_number(role: str) -> str:
+    """A 居民身份证 number of its own for each role (GB 11643 check digit)."""
+    body = f"32010219900101{ROLES.index(role):03d}"
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+
+
+async def _certify_carol(client: Any, res: Res) -> Any:
+    url = f"/api/v1/communities/{res.w.cid}/members/{res['carol']}/certificates"
+    return await client.post(url, headers=res.w.h["admin"], json={})
+
+
+async def _new_certificate(client: Any, res: Res) -> None:
+    res.ids["certificate"] = (await _ok(await _certify_carol(client, res), "certificate"))["id"]
+
+
 async def _new_correction(client: Any, res: Res) -> None:
     """alice's card scanned at a fresh activity (checked in, never out); she asks to correct it."""
     aid = await _new_activity(client, res)
@@ -1038,6 +1078,12 @@ AUDITED: dict[str, Audited] = {
     "POST /api/v1/member-requests/{request_id}/decide": Audited(
         "admin", "deletion_refused", prep=_new_member_request
     ),
+    # ---------------------------------------------------------------- records (issue 21)
+    "POST /api/v1/communities/{cid}/members/{mid}/certificates": Audited("organizer", "certificate_issued"),
+    "PUT /api/v1/communities/{cid}/issuer": Audited("admin", "issuer_settings_changed"),
+    "POST /api/v1/certificates/{cert_id}/void": Audited(
+        "organizer", "certificate_voided", prep=_new_certificate
+    ),
 }
 """Staff routes -> the successful call that must write exactly one audit event (route table order)."""
 
@@ -1065,6 +1111,7 @@ AUDIT_EXEMPT: dict[str, str] = {
     "POST /api/v1/me/correction-request": "about one's own data (recorded anyway; the decision is audited)",
     "POST /api/v1/me/deletion-request": "about one's own account (recorded anyway; the decision is audited)",
     "POST /api/v1/attendance/{att_id}/corrections": "asks to correct one's own record (recorded anyway)",
+    "PUT /api/v1/me/identity": "adds one's own ID document (never logged, not even in the audit log)",
 }
 """Non-GET routes staff may call that are not staff acts: each with the reason."""
 

@@ -306,6 +306,12 @@ async def resources(client: Any, world: World, b_cid: uuid.UUID) -> Res:
         "official",
     )
     res.ids["official"] = res["bob"]
+    carol_id = {"id_type": "resident_id", "id_number": "11010519491231002X"}
+    await ok(await client.put("/api/v1/me/identity", headers=h["carol"], json=carol_id), "carol's ID")
+    url = f"/api/v1/communities/{cid}/members/{res['carol']}/certificates"
+    res.ids["certificate"] = (await ok(await client.post(url, headers=h["admin"], json={}), "certificate"))[
+        "id"
+    ]
     return res
 
 

@@ -66,6 +66,7 @@ RANK = {
             "audit",
             "proposals",
             "privacy",
+            "records",
         ),
         2,
     ),
@@ -83,6 +84,8 @@ PEER_EDGES = {
     "proposals": frozenset({"activities", "store", "rewards", "regions"}),
     # a resident's own data (PIPL) is read from every domain that holds rows about them
     "privacy": frozenset({"activities", "store", "rewards", "wishes", "audit"}),
+    # certificates and the hours export state the service records (attendances) and the teams
+    "records": frozenset({"activities"}),
 }
 """Allowed imports between packages of layer 2 (importer -> imported packages)."""
 AUDIT_RECORDER = "service.audit.service"
