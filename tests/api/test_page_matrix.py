@@ -33,6 +33,8 @@ class Page:
     """False for what is not a page (health checks, the icon): only the status is checked."""
     error_page: bool = True
     """False where a refusal is the page's own message (still in Chinese), not the error page."""
+    moved_to: str | None = None
+    """An old address: every role is redirected to one starting with this (the new page decides)."""
 
 
 NO_SUCH = {role: 404 for role in LOGGED_IN}
@@ -79,7 +81,7 @@ PAGES: dict[str, Page] = {
     "GET /reports": Page(("admin",)),
     "GET /admin/regions": Page(()),  # the platform admin's
     # Alice's certificate: hers, and her community's organizers and admins.
-    "GET /certificate/{mid}": Page(("member", "organizer", "admin")),
+    "GET /certificate/{mid}": Page((), moved_to="/members/"),  # now the member's numbered certificates
     # Codes only their holders (and the staff who take them) look up.
     "GET /o/{code}": Page(("member", "clerk", "admin"), deny=NO_SUCH),
     "GET /v/{code}": Page(("member", "partner", "admin"), deny=NO_SUCH),
@@ -100,6 +102,12 @@ PAGES: dict[str, Page] = {
     "GET /privacy/accept": Page(LOGGED_IN),
     "GET /admin/member-requests": Page(("admin",)),
     "GET /alliance": Page(()),  # a region's officials and the platform admin
+    # Records (issue 21): one's own ID document; a member's certificates (hers, her community's organizers
+    # and admins); a certificate's print view (its issuers); the public check, without a number: nothing.
+    "GET /me/identity": Page(LOGGED_IN),
+    "GET /members/{mid}/certificates": Page(("member", "organizer", "admin")),
+    "GET /certificates/{cert_id}": Page(("organizer", "admin")),
+    "GET /certificates/verify": Page((), deny=dict.fromkeys(ROLES, 404), error_page=False),
 }
 """``"GET path"`` (path parameters without their type) -> who gets the page. Every non-API route."""
 
@@ -115,6 +123,8 @@ PARAMS = {
     ("board", "cid"): "cid",
     ("b", "code"): "board_code",
     ("join", "code"): "activation_code",
+    ("members", "mid"): "member",
+    ("certificates", "cert_id"): "certificate",
 }
 """(the path segment before a parameter, the parameter) -> the resource it names."""
 
@@ -150,6 +160,10 @@ def _verdict(page: Page, role: str, r: Any) -> str | None:
     html = r.headers.get("content-type", "").startswith("text/html")
     if r.status_code >= 500:
         return f"{r.status_code} (server error)"
+    if page.moved_to is not None:
+        moved = r.status_code in (301, 303, 307, 308)
+        where = r.headers.get("location", "")
+        return None if moved and where.startswith(page.moved_to) else f"{r.status_code} {where}, not moved"
     if role in page.allow:
         if r.status_code != 200:
             return f"{r.status_code}, but {role} is allowed"
