@@ -1230,11 +1230,19 @@ async def import_members(
 
 
 async def count_members(db: AsyncSession, community_id: uuid.UUID) -> int:
+    return await count_members_in(db, [community_id])
+
+
+async def count_members_in(db: AsyncSession, community_ids: Iterable[uuid.UUID]) -> int:
+    """Members (the ``member`` role) of these communities together, in one query."""
+    ids = list(community_ids)
+    if not ids:
+        return 0
     return int(
         await db.scalar(
             select(func.count())
             .select_from(Membership)
-            .where(Membership.community_id == community_id, Membership.role == "member")
+            .where(Membership.community_id.in_(ids), Membership.role == "member")
         )
         or 0
     )
