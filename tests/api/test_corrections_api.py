@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from service import clock
+from service.accounts import service as accounts
 from service.activities.models import Attendance, AttendanceCorrection
 from service.audit.models import AuditEvent
 from service.points import service as points
@@ -18,7 +19,7 @@ from tests.support.activities import create_activity
 from tests.support.balances import api_available
 from tests.support.problems import problem
 from tests.support.summaries import assert_summary_equals_rebuild
-from tests.support.world import World
+from tests.support.world import SECRET, World
 
 
 async def _card_scan(client: Any, world: World, aid: str, who: str = "alice") -> dict[str, Any]:
@@ -185,3 +186,42 @@ async def test_a_rejected_correction_changes_nothing(client: Any, world: World, 
     after = await _state(maker, att_id)
     assert after[:4] == before[:4] and after[5] == before[5] + 1  # the record as it was; one more event
     assert await api_available(client, world, "alice") == 0
+
+
+async def test_an_organizer_of_another_community_cannot_decide_a_real_correction(
+    client: Any, world: World, maker: Any
+) -> None:
+    """A pending correction of this community, seen by an organizer of a neighbour community: neither
+    approval nor rejection reaches it, and the record, the balance and the audit log stay as they were."""
+    now = clock.now()
+    activity = await create_activity(
+        client, world, starts_at=(now - timedelta(hours=1)).isoformat(), points=8
+    )
+    att_id = (await _card_scan(client, world, activity["id"]))["attendance_id"]
+    body = {
+        "checked_in_at": (now - timedelta(minutes=50)).isoformat(),
+        "checked_out_at": now.isoformat(),
+        "reason": "忘记签退",
+    }
+    asked = await client.post(f"/api/v1/attendance/{att_id}/corrections", json=body, headers=world.h["alice"])
+    assert asked.status_code == 201, asked.text
+    cid = asked.json()["id"]
+    async with maker() as db:
+        assert world.root is not None
+        other = await accounts.create_community(db, world.root, "邻居社区", "neighbour-community")
+        stranger = await accounts.add_member(
+            db, world.root, other.id, "13800000099", "邻社区组织者", None, "organizer"
+        )
+        await db.commit()
+    h = {"Authorization": f"Bearer {accounts.issue_token(stranger, SECRET)}"}
+    before = await _state(maker, att_id)
+    for verb, payload in (("approve", {"note": "核实"}), ("reject", {"note": "不认识此人"})):
+        r = await client.post(f"/api/v1/corrections/{cid}/{verb}", json=payload, headers=h)
+        assert r.status_code in (403, 404), r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+    listed = await client.get(f"/api/v1/communities/{world.cid}/corrections", headers=h)
+    assert listed.status_code == 403, listed.text
+    assert await _state(maker, att_id) == before
+    assert await api_available(client, world, "alice") == 0
+    mine = await client.get("/api/v1/me/corrections", headers=world.h["alice"])
+    assert [c["status"] for c in mine.json()] == ["pending"]
