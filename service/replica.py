@@ -38,6 +38,7 @@ __all__ = [
     "REPLICA_CONNECT_TIMEOUT_SECONDS",
     "REPLICA_POOL_SIZE",
     "REPLICA_REST_SECONDS",
+    "REPLICA_STATEMENT_TIMEOUT_SECONDS",
     "Read",
     "ReportReader",
     "Source",
@@ -47,6 +48,9 @@ REPLICA_POOL_SIZE = 4
 """Connections to the standby per worker: reports are few and long, the pool only keeps them warm."""
 REPLICA_CONNECT_TIMEOUT_SECONDS = 2.0
 """A standby that does not accept a connection within this is passed over (the report reads the primary)."""
+REPLICA_STATEMENT_TIMEOUT_SECONDS = 60.0
+"""A statement the standby has not answered within this (a hung machine) sends the report to the primary;
+a whole city-year report takes about 1.6 s (README, Benchmarks)."""
 REPLICA_REST_SECONDS = 10.0
 """After a standby failed, this worker reads reports from the primary for this long before trying again."""
 
@@ -86,6 +90,7 @@ class ReportReader:
                 pool_size=REPLICA_POOL_SIZE,
                 connect_args={
                     "timeout": REPLICA_CONNECT_TIMEOUT_SECONDS,
+                    "command_timeout": REPLICA_STATEMENT_TIMEOUT_SECONDS,
                     "server_settings": {"application_name": "jifen-reports"},
                 },
             )

@@ -21,8 +21,11 @@ BIN_DIR = Path("/usr/lib/postgresql/15/bin")
 READY_TIMEOUT_SECONDS = 120.0
 
 
+PROGRAMS = ("initdb", "pg_ctl", "pg_basebackup", "postgres", "psql", "pgbench")
+
+
 def binaries_present() -> bool:
-    return all((BIN_DIR / name).exists() for name in ("initdb", "pg_ctl", "pg_basebackup", "postgres"))
+    return all((BIN_DIR / name).exists() for name in PROGRAMS)
 
 
 def as_postgres(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
