@@ -4,7 +4,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-sqlite test-postgres insider mutants lint bench drill clean
+.PHONY: setup demo test test-sqlite test-postgres insider mutants lint bench cleanup-day drill clean
 
 setup: $(VENV)/.installed
 
@@ -46,6 +46,10 @@ lint: setup
 bench: setup  ## benchmarks (not part of the test suite); wrk is the HTTP load generator
 	command -v wrk >/dev/null || apt-get install -y wrk
 	for b in bench/*_bench.py; do $(BIN)/python $$b || exit 1; done
+
+cleanup-day: setup  ## a city's clean-up day (bench/cleanup_day_bench.py, 10-15 min at full scale); SCALE=0.02 runs small
+	command -v wrk >/dev/null || apt-get install -y wrk
+	$(BIN)/python bench/cleanup_day_bench.py --scale $${SCALE:-1}
 
 drill: setup  ## failover drill: Patroni + etcd (Debian packages), kill -9 the primary under bank traffic
 	command -v patroni >/dev/null && command -v etcd >/dev/null || apt-get install -y patroni etcd-server

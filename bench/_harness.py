@@ -21,6 +21,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "requests.lua"
+SCHEDULE_LUA = Path(__file__).resolve().parent / "schedule.lua"
 WRK_THREADS = 2
 
 
@@ -129,12 +130,23 @@ def _ms(text: str) -> float:
 
 
 def wrk(
-    base: str, *, seconds: float, clients: int, path: str = "/", lines: Path | None = None, first: int = 0
+    base: str,
+    *,
+    seconds: float,
+    clients: int,
+    path: str = "/",
+    lines: Path | None = None,
+    first: int = 0,
+    schedule: tuple[Path, float] | None = None,
 ) -> dict[str, Any]:
-    """Run wrk; with ``lines`` every request is the next line of that file (see requests.lua)."""
+    """Run wrk; with ``lines`` every request is the next line of that file (see requests.lua); with
+    ``schedule`` (file, start as a Unix time) each line is sent at its own moment (see schedule.lua)."""
     cmd = [ensure_wrk(), f"-t{WRK_THREADS}", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency"]
     cmd += ["--timeout", "10s"]
-    if lines is not None:
+    if schedule is not None:
+        start_ms = f"{schedule[1] * 1000:.0f}"
+        cmd += ["-s", str(SCHEDULE_LUA), base, "--", str(schedule[0]), str(WRK_THREADS), start_ms]
+    elif lines is not None:
         cmd += ["-s", str(LUA), base, "--", str(lines), str(first), str(WRK_THREADS)]
     else:
         cmd.append(base + path)
@@ -145,7 +157,12 @@ def wrk(
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     lat = {m.group(1): _ms(m.group(2)) for m in re.finditer(r"^\s+(50|90|99)%\s+(\S+)", out, re.M)}
+    late = re.search(r"^Late: (\d+) ([\d.]+)", out, re.M)
+    statuses = re.search(r"^Statuses: (.*)$", out, re.M)
     return {
+        "statuses": statuses.group(1).strip() if statuses else "",
+        "late": int(late.group(1)) if late else 0,
+        "late_max_ms": float(late.group(2)) if late else 0.0,
         "per_s": float(per_s.group(1)) if per_s else 0.0,
         "n": int(total.group(1)) if total else 0,
         "p50": lat.get("50", float("nan")),

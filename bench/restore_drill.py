@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import shutil
@@ -42,7 +41,6 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 
-BIN_DIR = Path("/usr/lib/postgresql/15/bin")
 PRIMARY_PORT, RESTORE_PORT = 5443, 5444
 READY_TIMEOUT = 120.0
 os.environ["JIFEN_TEST_POSTGRES_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:{PRIMARY_PORT}/postgres"
@@ -55,47 +53,9 @@ from service.db import create_engine, create_session_maker  # noqa: E402
 from service.models import load_all_models  # noqa: E402
 from service.points.models import Account, AwardRequest, Transfer  # noqa: E402
 from service.store.models import Order, Voucher  # noqa: E402
+from tests.support.cluster import BIN_DIR, Postgres  # noqa: E402
+from tests.support.cluster import as_postgres as _as_postgres  # noqa: E402
 from tests.support.database import create_test_database  # noqa: E402
-
-
-def _as_postgres(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        argv, user="postgres", group="postgres", check=True, capture_output=True, text=True, **kwargs
-    )
-
-
-class Postgres:
-    """One PostgreSQL 15 cluster of ours under ``data`` (started and stopped with pg_ctl)."""
-
-    def __init__(self, data: Path, port: int) -> None:
-        self.data, self.port = data, port
-
-    def init(self, archive: Path) -> None:
-        _as_postgres([str(BIN_DIR / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                      "-E", "UTF8", "--locale=C.UTF-8"])  # fmt: skip
-        with (self.data / "postgresql.auto.conf").open("a") as conf:
-            conf.write(
-                f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
-                f"unix_socket_directories = '{self.data}'\n"
-                "wal_level = replica\narchive_mode = on\n"
-                f"archive_command = 'test ! -f {archive}/%f && cp %p {archive}/%f'\n"
-                "max_wal_senders = 4\nmax_connections = 100\n"
-            )
-
-    def start(self) -> None:
-        _as_postgres([str(BIN_DIR / "pg_ctl"), "-D", str(self.data), "-l", str(self.data / "server.log"),
-                      "-w", "-t", "120", "start"])  # fmt: skip
-
-    def stop(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            with contextlib.suppress(subprocess.CalledProcessError):
-                _as_postgres([str(BIN_DIR / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"])
-
-    def sql(self, statement: str) -> str:
-        return _as_postgres(
-            [str(BIN_DIR / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-At", "-c",
-             statement]
-        ).stdout.strip()  # fmt: skip
 
 
 @dataclass

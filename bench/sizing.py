@@ -35,10 +35,10 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 
 import asyncpg  # noqa: E402
-from restore_drill import Postgres  # noqa: E402
 
 from service.db import upgrade_database  # noqa: E402
 from service.models import load_all_models  # noqa: E402
+from tests.support.cluster import Postgres  # noqa: E402
 
 PORT = 5445
 SCALE = {
@@ -138,11 +138,7 @@ def main() -> int:
     try:
         root.mkdir()
         shutil.chown(root, "postgres", "postgres")
-        (root / "archive").mkdir()
-        shutil.chown(root / "archive", "postgres", "postgres")
-        pg.init(root / "archive")
-        with (pg.data / "postgresql.auto.conf").open("a") as conf:
-            conf.write("archive_mode = off\nmaintenance_work_mem = '256MB'\n")
+        pg.init(settings="maintenance_work_mem = '256MB'\n")
         pg.start()
         pg.sql("CREATE DATABASE jifen_sizing")
         upgrade_database(f"postgresql+asyncpg://postgres@127.0.0.1:{PORT}/jifen_sizing")

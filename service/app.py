@@ -32,7 +32,14 @@ from service.audit.service import CLIENT_ADDR
 from service.board.controllers import ROUTES as BOARD_ROUTES
 from service.config import BODY_MAX_BYTES, Settings
 from service.db import create_engine, create_session_maker
-from service.http import client_address, errors_of, provide_actor, provide_maybe_actor, provide_settings
+from service.http import (
+    client_address,
+    errors_of,
+    provide_actor,
+    provide_maybe_actor,
+    provide_reader,
+    provide_settings,
+)
 from service.jobs import run_jobs_forever
 from service.kit.observe import POOL_SIZE, watch_pool
 from service.observability import metrics, observe_middleware
@@ -44,6 +51,7 @@ from service.proposals.controllers import ROUTES as PROPOSAL_ROUTES
 from service.readiness import Readiness
 from service.records.controllers import ROUTES as RECORDS_ROUTES
 from service.regions.controllers import ROUTES as REGION_ROUTES
+from service.replica import ReportReader
 from service.reports.controllers import ROUTES as REPORT_ROUTES
 from service.retry import RetryMiddleware
 from service.rewards.controllers import ROUTES as REWARDS_ROUTES
@@ -136,6 +144,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         set_default_exception_handler=False,
     )
 
+    reader = ReportReader(settings.replica_url, max_lag_seconds=settings.replica_max_lag_seconds)
     pool_size = getattr(engine.pool, "size", lambda: 1)()
     watch_pool(engine.sync_engine.pool, pool_size)
 
@@ -153,6 +162,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await engine.dispose()
+            await reader.dispose()
             POOL_SIZE.dec(pool_size)
 
     site = build_site()  # the pages' routes, home panels and administration links, assembled once
@@ -188,6 +198,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "settings": Provide(provide_settings, sync_to_thread=False),
             "actor": Provide(provide_actor),
             "maybe_actor": Provide(provide_maybe_actor),
+            "reader": Provide(provide_reader, sync_to_thread=False),
         },
         exception_handlers={**exception_handlers, ShowPage: show_page},
         # Re-runs a request whose transaction deadlocked or found SQLite busy; commits before 2xx.
@@ -214,6 +225,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "engine": engine,
                 "site": site,
                 "readiness": Readiness(engine),
+                "report_reader": reader,
             }
         ),
         debug=False,

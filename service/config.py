@@ -128,6 +128,13 @@ class Settings:
     pdf_font: str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
     """``JIFEN_PDF_FONT``: a TrueType font (or .ttc collection) with Chinese glyphs that certificates'
     PDFs embed; when the file is missing, the PDF uses the viewer's built-in STSong-Light instead."""
+    replica_url: str = ""
+    """``JIFEN_REPLICA_URL``: a streaming standby of the PostgreSQL primary (``postgresql+asyncpg://``, the
+    app's role) that the reports' pages and exports read from while it is within
+    ``replica_max_lag_seconds``; everything else stays on the primary. Empty (the default): no standby."""
+    replica_max_lag_seconds: int = 30
+    """``JIFEN_REPLICA_MAX_LAG_SECONDS``: the most the standby's data may be behind the primary for a report
+    to read it (else the report reads the primary); the report shows the time its data is as of."""
     fast_paths: bool = True
     """``JIFEN_FAST_PATHS``: ``1`` (default) sends plain scans through the batched scan path and, on
     PostgreSQL, plain redemptions and orders through the store's one-call paths; ``0`` sends every one on
@@ -165,6 +172,10 @@ class Settings:
             fast_paths=_switch(env, "JIFEN_FAST_PATHS", defaults.fast_paths),
             id_key=env.get("JIFEN_ID_KEY", ""),
             pdf_font=env.get("JIFEN_PDF_FONT", defaults.pdf_font),
+            replica_url=env.get("JIFEN_REPLICA_URL", "").strip(),
+            replica_max_lag_seconds=_int(
+                env, "JIFEN_REPLICA_MAX_LAG_SECONDS", defaults.replica_max_lag_seconds
+            ),
         )
         return settings.validated()
 
@@ -217,6 +228,10 @@ class Settings:
             )
         if self.migration_database_url:
             _check_migration_url(self.database_url, self.migration_database_url)
+        if self.replica_url:
+            _check_replica_url(self.database_url, self.replica_url)
+        if self.replica_max_lag_seconds < 1:
+            raise ConfigError("JIFEN_REPLICA_MAX_LAG_SECONDS must be at least 1")
         if not self.public_url.startswith(("http://", "https://")):
             raise ConfigError(f"JIFEN_PUBLIC_URL must be an http(s) URL (got {self.public_url!r})")
         try:
@@ -299,6 +314,23 @@ def _check_migration_url(app_url: str, migration_url: str) -> None:
             f"({app.host}:{app.port or 5432}/{app.database}, "
             f"got {mig.host}:{mig.port or 5432}/{mig.database})"
         )
+
+
+def _check_replica_url(app_url: str, replica_url: str) -> None:
+    """A standby only makes sense beside a PostgreSQL primary, through the same driver."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if not app_url.startswith("postgresql+asyncpg://"):
+        raise ConfigError(
+            "JIFEN_REPLICA_URL needs a PostgreSQL JIFEN_DATABASE_URL (a standby of that primary)"
+        )
+    try:
+        replica = make_url(replica_url)
+    except ArgumentError as exc:
+        raise ConfigError(f"JIFEN_REPLICA_URL is not a database URL (got {replica_url!r})") from exc
+    if replica.drivername != "postgresql+asyncpg":
+        raise ConfigError(f"JIFEN_REPLICA_URL must start with postgresql+asyncpg:// (got {replica_url!r})")
 
 
 def _replace(settings: Settings, **changes: object) -> Settings:

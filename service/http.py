@@ -35,6 +35,7 @@ from service.errors import (
 )
 from service.idempotency import run_once
 from service.kit.months import MONTH_PATTERN
+from service.replica import ReportReader
 
 __all__ = [
     "CSRF_COOKIE",
@@ -63,6 +64,7 @@ __all__ = [
     "proposal_out",
     "provide_actor",
     "provide_maybe_actor",
+    "provide_reader",
     "provide_settings",
     "raw_body",
 ]
@@ -101,6 +103,12 @@ MonthQuery = Annotated[
 def provide_settings(request: Request[Any, Any, Any]) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def provide_reader(request: Request[Any, Any, Any]) -> ReportReader:
+    """Where reports read (the standby of ``JIFEN_REPLICA_URL`` while it is fresh, else the primary)."""
+    reader: ReportReader = request.app.state.report_reader
+    return reader
 
 
 def _trusted(address: str, settings: Settings) -> bool:

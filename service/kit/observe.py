@@ -35,6 +35,7 @@ __all__ = [
     "POINTS_SPENT",
     "POOL_IN_USE",
     "POOL_SIZE",
+    "REPORT_READS",
     "REQUEST_ID",
     "JsonFormatter",
     "count_points",
@@ -105,6 +106,12 @@ POINTS_SPENT = Counter(
     "jifen_points_spent",
     "Points members spent at the store and partner shops, by community, once committed.",
     ("community",),
+)
+REPORT_READS = Counter(
+    "jifen_report_reads",
+    "Reports read, by where (replica or primary) and why there (fresh, unset, stale, unavailable, "
+    "not_standby).",
+    ("source", "reason"),
 )
 
 

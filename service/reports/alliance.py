@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,7 @@ from service.accounts.actor import Actor
 from service.accounts.models import Partner
 from service.errors import raises
 from service.kit.months import InvalidMonth, month_bounds, month_of, require_month
+from service.replica import PRIMARY_ONLY, ReportReader
 from service.reports.service import Scope, resolve_scope
 from service.store.models import Voucher
 
@@ -49,6 +51,9 @@ class AllianceReport:
     vouchers: list[int] = field(default_factory=list)
     """Totals per month."""
     points: list[int] = field(default_factory=list)
+    as_of: datetime | None = None
+    """Every commit before this moment is in the figures."""
+    read_from: Literal["primary", "replica"] = "primary"
 
 
 def _months(last: str, n: int) -> list[tuple[int, int]]:
@@ -67,26 +72,22 @@ def _zone(scope: Scope) -> str:
 
 @raises(resolve_scope, InvalidMonth)
 async def alliance_report(
-    db: AsyncSession, actor: Actor, target: str, month: str | None = None
+    db: AsyncSession,
+    actor: Actor,
+    target: str,
+    month: str | None = None,
+    reader: ReportReader = PRIMARY_ONLY,
 ) -> AllianceReport:
     """The report of ``target`` (``region:<id>`` or ``community:<id>``) for ``month`` (default: this
-    month) and the :data:`ALLIANCE_MONTHS` - 1 months before it; one aggregate query per month."""
+    month) and the :data:`ALLIANCE_MONTHS` - 1 months before it; one aggregate query per month, read
+    through ``reader`` (the access check on ``db``)."""
     scope = await resolve_scope(db, actor, target)
     zone = _zone(scope)
     pairs = _months(month or month_of(clock.now(), zone), ALLIANCE_MONTHS)
     months = [f"{y:04d}-{m:02d}" for y, m in pairs]
     bounds = [month_bounds(y, m, zone) for y, m in pairs]
-    rows: dict[tuple[uuid.UUID, uuid.UUID], AllianceRow] = {}
-    for i, (start, end) in enumerate(bounds):
-        for pid, name, kind, cid, n, pts in await _sums(db, list(scope.communities), start, end):
-            row = rows.setdefault(
-                (pid, cid),
-                AllianceRow(
-                    pid, name, kind, cid, scope.communities[cid].name, [0] * len(months), [0] * len(months)
-                ),
-            )
-            row.vouchers[i], row.points[i] = n, pts
-    ordered = sorted(rows.values(), key=lambda r: (r.partner_name, r.community_name))
+    read = await reader.read(db, lambda figures: _rows(figures, scope, bounds))
+    ordered = read.value
     return AllianceReport(
         scope=target,
         name=scope.name,
@@ -94,7 +95,22 @@ async def alliance_report(
         rows=ordered,
         vouchers=[sum(r.vouchers[i] for r in ordered) for i in range(len(months))],
         points=[sum(r.points[i] for r in ordered) for i in range(len(months))],
+        as_of=read.as_of,
+        read_from=read.source,
     )
+
+
+async def _rows(db: AsyncSession, scope: Scope, bounds: list[tuple[datetime, datetime]]) -> list[AllianceRow]:
+    """A row per (unit, community) with its vouchers and points per month of ``bounds``, ordered."""
+    n = len(bounds)
+    rows: dict[tuple[uuid.UUID, uuid.UUID], AllianceRow] = {}
+    for i, (start, end) in enumerate(bounds):
+        for pid, name, kind, cid, count, pts in await _sums(db, list(scope.communities), start, end):
+            row = rows.setdefault(
+                (pid, cid), AllianceRow(pid, name, kind, cid, scope.communities[cid].name, [0] * n, [0] * n)
+            )
+            row.vouchers[i], row.points[i] = count, pts
+    return sorted(rows.values(), key=lambda r: (r.partner_name, r.community_name))
 
 
 async def _sums(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -16,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts.actor import Actor
 from service.errors import raises
 from service.http import MonthQuery, errors_of
-from service.reports import alliance, exports, rules, service
+from service.replica import ReportReader
+from service.reports import alliance, exports, rules
 from service.reports.errors import InvalidFormat
 from service.reports.schemas import AllianceOut, ReportOut
-from service.reports.views import load_report
+from service.reports.views import load_hours, load_report
 
 __all__ = ["ROUTES", "ReportController"]
 
@@ -93,9 +93,14 @@ class ReportController(Controller):
         responses=errors_of(load_report),
     )
     async def report(
-        self, db: AsyncSession, actor: Actor, target: ScopeParam, period: PeriodParam = None
+        self,
+        db: AsyncSession,
+        reader: ReportReader,
+        actor: Actor,
+        target: ScopeParam,
+        period: PeriodParam = None,
     ) -> ReportOut:
-        return (await load_report(db, actor, target, period))[2]
+        return (await load_report(db, actor, target, period, reader))[2]
 
     @get(
         "/export",
@@ -107,13 +112,14 @@ class ReportController(Controller):
     async def export(
         self,
         db: AsyncSession,
+        reader: ReportReader,
         actor: Actor,
         target: ScopeParam,
         format: FormatParam = "xlsx",
         period: PeriodParam = None,
     ) -> Response[bytes]:
         fmt = _format(format)
-        resolved, parsed, report = await load_report(db, actor, target, period)
+        resolved, parsed, report = await load_report(db, actor, target, period, reader)
         body = exports.report_xlsx(report) if fmt == "xlsx" else exports.report_csv(report)
         return _download(body, fmt, f"报表-{resolved.name}-{parsed.label}")
 
@@ -123,11 +129,12 @@ class ReportController(Controller):
         description="Columns: name, masked phone, activity, date, hours, organizer. ``member_id`` "
         "narrows it to one volunteer. " + ACCESS,
         media_type=XLSX,
-        responses=errors_of(_format, service.resolve_scope, rules.parse_period),
+        responses=errors_of(_format, load_hours),
     )
     async def hours(
         self,
         db: AsyncSession,
+        reader: ReportReader,
         actor: Actor,
         target: ScopeParam,
         format: FormatParam = "xlsx",
@@ -135,9 +142,8 @@ class ReportController(Controller):
         member_id: uuid.UUID | None = None,
     ) -> Response[bytes]:
         fmt = _format(format)
-        resolved = await service.resolve_scope(db, actor, target)
-        parsed = rules.parse_period(period, date.fromisoformat(service.today_in(resolved)))
-        rows: list[Any] = [exports.HOURS_HEADER, *await service.hours_export(db, resolved, parsed, member_id)]
+        resolved, parsed, read = await load_hours(db, actor, target, period, member_id, reader)
+        rows: list[Any] = [exports.HOURS_HEADER, *read.value]
         body = exports.xlsx_bytes([("服务时长", rows)]) if fmt == "xlsx" else exports.csv_bytes(rows)
         return _download(body, fmt, f"服务时长-{resolved.name}-{parsed.label}")
 
@@ -154,13 +160,14 @@ class ReportController(Controller):
     async def alliance(
         self,
         db: AsyncSession,
+        reader: ReportReader,
         actor: Actor,
         target: ScopeParam,
         month: MonthQuery = None,
         format: FormatParam = "json",
     ) -> Response[Any]:
         fmt = _alliance_format(format)
-        report = await alliance.alliance_report(db, actor, target, month)
+        report = await alliance.alliance_report(db, actor, target, month, reader)
         if fmt == "json":
             return Response(msgspec.convert(report, AllianceOut, from_attributes=True))
         rows = alliance.alliance_rows(report)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from zoneinfo import ZoneInfo
 
 from service.kit import csv as kit_csv
 from service.kit.xlsx import xlsx_bytes
@@ -59,6 +60,13 @@ def _zh(key: str) -> str:
     return FIGURE_NAMES.get(key, (key, key))[1]
 
 
+def _local(r: ReportOut) -> str:
+    """The moment the report's data is as of, to the second in its time zone (empty if unknown)."""
+    if r.as_of is None:
+        return ""
+    return r.as_of.astimezone(ZoneInfo(r.timezone)).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def report_sections(r: ReportOut) -> list[tuple[str, list[Row]]]:
     """The report as (sheet name, rows) sections; the first row of each is its header."""
     head = [
@@ -66,6 +74,7 @@ def report_sections(r: ReportOut) -> list[tuple[str, list[Row]]]:
         ["期间", f"{r.first_day} 至 {r.last_day}"],
         ["对比期间", r.previous_period],
         ["时区", r.timezone],
+        ["数据截至", _local(r)],
         [],
         ["指标", "本期", "上期", "变化(%)"],
     ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Literal
 
 import msgspec
 
@@ -121,6 +123,11 @@ class ReportOut(msgspec.Struct, kw_only=True):
     notes: list[str]
     budgets: list[BudgetRow] = msgspec.field(default_factory=list)
     """Issued vs budget this month per community of the scope (not of the period: budgets are monthly)."""
+    as_of: datetime | None = None
+    """Every commit before this moment is in the figures: the time of the read on the primary, or how far
+    the standby had replayed (at most ``JIFEN_REPLICA_MAX_LAG_SECONDS`` behind, else the primary answers)."""
+    read_from: Literal["primary", "replica"] = "primary"
+    """Where the figures were read: the primary, or the standby of ``JIFEN_REPLICA_URL``."""
 
 
 class AllianceRowOut(msgspec.Struct, kw_only=True):
@@ -143,3 +150,6 @@ class AllianceOut(msgspec.Struct, kw_only=True):
     """One per unit x community whose residents redeemed there."""
     vouchers: list[int]
     points: list[int]
+    as_of: datetime | None = None
+    """Every commit before this moment is in the figures (see the report's ``as_of``)."""
+    read_from: Literal["primary", "replica"] = "primary"

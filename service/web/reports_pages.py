@@ -16,6 +16,7 @@ from service.accounts.actor import Actor
 from service.errors import Forbidden
 from service.regions import service as region_service
 from service.regions import views as region_views
+from service.replica import ReportReader
 from service.reports.alliance import alliance_report
 from service.reports.exports import FIGURE_NAMES
 from service.reports.service import default_scope
@@ -69,11 +70,17 @@ def period_from_form(kind: str | None, value: str | None, start: str | None, end
 
 
 async def _dashboard(
-    request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, chosen: str, period: str | None
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    reader: ReportReader,
+    actor: Actor,
+    chosen: str,
+    period: str | None,
 ) -> dict[str, Any]:
-    """The dashboard's template variables: the report (the caller may see it, else ``forbidden``), the
-    figures' names in the reader's language, and the scopes the switcher offers."""
-    _scope, parsed, report = await load_report(db, actor, chosen, period)
+    """The dashboard's template variables: the report (the caller may see it, else ``forbidden``; its
+    figures read through ``reader``), the figures' names in the reader's language, and the scopes the
+    switcher offers."""
+    _scope, parsed, report = await load_report(db, actor, chosen, period, reader)
     en = locale_of(request) == "en"
     names = {k: v[0] if en else v[1] for k, v in FIGURE_NAMES.items()}
     return {
@@ -87,7 +94,7 @@ async def _dashboard(
         "period": parsed,
         "query": urlencode({"scope": chosen, "period": parsed.label}),
         "report_data": msgspec.to_builtins(report) | {"names": names},
-        "alliance": await alliance_report(db, actor, chosen),
+        "alliance": await alliance_report(db, actor, chosen, reader=reader),
         "budget_setters": {
             str(c)
             for c in await region_service.budget_setters(
@@ -101,6 +108,7 @@ async def _dashboard(
 async def reports_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
+    reader: ReportReader,
     actor: Actor,
     target: Annotated[str | None, QueryParameter(name="scope", max_length=80)] = None,
     period: Text = None,
@@ -114,7 +122,7 @@ async def reports_page(
     if chosen is None:
         raise Forbidden(detail="Reports are for community administrators and region officials.")
     wanted = period or period_from_form(kind, value, start, end)
-    context = await _dashboard(request, db, actor, chosen, wanted)
+    context = await _dashboard(request, db, reader, actor, chosen, wanted)
     return page(request, "reports/dashboard.html", actor, **context)
 
 

@@ -189,3 +189,24 @@ async def test_reports_page_opens_on_the_officials_region(
     assert r.status_code == 403 and "data-chart" not in r.text
     r = await client.get("/reports", headers=h(w, "m1"))
     assert r.status_code == 403
+
+
+async def test_without_a_standby_the_figures_come_from_the_primary_as_of_the_read(
+    client: AsyncTestClient[Any], w: ReportWorld
+) -> None:
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    r = await get_report(client, w, "adminA", f"community:{w.ids['A']}")
+    body = r.json()
+    assert body["read_from"] == "primary"
+    assert before <= datetime.fromisoformat(body["as_of"]) <= datetime.now(UTC)
+    scope = {"scope": f"community:{w.ids['A']}", "period": "2026-11"}
+    fmt = {**scope, "format": "csv"}
+    csv = await client.get("/api/v1/reports/export", params=fmt, headers=h(w, "adminA"))
+    line = next(x for x in csv.content.decode("utf-8-sig").splitlines() if x.startswith("数据截至"))
+    stated = datetime.fromisoformat(line.split(",")[1]).replace(tzinfo=ZoneInfo(body["timezone"]))
+    assert before <= stated <= datetime.now(UTC) + timedelta(seconds=1)
+    page = await client.get("/reports", params=scope, headers=h(w, "adminA"))
+    assert 'data-read-from="primary"' in page.text and "数据截至" in page.text

@@ -59,6 +59,9 @@ def test_the_dashboard_draws_its_charts_and_shows_the_figures(
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"{live_server}/reports?period=2026-11")
         assert "石油路街道" in page.locator("[data-testid=report-title]").inner_text()
+        as_of = page.locator("[data-testid=as-of]")  # no standby here: as of the moment it was read
+        assert as_of.inner_text().startswith("数据截至 2")
+        assert as_of.get_attribute("data-read-from") == "primary"
         charts = _charts_drew(page)
         assert {c[0] for c in charts} == {"volunteers", "points", "funnel", "children"}
         for name, cw, ch, shapes in charts:

@@ -66,10 +66,10 @@ def in_thread(fn: Any, *args: Any) -> Any:
         return pool.submit(fn, *args).result()
 
 
-async def _pg_admin(*statements: str) -> None:
+async def _pg_admin(*statements: str, admin_url: str = PG_URL) -> None:
     import asyncpg
 
-    conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"), timeout=5)
+    conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"), timeout=5)
     try:
         for sql in statements:
             await conn.execute(sql)
@@ -77,29 +77,30 @@ async def _pg_admin(*statements: str) -> None:
         await conn.close()
 
 
-def _role_url(role: str, database: str) -> str:
-    url = make_url(PG_URL).set(username=role, password=ROLE_PASSWORD, database=database)
+def _role_url(role: str, database: str, admin_url: str = PG_URL) -> str:
+    url = make_url(admin_url).set(username=role, password=ROLE_PASSWORD, database=database)
     return str(url.render_as_string(hide_password=False))
 
 
-def create_test_database(name: str) -> tuple[str, str]:
+def create_test_database(name: str, admin_url: str = PG_URL) -> tuple[str, str]:
     """Create the two roles (once per cluster; concurrent runs are fine) and database ``name`` owned by
     the owner role, migrate it as the owner and grant the app role its share; returns (owner, app) URLs.
-    Call it from a thread without a running event loop (``in_thread``)."""
+    ``admin_url``: a superuser's URL of the cluster (default: the tests' server). Call it from a thread
+    without a running event loop (``in_thread``)."""
     roles = role_statements(OWNER_ROLE, APP_ROLE, ROLE_PASSWORD, ROLE_PASSWORD)
     quoted = f'"{name}"'
-    asyncio.run(_pg_admin(*roles, f"CREATE DATABASE {quoted} OWNER {OWNER_ROLE}"))
-    owner, app = _role_url(OWNER_ROLE, name), _role_url(APP_ROLE, name)
-    asyncio.run(_pg_admin_in(name, *database_statements(name, OWNER_ROLE, APP_ROLE)))
+    asyncio.run(_pg_admin(*roles, f"CREATE DATABASE {quoted} OWNER {OWNER_ROLE}", admin_url=admin_url))
+    owner, app = _role_url(OWNER_ROLE, name, admin_url), _role_url(APP_ROLE, name, admin_url)
+    asyncio.run(_pg_admin_in(name, *database_statements(name, OWNER_ROLE, APP_ROLE), admin_url=admin_url))
     upgrade_database(owner, app_role=APP_ROLE)
     _OWNER_URLS[app] = owner
     return owner, app
 
 
-async def _pg_admin_in(database: str, *statements: str) -> None:
+async def _pg_admin_in(database: str, *statements: str, admin_url: str = PG_URL) -> None:
     import asyncpg
 
-    url = make_url(PG_URL).set(drivername="postgresql", database=database)
+    url = make_url(admin_url).set(drivername="postgresql", database=database)
     conn = await asyncpg.connect(url.render_as_string(hide_password=False), timeout=5)
     try:
         for sql in statements:

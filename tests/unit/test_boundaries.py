@@ -46,6 +46,7 @@ INFRA = frozenset(
         "ids",
         "retry",
         "idempotency",
+        "replica",
         "models",
     }
 )

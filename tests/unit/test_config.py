@@ -117,3 +117,39 @@ def test_generated_secret_is_stored_beside_the_sqlite_file_and_reused(tmp_path: 
 def test_fast_paths_switch_reads_the_usual_spellings(tmp_path: Path, raw: str, on: bool) -> None:
     env = {"JIFEN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'j.db'}", "JIFEN_FAST_PATHS": raw}
     assert Settings.from_env(env).fast_paths is on
+
+
+PG = "postgresql+asyncpg://jifen@10.0.0.1/jifen"
+
+
+def test_the_report_standby_is_read_with_its_bound() -> None:
+    s = Settings.from_env(
+        {
+            "JIFEN_DATABASE_URL": PG,
+            "JIFEN_SECRET_KEY": GOOD_SECRET,
+            "JIFEN_REPLICA_URL": " postgresql+asyncpg://jifen@10.0.0.2/jifen ",
+            "JIFEN_REPLICA_MAX_LAG_SECONDS": "5",
+        }
+    )
+    assert s.replica_url == "postgresql+asyncpg://jifen@10.0.0.2/jifen" and s.replica_max_lag_seconds == 5
+    assert Settings.from_env({"JIFEN_DATABASE_URL": PG, "JIFEN_SECRET_KEY": GOOD_SECRET}).replica_url == ""
+    assert Settings().replica_max_lag_seconds == 30
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"JIFEN_DATABASE_URL": "sqlite+aiosqlite:///x.db", "JIFEN_REPLICA_URL": PG}, "needs a PostgreSQL"),
+        ({"JIFEN_REPLICA_URL": "sqlite+aiosqlite:///y.db"}, "must start with postgresql\\+asyncpg://"),
+        (
+            {"JIFEN_REPLICA_URL": "postgresql://jifen@10.0.0.2/jifen"},
+            "must start with postgresql\\+asyncpg://",
+        ),
+        ({"JIFEN_REPLICA_URL": "not a url"}, "is not a database URL"),
+        ({"JIFEN_REPLICA_MAX_LAG_SECONDS": "0"}, "at least 1"),
+        ({"JIFEN_REPLICA_MAX_LAG_SECONDS": "soon"}, "whole number"),
+    ],
+)
+def test_a_report_standby_that_cannot_work_refuses_to_start(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({"JIFEN_DATABASE_URL": PG, "JIFEN_SECRET_KEY": GOOD_SECRET, **env})
