@@ -1,4 +1,4 @@
-"""The PostgreSQL fast paths of a voucher redemption and an order: the plain success in one database
+"""The PostgreSQL fast paths of a voucher redemption, an order and a voucher claim: the plain success in one database
 call instead of about ten round trips. Anything else (``None``) runs the ordinary path in service.py,
 which gives each refusal its code.
 
@@ -9,20 +9,24 @@ function (service/store/sql/batches.sql), in autocommit: one round trip and one 
 holds and every account it posts to in one order up front, chains the entries in a loop and writes one
 statement per table; ``store_reserve_batch`` locks the products, then the members' accounts, in id
 order, decides each order in arrival order against what the batch took before it (stock, the monthly
-limit, free points) and writes one statement per table. Each answers one row per call: ``ok`` with the
+limit, free points) and writes one statement per table; ``store_claim_batch`` locks the offers, the
+units with a monthly quota, then the members' accounts, in id order, decides each claim in arrival order
+against what the batch took before it (the offer's total and monthly quotas, the unit's monthly quota,
+the member's limits, free points) and writes one statement per table. Each answers one row per call: ``ok`` with the
 rows, or ``slow`` (nothing of that call written; the ordinary path decides). If the batch's writes fail
 as a whole, nothing is written and every call takes the ordinary path. Every redemption of a shop posts
 to the shop's one account and every order of a product takes its row, so batches of two workers queue
-on that row; locking in one order keeps them from deadlocking.
+on that row (every claim of an offer, its offer's row); locking in one order keeps them from
+deadlocking.
 
 Inside a transaction (an Idempotency-Key row) the same function runs on the request's connection with a
-batch of one: one redemption path and one order path on PostgreSQL (service/store/sql/batches.sql)."""
+batch of one: one redemption path, one order path and one claim path on PostgreSQL
+(service/store/sql/batches.sql)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Hashable
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -33,12 +37,20 @@ from service.db import fast_paths_on, is_postgres
 from service.ids import new_id
 from service.kit.batch import GroupCommit, group_commit
 from service.kit.observe import count_points
+from service.points.service import HOLD_LIFETIME_MAX
 from service.store import rules
 from service.store.models import Offer, Order, Voucher
 
-__all__ = ["BATCH_MAX", "DRAINS", "RECENT", "STATS", "redeem", "reserve"]
+__all__ = ["BATCH_MAX", "DRAINS", "RECENT", "STATS", "claim", "redeem", "reserve"]
 
-STATS: dict[str, int] = {"redeemed": 0, "reserved": 0, "slow": 0, "batches": 0, "failed_batches": 0}
+STATS: dict[str, int] = {
+    "redeemed": 0,
+    "reserved": 0,
+    "claimed": 0,
+    "slow": 0,
+    "batches": 0,
+    "failed_batches": 0,
+}
 """This worker's counters (tests and benches read them)."""
 RECENT: list[list[str]] = []
 """The outcomes of this worker's latest batches (at most 64), in batch order; tests read them."""
@@ -48,10 +60,6 @@ DRAINS = 1
 """Batches of one kind per worker in the database at once: one, as the calls of a batch queue on one
 row anyway (the shop's account, the product); the next batch gathers while it runs."""
 
-HOLD_GRACE = timedelta(days=1)
-"""``service.HOLD_GRACE`` (a hold outlives its order by this much)."""
-HOLD_LIFETIME_MAX = timedelta(days=366)
-"""``points.service.HOLD_LIFETIME_MAX``."""
 
 
 _REDEEM_BATCH_SQL = (
@@ -64,6 +72,13 @@ _RESERVE_BATCH_SQL = (
     " FROM store_reserve_batch($1::uuid[], $2::uuid[], $3::int[], $4::boolean[], $5::int[], $6::int[],"
     " $7::timestamptz[], $8::uuid[], $9::text[], $10::uuid[], $11::int[], $12::interval[], $13::interval[])"
 )
+_CLAIM_BATCH_SQL = (
+    "SELECT o_idx AS n, o_outcome, o_voucher"
+    " FROM store_claim_batch($1::uuid[], $2::uuid[], $3::int[], $4::boolean[], $5::uuid[], $6::timestamptz[],"
+    " $7::uuid[], $8::uuid[], $9::text[], $10::int[], $11::interval[], $12::interval[])"
+)
+_NAMES = {_REDEEM_BATCH_SQL: "store.redeem", _RESERVE_BATCH_SQL: "store.reserve", _CLAIM_BATCH_SQL: "store.claim"}
+"""The group commits' names (the batch metrics' ``path`` label)."""
 
 
 class _Statement:
@@ -115,7 +130,7 @@ async def _call(db: AsyncSession, batched: str, args: tuple[Any, ...]) -> Any:
             batch_max=BATCH_MAX,
             drains=DRAINS,
             owner=engine,
-            name="store.redeem" if batched is _REDEEM_BATCH_SQL else "store.reserve",
+            name=_NAMES[batched],
         ),
         batched,
     )
@@ -180,7 +195,7 @@ async def reserve(
         rules.new_code(),
         new_id(),
         rules.ORDER_DAYS_DEFAULT,
-        HOLD_GRACE,
+        rules.HOLD_GRACE,
         HOLD_LIFETIME_MAX,
     )
     row = await _call(db, _RESERVE_BATCH_SQL, args)
@@ -190,3 +205,32 @@ async def reserve(
     STATS["reserved"] += 1
     order: Order = _row(Order, row["o_order"])
     return order, row["o_product_name"]
+
+
+async def claim(
+    db: AsyncSession, actor: Actor, offer_id: uuid.UUID, community_id: uuid.UUID | None
+) -> Voucher | None:
+    """The voucher issued (the offer's points held), or ``None``: take the ordinary path."""
+    if not fast_paths_on(db) or not is_postgres(db):
+        return None
+    args = (
+        offer_id,
+        actor.member_id,
+        actor.token_version,
+        actor.is_platform_admin,
+        community_id,
+        clock.now(),
+        new_id(),
+        new_id(),
+        rules.new_code(),
+        rules.VOUCHER_MINUTES_DEFAULT,
+        rules.HOLD_GRACE,
+        HOLD_LIFETIME_MAX,
+    )
+    row = await _call(db, _CLAIM_BATCH_SQL, args)
+    if row is None or row["o_outcome"] != "ok":
+        STATS["slow"] += 1
+        return None
+    STATS["claimed"] += 1
+    voucher: Voucher = _row(Voucher, row["o_voucher"])
+    return voucher

@@ -103,7 +103,7 @@ __all__ = [
 ]
 
 STOCK_MAX = 1_000_000
-HOLD_GRACE = timedelta(days=1)
+HOLD_GRACE = rules.HOLD_GRACE
 """The ledger hold outlives its order or voucher a little, so this domain's sweep releases it first."""
 SWEEP_BATCH = 200
 """Orders or vouchers expired per transaction by the sweep job."""
@@ -752,6 +752,9 @@ async def claim_voucher(
 ) -> Voucher:
     """Hold the offer's points (of the caller's community: ``community_id`` when a region's unit serves
     several of theirs) and issue a one-time code, valid for the offer's validity."""
+    fast = await fastpath.claim(db, actor, offer_id, community_id)  # PostgreSQL: a batch decides
+    if fast is not None:
+        return fast
     await accounts.require_live_login(db, actor)
     offer = await get_offer(db, offer_id)
     cid = await _claiming_community(db, actor, offer, community_id)
