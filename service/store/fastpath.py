@@ -1,23 +1,22 @@
-"""The PostgreSQL fast paths of a voucher redemption, an order and a voucher claim: the plain success in one database
-call instead of about ten round trips. Anything else (``None``) runs the ordinary path in service.py,
-which gives each refusal its code.
+"""The PostgreSQL fast paths of a voucher redemption, an order and a voucher claim: the plain success in one
+database call instead of about ten round trips. Anything else (``None``) runs the ordinary path in
+service.py, which gives each refusal its code.
 
-Outside a transaction (no Idempotency-Key) the calls of a worker are grouped (group commit, as the
-scans in service/activities/fastpath.py): a drain task sends everything queued as ONE call of a batch
-function (service/store/sql/batches.sql), in autocommit: one round trip and one commit for the batch.
-``store_redeem_batch`` finds each code's voucher the caller is staff for, locks the vouchers, their
-holds and every account it posts to in one order up front, chains the entries in a loop and writes one
-statement per table; ``store_reserve_batch`` locks the products, then the members' accounts, in id
-order, decides each order in arrival order against what the batch took before it (stock, the monthly
-limit, free points) and writes one statement per table; ``store_claim_batch`` locks the offers, the
-units with a monthly quota, then the members' accounts, in id order, decides each claim in arrival order
-against what the batch took before it (the offer's total and monthly quotas, the unit's monthly quota,
-the member's limits, free points) and writes one statement per table. Each answers one row per call: ``ok`` with the
-rows, or ``slow`` (nothing of that call written; the ordinary path decides). If the batch's writes fail
-as a whole, nothing is written and every call takes the ordinary path. Every redemption of a shop posts
-to the shop's one account and every order of a product takes its row, so batches of two workers queue
-on that row (every claim of an offer, its offer's row); locking in one order keeps them from
-deadlocking.
+Outside a transaction (no Idempotency-Key) the calls of a worker are grouped (group commit, as the scans
+in service/activities/fastpath.py): a drain task sends everything queued as ONE call of a batch function
+(service/store/sql/batches.sql), in autocommit: one round trip and one commit for the batch.
+``store_redeem_batch`` finds each code's voucher the caller is staff for, locks the vouchers, their holds
+and every account it posts to in one order up front, chains the entries in a loop and writes one statement
+per table; ``store_reserve_batch`` locks the products, then the members' accounts, in id order, decides
+each order in arrival order against what the batch took before it (stock, the monthly limit, free points)
+and writes one statement per table; ``store_claim_batch`` locks the offers, the units with a monthly
+quota, then the members' accounts, in id order, decides each claim in arrival order against what the batch
+took before it (the offer's total and monthly quotas, the unit's monthly quota, the member's limits, free
+points) and writes one statement per table. Each answers one row per call: ``ok`` with the rows, or
+``slow`` (nothing of that call written; the ordinary path decides). If the batch's writes fail as a whole,
+nothing is written and every call takes the ordinary path. Every redemption of a shop posts to the shop's
+one account and every order of a product takes its row, so batches of two workers queue on that row (every
+claim of an offer, its offer's row); locking in one order keeps them from deadlocking.
 
 Inside a transaction (an Idempotency-Key row) the same function runs on the request's connection with a
 batch of one: one redemption path, one order path and one claim path on PostgreSQL
@@ -61,7 +60,6 @@ DRAINS = 1
 row anyway (the shop's account, the product); the next batch gathers while it runs."""
 
 
-
 _REDEEM_BATCH_SQL = (
     "SELECT o_idx AS n, o_outcome, o_voucher, o_offer, o_member_name, o_shop_name"
     " FROM store_redeem_batch($1::text[], $2::uuid[], $3::int[], $4::boolean[], $5::timestamptz[],"
@@ -77,7 +75,11 @@ _CLAIM_BATCH_SQL = (
     " FROM store_claim_batch($1::uuid[], $2::uuid[], $3::int[], $4::boolean[], $5::uuid[], $6::timestamptz[],"
     " $7::uuid[], $8::uuid[], $9::text[], $10::int[], $11::interval[], $12::interval[])"
 )
-_NAMES = {_REDEEM_BATCH_SQL: "store.redeem", _RESERVE_BATCH_SQL: "store.reserve", _CLAIM_BATCH_SQL: "store.claim"}
+_NAMES = {
+    _REDEEM_BATCH_SQL: "store.redeem",
+    _RESERVE_BATCH_SQL: "store.reserve",
+    _CLAIM_BATCH_SQL: "store.claim",
+}
 """The group commits' names (the batch metrics' ``path`` label)."""
 
 

@@ -1,19 +1,18 @@
 """Parity of the money rules' three copies: the Python rules, the SQLite path and the PostgreSQL path.
 
 One table of scenarios (award, spend across lots, hold, post, void, expiry, check-out per hour with
-rounding, redemption and an order, voucher claims against quotas and limits, refusals) runs on a fresh PostgreSQL world (the SQL functions of
-service/*/sql: ``ledger_post``, ``ledger_hold``, ``jifen_scan_batch``, ``store_redeem_batch``,
-``store_reserve_batch``, ``store_claim_batch``) and on a fresh SQLite world (service/points/ledger.py and the ordinary paths),
-under the same frozen clock. The written rows are compared field by field (accounts' balances and
-totals, every entry's amount, sequence and expiry, every transfer, lot, hold, attendance and voucher,
-the offers' claim counts), and on
-both databases the Python rules recompute every entry hash, every content hash and every balance
+rounding, redemption and an order, voucher claims against quotas and limits, refusals) runs on a fresh
+PostgreSQL world (the SQL functions of service/*/sql: ``ledger_post``, ``ledger_hold``,
+``jifen_scan_batch``, ``store_redeem_batch``, ``store_reserve_batch``, ``store_claim_batch``) and on a
+fresh SQLite world (service/points/ledger.py and the ordinary paths), under the same frozen clock. The
+written rows are compared field by field (accounts' balances and totals, every entry's amount, sequence
+and expiry, every transfer, lot, hold, attendance and voucher, the offers' claim counts), and on both
+databases the Python rules recompute every entry hash, every content hash and every balance
 (``points.verify``) and derive each attendance's minutes and points (``rules.minutes_inside`` /
 ``rules.points_for``). Ids differ between runs, so rows are labelled by owner (``member:alice``).
 
-The self-tests alter ONE copy at a time (a SQL function on the PostgreSQL database, the SQLite path,
-the Python rules) and show the comparison then fails.
-"""
+The self-tests alter ONE copy at a time (a SQL function on the PostgreSQL database, the SQLite path, the
+Python rules) and show the comparison then fails."""
 
 from __future__ import annotations
 
@@ -28,18 +27,18 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service import clock, dbcode
+from service.accounts.models import Partner
 from service.activities import rules as activity_rules
 from service.activities import service as activities
 from service.activities.models import Activity, Attendance
-from service.accounts.models import Partner
 from service.db import create_engine, create_session_maker, upgrade_database
 from service.errors import DomainError
 from service.points import ledger, rules
 from service.points import service as points
 from service.points.models import Account, Entry, Hold, IssuanceMonth, Lot, PendingIssuance, Policy, Transfer
-from service.store import service as store
 from service.store import fastpath
 from service.store import rules as store_rules
+from service.store import service as store
 from service.store.models import Offer, Order, Voucher
 from tests.support.database import in_thread, truncate
 from tests.support.world import World, populate
@@ -234,8 +233,8 @@ async def claims(maker: Maker, w: World) -> None:
     async with maker() as db:
         staff = w.actor("partner")
         pressure = await store.create_offer(
-            db, staff, w.partner.id, title=" 免费测血压 ", points_price=30, quota_total=3, member_month_limit=2,
-            voucher_hours=48,
+            db, staff, w.partner.id, title=" 免费测血压 ", points_price=30, quota_total=3,
+            member_month_limit=2, voucher_hours=48,
         )  # fmt: skip
         haircut = await store.create_offer(
             db, staff, w.partner.id, title="理发 8 折", points_price=30, monthly_quota=5, limit_per_member=1
