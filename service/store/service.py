@@ -874,9 +874,10 @@ async def redeem_voucher(db: AsyncSession, actor: Actor, code: str) -> Redemptio
     """
     fast = await fastpath.redeem(db, actor, code)  # PostgreSQL: the plain success in one call
     if fast is not None:
-        redeemed, offer, member, shop = fast  # a batch read the shop's name; a single call did not
+        redeemed, offer, member, shop, audited = fast  # a batch read the shop's name; a single call did not
         shop = shop if shop is not None else await _shop_name(db, redeemed.partner_id)
-        await _audit_redeemed(db, actor, redeemed)
+        if not audited:  # a batch of one in the request's transaction: the event commits with it
+            await _audit_redeemed(db, actor, redeemed)
         return Redemption(redeemed, offer, mask_name(member), shop)
     await accounts.require_live_login(db, actor)
     voucher = await _staff_voucher(db, actor, code)
@@ -912,15 +913,9 @@ async def redeem_voucher(db: AsyncSession, actor: Actor, code: str) -> Redemptio
 
 
 async def _audit_redeemed(db: AsyncSession, actor: Actor, voucher: Voucher) -> None:
-    """The shop's staff redeemed a voucher. On PostgreSQL's batched path the redemption committed with
-    its batch a moment before; the event commits with the request (the voucher row names the redeemer
-    either way)."""
-    detail = {
-        "voucher_id": str(voucher.id),
-        "offer_id": str(voucher.offer_id),
-        "partner_id": str(voucher.partner_id),
-        "points": voucher.points,
-    }
+    """The shop's staff redeemed a voucher (in the request's transaction; a grouped redemption's event
+    commits with its batch instead: ``fastpath._audit_redeemed``)."""
+    detail = fastpath.redeemed_detail(voucher)
     await _audit(db, actor, voucher.community_id, "voucher_redeemed", detail, voucher.member_id)
 
 
