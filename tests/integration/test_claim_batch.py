@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts import service as accounts
 from service.accounts.actor import Actor
-from service.accounts.models import Partner
+from service.accounts.models import Community, Partner
 from service.audit.models import AuditEvent
 from service.errors import DomainError
 from service.points import service as points
@@ -263,3 +263,24 @@ async def test_a_batch_that_cannot_write_writes_nothing(
         b = await points.balance(db, world.cid, bob.member_id)
         assert (b.available, b.held) == (70, 30)
     await _conserved(maker, world.cid)
+
+
+async def test_one_batch_of_two_time_zones_keeps_the_monthly_quota(world: World, maker: Maker) -> None:
+    """Residents of two communities whose months begin at different instants (建兰 on UTC here) claim the
+    last voucher of the month in ONE batch: each claim counts the other's under its own month, one wins."""
+    s = await make_street(maker, world)
+    residents = await _residents(maker, s, 2)
+    await _unit_accounts(maker, s)
+    async with maker() as db:
+        await db.execute(update(Community).where(Community.id == s.jianlan).values(timezone="UTC"))
+        await db.commit()
+    oid = await unit_offer(maker, s, points_price=10, monthly_quota=1)
+    batches_before = len(fastpath.RECENT)
+    outcome = await _race(maker, [(lambda db, a=a: store.claim_voucher(db, a, oid)) for _cid, a in residents])
+    assert outcome == Counter({"ok": 1, "offer_sold_out": 1})
+    assert ["ok", "slow"] in _grouped_since(batches_before) or ["slow", "ok"] in _grouped_since(
+        batches_before
+    )
+    async with maker() as db:
+        assert await db.scalar(select(func.count()).select_from(Voucher).where(Voucher.offer_id == oid)) == 1
+    await _conserved(maker, s.world.cid, s.jianlan)

@@ -364,7 +364,10 @@ DECLARE
     off_limit bigint[] := '{}'; off_minutes int[] := '{}'; off_month bigint[] := '{}';
     off_mine bigint[] := '{}'; off_take bigint[] := '{}';
     unit uuid[] := '{}'; unit_quota bigint[] := '{}';
-    cnt_key text[] := '{}'; cnt_n bigint[] := '{}';
+    cnt_key text[] := '{}'; cnt_n bigint[] := '{}'; cnt_of uuid[] := '{}'; cnt_member uuid[] := '{}';
+    cnt_start timestamptz[] := '{}';
+    zones_mixed boolean;
+    k int;
     acc uuid[] := '{}'; acc_free bigint[] := '{}'; acc_add bigint[] := '{}';
     ok int[] := '{}';
     h_id uuid[] := '{}'; h_comm uuid[] := '{}'; h_src uuid[] := '{}'; h_dst uuid[] := '{}';
@@ -483,7 +486,7 @@ BEGIN
             UNION
             SELECT 'M' || c.offer::text || c.member::text || c.start::text, c.offer, c.member, NULL, c.start
               FROM c WHERE off_mine[c.ko] IS NOT NULL)
-        SELECT k.key,
+        SELECT k.key, coalesce(k.offer, k.partner) AS subject, k.member, k.start,
                CASE left(k.key, 1)
                    WHEN 'L' THEN (SELECT count(*) FROM vouchers v WHERE v.offer_id = k.offer
                                      AND v.member_id = k.member AND v.status IN ('issued', 'redeemed'))
@@ -496,8 +499,12 @@ BEGIN
                END AS n
           FROM keys k
     LOOP
-        cnt_key := cnt_key || r.key; cnt_n := cnt_n || r.n::bigint;
+        cnt_key := cnt_key || r.key; cnt_n := cnt_n || r.n::bigint; cnt_of := cnt_of || r.subject;
+        cnt_member := cnt_member || r.member; cnt_start := cnt_start || r.start;
     END LOOP;
+    -- Claims paying from communities whose months start at different instants (time zones) count one
+    -- another's vouchers under each one's own month (below).
+    zones_mixed := (SELECT count(DISTINCT s_start[c]) FROM unnest(cand) AS c) > 1;
     -- 5. The members' accounts, locked in id order (after the offers and units, as on the ordinary path).
     FOR r IN
         SELECT a.id, a.balance - a.held AS free FROM ledger_accounts a
@@ -530,9 +537,20 @@ BEGIN
         off_take[ko] := off_take[ko] + 1;
         acc_add[ka] := acc_add[ka] + off_points[ko];
         IF k_life IS NOT NULL THEN cnt_n[k_life] := cnt_n[k_life] + 1; END IF;
-        IF k_unit IS NOT NULL THEN cnt_n[k_unit] := cnt_n[k_unit] + 1; END IF;
-        IF k_month IS NOT NULL THEN cnt_n[k_month] := cnt_n[k_month] + 1; END IF;
-        IF k_mine IS NOT NULL THEN cnt_n[k_mine] := cnt_n[k_mine] + 1; END IF;
+        IF NOT zones_mixed THEN
+            IF k_unit IS NOT NULL THEN cnt_n[k_unit] := cnt_n[k_unit] + 1; END IF;
+            IF k_month IS NOT NULL THEN cnt_n[k_month] := cnt_n[k_month] + 1; END IF;
+            IF k_mine IS NOT NULL THEN cnt_n[k_mine] := cnt_n[k_mine] + 1; END IF;
+        ELSE  -- the voucher counts in every month (of any zone) that has begun when it is made
+            FOR k IN 1 .. coalesce(cardinality(cnt_key), 0) LOOP
+                IF cnt_start[k] <= p_now[i] AND (
+                       (left(cnt_key[k], 1) = 'O' AND cnt_of[k] = p_offer[i])
+                    OR (left(cnt_key[k], 1) = 'P' AND cnt_of[k] = s_partner[i])
+                    OR (left(cnt_key[k], 1) = 'M' AND cnt_of[k] = p_offer[i] AND cnt_member[k] = p_actor[i])) THEN
+                    cnt_n[k] := cnt_n[k] + 1;
+                END IF;
+            END LOOP;
+        END IF;
         h_id := h_id || p_hold[i]; h_comm := h_comm || s_comm[i]; h_src := h_src || s_src[i];
         h_dst := h_dst || s_dst[i]; h_points := h_points || off_points[ko];
         h_expires := h_expires || (v_expires + p_grace[i]); h_memo := h_memo || s_memo[i];
