@@ -40,6 +40,8 @@ from service.store.models import Voucher
 SECRET = "bench-secret-" + "y" * 40
 MEMBERS = 400
 WARMUP_SECONDS = 2
+TARGETS = {"redeems": 0.15, "orders": 0.15, "claims": 0.3}
+"""Each write's rate against pgbench tpcb-like in the same run (issue 20: claims at the batches' speed)."""
 REDEEM_RATE_MAX = 2500
 """Redemptions per second the claimed codes must last for (the redemption run is cut to fit them)."""
 
@@ -181,7 +183,7 @@ def main() -> int:
                 for name in ("redeems", "orders", "claims"):
                     notes.append(
                         f"postgres: {name} / pgbench tpcb-like = {res[name]['per_s'] / tpcb['per_s']:.2f} "
-                        "(target for redeem and orders >= 0.15, p99 <= 150 ms)"
+                        f"(target >= {TARGETS[name]}, p99 <= 150 ms)"
                     )
             finally:
                 for db in (app_db, scratch):

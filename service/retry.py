@@ -11,8 +11,9 @@ Lock order (every writer follows it, so concurrent writers queue instead of dead
 
 The batch functions (migration 0015) follow it for a whole batch at once: a scan batch locks its
 attendances, then the members' accounts and one issuance shard; a redemption batch its vouchers, their
-holds, then every account; an order batch its products, then the members' accounts, each kind in id
-order.
+holds, then every account; an order batch its products, then the members' accounts; a claim batch its
+offers, the units with a monthly quota (as ``accounts.service.lock_partner_quota``), then the members'
+accounts, each kind in id order. Audit chain heads come last (a grouped redemption's events).
 
 A writer that needs a row of an earlier kind after a later one takes it first instead (cancelling an
 order locks its product before the order; the expiry job locks every product and offer of its batch

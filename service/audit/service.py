@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
@@ -22,7 +24,7 @@ from service.audit.views import AuditView, list_events
 from service.db import is_postgres
 from service.ids import new_id
 
-__all__ = ["ACTIONS", "CLIENT_ADDR", "AuditView", "list_events", "record", "snapshot"]
+__all__ = ["ACTIONS", "CLIENT_ADDR", "AuditView", "Event", "list_events", "record", "record_many", "snapshot"]
 
 CLIENT_ADDR: ContextVar[str | None] = ContextVar("audit_client_addr", default=None)
 """The client address of the request being served (set by the app for each HTTP request): what
@@ -104,6 +106,18 @@ ACTIONS = (
 action is listed in tests/api/test_route_matrix.py (AUDITED)."""
 
 
+@dataclass(frozen=True)
+class Event:
+    """One event to append with :func:`record_many` (``client_addr`` as given: no request default)."""
+
+    actor_id: uuid.UUID | None
+    action: str
+    community_id: uuid.UUID | None = None
+    subject_member_id: uuid.UUID | None = None
+    detail: dict[str, Any] | None = None
+    client_addr: str | None = None
+
+
 async def record(
     db: AsyncSession,
     *,
@@ -120,43 +134,62 @@ async def record(
     PostgreSQL; a SQLite transaction holds the write lock already) until the transaction ends, so call
     this after the act's own locks (last, as a rule). ``client_addr`` defaults to the current request's.
     """
-    if not action or len(action) > ACTION_MAX or not action.replace("_", "").isalnum():
-        raise ValueError(f"audit action must be snake_case of at most {ACTION_MAX} characters: {action!r}")
     addr = client_addr if client_addr is not None else CLIENT_ADDR.get()
-    chain, seq, prev_hash = await _lock_head(db, community_id)
-    event = AuditEvent(
-        id=new_id(),
-        created_at=clock.now(),
-        community_id=community_id,
-        actor_id=actor_id,
-        action=action,
-        subject_member_id=subject_member_id,
-        # Stored exactly as hashed: what JSON gives back when read.
-        detail=json.loads(rules.canonical_detail(detail)),
-        client_addr=addr[:CLIENT_ADDR_MAX] if addr else None,
-        chain=chain,
-        seq=seq + 1,
-        prev_hash=prev_hash,
-    )
-    event.hash = rules.event_hash(
-        prev_hash,
-        event_id=event.id,
-        chain=chain,
-        seq=event.seq,
-        community_id=community_id,
-        actor_id=actor_id,
-        action=action,
-        subject_member_id=subject_member_id,
-        detail=event.detail,
-        client_addr=event.client_addr,
-        created_at=event.created_at,
-    )
-    db.add(event)
+    event = Event(actor_id, action, community_id, subject_member_id, detail, addr)
+    return (await record_many(db, [event]))[0]
+
+
+async def record_many(db: AsyncSession, events: Sequence[Event]) -> list[AuditEvent]:
+    """Append several events in the caller's transaction, in the order given: each community's events
+    extend ONE of its chains (its head locked once, as :func:`record` locks it), one after the other.
+    What a batch of acts records in the batch's own transaction (a shop's grouped redemptions)."""
+    for e in events:
+        if not e.action or len(e.action) > ACTION_MAX or not e.action.replace("_", "").isalnum():
+            raise ValueError(
+                f"audit action must be snake_case of at most {ACTION_MAX} characters: {e.action!r}"
+            )
+    heads: dict[uuid.UUID | None, tuple[str, int, str]] = {}
+    out: list[AuditEvent] = []
+    for e in events:
+        if e.community_id not in heads:
+            heads[e.community_id] = await _lock_head(db, e.community_id)
+        chain, seq, prev_hash = heads[e.community_id]
+        event = AuditEvent(
+            id=new_id(),
+            created_at=clock.now(),
+            community_id=e.community_id,
+            actor_id=e.actor_id,
+            action=e.action,
+            subject_member_id=e.subject_member_id,
+            # Stored exactly as hashed: what JSON gives back when read.
+            detail=json.loads(rules.canonical_detail(e.detail)),
+            client_addr=e.client_addr[:CLIENT_ADDR_MAX] if e.client_addr else None,
+            chain=chain,
+            seq=seq + 1,
+            prev_hash=prev_hash,
+        )
+        event.hash = rules.event_hash(
+            prev_hash,
+            event_id=event.id,
+            chain=chain,
+            seq=event.seq,
+            community_id=e.community_id,
+            actor_id=e.actor_id,
+            action=e.action,
+            subject_member_id=e.subject_member_id,
+            detail=event.detail,
+            client_addr=event.client_addr,
+            created_at=event.created_at,
+        )
+        heads[e.community_id] = (chain, event.seq, event.hash)
+        out.append(event)
+    db.add_all(out)
     await db.flush()
-    await db.execute(
-        update(AuditChain).where(AuditChain.chain == chain).values(seq=event.seq, last_hash=event.hash)
-    )
-    return event
+    for chain, seq, last_hash in heads.values():
+        await db.execute(
+            update(AuditChain).where(AuditChain.chain == chain).values(seq=seq, last_hash=last_hash)
+        )
+    return out
 
 
 def snapshot(obj: object | None, *fields: str) -> dict[str, Any] | None:

@@ -153,6 +153,9 @@ class Voucher(IdMixin, TimestampMixin, Base):
         Index("ix_vouchers_member", "member_id", "community_id"),
         Index("ix_vouchers_partner_redeemed", "partner_id", "redeemed_at"),
         Index("ix_vouchers_status_expires", "status", "expires_at"),
+        # this month's vouchers of an offer or a unit (the claims' monthly quotas)
+        Index("ix_vouchers_offer_created", "offer_id", "created_at"),
+        Index("ix_vouchers_partner_created", "partner_id", "created_at"),
     )
 
 

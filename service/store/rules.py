@@ -11,6 +11,7 @@ __all__ = [
     "CODE_ALPHABET",
     "CODE_PATTERN",
     "EXPIRY_REMINDER_HOURS",
+    "HOLD_GRACE",
     "IMAGE_MAX_SIDE_PX",
     "ORDER_DAYS_DEFAULT",
     "ORDER_DAYS_MAX",
@@ -43,6 +44,9 @@ SPEND_CONFIRM_POINTS = 100
 VOUCHER_MINUTES_DEFAULT = 7 * 24 * 60
 """How long a claimed voucher stays valid: a week (per offer or per community it may differ), so a
 free water delivery or a gym month can wait for the resident's day off."""
+HOLD_GRACE = timedelta(days=1)
+"""The ledger hold outlives its order or voucher a little, so the store's sweep releases it first (the
+ordinary paths and the PostgreSQL batches both read it here)."""
 VOUCHER_MINUTES_MAX = 30 * 24 * 60
 """A unit chooses its vouchers' validity from an hour (``VOUCHER_HOURS_MIN``) to 30 days."""
 VOUCHER_HOURS_MIN = 1

@@ -103,7 +103,7 @@ __all__ = [
 ]
 
 STOCK_MAX = 1_000_000
-HOLD_GRACE = timedelta(days=1)
+HOLD_GRACE = rules.HOLD_GRACE
 """The ledger hold outlives its order or voucher a little, so this domain's sweep releases it first."""
 SWEEP_BATCH = 200
 """Orders or vouchers expired per transaction by the sweep job."""
@@ -752,6 +752,9 @@ async def claim_voucher(
 ) -> Voucher:
     """Hold the offer's points (of the caller's community: ``community_id`` when a region's unit serves
     several of theirs) and issue a one-time code, valid for the offer's validity."""
+    fast = await fastpath.claim(db, actor, offer_id, community_id)  # PostgreSQL: a batch decides
+    if fast is not None:
+        return fast
     await accounts.require_live_login(db, actor)
     offer = await get_offer(db, offer_id)
     cid = await _claiming_community(db, actor, offer, community_id)
@@ -871,9 +874,10 @@ async def redeem_voucher(db: AsyncSession, actor: Actor, code: str) -> Redemptio
     """
     fast = await fastpath.redeem(db, actor, code)  # PostgreSQL: the plain success in one call
     if fast is not None:
-        redeemed, offer, member, shop = fast  # a batch read the shop's name; a single call did not
+        redeemed, offer, member, shop, audited = fast  # a batch read the shop's name; a single call did not
         shop = shop if shop is not None else await _shop_name(db, redeemed.partner_id)
-        await _audit_redeemed(db, actor, redeemed)
+        if not audited:  # a batch of one in the request's transaction: the event commits with it
+            await _audit_redeemed(db, actor, redeemed)
         return Redemption(redeemed, offer, mask_name(member), shop)
     await accounts.require_live_login(db, actor)
     voucher = await _staff_voucher(db, actor, code)
@@ -909,15 +913,9 @@ async def redeem_voucher(db: AsyncSession, actor: Actor, code: str) -> Redemptio
 
 
 async def _audit_redeemed(db: AsyncSession, actor: Actor, voucher: Voucher) -> None:
-    """The shop's staff redeemed a voucher. On PostgreSQL's batched path the redemption committed with
-    its batch a moment before; the event commits with the request (the voucher row names the redeemer
-    either way)."""
-    detail = {
-        "voucher_id": str(voucher.id),
-        "offer_id": str(voucher.offer_id),
-        "partner_id": str(voucher.partner_id),
-        "points": voucher.points,
-    }
+    """The shop's staff redeemed a voucher (in the request's transaction; a grouped redemption's event
+    commits with its batch instead: ``fastpath._audit_redeemed``)."""
+    detail = fastpath.redeemed_detail(voucher)
     await _audit(db, actor, voucher.community_id, "voucher_redeemed", detail, voucher.member_id)
 
 

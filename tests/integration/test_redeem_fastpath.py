@@ -8,8 +8,11 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
+from service.audit import service as audit_service
+from service.audit import views as audit_views
+from service.audit.models import AuditEvent
 from service.errors import DomainError
 from service.points import rules as ledger_rules
 from service.points import service as points
@@ -17,7 +20,7 @@ from service.points.models import Account, Entry, Hold, Lot, Transfer
 from service.store import fastpath
 from service.store import rules as store_rules
 from service.store import service as store
-from service.store.models import Product
+from service.store.models import Product, Voucher
 
 pytestmark = pytest.mark.postgres
 
@@ -247,6 +250,86 @@ async def test_concurrent_redemptions_in_one_batch_a_refused_one_keeps_its_code(
         balance = await points.balance(db, world.cid, world.members["alice"].id)
         assert (balance.held, balance.spent) == (0, 10 * N)
         assert (await points.verify(db, world.cid)).ok
+    await _one_event_per_redemption(maker, world, N)
+
+
+async def _one_event_per_redemption(maker: Any, world: Any, n: int) -> None:
+    """Each redemption has exactly one ``voucher_redeemed`` event, by the shop's staff, naming its voucher
+    and member; every audit chain verifies whole."""
+    async with maker() as db:
+        events = list(await db.scalars(select(AuditEvent).where(AuditEvent.action == "voucher_redeemed")))
+        redeemed = {
+            str(v.id): v for v in await db.scalars(select(Voucher).where(Voucher.status == "redeemed"))
+        }
+        assert len(events) == len(redeemed) == n
+        assert sorted(e.detail["voucher_id"] for e in events) == sorted(redeemed)
+        for e in events:
+            v = redeemed[e.detail["voucher_id"]]
+            assert (e.actor_id, e.subject_member_id, e.community_id) == (
+                world.members["partner"].id,
+                v.member_id,
+                v.community_id,
+            )
+            assert e.detail == fastpath.redeemed_detail(v)
+        for chain in await audit_views.chains(db):
+            report = await audit_views.verify_chain(db, chain)
+            assert report.ok, (chain, report.problem)
+
+
+async def test_grouped_redemptions_record_their_audit_events_in_the_batch_s_transaction(
+    client: Any, world: Any, maker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A grouped redemption's event commits with its batch (no transaction of its own afterwards), with
+    the caller's address; when the append fails, the batch writes nothing at all and each redemption
+    takes the ordinary path, which redeems and records it once."""
+    await _fund(maker, world, 1_000)
+    offer = (
+        await client.post(
+            f"/api/v1/partners/{world.partner.id}/offers", json={"title": "理发", "points": 10},
+            headers=world.h["partner"],
+        )
+    ).json()  # fmt: skip
+    codes = [
+        (await client.post(f"/api/v1/offers/{offer['id']}/vouchers", headers=world.h["alice"])).json()["code"]
+        for _ in range(4)
+    ]
+    staff = world.actor("partner")
+    token = audit_service.CLIENT_ADDR.set("203.0.113.7")
+    try:
+        before = dict(fastpath.STATS)
+        recorded: list[int] = []
+        real = fastpath.record_many
+
+        async def counted(session: Any, events: Any) -> Any:
+            recorded.append(len(events))
+            return await real(session, events)
+
+        monkeypatch.setattr(fastpath, "record_many", counted)
+        assert (await _as(maker, lambda db: store.redeem_voucher(db, staff, codes[0])))[0] == "ok"
+        assert recorded == [1] and fastpath.STATS["redeemed"] == before["redeemed"] + 1
+
+        async def broken(session: Any, events: Any) -> Any:
+            await real(session, events)
+            raise RuntimeError("the audit append failed")
+
+        monkeypatch.setattr(fastpath, "record_many", broken)
+        failed = fastpath.STATS["failed_batches"]
+        assert (await _as(maker, lambda db: store.redeem_voucher(db, staff, codes[1])))[0] == "ok"
+        assert fastpath.STATS["failed_batches"] == failed + 1
+        assert fastpath.STATS["redeemed"] == before["redeemed"] + 1  # the second: the ordinary path's
+    finally:
+        audit_service.CLIENT_ADDR.reset(token)
+    async with maker() as db:
+        addrs = list(
+            await db.scalars(select(AuditEvent.client_addr).where(AuditEvent.action == "voucher_redeemed"))
+        )
+        assert addrs == ["203.0.113.7"] * 2
+        posted = await db.scalar(select(func.count()).select_from(Transfer).where(Transfer.code == "voucher"))
+        assert posted == 2  # the failed batch posted nothing; the ordinary path posted once
+        balance = await points.balance(db, world.cid, world.members["alice"].id)
+        assert (balance.available, balance.held, balance.spent) == (960, 20, 20)
+        assert (await points.verify(db, world.cid)).ok
+    await _one_event_per_redemption(maker, world, 2)
 
 
 async def test_concurrent_orders_in_one_batch_past_the_stock_are_refused_with_their_code(

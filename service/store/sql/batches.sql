@@ -1,4 +1,4 @@
--- The store's batches (PostgreSQL): a partner's redemptions and members' orders, the calls of one
+-- The store's batches (PostgreSQL): a partner's redemptions, members' orders and voucher claims, the calls of one
 -- worker's batch in one statement. Installed by service/dbcode.py after the migrations; edit here, never
 -- in a migration. A request inside a transaction (an Idempotency-Key) calls the same function with a
 -- batch of one, so each act has one path on PostgreSQL besides the ordinary path in
@@ -9,6 +9,10 @@
 --   store_reserve_batch  lock the products, then the members' accounts, in id order; decide each order in
 --                        arrival order against what the batch took before it (stock, the monthly limit,
 --                        free points); the holds by ledger_write_holds
+--   store_claim_batch    lock the offers, the units with a monthly quota, then the members' accounts, in
+--                        id order; decide each voucher claim in arrival order against what the batch took
+--                        before it (quotas, the member's limits, free points); the holds by
+--                        ledger_write_holds
 -- Each answers one row per call: 'ok' with the rows, or 'slow' (nothing of that call written).
 
 CREATE OR REPLACE FUNCTION store_redeem_batch(
@@ -323,6 +327,275 @@ BEGIN
     FOR i IN 1 .. n LOOP
         CONTINUE WHEN answered[i];
         o_idx := i; o_outcome := 'slow'; o_order := NULL; o_product_name := NULL;
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+
+
+-- A member's voucher claims: per claim one query finds whose points pay (the offer's community, or the
+-- one community of the caller a region's unit serves), the offer open, the login live, the accounts;
+-- then the offers, the units with a monthly quota and the members' accounts are locked, each kind in id
+-- order (offer, unit, account: the ordinary path's order), and each claim is decided in arrival order
+-- against what the batch took before it (the total quota, the member's limit, the unit's and the
+-- offer's monthly quotas, the member's monthly limit, free points). The holds by ledger_write_holds.
+CREATE OR REPLACE FUNCTION store_claim_batch(
+    p_offer uuid[], p_actor uuid[], p_version int[], p_admin boolean[], p_asked uuid[], p_now timestamptz[],
+    p_voucher uuid[], p_hold uuid[], p_code text[], p_minutes_default int[], p_grace interval[],
+    p_hold_max interval[]
+) RETURNS TABLE (o_idx int, o_outcome text, o_voucher vouchers)
+LANGUAGE plpgsql AS $$
+DECLARE
+    n int := coalesce(array_length(p_offer, 1), 0);
+    r record;
+    i int;
+    ko int;
+    kp int;
+    ka int;
+    k_life int;
+    k_month int;
+    k_unit int;
+    k_mine int;
+    answered boolean[];
+    cand int[] := '{}';
+    s_comm uuid[]; s_src uuid[]; s_dst uuid[]; s_start timestamptz[]; s_set_minutes int[]; s_partner uuid[];
+    s_memo text[];
+    off uuid[] := '{}'; off_claimed bigint[] := '{}'; off_quota bigint[] := '{}'; off_points bigint[] := '{}';
+    off_limit bigint[] := '{}'; off_minutes int[] := '{}'; off_month bigint[] := '{}';
+    off_mine bigint[] := '{}'; off_take bigint[] := '{}';
+    unit uuid[] := '{}'; unit_quota bigint[] := '{}';
+    cnt_key text[] := '{}'; cnt_n bigint[] := '{}'; cnt_of uuid[] := '{}'; cnt_member uuid[] := '{}';
+    cnt_start timestamptz[] := '{}';
+    zones_mixed boolean;
+    k int;
+    acc uuid[] := '{}'; acc_free bigint[] := '{}'; acc_add bigint[] := '{}';
+    ok int[] := '{}';
+    h_id uuid[] := '{}'; h_comm uuid[] := '{}'; h_src uuid[] := '{}'; h_dst uuid[] := '{}';
+    h_points bigint[] := '{}'; h_expires timestamptz[] := '{}'; h_memo text[] := '{}'; h_ref text[] := '{}';
+    h_actor uuid[] := '{}'; h_key text[] := '{}'; h_chash text[] := '{}'; h_now timestamptz[] := '{}';
+    w_expires timestamptz[] := '{}';
+    done vouchers[] := '{}';
+    v_expires timestamptz;
+    v_zone text;
+    v_row vouchers;
+BEGIN
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    answered := array_fill(false, ARRAY[n]);
+    -- 1. Per claim, one query: the offer open (and its unit active), the login live, whose points pay
+    --    (store.service._claiming_community: the offer's community for a member or admin of it; for a
+    --    region's unit, the ONE community among the caller's residences, or the one asked, that the unit
+    --    serves: accounts.views.partner_serves), that community's time zone and voucher setting, the
+    --    member's and the unit's accounts there.
+    FOR r IN
+        SELECT s.i::int AS i, o.partner_id, p.name AS partner_name, o.title, x.comm, x.n_served,
+               (SELECT c.timezone FROM communities c WHERE c.id = x.comm) AS zone,
+               (SELECT st.voucher_minutes FROM store_settings st WHERE st.community_id = x.comm) AS set_minutes,
+               (SELECT a.id FROM ledger_accounts a
+                 WHERE a.community_id = x.comm AND a.owner_key = 'member:' || s.actor::text) AS src,
+               (SELECT a.id FROM ledger_accounts a
+                 WHERE a.community_id = x.comm AND a.owner_key = 'partner:' || o.partner_id::text) AS dst
+          FROM unnest(p_offer, p_actor, p_version, p_admin, p_asked, p_now)
+               WITH ORDINALITY AS s(oid, actor, ver, admin, asked, now, i)
+          JOIN offers o ON o.id = s.oid
+          JOIN partners p ON p.id = o.partner_id
+          CROSS JOIN LATERAL (
+              SELECT (array_agg(c.cid))[1] AS comm, count(*) AS n_served FROM (
+                  SELECT o.community_id AS cid
+                   WHERE o.community_id IS NOT NULL AND (s.asked IS NULL OR s.asked = o.community_id)
+                     AND (s.admin OR EXISTS (
+                         SELECT 1 FROM memberships m WHERE m.community_id = o.community_id
+                            AND m.member_id = s.actor AND m.role IN ('member', 'admin')))
+                  UNION ALL
+                  SELECT m.community_id FROM memberships m
+                   WHERE o.community_id IS NULL AND m.member_id = s.actor AND m.role = 'member'
+                     AND (s.asked IS NULL OR m.community_id = s.asked)
+                     AND CASE WHEN p.community_id IS NOT NULL THEN p.community_id = m.community_id
+                         ELSE p.region_id IN (
+                             SELECT u.rid FROM region_communities rc
+                               JOIN regions st ON st.id = rc.region_id
+                               LEFT JOIN regions d ON d.id = st.parent_id
+                               CROSS JOIN LATERAL (VALUES (rc.region_id), (st.parent_id), (d.parent_id)) AS u(rid)
+                              WHERE rc.community_id = m.community_id AND u.rid IS NOT NULL) END
+              ) AS c
+          ) AS x
+         WHERE o.active AND p.active
+           AND (o.valid_from IS NULL OR o.valid_from <= s.now) AND (o.valid_until IS NULL OR o.valid_until > s.now)
+           AND (s.ver IS NULL  -- not a login's act (accounts.service.require_live_login)
+                OR EXISTS (SELECT 1 FROM members mm WHERE mm.id = s.actor AND mm.token_version = s.ver))
+    LOOP
+        CONTINUE WHEN r.n_served <> 1 OR r.src IS NULL OR r.dst IS NULL;  -- the ordinary path gives the code
+        s_comm[r.i] := r.comm; s_src[r.i] := r.src; s_dst[r.i] := r.dst; s_partner[r.i] := r.partner_id;
+        s_set_minutes[r.i] := r.set_minutes;
+        v_zone := coalesce(r.zone, 'Asia/Shanghai');
+        -- kit.months.month_bounds_at: the local month's first instant
+        s_start[r.i] := date_trunc('month', p_now[r.i] AT TIME ZONE v_zone) AT TIME ZONE v_zone;
+        -- store.service.claim_voucher's memo, as points.hold trims it
+        s_memo[r.i] := regexp_replace(left(r.partner_name || ': ' || r.title, 200),
+                                      '^[[:space:]]+|[[:space:]]+$', '', 'g');
+        cand := cand || r.i;
+    END LOOP;
+    IF cardinality(cand) = 0 THEN
+        FOR i IN 1 .. n LOOP
+            o_idx := i; o_outcome := 'slow'; o_voucher := NULL;
+            RETURN NEXT;
+        END LOOP;
+        RETURN;
+    END IF;
+    -- 2. The offers, locked in id order (the ordinary path's conditional UPDATE of claimed_count).
+    FOR r IN
+        SELECT f.id, f.claimed_count, f.quota_total, f.points, f.limit_per_member, f.voucher_minutes,
+               f.monthly_quota, f.member_month_limit FROM offers f
+         WHERE f.id = ANY(ARRAY(SELECT p_offer[c] FROM unnest(cand) AS c))
+         ORDER BY f.id
+           FOR NO KEY UPDATE
+    LOOP
+        off := off || r.id; off_claimed := off_claimed || r.claimed_count::bigint;
+        off_quota := off_quota || r.quota_total::bigint; off_points := off_points || r.points::bigint;
+        off_limit := off_limit || r.limit_per_member::bigint; off_minutes := off_minutes || r.voucher_minutes;
+        off_month := off_month || r.monthly_quota::bigint; off_mine := off_mine || r.member_month_limit::bigint;
+        off_take := off_take || 0::bigint;
+    END LOOP;
+    -- 3. The units with a monthly quota, locked in id order (accounts.service.lock_partner_quota).
+    FOR r IN
+        SELECT pt.id, pt.monthly_quota FROM partners pt
+         WHERE pt.id = ANY(ARRAY(SELECT s_partner[c] FROM unnest(cand) AS c)) AND pt.monthly_quota IS NOT NULL
+         ORDER BY pt.id
+           FOR UPDATE
+    LOOP
+        unit := unit || r.id; unit_quota := unit_quota || r.monthly_quota::bigint;
+    END LOOP;
+    -- 4. The vouchers that count (issued or redeemed): the member's of the offer, and this month's (in the
+    --    paying community's time zone) of the offer, of the unit and the member's of the offer.
+    FOR r IN
+        WITH c AS (
+            SELECT p_offer[c] AS offer, p_actor[c] AS member, s_partner[c] AS partner, s_start[c] AS start,
+                   array_position(off, p_offer[c]) AS ko, array_position(unit, s_partner[c]) AS ku
+              FROM unnest(cand) AS c),
+        keys AS (
+            SELECT DISTINCT 'L' || c.offer::text || c.member::text AS key, c.offer, c.member,
+                   NULL::uuid AS partner, NULL::timestamptz AS start
+              FROM c WHERE off_limit[c.ko] IS NOT NULL
+            UNION
+            SELECT 'O' || c.offer::text || c.start::text, c.offer, NULL, NULL, c.start
+              FROM c WHERE off_month[c.ko] IS NOT NULL
+            UNION
+            SELECT 'P' || c.partner::text || c.start::text, NULL, NULL, c.partner, c.start
+              FROM c WHERE c.ku IS NOT NULL
+            UNION
+            SELECT 'M' || c.offer::text || c.member::text || c.start::text, c.offer, c.member, NULL, c.start
+              FROM c WHERE off_mine[c.ko] IS NOT NULL)
+        SELECT k.key, coalesce(k.offer, k.partner) AS subject, k.member, k.start,
+               CASE left(k.key, 1)
+                   WHEN 'L' THEN (SELECT count(*) FROM vouchers v WHERE v.offer_id = k.offer
+                                     AND v.member_id = k.member AND v.status IN ('issued', 'redeemed'))
+                   WHEN 'O' THEN (SELECT count(*) FROM vouchers v WHERE v.offer_id = k.offer
+                                     AND v.created_at >= k.start AND v.status IN ('issued', 'redeemed'))
+                   WHEN 'P' THEN (SELECT count(*) FROM vouchers v WHERE v.partner_id = k.partner
+                                     AND v.created_at >= k.start AND v.status IN ('issued', 'redeemed'))
+                   ELSE (SELECT count(*) FROM vouchers v WHERE v.offer_id = k.offer AND v.member_id = k.member
+                            AND v.created_at >= k.start AND v.status IN ('issued', 'redeemed'))
+               END AS n
+          FROM keys k
+    LOOP
+        cnt_key := cnt_key || r.key; cnt_n := cnt_n || r.n::bigint; cnt_of := cnt_of || r.subject;
+        cnt_member := cnt_member || r.member; cnt_start := cnt_start || r.start;
+    END LOOP;
+    -- Claims paying from communities whose months start at different instants (time zones) count one
+    -- another's vouchers under each one's own month (below).
+    zones_mixed := (SELECT count(DISTINCT s_start[c]) FROM unnest(cand) AS c) > 1;
+    -- 5. The members' accounts, locked in id order (after the offers and units, as on the ordinary path).
+    FOR r IN
+        SELECT a.id, a.balance - a.held AS free FROM ledger_accounts a
+         WHERE a.id = ANY(ARRAY(SELECT s_src[c] FROM unnest(cand) AS c))
+         ORDER BY a.id
+           FOR NO KEY UPDATE
+    LOOP
+        acc := acc || r.id; acc_free := acc_free || r.free; acc_add := acc_add || 0::bigint;
+    END LOOP;
+    -- 6. Each claim in arrival order, against what the batch took before it. A refused one takes nothing.
+    FOREACH i IN ARRAY cand LOOP
+        ko := array_position(off, p_offer[i]);
+        CONTINUE WHEN ko IS NULL;
+        CONTINUE WHEN off_quota[ko] IS NOT NULL AND off_claimed[ko] + off_take[ko] >= off_quota[ko];
+        k_life := array_position(cnt_key, 'L' || p_offer[i]::text || p_actor[i]::text);
+        CONTINUE WHEN off_limit[ko] IS NOT NULL AND cnt_n[k_life] >= off_limit[ko];
+        kp := array_position(unit, s_partner[i]);
+        k_unit := array_position(cnt_key, 'P' || s_partner[i]::text || s_start[i]::text);
+        CONTINUE WHEN kp IS NOT NULL AND cnt_n[k_unit] >= unit_quota[kp];
+        k_month := array_position(cnt_key, 'O' || p_offer[i]::text || s_start[i]::text);
+        CONTINUE WHEN off_month[ko] IS NOT NULL AND cnt_n[k_month] >= off_month[ko];
+        k_mine := array_position(cnt_key, 'M' || p_offer[i]::text || p_actor[i]::text || s_start[i]::text);
+        CONTINUE WHEN off_mine[ko] IS NOT NULL AND cnt_n[k_mine] >= off_mine[ko];
+        v_expires := p_now[i] + make_interval(mins => coalesce(nullif(off_minutes[ko], 0),
+                                                               nullif(s_set_minutes[i], 0), p_minutes_default[i]));
+        CONTINUE WHEN v_expires + p_grace[i] <= p_now[i] OR v_expires + p_grace[i] > p_now[i] + p_hold_max[i];
+        ka := array_position(acc, s_src[i]);
+        CONTINUE WHEN ka IS NULL OR acc_free[ka] - acc_add[ka] < off_points[ko];
+        -- taken: the batch's later claims count this one
+        off_take[ko] := off_take[ko] + 1;
+        acc_add[ka] := acc_add[ka] + off_points[ko];
+        IF k_life IS NOT NULL THEN cnt_n[k_life] := cnt_n[k_life] + 1; END IF;
+        IF NOT zones_mixed THEN
+            IF k_unit IS NOT NULL THEN cnt_n[k_unit] := cnt_n[k_unit] + 1; END IF;
+            IF k_month IS NOT NULL THEN cnt_n[k_month] := cnt_n[k_month] + 1; END IF;
+            IF k_mine IS NOT NULL THEN cnt_n[k_mine] := cnt_n[k_mine] + 1; END IF;
+        ELSE  -- the voucher counts in every month (of any zone) that has begun when it is made
+            FOR k IN 1 .. coalesce(cardinality(cnt_key), 0) LOOP
+                IF cnt_start[k] <= p_now[i] AND (
+                       (left(cnt_key[k], 1) = 'O' AND cnt_of[k] = p_offer[i])
+                    OR (left(cnt_key[k], 1) = 'P' AND cnt_of[k] = s_partner[i])
+                    OR (left(cnt_key[k], 1) = 'M' AND cnt_of[k] = p_offer[i] AND cnt_member[k] = p_actor[i])) THEN
+                    cnt_n[k] := cnt_n[k] + 1;
+                END IF;
+            END LOOP;
+        END IF;
+        h_id := h_id || p_hold[i]; h_comm := h_comm || s_comm[i]; h_src := h_src || s_src[i];
+        h_dst := h_dst || s_dst[i]; h_points := h_points || off_points[ko];
+        h_expires := h_expires || (v_expires + p_grace[i]); h_memo := h_memo || s_memo[i];
+        h_ref := h_ref || p_voucher[i]::text; h_actor := h_actor || p_actor[i];
+        h_key := h_key || ('voucher:' || p_voucher[i]::text);
+        -- rules.content_hash("hold", ...) as points.hold computes it for claim_voucher
+        h_chash := h_chash || ledger_content_hash('hold', s_src[i], s_dst[i], off_points[ko], 'voucher', s_memo[i],
+                                                  'voucher', p_voucher[i]::text);
+        h_now := h_now || p_now[i]; w_expires := w_expires || v_expires;
+        ok := ok || i;
+    END LOOP;
+    -- 7. The writes, one statement per table, all or nothing.
+    IF cardinality(ok) > 0 THEN
+        BEGIN
+            UPDATE offers f SET claimed_count = f.claimed_count + u.take
+              FROM unnest(off, off_take) AS u(id, take) WHERE f.id = u.id AND u.take > 0;
+            IF ledger_write_holds(h_id, h_comm, h_src, h_dst, h_points, h_expires,
+                                  array_fill('voucher'::text, ARRAY[cardinality(h_id)]), h_memo,
+                                  array_fill('voucher'::text, ARRAY[cardinality(h_id)]), h_ref, h_actor, h_key,
+                                  h_chash, h_now) <> cardinality(h_id) THEN
+                RAISE EXCEPTION 'store_claim_batch: a voucher key was taken meanwhile';
+            END IF;
+            FOR r IN
+                INSERT INTO vouchers (id, community_id, partner_id, offer_id, member_id, code, points, status,
+                                      hold_id, expires_at, redeemed_at, redeemed_by, created_at)
+                SELECT p_voucher[w.i], s_comm[w.i], s_partner[w.i], p_offer[w.i], p_actor[w.i], p_code[w.i],
+                       w.points, 'issued', p_hold[w.i], w.expires, NULL, NULL, p_now[w.i]
+                  FROM unnest(ok, h_points, w_expires) AS w(i, points, expires)
+                RETURNING vouchers AS row
+            LOOP
+                done := done || r.row;
+            END LOOP;
+        EXCEPTION WHEN OTHERS THEN  -- nothing was written (a code taken meanwhile...): the ordinary path
+            done := '{}';
+        END;
+    END IF;
+    FOREACH v_row IN ARRAY done LOOP
+        i := array_position(p_voucher, v_row.id);
+        o_idx := i; o_outcome := 'ok'; o_voucher := v_row;
+        answered[i] := true;
+        RETURN NEXT;
+    END LOOP;
+    FOR i IN 1 .. n LOOP
+        CONTINUE WHEN answered[i];
+        o_idx := i; o_outcome := 'slow'; o_voucher := NULL;
         RETURN NEXT;
     END LOOP;
 END;
