@@ -35,6 +35,7 @@ from service.db import create_engine, create_session_maker
 from service.http import client_address, errors_of, provide_actor, provide_maybe_actor, provide_settings
 from service.jobs import run_jobs_forever
 from service.kit.observe import POOL_SIZE, watch_pool
+from service.notices.controllers import ROUTES as NOTICE_ROUTES
 from service.observability import metrics, observe_middleware
 from service.openapi import ApiDocument
 from service.points.controllers import ROUTES as POINTS_ROUTES
@@ -176,6 +177,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *PROPOSAL_ROUTES,
         *PRIVACY_ROUTES,
         *RECORDS_ROUTES,
+        *NOTICE_ROUTES,
         *site.routes,
         create_static_files_router(
             path="/static", directories=[STATIC_DIR], include_in_schema=False, cache_control=None
