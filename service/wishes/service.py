@@ -538,7 +538,7 @@ async def call_relay(
     wish = await _wish_for_update(db, wish_id)
     await accounts.require_role(db, actor, wish.community_id, "member")
     if actor.member_id != wish.volunteer_id or actor.member_id in asked(wish):
-        raise NotAssignedVolunteer()
+        raise NotAssignedVolunteer(detail="Only the volunteer doing the wish calls its requester.")
     if wish.status != "assigned" or wish.assigned_at is None:
         raise WishNotAssigned(params={"status": wish.status})
     if relay is None:
