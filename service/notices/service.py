@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
@@ -16,7 +17,7 @@ from service.notices import rules
 from service.notices.errors import NoticeNotFound
 from service.notices.models import Notice, NoticeKind
 
-__all__ = ["mark_read", "notify", "text_them"]
+__all__ = ["forget", "mark_read", "notify", "text_them"]
 
 
 async def notify(
@@ -62,3 +63,8 @@ async def mark_read(db: AsyncSession, actor: Actor, notice_id: uuid.UUID) -> Not
         notice.read_at = clock.now()
         await db.flush()
     return notice
+
+
+async def forget(db: AsyncSession, member_id: uuid.UUID) -> None:
+    """A deleted person's notices go (they name wishes and other people, and nobody reads them now)."""
+    await db.execute(delete(Notice).where(Notice.member_id == member_id))

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -88,6 +88,7 @@ __all__ = [
     "decline_wish",
     "default_address",
     "dispatch_wish",
+    "forget_addresses",
     "is_candidate",
     "live_binding",
     "post_wish",
@@ -509,6 +510,27 @@ async def cancel_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID) -> Wis
 
 
 # ---------------------------------------------------------------- calls through a privacy number
+
+
+async def forget_addresses(db: AsyncSession, member_id: uuid.UUID) -> None:
+    """A deleted person's addresses go from the wishes they asked for (or that were filed for them), and
+    their call bindings end."""
+    await db.execute(
+        update(Wish)
+        .where(
+            or_(Wish.requester_id == member_id, Wish.beneficiary_id == member_id), Wish.address.is_not(None)
+        )
+        .values(address=None)
+    )
+    now = clock.now()
+    await db.execute(
+        update(CallBinding)
+        .where(
+            or_(CallBinding.requester_id == member_id, CallBinding.volunteer_id == member_id),
+            CallBinding.ended_at.is_(None),
+        )
+        .values(ended_at=now)
+    )
 
 
 async def live_binding(db: AsyncSession, wish: Wish, volunteer_id: uuid.UUID) -> CallBinding | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
@@ -293,3 +294,32 @@ async def test_the_http_relay_binds_the_two_numbers_at_the_provider(
     async with maker() as s:
         binding = await s.scalar(select(CallBinding))
         assert binding is not None and binding.backend == "http" and binding.relay_number == "17155550000"
+
+
+async def test_a_volunteers_own_data_leaves_out_the_requesters_address_and_a_deletion_forgets_it(
+    client: Any, world: World, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    wid = await _accepted_by_bob(client, world)
+    r = await client.post(f"/api/v1/wishes/{wid}/call", headers=world.h["bob"])
+    assert r.status_code == 200
+    # 我的数据: bob's download holds the wish he does, not where alice lives; alice's holds it.
+    bobs = (await client.get("/api/v1/me/data", headers=world.h["bob"])).json()
+    [done] = [w for w in bobs["wishes"] if w["id"] == wid]
+    assert done["address"] is None and ADDRESS not in json.dumps(bobs, ensure_ascii=False)
+    alices = (await client.get("/api/v1/me/data", headers=world.h["alice"])).json()
+    assert ADDRESS in json.dumps(alices, ensure_ascii=False) and "wish_accepted" in json.dumps(alices)
+    # Alice's account is deleted: her address and notices go, bob's relay number stops.
+    asked = await client.post(
+        "/api/v1/me/deletion-request", json={"reason": "搬走了"}, headers=world.h["alice"]
+    )
+    assert asked.status_code == 201, asked.text
+    decide = f"/api/v1/member-requests/{asked.json()['id']}/decide"
+    r = await client.post(decide, json={"decision": "grant"}, headers=world.h["admin"])
+    assert r.status_code == 200 and r.json()["status"] == "granted", r.text
+    async with maker() as s:
+        assert (await s.get(Wish, uuid.UUID(wid))).address is None  # type: ignore[union-attr]
+        assert (await s.scalar(select(CallBinding))).ended_at is not None  # type: ignore[union-attr]
+    assert await _count(maker, Notice, Notice.member_id == world.members["alice"].id) == 0
+    assert (await _wish(client, world, "bob", wid))["address"] is None
+    page = await client.get(f"/wishes?community={world.cid}", headers=world.h["bob"])
+    assert ADDRESS not in page.text and "tel:" not in page.text
