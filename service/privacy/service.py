@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import privacy
 from service.accounts.actor import Actor
-from service.accounts.models import MemberRequest
 from service.audit.service import record
 from service.errors import raises
 from service.notices import service as notices
@@ -22,7 +21,7 @@ __all__ = ["decide", "download"]
 @raises(privacy.decide_request)
 async def decide(
     db: AsyncSession, actor: Actor, request_id: uuid.UUID, decision: str, note: str | None = None
-) -> MemberRequest:
+) -> privacy.DecidedRequest:
     """An admin decides a correction or deletion request (``accounts.privacy.decide_request``); a granted
     deletion also forgets what other domains hold in words about the person: their wishes' addresses and
     call bindings, and their notices."""
