@@ -1,6 +1,11 @@
 # Two commands for a fresh machine with Python 3.11+:  make demo  and  make test
-PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
-  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && echo $$p && break; done)
+# The first Python 3.11+ on PATH, probed once. Every probe's output is silenced: a version manager's shim
+# (pyenv, asdf) exists for versions that are not installed and says "command not found" when run.
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell for p in python3.13 python3.12 python3.11 python3; do \
+  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
+  && echo $$p && break; done 2>/dev/null)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 
@@ -15,8 +20,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $@
 
-demo: setup  ## build the demo database on SQLite, print the URL and logins, serve it
-	$(BIN)/jifen demo --host 127.0.0.1 --port 8000 --workers 2
+demo: setup  ## the demo database on SQLite (kept between runs; FRESH=1 rebuilds it), its logins, serve it
+	$(BIN)/jifen demo $(if $(FRESH),--fresh) --host 127.0.0.1 --port 8000 --workers 2
 
 test: setup  ## lint, type-check, then the whole suite on SQLite and on PostgreSQL
 	$(BIN)/ruff check service tests

@@ -42,6 +42,7 @@ from service.http import (
 )
 from service.jobs import run_jobs_forever
 from service.kit.observe import POOL_SIZE, watch_pool
+from service.notices.controllers import ROUTES as NOTICE_ROUTES
 from service.observability import metrics, observe_middleware
 from service.openapi import ApiDocument
 from service.points.controllers import ROUTES as POINTS_ROUTES
@@ -186,6 +187,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         *PROPOSAL_ROUTES,
         *PRIVACY_ROUTES,
         *RECORDS_ROUTES,
+        *NOTICE_ROUTES,
         *site.routes,
         create_static_files_router(
             path="/static", directories=[STATIC_DIR], include_in_schema=False, cache_control=None

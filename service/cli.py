@@ -143,12 +143,33 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     ).serve()
 
 
+DEMO_LOGINS_SUFFIX = ".logins.json"
+"""Next to the demo database: its logins, written once the demo is fully built (a database without it
+was left half-built and is built again)."""
+
+
+def _demo_files(path: Path) -> tuple[Path, ...]:
+    return tuple(Path(str(path) + suffix) for suffix in ("", "-wal", "-shm", DEMO_LOGINS_SUFFIX))
+
+
+def login_lines(logins: list[tuple[str, str, str]]) -> list[str]:
+    """The demo's logins as a table that lines up in a terminal with Chinese labels."""
+    from service.kit.table import text_table
+
+    rows = [("角色 role", "手机号 phone", "密码 password"), *logins]
+    return text_table(rows, indent=4)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    """Build the demo database, or keep the one an earlier run built (``--fresh`` rebuilds it)."""
+    import json
+
     path = Path(args.database).resolve()
-    if path.exists() and not args.keep:
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-    fresh = not path.exists()
+    saved = Path(str(path) + DEMO_LOGINS_SUFFIX)
+    fresh = args.fresh or not (path.exists() and saved.exists())
+    if fresh:
+        for file in _demo_files(path):
+            file.unlink(missing_ok=True)
     os.environ["JIFEN_DATABASE_URL"] = os.environ["JIFEN_MIGRATION_DATABASE_URL"] = (
         f"sqlite+aiosqlite:///{path}"
     )
@@ -166,11 +187,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if fresh:
         _with_session(settings, seed)
+        saved.write_text(json.dumps(logins, ensure_ascii=False), encoding="utf-8")
+    else:
+        logins = [(label, phone, password) for label, phone, password in json.loads(saved.read_text("utf-8"))]
     print("\n  Jifen demo is ready:", settings.public_url)
-    if logins:
-        print("\n  Logins (phone / password):")
-        for label, phone, password in logins:
-            print(f"    {label:<32} {phone}  {password}")
+    print(
+        "  Built just now (a fresh demo database)."
+        if fresh
+        else f"  Kept the demo database {path.name} of an earlier run "
+        "(--fresh, or make demo FRESH=1, rebuilds it)."
+    )
+    print("\n  Logins:")
+    print("\n".join(login_lines(logins)))
     print(flush=True)
     if args.no_serve:
         return 0
@@ -478,8 +506,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="build a demo database, print the logins, and serve it")
     serve_args(demo)
-    demo.add_argument("--database", default="jifen-demo.db", help="SQLite file (rebuilt each time)")
-    demo.add_argument("--keep", action="store_true", help="keep an existing demo database")
+    demo.add_argument("--database", default="jifen-demo.db", help="SQLite file (kept between runs)")
+    demo.add_argument("--fresh", action="store_true", help="rebuild the demo database from scratch")
+    demo.add_argument("--keep", action="store_true", help="(the default now) keep an existing demo database")
     demo.add_argument("--no-serve", action="store_true", help="build and print, do not serve")
     demo.set_defaults(func=cmd_demo)
 

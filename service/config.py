@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
     "BODY_MAX_BYTES",
+    "CALL_BACKENDS",
     "LIST_LIMIT_DEFAULT",
     "LIST_LIMIT_MAX",
     "LOGIN_FAILURES_MAX",
@@ -61,6 +62,8 @@ IMPORT_ROWS_MAX = 200_000
 METRICS_TOKEN_MIN = 16
 """Shortest metrics token: the scraper's only key to the figures."""
 SMS_BACKENDS = ("console", "http", "off")
+CALL_BACKENDS = ("console", "http", "off")
+"""How a wish's volunteer calls its requester: through a privacy number (隐私号, AXB binding)."""
 """Where one-time SMS codes go: the log (development, tests), an SMS provider over HTTP, or nowhere."""
 
 
@@ -112,6 +115,16 @@ class Settings:
     """``JIFEN_SMS_URL``: with ``http``, the provider endpoint that takes a JSON ``{phone, text}`` POST."""
     sms_token: str = ""
     """``JIFEN_SMS_TOKEN``: with ``http``, sent as ``Authorization: Bearer <token>``."""
+    call_backend: str = "console"
+    """``JIFEN_CALL_BACKEND``: how a wish's volunteer calls its requester without seeing the number.
+    ``console`` (default in development) answers a fixed relay number per binding and logs it; ``http``
+    asks a privacy-number (隐私号, AXB) provider to bind volunteer and requester for the wish's time; ``off``
+    (default in production, until a provider is configured) offers no call button."""
+    call_url: str = ""
+    """``JIFEN_CALL_URL``: with ``http``, the endpoint that takes a JSON ``{a, b, ref, expires_at}`` POST and
+    answers ``{relay_number}``."""
+    call_token: str = ""
+    """``JIFEN_CALL_TOKEN``: with ``http``, sent as ``Authorization: Bearer <token>``."""
     metrics_token: str = ""
     """``JIFEN_METRICS_TOKEN``: ``GET /metrics`` answers only with ``Authorization: Bearer <token>`` (401
     without it); empty (the default): ``/metrics`` does not exist (404). At least 16 characters."""
@@ -166,6 +179,12 @@ class Settings:
             ).lower(),
             sms_url=env.get("JIFEN_SMS_URL", ""),
             sms_token=env.get("JIFEN_SMS_TOKEN", ""),
+            call_backend=env.get(
+                "JIFEN_CALL_BACKEND",
+                "off" if env.get("JIFEN_ENV") == "production" else defaults.call_backend,
+            ).lower(),
+            call_url=env.get("JIFEN_CALL_URL", ""),
+            call_token=env.get("JIFEN_CALL_TOKEN", ""),
             metrics_token=env.get("JIFEN_METRICS_TOKEN", "").strip(),
             metrics_dir=env.get("JIFEN_METRICS_DIR", ""),
             log_json=_switch(env, "JIFEN_LOG_JSON", defaults.log_json),
@@ -255,6 +274,10 @@ class Settings:
             raise ConfigError(f"JIFEN_SMS_BACKEND must be console, http or off (got {self.sms_backend!r})")
         if self.sms_backend == "http" and not self.sms_url.startswith(("http://", "https://")):
             raise ConfigError("JIFEN_SMS_BACKEND=http needs JIFEN_SMS_URL, the provider's http(s) URL")
+        if self.call_backend not in CALL_BACKENDS:
+            raise ConfigError(f"JIFEN_CALL_BACKEND must be console, http or off (got {self.call_backend!r})")
+        if self.call_backend == "http" and not self.call_url.startswith(("http://", "https://")):
+            raise ConfigError("JIFEN_CALL_BACKEND=http needs JIFEN_CALL_URL, the provider's http(s) URL")
         if self.metrics_token and len(self.metrics_token) < METRICS_TOKEN_MIN:
             raise ConfigError(f"JIFEN_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN} characters")
         if self.secret_key:

@@ -9,6 +9,7 @@ __all__ = ["DOMAINS", "load_all_models"]
 DOMAINS = (
     "accounts",
     "points",
+    "notices",
     "activities",
     "store",
     "rewards",

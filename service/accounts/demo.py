@@ -19,6 +19,7 @@ from service.accounts.models import Community, Member, Partner
 __all__ = ["DEMO_PASSWORD", "Demo", "people"]
 
 DEMO_PASSWORD = "jifen-demo-2026"
+RESIDENT_LABEL = "幸福里 resident, volunteer / 幸福里社区居民、志愿者"
 
 
 @dataclass
@@ -73,6 +74,6 @@ async def people(db: AsyncSession) -> Demo:
         ("store clerk / 积分超市管理员", clerk.phone, DEMO_PASSWORD),
         ("reviewer / 评议人", reviewer.phone, DEMO_PASSWORD),
         ("partner shop staff / 联盟商家", staff.phone, DEMO_PASSWORD),
-        *[("volunteer / 志愿者", v.phone, DEMO_PASSWORD) for v in volunteers],
+        *[(RESIDENT_LABEL, v.phone, DEMO_PASSWORD) for v in volunteers],
     ]
     return demo

@@ -51,6 +51,7 @@ from service.kit.text import InvalidField, bounded_text
 
 __all__ = [
     "ConsentState",
+    "DecidedRequest",
     "accept_notice",
     "check_accepted",
     "consent_state",
@@ -62,6 +63,8 @@ __all__ = [
 ]
 
 ConsentState = Literal["current", "stale", "none"]
+DecidedRequest = MemberRequest
+"""What :func:`decide_request` returns, for the type hints of the domains that act on a decision."""
 Decision = Literal["grant", "refuse"]
 
 

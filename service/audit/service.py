@@ -82,6 +82,8 @@ ACTIONS = (
     "claim_rejected",
     "wish_dispatched",
     "wish_confirmed",
+    "wish_accepted",
+    "wish_call_bound",
     "household_link_confirmed",
     "household_link_rejected",
     "household_link_removed",

@@ -122,12 +122,12 @@ class PrivacyController(Controller):
         "/member-requests/{request_id:uuid}/decide",
         status_code=200,
         summary="Grant or refuse a member's correction or deletion request (an admin, not the member)",
-        responses=errors_of(privacy.decide_request),
+        responses=errors_of(service.decide),
     )
     async def decide(
         self, db: AsyncSession, actor: Actor, request_id: uuid.UUID, data: DecideIn
     ) -> MemberRequestOut:
-        return request_out(await privacy.decide_request(db, actor, request_id, data.decision, data.note))
+        return request_out(await service.decide(db, actor, request_id, data.decision, data.note))
 
 
 ROUTES: list[Any] = [PrivacyController]

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts import privacy
 from service.activities.models import Attendance, AttendanceCorrection, MemberCard, Signup, TeamMember
 from service.audit.models import AuditEvent
+from service.notices.models import Notice
 from service.points.models import Account, AwardRequest, Entry
 from service.rewards.models import ActivityRating, Claim, ClaimObjection, HouseholdLink
 from service.store.models import Order, Voucher
@@ -48,6 +49,7 @@ SECTIONS: dict[str, str] = {
     "claim_objections": "异议",
     "activity_ratings": "活动评价",
     "wishes": "微心愿",
+    "notices": "通知",
     "orders": "积分超市订单",
     "vouchers": "商家兑换券",
     "audit_events": "涉及本人的审计事件",
@@ -87,6 +89,9 @@ async def my_data(db: AsyncSession, member_id: uuid.UUID) -> dict[str, list[dict
     }
     me = member_id
     accounts = await _all(db, Account, Account.member_id == me)
+    wishes = await _all(
+        db, Wish, or_(Wish.requester_id == me, Wish.beneficiary_id == me, Wish.volunteer_id == me)
+    )
     account_ids = [a.id for a in accounts]
     out |= {
         "household_link_requests": _rows(
@@ -109,11 +114,12 @@ async def my_data(db: AsyncSession, member_id: uuid.UUID) -> dict[str, list[dict
         "claims": _rows(await _all(db, Claim, or_(Claim.member_id == me, Claim.submitted_by == me))),
         "claim_objections": _rows(await _all(db, ClaimObjection, ClaimObjection.member_id == me)),
         "activity_ratings": _rows(await _all(db, ActivityRating, ActivityRating.member_id == me)),
-        "wishes": _rows(
-            await _all(
-                db, Wish, or_(Wish.requester_id == me, Wish.beneficiary_id == me, Wish.volunteer_id == me)
-            )
-        ),
+        "wishes": [
+            # A wish the person only did as its volunteer is theirs, its requester's address is not.
+            {**row, "address": row["address"] if me in (w.requester_id, w.beneficiary_id) else None}
+            for w, row in zip(wishes, _rows(wishes), strict=True)
+        ],
+        "notices": _rows(await _all(db, Notice, Notice.member_id == me)),
         "orders": _rows(await _all(db, Order, Order.member_id == me)),
         "vouchers": _rows(await _all(db, Voucher, Voucher.member_id == me)),
         "audit_events": _rows(

@@ -18,9 +18,11 @@ from service.points.demo import DEMO_MONTHLY_BUDGET
 from service.regions import service as regions
 from service.wishes.models import Wish
 
-__all__ = ["OFFICIAL_PHONE", "seed"]
+__all__ = ["OFFICIAL_PHONE", "XIHU_RESIDENT", "seed"]
 
 OFFICIAL_PHONE = "13600000001"
+XIHU_RESIDENT = "13600000200"
+"""A resident of 西湖社区 whose login the demo prints (the first of its people below)."""
 NEIGHBOURS = (("建兰社区", "jianlan", "136000001"), ("西湖社区", "xihu", "136000002"))
 NAMES = ("马文", "杨帆", "何静", "郭强", "罗敏", "梁伟", "宋佳", "韩雪")
 
@@ -124,3 +126,4 @@ async def seed(db: AsyncSession, demo: Demo) -> None:
     await db.flush()
     await regions.add_official(db, root, street.id, OFFICIAL_PHONE)
     demo.logins.append(("street official / 街道干部 (/reports)", OFFICIAL_PHONE, DEMO_PASSWORD))
+    demo.logins.append(("西湖 resident / 西湖社区居民", XIHU_RESIDENT, DEMO_PASSWORD))

@@ -69,6 +69,8 @@ ACTION_NAMES = {
     "claim_rejected": N_("Claim rejected"),
     "wish_dispatched": N_("Wish dispatched"),
     "wish_confirmed": N_("Wish confirmed"),
+    "wish_accepted": N_("Wish accepted: its address shown to the volunteer"),
+    "wish_call_bound": N_("Privacy number bound for a wish's call"),
     "household_link_confirmed": N_("Household link confirmed"),
     "household_link_rejected": N_("Household link rejected"),
     "household_link_removed": N_("Household link removed"),

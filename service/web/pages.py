@@ -28,6 +28,7 @@ from service.proposals import views as proposal_views
 from service.regions import views as region_views
 from service.web.guards import admin_community, lenient_cursor, next_cursor
 from service.web.i18n import translator
+from service.web.notices_pages import home_notices
 from service.web.render import Site, context_of, env, locale_of, page
 
 __all__ = ["ADMIN_LINKS", "LEVEL_NAMES", "N_", "ROLE_NAMES", "ROUTES", "admin_community", "scan_community"]
@@ -232,6 +233,7 @@ async def home_page(request: Request[Any, Any, Any], db: AsyncSession, actor: Ac
     home = await accounts_views.home_of(db, actor)
     panels = await _panels(request, db, actor, home.communities)
     extra = {"official_regions": await _regions_of(db, actor), "consent": consent}
+    extra |= await home_notices(db, actor)
     names = {"role_names": ROLE_NAMES, "level_names": LEVEL_NAMES}
     return page(request, "home.html", actor, **(context_of(home) | panels | extra | names))
 

@@ -19,6 +19,7 @@ from service.web import (
     assets,
     audit_pages,
     board_pages,
+    notices_pages,
     onboarding_pages,
     pages,
     points_pages,
@@ -50,6 +51,7 @@ ROUTE_ORDER: tuple[ModuleType, ...] = (
     privacy_pages,
     assets,
     records_pages,
+    notices_pages,
 )
 HOME_PANEL_ORDER: tuple[ModuleType, ...] = (points_pages, activities_pages, wishes_pages, store_pages)
 """The order of the panels in each community card of the home page."""

@@ -12,11 +12,14 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.accounts import sms
 from service.accounts.actor import Actor
+from service.config import Settings
 from service.http import Limit, MonthQuery, cursor_after, cursor_for, errors_of, idempotent
 from service.rewards.rules import RatingStats
-from service.wishes import service, views
+from service.wishes import calls, service, views
 from service.wishes.schemas import (
+    CallOut,
     DeclineIn,
     DispatchCandidateOut,
     DispatchIn,
@@ -66,6 +69,8 @@ def wish_out(v: views.WishView) -> WishOut:
         decline_reason=w.decline_reason,
         confirmed=w.confirmed_by is not None,
         points_status=w.points_status,
+        address=v.address,
+        can_call=v.can_call,
     )
 
 
@@ -177,23 +182,46 @@ class WishController(Controller):
         "/{wish_id:uuid}/dispatch",
         status_code=200,
         summary="Offer (派单) or re-offer a wish to a volunteer (organizer); they accept or decline",
-        description="The wish waits as ``offered`` for the volunteer. Never one's own wish, nor to oneself.",
+        description="The wish waits as ``offered`` for the volunteer. Never one's own wish, nor to oneself. "
+        "The volunteer and the requester get a notice (and a text message when SMS is configured).",
         responses=errors_of(service.dispatch_wish, views.get_wish),
     )
-    async def dispatch(self, db: AsyncSession, actor: Actor, wish_id: uuid.UUID, data: DispatchIn) -> WishOut:
-        await service.dispatch_wish(db, actor, wish_id, data.volunteer_id)
+    async def dispatch(
+        self, db: AsyncSession, actor: Actor, settings: Settings, wish_id: uuid.UUID, data: DispatchIn
+    ) -> WishOut:
+        await service.dispatch_wish(db, actor, wish_id, data.volunteer_id, sms=sms.sender_for(settings))
         return wish_out(await views.get_wish(db, actor, wish_id))
 
     @post(
         "/{wish_id:uuid}/accept",
         status_code=200,
         summary="Accept a wish offered to the caller, or take an open wish from the pool (接单)",
-        description="A pool-taken wish's points wait for an organizer's confirmation.",
+        description="A pool-taken wish's points wait for an organizer's confirmation. The volunteer sees "
+        "the wish's address from now on; the requester gets a notice (and a text message when SMS is "
+        "configured).",
         responses=errors_of(service.accept_wish, views.get_wish),
     )
-    async def accept(self, db: AsyncSession, actor: Actor, wish_id: uuid.UUID) -> WishOut:
-        await service.accept_wish(db, actor, wish_id)
+    async def accept(self, db: AsyncSession, actor: Actor, settings: Settings, wish_id: uuid.UUID) -> WishOut:
+        await service.accept_wish(db, actor, wish_id, sms=sms.sender_for(settings))
         return wish_out(await views.get_wish(db, actor, wish_id))
+
+    @post(
+        "/{wish_id:uuid}/call",
+        status_code=200,
+        summary="A privacy number (隐私号) to call the wish's requester (its volunteer, while doing it)",
+        description="Binds volunteer and requester at the privacy-number provider (``JIFEN_CALL_BACKEND``) "
+        f"for at most {service.CALL_BINDING_HOURS} hours and never past the wish's time-out; the same number "
+        "again while the binding lasts. The requester's real number is never returned.",
+        responses=errors_of(service.call_relay),
+    )
+    async def call(self, db: AsyncSession, actor: Actor, settings: Settings, wish_id: uuid.UUID) -> CallOut:
+        binding = await service.call_relay(db, actor, wish_id, calls.relay_for(settings))
+        return CallOut(
+            wish_id=wish_id,
+            relay_number=binding.relay_number,
+            tel=f"tel:{binding.relay_number}",
+            expires_at=binding.expires_at,
+        )
 
     @post(
         "/{wish_id:uuid}/decline",

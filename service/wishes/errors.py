@@ -6,10 +6,13 @@ the same rule, the same code.
 
 from __future__ import annotations
 
-from service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
 __all__ = [
     "AlreadyAssigned",
+    "CallRelayFailed",
+    "CallRelayOff",
+    "InvalidAddress",
     "InvalidCategory",
     "InvalidScope",
     "InvalidWantedBy",
@@ -124,3 +127,19 @@ class WishNotConfirmable(Conflict):
 class WishNotCancellable(Conflict):
     code = "wish_not_cancellable"
     message = "The wish is %(status)s; it can no longer be cancelled."
+
+
+class InvalidAddress(InvalidInput):
+    code = "invalid_address"
+    message = "Give the address where the help is needed (at most %(max)s characters)."
+
+
+class CallRelayOff(Conflict):
+    code = "call_relay_off"
+    message = "Calls through a privacy number are not set up here; ask the community office."
+
+
+class CallRelayFailed(DomainError):
+    status = 503
+    code = "call_relay_unavailable"
+    message = "The privacy-number service did not answer; try again in a minute."

@@ -12,7 +12,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 from service.config import TITLE_MAX
 from service.db import Base, IdMixin, TimestampMixin
 
-__all__ = ["WISH_POINTS_STATUSES", "WISH_STATUSES", "Wish", "WishPointsStatus", "WishStatus"]
+__all__ = [
+    "ADDRESS_MAX",
+    "WISH_POINTS_STATUSES",
+    "WISH_STATUSES",
+    "CallBinding",
+    "Wish",
+    "WishPointsStatus",
+    "WishStatus",
+]
+
+ADDRESS_MAX = 200
+"""Characters of a wish's address (building, unit, room: 幸福里 3 号楼 2 单元 501)."""
 
 WishStatus = Literal["open", "offered", "assigned", "done", "rated", "closed", "cancelled"]
 WISH_STATUSES: tuple[WishStatus, ...] = get_args(WishStatus)
@@ -35,6 +46,9 @@ class Wish(IdMixin, TimestampMixin, Base):
     description: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str] = mapped_column(String(32))
     wanted_by: Mapped[datetime | None] = mapped_column(default=None)
+    address: Mapped[str | None] = mapped_column(String(ADDRESS_MAX), default=None)
+    """Where the help is needed. Personal data: shown to the requester, the household member it is for,
+    and the volunteer only while the wish is theirs and in progress (``assigned``)."""
     status: Mapped[WishStatus] = mapped_column(String(16), default="open")
     volunteer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None, index=True)
     assigned_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
@@ -76,6 +90,25 @@ class Wish(IdMixin, TimestampMixin, Base):
             "OR (status IN ('offered','assigned','done','rated','closed') AND volunteer_id IS NOT NULL)",
             name="volunteer_bound",
         ),
+        CheckConstraint("address IS NULL OR length(address) BETWEEN 1 AND 200", name="address_length"),
         Index("ix_wishes_community_status", "community_id", "status"),
         Index("ix_wishes_community_created", "community_id", "created_at"),
     )
+
+
+class CallBinding(IdMixin, TimestampMixin, Base):
+    """A privacy-number binding (AXB) of a wish's volunteer and requester: the relay number the volunteer
+    dials, until it expires or the wish stops being theirs (``ended_at``). Neither phone number is kept
+    here."""
+
+    __tablename__ = "wish_call_bindings"
+
+    wish_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("wishes.id"), index=True)
+    volunteer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    requester_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    relay_number: Mapped[str] = mapped_column(String(21))
+    backend: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (CheckConstraint("volunteer_id <> requester_id", name="two_people"),)

@@ -10,9 +10,11 @@ import msgspec
 
 from service.config import TEXT_MAX
 from service.kit.fields import Title, trimmed_text
+from service.wishes.models import ADDRESS_MAX
 from service.wishes.rules import WISH_CATEGORIES
 
 __all__ = [
+    "CallOut",
     "DeclineIn",
     "DispatchCandidateOut",
     "DispatchIn",
@@ -27,6 +29,7 @@ __all__ = [
 
 Text = Annotated[str, msgspec.Meta(max_length=TEXT_MAX)]
 Note = Annotated[str, msgspec.Meta(max_length=500)]
+Address = Annotated[str, trimmed_text(ADDRESS_MAX)]
 
 
 class WishIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -38,6 +41,8 @@ class WishIn(msgspec.Struct, forbid_unknown_fields=True):
     wanted_by: datetime | None = None
     beneficiary_id: uuid.UUID | None = None
     """A confirmed household member the wish is for (default: the caller)."""
+    address: Address | None = None
+    """Where the help is needed (building, unit, room); default: the address of the caller's latest wish."""
 
 
 class DispatchIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -94,6 +99,20 @@ class WishOut(msgspec.Struct):
     """An organizer confirmed a pool-taken wish (dispatched wishes need no confirmation)."""
     points_status: str | None = None
     """posted, pending (awaiting a staff confirmation), capped (monthly cap reached), none (0 points)."""
+    address: str | None = None
+    """Where the help is needed: to its requester and the member it is for, and to its volunteer only
+    while they are doing it (``assigned``); ``null`` to everyone else."""
+    can_call: bool = False
+    """The caller is the wish's volunteer doing it now: ``POST .../call`` gives them a relay number."""
+
+
+class CallOut(msgspec.Struct):
+    wish_id: uuid.UUID
+    relay_number: str
+    """The privacy number (隐私号) that connects the volunteer to the requester; never a real number."""
+    tel: str
+    """``tel:`` link of the relay number (the page's call button)."""
+    expires_at: datetime
 
 
 class WishPage(msgspec.Struct):

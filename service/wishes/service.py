@@ -18,8 +18,9 @@ import uuid
 import zlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -28,20 +29,28 @@ from service.accounts import households as household_history
 from service.accounts import service as accounts
 from service.accounts import views as people
 from service.accounts.actor import Actor
+from service.accounts.sms import SmsSender
 from service.activities import service as activities
 from service.audit.service import record
 from service.config import TEXT_MAX, TITLE_MAX
 from service.db import is_postgres, transaction
 from service.errors import DomainError, raises
+from service.kit.masking import mask_name
 from service.kit.months import month_bounds_at
 from service.kit.text import InvalidField, bounded_text
+from service.notices import service as notices
+from service.notices.models import Notice, NoticeKind
 from service.points import service as points
 from service.rewards import households_service as households
 from service.rewards.errors import InvalidStars, ReviewerConflict
 from service.rewards.service import CommunitySettings, get_settings
 from service.wishes import rules
+from service.wishes.calls import CallRelay
 from service.wishes.errors import (
     AlreadyAssigned,
+    CallRelayFailed,
+    CallRelayOff,
+    InvalidAddress,
     InvalidCategory,
     InvalidWantedBy,
     NotAssignedVolunteer,
@@ -60,9 +69,10 @@ from service.wishes.errors import (
     WishNotOpen,
     WishNotRatable,
 )
-from service.wishes.models import Wish, WishStatus
+from service.wishes.models import ADDRESS_MAX, CallBinding, Wish, WishStatus
 
 __all__ = [
+    "CALL_BINDING_HOURS",
     "COMMENT_MAX",
     "REASON_MAX",
     "STAFF",
@@ -71,12 +81,16 @@ __all__ = [
     "accept_wish",
     "asked",
     "auto_award_due_wishes",
+    "call_relay",
     "cancel_wish",
     "complete_wish",
     "confirm_wish",
     "decline_wish",
+    "default_address",
     "dispatch_wish",
+    "forget_addresses",
     "is_candidate",
+    "live_binding",
     "post_wish",
     "rate_wish",
     "service_minutes",
@@ -90,6 +104,8 @@ WISH_BATCH = 200
 COMMENT_MAX = 500
 WANTED_BY_DAYS_MAX = 365
 REASON_MAX = 500
+CALL_BINDING_HOURS = 24
+"""How long one privacy-number binding lasts at most (a new one is made after; never past the wish's time)."""
 STAFF = ("organizer",)
 """Who dispatches and confirms wishes (community admins pass every role check too)."""
 
@@ -107,7 +123,31 @@ async def _wish_for_update(db: AsyncSession, wish_id: uuid.UUID) -> Wish:
     return wish
 
 
+async def default_address(db: AsyncSession, community_id: uuid.UUID, member_id: uuid.UUID) -> str | None:
+    """The address a new wish of ``member_id`` starts with: the one on their latest wish here, if any
+    (members have no registered address of their own; a household's wishes share the requester's)."""
+    return await db.scalar(
+        select(Wish.address)
+        .where(Wish.community_id == community_id, Wish.requester_id == member_id, Wish.address.is_not(None))
+        .order_by(Wish.created_at.desc())
+        .limit(1)
+    )
+
+
+def _address(address: str | None) -> str | None:
+    if address is None:
+        return None
+    cleaned = " ".join(address.split())
+    if not 1 <= len(cleaned) <= ADDRESS_MAX or not cleaned.isprintable():
+        raise InvalidAddress(
+            params={"max": ADDRESS_MAX},
+            errors=[{"field": "address", "message": "1 to 200 printable characters"}],
+        )
+    return cleaned
+
+
 @raises(
+    InvalidAddress,
     InvalidCategory,
     InvalidWantedBy,
     InvalidField,
@@ -125,8 +165,10 @@ async def post_wish(
     category: str = "other",
     wanted_by: datetime | None = None,
     beneficiary_id: uuid.UUID | None = None,
+    address: str | None = None,
 ) -> Wish:
-    """Post a wish for oneself, or for a confirmed household member (``beneficiary_id``)."""
+    """Post a wish for oneself, or for a confirmed household member (``beneficiary_id``), where the help
+    is needed (``address``; by default the address of the requester's latest wish here)."""
     await accounts.get_community(db, community_id)
     await accounts.require_role(db, actor, community_id, "member")
     if beneficiary_id is not None:
@@ -143,6 +185,7 @@ async def post_wish(
         wanted_by.tzinfo is None or not (now < wanted_by <= now + timedelta(days=WANTED_BY_DAYS_MAX))
     ):
         raise InvalidWantedBy(errors=[{"field": "wanted_by", "message": "a future time within a year"}])
+    place = _address(address) or await default_address(db, community_id, actor.member_id)
     wish = Wish(
         community_id=community_id,
         requester_id=actor.member_id,
@@ -151,6 +194,7 @@ async def post_wish(
         description=bounded_text(description, "description", high=TEXT_MAX),
         category=category,
         wanted_by=wanted_by,
+        address=place,
         status="open",
         created_at=now,
     )
@@ -194,10 +238,18 @@ async def is_candidate(db: AsyncSession, community_id: uuid.UUID, member_id: uui
     NotAVolunteer,
     accounts.require_role,
 )
-async def dispatch_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID, volunteer_id: uuid.UUID) -> Wish:
+async def dispatch_wish(
+    db: AsyncSession,
+    actor: Actor,
+    wish_id: uuid.UUID,
+    volunteer_id: uuid.UUID,
+    *,
+    sms: SmsSender | None = None,
+) -> Wish:
     """An organizer offers a wish to a volunteer (派单), who then accepts or declines; on an offered or
     assigned wish this is a reassignment. The organizer may not dispatch a wish they asked for, nor to
-    themself: a dispatch is what lets the points post."""
+    themself: a dispatch is what lets the points post. The volunteer and the requester get a notice (and
+    a text message through ``sms``)."""
     wish = await _wish_for_update(db, wish_id)
     await accounts.require_role(db, actor, wish.community_id, *STAFF)
     if not rules.wish_action_allowed("dispatch", wish.status):
@@ -219,8 +271,41 @@ async def dispatch_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID, volu
     wish.dispatched_by, wish.dispatched_at = actor.member_id, now
     wish.assigned_at, wish.accepted_at = None, None
     await db.flush()
+    await _end_calls(db, wish)
     await _audit(db, actor, wish, "wish_dispatched", volunteer_id)
+    names = await people.member_names(db, {volunteer_id}, masked=True)
+    params = {
+        "title": wish.title,
+        "hours": rules.WISH_OFFER_TIMEOUT_HOURS,
+        "volunteer": names.get(volunteer_id, ""),
+    }
+    told = [
+        await _notice(db, wish, volunteer_id, "wish_offered", params),
+        await _notice(db, wish, wish.requester_id, "wish_dispatched", params),
+    ]
+    if sms is not None:
+        await notices.text_them(db, told, sms)
     return wish
+
+
+async def _notice(
+    db: AsyncSession, wish: Wish, member_id: uuid.UUID, kind: NoticeKind, params: dict[str, Any]
+) -> Notice:
+    link = f"/wishes?community={wish.community_id}#wish-{wish.id}"
+    return await notices.notify(
+        db, member_id=member_id, community_id=wish.community_id, kind=kind, params=params, link=link
+    )
+
+
+async def _end_calls(db: AsyncSession, wish: Wish) -> None:
+    """The wish is no longer its volunteer's to do: their privacy-number bindings end (the app offers the
+    number no more; the provider's binding runs out at its ``expires_at`` at the latest)."""
+    now = clock.now()
+    await db.execute(
+        update(CallBinding)
+        .where(CallBinding.wish_id == wish.id, CallBinding.ended_at.is_(None), CallBinding.expires_at > now)
+        .values(ended_at=now)
+    )
 
 
 async def _audit(db: AsyncSession, actor: Actor, wish: Wish, action: str, subject: uuid.UUID | None) -> None:
@@ -235,8 +320,11 @@ async def _audit(db: AsyncSession, actor: Actor, wish: Wish, action: str, subjec
 
 
 @raises(WishNotFound, WishNotOpen, OwnWish, NotOfferedToYou, accounts.require_role)
-async def accept_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID) -> Wish:
-    """The volunteer accepts a wish offered to them, or takes an open wish from the pool (接单)."""
+async def accept_wish(
+    db: AsyncSession, actor: Actor, wish_id: uuid.UUID, *, sms: SmsSender | None = None
+) -> Wish:
+    """The volunteer accepts a wish offered to them, or takes an open wish from the pool (接单). They see
+    its address from now on (audited); the requester gets a notice (and a text message through ``sms``)."""
     wish = await _wish_for_update(db, wish_id)
     await accounts.require_role(db, actor, wish.community_id, "member")
     if not rules.wish_action_allowed("accept", wish.status):
@@ -251,6 +339,18 @@ async def accept_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID) -> Wis
         wish.dispatched_by, wish.dispatched_at = None, None
     wish.status, wish.assigned_at, wish.accepted_at = "assigned", now, now
     await db.flush()
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="wish_accepted",
+        community_id=wish.community_id,
+        subject_member_id=wish.requester_id,
+        detail={"wish_id": str(wish.id), "title": wish.title, "address_shared": wish.address is not None},
+    )
+    params = {"title": wish.title, "volunteer": mask_name(actor.name)}
+    told = [await _notice(db, wish, wish.requester_id, "wish_accepted", params)]
+    if sms is not None:
+        await notices.text_them(db, told, sms)
     return wish
 
 
@@ -268,6 +368,7 @@ async def decline_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID, reaso
     wish.declines += 1
     _to_pool(wish)
     await db.flush()
+    await _end_calls(db, wish)
     return wish
 
 
@@ -283,6 +384,7 @@ async def complete_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID) -> W
         raise NotAssignedVolunteer()
     wish.status, wish.completed_at = "done", clock.now()
     await db.flush()
+    await _end_calls(db, wish)
     return wish
 
 
@@ -403,7 +505,106 @@ async def cancel_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID) -> Wis
         raise WishNotCancellable(params={"status": wish.status})
     wish.status, wish.cancelled_at = "cancelled", clock.now()
     await db.flush()
+    await _end_calls(db, wish)
     return wish
+
+
+# ---------------------------------------------------------------- calls through a privacy number
+
+
+async def forget_addresses(db: AsyncSession, member_id: uuid.UUID) -> None:
+    """A deleted person's addresses go from the wishes they asked for (or that were filed for them), and
+    their call bindings end."""
+    await db.execute(
+        update(Wish)
+        .where(
+            or_(Wish.requester_id == member_id, Wish.beneficiary_id == member_id), Wish.address.is_not(None)
+        )
+        .values(address=None)
+    )
+    now = clock.now()
+    await db.execute(
+        update(CallBinding)
+        .where(
+            or_(CallBinding.requester_id == member_id, CallBinding.volunteer_id == member_id),
+            CallBinding.ended_at.is_(None),
+        )
+        .values(ended_at=now)
+    )
+
+
+async def live_binding(db: AsyncSession, wish: Wish, volunteer_id: uuid.UUID) -> CallBinding | None:
+    """The volunteer's binding of this wish that still connects (not ended, not expired)."""
+    return await db.scalar(
+        select(CallBinding)
+        .where(
+            CallBinding.wish_id == wish.id,
+            CallBinding.volunteer_id == volunteer_id,
+            CallBinding.ended_at.is_(None),
+            CallBinding.expires_at > clock.now(),
+        )
+        .order_by(CallBinding.expires_at.desc())
+        .limit(1)
+    )
+
+
+@raises(
+    WishNotFound, NotAssignedVolunteer, WishNotAssigned, CallRelayOff, CallRelayFailed, accounts.require_role
+)
+async def call_relay(
+    db: AsyncSession, actor: Actor, wish_id: uuid.UUID, relay: CallRelay | None
+) -> CallBinding:
+    """The relay number (隐私号) the wish's volunteer dials to reach its requester, bound for at most
+    :data:`CALL_BINDING_HOURS` and never past the wish's time-out; only while the wish is theirs and in
+    progress. The same binding again while it lasts. Neither phone number is shown to the other side."""
+    wish = await _wish_for_update(db, wish_id)
+    await accounts.require_role(db, actor, wish.community_id, "member")
+    if actor.member_id != wish.volunteer_id or actor.member_id in asked(wish):
+        raise NotAssignedVolunteer(detail="Only the volunteer doing the wish calls its requester.")
+    if wish.status != "assigned" or wish.assigned_at is None:
+        raise WishNotAssigned(params={"status": wish.status})
+    if relay is None:
+        raise CallRelayOff()
+    found = await live_binding(db, wish, actor.member_id)
+    if found is not None:
+        return found
+    settings = await get_settings(db, wish.community_id)
+    now = clock.now()
+    expires_at = min(
+        now + timedelta(hours=CALL_BINDING_HOURS),
+        wish.assigned_at + timedelta(days=settings.wish_assign_timeout_days),
+    )
+    if expires_at <= now:  # the wish is past its time and about to go back to the pool
+        raise WishNotAssigned(params={"status": wish.status})
+    phones = await people.members_by_id(db, {actor.member_id, wish.requester_id})
+    number = await relay.bind(
+        a=phones[actor.member_id].phone,
+        b=phones[wish.requester_id].phone,
+        ref=str(wish.id),
+        expires_at=expires_at,
+    )
+    if number is None:
+        raise CallRelayFailed()
+    binding = CallBinding(
+        wish_id=wish.id,
+        volunteer_id=actor.member_id,
+        requester_id=wish.requester_id,
+        relay_number=number,
+        backend=relay.name,
+        expires_at=expires_at,
+        created_at=now,
+    )
+    db.add(binding)
+    await db.flush()
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action="wish_call_bound",
+        community_id=wish.community_id,
+        subject_member_id=wish.requester_id,
+        detail={"wish_id": str(wish.id), "backend": relay.name, "expires_at": expires_at.isoformat()},
+    )
+    return binding
 
 
 # ---------------------------------------------------------------- periodic jobs
@@ -472,6 +673,7 @@ async def _back_to_pool(maker: async_sessionmaker[AsyncSession], wish_id: uuid.U
         _to_pool(wish)
         wish.timeouts += 1
         await db.flush()
+        await _end_calls(db, wish)
         return True
 
 

@@ -28,8 +28,8 @@ from service.rewards import views as reward_views
 from service.rewards.service import CommunitySettings, get_settings
 from service.wishes import rules
 from service.wishes.errors import InvalidScope, WishNotFound
-from service.wishes.models import Wish, WishStatus
-from service.wishes.service import STAFF, asked, service_minutes
+from service.wishes.models import CallBinding, Wish, WishStatus
+from service.wishes.service import STAFF, asked, default_address, service_minutes
 
 __all__ = [
     "CANDIDATES_MAX",
@@ -38,6 +38,7 @@ __all__ = [
     "WishScope",
     "WishView",
     "WishesPage",
+    "address_shown_to",
     "awaiting_confirmation",
     "dispatch_candidates",
     "get_wish",
@@ -61,6 +62,10 @@ class WishView:
     volunteer_name: str
     beneficiary_name: str = ""
     dispatched_by_name: str = ""
+    address: str | None = None
+    """The wish's address when the reader may see it (:func:`address_shown_to`), else ``None``."""
+    can_call: bool = False
+    """Whether the reader is the volunteer doing the wish now, who may call its requester via a relay."""
 
     @property
     def for_id(self) -> uuid.UUID:
@@ -68,8 +73,15 @@ class WishView:
         return self.wish.beneficiary_id or self.wish.requester_id
 
 
-async def _views(db: AsyncSession, found: list[Wish]) -> list[WishView]:
-    """Wishes with the names of the people in them, in one query for all the names."""
+def address_shown_to(wish: Wish, reader: uuid.UUID) -> bool:
+    """The requester and the member it is for always; its volunteer only once they accepted it and while
+    they are doing it (``assigned``); nobody else (organizers included)."""
+    return reader in asked(wish) or (reader == wish.volunteer_id and wish.status == "assigned")
+
+
+async def _views(db: AsyncSession, found: list[Wish], reader: uuid.UUID) -> list[WishView]:
+    """Wishes with the names of the people in them, in one query for all the names; the address and the
+    call button only for whom they are meant (``reader``)."""
     ids = {
         i
         for w in found
@@ -88,6 +100,8 @@ async def _views(db: AsyncSession, found: list[Wish]) -> list[WishView]:
             volunteer_name=name(w.volunteer_id),
             beneficiary_name=name(w.beneficiary_id),
             dispatched_by_name=name(w.dispatched_by),
+            address=w.address if address_shown_to(w, reader) else None,
+            can_call=reader == w.volunteer_id and w.status == "assigned" and reader not in asked(w),
         )
         for w in found
     ]
@@ -100,7 +114,7 @@ async def get_wish(db: AsyncSession, actor: Actor, wish_id: uuid.UUID) -> WishVi
     if wish is None:
         raise WishNotFound()
     await accounts.require_role(db, actor, wish.community_id, "member")
-    return (await _views(db, [wish]))[0]
+    return (await _views(db, [wish], actor.member_id))[0]
 
 
 @raises(accounts.require_role)
@@ -120,7 +134,7 @@ async def awaiting_confirmation(db: AsyncSession, actor: Actor, community_id: uu
         .limit(LIST_LIMIT_MAX)
     )
     mine = [w for w in found if actor.member_id not in asked(w) | {w.volunteer_id}]
-    return await _views(db, mine)
+    return await _views(db, mine, actor.member_id)
 
 
 @raises(InvalidScope, accounts.get_community, accounts.require_role)
@@ -157,7 +171,7 @@ async def list_wishes(
     found = list(await db.scalars(stmt.order_by(Wish.id.desc()).limit(limit + 1)))
     more = len(found) > limit
     found = found[:limit]
-    return await _views(db, found), (found[-1].id if more else None)
+    return await _views(db, found, actor.member_id), (found[-1].id if more else None)
 
 
 @dataclass(frozen=True)
@@ -279,6 +293,25 @@ async def satisfaction(
     )
 
 
+async def _live_numbers(
+    db: AsyncSession, wish_ids: list[uuid.UUID], volunteer_id: uuid.UUID
+) -> dict[str, str]:
+    """Relay numbers of the volunteer's bindings that still connect, by wish id (one query)."""
+    if not wish_ids:
+        return {}
+    rows = await db.execute(
+        select(CallBinding.wish_id, CallBinding.relay_number)
+        .where(
+            CallBinding.wish_id.in_(wish_ids),
+            CallBinding.volunteer_id == volunteer_id,
+            CallBinding.ended_at.is_(None),
+            CallBinding.expires_at > clock.now(),
+        )
+        .order_by(CallBinding.expires_at)
+    )
+    return {str(wish_id): number for wish_id, number in rows.all()}
+
+
 ASSIGNED_SHOWN: frozenset[WishStatus] = frozenset({"assigned", "done", "rated", "closed"})
 
 
@@ -302,6 +335,10 @@ class WishesPage:
     satisfaction: Satisfaction | None
     over_budget: set[str]
     """Ids of my wishes (asked or done) whose volunteer's points wait for the monthly budget."""
+    call_numbers: dict[str, str]
+    """Relay numbers (隐私号) of my wishes in progress whose binding still connects, by wish id."""
+    default_address: str
+    """What the new-wish form's address starts with (my latest wish's address here)."""
 
 
 @raises(list_wishes, dispatch_candidates, wish_stats, awaiting_confirmation, satisfaction)
@@ -316,6 +353,8 @@ async def wishes_page(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -
     )
     unpaid = [str(v.wish.id) for v in [*mine, *assigned] if v.wish.transfer_id is None]
     return WishesPage(
+        call_numbers=await _live_numbers(db, [v.wish.id for v in assigned if v.can_call], actor.member_id),
+        default_address=await default_address(db, community_id, actor.member_id) or "",
         over_budget=await points_views.pending_refs(db, community_id, "wish", unpaid),
         mine=mine,
         offered=[v for v in assigned if v.wish.status == "offered"],

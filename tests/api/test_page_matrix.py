@@ -98,6 +98,7 @@ PAGES: dict[str, Page] = {
     # Held accounts (issue 19), residents' own data (issue 22), the street's alliance (issue 20).
     "GET /me/secure": Page(LOGGED_IN),
     "GET /me/data": Page(LOGGED_IN),
+    "GET /notices": Page(LOGGED_IN),  # one's own notices (issue 22)
     "GET /privacy": Page(EVERYONE),
     "GET /privacy/accept": Page(LOGGED_IN),
     "GET /admin/member-requests": Page(("admin",)),

@@ -428,6 +428,17 @@ EXPECT: dict[str, Case] = {
         body=lambda r, role: {"reason": "没空"},
         prep=lambda c, r, role: _wish_offered_to(c, r, role),
     ),
+    # Only the volunteer doing the wish gets a privacy number to call its requester (issue 22): here each of
+    # A's people took bob's wish (someone else's: not_assigned_volunteer, tests/api/test_wish_calls.py).
+    "POST /api/v1/wishes/{wish_id}/call": Case(A_PEOPLE, prep=lambda c, r, role: _wish_taken_by(c, r, role)),
+    # Notices (issue 22): one's own; someone else's notice is "no such notice".
+    "GET /api/v1/me/notices": Case(LOGGED_IN),
+    "POST /api/v1/me/notices/{notice_id}/read": Case(
+        A_PEOPLE,
+        deny={"other_admin": 404, "outsider": 404},
+        codes={"other_admin": "notice_not_found", "outsider": "notice_not_found"},
+        prep=lambda c, r, role: _notice_for(c, r, role),
+    ),
     # Bob took the wish: an admin confirms it (the volunteer never confirms their own: reviewer_conflict).
     "POST /api/v1/wishes/{wish_id}/confirm": Case(
         ("organizer", "admin"), prep=lambda c, r, role: _taken_wish(c, r)
@@ -589,6 +600,7 @@ PARAMS = {
     ("claims", "claim_id"): "claim",
     ("photos", "photo_id"): "photo",
     ("wishes", "wish_id"): "wish",
+    ("notices", "notice_id"): "notice",
     ("activations", "code"): "activation_code",
     ("registrations", "rid"): "registration",
     ("household-links", "link_id"): "household_link",
@@ -887,6 +899,18 @@ async def _wish_taken_by(client: Any, res: Res, role: str) -> None:
     res.ids["wish"] = wish["id"]
 
 
+async def _notice_for(client: Any, res: Res, role: str) -> None:
+    """A notice to ``role``'s person: their wish was dispatched to bob."""
+    person = _person(role)
+    wish = await _post(client, f"/api/v1/communities/{res.w.cid}/wishes", person, res, json={"title": "修门"})
+    dispatcher = "admin" if role == "organizer" else "organizer"
+    body = {"volunteer_id": res["bob"]}
+    await _post(client, f"/api/v1/wishes/{wish['id']}/dispatch", dispatcher, res, json=body)
+    r = await client.get("/api/v1/me/notices", headers=res.w.h[person])
+    assert r.status_code == 200, r.text
+    res.ids["notice"] = next(n["id"] for n in r.json()["items"] if n["kind"] == "wish_dispatched")
+
+
 async def _wish_offered_to(client: Any, res: Res, role: str) -> None:
     """Bob's wish, offered (dispatched) to ``role``'s person."""
     wish = await _post(client, f"/api/v1/communities/{res.w.cid}/wishes", "bob", res, json={"title": "买菜"})
@@ -973,6 +997,12 @@ AUDITED: dict[str, Audited] = {
     "POST /api/v1/proposals/{pid}/approve": Audited("admin", "policy_change_approved", prep=_new_proposal),
     "POST /api/v1/proposals/{pid}/reject": Audited("admin", "policy_change_rejected", prep=_new_proposal),
     "POST /api/v1/proposals/{pid}/withdraw": Audited("admin", "policy_change_withdrawn", prep=_own_proposal),
+    # ---------------------------------------------------------------- wishes: the requester's address and
+    # phone reach the volunteer (issue 22)
+    "POST /api/v1/wishes/{wish_id}/accept": Audited("organizer", "wish_accepted", prep=_open_wish),
+    "POST /api/v1/wishes/{wish_id}/call": Audited(
+        "organizer", "wish_call_bound", prep=lambda c, r: _wish_taken_by(c, r, "organizer")
+    ),
     # ---------------------------------------------------------------- accounts
     "POST /api/v1/communities": Audited("root", "community_created", community="created"),
     "PATCH /api/v1/communities/{cid}": Audited(
@@ -1102,7 +1132,7 @@ AUDIT_EXEMPT: dict[str, str] = {
     "POST /api/v1/offers/{oid}/vouchers": "claims a voucher for oneself",
     "POST /api/v1/claims/{claim_id}/objections": "any resident objects during the public notice",
     "POST /api/v1/communities/{cid}/wishes": "posts one's own wish",
-    "POST /api/v1/wishes/{wish_id}/accept": "a volunteer takes a wish (confirming it is audited)",
+    "POST /api/v1/me/notices/{notice_id}/read": "marks one's own notice read",
     "POST /api/v1/wishes/{wish_id}/complete": "the volunteer reports their own work done",
     "POST /api/v1/wishes/{wish_id}/decline": "the volunteer declines an offer made to them",
     "POST /api/v1/communities/{cid}/household-links": "asks to link one's own household (an admin confirms)",

@@ -72,6 +72,7 @@ def test_order_dispatch_accept_rate_posts_points(people: World, live_server: str
         resident.goto(f"{live_server}/wishes")
         resident.fill("#post-wish input[name=title]", title)
         resident.select_option("#post-wish select[name=category]", "repair")
+        resident.fill("#post-wish input[name=address]", "幸福里 3 号楼 2 单元 501")
         resident.click("#post-wish button[type=submit]")
         mine = resident.locator("[data-testid=my-wishes] .wish", has_text=title)
         mine.wait_for()
@@ -136,6 +137,7 @@ def test_volunteer_declines_with_a_reason_and_the_wish_returns(
         resident = resident_ctx.new_page()
         resident.goto(f"{live_server}/wishes")
         resident.fill("#post-wish input[name=title]", title)
+        resident.fill("#post-wish input[name=address]", "幸福里 3 号楼 2 单元 501")
         resident.click("#post-wish button[type=submit]")
         resident.locator("[data-testid=my-wishes] .wish", has_text=title).wait_for()
 

@@ -89,6 +89,7 @@ def test_post_accept_complete_rate_and_see_points(people: World, live_server: st
         resident.fill("#post-wish input[name=title]", "帮忙把米扛上六楼")
         resident.fill("#post-wish textarea[name=description]", "没有电梯")
         resident.select_option("#post-wish select[name=category]", "errand")
+        resident.fill("#post-wish input[name=address]", "幸福里 3 号楼 2 单元 501")
         resident.click("#post-wish button[type=submit]")
         mine = resident.locator("[data-testid=my-wishes] .wish", has_text="帮忙把米扛上六楼")
         mine.wait_for()

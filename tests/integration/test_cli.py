@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ from sqlalchemy import func, select
 
 from service.accounts import service as accounts
 from service.accounts.models import Member, Membership
+from service.kit.table import display_width
 from tests.support.database import ROOT, db_env
 from tests.support.world import SECRET, World
 
@@ -174,8 +177,7 @@ async def test_members_import_of_a_good_file_and_an_unknown_community(
     assert await counts(maker) == before
 
 
-def test_demo_builds_a_database_and_prints_the_logins(tmp_path: Path) -> None:
-    path = tmp_path / "demo.db"
+def _demo(path: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     r = jifen(
         "demo",
         "--no-serve",
@@ -183,10 +185,36 @@ def test_demo_builds_a_database_and_prints_the_logins(tmp_path: Path) -> None:
         str(path),
         "--port",
         "8123",
+        *extra,
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'ignored.db'}",
         cwd=tmp_path,
     )
     assert r.returncode == 0, r.stderr
+    return r
+
+
+def _login_table(stdout: str) -> list[str]:
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if "角色 role" in line)
+    return [line for line in lines[start:] if line.strip()]
+
+
+def _column_starts(line: str) -> list[int]:
+    """Display columns where the phone and the password cells start on ``line``."""
+    phone = re.search(r"\s(1\d{10}|手机号 phone)\s", line)
+    assert phone is not None, line
+    password = line.rindex("  ") + 2
+    return [display_width(line[: phone.start() + 1]), display_width(line[:password])]
+
+
+def _names(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {name for (name,) in conn.execute("SELECT name FROM members")}
+
+
+def test_demo_builds_a_database_and_prints_the_logins(tmp_path: Path) -> None:
+    path = tmp_path / "demo.db"
+    r = _demo(path, tmp_path)
     assert "http://127.0.0.1:8123" in r.stdout
     for phone in (
         "13800000000",
@@ -203,4 +231,37 @@ def test_demo_builds_a_database_and_prints_the_logins(tmp_path: Path) -> None:
     # The street's alliance (issue 20): a 建兰 resident and a unit's staff log in too.
     assert "建兰社区居民" in r.stdout and "13600000100" in r.stdout
     assert "联盟单位店员" in r.stdout and "13500000001" in r.stdout
+    # A resident of each community and the street official (issue 22).
+    assert "幸福里社区居民" in r.stdout and "西湖社区居民" in r.stdout and "13600000200" in r.stdout
+    assert "街道干部" in r.stdout and "13600000001" in r.stdout
     assert path.exists()
+    # The table lines up in a terminal: each column starts at the same display column on every line,
+    # though the labels mix Chinese (two columns a character) and Latin text.
+    table = _login_table(r.stdout)
+    assert len(table) == 14
+    assert len({tuple(_column_starts(line)) for line in table}) == 1, "\n".join(table)
+    assert len({len(line) for line in table}) > 1  # (characters differ: only display widths are equal)
+
+    # Run again: the demo database is kept, with what the newcomer did in it, and the logins print again.
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE members SET name = '陈小红改' WHERE phone = '13900000001'")
+    again = _demo(path, tmp_path)
+    assert "Kept the demo database" in again.stdout
+    assert "陈小红改" in _names(path)
+    assert _login_table(again.stdout) == table
+    # Asked for a fresh one, it is built again from scratch.
+    fresh = _demo(path, tmp_path, "--fresh")
+    assert "Built just now" in fresh.stdout
+    names = _names(path)
+    assert "陈小红改" not in names and "陈小红" in names
+    assert _login_table(fresh.stdout) == table
+
+
+def test_a_half_built_demo_database_is_built_again(tmp_path: Path) -> None:
+    path = tmp_path / "demo.db"
+    with sqlite3.connect(path) as conn:  # an earlier run stopped before the demo was complete
+        conn.execute("CREATE TABLE leftover (x INTEGER)")
+    r = _demo(path, tmp_path)
+    assert "Built just now" in r.stdout and "陈小红" in _names(path)
+    with sqlite3.connect(path) as conn:
+        assert not conn.execute("SELECT name FROM sqlite_master WHERE name = 'leftover'").fetchall()

@@ -38,6 +38,7 @@ PATH_IDS: dict[tuple[str, str], str] = {
     ("claims", "claim_id"): "claim",
     ("photos", "photo_id"): "photo",
     ("wishes", "wish_id"): "wish",
+    ("notices", "notice_id"): "notice",
     ("registrations", "rid"): "registration",
     ("household-links", "link_id"): "household_link",
     ("regions", "region_id"): "region",
@@ -228,6 +229,21 @@ async def seed_ids(client: Any, world: World, engine: AsyncEngine) -> dict[str, 
             post(f"/api/v1/communities/{cid}/wishes", headers=h["alice"], json={"title": "换灯泡"}), "wish"
         )
     )["id"]
+    # A notice to alice: another wish of hers was dispatched to bob.
+    dispatched = await ok(
+        post(f"/api/v1/communities/{cid}/wishes", headers=h["alice"], json={"title": "取快递"}), "wish 2"
+    )
+    await ok(
+        post(
+            f"/api/v1/wishes/{dispatched['id']}/dispatch",
+            headers=h["organizer"],
+            json={"volunteer_id": ids["bob"]},
+        ),
+        "dispatch",
+    )
+    ids["notice"] = (await ok(client.get("/api/v1/me/notices", headers=h["alice"]), "notices"))["items"][0][
+        "id"
+    ]
     ids["bob_phone"] = world.members["bob"].phone
     link = await ok(
         post(

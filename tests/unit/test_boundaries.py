@@ -55,6 +55,7 @@ WIRING = frozenset({"app", "cli", "demo", "jobs"})
 RANK = {
     "accounts": 0,
     "points": 1,
+    "notices": 1,  # any domain tells its members something (a wish dispatched); notices read only accounts
     **dict.fromkeys(
         (
             "activities",

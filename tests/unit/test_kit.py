@@ -162,3 +162,18 @@ async def test_group_commit_batches_concurrent_items_and_answers_each() -> None:
     failed = await asyncio.gather(commit.submit(7), commit.submit(-1), return_exceptions=True)
     assert all(isinstance(f, RuntimeError) for f in failed)  # every caller of a failed batch hears of it
     assert await commit.submit(3) == 30  # and the next batch goes on
+
+
+def test_text_table_lines_up_by_display_width_not_characters() -> None:
+    from service.kit.table import display_width, text_table
+
+    assert display_width("幸福里") == 6 and display_width("ab1") == 3 and display_width("é") == 1
+    rows = [("角色 role", "手机号 phone", "密码"), ("admin", "13800000000", "x"), ("社区管理员", "1", "yy")]
+    lines = text_table(rows, indent=2)
+    starts = {
+        (display_width(line[: line.index(row[1])]), display_width(line[: line.rindex(row[2])]))
+        for line, row in zip(lines, rows, strict=True)
+    }
+    assert starts == {(2 + 10 + 2, 2 + 10 + 2 + 12 + 2)}
+    assert len({len(line[: line.rindex(row[2])]) for line, row in zip(lines, rows, strict=True)}) > 1
+    assert all(not line.endswith(" ") for line in lines)

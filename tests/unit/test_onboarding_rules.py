@@ -51,6 +51,37 @@ def test_sms_backend_defaults_need_no_network_and_bad_values_stop_the_start() ->
         Settings.from_env({**base, "JIFEN_SMS_BACKEND": "http"})
 
 
+def test_call_backend_defaults_need_no_network_and_bad_values_stop_the_start() -> None:
+    import pytest
+
+    from service.config import ConfigError, Settings
+    from service.wishes.calls import ConsoleRelay, HttpRelay, relay_for
+
+    base = {"JIFEN_SECRET_KEY": KEY}
+    assert isinstance(relay_for(Settings.from_env(base)), ConsoleRelay)
+    production = Settings.from_env({**base, "JIFEN_ENV": "production"})
+    assert production.call_backend == "off" and relay_for(production) is None
+    http = {**base, "JIFEN_CALL_BACKEND": "HTTP", "JIFEN_CALL_URL": "https://axb.example/bind"}
+    assert isinstance(relay_for(Settings.from_env(http)), HttpRelay)
+    with pytest.raises(ConfigError, match="JIFEN_CALL_BACKEND"):
+        Settings.from_env({**base, "JIFEN_CALL_BACKEND": "carrier-pigeon"})
+    with pytest.raises(ConfigError, match="JIFEN_CALL_URL"):
+        Settings.from_env({**base, "JIFEN_CALL_BACKEND": "http", "JIFEN_CALL_URL": "axb.example"})
+
+
+async def test_the_console_relay_answers_the_same_number_for_the_same_binding() -> None:
+    from datetime import UTC, datetime
+
+    from service.wishes.calls import ConsoleRelay
+
+    until = datetime(2026, 12, 7, tzinfo=UTC)
+    one = await ConsoleRelay().bind(a="13900000002", b="13900000001", ref="w1", expires_at=until)
+    assert one == await ConsoleRelay().bind(a="13900000002", b="13900000001", ref="w1", expires_at=until)
+    other = await ConsoleRelay().bind(a="13900000003", b="13900000001", ref="w1", expires_at=until)
+    assert one is not None and one.startswith("170") and len(one) == 11 and other != one
+    assert "13900000001" not in one
+
+
 async def test_the_http_sender_posts_json_with_the_token_to_the_provider() -> None:
     import json
     import threading
