@@ -157,7 +157,8 @@ def locale_of(request: Request[Any, Any, Any]) -> str:
 
 
 MODES = ("standard", "elder")
-"""Page modes: ``elder`` is 长辈版 (MIIT's ageing-friendly rules: 18 px text, 60 px targets, a simple home)."""
+"""Page modes: ``elder`` is 长辈版 (MIIT's ageing-friendly rules: 18 px text, 60 px targets, a simple
+home)."""
 COOKIE_YEAR_SECONDS = 365 * 24 * 3600
 
 
@@ -213,7 +214,9 @@ def page(
             Cookie(key=LANG_COOKIE, value=locale, max_age=COOKIE_YEAR_SECONDS, samesite="lax", path="/")
         )
     if request.query_params.get("mode"):
-        cookies.append(Cookie(key=MODE_COOKIE, value=mode, max_age=COOKIE_YEAR_SECONDS, samesite="lax", path="/"))
+        cookies.append(
+            Cookie(key=MODE_COOKIE, value=mode, max_age=COOKIE_YEAR_SECONDS, samesite="lax", path="/")
+        )
     if actor is not None and not request.cookies.get(CSRF_COOKIE):
         cookies.append(Cookie(key=CSRF_COOKIE, value=secrets.token_urlsafe(24), samesite="strict", path="/"))
     return Response(

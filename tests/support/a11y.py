@@ -35,12 +35,12 @@ _MEASURE = """
 (rules) => {
   const problems = [];
   const where = (el) => {
-    const id = el.getAttribute("data-testid") || el.id || (el.className && String(el.className)) || "";
-    const text = (el.innerText || el.value || el.getAttribute("aria-label") || "").trim().slice(0, 24);
-    return `<${el.tagName.toLowerCase()}${id ? " " + id : ""}> "${text}"`;
+    const id = el.getAttribute("data-testid") || el.id || el.getAttribute("class") || "";
+    const text = el.innerText || el.textContent || el.value || el.getAttribute("aria-label") || "";
+    return `<${el.tagName.toLowerCase()}${id ? " " + id : ""}> "${text.trim().slice(0, 24)}"`;
   };
   const shown = (el) => {
-    if (el.closest("[hidden], template, script, style, noscript, svg, [aria-hidden=true]")) return false;
+    if (el.closest("[hidden], template, script, style, noscript, [aria-hidden=true]")) return false;
     const s = getComputedStyle(el);
     if (s.visibility === "hidden" || s.display === "none") return false;
     const r = el.getBoundingClientRect();
@@ -49,7 +49,7 @@ _MEASURE = """
   const checkText = (el, s, chars, pseudo) => {
     const size = parseFloat(s.fontSize);
     if (size < rules.min_text_px - 0.01) problems.push(`text ${size}px${pseudo}: ${where(el)}`);
-    if (rules.min_line_ratio) {
+    if (rules.min_line_ratio && !(el instanceof SVGElement)) {  // a chart's label is one line
       const line = s.lineHeight === "normal" ? 1.15 * size : parseFloat(s.lineHeight);
       if (line / size < rules.min_line_ratio - 0.01)
         problems.push(`line height ${(line / size).toFixed(2)}${pseudo}: ${where(el)}`);
@@ -85,6 +85,8 @@ _MEASURE = """
     if (box.width < min || box.height < min)
       problems.push(`target ${Math.round(box.width)}x${Math.round(box.height)}px: ${where(el)}`);
   }
+  for (const el of document.body.querySelectorAll("[hidden]"))
+    if (el.getClientRects().length) problems.push(`shown though hidden: ${where(el)}`);
   return problems;
 }
 """
