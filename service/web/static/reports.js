@@ -54,7 +54,7 @@
       var keys = ["wishes_posted", "wishes_dispatched", "wishes_accepted", "wishes_completed", "wishes_rated"];
       return Object.assign({}, base, { tooltip: { trigger: "item" }, legend: { show: false },
         series: [{ type: "funnel", sort: "none", left: "10%", width: "80%", top: 16, bottom: 8, minSize: "10%",
-          label: { position: "inside", formatter: "{b}: {c}", fontSize: textPx },
+          label: { position: "inside", formatter: "{b}: {c}", fontSize: textPx, color: "#1f2328", textBorderColor: "#fff", textBorderWidth: 3 },
           data: keys.map(function (k) { return { name: names[k], value: fig[k].total || 0 }; }) }] });
     },
     children: function () {
