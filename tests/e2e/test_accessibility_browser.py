@@ -2,8 +2,9 @@
 (elder mode): axe-core finds no serious or critical violation, and the size rules of issue 22 hold by
 computed styles (tests/support/a11y.py).
 
-The pages come from the page matrix (tests/api/test_page_matrix.py): each page its roles may see, made
-with the same people and resources, so a new page is swept as soon as it has its line in ``PAGES``.
+The pages come from the page matrix (tests/support/pages.py, checked by tests/api/test_page_matrix.py):
+each page its roles may see, made with the same people and resources, so a new page is swept as soon as
+it has its line in ``PAGES``. A document another role already saw byte for byte is not checked twice.
 One browser; one context per role, reused for both modes (the mode is the ``jifen_mode`` cookie).
 """
 
@@ -16,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_page_matrix import PAGES, fill, page_routes
 from tests.support.a11y import AXE_SCRIPT, RULES, axe_problems, size_problems
 from tests.support.matrix import ROLES
 from tests.support.matrix import people as _people
 from tests.support.matrix import poster as _poster
 from tests.support.matrix import resources as _resources
 from tests.support.matrix import tokens as _tokens
+from tests.support.pages import PAGES, fill, page_routes
 from tests.support.world import World
 
 pytestmark = pytest.mark.browser
