@@ -43,6 +43,7 @@ __all__ = [
     "DEVICE_COOKIE",
     "IMAGE_TYPES",
     "LANG_COOKIE",
+    "MODE_COOKIE",
     "RAW_BODY",
     "TOKEN_COOKIE",
     "CsrfFailed",
@@ -73,6 +74,9 @@ TOKEN_COOKIE = "jifen_token"
 CSRF_COOKIE = "jifen_csrf"
 CSRF_HEADER = "x-csrf-token"
 LANG_COOKIE = "jifen_lang"
+MODE_COOKIE = "jifen_mode"
+"""The page mode a reader chose (``elder``: 长辈版, large text and targets; ``standard``), kept as the
+language is."""
 DEVICE_COOKIE = "jifen_device"
 """A random id a phone keeps for years (set at its first scan): binds pending scans, counts sign-ups."""
 _DEVICE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")

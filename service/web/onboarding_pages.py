@@ -26,8 +26,9 @@ from service.web.render import page
 
 __all__ = ["CARDS_PER_SHEET", "ROUTES"]
 
-CARDS_PER_SHEET = 8
-"""Invitation cards on one A4 sheet (2 columns x 4 rows, cut along the lines)."""
+CARDS_PER_SHEET = 6
+"""Invitation cards on one A4 sheet (2 columns x 3 rows of 95 x 90 mm, cut along the lines): room for
+12 pt text and the whole join address (issue 22)."""
 INVITATION_MEMBERS_MAX = 400
 """Members one printing request may name (the "all pending" link has no limit of its own: 50 sheets)."""
 FAVICON = Path(__file__).parent / "static" / "favicon.ico"

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.accounts.actor import Actor
 from service.accounts.models import Community
 from service.errors import DomainError
-from service.http import CSRF_COOKIE, LANG_COOKIE
+from service.http import CSRF_COOKIE, LANG_COOKIE, MODE_COOKIE
 from service.kit.script_json import script_json
 from service.problems import login_redirect as redirect_to_login
 from service.web.assets import asset_url
@@ -30,6 +31,7 @@ __all__ = [
     "Site",
     "context_of",
     "locale_of",
+    "mode_of",
     "page",
     "problem_text",
     "redirect_to_login",
@@ -154,6 +156,24 @@ def locale_of(request: Request[Any, Any, Any]) -> str:
     return wanted if wanted in LOCALES else DEFAULT_LOCALE
 
 
+MODES = ("standard", "elder")
+"""Page modes: ``elder`` is 长辈版 (MIIT's ageing-friendly rules: 18 px text, 60 px targets, a simple
+home)."""
+COOKIE_YEAR_SECONDS = 365 * 24 * 3600
+
+
+def mode_of(request: Request[Any, Any, Any]) -> str:
+    """``?mode=`` wins (and is remembered), then the cookie, then the standard pages."""
+    wanted = request.query_params.get("mode") or request.cookies.get(MODE_COOKIE) or "standard"
+    return wanted if wanted in MODES else "standard"
+
+
+def switch_url(request: Request[Any, Any, Any], **changes: str) -> str:
+    """This page's address with ``changes`` in its query (the mode switch keeps ``?community=``)."""
+    query = {k: v for k, v in request.query_params.items() if k not in changes}
+    return request.url.path + "?" + urlencode({**query, **changes})
+
+
 def page(
     request: Request[Any, Any, Any],
     template: str,
@@ -163,6 +183,7 @@ def page(
     **context: Any,
 ) -> Response[str]:
     locale = locale_of(request)
+    mode = mode_of(request)
     t = translator(locale)
     site: Site | None = getattr(request.app.state, "site", None)
     if site is not None:  # the administration sub-navigation, assembled once by create_app
@@ -183,12 +204,18 @@ def page(
         js_text={key: t.gettext(text) for key, text in JS_TEXT.items()},
         fmt_num=t.number,
         path=request.url.path,
+        elder=mode == "elder",
+        mode_url=switch_url(request, mode="standard" if mode == "elder" else "elder"),
         **context,
     )
     cookies = []
     if request.query_params.get("lang"):
         cookies.append(
-            Cookie(key=LANG_COOKIE, value=locale, max_age=365 * 24 * 3600, samesite="lax", path="/")
+            Cookie(key=LANG_COOKIE, value=locale, max_age=COOKIE_YEAR_SECONDS, samesite="lax", path="/")
+        )
+    if request.query_params.get("mode"):
+        cookies.append(
+            Cookie(key=MODE_COOKIE, value=mode, max_age=COOKIE_YEAR_SECONDS, samesite="lax", path="/")
         )
     if actor is not None and not request.cookies.get(CSRF_COOKIE):
         cookies.append(Cookie(key=CSRF_COOKIE, value=secrets.token_urlsafe(24), samesite="strict", path="/"))

@@ -50,7 +50,7 @@ def test_a_resident_activates_from_the_printed_card(
     sheet = office.new_page()
     sheet.goto(f"{live_server}/admin/invitations?community={cards['cid']}")
     expect(sheet.locator("[data-testid=invite-card]")).to_have_count(cards["count"])
-    # On paper: 8 cards on each A4 sheet.
+    # On paper: CARDS_PER_SHEET (6) cards on each A4 sheet.
     pdf = sheet.pdf(format="A4", print_background=True)
     pdf_pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
     assert pdf_pages == -(-cards["count"] // CARDS_PER_SHEET) == 2, pdf_pages
