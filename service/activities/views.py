@@ -118,6 +118,7 @@ __all__ = [
     "policy",
     "require_community",
     "require_role",
+    "scanner_activities",
     "signup_count",
     "team_attendances",
     "team_hours_leaderboard",
@@ -414,6 +415,29 @@ async def activities_now(db: AsyncSession, community_id: uuid.UUID) -> list[Acti
             Activity.ends_at >= now,
         )
         .order_by(Activity.starts_at)
+    )
+    return list(rows)
+
+
+SCANNER_AHEAD_SECONDS = 2 * 24 * 3600
+"""How far ahead the offline scanner lists activities: a kit is fetched in the office, used in the village."""
+SCANNER_ROWS = 50
+
+
+async def scanner_activities(db: AsyncSession, community_id: uuid.UUID) -> list[Activity]:
+    """Open activities of the community that have not ended and start within two days, soonest first
+    (the offline scanner's choice: the caller's role was checked by the page)."""
+    now = clock.now()
+    rows = await db.scalars(
+        select(Activity)
+        .where(
+            Activity.community_id == community_id,
+            Activity.status == "open",
+            Activity.starts_at <= now + timedelta(seconds=SCANNER_AHEAD_SECONDS),
+            Activity.ends_at >= now,
+        )
+        .order_by(Activity.starts_at)
+        .limit(SCANNER_ROWS)
     )
     return list(rows)
 

@@ -69,6 +69,7 @@ PAGES: dict[str, Page] = {
     "GET /kiosk/{aid}": Page(("organizer", "admin")),
     "GET /poster/{aid}": Page(("organizer", "admin")),
     "GET /m/{token}": Page(("organizer", "clerk", "admin")),  # a member's card, scanned by staff
+    "GET /scan": Page(("organizer", "clerk", "admin")),  # the offline check-in scanner
     "GET /store/counter": Page(("clerk", "admin")),
     "GET /admin/store": Page(("clerk", "admin")),
     "GET /partner": Page(("partner",)),
@@ -91,6 +92,10 @@ PAGES: dict[str, Page] = {
     "GET /b/{code}/poster": Page(EVERYONE),
     "GET /join/{code}": Page(EVERYONE),
     "GET /favicon.ico": Page(EVERYONE, html=False),
+    # The offline page the service worker keeps, its script and the scanner's web app manifest.
+    "GET /offline": Page(EVERYONE),
+    "GET /sw.js": Page(EVERYONE, html=False),
+    "GET /scan.webmanifest": Page(EVERYONE, html=False),
     # Without a signed certificate's query ("not genuine"), or a scan to sign up after, nothing to show
     # (their successful pages are tested in tests/api/test_onboarding_api.py and the activities tests).
     "GET /certificate/verify": Page((), deny=dict.fromkeys(ROLES, 404), error_page=False),
