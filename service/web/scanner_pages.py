@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.actor import Actor
 from service.activities import views
+from service.errors import DomainError
 from service.web.assets import asset_url, assets
 from service.web.guards import admin_community
-from service.errors import DomainError
 from service.web.i18n import translator
 from service.web.render import locale_of, page
 
