@@ -64,12 +64,12 @@ MANIFEST = {
     "icons": [{"src": "/favicon.ico", "sizes": "48x48", "type": "image/x-icon"}],
 }
 REFUSAL_CODES = (
-    "code_revoked",
+    "card_revoked",
     "code_invalid",
     "not_a_member",
     "outside_window",
     "clock_drift",
-    "conflict",
+    "scan_conflict",
 )
 """The codes ``POST /api/v1/scans/sync`` refuses a scan with; the page shows each one's Chinese message."""
 CommunityParam = Annotated[str | None, Parameter(max_length=64)]

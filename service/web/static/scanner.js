@@ -61,7 +61,7 @@
   }
   var K = {
     // Where the kit keeps what the scanner reads (docs/offline.md).
-    keys: function (kit) { return kit.public_keys || []; },
+    keys: function (kit) { return kit.keys || []; },
     roster: function (kit) { return kit.roster || []; },
     revoked: function (kit) { return kit.revoked || []; },
     community: function (kit) { return kit.activity.community_id; },
@@ -90,7 +90,7 @@
     if (record.index.revoked[code.kind + ":" + code.member_id + ":" + code.version]) return { ok: false, reason: say.revoked };
     var member = record.index.roster[code.member_id];
     if (!member) return { ok: false, reason: say.not_member };
-    var current = code.kind === KIND_CARD ? member.card_version : member.personal_version;
+    var current = code.kind === KIND_CARD ? member.card_version : member.code_version;
     if (current && code.version < current) return { ok: false, reason: say.revoked };
     return { ok: true, member_id: code.member_id, name: member.name, kind: code.kind === KIND_CARD ? "card" : "personal" };
   }
@@ -286,6 +286,7 @@
         var part = scans.slice(i, i + BATCH);
         var answer = await request("POST", "/api/v1/scans/sync", {
           device_id: state.device,
+          sent_at: new Date().toISOString(),
           scans: part.map(function (s) { return { nonce: s.nonce, activity_id: s.activity_id, code: s.code, scanned_at: s.scanned_at }; }),
         });
         var byNonce = {};

@@ -1,0 +1,256 @@
+"""Browser: the offline scanner (issue 23). An organizer opens /scan while online (the service worker keeps
+the page and its files, the activity's kit goes into IndexedDB), the phone loses its network, member
+cards and personal codes are scanned (real QR images decoded by the vendored jsQR), the network comes
+back and the queue is uploaded exactly once. A phone that cannot reach the server shows Jifen's own
+offline page, in Chinese."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import qrcode
+import qrcode.constants
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service import clock
+from service.accounts import service as accounts
+from service.activities import codes
+from service.activities import service as svc
+from service.activities.models import Attendance
+from service.db import create_engine, create_session_maker
+from service.points import service as points
+from tests.support.browser import logged_in
+from tests.support.database import in_thread, seeded
+from tests.support.world import World, add_person, new_world
+
+pytestmark = pytest.mark.browser
+T = TypeVar("T")
+
+WORKER_READY = """async () => {
+  const reg = await navigator.serviceWorker.ready;
+  if (!navigator.serviceWorker.controller) return false;
+  const pages = await caches.open("jifen-pages");
+  return Boolean(reg.active && await pages.match("/offline") && await pages.match(location.href));
+}"""
+"""The worker controls the page, keeps the offline page and has stored this page for offline use."""
+
+
+async def _small_world(db: AsyncSession) -> dict[str, Any]:
+    world = await new_world(db)
+    await add_person(db, world, "organizer", "13800000002", "organizer")
+    now = clock.now()
+    draft = svc.ActivityDraft(
+        "村口广场义诊", now - timedelta(minutes=5), now + timedelta(hours=3), "per_attendance", 10
+    )
+    activity = await svc.create_activity(db, world.actor("organizer"), world.cid, draft)
+    return {"world": world, "aid": str(activity.id)}
+
+
+@pytest.fixture
+def small(database_url: str) -> dict[str, Any]:
+    return seeded(database_url, _small_world)
+
+
+def _open_scanner(phone: Any, base: str, world: World) -> Any:
+    from playwright.sync_api import expect
+
+    page = logged_in(phone, base, world, "organizer")
+    page.goto(f"{base}/scan?community={world.cid}")
+    expect(page.locator("[data-testid=scanner]")).to_have_attribute("data-ready", "1")
+    page.wait_for_function(WORKER_READY, polling=200, timeout=20_000)
+    return page
+
+
+def test_a_phone_that_cannot_reach_the_server_shows_jifens_offline_page(
+    live_server: str, browser: Any, phone: Any, small: dict[str, Any]
+) -> None:
+    from playwright.sync_api import expect
+
+    page = _open_scanner(phone, live_server, small["world"])
+    phone.set_offline(True)
+    # Any address that cannot load: Jifen's own page in Chinese, not the browser's error page.
+    page.goto(f"{live_server}/activities")
+    offline = page.locator("[data-testid=offline-page]")
+    expect(offline.locator("h1")).to_have_text("暂时无法连接积分平台")
+    expect(offline).to_contain_text("个人码")
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    page.screenshot(path="/tmp/jifen-offline-page.png", full_page=True)
+    # A check-in QR opened with no network (the issue's "browser's own error page") too.
+    page.goto(f"{live_server}/c/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+    expect(offline.locator("h1")).to_have_text("暂时无法连接积分平台")
+    # The scanner itself opens from the phone, and says it is offline.
+    page.goto(f"{live_server}/scan?community={small['world'].cid}")
+    expect(page.locator("[data-testid=scanner]")).to_have_attribute("data-ready", "1")
+    expect(page.locator("[data-testid=net]")).to_contain_text("离线模式")
+    expect(page.locator("[data-testid=kit-status]")).to_contain_text("下载")
+    page.screenshot(path="/tmp/jifen-scanner-offline.png", full_page=True)
+    phone.set_offline(False)
+    page.goto(f"{live_server}/activities")
+    expect(page.locator("[data-testid=offline-page]")).to_have_count(0)
+
+
+# ---------------------------------------------------------------- 20 cards + 20 personal codes, offline
+
+CARDS = 20
+PERSONAL = 20
+
+
+async def _village(db: AsyncSession) -> dict[str, Any]:
+    """An activity under way, 20 members with printed cards, 20 with personal codes on their phones and
+    one whose card will be replaced after the scanner fetched its kit (all codes signed by the server)."""
+    world = await new_world(db)
+    await add_person(db, world, "organizer", "13800000002", "organizer")
+    assert world.root is not None
+    now = clock.now()
+    draft = svc.ActivityDraft(
+        "村口广场义诊", now - timedelta(minutes=5), now + timedelta(hours=3), "per_attendance", 10
+    )
+    activity = await svc.create_activity(db, world.actor("organizer"), world.cid, draft)
+    people: list[dict[str, Any]] = []
+    for i in range(CARDS + PERSONAL + 1):
+        name = f"村民{i:02d}"
+        member = await accounts.add_member(db, world.root, world.cid, f"1590000{i:04d}", name)
+        world.members[name] = member
+        if i < CARDS or i == CARDS + PERSONAL:
+            card = await svc.member_card(db, world.actor(name), world.cid)
+            code = await codes.card_code(db, "", card)
+        else:
+            code, _version = await codes.personal_code(db, "", member.id)
+        people.append({"name": name, "id": member.id, "code": code})
+    return {"world": world, "aid": str(activity.id), "people": people}
+
+
+@pytest.fixture
+def village(database_url: str) -> dict[str, Any]:
+    return seeded(database_url, _village)
+
+
+def _in_db(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in a session of its own and commit (the browser's server is another process)."""
+
+    async def run() -> T:
+        engine = create_engine(database_url)
+        try:
+            async with create_session_maker(engine)() as db:
+                result = await work(db)
+                await db.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    result: T = in_thread(asyncio.run, run())
+    return result
+
+
+def _qr_files(folder: Path, people: list[dict[str, Any]]) -> list[str]:
+    """Each code as a PNG, as a phone photo of a card or of a screen would show it."""
+    paths = []
+    for i, person in enumerate(people):
+        qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=6, border=4)
+        qr.add_data(person["code"])
+        path = folder / f"code-{i:02d}.png"
+        qr.make_image().save(path)
+        paths.append(str(path))
+    return paths
+
+
+def test_forty_offline_scans_sync_exactly_once(
+    live_server: str, browser: Any, phone: Any, village: dict[str, Any], database_url: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    world: World = village["world"]
+    aid = uuid.UUID(village["aid"])
+    people = village["people"]
+    replaced = people[-1]
+    page = _open_scanner(phone, live_server, world)
+    kit = page.locator("[data-testid=kit-status]")
+    expect(kit).to_contain_text(f"本机已有 {CARDS + PERSONAL + 1} 人的名单")
+
+    # The last member's card is replaced after the kit was fetched: the phone cannot know yet.
+    async def replace_card(db: AsyncSession) -> None:
+        await svc.revoke_card(db, world.actor(replaced["name"]), world.cid)
+
+    _in_db(database_url, replace_card)
+
+    phone.set_offline(True)
+    # A forged code (one character of the signature changed) is refused on the phone, not queued.
+    forged = dict(
+        people[0],
+        code=people[0]["code"][:-3] + ("A" if people[0]["code"][-3] != "A" else "B") + people[0]["code"][-2:],
+    )
+    page.set_input_files("[data-testid=photo]", _qr_files(tmp_path, [forged]))
+    result = page.locator("[data-testid=last-result]")
+    expect(result).to_have_text("二维码签名无效，可能是伪造的。")
+    expect(page.locator("[data-testid=net]")).to_contain_text("离线模式")
+
+    page.set_input_files("[data-testid=photo]", _qr_files(tmp_path, people))
+    queue = page.locator("[data-testid=queue-count]")
+    expect(queue).to_have_text(str(CARDS + PERSONAL + 1), timeout=30_000)
+    expect(page.locator("[data-testid=scans] li[data-status=queued]")).to_have_count(CARDS + PERSONAL + 1)
+    expect(page.locator("[data-testid=last-sync]")).to_have_text("尚未上传")
+    page.screenshot(path="/tmp/jifen-scanner-queued.png", full_page=True)
+    stored = page.evaluate("""async () => (await idb.openDB("jifen-scanner")).getAll("scans")""")
+    assert len({s["nonce"] for s in stored}) == CARDS + PERSONAL + 1
+    assert all(s["device_id"].startswith("scanner-") and s["scanned_at"].endswith("Z") for s in stored)
+
+    # The network comes back: the scanner notices by itself and uploads the queue.
+    phone.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(queue).to_have_text("0", timeout=20_000)
+    scans = page.locator("[data-testid=scans] li")
+    expect(page.locator("[data-testid=scans] li[data-status=applied]")).to_have_count(CARDS + PERSONAL)
+    refused = page.locator("[data-testid=scans] li[data-status=refused]")
+    expect(refused).to_have_count(1)
+    expect(refused).to_contain_text(replaced["name"][:1])
+    expect(refused.locator(".why")).not_to_have_text("")
+    expect(page.locator("[data-testid=last-sync]")).not_to_have_text("尚未上传")
+    expect(page.locator("[data-testid=net]")).to_have_text("在线")
+    page.screenshot(path="/tmp/jifen-scanner-synced.png", full_page=True)
+
+    def attendances() -> dict[uuid.UUID, str]:
+        async def read(db: AsyncSession) -> dict[uuid.UUID, str]:
+            rows = await db.execute(
+                select(Attendance.member_id, Attendance.status).where(Attendance.activity_id == aid)
+            )
+            return {m: s for m, s in rows}
+
+        return _in_db(database_url, read)
+
+    first = attendances()
+    assert set(first) == {p["id"] for p in people[:-1]}, "20 cards + 20 personal codes, not the replaced card"
+
+    # The same queue again (an upload whose answer was lost): every scan is a duplicate, nothing changes.
+    page.locator("[data-testid=resync]").click()
+    expect(page.locator("[data-testid=scans] li[data-status=duplicate]")).to_have_count(
+        CARDS + PERSONAL, timeout=20_000
+    )
+    page.screenshot(path="/tmp/jifen-scanner-resynced.png", full_page=True)
+    assert attendances() == first
+    assert scans.count() == CARDS + PERSONAL + 1
+
+    # Closing pays each of the 40 once; another upload of the same scans pays nobody again.
+    async def close_and_balances(db: AsyncSession) -> dict[str, int]:
+        await svc.close_activity(db, world.actor("organizer"), aid)
+        return {p["name"]: (await points.balance(db, world.cid, p["id"])).available for p in people}
+
+    paid = _in_db(database_url, close_and_balances)
+    assert paid == {p["name"]: 10 for p in people[:-1]} | {replaced["name"]: 0}
+    page.locator("[data-testid=resync]").click()
+    expect(page.locator("[data-testid=scans] li[data-status=duplicate]")).to_have_count(CARDS + PERSONAL)
+
+    async def balances_and_verify(db: AsyncSession) -> tuple[dict[str, int], bool]:
+        report = await points.verify(db, world.cid)
+        return {
+            p["name"]: (await points.balance(db, world.cid, p["id"])).available for p in people
+        }, report.ok
+
+    after, clean = _in_db(database_url, balances_and_verify)
+    assert after == paid and clean
