@@ -295,12 +295,14 @@
         (answer.results || []).forEach(function (r) {
           var s = byNonce[r.nonce];
           if (!s) return;
-          s.state = r.status; s.result_code = r.code || null; s.synced_at = new Date().toISOString();
+          // A refusal stays on screen with its reason when the same scan is uploaded again.
+          if (!(r.status === "duplicate" && s.state === "refused")) { s.state = r.status; s.result_code = r.code || null; }
+          s.synced_at = new Date().toISOString();
           tx.store.put(s);
         });
         await tx.done;
       }
-      await state.db.put("meta", new Date().toISOString(), "last_sync");
+      if (scans.length) await state.db.put("meta", new Date().toISOString(), "last_sync");
     })().catch(function (e) {
       if (!e.offline) show("refused", e.message);
     }).finally(function () { state.syncing = null; return render(); });
