@@ -128,6 +128,11 @@ class Settings:
     pdf_font: str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
     """``JIFEN_PDF_FONT``: a TrueType font (or .ttc collection) with Chinese glyphs that certificates'
     PDFs embed; when the file is missing, the PDF uses the viewer's built-in STSong-Light instead."""
+    signing_key: str = ""
+    """``JIFEN_SIGNING_KEY``: the Ed25519 key (a base64url 32-byte seed) that signs member cards' and
+    volunteers' personal codes, which offline scanners verify. Unset: one key is generated the first time
+    it is needed and kept in the database (``signing_keys``), the same for every worker. Codes name
+    their key's id, and every key used stays listed, so a new key does not void printed cards."""
     fast_paths: bool = True
     """``JIFEN_FAST_PATHS``: ``1`` (default) sends plain scans through the batched scan path and, on
     PostgreSQL, plain redemptions and orders through the store's one-call paths; ``0`` sends every one on
@@ -165,6 +170,7 @@ class Settings:
             fast_paths=_switch(env, "JIFEN_FAST_PATHS", defaults.fast_paths),
             id_key=env.get("JIFEN_ID_KEY", ""),
             pdf_font=env.get("JIFEN_PDF_FONT", defaults.pdf_font),
+            signing_key=env.get("JIFEN_SIGNING_KEY", "").strip(),
         )
         return settings.validated()
 
@@ -242,6 +248,8 @@ class Settings:
             raise ConfigError("JIFEN_SMS_BACKEND=http needs JIFEN_SMS_URL, the provider's http(s) URL")
         if self.metrics_token and len(self.metrics_token) < METRICS_TOKEN_MIN:
             raise ConfigError(f"JIFEN_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN} characters")
+        if self.signing_key and not _is_seed(self.signing_key):
+            raise ConfigError("JIFEN_SIGNING_KEY must be 32 bytes in base64url (43 characters)")
         if self.secret_key:
             if len(self.secret_key) < 32:
                 raise ConfigError("JIFEN_SECRET_KEY must be at least 32 characters")
@@ -265,6 +273,16 @@ def _with_generated_secret(settings: Settings) -> Settings:
         key_file.write_text(key + "\n")
         key_file.chmod(0o600)
     return _replace(settings, secret_key=key)
+
+
+def _is_seed(text: str) -> bool:
+    import base64
+    import binascii
+
+    try:
+        return len(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))) == 32
+    except (binascii.Error, ValueError):
+        return False
 
 
 def _url_user(url: str) -> str | None:

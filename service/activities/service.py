@@ -34,7 +34,7 @@ from service.accounts.views import (
     member_holds,
     with_caller,
 )
-from service.activities import fastpath, rules
+from service.activities import codes, fastpath, rules
 from service.activities.errors import (
     ActivityFull,
     ActivityHasAttendance,
@@ -115,6 +115,7 @@ __all__ = [
     "CheckinError",
     "CheckinResult",
     "CloseResult",
+    "CodeSheet",
     "KioskCode",
     "KioskScreen",
     "PosterSheet",
@@ -131,6 +132,7 @@ __all__ = [
     "checked_in_count",
     "close_activity",
     "close_overdue",
+    "code_sheet",
     "create_activity",
     "create_team",
     "get_activity",
@@ -149,6 +151,7 @@ __all__ = [
     "request_manual",
     "revoke_card",
     "revoke_poster",
+    "scan_at",
     "scan_card",
     "scan_landing",
     "set_points_cap",
@@ -1202,30 +1205,51 @@ async def member_card(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -
 
 @raises(member_card)
 async def revoke_card(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> MemberCard:
-    """A lost card stops working: the member gets a new code to print."""
+    """A lost card stops working: the member gets a new code to print (the old signed code's version
+    goes on the revocation list offline scanners download; the old unsigned token is gone)."""
     card = await member_card(db, actor, community_id)
     card.token = secrets.token_urlsafe(24)
+    await codes.revoke_card_version(db, card, actor.member_id)
     await db.flush()
     return card
 
 
 @raises(organizer_activity, CardInvalid, *SCAN_ERRORS)
 async def scan_card(db: AsyncSession, actor: Actor, activity_id: uuid.UUID, token: str) -> CheckinResult:
-    """An organizer scanned a member's card at an activity: check that member in or out."""
+    """An organizer scanned a member's card (or personal code) at an activity: check them in or out."""
     activity = await organizer_activity(db, actor, activity_id)
-    card = await db.scalar(select(MemberCard).where(MemberCard.token == token[:64])) if token else None
-    if card is None or card.community_id != activity.community_id:
-        raise CardInvalid()
-    result = await _scan(db, activity, card.member_id, "member_card", clock.now(), scanned_by=actor.member_id)
+    card = await codes.card_of(db, token)
+    member_id = card.member_id if card is not None and card.community_id == activity.community_id else None
+    if member_id is None:
+        member_id = await codes.personal_member(db, token)
+        if member_id is None or not await is_member(db, member_id, activity.community_id):
+            raise CardInvalid()
+    result = await _scan(db, activity, member_id, "member_card", clock.now(), scanned_by=actor.member_id)
     await record(
         db,
         actor_id=actor.member_id,
         action="card_scanned",
         community_id=activity.community_id,
-        subject_member_id=card.member_id,
+        subject_member_id=member_id,
         detail={"activity_id": str(activity.id), "result": result.status, "points": result.points_awarded},
     )
     return result
+
+
+@raises(*SCAN_ERRORS)
+async def scan_at(
+    db: AsyncSession,
+    activity: Activity,
+    member_id: uuid.UUID,
+    moment: datetime,
+    device_id: str,
+    scanned_by: uuid.UUID,
+) -> CheckinResult:
+    """A member's card or personal code scanned at ``moment`` by a scanner that was offline then
+    (``activities.offline``): the same check-in or check-out as an online card scan."""
+    return await _scan(
+        db, activity, member_id, "member_card", moment, device_id=device_id, scanned_by=scanned_by
+    )
 
 
 # ---------------------------------------------------------------- manual records and attendance
@@ -1519,14 +1543,31 @@ class CardSheet:
 
 
 @raises(Forbidden, member_card)
-async def card_sheet(db: AsyncSession, actor: Actor, community: str | None, public_url: str) -> CardSheet:
-    """The caller's printable member card in the chosen community (the first one by default)."""
+async def card_sheet(
+    db: AsyncSession, actor: Actor, community: str | None, public_url: str, seed: str
+) -> CardSheet:
+    """The caller's printable member card in the chosen community (the first one by default): its QR
+    is the card's signed code (``/m/<code>``), which offline scanners verify with no connection."""
     held = [c for c, _roles in await communities_of(db, actor)]
     if not held:
         raise Forbidden(detail="You are not a member of any community yet.")
     chosen = next((c for c in held if str(c.id) == community), held[0])
     card = await member_card(db, actor, chosen.id)
-    return CardSheet(chosen, held, qr_svg(f"{public_url}/m/{card.token}"))
+    return CardSheet(chosen, held, qr_svg(f"{public_url}/m/{await codes.card_code(db, seed, card)}"))
+
+
+@dataclass(frozen=True)
+class CodeSheet:
+    code: str
+    version: int
+    svg: str
+
+
+async def code_sheet(db: AsyncSession, actor: Actor, seed: str) -> CodeSheet:
+    """The caller's personal code page: the signed code as text and as a QR (the bare code, which
+    offline scanners read; it names no community, so it works at any activity the member may join)."""
+    code, version = await codes.personal_code(db, seed, actor.member_id)
+    return CodeSheet(code, version, qr_svg(code))
 
 
 @raises(AttendanceNotFound)
