@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.actor import Actor
 from service.activities import views
-from service.errors import DomainError
 from service.web.assets import asset_url, assets
 from service.web.guards import admin_community
 from service.web.i18n import translator
@@ -29,9 +28,9 @@ from service.web.render import locale_of, page
 __all__ = [
     "OFFLINE_PATH",
     "PRECACHED_ASSETS",
-    "REFUSAL_CODES",
     "ROUTES",
     "SCANNER_ROLES",
+    "SCAN_REFUSALS",
     "refusal_texts",
     "service_worker_source",
 ]
@@ -63,15 +62,22 @@ MANIFEST = {
     "lang": "zh-CN",
     "icons": [{"src": "/favicon.ico", "sizes": "48x48", "type": "image/x-icon"}],
 }
-REFUSAL_CODES = (
-    "card_revoked",
-    "code_invalid",
-    "not_a_member",
-    "outside_window",
-    "clock_drift",
-    "scan_conflict",
-)
-"""The codes ``POST /api/v1/scans/sync`` refuses a scan with; the page shows each one's Chinese message."""
+SCAN_REFUSALS = {
+    "code_invalid": "Not a genuine Jifen code, or an unknown one.",
+    "card_revoked": "This card or code was replaced by a newer one and no longer works.",
+    "not_a_member": "Not a member of this activity's community.",
+    "outside_window": "Scanned outside the activity's check-in time.",
+    "clock_drift": "This phone's clock was wrong when scanning; check the phone's time.",
+    "scan_conflict": "Already checked in on another phone; the organizer resolves it on the activity page.",
+    "activity_not_open": "The activity is not open for check-in.",
+    "already_checked_out": "Already checked out of this activity.",
+    "not_signed_up": "Not signed up for this activity.",
+    "activity_full": "The activity is full.",
+    "manual_pending": "The attendance was entered by hand and waits for approval.",
+    "confirmation_pending": "An organizer's own attendance waits for another organizer.",
+}
+"""What each refusal code of ``POST /api/v1/scans/sync`` (docs/offline.md) means, as the scanner's list
+says it (msgids; the page hands them over translated)."""
 CommunityParam = Annotated[str | None, Parameter(max_length=64)]
 
 
@@ -90,18 +96,10 @@ def service_worker_source() -> str:
     return head + source
 
 
-def _error_classes(base: type[DomainError]) -> list[type[DomainError]]:
-    found: list[type[DomainError]] = []
-    for sub in base.__subclasses__():
-        found += [sub, *_error_classes(sub)]
-    return found
-
-
 def refusal_texts(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """What each refusal of a synced scan means, in the page's language (from the errors' messages)."""
+    """The scan refusals in the page's language."""
     gettext = translator(locale_of(request)).gettext
-    by_code = {cls.code: cls.message for cls in _error_classes(DomainError)}
-    return {code: gettext(by_code[code]) for code in REFUSAL_CODES if code in by_code}
+    return {code: gettext(text) for code, text in SCAN_REFUSALS.items()}
 
 
 @get("/scan", include_in_schema=False)

@@ -75,7 +75,14 @@ def test_a_phone_that_cannot_reach_the_server_shows_jifens_offline_page(
     from playwright.sync_api import expect
 
     page = _open_scanner(phone, live_server, small["world"])
+    page.goto(f"{live_server}/me/code")
+    code = page.locator("[data-testid=personal-code]").get_attribute("data-code")
+    page.wait_for_function(WORKER_READY, polling=200, timeout=20_000)
     phone.set_offline(True)
+    # The personal code page, once opened, opens again with no network (the same code).
+    page.goto(f"{live_server}/me/code")
+    expect(page.locator("[data-testid=personal-code]")).to_have_attribute("data-code", code or "?")
+    page.screenshot(path="/tmp/jifen-me-code-offline.png", full_page=True)
     # Any address that cannot load: Jifen's own page in Chinese, not the browser's error page.
     page.goto(f"{live_server}/activities")
     offline = page.locator("[data-testid=offline-page]")
@@ -122,9 +129,11 @@ async def _village(db: AsyncSession) -> dict[str, Any]:
         if i < CARDS or i == CARDS + PERSONAL:
             card = await svc.member_card(db, world.actor(name), world.cid)
             code = await codes.card_code(db, "", card)
+            printed = f"https://jifen.example.cn/m/{code}"  # what a printed card's QR holds
         else:
             code, _version = await codes.personal_code(db, "", member.id)
-        people.append({"name": name, "id": member.id, "code": code})
+            printed = code  # the personal code's QR holds the bare code
+        people.append({"name": name, "id": member.id, "code": code, "qr": printed})
     return {"world": world, "aid": str(activity.id), "people": people}
 
 
@@ -155,7 +164,7 @@ def _qr_files(folder: Path, people: list[dict[str, Any]]) -> list[str]:
     paths = []
     for i, person in enumerate(people):
         qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=6, border=4)
-        qr.add_data(person["code"])
+        qr.add_data(person["qr"])
         path = folder / f"code-{i:02d}.png"
         qr.make_image().save(path)
         paths.append(str(path))
@@ -183,10 +192,9 @@ def test_forty_offline_scans_sync_exactly_once(
 
     phone.set_offline(True)
     # A forged code (one character of the signature changed) is refused on the phone, not queued.
-    forged = dict(
-        people[0],
-        code=people[0]["code"][:-3] + ("A" if people[0]["code"][-3] != "A" else "B") + people[0]["code"][-2:],
-    )
+    genuine = people[0]["qr"]
+    flipped = "A" if genuine[-3] != "A" else "B"
+    forged = dict(people[0], qr=genuine[:-3] + flipped + genuine[-2:])
     page.set_input_files("[data-testid=photo]", _qr_files(tmp_path, [forged]))
     result = page.locator("[data-testid=last-result]")
     expect(result).to_have_text("二维码签名无效，可能是伪造的。")
@@ -288,7 +296,7 @@ def test_the_phone_camera_reads_a_member_card_offline(
     world: World = village["world"]
     person = village["people"][0]
     video = tmp_path / "card.y4m"
-    _y4m(video, person["code"])
+    _y4m(video, person["qr"])
     camera = [
         "--use-fake-device-for-media-stream",
         "--use-fake-ui-for-media-stream",

@@ -12,6 +12,7 @@
 // (service/kit/signing.py and docs/offline.md say the same).
 (function () {
   var CODE_CHARS = 142, PAYLOAD = 42, KIND_CARD = 1, KIND_PERSONAL = 2;
+  var LEGACY = /^[A-Za-z0-9_-]{32}$/;  // an unsigned card token (cards printed before signed codes)
   var keys = {};  // key id -> verify(signature, payload) -> Promise<boolean>
   var noble = null;
   function unb64(text) {
@@ -32,8 +33,14 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
   function u32(b, at) { return ((b[at] << 24) >>> 0) + (b[at + 1] << 16) + (b[at + 2] << 8) + b[at + 3]; }
-  function parse(text) {
+  function codeOf(text) {
+    // A printed card's QR is {public_url}/m/{code}; a personal code's QR is the bare code.
     text = String(text || "").trim();
+    var at = text.lastIndexOf("/m/");
+    return at >= 0 ? text.slice(at + 3).split(/[?#]/)[0] : text;
+  }
+  function parse(text) {
+    text = codeOf(text);
     if (text.length !== CODE_CHARS) return null;
     var raw = unb64(text);
     if (!raw || raw.length !== PAYLOAD + 64 || raw[0] !== 1) return null;
@@ -75,24 +82,29 @@
     var roster = {};
     K.roster(record.kit).forEach(function (m) { roster[m.member_id] = m; });
     var revoked = {};
-    K.revoked(record.kit).forEach(function (r) { revoked[r.kind + ":" + r.member_id + ":" + r.version] = true; });
+    K.revoked(record.kit).forEach(function (r) { revoked[[r.kind, r.community_id || "", r.member_id, r.version].join(":")] = true; });
     record.index = { roster: roster, revoked: revoked };
   }
   async function check(record, text, say) {
     // {ok, member_id, name, kind} or {ok: false, reason}: the same checks the server makes at sync,
     // with what this phone knew when the kit was fetched.
     var code = parse(text);
+    if (!code && LEGACY.test(codeOf(text))) {
+      // A card printed before signed codes: nothing to verify here, the server decides at sync.
+      return { ok: true, unverified: true, member_id: codeOf(text), name: say.unverified_name, code: codeOf(text) };
+    }
     if (!code) return { ok: false, reason: say.not_a_code };
     if (!record.index) await prepare(record);
     var verify = keys[code.key_id];
     if (!verify || !(await verify(code.signature, code.payload))) return { ok: false, reason: say.forged };
     if (code.kind === KIND_CARD && code.community_id !== K.community(record.kit)) return { ok: false, reason: say.other_community };
-    if (record.index.revoked[code.kind + ":" + code.member_id + ":" + code.version]) return { ok: false, reason: say.revoked };
+    if (record.index.revoked[[code.kind, code.community_id || "", code.member_id, code.version].join(":")]) return { ok: false, reason: say.revoked };
     var member = record.index.roster[code.member_id];
+    if (!member && record.kit.roster_truncated) member = { name: say.unverified_name };  // the server knows
     if (!member) return { ok: false, reason: say.not_member };
     var current = code.kind === KIND_CARD ? member.card_version : member.code_version;
-    if (current && code.version < current) return { ok: false, reason: say.revoked };
-    return { ok: true, member_id: code.member_id, name: member.name, kind: code.kind === KIND_CARD ? "card" : "personal" };
+    if (current !== undefined && code.version !== current) return { ok: false, reason: say.revoked };
+    return { ok: true, member_id: code.member_id, name: member.name, kind: code.kind === KIND_CARD ? "card" : "personal", code: codeOf(text) };
   }
   window.jifenScannerCodes = {
     parse: parse, prepare: prepare, check: check,
@@ -211,7 +223,7 @@
     if (source === "camera" && state.recent[key] && now - state.recent[key] < REPEAT_MS) return;
     state.recent[key] = now;
     var scan = {
-      nonce: randomId(), activity_id: state.aid, code: text, scanned_at: new Date(now).toISOString(),
+      nonce: randomId(), activity_id: state.aid, code: checked.code, scanned_at: new Date(now).toISOString(),
       device_id: state.device, state: "queued", name: checked.name, kind: checked.kind,
     };
     await state.db.put("scans", scan);
