@@ -6,6 +6,7 @@ stable codes of API.md and leave the database as it was (the request's transacti
 
 from __future__ import annotations
 
+import base64
 import secrets
 import sqlite3
 import uuid
@@ -642,12 +643,14 @@ def _evidence(parsed: rules.ParsedToken | None, activity: Activity | None, momen
     """The evidence kind of a genuine, current code (``kiosk``/``poster``), else the refusal."""
     if parsed is None or activity is None or not rules.mac_ok(parsed, activity.secret):
         raise QrInvalid()
-    if parsed.kind == rules.KIND_KIOSK:
+    if parsed.kind in (rules.KIND_KIOSK, rules.KIND_KIOSK_OFFLINE):
         step = rules.kiosk_step(moment)
         if parsed.counter > step:
             raise QrInvalid(detail="This code is not valid yet.")
         if parsed.counter < step - 1:
             raise QrExpired()
+        if parsed.kind == rules.KIND_KIOSK_OFFLINE and moment.timestamp() > parsed.valid_until:
+            raise QrExpired()  # the kiosk's key ran out: the kiosk page must be reloaded online
         return "kiosk"
     if parsed.counter != activity.poster_version:
         raise QrInvalid(detail="This poster was withdrawn by the organizer.")
@@ -1495,10 +1498,23 @@ async def scan_landing(
 
 
 @dataclass(frozen=True)
+class KioskKey:
+    """What a kiosk page needs to make its rotating codes itself (docs/offline.md)."""
+
+    kiosk_id: int
+    valid_until: int
+    key: str
+    """base64url, 32 bytes."""
+    server_ms: int
+
+
+@dataclass(frozen=True)
 class KioskScreen:
     activity: Activity
     code: KioskCode
     count: int
+    offline: KioskKey
+    public_url: str
     step_seconds: int = rules.KIOSK_STEP_SECONDS
 
 
@@ -1506,10 +1522,20 @@ class KioskScreen:
 async def kiosk_screen(
     db: AsyncSession, actor: Actor, activity_id: uuid.UUID, public_url: str
 ) -> KioskScreen:
-    """The kiosk page: the rotating code and the live count (organizers)."""
+    """The kiosk page: the rotating code, the live count, and a key of its own so that it keeps
+    rotating its code while the network is down (organizers)."""
     activity = await organizer_activity(db, actor, activity_id)
     code = await kiosk_code(db, actor, activity_id, public_url)
-    return KioskScreen(activity, code, await checked_in_count(db, activity_id))
+    now = clock.now()
+    kiosk_id = secrets.randbits(32)
+    until = rules.kiosk_key_until(activity.ends_at, now)
+    key = rules.kiosk_key(activity.secret, activity.id, kiosk_id, until)
+    offline = KioskKey(
+        kiosk_id, until, base64.urlsafe_b64encode(key).decode().rstrip("="), int(now.timestamp() * 1000)
+    )
+    return KioskScreen(
+        activity, code, await checked_in_count(db, activity_id), offline, public_url.rstrip("/")
+    )
 
 
 def qr_svg(url: str) -> str:
