@@ -27,7 +27,7 @@ from service.activities import service as svc
 from service.activities.models import Attendance
 from service.db import create_engine, create_session_maker
 from service.points import service as points
-from tests.support.browser import logged_in
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, logged_in
 from tests.support.database import in_thread, seeded
 from tests.support.world import World, add_person, new_world
 
@@ -290,8 +290,6 @@ def test_the_phone_camera_reads_a_member_card_offline(
     """getUserMedia with Chromium's fake camera playing a video of a printed card: decoded by jsQR from
     the camera frames, checked on the phone, queued while offline, applied once the network is back."""
     from playwright.sync_api import expect, sync_playwright
-
-    from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
     world: World = village["world"]
     person = village["people"][0]
