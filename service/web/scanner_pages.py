@@ -46,6 +46,7 @@ PRECACHED_ASSETS = (
     "idb.js",
     "noble-ed25519.js",
     "favicon.ico",
+    "icon-192.png",
 )
 """Files the service worker keeps at install: the scanner must start with no network."""
 WORKER_SOURCE = Path(__file__).parent / "sw.js"
@@ -60,8 +61,9 @@ MANIFEST = {
     "background_color": "#ffffff",
     "theme_color": "#c8102e",
     "lang": "zh-CN",
-    "icons": [{"src": "/favicon.ico", "sizes": "48x48", "type": "image/x-icon"}],
 }
+ICONS = (("icon-192.png", "192x192"), ("icon-512.png", "512x512"))
+"""The home-screen icons (PNG: what browsers ask of an installable app)."""
 SCAN_REFUSALS = {
     "code_invalid": "Not a genuine Jifen code, or an unknown one.",
     "card_revoked": "This card or code was replaced by a newer one and no longer works.",
@@ -122,7 +124,8 @@ async def offline_page(request: Request[Any, Any, Any]) -> Response[str]:
 @get("/scan.webmanifest", include_in_schema=False, cache_control=None)
 async def manifest() -> Response[bytes]:
     """The web app manifest: the scanner installs to the home screen, no app store."""
-    body = json.dumps(MANIFEST, ensure_ascii=False).encode()
+    icons = [{"src": asset_url(name), "sizes": sizes, "type": "image/png"} for name, sizes in ICONS]
+    body = json.dumps({**MANIFEST, "id": "/scan", "icons": icons}, ensure_ascii=False).encode()
     return Response(body, media_type="application/manifest+json", headers={"Cache-Control": "no-cache"})
 
 

@@ -36,7 +36,11 @@ async def test_the_manifest_installs_the_scanner(client: Any) -> None:
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/manifest+json")
     manifest = r.json()
     assert manifest["start_url"] == "/scan" and manifest["display"] == "standalone"
-    assert manifest["lang"] == "zh-CN" and manifest["icons"]
+    assert manifest["lang"] == "zh-CN"
+    for icon in manifest["icons"]:  # PNG icons of the sizes installing asks for, served
+        got = await client.get(icon["src"])
+        assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+    assert {i["sizes"] for i in manifest["icons"]} == {"192x192", "512x512"}
 
 
 async def test_the_scanner_page_links_the_manifest_and_says_every_refusal_in_chinese(

@@ -75,6 +75,10 @@ def test_a_phone_that_cannot_reach_the_server_shows_jifens_offline_page(
     from playwright.sync_api import expect
 
     page = _open_scanner(phone, live_server, small["world"])
+    # Chromium itself says the scanner can be installed (manifest, icons, a worker that answers offline).
+    # (Playwright's contexts are incognito windows, the one thing an installed app cannot be.)
+    installable = phone.new_cdp_session(page).send("Page.getInstallabilityErrors")["installabilityErrors"]
+    assert [e for e in installable if e["errorId"] != "in-incognito"] == [], installable
     page.goto(f"{live_server}/me/code")
     code = page.locator("[data-testid=personal-code]").get_attribute("data-code")
     page.wait_for_function(WORKER_READY, polling=200, timeout=20_000)
