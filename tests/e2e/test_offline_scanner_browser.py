@@ -17,14 +17,14 @@ from typing import Any, TypeVar
 import pytest
 import qrcode
 import qrcode.constants
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import clock
 from service.accounts import service as accounts
 from service.activities import codes
 from service.activities import service as svc
-from service.activities.models import Attendance
+from service.activities.models import Attendance, OfflineScan
 from service.db import create_engine, create_session_maker
 from service.points import service as points
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, logged_in
@@ -324,3 +324,50 @@ def test_the_phone_camera_reads_a_member_card_offline(
         expect(page.locator("[data-testid=scans] li[data-status=applied]")).to_have_count(1)
         expect(page.locator("[data-testid=queue-count]")).to_have_text("0")
         browser.close()
+
+
+def test_two_phones_that_scanned_one_member_offline_give_one_attendance_and_a_conflict(
+    live_server: str, browser: Any, village: dict[str, Any], database_url: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    world: World = village["world"]
+    person = village["people"][CARDS]  # a personal code, shown to two organizers' phones in turn
+    phones = []
+    for n in range(2):
+        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True)
+        context.set_default_timeout(15_000)
+        page = _open_scanner(context, live_server, world)
+        expect(page.locator("[data-testid=kit-status]")).to_contain_text("人的名单")
+        context.set_offline(True)
+        folder = tmp_path / f"phone{n}"
+        folder.mkdir()
+        page.set_input_files("[data-testid=photo]", _qr_files(folder, [person]))
+        expect(page.locator("[data-testid=queue-count]")).to_have_text("1")
+        phones.append((context, page))
+    devices = {p.evaluate("window.jifenScanner.state.device") for _, p in phones}
+    assert len(devices) == 2, "each installed scanner has its own device id"
+    for context, page in phones:
+        context.set_offline(False)
+        page.locator("[data-testid=sync]").click()
+        expect(page.locator("[data-testid=queue-count]")).to_have_text("0")
+    first, second = phones[0][1], phones[1][1]
+    expect(first.locator("[data-testid=scans] li[data-status=applied]")).to_have_count(1)
+    conflict = second.locator("[data-testid=scans] li[data-status=refused]")
+    expect(conflict.locator(".why")).to_have_text("已在另一部手机上签到，请组织者在活动页面处理。")
+    second.screenshot(path="/tmp/jifen-scanner-conflict.png", full_page=True)
+
+    async def read(db: AsyncSession) -> tuple[int, list[str]]:
+        aid = uuid.UUID(village["aid"])
+        attended = await db.scalar(
+            select(func.count()).select_from(Attendance).where(Attendance.activity_id == aid)
+        )
+        flagged = await db.scalars(select(OfflineScan.status).where(OfflineScan.activity_id == aid))
+        return int(attended or 0), sorted(flagged)
+
+    assert _in_db(database_url, read) == (1, ["applied", "conflict"])
+    # The organizer sees the conflict on the activity's page, to resolve.
+    second.goto(f"{live_server}/activities/{village['aid']}")
+    expect(second.locator("[data-testid=offline-scans] li[data-offline-status=conflict]")).to_have_count(1)
+    for context, _page in phones:
+        context.close()

@@ -122,6 +122,7 @@
   var BATCH = 100;             // scans per upload (the server's limit per request)
   var CAMERA_EVERY_MS = 150;
   var $ = function (id) { return document.getElementById(id); };
+  var TIME = { timeZone: root.dataset.tz || undefined };  // the community's clock, as the pages show it
   var state = { online: navigator.onLine, kit: null, aid: null, device: null, db: null, recent: {}, syncing: null };
 
   // ------------------------------------------------------------ storage (idb, vendored)
@@ -210,7 +211,7 @@
     if (!k) { $("kit-status").textContent = state.aid ? TEXT.kit_missing : ""; return; }
     $("kit-status").textContent = TEXT.kit_ready
       .replace("{n}", String(codes.rosterSize(k.kit)))
-      .replace("{time}", new Date(k.fetched_at).toLocaleString("zh-CN"));
+      .replace("{time}", new Date(k.fetched_at).toLocaleString("zh-CN", TIME));
   }
 
   // ------------------------------------------------------------ one scan
@@ -326,7 +327,7 @@
     var queued = all.filter(function (s) { return s.state === "queued"; }).length;
     $("queue-count").textContent = String(queued);
     var last = await state.db.get("meta", "last_sync");
-    $("last-sync").textContent = last ? new Date(last).toLocaleString("zh-CN") : TEXT.never;
+    $("last-sync").textContent = last ? new Date(last).toLocaleString("zh-CN", TIME) : TEXT.never;
     var list = $("scans");
     list.textContent = "";
     all.slice(0, 200).forEach(function (s) {
@@ -335,9 +336,10 @@
       li.dataset.nonce = s.nonce;
       var who = document.createElement("b"); who.textContent = s.name || "?";
       var when = document.createElement("span"); when.className = "muted";
-      when.textContent = " " + new Date(s.scanned_at).toLocaleTimeString("zh-CN") + " ";
+      when.textContent = " " + new Date(s.scanned_at).toLocaleTimeString("zh-CN", TIME) + " ";
       var what = document.createElement("span"); what.className = "tag " + s.state;
-      what.textContent = TEXT["state_" + s.state] || s.state;
+      var shown = s.state === "refused" && s.result_code === "scan_conflict" ? "conflict" : s.state;
+      what.textContent = TEXT["state_" + shown] || s.state;
       li.append(who, when, what);
       if (s.state === "refused") {
         var why = document.createElement("span"); why.className = "why";
