@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -371,3 +372,27 @@ def test_two_phones_that_scanned_one_member_offline_give_one_attendance_and_a_co
     expect(second.locator("[data-testid=offline-scans] li[data-offline-status=conflict]")).to_have_count(1)
     for context, _page in phones:
         context.close()
+
+
+def test_a_slow_server_switches_the_scanner_to_offline_by_itself(
+    live_server: str, browser: Any, phone: Any, village: dict[str, Any], tmp_path: Path
+) -> None:
+    """Online, but the upload hangs (one bar in a village square): after about 3 s the scanner says it
+    is offline and keeps the scan; when the server answers again the queue goes up by itself."""
+    from playwright.sync_api import expect
+
+    page = _open_scanner(phone, live_server, village["world"])
+    expect(page.locator("[data-testid=net]")).to_have_text("在线")
+    held: list[Any] = []
+    page.route("**/api/v1/scans/sync", lambda route: held.append(route))  # never answered: "slow"
+    started = time.monotonic()
+    page.set_input_files("[data-testid=photo]", _qr_files(tmp_path, [village["people"][0]]))
+    expect(page.locator("[data-testid=net]")).to_contain_text("离线模式", timeout=10_000)
+    assert 2.5 < time.monotonic() - started < 8, "gives up after about 3 s, not at once, not never"
+    assert len(held) == 1
+    expect(page.locator("[data-testid=queue-count]")).to_have_text("1")
+    page.unroute("**/api/v1/scans/sync")
+    page.locator("[data-testid=sync]").click()  # the network is fine again
+    expect(page.locator("[data-testid=net]")).to_have_text("在线")
+    expect(page.locator("[data-testid=queue-count]")).to_have_text("0")
+    expect(page.locator("[data-testid=scans] li[data-status=applied]")).to_have_count(1)
