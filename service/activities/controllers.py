@@ -45,6 +45,7 @@ from service.activities.schemas import (
     Mode,
     OfflineKitOut,
     OfflineScanOut,
+    PendingScanOut,
     PersonalCodeOut,
     PolicyIn,
     PolicyOut,
@@ -666,6 +667,28 @@ class OfflineController(Controller):
                 for r in done
             ]
         )
+
+    @get(
+        "/activities/{aid:uuid}/offline-scans",
+        summary="The activity's refused and conflicting offline scans nobody resolved yet (organizer)",
+        responses=errors_of(svc.organizer_activity),
+    )
+    async def pending(self, db: AsyncSession, actor: Actor, aid: uuid.UUID) -> list[PendingScanOut]:
+        await svc.organizer_activity(db, actor, aid)
+        return [
+            PendingScanOut(
+                id=r.id,
+                nonce=r.nonce,
+                device_id=r.device_id,
+                status=msgspec.convert(r.status, Literal["refused", "conflict"]),
+                code=r.refusal,
+                scanned_at=r.scanned_at,
+                member_id=r.member_id,
+                name=r.name,
+                attendance_id=r.attendance_id,
+            )
+            for r in await views.offline_scans_to_resolve(db, aid)
+        ]
 
     @post(
         "/offline-scans/{scan_id:uuid}/resolve",

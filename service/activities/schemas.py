@@ -37,6 +37,7 @@ __all__ = [
     "ManualOut",
     "OfflineKitOut",
     "OfflineScanOut",
+    "PendingScanOut",
     "PersonalCodeOut",
     "PointsStatus",
     "PolicyIn",
@@ -342,6 +343,19 @@ class SyncOut(msgspec.Struct):
 
 class ResolveIn(msgspec.Struct, forbid_unknown_fields=True):
     action: Literal["accept", "dismiss"]
+
+
+class PendingScanOut(msgspec.Struct):
+    id: uuid.UUID
+    nonce: str
+    device_id: str
+    status: Literal["refused", "conflict"]
+    code: str
+    """The refusal's error code (``scan_conflict`` for a conflict)."""
+    scanned_at: datetime
+    member_id: uuid.UUID | None
+    name: str
+    attendance_id: uuid.UUID | None
 
 
 class OfflineScanOut(msgspec.Struct):

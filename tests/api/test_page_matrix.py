@@ -48,7 +48,7 @@ PAGES: dict[str, Page] = {
     "GET /": Page(LOGGED_IN),
     "GET /activities": Page(LOGGED_IN),
     "GET /me/card": Page(LOGGED_IN),
-    "GET /me/code": Page(LOGGED_IN),
+    "GET /me/code": Page(LOGGED_IN),  # one's own signed check-in code (issue 23)
     "GET /me/hours": Page(LOGGED_IN),
     "GET /teams": Page(LOGGED_IN),
     # B's admin creates activities in B (the form is for the caller's own community).
