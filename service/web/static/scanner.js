@@ -212,6 +212,10 @@
     $("kit-status").textContent = TEXT.kit_ready
       .replace("{n}", String(codes.rosterSize(k.kit)))
       .replace("{time}", new Date(k.fetched_at).toLocaleString("zh-CN", TIME));
+    // The server refuses scans whose time is off by more than its bound: say so while it can be fixed.
+    var driftMs = Math.abs(Date.parse(k.fetched_at) - Date.parse(k.kit.server_time));
+    var boundMs = ((k.kit.limits && k.kit.limits.clock_drift_max_seconds) || 300) * 1000;
+    $("clock-warning").hidden = !(driftMs > boundMs / 2);
   }
 
   // ------------------------------------------------------------ one scan
