@@ -209,7 +209,9 @@ async def sync_scans(
     drifted = sent_at is not None and abs((sent_at - now).total_seconds()) > CLOCK_DRIFT_MAX_SECONDS
     results: dict[str, SyncResult] = {}
     audit: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    for s in sorted(scans, key=lambda s: (s.scanned_at, s.nonce)):  # one order: no deadlock between uploads
+    # One order (time, then the code: the same person's rows are taken in the same order by every upload,
+    # so two scanners' uploads wait for each other instead of deadlocking).
+    for s in sorted(scans, key=lambda s: (s.scanned_at, s.code, s.nonce)):
         activity = activities[s.activity_id]
         result, member_id = await _sync_one(db, actor, seed, activity, device_id, s, now, drifted)
         results[s.nonce] = result
@@ -357,6 +359,9 @@ async def _apply(
             result = await svc.scan_at(db, activity, member_id, moment, device_id, actor.member_id)
     except DomainError as exc:
         raise _Refused(exc, existing.id if existing else None) from exc
+    if check_conflict and result.repeated and result.attendance.device_id != device_id:
+        # another upload checked the member in meanwhile (its row was not committed when read above)
+        raise _Refused(ScanConflict(), result.attendance.id)
     return result.attendance
 
 
