@@ -209,7 +209,9 @@ async def sync_scans(
     drifted = sent_at is not None and abs((sent_at - now).total_seconds()) > CLOCK_DRIFT_MAX_SECONDS
     results: dict[str, SyncResult] = {}
     audit: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    for s in sorted(scans, key=lambda s: (s.scanned_at, s.nonce)):  # one order: no deadlock between uploads
+    # One order (time, then the code: the same person's rows are taken in the same order by every upload,
+    # so two scanners' uploads wait for each other instead of deadlocking).
+    for s in sorted(scans, key=lambda s: (s.scanned_at, s.code, s.nonce)):
         activity = activities[s.activity_id]
         result, member_id = await _sync_one(db, actor, seed, activity, device_id, s, now, drifted)
         results[s.nonce] = result
@@ -281,6 +283,7 @@ async def _sync_one(
         member_id = await _member_of(db, seed, activity, s.code)
         att = await _apply(db, actor, activity, device_id, member_id, s.scanned_at, check_conflict=True)
     except _Refused as exc:
+        member_id = member_id or exc.member_id
         status = "conflict" if exc.code == "scan_conflict" else "refused"
         await _settle(db, row_id, status, exc.code, member_id, exc.attendance_id)
         return SyncResult(s.nonce, "refused", exc.code, exc.attendance_id), member_id
@@ -291,11 +294,15 @@ async def _sync_one(
 class _Refused(Exception):
     """A scan refused: the error (its ``code`` is the answer's), and the attendance it met if any."""
 
-    def __init__(self, error: DomainError, attendance_id: uuid.UUID | None = None) -> None:
+    def __init__(
+        self, error: DomainError, attendance_id: uuid.UUID | None = None, member_id: uuid.UUID | None = None
+    ) -> None:
         super().__init__(error.code)
         self.error = error
         self.code = error.code
         self.attendance_id = attendance_id
+        self.member_id = member_id
+        """Whose the code is, when that is known although it does not count (a revoked card)."""
 
 
 def _check_time(activity: Activity, moment: datetime, now: datetime, drifted: bool) -> None:
@@ -317,8 +324,8 @@ async def _member_of(db: AsyncSession, seed: str, activity: Activity, text: str)
     text = text.strip().rsplit("/m/", 1)[-1]
     if len(text) == signing.CODE_CHARS:
         check = await codes.check_code(db, text)
-        if check.refusal == "card_revoked":
-            raise _Refused(CardRevoked())
+        if check.refusal == "card_revoked" and check.code is not None:
+            raise _Refused(CardRevoked(), member_id=check.code.member_id)
         if check.refusal is not None or check.code is None:
             raise _Refused(CodeInvalid())
         if check.code.community_id not in (None, activity.community_id):
@@ -357,6 +364,9 @@ async def _apply(
             result = await svc.scan_at(db, activity, member_id, moment, device_id, actor.member_id)
     except DomainError as exc:
         raise _Refused(exc, existing.id if existing else None) from exc
+    if check_conflict and result.repeated and result.attendance.device_id != device_id:
+        # another upload checked the member in meanwhile (its row was not committed when read above)
+        raise _Refused(ScanConflict(), result.attendance.id)
     return result.attendance
 
 
@@ -422,7 +432,7 @@ async def resolve_scan(
     if action == "accept":
         try:
             _check_time(activity, row.scanned_at, clock.now(), False)
-            member_id = row.member_id or await _member_of(db, seed, activity, row.code)
+            member_id = await _member_of(db, seed, activity, row.code)  # checked again: it may be revoked
             att = await _apply(
                 db, actor, activity, row.device_id, member_id, row.scanned_at, check_conflict=False
             )

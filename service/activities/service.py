@@ -1239,7 +1239,7 @@ async def scan_card(db: AsyncSession, actor: Actor, activity_id: uuid.UUID, toke
     return result
 
 
-@raises(*SCAN_ERRORS)
+@raises(ActivityNotFound, *SCAN_ERRORS)
 async def scan_at(
     db: AsyncSession,
     activity: Activity,

@@ -317,3 +317,67 @@ async def test_bad_uploads_are_problems_and_change_nothing(
     )
     assert member.status_code == 403
     assert (await counts(maker, world))[:2] == (0, 0)
+
+
+async def test_accepting_a_refusal_that_still_holds_changes_nothing(
+    client: Any, world: World, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    now = clock.now()
+    a = await create(client, world, starts_at=(now - timedelta(hours=1)).isoformat())
+    old = (await client.get(f"/api/v1/me/card?community_id={world.cid}", headers=world.h["bob"])).json()
+    await client.post(f"/api/v1/me/card/revoke?community_id={world.cid}", headers=world.h["bob"])
+    await sync(client, world, [scan(a["id"], old["code"], now - timedelta(minutes=40))])
+    listed = await client.get(f"/api/v1/activities/{a['id']}/offline-scans", headers=world.h["organizer"])
+    assert listed.status_code == 200
+    (row,) = listed.json()
+    assert row["status"] == "refused" and row["code"] == "card_revoked" and row["name"] == "bob"
+    before = await counts(maker, world)
+    r = await client.post(
+        f"/api/v1/offline-scans/{row['id']}/resolve", json={"action": "accept"}, headers=world.h["organizer2"]
+    )
+    assert r.status_code == 409 and r.json()["code"] == "card_revoked"
+    assert await counts(maker, world) == before
+    assert (
+        len(
+            (
+                await client.get(f"/api/v1/activities/{a['id']}/offline-scans", headers=world.h["organizer"])
+            ).json()
+        )
+        == 1
+    )
+    assert await balance(client, world, "bob") == 0
+
+
+async def test_a_conflict_of_ones_own_scan_is_resolved_by_another_organizer(
+    client: Any, world: World, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    now = clock.now()
+    a = await create(client, world, starts_at=(now - timedelta(hours=1)).isoformat())
+    (code,) = await personal_codes(maker, [world.actor("organizer")])
+    first = await sync(client, world, [scan(a["id"], code, now - timedelta(minutes=30))], device="door-1")
+    await sync(client, world, [scan(a["id"], code, now - timedelta(minutes=28))], device="door-2")
+    (row,) = (
+        await client.get(f"/api/v1/activities/{a['id']}/offline-scans", headers=world.h["organizer"])
+    ).json()
+    assert row["status"] == "conflict" and row["code"] == "scan_conflict"
+    own = await client.post(
+        f"/api/v1/offline-scans/{row['id']}/resolve", json={"action": "accept"}, headers=world.h["organizer"]
+    )
+    assert own.status_code == 409 and own.json()["code"] == "offline_scan_resolved"
+    ok = await client.post(
+        f"/api/v1/offline-scans/{row['id']}/resolve", json={"action": "accept"}, headers=world.h["organizer2"]
+    )
+    assert ok.status_code == 200 and ok.json()["status"] == "accepted"
+    assert ok.json()["attendance_id"] == first.json()["results"][0]["attendance_id"]
+    att, rows, _audit, verified = await counts(maker, world)
+    assert (att, rows, verified) == (1, 2, 1)
+    bad = await client.post(
+        f"/api/v1/offline-scans/{row['id']}/resolve", json={"action": "maybe"}, headers=world.h["organizer2"]
+    )
+    assert bad.status_code in (400, 422)
+    missing = await client.post(
+        f"/api/v1/offline-scans/{uuid.uuid4()}/resolve",
+        json={"action": "dismiss"},
+        headers=world.h["organizer2"],
+    )
+    assert missing.status_code == 404 and missing.json()["code"] == "offline_scan_not_found"
