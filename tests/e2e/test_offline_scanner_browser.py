@@ -417,3 +417,41 @@ def test_a_phone_whose_clock_is_wrong_is_warned_before_it_scans(
     warning = page.locator("[data-testid=clock-warning]")
     expect(warning).to_be_visible()
     expect(warning).to_contain_text("手机时间设为自动")
+
+
+NO_WEBCRYPTO_ED25519 = """(() => {
+  const importKey = crypto.subtle.importKey.bind(crypto.subtle);
+  crypto.subtle.importKey = (format, key, algorithm, ...rest) =>
+    (algorithm && (algorithm === "Ed25519" || algorithm.name === "Ed25519"))
+      ? Promise.reject(new DOMException("Algorithm: Unrecognized name", "NotSupportedError"))
+      : importKey(format, key, algorithm, ...rest);
+})();"""
+"""A browser whose WebCrypto has no Ed25519 (older Android WebViews)."""
+
+
+def test_without_webcrypto_ed25519_the_vendored_library_verifies_offline(
+    live_server: str, browser: Any, phone: Any, village: dict[str, Any], tmp_path: Path
+) -> None:
+    """@noble/ed25519, loaded from the service worker's cache with no network, accepts a genuine code
+    and refuses a forged one."""
+    from playwright.sync_api import expect
+
+    phone.add_init_script(NO_WEBCRYPTO_ED25519)
+    page = _open_scanner(phone, live_server, village["world"])
+    expect(page.locator("[data-testid=kit-status]")).to_contain_text("人的名单")
+    phone.set_offline(True)
+    page.reload()  # the scanner starts from the phone, and has not loaded the library yet
+    expect(page.locator("[data-testid=scanner]")).to_have_attribute("data-ready", "1")
+    genuine = village["people"][CARDS]
+    text = genuine["qr"]
+    forged = dict(genuine, qr=text[:-3] + ("A" if text[-3] != "A" else "B") + text[-2:])
+    result = page.locator("[data-testid=last-result]")
+    page.set_input_files("[data-testid=photo]", _qr_files(tmp_path, [forged]))
+    expect(result).to_have_text("二维码签名无效，可能是伪造的。")
+    page.set_input_files("[data-testid=photo]", _qr_files(tmp_path, [genuine]))
+    expect(result).to_contain_text("：已记录")
+    expect(page.locator("[data-testid=queue-count]")).to_have_text("1")
+    loaded = page.evaluate(
+        "performance.getEntriesByType('resource').some(e => e.name.includes('noble-ed25519.js'))"
+    )
+    assert loaded, "verified by the vendored library, not by WebCrypto"
