@@ -200,7 +200,7 @@ def _check_batch(device_id: str, scans: list[ScanIn]) -> None:
             )
 
 
-@raises(InvalidSync, svc.organizer_activity, *svc.SCAN_ERRORS)
+@raises(InvalidSync, svc.organizer_activity)
 async def sync_scans(
     db: AsyncSession,
     actor: Actor,
