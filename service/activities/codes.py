@@ -31,6 +31,7 @@ __all__ = [
     "personal_code",
     "personal_member",
     "public_keys",
+    "reissue_personal_code",
     "revoke_card_version",
     "signer",
 ]
@@ -184,3 +185,25 @@ async def personal_member(db: AsyncSession, text: str) -> uuid.UUID | None:
     if check.code is None or check.refusal is not None or check.code.kind != signing.KIND_PERSONAL:
         return None
     return check.code.member_id
+
+
+async def reissue_personal_code(db: AsyncSession, member_id: uuid.UUID) -> int:
+    """A volunteer's new personal code (a phone lost or a screenshot shared): the version goes up and
+    the old one goes on the revocation list. Returns the new version."""
+    row = await db.scalar(select(PersonalCode).where(PersonalCode.member_id == member_id).with_for_update())
+    if row is None:
+        row = PersonalCode(member_id=member_id, version=1, updated_at=clock.now())
+        db.add(row)
+    db.add(
+        CodeRevocation(
+            community_id=None,
+            member_id=member_id,
+            kind=signing.KIND_PERSONAL,
+            version=row.version,
+            revoked_by=member_id,
+        )
+    )
+    row.version += 1
+    row.updated_at = clock.now()
+    await db.flush()
+    return row.version

@@ -441,6 +441,18 @@ class CardController(Controller):
         key_id = (await codes.signer(db, settings.signing_key)).key_id
         return PersonalCodeOut(code=code, member_id=actor.member_id, version=version, key_id=key_id)
 
+    @post(
+        "/code/revoke",
+        status_code=200,
+        summary="Replace the caller's personal code; the old one (a lost phone, a shared screenshot) stops "
+        "working and goes on the revocation list",
+    )
+    async def revoke_code(self, db: AsyncSession, actor: Actor, settings: Settings) -> PersonalCodeOut:
+        await codes.reissue_personal_code(db, actor.member_id)
+        code, version = await codes.personal_code(db, settings.signing_key, actor.member_id)
+        key_id = (await codes.signer(db, settings.signing_key)).key_id
+        return PersonalCodeOut(code=code, member_id=actor.member_id, version=version, key_id=key_id)
+
     @get(
         "/hours",
         summary="The caller's service hours (志愿服务时长) in a community, optionally one year",

@@ -1506,6 +1506,8 @@ class KioskKey:
     key: str
     """base64url, 32 bytes."""
     server_ms: int
+    renewable: bool
+    """Whether a key given later would last longer (this one ends before the activity's end + grace)."""
 
 
 @dataclass(frozen=True)
@@ -1531,7 +1533,11 @@ async def kiosk_screen(
     until = rules.kiosk_key_until(activity.ends_at, now)
     key = rules.kiosk_key(activity.secret, activity.id, kiosk_id, until)
     offline = KioskKey(
-        kiosk_id, until, base64.urlsafe_b64encode(key).decode().rstrip("="), int(now.timestamp() * 1000)
+        kiosk_id,
+        until,
+        base64.urlsafe_b64encode(key).decode().rstrip("="),
+        int(now.timestamp() * 1000),
+        until < rules.kiosk_key_until(activity.ends_at, activity.ends_at),
     )
     return KioskScreen(
         activity, code, await checked_in_count(db, activity_id), offline, public_url.rstrip("/")

@@ -381,3 +381,31 @@ async def test_a_conflict_of_ones_own_scan_is_resolved_by_another_organizer(
         headers=world.h["organizer2"],
     )
     assert missing.status_code == 404 and missing.json()["code"] == "offline_scan_not_found"
+
+
+async def test_a_replaced_personal_code_is_revoked(
+    client: Any, world: World, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    now = clock.now()
+    a = await create(client, world, starts_at=(now - timedelta(hours=1)).isoformat())
+    old = (await client.get("/api/v1/me/code", headers=world.h["carol"])).json()
+    new = (await client.post("/api/v1/me/code/revoke", headers=world.h["carol"])).json()
+    assert new["version"] == old["version"] + 1 and new["code"] != old["code"]
+    kit = (await client.get(f"/api/v1/activities/{a['id']}/offline-kit", headers=world.h["organizer"])).json()
+    carol = str(world.members["carol"].id)
+    assert {"kind": 2, "community_id": None, "member_id": carol, "version": 1} in kit["revoked"]
+    assert next(m for m in kit["roster"] if m["member_id"] == carol)["code_version"] == 2
+    r = await sync(
+        client,
+        world,
+        [
+            scan(a["id"], old["code"], now - timedelta(minutes=40)),
+            scan(a["id"], new["code"], now - timedelta(minutes=39)),
+        ],
+    )
+    assert [(x["status"], x.get("code")) for x in r.json()["results"]] == [
+        ("refused", "card_revoked"),
+        ("applied", None),
+    ]
+    page = await client.get("/me/code", headers=world.h["carol"])
+    assert new["code"] in page.text and old["code"] not in page.text

@@ -302,6 +302,7 @@ EXPECT: dict[str, Case] = {
     # One's own signed personal code (it names no community); an activity's organizers download its
     # kit, upload the scans made offline, and resolve the refused ones (another organizer's upload).
     "GET /api/v1/me/code": Case(LOGGED_IN),
+    "POST /api/v1/me/code/revoke": Case(LOGGED_IN),
     "GET /api/v1/activities/{aid}/offline-kit": Case(("organizer", "admin")),
     "GET /api/v1/activities/{aid}/offline-scans": Case(("organizer", "admin")),
     "POST /api/v1/scans/sync": Case(
@@ -1142,6 +1143,7 @@ AUDIT_EXEMPT: dict[str, str] = {
     "POST /api/v1/activities/{aid}/signups": "signs oneself up",
     "POST /api/v1/checkins": "checks oneself in by QR (the points are in the ledger)",
     "POST /api/v1/me/card/revoke": "replaces one's own card",
+    "POST /api/v1/me/code/revoke": "replaces one's own personal code",
     "POST /api/v1/orders": "one's own order (the points hold is in the ledger)",
     "POST /api/v1/offers/{oid}/vouchers": "claims a voucher for oneself",
     "POST /api/v1/claims/{claim_id}/objections": "any resident objects during the public notice",

@@ -168,3 +168,26 @@ def test_kiosk_codes_without_webcrypto(live_server: str, browser: Any, scene: di
         got = page.evaluate(f"() => new Promise(r => window.jifenKioskToken({step}, r))")
         assert got == expected
     ctx.close()
+
+
+def test_kiosk_after_its_key_ends_shows_no_code_and_does_not_reload(
+    live_server: str, browser: Any, scene: dict[str, Any]
+) -> None:
+    from playwright.sync_api import expect
+
+    ctx = browser.new_context(locale="zh-CN")
+    ctx.add_cookies([{"name": "jifen_token", "value": scene["organizer"], "url": live_server}])
+    page = ctx.new_page()
+    page.clock.install()
+    loads: list[str] = []
+    page.on("load", lambda p: loads.append(p.url))
+    page.goto(f"{live_server}/kiosk/{scene['aid']}")
+    _changed(page, None)
+    assert page.get_attribute("#kiosk", "data-renewable") == "0"  # the key lasts to the activity's end
+    page.clock.fast_forward("03:00:00")  # past the end and its 30 minutes' grace
+    expect(page.locator("#kiosk-status")).to_contain_text("本屏幕的签到已结束")
+    expect(page.locator("#kiosk-qr")).to_be_hidden()
+    page.clock.run_for(10_000)
+    time.sleep(0.5)
+    assert len(loads) == 1  # no reload loop: a new page would get a key that ends at the same time
+    ctx.close()

@@ -20,6 +20,8 @@
   var validUntil = parseInt(box.getAttribute("data-valid-until"), 10);
   var keyBytes = b64decode(box.getAttribute("data-kiosk-key") || "");
   var publicUrl = box.getAttribute("data-public-url") || "";
+  var renewable = box.getAttribute("data-renewable") === "1";
+  var expired = false;
   var offsetMs = (parseInt(box.getAttribute("data-server-ms"), 10) || Date.now()) - Date.now();
   var aidBytes = uuidBytes(aid);
   var shownStep = -1;
@@ -139,8 +141,13 @@
   function tick() {
     var t = now();
     if (t / 1000 > validUntil || !keyBytes.length) {
-      // The key ran out (or was never given): the server's own code is the only one left.
-      if (!offline) { location.reload(); }
+      // The key ran out (the activity is over, or a long one needs a new key): no code to show.
+      if (!expired) {
+        expired = true;
+        img.style.visibility = "hidden";
+        if (status) status.textContent = status.getAttribute("data-expired") || "";
+        if (renewable && !offline) location.reload();
+      }
       return;
     }
     var step = Math.floor(t / 1000 / STEP_S);
@@ -153,7 +160,7 @@
   function setOffline(on) {
     offline = on;
     box.className = on ? "kiosk-box offline" : "kiosk-box";
-    if (status) status.textContent = on ? (status.getAttribute("data-offline") || "!") : onlineText;
+    if (status && !expired) status.textContent = on ? (status.getAttribute("data-offline") || "!") : onlineText;
   }
   function poll() {
     var xhr = new XMLHttpRequest();
@@ -164,7 +171,7 @@
       if (ok && data) {
         count.textContent = String(data.checked_in_count);
         setOffline(false);
-        if (validUntil - now() / 1000 < 3600) { location.reload(); return; }  // a fresh key, while online
+        if (renewable && validUntil - now() / 1000 < 3600) { location.reload(); return; }  // a longer key
       } else {
         setOffline(true);
       }
