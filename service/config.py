@@ -148,6 +148,11 @@ class Settings:
     replica_max_lag_seconds: int = 30
     """``JIFEN_REPLICA_MAX_LAG_SECONDS``: the most the standby's data may be behind the primary for a report
     to read it (else the report reads the primary); the report shows the time its data is as of."""
+    signing_key: str = ""
+    """``JIFEN_SIGNING_KEY``: the Ed25519 key (a base64url 32-byte seed) that signs member cards' and
+    volunteers' personal codes, which offline scanners verify. Unset: one key is generated the first time
+    it is needed and kept in the database (``signing_keys``), the same for every worker. Codes name
+    their key's id, and every key used stays listed, so a new key does not void printed cards."""
     fast_paths: bool = True
     """``JIFEN_FAST_PATHS``: ``1`` (default) sends plain scans through the batched scan path and, on
     PostgreSQL, plain redemptions and orders through the store's one-call paths; ``0`` sends every one on
@@ -195,6 +200,7 @@ class Settings:
             replica_max_lag_seconds=_int(
                 env, "JIFEN_REPLICA_MAX_LAG_SECONDS", defaults.replica_max_lag_seconds
             ),
+            signing_key=env.get("JIFEN_SIGNING_KEY", "").strip(),
         )
         return settings.validated()
 
@@ -280,6 +286,8 @@ class Settings:
             raise ConfigError("JIFEN_CALL_BACKEND=http needs JIFEN_CALL_URL, the provider's http(s) URL")
         if self.metrics_token and len(self.metrics_token) < METRICS_TOKEN_MIN:
             raise ConfigError(f"JIFEN_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN} characters")
+        if self.signing_key and not _is_seed(self.signing_key):
+            raise ConfigError("JIFEN_SIGNING_KEY must be 32 bytes in base64url (43 characters)")
         if self.secret_key:
             if len(self.secret_key) < 32:
                 raise ConfigError("JIFEN_SECRET_KEY must be at least 32 characters")
@@ -303,6 +311,16 @@ def _with_generated_secret(settings: Settings) -> Settings:
         key_file.write_text(key + "\n")
         key_file.chmod(0o600)
     return _replace(settings, secret_key=key)
+
+
+def _is_seed(text: str) -> bool:
+    import base64
+    import binascii
+
+    try:
+        return len(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))) == 32
+    except (binascii.Error, ValueError):
+        return False
 
 
 def _url_user(url: str) -> str | None:

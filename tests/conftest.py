@@ -27,6 +27,7 @@ from service.config import Settings
 from service.db import create_engine, create_session_maker, upgrade_database
 from service.models import load_all_models
 from tests.support import success
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.database import (
     BACKEND,
     IN_CI,
@@ -40,17 +41,6 @@ from tests.support.database import (
     truncate,
 )
 from tests.support.world import METRICS_TOKEN, SECRET, World, populate
-
-CHROMIUM = os.environ.get("JIFEN_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -13,7 +14,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.actor import Actor
-from service.activities import corrections, rules, views
+from service.activities import codes, corrections, offline, rules, views
 from service.activities import service as svc
 from service.activities.errors import InvalidActivity
 from service.activities.http import SCAN_COOKIE, device_of, pending_scan_of
@@ -34,11 +35,25 @@ from service.activities.schemas import (
     Evidence,
     HoursOut,
     KioskOut,
+    KitActivity,
+    KitKey,
+    KitLimits,
+    KitMember,
+    KitRevoked,
     ManualIn,
     ManualOut,
+    Mode,
+    OfflineKitOut,
+    OfflineScanOut,
+    PendingScanOut,
+    PersonalCodeOut,
     PolicyIn,
     PolicyOut,
+    ResolveIn,
     SignupOut,
+    SyncIn,
+    SyncOut,
+    SyncResultOut,
     TeamIn,
     TeamMemberIn,
     TeamOut,
@@ -46,7 +61,7 @@ from service.activities.schemas import (
 from service.config import Settings
 from service.errors import NotAuthenticated
 from service.http import Limit, client_address, errors_of, idempotent, login_of, or_pending, pending_specs
-from service.kit import qr
+from service.kit import qr, signing
 from service.problems import localise
 
 __all__ = ["ROUTES"]
@@ -403,9 +418,7 @@ class CardController(Controller):
         self, db: AsyncSession, actor: Actor, settings: Settings, community_id: uuid.UUID
     ) -> CardOut:
         card = await svc.member_card(db, actor, community_id)
-        return CardOut(
-            community_id=community_id, token=card.token, url=f"{settings.public_url}/m/{card.token}"
-        )
+        return await _card_out(db, settings, card)
 
     @post(
         "/card/revoke",
@@ -417,9 +430,28 @@ class CardController(Controller):
         self, db: AsyncSession, actor: Actor, settings: Settings, community_id: uuid.UUID
     ) -> CardOut:
         card = await svc.revoke_card(db, actor, community_id)
-        return CardOut(
-            community_id=community_id, token=card.token, url=f"{settings.public_url}/m/{card.token}"
-        )
+        return await _card_out(db, settings, card)
+
+    @get(
+        "/code",
+        summary="The caller's signed personal code (shown as a QR at /me/code; offline scanners verify it)",
+    )
+    async def personal_code(self, db: AsyncSession, actor: Actor, settings: Settings) -> PersonalCodeOut:
+        code, version = await codes.personal_code(db, settings.signing_key, actor.member_id)
+        key_id = (await codes.signer(db, settings.signing_key)).key_id
+        return PersonalCodeOut(code=code, member_id=actor.member_id, version=version, key_id=key_id)
+
+    @post(
+        "/code/revoke",
+        status_code=200,
+        summary="Replace the caller's personal code; the old one (a lost phone, a shared screenshot) stops "
+        "working and goes on the revocation list",
+    )
+    async def revoke_code(self, db: AsyncSession, actor: Actor, settings: Settings) -> PersonalCodeOut:
+        await codes.reissue_personal_code(db, actor.member_id)
+        code, version = await codes.personal_code(db, settings.signing_key, actor.member_id)
+        key_id = (await codes.signer(db, settings.signing_key)).key_id
+        return PersonalCodeOut(code=code, member_id=actor.member_id, version=version, key_id=key_id)
 
     @get(
         "/hours",
@@ -564,4 +596,134 @@ class CorrectionController(Controller):
         return _correction_out(row, activity)
 
 
-ROUTES: list[Any] = [ActivityController, CardController, TeamController, CorrectionController]
+async def _card_out(db: AsyncSession, settings: Settings, card: Any) -> CardOut:
+    code = await codes.card_code(db, settings.signing_key, card)
+    return CardOut(
+        community_id=card.community_id,
+        token=card.token,
+        url=f"{settings.public_url}/m/{code}",
+        code=code,
+        version=card.version,
+    )
+
+
+def _kit_out(kit: offline.OfflineKit) -> OfflineKitOut:
+    a = kit.activity
+    return OfflineKitOut(
+        format=signing.FORMAT,
+        server_time=kit.server_time,
+        activity=KitActivity(
+            id=a.id,
+            community_id=a.community_id,
+            title=a.title,
+            status=a.status,
+            starts_at=a.starts_at,
+            ends_at=a.ends_at,
+            checkin_opens_at=a.starts_at - timedelta(seconds=rules.CHECKIN_EARLY_SECONDS),
+            scans_until=a.ends_at + timedelta(seconds=rules.POSTER_GRACE_SECONDS),
+            points_mode=msgspec.convert(a.points_mode, Mode),
+            points=a.points,
+            points_max=a.points_max,
+            min_stay_seconds=rules.MIN_STAY_SECONDS,
+            signup_required=a.signup_required,
+            capacity=a.capacity,
+        ),
+        keys=[KitKey(key_id=k, public_key=signing.b64(raw)) for k, raw in sorted(kit.keys.items())],
+        roster=[
+            KitMember(
+                member_id=m.member_id, name=m.name, card_version=m.card_version, code_version=m.code_version
+            )
+            for m in kit.roster
+        ],
+        roster_truncated=kit.roster_truncated,
+        revoked=[
+            KitRevoked(kind=r.kind, community_id=r.community_id, member_id=r.member_id, version=r.version)
+            for r in kit.revoked
+        ],
+        limits=KitLimits(
+            clock_drift_max_seconds=offline.CLOCK_DRIFT_MAX_SECONDS, sync_batch_max=offline.SYNC_BATCH_MAX
+        ),
+    )
+
+
+class OfflineController(Controller):
+    path = "/api/v1"
+    tags = ["activities"]
+
+    @get(
+        "/activities/{aid:uuid}/offline-kit",
+        summary="What an offline scanner needs: the activity, its roster with card versions, the public "
+        "keys and the revocation list (organizer)",
+        responses=errors_of(offline.offline_kit),
+    )
+    async def offline_kit(
+        self, db: AsyncSession, actor: Actor, settings: Settings, aid: uuid.UUID
+    ) -> OfflineKitOut:
+        return _kit_out(await offline.offline_kit(db, actor, aid, settings.signing_key))
+
+    @post(
+        "/scans/sync",
+        status_code=200,
+        summary="Upload scans made offline: each applied once by its nonce (organizer of each activity)",
+        description="Answers per scan: applied, duplicate (the nonce was uploaded before: nothing "
+        "changes) or refused with a code (code_invalid, card_revoked, not_a_member, outside_window, "
+        "clock_drift, scan_conflict, or a check-in refusal). See docs/offline.md.",
+        responses=errors_of(offline.sync_scans),
+    )
+    async def sync(self, db: AsyncSession, actor: Actor, settings: Settings, data: SyncIn) -> SyncOut:
+        scans = [offline.ScanIn(s.nonce, s.activity_id, s.code, s.scanned_at) for s in data.scans]
+        done = await offline.sync_scans(db, actor, settings.signing_key, data.device_id, scans, data.sent_at)
+        return SyncOut(
+            results=[
+                SyncResultOut(nonce=r.nonce, status=r.status, code=r.code, attendance_id=r.attendance_id)
+                for r in done
+            ]
+        )
+
+    @get(
+        "/activities/{aid:uuid}/offline-scans",
+        summary="The activity's refused and conflicting offline scans nobody resolved yet (organizer)",
+        responses=errors_of(svc.organizer_activity),
+    )
+    async def pending(self, db: AsyncSession, actor: Actor, aid: uuid.UUID) -> list[PendingScanOut]:
+        await svc.organizer_activity(db, actor, aid)
+        return [
+            PendingScanOut(
+                id=r.id,
+                nonce=r.nonce,
+                device_id=r.device_id,
+                status=msgspec.convert(r.status, Literal["refused", "conflict"]),
+                code=r.refusal,
+                scanned_at=r.scanned_at,
+                member_id=r.member_id,
+                name=r.name,
+                attendance_id=r.attendance_id,
+            )
+            for r in await views.offline_scans_to_resolve(db, aid)
+        ]
+
+    @post(
+        "/offline-scans/{scan_id:uuid}/resolve",
+        status_code=200,
+        summary="Accept or dismiss a refused or conflicting offline scan (an organizer, audited)",
+        responses=errors_of(offline.resolve_scan),
+    )
+    async def resolve(
+        self, db: AsyncSession, actor: Actor, settings: Settings, scan_id: uuid.UUID, data: ResolveIn
+    ) -> OfflineScanOut:
+        row = await offline.resolve_scan(db, actor, scan_id, data.action, settings.signing_key)
+        return OfflineScanOut(
+            id=row.id,
+            nonce=row.nonce,
+            status=msgspec.convert(row.status, Literal["accepted", "dismissed"]),
+            attendance_id=row.attendance_id,
+        )
+
+
+ROUTES: list[Any] = [
+    ActivityController,
+    CardController,
+    TeamController,
+    CorrectionController,
+    OfflineController,
+]

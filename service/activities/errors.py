@@ -28,8 +28,11 @@ __all__ = [
     "ApproverConflict",
     "AttendanceNotFound",
     "CardInvalid",
+    "CardRevoked",
     "CheckinError",
     "CheckinNotOpen",
+    "ClockDrift",
+    "CodeInvalid",
     "CommunityNotFound",
     "ConfirmationPending",
     "CorrectionNotFound",
@@ -43,20 +46,26 @@ __all__ = [
     "InvalidName",
     "InvalidNote",
     "InvalidPolicy",
+    "InvalidSync",
     "InvalidTimes",
     "LocationRequired",
     "LoginEnded",
     "ManualNotPending",
     "ManualPending",
     "MemberNotFound",
+    "NotAMember",
     "NotCheckedIn",
     "NotCorrectable",
     "NotSignedUp",
     "NotYourAttendance",
+    "OfflineScanNotFound",
+    "OfflineScanResolved",
     "OutsideArea",
     "QrExpired",
     "QrInvalid",
     "SameAdmin",
+    "ScanConflict",
+    "ScanOutsideWindow",
     "SecondOrganizerRequired",
     "TeamNameTaken",
     "TeamNotFound",
@@ -312,3 +321,51 @@ class CorrectionNotPending(Conflict):
 class InvalidCorrection(InvalidInput):
     code = "invalid_correction"
     message = "The corrected times are not possible."
+
+
+# ---------------------------------------------------------------- offline scans (activities.offline)
+
+
+class InvalidSync(FieldRefused):
+    code = "invalid_sync"
+    message = "%(field)s: not a valid offline scan"
+
+
+class OfflineScanNotFound(NotFound):
+    code = "offline_scan_not_found"
+    message = "No such offline scan."
+
+
+class OfflineScanResolved(Conflict):
+    code = "offline_scan_resolved"
+    message = "This offline scan was already resolved, or it is not yours to resolve."
+
+
+class CodeInvalid(InvalidInput):
+    code = "code_invalid"
+    message = "This member code is not genuine or not known."
+
+
+class CardRevoked(Conflict):
+    code = "card_revoked"
+    message = "This member card or code was replaced by a newer one and no longer works."
+
+
+class NotAMember(Forbidden):
+    code = "not_a_member"
+    message = "This person is not a member of the activity's community."
+
+
+class ScanOutsideWindow(CheckinError):
+    code = "outside_window"
+    message = "This scan was made outside the activity's check-in time."
+
+
+class ClockDrift(InvalidInput):
+    code = "clock_drift"
+    message = "The scanning device's clock was wrong; this scan's time cannot be trusted."
+
+
+class ScanConflict(Conflict):
+    code = "scan_conflict"
+    message = "This member was already checked in on another device."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.config import TITLE_MAX
@@ -15,8 +15,12 @@ __all__ = [
     "Activity",
     "ActivityPolicy",
     "Attendance",
+    "CodeRevocation",
     "MemberCard",
+    "OfflineScan",
+    "PersonalCode",
     "ScanUse",
+    "SigningKey",
     "Signup",
     "Team",
     "TeamMember",
@@ -148,15 +152,100 @@ class Attendance(IdMixin, TimestampMixin, Base):
 
 
 class MemberCard(IdMixin, TimestampMixin, Base):
-    """A member's printable card QR; replacing ``token`` revokes the old card."""
+    """A member's printable card QR. Printed cards carry a signed code (``activities.codes``) naming
+    ``version``; a reissue bumps it, lists the old version as revoked, and replaces ``token`` (the
+    unsigned code of cards printed before signed codes, still accepted online)."""
 
     __tablename__ = "member_cards"
 
     community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
     member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
     token: Mapped[str] = mapped_column(String(43), unique=True)
+    version: Mapped[int] = mapped_column(default=1)
 
-    __table_args__ = (UniqueConstraint("community_id", "member_id"),)
+    __table_args__ = (
+        UniqueConstraint("community_id", "member_id"),
+        CheckConstraint("version >= 1", name="version_pos"),
+    )
+
+
+class PersonalCode(Base):
+    """The version of a volunteer's personal (phone) code; a member without a row has version 1."""
+
+    __tablename__ = "personal_codes"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (CheckConstraint("version >= 1", name="version_pos"),)
+
+
+class CodeRevocation(IdMixin, TimestampMixin, Base):
+    """A signed code version that no longer checks anybody in (a reissued card): the revocation list
+    offline scanners download. ``kind``: 1 card (``community_id`` set), 2 personal code."""
+
+    __tablename__ = "code_revocations"
+
+    community_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("communities.id"), default=None)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    kind: Mapped[int]
+    version: Mapped[int]
+    revoked_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+
+    __table_args__ = (
+        CheckConstraint("kind IN (1, 2)", name="known_kind"),
+        CheckConstraint("(kind = 1) = (community_id IS NOT NULL)", name="card_has_community"),
+        Index("ix_code_revocations_community", "community_id", "member_id"),
+    )
+
+
+class SigningKey(Base):
+    """A public key that signs member codes (kept after a rotation, so older codes still verify).
+    ``private_key`` is set only for the key generated when ``JIFEN_SIGNING_KEY`` is unset (``slot``
+    ``generated``: one such key, whichever worker makes it first)."""
+
+    __tablename__ = "signing_keys"
+
+    key_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    public_key: Mapped[str] = mapped_column(String(64))
+    private_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    slot: Mapped[str | None] = mapped_column(String(16), unique=True, default=None)
+    created_at: Mapped[datetime]
+
+
+class OfflineScan(IdMixin, TimestampMixin, Base):
+    """One scan an offline scanner uploaded (``POST /api/v1/scans/sync``): the unique ``nonce`` makes a
+    second upload change nothing. ``status``: ``applied``, ``refused`` (``refusal`` says why),
+    ``conflict`` (the member was checked in on another device), then ``accepted`` or ``dismissed`` once
+    an organizer resolves a refused or conflicting one."""
+
+    __tablename__ = "offline_scans"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    activity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("activities.id"))
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    code: Mapped[str] = mapped_column(String(200))
+    scanned_at: Mapped[datetime]
+    member_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+    status: Mapped[str] = mapped_column(String(16))
+    refusal: Mapped[str | None] = mapped_column(String(40), default=None)
+    attendance_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("attendances.id"), default=None)
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("members.id"), default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('applied','refused','conflict','accepted','dismissed')", name="known_status"
+        ),
+        CheckConstraint("(status = 'applied') = (refusal IS NULL)", name="refusal_bound"),
+        CheckConstraint(
+            "resolved_by IS NULL OR member_id IS NULL OR resolved_by <> member_id", name="not_own_scan"
+        ),
+        Index("ix_offline_scans_activity_status", "activity_id", "status"),
+    )
 
 
 class ActivityPolicy(Base):

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 __all__ = [
     "CHECKIN_EARLY_SECONDS",
     "KIND_KIOSK",
+    "KIND_KIOSK_OFFLINE",
     "KIND_POSTER",
     "KIOSK_STEP_SECONDS",
     "MIN_STAY_SECONDS",
@@ -27,7 +28,10 @@ __all__ = [
     "ScanDecision",
     "decide_scan",
     "distance_m",
+    "kiosk_key",
+    "kiosk_key_until",
     "kiosk_step",
+    "make_offline_token",
     "make_token",
     "minutes_inside",
     "needs_approval",
@@ -57,9 +61,17 @@ POSTER_GRACE_SECONDS = 30 * 60
 
 KIND_KIOSK = 1
 KIND_POSTER = 2
+KIND_KIOSK_OFFLINE = 3
+"""A kiosk code the kiosk page made itself, with a per-kiosk key it got while online (docs/offline.md)."""
 _MAC_BYTES = 10
 _TOKEN_BYTES = 1 + 16 + 4 + _MAC_BYTES
 TOKEN_CHARS = math.ceil(_TOKEN_BYTES * 4 / 3)
+_OFFLINE_TOKEN_BYTES = _TOKEN_BYTES + 4 + 4
+OFFLINE_TOKEN_CHARS = math.ceil(_OFFLINE_TOKEN_BYTES * 4 / 3)
+KIOSK_KEY_HOURS = 25
+"""A kiosk's offline key lasts at most until the activity's end (plus the poster grace) and at most
+this many hours from the start of the hour it was given in."""
+_KIOSK_KEY_LABEL = b"jifen-kiosk-key-v1"
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,16 @@ class ParsedToken:
     counter: int
     """The time step of a kiosk code, the poster version of a poster code."""
     mac: bytes
+    kiosk_id: int = 0
+    """An offline kiosk code's kiosk (random per kiosk page)."""
+    valid_until: int = 0
+    """An offline kiosk code's key's end (Unix time)."""
+
+    def payload(self) -> bytes:
+        head = bytes([self.kind]) + self.activity_id.bytes + self.counter.to_bytes(4, "big")
+        if self.kind != KIND_KIOSK_OFFLINE:
+            return head
+        return head + self.kiosk_id.to_bytes(4, "big") + self.valid_until.to_bytes(4, "big")
 
 
 def kiosk_step(moment: datetime) -> int:
@@ -85,22 +107,54 @@ def make_token(kind: int, activity_id: uuid.UUID, counter: int, secret: str) -> 
     return base64.urlsafe_b64encode(payload + _mac(secret, payload)).decode().rstrip("=")
 
 
+def kiosk_key(secret: str, activity_id: uuid.UUID, kiosk_id: int, valid_until: int) -> bytes:
+    """A kiosk page's own key: it makes the kiosk's rotating codes with no server (HMAC-SHA256 of the
+    activity's secret; the secret never leaves the server)."""
+    msg = _KIOSK_KEY_LABEL + activity_id.bytes + kiosk_id.to_bytes(4, "big") + valid_until.to_bytes(4, "big")
+    return hmac.new(bytes.fromhex(secret), msg, hashlib.sha256).digest()
+
+
+def kiosk_key_until(ends_at: datetime, now: datetime) -> int:
+    """When a kiosk key given ``now`` stops working (Unix time)."""
+    hour = int(now.timestamp()) // 3600 * 3600
+    end = int((ends_at + timedelta(seconds=POSTER_GRACE_SECONDS)).timestamp())
+    return min(end, hour + KIOSK_KEY_HOURS * 3600)
+
+
+def make_offline_token(activity_id: uuid.UUID, step: int, kiosk_id: int, valid_until: int, key: bytes) -> str:
+    """The code a kiosk page makes itself (``kiosk.js`` does the same in the browser)."""
+    parsed = ParsedToken(KIND_KIOSK_OFFLINE, activity_id, step, b"", kiosk_id, valid_until)
+    payload = parsed.payload()
+    mac = hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
+    return base64.urlsafe_b64encode(payload + mac).decode().rstrip("=")
+
+
 def parse_token(token: str) -> ParsedToken | None:
     """Split a token into its parts (unverified), or ``None`` when it is not shaped like one."""
-    if len(token) != TOKEN_CHARS:
+    if len(token) not in (TOKEN_CHARS, OFFLINE_TOKEN_CHARS):
         return None
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (binascii.Error, ValueError):
         return None
-    if len(raw) != _TOKEN_BYTES or raw[0] not in (KIND_KIOSK, KIND_POSTER):
+    activity_id = uuid.UUID(bytes=raw[1:17]) if len(raw) >= 17 else None
+    if activity_id is None:
         return None
-    return ParsedToken(raw[0], uuid.UUID(bytes=raw[1:17]), int.from_bytes(raw[17:21], "big"), raw[21:])
+    counter = int.from_bytes(raw[17:21], "big")
+    if len(raw) == _TOKEN_BYTES and raw[0] in (KIND_KIOSK, KIND_POSTER):
+        return ParsedToken(raw[0], activity_id, counter, raw[21:])
+    if len(raw) == _OFFLINE_TOKEN_BYTES and raw[0] == KIND_KIOSK_OFFLINE:
+        kiosk_id, until = int.from_bytes(raw[21:25], "big"), int.from_bytes(raw[25:29], "big")
+        return ParsedToken(raw[0], activity_id, counter, raw[29:], kiosk_id, until)
+    return None
 
 
 def mac_ok(parsed: ParsedToken, secret: str) -> bool:
-    payload = bytes([parsed.kind]) + parsed.activity_id.bytes + parsed.counter.to_bytes(4, "big")
-    return hmac.compare_digest(_mac(secret, payload), parsed.mac)
+    if parsed.kind == KIND_KIOSK_OFFLINE:
+        key = kiosk_key(secret, parsed.activity_id, parsed.kiosk_id, parsed.valid_until)
+        expected = hmac.new(key, parsed.payload(), hashlib.sha256).digest()[:_MAC_BYTES]
+        return hmac.compare_digest(expected, parsed.mac)
+    return hmac.compare_digest(_mac(secret, parsed.payload()), parsed.mac)
 
 
 @dataclass(frozen=True)

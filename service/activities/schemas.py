@@ -28,13 +28,27 @@ __all__ = [
     "Evidence",
     "HoursOut",
     "KioskOut",
+    "KitActivity",
+    "KitKey",
+    "KitLimits",
+    "KitMember",
+    "KitRevoked",
     "ManualIn",
     "ManualOut",
+    "OfflineKitOut",
+    "OfflineScanOut",
+    "PendingScanOut",
+    "PersonalCodeOut",
     "PointsStatus",
     "PolicyIn",
     "PolicyOut",
+    "ResolveIn",
     "ScanStatus",
     "SignupOut",
+    "SyncIn",
+    "SyncOut",
+    "SyncResultOut",
+    "SyncScanIn",
     "TeamIn",
     "TeamMemberIn",
     "TeamOut",
@@ -152,7 +166,7 @@ class CheckinOut(msgspec.Struct):
 
 
 class CardScanIn(msgspec.Struct, forbid_unknown_fields=True):
-    card_token: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    card_token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
 class CloseIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -219,7 +233,136 @@ class ManualOut(msgspec.Struct):
 class CardOut(msgspec.Struct):
     community_id: uuid.UUID
     token: str
+    """The card's unsigned code (cards printed before signed codes; still accepted online)."""
     url: str
+    """What the printed QR encodes: ``{public_url}/m/{code}``."""
+    code: str
+    """The card's signed code (docs/offline.md): offline scanners verify it with no connection."""
+    version: int
+
+
+class PersonalCodeOut(msgspec.Struct):
+    code: str
+    """The volunteer's signed personal code (docs/offline.md); their QR shows exactly this text."""
+    member_id: uuid.UUID
+    version: int
+    key_id: int
+
+
+class KitActivity(msgspec.Struct):
+    id: uuid.UUID
+    community_id: uuid.UUID
+    title: str
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    checkin_opens_at: datetime
+    """Scans before this are refused ``outside_window``."""
+    scans_until: datetime
+    """Scans after this are refused ``outside_window`` (check-out stays possible until then)."""
+    points_mode: Mode
+    points: int
+    points_max: int | None
+    min_stay_seconds: int
+    """A second scan at least this long after check-in checks out (and posts the points)."""
+    signup_required: bool
+    capacity: int | None
+
+
+class KitKey(msgspec.Struct):
+    key_id: int
+    public_key: str
+    """The raw 32-byte Ed25519 public key, base64url without padding."""
+    alg: str = "Ed25519"
+
+
+class KitMember(msgspec.Struct):
+    member_id: uuid.UUID
+    name: str
+    """Masked (王*成)."""
+    card_version: int | None
+    """The current version of the member's card here (``None``: no card issued)."""
+    code_version: int
+    """The current version of the member's personal code."""
+
+
+class KitRevoked(msgspec.Struct):
+    kind: int
+    """1 card, 2 personal code."""
+    community_id: uuid.UUID | None
+    member_id: uuid.UUID
+    version: int
+
+
+class KitLimits(msgspec.Struct):
+    clock_drift_max_seconds: int
+    sync_batch_max: int
+
+
+class OfflineKitOut(msgspec.Struct):
+    format: int
+    server_time: datetime
+    activity: KitActivity
+    keys: list[KitKey]
+    roster: list[KitMember]
+    roster_truncated: bool
+    revoked: list[KitRevoked]
+    limits: KitLimits
+
+
+Nonce = Annotated[str, msgspec.Meta(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class SyncScanIn(msgspec.Struct, forbid_unknown_fields=True):
+    nonce: Nonce
+    activity_id: uuid.UUID
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    scanned_at: datetime
+    """When the device scanned it, with a UTC offset."""
+
+
+class SyncIn(msgspec.Struct, forbid_unknown_fields=True):
+    device_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    scans: Annotated[list[SyncScanIn], msgspec.Meta(min_length=1, max_length=200)]
+    sent_at: datetime | None = None
+    """The device's clock when it sent the batch: off by more than the bound, every scan is refused
+    ``clock_drift``."""
+
+
+class SyncResultOut(msgspec.Struct, omit_defaults=True):
+    nonce: str
+    status: Literal["applied", "duplicate", "refused"]
+    code: str | None = None
+    """A refusal's error code."""
+    attendance_id: uuid.UUID | None = None
+
+
+class SyncOut(msgspec.Struct):
+    results: list[SyncResultOut]
+
+
+class ResolveIn(msgspec.Struct, forbid_unknown_fields=True):
+    action: Literal["accept", "dismiss"]
+
+
+class PendingScanOut(msgspec.Struct):
+    id: uuid.UUID
+    nonce: str
+    device_id: str
+    status: Literal["refused", "conflict"]
+    code: str
+    """The refusal's error code (``scan_conflict`` for a conflict)."""
+    scanned_at: datetime
+    member_id: uuid.UUID | None
+    name: str
+    attendance_id: uuid.UUID | None
+
+
+class OfflineScanOut(msgspec.Struct):
+    id: uuid.UUID
+    nonce: str
+    status: Literal["accepted", "dismissed"]
+    attendance_id: uuid.UUID | None
 
 
 class HoursOut(msgspec.Struct):

@@ -6,6 +6,7 @@ stable codes of API.md and leave the database as it was (the request's transacti
 
 from __future__ import annotations
 
+import base64
 import secrets
 import sqlite3
 import uuid
@@ -34,7 +35,7 @@ from service.accounts.views import (
     member_holds,
     with_caller,
 )
-from service.activities import fastpath, rules
+from service.activities import codes, fastpath, rules
 from service.activities.errors import (
     ActivityFull,
     ActivityHasAttendance,
@@ -115,6 +116,7 @@ __all__ = [
     "CheckinError",
     "CheckinResult",
     "CloseResult",
+    "CodeSheet",
     "KioskCode",
     "KioskScreen",
     "PosterSheet",
@@ -131,6 +133,7 @@ __all__ = [
     "checked_in_count",
     "close_activity",
     "close_overdue",
+    "code_sheet",
     "create_activity",
     "create_team",
     "get_activity",
@@ -149,6 +152,7 @@ __all__ = [
     "request_manual",
     "revoke_card",
     "revoke_poster",
+    "scan_at",
     "scan_card",
     "scan_landing",
     "set_points_cap",
@@ -639,12 +643,14 @@ def _evidence(parsed: rules.ParsedToken | None, activity: Activity | None, momen
     """The evidence kind of a genuine, current code (``kiosk``/``poster``), else the refusal."""
     if parsed is None or activity is None or not rules.mac_ok(parsed, activity.secret):
         raise QrInvalid()
-    if parsed.kind == rules.KIND_KIOSK:
+    if parsed.kind in (rules.KIND_KIOSK, rules.KIND_KIOSK_OFFLINE):
         step = rules.kiosk_step(moment)
         if parsed.counter > step:
             raise QrInvalid(detail="This code is not valid yet.")
         if parsed.counter < step - 1:
             raise QrExpired()
+        if parsed.kind == rules.KIND_KIOSK_OFFLINE and moment.timestamp() > parsed.valid_until:
+            raise QrExpired()  # the kiosk's key ran out: the kiosk page must be reloaded online
         return "kiosk"
     if parsed.counter != activity.poster_version:
         raise QrInvalid(detail="This poster was withdrawn by the organizer.")
@@ -1202,30 +1208,51 @@ async def member_card(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -
 
 @raises(member_card)
 async def revoke_card(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> MemberCard:
-    """A lost card stops working: the member gets a new code to print."""
+    """A lost card stops working: the member gets a new code to print (the old signed code's version
+    goes on the revocation list offline scanners download; the old unsigned token is gone)."""
     card = await member_card(db, actor, community_id)
     card.token = secrets.token_urlsafe(24)
+    await codes.revoke_card_version(db, card, actor.member_id)
     await db.flush()
     return card
 
 
 @raises(organizer_activity, CardInvalid, *SCAN_ERRORS)
 async def scan_card(db: AsyncSession, actor: Actor, activity_id: uuid.UUID, token: str) -> CheckinResult:
-    """An organizer scanned a member's card at an activity: check that member in or out."""
+    """An organizer scanned a member's card (or personal code) at an activity: check them in or out."""
     activity = await organizer_activity(db, actor, activity_id)
-    card = await db.scalar(select(MemberCard).where(MemberCard.token == token[:64])) if token else None
-    if card is None or card.community_id != activity.community_id:
-        raise CardInvalid()
-    result = await _scan(db, activity, card.member_id, "member_card", clock.now(), scanned_by=actor.member_id)
+    card = await codes.card_of(db, token)
+    member_id = card.member_id if card is not None and card.community_id == activity.community_id else None
+    if member_id is None:
+        member_id = await codes.personal_member(db, token)
+        if member_id is None or not await is_member(db, member_id, activity.community_id):
+            raise CardInvalid()
+    result = await _scan(db, activity, member_id, "member_card", clock.now(), scanned_by=actor.member_id)
     await record(
         db,
         actor_id=actor.member_id,
         action="card_scanned",
         community_id=activity.community_id,
-        subject_member_id=card.member_id,
+        subject_member_id=member_id,
         detail={"activity_id": str(activity.id), "result": result.status, "points": result.points_awarded},
     )
     return result
+
+
+@raises(ActivityNotFound, *SCAN_ERRORS)
+async def scan_at(
+    db: AsyncSession,
+    activity: Activity,
+    member_id: uuid.UUID,
+    moment: datetime,
+    device_id: str,
+    scanned_by: uuid.UUID,
+) -> CheckinResult:
+    """A member's card or personal code scanned at ``moment`` by a scanner that was offline then
+    (``activities.offline``): the same check-in or check-out as an online card scan."""
+    return await _scan(
+        db, activity, member_id, "member_card", moment, device_id=device_id, scanned_by=scanned_by
+    )
 
 
 # ---------------------------------------------------------------- manual records and attendance
@@ -1471,10 +1498,25 @@ async def scan_landing(
 
 
 @dataclass(frozen=True)
+class KioskKey:
+    """What a kiosk page needs to make its rotating codes itself (docs/offline.md)."""
+
+    kiosk_id: int
+    valid_until: int
+    key: str
+    """base64url, 32 bytes."""
+    server_ms: int
+    renewable: bool
+    """Whether a key given later would last longer (this one ends before the activity's end + grace)."""
+
+
+@dataclass(frozen=True)
 class KioskScreen:
     activity: Activity
     code: KioskCode
     count: int
+    offline: KioskKey
+    public_url: str
     step_seconds: int = rules.KIOSK_STEP_SECONDS
 
 
@@ -1482,10 +1524,24 @@ class KioskScreen:
 async def kiosk_screen(
     db: AsyncSession, actor: Actor, activity_id: uuid.UUID, public_url: str
 ) -> KioskScreen:
-    """The kiosk page: the rotating code and the live count (organizers)."""
+    """The kiosk page: the rotating code, the live count, and a key of its own so that it keeps
+    rotating its code while the network is down (organizers)."""
     activity = await organizer_activity(db, actor, activity_id)
     code = await kiosk_code(db, actor, activity_id, public_url)
-    return KioskScreen(activity, code, await checked_in_count(db, activity_id))
+    now = clock.now()
+    kiosk_id = secrets.randbits(32)
+    until = rules.kiosk_key_until(activity.ends_at, now)
+    key = rules.kiosk_key(activity.secret, activity.id, kiosk_id, until)
+    offline = KioskKey(
+        kiosk_id,
+        until,
+        base64.urlsafe_b64encode(key).decode().rstrip("="),
+        int(now.timestamp() * 1000),
+        until < rules.kiosk_key_until(activity.ends_at, activity.ends_at),
+    )
+    return KioskScreen(
+        activity, code, await checked_in_count(db, activity_id), offline, public_url.rstrip("/")
+    )
 
 
 def qr_svg(url: str) -> str:
@@ -1519,14 +1575,31 @@ class CardSheet:
 
 
 @raises(Forbidden, member_card)
-async def card_sheet(db: AsyncSession, actor: Actor, community: str | None, public_url: str) -> CardSheet:
-    """The caller's printable member card in the chosen community (the first one by default)."""
+async def card_sheet(
+    db: AsyncSession, actor: Actor, community: str | None, public_url: str, seed: str
+) -> CardSheet:
+    """The caller's printable member card in the chosen community (the first one by default): its QR
+    is the card's signed code (``/m/<code>``), which offline scanners verify with no connection."""
     held = [c for c, _roles in await communities_of(db, actor)]
     if not held:
         raise Forbidden(detail="You are not a member of any community yet.")
     chosen = next((c for c in held if str(c.id) == community), held[0])
     card = await member_card(db, actor, chosen.id)
-    return CardSheet(chosen, held, qr_svg(f"{public_url}/m/{card.token}"))
+    return CardSheet(chosen, held, qr_svg(f"{public_url}/m/{await codes.card_code(db, seed, card)}"))
+
+
+@dataclass(frozen=True)
+class CodeSheet:
+    code: str
+    version: int
+    svg: str
+
+
+async def code_sheet(db: AsyncSession, actor: Actor, seed: str) -> CodeSheet:
+    """The caller's personal code page: the signed code as text and as a QR (the bare code, which
+    offline scanners read; it names no community, so it works at any activity the member may join)."""
+    code, version = await codes.personal_code(db, seed, actor.member_id)
+    return CodeSheet(code, version, qr_svg(code))
 
 
 @raises(AttendanceNotFound)

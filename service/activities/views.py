@@ -32,10 +32,11 @@ from service.accounts.views import (
     community_exists,
     community_members,
     community_view,
+    member_names,
     members_by_id,
     roles_in,
 )
-from service.activities import rules
+from service.activities import codes, rules
 from service.activities.errors import (
     ActivityNotFound,
     CardInvalid,
@@ -48,6 +49,7 @@ from service.activities.models import (
     ActivityPolicy,
     Attendance,
     MemberCard,
+    OfflineScan,
     Signup,
     Team,
     TeamMember,
@@ -89,6 +91,7 @@ __all__ = [
     "Hours",
     "MyActivity",
     "NewActivityForm",
+    "OfflineScanRow",
     "TeamTotals",
     "TeamsOverview",
     "activities_now",
@@ -114,10 +117,12 @@ __all__ = [
     "my_activities",
     "my_hours",
     "new_activity_form",
+    "offline_scans_to_resolve",
     "points_cap",
     "policy",
     "require_community",
     "require_role",
+    "scanner_activities",
     "signup_count",
     "team_attendances",
     "team_hours_leaderboard",
@@ -372,6 +377,8 @@ class ActivityDetail:
     tz: str
     cap: int
     can_approve: bool
+    offline: list[OfflineScanRow]
+    """Refused and conflicting offline scans waiting for an organizer (organizers only)."""
 
 
 @raises(activity, require_community)
@@ -398,7 +405,50 @@ async def activity_detail(db: AsyncSession, actor: Actor, activity_id: uuid.UUID
         can_approve=shown.status == "pending_approval"
         and created_by != actor.member_id
         and roles.any("admin"),
+        offline=await offline_scans_to_resolve(db, activity_id) if organizer else [],
     )
+
+
+@dataclass(frozen=True)
+class OfflineScanRow:
+    id: uuid.UUID
+    nonce: str
+    device_id: str
+    status: str
+    refusal: str
+    scanned_at: datetime
+    member_id: uuid.UUID | None
+    name: str
+    attendance_id: uuid.UUID | None
+
+
+async def offline_scans_to_resolve(
+    db: AsyncSession, activity_id: uuid.UUID, limit: int = 200
+) -> list[OfflineScanRow]:
+    """The activity's refused and conflicting offline scans nobody resolved yet, oldest first."""
+    rows = list(
+        await db.scalars(
+            select(OfflineScan)
+            .where(OfflineScan.activity_id == activity_id, OfflineScan.status.in_(("refused", "conflict")))
+            .order_by(OfflineScan.scanned_at, OfflineScan.id)
+            .limit(limit)
+        )
+    )
+    names = await member_names(db, [r.member_id for r in rows if r.member_id], masked=False)
+    return [
+        OfflineScanRow(
+            id=r.id,
+            nonce=r.nonce,
+            device_id=r.device_id,
+            status=r.status,
+            refusal=r.refusal or "",
+            scanned_at=r.scanned_at,
+            member_id=r.member_id,
+            name=names.get(r.member_id, "") if r.member_id else "",
+            attendance_id=r.attendance_id,
+        )
+        for r in rows
+    ]
 
 
 async def activities_now(db: AsyncSession, community_id: uuid.UUID) -> list[Activity]:
@@ -414,6 +464,29 @@ async def activities_now(db: AsyncSession, community_id: uuid.UUID) -> list[Acti
             Activity.ends_at >= now,
         )
         .order_by(Activity.starts_at)
+    )
+    return list(rows)
+
+
+SCANNER_AHEAD_SECONDS = 2 * 24 * 3600
+"""How far ahead the offline scanner lists activities: a kit is fetched in the office, used in the village."""
+SCANNER_ROWS = 50
+
+
+async def scanner_activities(db: AsyncSession, community_id: uuid.UUID) -> list[Activity]:
+    """Open activities of the community that have not ended and start within two days, soonest first
+    (the offline scanner's choice: the caller's role was checked by the page)."""
+    now = clock.now()
+    rows = await db.scalars(
+        select(Activity)
+        .where(
+            Activity.community_id == community_id,
+            Activity.status == "open",
+            Activity.starts_at <= now + timedelta(seconds=SCANNER_AHEAD_SECONDS),
+            Activity.ends_at >= now,
+        )
+        .order_by(Activity.starts_at)
+        .limit(SCANNER_ROWS)
     )
     return list(rows)
 
@@ -478,7 +551,11 @@ async def _attendance_rows(
     shared = set(
         await db.scalars(
             select(Attendance.device_id)
-            .where(Attendance.activity_id == activity_id, Attendance.device_id.is_not(None))
+            .where(
+                Attendance.activity_id == activity_id,
+                Attendance.device_id.is_not(None),
+                Attendance.evidence != "member_card",  # an organizer's scanner scans everybody
+            )
             .group_by(Attendance.device_id)
             .having(func.count() > 1)
         )
@@ -790,7 +867,7 @@ class CardLanding:
 async def card_landing(db: AsyncSession, actor: Actor, token: str) -> CardLanding:
     """Staff scanning a card: whose it is and the activities open for check-in now (organizers and
     clerks of the card's community)."""
-    card = await db.scalar(select(MemberCard).where(MemberCard.token == token[:64])) if token else None
+    card = await codes.card_of(db, token)
     if card is None:
         raise CardInvalid()
     await require_role(db, actor, card.community_id, "organizer", "clerk")

@@ -103,6 +103,8 @@ ACTIONS = (
     "certificate_voided",
     "hours_exported",
     "issuer_settings_changed",
+    "offline_scans_synced",
+    "offline_scan_resolved",
 )
 """Actions recorded today; other domains may add theirs (snake_case, past tense). Every staff route's
 action is listed in tests/api/test_route_matrix.py (AUDITED)."""

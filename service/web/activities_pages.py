@@ -61,6 +61,17 @@ LABELS = {
         ),
         "forbidden": "You are not a member of this activity's community.",
     },
+    "offline": {
+        "code_invalid": "This member code is not genuine or not known.",
+        "card_revoked": "This member card or code was replaced by a newer one and no longer works.",
+        "not_a_member": "This person is not a member of the activity's community.",
+        "outside_window": "This scan was made outside the activity's check-in time.",
+        "clock_drift": "The scanning device's clock was wrong; this scan's time cannot be trusted.",
+        "activity_not_open": "This activity is not open for check-in now.",
+        "already_checked_out": "You have already checked out of this activity.",
+        "not_signed_up": "Sign up for this activity first.",
+        "activity_full": "This activity is full.",
+    },
 }
 """English labels of stored codes; templates translate them with ``_()``."""
 env.globals["L"] = LABELS
@@ -177,7 +188,7 @@ async def card_landing_page(
 ) -> Response[str]:
     """A scanned member card: staff get the actions for that member (check in to an activity now)."""
     return _render(
-        request, "activities/card_scan.html", actor, await views.card_landing(db, actor, token[:64])
+        request, "activities/card_scan.html", actor, await views.card_landing(db, actor, token[:200])
     )
 
 
@@ -189,8 +200,23 @@ async def my_card_page(
     settings: Settings,
     community: CommunityParam = None,
 ) -> Response[str]:
-    sheet = await svc.card_sheet(db, actor, community, settings.public_url)
+    sheet = await svc.card_sheet(db, actor, community, settings.public_url, settings.signing_key)
     return _render(request, "activities/card.html", actor, sheet)
+
+
+CODE_PAGE_MAX_AGE_SECONDS = 7 * 24 * 3600
+"""The personal code page may be kept this long (a scanner-less phone shows it offline); its code
+changes only when the member's code is reissued."""
+
+
+@get("/me/code", include_in_schema=False)
+async def my_code_page(
+    request: Request[Any, Any, Any], db: AsyncSession, actor: Actor, settings: Settings
+) -> Response[str]:
+    sheet = await svc.code_sheet(db, actor, settings.signing_key)
+    response = _render(request, "activities/code.html", actor, sheet)
+    response.headers["Cache-Control"] = f"private, max-age={CODE_PAGE_MAX_AGE_SECONDS}"
+    return response
 
 
 @get("/me/hours", include_in_schema=False)
@@ -244,6 +270,7 @@ ROUTES: list[Any] = [
     poster_page,
     checkin_page,
     card_landing_page,
+    my_code_page,
     my_card_page,
     my_hours_page,
     certificate_verify_page,

@@ -28,6 +28,7 @@ from service.web import (
     records_pages,
     reports_pages,
     rewards_pages,
+    scanner_pages,
     store_pages,
     wishes_pages,
 )
@@ -52,6 +53,7 @@ ROUTE_ORDER: tuple[ModuleType, ...] = (
     assets,
     records_pages,
     notices_pages,
+    scanner_pages,
 )
 HOME_PANEL_ORDER: tuple[ModuleType, ...] = (points_pages, activities_pages, wishes_pages, store_pages)
 """The order of the panels in each community card of the home page."""

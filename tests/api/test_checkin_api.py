@@ -122,7 +122,7 @@ async def test_manual_close_csv_and_card_over_http(client: Any, world: World) ->
     ok = await client.post(f"/api/v1/attendance/{mid}/approve", headers=world.h["organizer2"])
     assert ok.status_code == 200 and ok.json()["status"] == "approved"
     card = (await client.get(f"/api/v1/me/card?community_id={world.cid}", headers=world.h["bob"])).json()
-    assert card["url"].endswith("/m/" + card["token"])
+    assert card["url"].endswith("/m/" + card["code"]) and len(card["code"]) == 142
     landing = await client.get(urlparse(card["url"]).path, headers=world.h["organizer"])
     assert landing.status_code == 200 and "card-scans" in landing.text
     scan = await client.post(

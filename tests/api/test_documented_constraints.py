@@ -19,6 +19,7 @@ domain's rules), never here.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -64,6 +65,17 @@ NUMBER_AT: dict[tuple[str, str], int] = {
     ("/api/v1/rules/{rule_id}/adoptions", "votes_against"): 2,
 }
 """Numbers that must agree with each other (the votes of a meeting within its attendance, a majority)."""
+ARRAY_AT: dict[tuple[str, str], Any] = {
+    ("/api/v1/scans/sync", "scans"): lambda ids: [
+        {
+            "nonce": uuid.uuid4().hex,
+            "activity_id": ids["activity"],
+            "code": ids["card_token"],
+            "scanned_at": (clock.now() - timedelta(minutes=1)).isoformat(),
+        }
+    ],
+}
+"""Lists a valid request cannot leave empty, by operation and field: a builder given the seeded ids."""
 MINUTES = {"checked_in_at": -50, "checked_out_at": -10}
 """Times that must lie in the past (a hand-entered attendance); other times are in the next hours."""
 TEXT_AT: dict[tuple[str, str], str] = {
@@ -195,7 +207,7 @@ def valid(op: Operation, f: Field, ids: dict[str, str]) -> Any:
     if kind == "boolean":
         return False
     if kind == "array":
-        return []
+        return ARRAY_AT[(op.path, f.name)](ids) if (op.path, f.name) in ARRAY_AT else []
     return None
 
 

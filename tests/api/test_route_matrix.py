@@ -298,6 +298,23 @@ EXPECT: dict[str, Case] = {
     ),
     "GET /api/v1/me/card": Case(A_PEOPLE),
     "POST /api/v1/me/card/revoke": Case(A_PEOPLE),
+    # ---------------------------------------------------------------- offline check-in (issue 23)
+    # One's own signed personal code (it names no community); an activity's organizers download its
+    # kit, upload the scans made offline, and resolve the refused ones (another organizer's upload).
+    "GET /api/v1/me/code": Case(LOGGED_IN),
+    "POST /api/v1/me/code/revoke": Case(LOGGED_IN),
+    "GET /api/v1/activities/{aid}/offline-kit": Case(("organizer", "admin")),
+    "GET /api/v1/activities/{aid}/offline-scans": Case(("organizer", "admin")),
+    "POST /api/v1/scans/sync": Case(
+        ("organizer", "admin"),
+        body=lambda r, role: _sync_body(r),
+        prep=lambda c, r, role: _new_activity(c, r),
+    ),
+    "POST /api/v1/offline-scans/{scan_id}/resolve": Case(
+        ("organizer", "admin"),
+        body=lambda r, role: {"action": "dismiss"},
+        prep=lambda c, r, role: _new_offline_scan(c, r),
+    ),
     "GET /api/v1/me/hours": Case(A_PEOPLE),
     "GET /api/v1/communities/{cid}/teams": Case(A_PEOPLE),
     "POST /api/v1/communities/{cid}/teams": Case(
@@ -611,6 +628,7 @@ PARAMS = {
     ("corrections", "correction_id"): "correction",
     ("member-requests", "request_id"): "member_request",
     ("certificates", "cert_id"): "certificate",
+    ("offline-scans", "scan_id"): "offline_scan",
 }
 """(the path segment before a parameter, the parameter) -> the resource in ``Res`` it names."""
 
@@ -809,6 +827,29 @@ async def _new_manual(client: Any, res: Res) -> None:
     res.ids["attendance"] = (
         await _post(client, f"/api/v1/activities/{aid}/manual-checkins", "organizer2", res, json=body)
     )["id"]
+
+
+def _sync_body(res: Res) -> dict[str, Any]:
+    """One card scanned offline a minute ago at the fresh activity (a new nonce each time)."""
+    scan = {
+        "nonce": uuid.uuid4().hex,
+        "activity_id": res["activity"],
+        "code": res["card_token"],
+        "scanned_at": _t(-1),
+    }
+    return {"device_id": "matrix-scanner", "scans": [scan]}
+
+
+async def _new_offline_scan(client: Any, res: Res) -> None:
+    """A refused offline scan (an unknown code) organizer2 uploaded, for an organizer to resolve."""
+    aid = await _new_activity(client, res)
+    scan = {"nonce": uuid.uuid4().hex, "activity_id": aid, "code": "unknown-card", "scanned_at": _t(-1)}
+    body = {"device_id": "matrix-scanner", "scans": [scan]}
+    await _post(client, "/api/v1/scans/sync", "organizer2", res, json=body)
+    client.cookies.clear()
+    listed = await client.get(f"/api/v1/activities/{aid}/offline-scans", headers=res.w.h["organizer2"])
+    assert listed.status_code == 200, listed.text
+    res.ids["offline_scan"] = next(s["id"] for s in listed.json() if s["nonce"] == scan["nonce"])
 
 
 async def _new_registration(client: Any, res: Res) -> None:
@@ -1042,6 +1083,10 @@ AUDITED: dict[str, Audited] = {
         "admin", "policy_narrowed", body=lambda r, role: {"points_cap": 10}
     ),
     "POST /api/v1/activities/{aid}/card-scans": Audited("organizer", "card_scanned", prep=_new_activity),
+    "POST /api/v1/scans/sync": Audited("organizer", "offline_scans_synced", prep=_new_activity),
+    "POST /api/v1/offline-scans/{scan_id}/resolve": Audited(
+        "organizer", "offline_scan_resolved", prep=_new_offline_scan
+    ),
     "POST /api/v1/activities/{aid}/close": Audited("organizer", "activity_closed", prep=_new_activity),
     "POST /api/v1/activities/{aid}/manual-checkins": Audited(
         "organizer", "manual_attendance_requested", prep=_new_activity
@@ -1128,6 +1173,7 @@ AUDIT_EXEMPT: dict[str, str] = {
     "POST /api/v1/activities/{aid}/signups": "signs oneself up",
     "POST /api/v1/checkins": "checks oneself in by QR (the points are in the ledger)",
     "POST /api/v1/me/card/revoke": "replaces one's own card",
+    "POST /api/v1/me/code/revoke": "replaces one's own personal code",
     "POST /api/v1/orders": "one's own order (the points hold is in the ledger)",
     "POST /api/v1/offers/{oid}/vouchers": "claims a voucher for oneself",
     "POST /api/v1/claims/{claim_id}/objections": "any resident objects during the public notice",

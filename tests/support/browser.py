@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from service.accounts import service as accounts
 from tests.support.world import SECRET, World
 
-__all__ = ["logged_in", "phone_context"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "logged_in", "phone_context"]
+
+CHROMIUM = os.environ.get("JIFEN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+"""Debian's Chromium and its switches for every browser test (a test with a fake camera adds its own)."""
 
 
 def logged_in(context: Any, base: str, world: World, name: str) -> Any:

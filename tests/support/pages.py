@@ -91,6 +91,12 @@ PAGES: dict[str, Page] = {
     "GET /me/secure": Page(LOGGED_IN),
     "GET /me/data": Page(LOGGED_IN),
     "GET /notices": Page(LOGGED_IN),  # one's own notices (issue 22)
+    "GET /me/code": Page(LOGGED_IN),  # one's own signed check-in code (issue 23)
+    "GET /scan": Page(("organizer", "clerk", "admin")),  # the offline check-in scanner
+    # The offline page the service worker keeps, its script and the scanner's web app manifest.
+    "GET /offline": Page(EVERYONE),
+    "GET /sw.js": Page(EVERYONE, html=False),
+    "GET /scan.webmanifest": Page(EVERYONE, html=False),
     "GET /privacy": Page(EVERYONE),
     "GET /privacy/accept": Page(LOGGED_IN),
     "GET /admin/member-requests": Page(("admin",)),

@@ -138,7 +138,12 @@
   });
   document.addEventListener("click", function (ev) {
     var el = ev.target.closest("[data-logout]");
-    if (el) { api("POST", "/api/v1/auth/logout").finally(function () { location.href = "/login"; }); }
+    if (el) {
+      // The pages kept for offline use show the person's own code: they leave with the login.
+      var sw = navigator.serviceWorker && navigator.serviceWorker.controller;
+      if (sw) sw.postMessage({ forget: true });
+      api("POST", "/api/v1/auth/logout").finally(function () { location.href = "/login"; });
+    }
     var act = ev.target.closest("[data-action]");
     if (act) {
       ev.preventDefault();
@@ -189,7 +194,17 @@
     tick();
     setInterval(tick, 1000);
   }
-  function ready() { showFlash(); labelTables(); countdowns(); }
+  function worker() {
+    // Jifen's own offline page instead of the browser's error page, and the pages marked
+    // data-keep-offline (the scanner, the personal code) kept on the phone (service/web/sw.js).
+    if (!("serviceWorker" in navigator) || !window.isSecureContext) return;
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () { /* no worker: pages still work online */ });
+    if (!document.querySelector("[data-keep-offline]") || !navigator.onLine) return;
+    navigator.serviceWorker.ready.then(function (reg) {
+      if (reg.active) reg.active.postMessage({ keep: [location.href] });
+    });
+  }
+  function ready() { showFlash(); labelTables(); countdowns(); worker(); }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", ready); } else { ready(); }
   window.jifen = { api: api, toast: toast, cookie: cookie, t: t, fill: fill, flash: flash, geoError: geoError, okText: okText };
 })();
