@@ -1,4 +1,4 @@
-"""The offline scanner (issue 23): an installable page for organizers and clerks that keeps working in a
+"""The offline scanner (issue 23): an installable page for organizers that keeps working in a
 village square with no signal, its web app manifest, the service worker that keeps the pages and files
 it needs, and Jifen's own offline page (shown instead of the browser's error page).
 
@@ -10,16 +10,17 @@ and drops the old files (static URLs are versioned, see ``service.web.assets``).
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, Response, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts.actor import Actor
 from service.activities import views
+from service.kit.script_json import script_json
 from service.web.assets import asset_url, assets
 from service.web.guards import admin_community
 from service.web.i18n import translator
@@ -36,7 +37,9 @@ __all__ = [
 ]
 
 OFFLINE_PATH = "/offline"
-SCANNER_ROLES = ("organizer", "clerk")
+SCANNER_ROLES = ("organizer",)
+"""Who checks people in (and so issues points): organizers (and admins, who pass every check). Store
+clerks take orders at the counter, not attendance: the scanner's kit and sync are organizers' only."""
 PRECACHED_ASSETS = (
     "app.css",
     "app.js",
@@ -91,9 +94,9 @@ def service_worker_source() -> str:
     for name, found in sorted(assets().items()):
         digest.update(f"{name}={found.version};".encode())
     head = (
-        f"const VERSION = {json.dumps(digest.hexdigest()[:12])};\n"
-        f"const OFFLINE_URL = {json.dumps(OFFLINE_PATH)};\n"
-        f"const PRECACHE = {json.dumps(urls)};\n"
+        f"const VERSION = {script_json(digest.hexdigest()[:12])};\n"
+        f"const OFFLINE_URL = {script_json(OFFLINE_PATH)};\n"
+        f"const PRECACHE = {script_json(urls)};\n"
     )
     return head + source
 
@@ -125,7 +128,7 @@ async def offline_page(request: Request[Any, Any, Any]) -> Response[str]:
 async def manifest() -> Response[bytes]:
     """The web app manifest: the scanner installs to the home screen, no app store."""
     icons = [{"src": asset_url(name), "sizes": sizes, "type": "image/png"} for name, sizes in ICONS]
-    body = json.dumps({**MANIFEST, "id": "/scan", "icons": icons}, ensure_ascii=False).encode()
+    body = msgspec.json.encode({**MANIFEST, "id": "/scan", "icons": icons})
     return Response(body, media_type="application/manifest+json", headers={"Cache-Control": "no-cache"})
 
 

@@ -92,7 +92,7 @@ PAGES: dict[str, Page] = {
     "GET /me/data": Page(LOGGED_IN),
     "GET /notices": Page(LOGGED_IN),  # one's own notices (issue 22)
     "GET /me/code": Page(LOGGED_IN),  # one's own signed check-in code (issue 23)
-    "GET /scan": Page(("organizer", "clerk", "admin")),  # the offline check-in scanner
+    "GET /scan": Page(("organizer", "admin")),  # the offline check-in scanner
     # The offline page the service worker keeps, its script and the scanner's web app manifest.
     "GET /offline": Page(EVERYONE),
     "GET /sw.js": Page(EVERYONE, html=False),
