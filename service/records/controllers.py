@@ -18,7 +18,7 @@ from service.errors import raises
 from service.http import errors_of
 from service.kit import csv as kit_csv
 from service.kit.xlsx import xlsx_bytes
-from service.records import crypto, pdf, rules, service, views
+from service.records import crypto, rules, service, views
 from service.records.errors import ExportFormatUnknown
 from service.records.models import Certificate
 from service.records.schemas import (
@@ -285,7 +285,10 @@ class CertificateController(Controller):
         self, db: AsyncSession, actor: Actor, settings: Settings, cert_id: uuid.UUID
     ) -> Response[bytes]:
         sheet = await views.certificate_sheet(db, actor, cert_id, keys_of(settings), settings.public_url)
-        body = pdf.certificate_pdf(sheet, settings.pdf_font)
+        # reportlab (~7 MB of every worker's memory) is loaded by the first certificate a worker prints
+        from service.records.pdf import certificate_pdf
+
+        body = certificate_pdf(sheet, settings.pdf_font)
         name = quote(f"志愿服务证明-{sheet.cert.number}.pdf")
         return Response(
             body,
