@@ -27,7 +27,7 @@ from service.config import Settings
 from service.db import create_engine, create_session_maker, upgrade_database
 from service.models import load_all_models
 from tests.support import success
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, PHONE
 from tests.support.database import (
     BACKEND,
     IN_CI,
@@ -317,13 +317,7 @@ def browser(request: pytest.FixtureRequest) -> Iterator[Any]:
 @pytest.fixture
 def phone(browser: Any) -> Iterator[Any]:
     """A fresh browser context the size of a phone (390x844), Chinese by default."""
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        locale="zh-CN",
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
+    context = browser.new_context(**PHONE)
     context.set_default_timeout(15_000)
     yield context
     context.close()

@@ -164,7 +164,8 @@ async def test_corrected_times_move_the_points_both_ways(client: Any, world: Wor
         await db.rollback()
 
 
-async def test_a_rejected_correction_changes_nothing(client: Any, world: World, maker: Any) -> None:
+async def _pending_correction(client: Any, world: World) -> tuple[str, str]:
+    """Alice checked in an hour-long activity and asks for a check-out now: (attendance id, correction id)."""
     now = clock.now()
     activity = await create_activity(
         client, world, starts_at=(now - timedelta(hours=1)).isoformat(), points=8
@@ -175,9 +176,13 @@ async def test_a_rejected_correction_changes_nothing(client: Any, world: World, 
         "checked_out_at": now.isoformat(),
         "reason": "忘记签退",
     }
-    cid = (
-        await client.post(f"/api/v1/attendance/{att_id}/corrections", json=body, headers=world.h["alice"])
-    ).json()["id"]
+    asked = await client.post(f"/api/v1/attendance/{att_id}/corrections", json=body, headers=world.h["alice"])
+    assert asked.status_code == 201 and asked.json()["status"] == "pending", asked.text
+    return att_id, str(asked.json()["id"])
+
+
+async def test_a_rejected_correction_changes_nothing(client: Any, world: World, maker: Any) -> None:
+    att_id, cid = await _pending_correction(client, world)
     before = await _state(maker, att_id)
     r = await client.post(
         f"/api/v1/corrections/{cid}/reject", json={"note": "当天未见到本人"}, headers=world.h["organizer"]
@@ -193,19 +198,7 @@ async def test_an_organizer_of_another_community_cannot_decide_a_real_correction
 ) -> None:
     """A pending correction of this community, seen by an organizer of a neighbour community: neither
     approval nor rejection reaches it, and the record, the balance and the audit log stay as they were."""
-    now = clock.now()
-    activity = await create_activity(
-        client, world, starts_at=(now - timedelta(hours=1)).isoformat(), points=8
-    )
-    att_id = (await _card_scan(client, world, activity["id"]))["attendance_id"]
-    body = {
-        "checked_in_at": (now - timedelta(minutes=50)).isoformat(),
-        "checked_out_at": now.isoformat(),
-        "reason": "忘记签退",
-    }
-    asked = await client.post(f"/api/v1/attendance/{att_id}/corrections", json=body, headers=world.h["alice"])
-    assert asked.status_code == 201, asked.text
-    cid = asked.json()["id"]
+    att_id, cid = await _pending_correction(client, world)
     async with maker() as db:
         assert world.root is not None
         other = await accounts.create_community(db, world.root, "邻居社区", "neighbour-community")

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts import service as accounts
+from tests.support.browser import fits_width, member_context
 from tests.support.database import seeded
-from tests.support.world import SECRET, World, add_person, new_world
+from tests.support.world import World, add_person, new_world
 
 pytestmark = pytest.mark.browser
 
@@ -34,40 +34,13 @@ def people(database_url: str) -> World:
     return world
 
 
-def _context(browser: Any, base: str, world: World, name: str) -> Any:
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        locale="zh-CN",
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
-    context.set_default_timeout(15_000)
-    host = base.split("//", 1)[1].split(":")[0]
-    member = world.members[name]
-    context.add_cookies(
-        [
-            {
-                "name": "jifen_token",
-                "value": accounts.issue_token(member, SECRET),
-                "domain": host,
-                "path": "/",
-            },
-            {"name": "jifen_csrf", "value": f"csrf-{member.phone}", "domain": host, "path": "/"},
-        ]
-    )
-    return context
-
-
-def _fits(page: Any) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
-
-
 def test_volunteer_sees_address_and_calls_through_a_relay_and_both_are_told(
     people: World, live_server: str, browser: Any
 ) -> None:
     world = people
-    contexts = {name: _context(browser, live_server, world, name) for name in ("李阿姨", "张队长", "小王")}
+    contexts = {
+        name: member_context(browser, live_server, world, name) for name in ("李阿姨", "张队长", "小王")
+    }
     title = "帮忙把米扛上楼"
     try:
         # 点单 with the address where the help is needed.
@@ -99,7 +72,7 @@ def test_volunteer_sees_address_and_calls_through_a_relay_and_both_are_told(
             and title in told.inner_text()
             and "小时内接单" in told.inner_text()
         )
-        _fits(volunteer)
+        fits_width(volunteer)
         volunteer.screenshot(path="/tmp/wish22-volunteer-home.png", full_page=True)
         told.locator("a", has_text=title).click()
         volunteer.wait_for_url(re.compile(r"/wishes\?community=.*#wish-"))
@@ -120,7 +93,7 @@ def test_volunteer_sees_address_and_calls_through_a_relay_and_both_are_told(
         box = call.bounding_box()
         assert box is not None and box["height"] >= 44  # a thumb-sized button
         assert RESIDENT_PHONE not in volunteer.content() and RESIDENT_PHONE[-4:] not in href
-        _fits(volunteer)
+        fits_width(volunteer)
         volunteer.screenshot(path="/tmp/wish22-volunteer-call.png", full_page=True)
 
         # The resident's home page: two notices (dispatched, accepted), the volunteer's name masked.
@@ -129,14 +102,14 @@ def test_volunteer_sees_address_and_calls_through_a_relay_and_both_are_told(
         text = notices.inner_text()
         assert "2 条未读" in text and "已接下您的微心愿" in text and "已派给志愿者" in text
         assert "小王" not in text and "小*" in text
-        _fits(resident)
+        fits_width(resident)
         resident.screenshot(path="/tmp/wish22-resident-home.png", full_page=True)
         notices.locator("a", has_text="全部通知").click()
         resident.wait_for_url(f"{live_server}/notices")
         assert "未读：2 条" in resident.locator("[data-testid=notices-unread]").inner_text()
         resident.locator("[data-testid=mark-read]").first.click()
         resident.locator("[data-testid=notices-unread]", has_text="未读：1 条").wait_for()
-        _fits(resident)
+        fits_width(resident)
         resident.screenshot(path="/tmp/wish22-resident-notices.png", full_page=True)
     finally:
         for context in contexts.values():

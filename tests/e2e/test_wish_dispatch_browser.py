@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.accounts import service as accounts
+from tests.support.browser import fits_width, member_context
 from tests.support.database import seeded
-from tests.support.world import SECRET, World, add_person, new_world
+from tests.support.world import World, add_person, new_world
 
 pytestmark = pytest.mark.browser
 
@@ -31,40 +31,11 @@ def people(database_url: str) -> World:
     return world
 
 
-def _context(browser: Any, base: str, world: World, name: str) -> Any:
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        locale="zh-CN",
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
-    context.set_default_timeout(15_000)
-    host = base.split("//", 1)[1].split(":")[0]
-    member = world.members[name]
-    context.add_cookies(
-        [
-            {
-                "name": "jifen_token",
-                "value": accounts.issue_token(member, SECRET),
-                "domain": host,
-                "path": "/",
-            },
-            {"name": "jifen_csrf", "value": f"csrf-{member.phone}", "domain": host, "path": "/"},
-        ]
-    )
-    return context
-
-
-def _fits(page: Any) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
-
-
 def test_order_dispatch_accept_rate_posts_points(people: World, live_server: str, browser: Any) -> None:
     world = people
-    resident_ctx = _context(browser, live_server, world, "李阿姨")
-    organizer_ctx = _context(browser, live_server, world, "张队长")
-    volunteer_ctx = _context(browser, live_server, world, "小王")
+    resident_ctx = member_context(browser, live_server, world, "李阿姨")
+    organizer_ctx = member_context(browser, live_server, world, "张队长")
+    volunteer_ctx = member_context(browser, live_server, world, "小王")
     title = "帮忙换灯泡"
     try:
         # 点单: the resident posts a wish.
@@ -86,7 +57,7 @@ def test_order_dispatch_accept_rate_posts_points(people: World, live_server: str
         assert any("小王" in o and "小时" in o and "进行中 0 件" in o for o in options), options
         assert not any("店员" in o for o in options) and not any("李阿姨" in o for o in options)
         item.locator("select[name=volunteer_id]").select_option(str(world.members["小王"].id))
-        _fits(organizer)
+        fits_width(organizer)
         organizer.screenshot(path="/tmp/wish-dispatch-organizer.png", full_page=True)
         item.locator("button[type=submit]").click()
         organizer.locator("[data-testid=dispatch] .wish", has_text="已派给 小王").wait_for()
@@ -96,7 +67,7 @@ def test_order_dispatch_accept_rate_posts_points(people: World, live_server: str
         volunteer.goto(f"{live_server}/wishes")
         offer = volunteer.locator("[data-testid=offered-to-me] .wish", has_text=title)
         assert "张队长" in offer.inner_text()
-        _fits(volunteer)
+        fits_width(volunteer)
         volunteer.screenshot(path="/tmp/wish-offer-volunteer.png", full_page=True)
         offer.locator("button[data-action$='/accept']").click()
         task = volunteer.locator("[data-testid=assigned-to-me] .wish", has_text=title)
@@ -112,13 +83,13 @@ def test_order_dispatch_accept_rate_posts_points(people: World, live_server: str
         form.locator("input[name=comment]").fill("很快就修好了")
         form.locator("button[type=submit]").click()
         resident.locator("[data-testid=my-wishes] [data-testid=wish-status]", has_text="已评价").wait_for()
-        _fits(resident)
+        fits_width(resident)
 
         volunteer.reload()
         assert volunteer.locator("[data-testid=my-points]").inner_text() == "10"
         assert "10" in volunteer.locator("[data-testid=wish-earned]").inner_text()
         volunteer.screenshot(path="/tmp/wish-points-volunteer.png", full_page=True)
-        _fits(volunteer)
+        fits_width(volunteer)
     finally:
         resident_ctx.close()
         organizer_ctx.close()
@@ -129,9 +100,9 @@ def test_volunteer_declines_with_a_reason_and_the_wish_returns(
     people: World, live_server: str, browser: Any
 ) -> None:
     world = people
-    resident_ctx = _context(browser, live_server, world, "李阿姨")
-    organizer_ctx = _context(browser, live_server, world, "张队长")
-    volunteer_ctx = _context(browser, live_server, world, "小王")
+    resident_ctx = member_context(browser, live_server, world, "李阿姨")
+    organizer_ctx = member_context(browser, live_server, world, "张队长")
+    volunteer_ctx = member_context(browser, live_server, world, "小王")
     title = "陪同去医院"
     try:
         resident = resident_ctx.new_page()

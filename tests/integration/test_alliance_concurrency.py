@@ -5,7 +5,6 @@ balances on its own afterwards (conservation per community, ``verify`` clean).""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,14 +13,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.accounts import service as accounts
 from service.accounts.actor import Actor
 from service.errors import DomainError
-from service.points import service as points
 from service.points.models import Account
 from service.store import service as store
 from service.store.models import Voucher
-from tests.support.alliance import Street, fund_in, make_street, unit_offer
+from tests.support.alliance import assert_conserved, make_street, new_residents, unit_offer
 from tests.support.world import World
 
 pytestmark = pytest.mark.postgres
@@ -42,52 +39,25 @@ async def _race(
     return Counter(await asyncio.gather(*(one(j) for j in jobs)))
 
 
-async def _residents(
-    maker: async_sessionmaker[AsyncSession], s: Street, n: int
-) -> list[tuple[uuid.UUID, Actor]]:
-    """``n`` residents, alternately of the world's community and of 建兰, each with 100 points there."""
-    out = []
-    root = s.world.root
-    assert root is not None
-    async with maker() as db:
-        for i in range(n):
-            cid = s.world.cid if i % 2 else s.jianlan
-            m = await accounts.add_member(db, root, cid, f"1340000{i:04d}", f"居民{i}", None, "member")
-            out.append((cid, Actor(m.id, m.name, m.phone)))
-        await db.commit()
-    for cid, a in out:
-        await fund_in(maker, cid, a.member_id, 100)
-    return out
-
-
-async def _conserved(maker: async_sessionmaker[AsyncSession], *cids: uuid.UUID) -> None:
-    async with maker() as db:
-        for cid in cids:
-            total = await db.scalar(select(func.sum(Account.balance)).where(Account.community_id == cid))
-            assert int(total or 0) == 0, f"community {cid}: accounts sum to {total}"
-            report = await points.verify(db, cid)
-            assert report.ok, report.problems
-
-
 @pytest.mark.parametrize("quota", ["monthly_quota", "quota_total"])
 async def test_twenty_claims_on_a_quota_of_ten_give_exactly_ten(
     world: World, maker: async_sessionmaker[AsyncSession], quota: str
 ) -> None:
     s = await make_street(maker, world)
-    residents = await _residents(maker, s, 20)
+    residents = await new_residents(maker, s, 20)
     oid = await unit_offer(maker, s, points_price=40, **{quota: 10})
     outcome = await _race(maker, [(lambda db, a=a: store.claim_voucher(db, a, oid)) for _cid, a in residents])
     assert outcome == Counter({"ok": 10, "offer_sold_out": 10})
     async with maker() as db:
         assert await db.scalar(select(func.count()).select_from(Voucher).where(Voucher.offer_id == oid)) == 10
-    await _conserved(maker, s.world.cid, s.jianlan)
+    await assert_conserved(maker, s.world.cid, s.jianlan)
 
 
 async def test_each_community_balances_after_concurrent_claims_and_redemptions(
     world: World, maker: async_sessionmaker[AsyncSession]
 ) -> None:
     s = await make_street(maker, world)
-    residents = await _residents(maker, s, 16)
+    residents = await new_residents(maker, s, 16)
     oids = [
         await unit_offer(maker, s, points_price=30),
         await unit_offer(maker, s, title="推拿", points_price=45),
@@ -137,4 +107,4 @@ async def test_each_community_balances_after_concurrent_claims_and_redemptions(
     assert {
         c: b for c, b in earned.items() if b
     } == redeemed  # the unit earned per community what it redeemed
-    await _conserved(maker, s.world.cid, s.jianlan)
+    await assert_conserved(maker, s.world.cid, s.jianlan)

@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.accounts import service as accounts
 from service.accounts.actor import Actor
 from service.accounts.models import Community, Partner
 from service.audit.models import AuditEvent
@@ -27,7 +26,7 @@ from service.store import fastpath
 from service.store import rules as store_rules
 from service.store import service as store
 from service.store.models import Offer, Voucher
-from tests.support.alliance import Street, fund_in, make_street, unit_offer
+from tests.support.alliance import Street, assert_conserved, fund_in, make_street, new_residents, unit_offer
 from tests.support.world import World
 
 pytestmark = pytest.mark.postgres
@@ -58,20 +57,8 @@ async def _race(
     return Counter(await asyncio.gather(*(one(i, j) for i, j in enumerate(jobs))))
 
 
-async def _residents(maker: Maker, s: Street, n: int, amount: int = 100) -> list[tuple[uuid.UUID, Actor]]:
-    """``n`` residents, alternately of the world's community and of 建兰, each with ``amount`` points."""
-    out = []
-    root = s.world.root
-    assert root is not None
-    async with maker() as db:
-        for i in range(n):
-            cid = s.world.cid if i % 2 else s.jianlan
-            m = await accounts.add_member(db, root, cid, f"1330000{i:04d}", f"居民{i}", None, "member")
-            out.append((cid, Actor(m.id, m.name, m.phone)))
-        await db.commit()
-    for cid, a in out:
-        await fund_in(maker, cid, a.member_id, amount)
-    return out
+async def _residents(maker: Any, s: Street, n: int, amount: int = 100) -> list[tuple[uuid.UUID, Actor]]:
+    return await new_residents(maker, s, n, amount, phones="1330000")
 
 
 async def _unit_accounts(maker: Maker, s: Street) -> None:
@@ -97,15 +84,6 @@ async def _state(maker: Maker, *cids: uuid.UUID) -> dict[str, Any]:
             "claimed": sorted(await db.scalars(select(Offer.claimed_count))),
             "audit": await db.scalar(select(func.count()).select_from(AuditEvent)),
         }
-
-
-async def _conserved(maker: Maker, *cids: uuid.UUID) -> None:
-    async with maker() as db:
-        for cid in cids:
-            total = await db.scalar(select(func.sum(Account.balance)).where(Account.community_id == cid))
-            assert int(total or 0) == 0, f"community {cid}: accounts sum to {total}"
-            report = await points.verify(db, cid)
-            assert report.ok, report.problems
 
 
 def _batches_from_now() -> int:
@@ -151,7 +129,7 @@ async def test_twenty_grouped_claims_on_a_quota_of_ten_give_exactly_ten(
     by_member = {a.member_id: cid for cid, a in residents}
     assert all(v.community_id == by_member[v.member_id] for v in vouchers)
     assert (await _state(maker, s.world.cid, s.jianlan))["audit"] == audit_before
-    await _conserved(maker, s.world.cid, s.jianlan)
+    await assert_conserved(maker, s.world.cid, s.jianlan)
 
 
 async def test_a_member_s_limits_hold_under_concurrency(world: World, maker: Maker) -> None:
@@ -173,7 +151,7 @@ async def test_a_member_s_limits_hold_under_concurrency(world: World, maker: Mak
         assert Counter(await db.scalars(select(Voucher.offer_id))) == Counter({monthly: 3, ever: 2})
         b = await points.balance(db, cid, member.member_id)
     assert (b.available, b.held) == (1000 - 3 * 10 - 2 * 20, 3 * 10 + 2 * 20)
-    await _conserved(maker, s.world.cid, s.jianlan)
+    await assert_conserved(maker, s.world.cid, s.jianlan)
 
 
 async def test_points_short_under_concurrency(world: World, maker: Maker) -> None:
@@ -192,7 +170,7 @@ async def test_points_short_under_concurrency(world: World, maker: Maker) -> Non
         b = await points.balance(db, world.cid, alice.member_id)
         assert (b.available, b.held) == (10, 90)
         assert await db.scalar(select(Offer.claimed_count).where(Offer.id == offer.id)) == 3
-    await _conserved(maker, world.cid)
+    await assert_conserved(maker, world.cid)
 
 
 async def test_refused_claims_change_nothing(world: World, maker: Maker) -> None:
@@ -235,7 +213,7 @@ async def test_refused_claims_change_nothing(world: World, maker: Maker) -> None
     assert outcome == Counter(code for _, code in jobs)
     assert fastpath.STATS["slow"] - slow_before == len(jobs)
     assert await _state(maker, s.world.cid, s.jianlan) == before
-    await _conserved(maker, s.world.cid, s.jianlan)
+    await assert_conserved(maker, s.world.cid, s.jianlan)
 
 
 async def test_a_batch_that_cannot_write_writes_nothing(
@@ -268,7 +246,7 @@ async def test_a_batch_that_cannot_write_writes_nothing(
         assert await db.scalar(select(func.count()).select_from(Hold)) == 2
         b = await points.balance(db, world.cid, bob.member_id)
         assert (b.available, b.held) == (70, 30)
-    await _conserved(maker, world.cid)
+    await assert_conserved(maker, world.cid)
 
 
 async def test_one_batch_of_two_time_zones_keeps_the_monthly_quota(world: World, maker: Maker) -> None:
@@ -289,4 +267,4 @@ async def test_one_batch_of_two_time_zones_keeps_the_monthly_quota(world: World,
     )
     async with maker() as db:
         assert await db.scalar(select(func.count()).select_from(Voucher).where(Voucher.offer_id == oid)) == 1
-    await _conserved(maker, s.world.cid, s.jianlan)
+    await assert_conserved(maker, s.world.cid, s.jianlan)

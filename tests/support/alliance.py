@@ -7,17 +7,20 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts import service as accounts
+from service.accounts.actor import Actor
 from service.accounts.models import Member
 from service.points import service as points
+from service.points.models import Account
 from service.regions import service as regions
 from service.regions import units_service as units
 from service.store import service as store
 from tests.support.world import GENEROUS_BUDGET, SECRET, World
 
-__all__ = ["Street", "fund_in", "make_street", "unit_offer"]
+__all__ = ["Street", "assert_conserved", "fund_in", "make_street", "new_residents", "unit_offer"]
 
 
 @dataclass
@@ -102,3 +105,32 @@ async def unit_offer(
         offer = await store.create_offer(db, Actor(m.id, m.name, m.phone), pid, **body)
         await db.commit()
     return offer.id
+
+
+async def new_residents(
+    maker: async_sessionmaker[AsyncSession], s: Street, n: int, amount: int = 100, phones: str = "1340000"
+) -> list[tuple[uuid.UUID, Actor]]:
+    """``n`` residents, alternately of the world's community and of 建兰, each with ``amount`` points there
+    (phones ``phones`` + four digits)."""
+    out = []
+    root = s.world.root
+    assert root is not None
+    async with maker() as db:
+        for i in range(n):
+            cid = s.world.cid if i % 2 else s.jianlan
+            m = await accounts.add_member(db, root, cid, f"{phones}{i:04d}", f"居民{i}", None, "member")
+            out.append((cid, Actor(m.id, m.name, m.phone)))
+        await db.commit()
+    for cid, a in out:
+        await fund_in(maker, cid, a.member_id, amount)
+    return out
+
+
+async def assert_conserved(maker: async_sessionmaker[AsyncSession], *cids: uuid.UUID) -> None:
+    """Each community's accounts sum to zero on their own and its ledger verifies."""
+    async with maker() as db:
+        for cid in cids:
+            total = await db.scalar(select(func.sum(Account.balance)).where(Account.community_id == cid))
+            assert int(total or 0) == 0, f"community {cid}: accounts sum to {total}"
+            report = await points.verify(db, cid)
+            assert report.ok, report.problems
