@@ -1,4 +1,4 @@
-// The offline scanner (/scan): organizers and clerks check people in with the phone camera, with or
+// The offline scanner (/scan): organizers check people in with the phone camera, with or
 // without a network. While online it keeps the chosen activity's offline kit (the activity, its roster,
 // the public key, the revocation list) in IndexedDB; each scan is checked on the phone (Ed25519
 // signature, revocation, roster) and queued with this device's id, a nonce and the scan time; the queue
