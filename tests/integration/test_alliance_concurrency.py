@@ -4,7 +4,6 @@ balances on its own afterwards (conservation per community, ``verify`` clean).""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,29 +13,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts.actor import Actor
-from service.errors import DomainError
 from service.points.models import Account
 from service.store import service as store
 from service.store.models import Voucher
 from tests.support.alliance import assert_conserved, make_street, new_residents, unit_offer
+from tests.support.race import race
 from tests.support.world import World
 
 pytestmark = pytest.mark.postgres
-
-
-async def _race(
-    maker: async_sessionmaker[AsyncSession], jobs: list[Callable[[AsyncSession], Awaitable[Any]]]
-) -> Counter[str]:
-    async def one(job: Callable[[AsyncSession], Awaitable[Any]]) -> str:
-        async with maker() as db:
-            try:
-                async with db.begin():
-                    await job(db)
-                return "ok"
-            except DomainError as exc:
-                return exc.code
-
-    return Counter(await asyncio.gather(*(one(j) for j in jobs)))
 
 
 @pytest.mark.parametrize("quota", ["monthly_quota", "quota_total"])
@@ -46,7 +30,7 @@ async def test_twenty_claims_on_a_quota_of_ten_give_exactly_ten(
     s = await make_street(maker, world)
     residents = await new_residents(maker, s, 20)
     oid = await unit_offer(maker, s, points_price=40, **{quota: 10})
-    outcome = await _race(maker, [(lambda db, a=a: store.claim_voucher(db, a, oid)) for _cid, a in residents])
+    outcome = await race(maker, [(lambda db, a=a: store.claim_voucher(db, a, oid)) for _cid, a in residents])
     assert outcome == Counter({"ok": 10, "offer_sold_out": 10})
     async with maker() as db:
         assert await db.scalar(select(func.count()).select_from(Voucher).where(Voucher.offer_id == oid)) == 10
@@ -62,7 +46,7 @@ async def test_each_community_balances_after_concurrent_claims_and_redemptions(
         await unit_offer(maker, s, points_price=30),
         await unit_offer(maker, s, title="推拿", points_price=45),
     ]
-    claimed = await _race(
+    claimed = await race(
         maker,
         [
             (lambda db, a=a, i=i: store.claim_voucher(db, a, oids[i % 2]))
@@ -86,7 +70,7 @@ async def test_each_community_balances_after_concurrent_claims_and_redemptions(
         for _cid, a in residents
         if a.member_id == v.member_id
     ]
-    outcome = await _race(maker, jobs)
+    outcome = await race(maker, jobs)
     async with maker() as db:
         statuses = Counter(await db.scalars(select(Voucher.status)))
         earned = {

@@ -6,10 +6,9 @@ nothing at all."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.accounts.actor import Actor
 from service.accounts.models import Community, Partner
 from service.audit.models import AuditEvent
-from service.errors import DomainError
 from service.points import service as points
 from service.points.models import Account, Entry, Hold
 from service.store import fastpath
@@ -27,34 +25,19 @@ from service.store import rules as store_rules
 from service.store import service as store
 from service.store.models import Offer, Voucher
 from tests.support.alliance import Street, assert_conserved, fund_in, make_street, new_residents, unit_offer
+from tests.support.race import Job, race
 from tests.support.world import World
 
 pytestmark = pytest.mark.postgres
 
 Maker = async_sessionmaker[AsyncSession]
-Job = Callable[[AsyncSession], Awaitable[Any]]
 
 
-async def _race(
+async def _grouped(
     maker: Maker, jobs: list[Job], *, in_transaction: Callable[[int], bool] = lambda i: False
 ) -> Counter[str]:
-    """Run the jobs at once; job ``i`` inside a transaction (a batch of one) when ``in_transaction(i)``,
-    else outside one (grouped with the others into batches)."""
-
-    async def one(i: int, job: Job) -> str:
-        async with maker() as db:
-            try:
-                if in_transaction(i):
-                    async with db.begin():
-                        await job(db)
-                else:
-                    await job(db)
-                    await db.commit()
-                return "ok"
-            except DomainError as exc:
-                return exc.code
-
-    return Counter(await asyncio.gather(*(one(i, j) for i, j in enumerate(jobs))))
+    """:func:`race`, each job outside a transaction (grouped into batches) unless ``in_transaction(i)``."""
+    return await race(maker, jobs, in_transaction=in_transaction)
 
 
 async def _residents(maker: Any, s: Street, n: int, amount: int = 100) -> list[tuple[uuid.UUID, Actor]]:
@@ -111,7 +94,9 @@ async def test_twenty_grouped_claims_on_a_quota_of_ten_give_exactly_ten(
             await db.commit()
     audit_before = (await _state(maker, s.world.cid, s.jianlan))["audit"]
     before, batches_before = dict(fastpath.STATS), _batches_from_now()
-    outcome = await _race(maker, [(lambda db, a=a: store.claim_voucher(db, a, oid)) for _cid, a in residents])
+    outcome = await _grouped(
+        maker, [(lambda db, a=a: store.claim_voucher(db, a, oid)) for _cid, a in residents]
+    )
     assert outcome == Counter({"ok": 10, "offer_sold_out": 10})
     assert fastpath.STATS["claimed"] - before["claimed"] == 10  # every success was a batch's
     assert any(len(b) > 1 for b in _grouped_since(batches_before)), "no claims went together"
@@ -141,7 +126,7 @@ async def test_a_member_s_limits_hold_under_concurrency(world: World, maker: Mak
     monthly = await unit_offer(maker, s, title="免费测血压", points_price=10, member_month_limit=3)
     ever = await unit_offer(maker, s, title="推拿", points_price=20, limit_per_member=2)
     for oid, ok in ((monthly, 3), (ever, 2)):
-        outcome = await _race(
+        outcome = await _grouped(
             maker,
             [(lambda db, oid=oid: store.claim_voucher(db, member, oid)) for _ in range(12)],
             in_transaction=lambda i: i % 2 == 0,
@@ -164,7 +149,7 @@ async def test_points_short_under_concurrency(world: World, maker: Maker) -> Non
         )
         await points.account_for(db, world.cid, "partner", partner_id=world.partner.id)
         await db.commit()
-    outcome = await _race(maker, [(lambda db: store.claim_voucher(db, alice, offer.id)) for _ in range(6)])
+    outcome = await _grouped(maker, [(lambda db: store.claim_voucher(db, alice, offer.id)) for _ in range(6)])
     assert outcome == Counter({"ok": 3, "insufficient_points": 3})
     async with maker() as db:
         b = await points.balance(db, world.cid, alice.member_id)
@@ -209,7 +194,7 @@ async def test_refused_claims_change_nothing(world: World, maker: Maker) -> None
         (lambda db: store.claim_voucher(db, revoked, limited), "token_revoked"),
     ]
     slow_before = fastpath.STATS["slow"]
-    outcome = await _race(maker, [job for job, _ in jobs])
+    outcome = await _grouped(maker, [job for job, _ in jobs])
     assert outcome == Counter(code for _, code in jobs)
     assert fastpath.STATS["slow"] - slow_before == len(jobs)
     assert await _state(maker, s.world.cid, s.jianlan) == before
@@ -236,7 +221,7 @@ async def test_a_batch_that_cannot_write_writes_nothing(
     real = store_rules.new_code
     monkeypatch.setattr(store_rules, "new_code", lambda: next(codes, None) or real())
     before, failed = dict(fastpath.STATS), fastpath.STATS["slow"]
-    outcome = await _race(maker, [lambda db: store.claim_voucher(db, bob, offer.id)])
+    outcome = await _grouped(maker, [lambda db: store.claim_voucher(db, bob, offer.id)])
     assert outcome == Counter({"ok": 1})
     assert fastpath.STATS["claimed"] == before["claimed"] and fastpath.STATS["slow"] == failed + 1
     async with maker() as db:
@@ -260,7 +245,9 @@ async def test_one_batch_of_two_time_zones_keeps_the_monthly_quota(world: World,
         await db.commit()
     oid = await unit_offer(maker, s, points_price=10, monthly_quota=1)
     batches_before = _batches_from_now()
-    outcome = await _race(maker, [(lambda db, a=a: store.claim_voucher(db, a, oid)) for _cid, a in residents])
+    outcome = await _grouped(
+        maker, [(lambda db, a=a: store.claim_voucher(db, a, oid)) for _cid, a in residents]
+    )
     assert outcome == Counter({"ok": 1, "offer_sold_out": 1})
     assert ["ok", "slow"] in _grouped_since(batches_before) or ["slow", "ok"] in _grouped_since(
         batches_before

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -13,10 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.accounts.actor import Actor
-from service.errors import DomainError
 from service.points import service as points
 from service.store import service as store
 from service.store.models import Offer, Order, Product, Voucher
+from tests.support.race import race
 from tests.support.world import World, add_person
 
 pytestmark = pytest.mark.postgres
@@ -46,21 +45,6 @@ async def _people(maker: async_sessionmaker[AsyncSession], world: World, n: int,
     for a in actors:
         await _fund(maker, world, a.member_id, amount)
     return actors
-
-
-async def _race(
-    maker: async_sessionmaker[AsyncSession], jobs: list[Callable[[AsyncSession], Awaitable[Any]]]
-) -> Counter[str]:
-    async def one(job: Callable[[AsyncSession], Awaitable[Any]]) -> str:
-        async with maker() as db:
-            try:
-                async with db.begin():
-                    await job(db)
-                return "ok"
-            except DomainError as exc:
-                return exc.code
-
-    return Counter(await asyncio.gather(*(one(j) for j in jobs)))
 
 
 async def _product(
@@ -93,7 +77,7 @@ async def test_thirty_members_race_for_seven(world: World, maker: async_sessionm
     def order(actor: Actor) -> Callable[[AsyncSession], Awaitable[Any]]:
         return lambda db: store.reserve_order(db, actor, pid, 1)
 
-    outcome = await _race(maker, [order(a) for a in racers])
+    outcome = await race(maker, [order(a) for a in racers])
     assert outcome == Counter({"ok": 7, "out_of_stock": 23})
     async with maker() as db:
         assert await db.scalar(select(Product.stock).where(Product.id == pid)) == 0
@@ -107,7 +91,7 @@ async def test_one_member_sixteen_orders_small_balance(
     (member,) = await _people(maker, world, 1, 250)
     products = [await _product(maker, world, stock=5, price=200) for _ in range(8)]
     jobs = [(lambda db, pid=products[i % 8]: store.reserve_order(db, member, pid, 1)) for i in range(16)]
-    outcome = await _race(maker, jobs)
+    outcome = await race(maker, jobs)
     assert outcome == Counter({"ok": 1, "insufficient_points": 15})
     async with maker() as db:
         stocks = list(await db.scalars(select(Product.stock).where(Product.id.in_(products))))
@@ -129,11 +113,11 @@ async def test_pickup_and_redeem_races_happen_once(
     async with maker() as db, db.begin():
         voucher = await store.claim_voucher(db, member, offer.id)
     clerk, staff = world.actor("clerk"), world.actor("partner")
-    picked = await _race(maker, [lambda db: store.pickup_order(db, clerk, order.pickup_code)] * 8)
+    picked = await race(maker, [lambda db: store.pickup_order(db, clerk, order.pickup_code)] * 8)
     assert picked["ok"] == 1 and sum(picked.values()) == 8
-    cancelled = await _race(maker, [lambda db: store.cancel_order(db, member, order.id)] * 4)
+    cancelled = await race(maker, [lambda db: store.cancel_order(db, member, order.id)] * 4)
     assert cancelled == Counter({"order_already_fulfilled": 4})
-    redeemed = await _race(maker, [lambda db: store.redeem_voucher(db, staff, voucher.code)] * 8)
+    redeemed = await race(maker, [lambda db: store.redeem_voucher(db, staff, voucher.code)] * 8)
     assert redeemed == Counter({"ok": 1, "voucher_already_redeemed": 7})
     async with maker() as db:
         b = await points.balance(db, world.cid, member.member_id)
@@ -147,7 +131,7 @@ async def test_voucher_quota_race(world: World, maker: async_sessionmaker[AsyncS
         offer = await store.create_offer(
             db, world.actor("partner"), world.partner.id, title="免费理发", points_price=60, quota_total=5
         )
-    outcome = await _race(maker, [(lambda db, a=a: store.claim_voucher(db, a, offer.id)) for a in racers])
+    outcome = await race(maker, [(lambda db, a=a: store.claim_voucher(db, a, offer.id)) for a in racers])
     assert outcome == Counter({"ok": 5, "offer_sold_out": 15})
     async with maker() as db:
         assert await db.scalar(select(Offer.claimed_count).where(Offer.id == offer.id)) == 5
