@@ -167,7 +167,8 @@ def wrk(
         "n": int(total.group(1)) if total else 0,
         "p50": lat.get("50", float("nan")),
         "p99": lat.get("99", float("nan")),
-        "errors": (int(non2xx.group(1)) if non2xx else 0) + (sum(int(x) for x in sock.groups()) if sock else 0),
+        "errors": (int(non2xx.group(1)) if non2xx else 0)
+        + (sum(int(x) for x in sock.groups()) if sock else 0),
         "load": f"{before} -> {load()}",
     }
 
@@ -197,10 +198,31 @@ def pgbench(dsn: str, clients: int, seconds: int) -> dict[str, Any]:
 
 
 def table(rows: list[tuple[str, str, dict[str, Any]]]) -> str:
-    out = [f"{'backend':<9} {'workload':<34} {'per s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  load 1m/5m"]
+    out = [
+        f"{'backend':<9} {'workload':<34} {'per s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  load 1m/5m"
+    ]
     for backend, name, r in rows:
         out.append(
             f"{backend:<9} {name:<34} {r['per_s']:>9.1f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
             f"{r.get('errors', 0):>7}  {r.get('load', '')}"
         )
     return "\n".join(out)
+
+
+def drill_arguments(doc: str | None, name: str) -> Any:
+    """The drills' command line (``--seconds``, ``--keep``, ``--summary``), parsed; ``None`` when not run as
+    root (PostgreSQL runs as the postgres user; said on stderr). Also: SIGTERM exits, progress unbuffered."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long the clients run (default 60)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory (logs) afterwards")
+    parser.add_argument("--summary", type=Path, help="write the figures as JSON here")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print(f"{name}: run it as root (PostgreSQL runs as the postgres user)", file=sys.stderr)
+        return None
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress as it happens
+    return args

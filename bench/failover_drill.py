@@ -26,7 +26,6 @@ The system's PostgreSQL on port 5432 is never touched: the drill's nodes listen 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import itertools
@@ -62,6 +61,7 @@ os.environ["JIFEN_TEST_POSTGRES_URL"] = (
 
 import bank_test  # noqa: E402
 import httpx  # noqa: E402
+from _harness import drill_arguments  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from service.models import load_all_models  # noqa: E402
@@ -308,16 +308,9 @@ def _gap(acked: list[float], killed_at: float) -> tuple[float, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60.0, help="how long the clients run (default 60)")
-    parser.add_argument("--keep", action="store_true", help="keep the cluster's directory (logs) afterwards")
-    parser.add_argument("--summary", type=Path, help="write the figures as JSON here")
-    args = parser.parse_args()
-    if os.geteuid() != 0:
-        print("failover drill: run it as root (PostgreSQL runs as the postgres user)", file=sys.stderr)
+    args = drill_arguments(__doc__, "failover drill")
+    if args is None:
         return 2
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress as it happens
     load_all_models()
     root = Path(f"/tmp/jifen-drill-{os.getpid()}")
     cluster = Cluster(root)

@@ -58,10 +58,14 @@ async def _seed(url: str, tmp: Path) -> dict[str, Any]:
             community = await accounts.create_community(db, root, "压测社区", f"bench-{uuid.uuid4().hex[:6]}")
             await points.set_budget(db, community.id, points.BUDGET_MONTHLY_MAX, set_by=root_m.id)
             partner = await accounts.create_partner(db, root, community.id, "压测商店")
-            staff_m = await accounts.add_member(db, root, community.id, "13800000005", "店员", None, "partner", partner.id)
+            staff_m = await accounts.add_member(
+                db, root, community.id, "13800000005", "店员", None, "partner", partner.id
+            )
             staff = Actor(staff_m.id, staff_m.name, staff_m.phone)
             offer = await store.create_offer(db, staff, partner.id, title="压测优惠", points_price=1)
-            product = await store.create_product(db, root, community.id, name="压测商品", points_price=1, stock=1_000_000)
+            product = await store.create_product(
+                db, root, community.id, name="压测商品", points_price=1, stock=1_000_000
+            )
             bearers = []
             for i in range(MEMBERS):
                 m = await accounts.add_member(db, root, community.id, f"1390000{i:04d}", f"会员{i}", None)
@@ -141,7 +145,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--clients", type=int, default=64)
-    parser.add_argument("--pg", default=os.environ.get("JIFEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--pg", default=os.environ.get("JIFEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument(
@@ -189,7 +195,9 @@ def main() -> int:
                 for db in (app_db, scratch):
                     psql(args.pg, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
-    print(f"\nfast paths={'off' if args.no_fast else 'on'} clients={args.clients} seconds={args.seconds} cpus={os.cpu_count()} load now {load()}")
+    print(
+        f"\nfast paths={'off' if args.no_fast else 'on'} clients={args.clients} seconds={args.seconds} cpus={os.cpu_count()} load now {load()}"
+    )
     print(table(rows))
     print("\n" + "\n".join(notes))
     return 0

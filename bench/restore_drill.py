@@ -22,12 +22,10 @@ system's PostgreSQL on port 5432 is never touched.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -46,6 +44,7 @@ READY_TIMEOUT = 120.0
 os.environ["JIFEN_TEST_POSTGRES_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:{PRIMARY_PORT}/postgres"
 
 import bank_test  # noqa: E402
+from _harness import drill_arguments  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -207,16 +206,9 @@ async def check_restored(url: str, env: dict[str, str], target: float) -> Checks
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60.0, help="how long the clients run (default 60)")
-    parser.add_argument("--keep", action="store_true", help="keep the scratch directory (logs) afterwards")
-    parser.add_argument("--summary", type=Path, help="write the figures as JSON here")
-    args = parser.parse_args()
-    if os.geteuid() != 0:
-        print("restore drill: run it as root (PostgreSQL runs as the postgres user)", file=sys.stderr)
+    args = drill_arguments(__doc__, "restore drill")
+    if args is None:
         return 2
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress as it happens
     load_all_models()
     root = Path(f"/tmp/jifen-restore-{os.getpid()}")
     archive, base = root / "archive", root / "base"
