@@ -4,6 +4,7 @@ each answered with its own result or error, a failing one never failing the othe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -75,31 +76,43 @@ class _Together:
     """Scans reach the worker's batch queue together: each waits at a gate until ``expected`` have
     arrived, then they join the queue in member order (``order``; arrival order among one member's
     scans). Which batch a scan lands in then does not depend on how the event loop happened to
-    interleave the requests (the first queued scan's batch takes all of them, up to ``BATCH_MAX``)."""
+    interleave the requests (the first queued scan's batch takes all of them, up to ``BATCH_MAX``).
 
-    def __init__(self, monkeypatch: Any, expected: int, order: list[Member]) -> None:
+    One coordinator opens the gates, in order, once: when the last scan arrives, or after ``patience``
+    seconds if some never do (the asserts then tell). A waiter never opens the gates itself: a scan
+    that timed out and went on at once would queue ahead of every scan it had just released (which is
+    how an earlier version of this gate put the outsider first on a slow CI machine)."""
+
+    def __init__(self, monkeypatch: Any, expected: int, order: list[Member], patience: float = 120) -> None:
         self.expected = expected
         self.rank = {m.id: i for i, m in reversed(list(enumerate(order)))}
         self.waiting: list[tuple[int, int, asyncio.Event]] = []
+        self.all_here = asyncio.Event()
+        self.coordinator: asyncio.Task[None] | None = None
+        self.opened = False
         real = fastpath.scan
 
+        async def coordinate() -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.all_here.wait(), timeout=patience)
+            self.opened = True
+            for _rank, _arrival, gate in sorted(self.waiting, key=lambda w: w[:2]):
+                gate.set()
+
         async def gated(engine: Any, item: fastpath.Scan) -> fastpath.Scanned | None:
+            if self.opened:  # came after the coordinator gave up waiting: no gate left to wait at
+                return await real(engine, item)
             gate = asyncio.Event()
             self.waiting.append((self.rank.get(item.member_id, len(self.rank)), len(self.waiting), gate))
+            if self.coordinator is None:
+                self.coordinator = asyncio.get_running_loop().create_task(coordinate())
             if len(self.waiting) == self.expected:
-                asyncio.get_running_loop().call_soon(self.release)
-            try:
-                await asyncio.wait_for(gate.wait(), timeout=10)
-            except TimeoutError:  # a scan never reached the queue: let the others go, the asserts tell
-                self.release()
+                self.all_here.set()
+            await gate.wait()
             return await real(engine, item)
 
         monkeypatch.setattr(fastpath, "scan", gated)
         self.undo = lambda: monkeypatch.setattr(fastpath, "scan", real)
-
-    def release(self) -> None:
-        for _rank, _arrival, gate in sorted(self.waiting, key=lambda w: w[:2]):
-            gate.set()
 
 
 async def _all(
