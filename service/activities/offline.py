@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -200,7 +200,7 @@ def _check_batch(device_id: str, scans: list[ScanIn]) -> None:
             )
 
 
-@raises(InvalidSync, svc.organizer_activity)
+@raises(InvalidSync, svc.organizer_activity, svc.finish_after_close)
 async def sync_scans(
     db: AsyncSession,
     actor: Actor,
@@ -216,6 +216,7 @@ async def sync_scans(
     activities: dict[uuid.UUID, Activity] = {}
     for aid in sorted({s.activity_id for s in scans}):
         activities[aid] = await svc.organizer_activity(db, actor, aid)
+        await svc.lock_for_scans(db, activities[aid])  # a close waits for this upload, or came before it
     now = clock.now()
     drifted = sent_at is not None and abs((sent_at - now).total_seconds()) > CLOCK_DRIFT_MAX_SECONDS
     results: dict[str, SyncResult] = {}
@@ -235,13 +236,21 @@ async def sync_scans(
                     "code": result.code,
                 }
             )
+    finished = {  # scans of a closed activity made before its close: checked out as the close did
+        aid: await svc.finish_after_close(db, activities[aid], actor.member_id)
+        for aid in audit
+        if activities[aid].status == "closed"
+    }
     for aid, lines in audit.items():  # last: the audit chain's lock after the scans' own locks
+        detail: dict[str, Any] = {"activity_id": str(aid), "device_id": device_id, "scans": lines}
+        if aid in finished:
+            detail["after_close"] = asdict(finished[aid])
         await record(
             db,
             actor_id=actor.member_id,
             action="offline_scans_synced",
             community_id=activities[aid].community_id,
-            detail={"activity_id": str(aid), "device_id": device_id, "scans": lines},
+            detail=detail,
         )
     return [results[s.nonce] for s in scans]
 
@@ -416,6 +425,7 @@ Resolution = Literal["accept", "dismiss"]
 @raises(
     OfflineScanNotFound,
     svc.organizer_activity,
+    svc.finish_after_close,
     OfflineScanResolved,
     ClockDrift,
     ScanOutsideWindow,
@@ -435,6 +445,7 @@ async def resolve_scan(
     if row is None:
         raise OfflineScanNotFound()
     activity = await svc.organizer_activity(db, actor, row.activity_id)
+    await svc.lock_for_scans(db, activity)
     if row.status not in ("refused", "conflict") or row.member_id == actor.member_id:
         raise OfflineScanResolved(
             detail="Someone else resolves your own scan." if row.member_id == actor.member_id else ""
@@ -450,6 +461,7 @@ async def resolve_scan(
         except _Refused as exc:
             raise exc.error from exc
         row.member_id, row.attendance_id = member_id, att.id
+        await svc.finish_after_close(db, activity, actor.member_id)
     row.status = "accepted" if action == "accept" else "dismissed"
     row.resolved_by, row.resolved_at = actor.member_id, clock.now()
     await db.flush()

@@ -136,11 +136,13 @@ __all__ = [
     "code_sheet",
     "create_activity",
     "create_team",
+    "finish_after_close",
     "get_activity",
     "hours_leaderboard",
     "hours_of",
     "kiosk_code",
     "kiosk_screen",
+    "lock_for_scans",
     "member_card",
     "organizer_activity",
     "peek_token",
@@ -155,6 +157,7 @@ __all__ = [
     "scan_at",
     "scan_card",
     "scan_landing",
+    "scanned_before_close",
     "set_points_cap",
     "signup",
     "team_hours_leaderboard",
@@ -961,12 +964,16 @@ async def _scan(
     device_id: str | None = None,
     scanned_by: uuid.UUID | None = None,
     organizes: bool | None = None,
+    late: bool = False,
 ) -> CheckinResult:
     """``organizes``: whether the member organizes here (their own attendance waits for another
-    organizer's confirmation); ``None`` looks it up."""
+    organizer's confirmation); ``None`` looks it up. ``late``: a scan uploaded after the activity was
+    closed counts if it was made before the close (``scanned_before_close``)."""
     if activity.status == "pending_approval":
         raise CheckinNotOpen(detail="This activity is waiting for an admin's approval.")
-    if activity.status != "open" or await _closed_meanwhile(db, activity):
+    if not (late and scanned_before_close(activity, moment)) and (
+        activity.status != "open" or await _closed_meanwhile(db, activity)
+    ):
         raise CheckinNotOpen()
     if _plain_check_in(activity, moment):
         # Most scans are first scans: try the insert first (one round trip instead of three); a
@@ -1123,7 +1130,23 @@ async def _close(
     db: AsyncSession, activity: Activity, actor_id: uuid.UUID | None, absent: set[uuid.UUID] | None = None
 ) -> CloseResult:
     now = clock.now()
-    absent = absent or set()
+    until = min(now, activity.ends_at)
+    result = await _check_out_still_in(db, activity, actor_id, until, absent or set(), now)
+    activity.status = "closed"
+    activity.closed_at = now
+    await db.flush()
+    return result
+
+
+async def _check_out_still_in(
+    db: AsyncSession,
+    activity: Activity,
+    actor_id: uuid.UUID | None,
+    until: datetime,
+    absent: set[uuid.UUID],
+    now: datetime,
+) -> CloseResult:
+    """Everyone still checked in is checked out at ``until`` and paid, but the ``absent`` (no points)."""
     still_in = list(
         await db.scalars(
             select(Attendance)
@@ -1142,12 +1165,10 @@ async def _close(
         if att.member_id in absent:
             _mark_absent(att, now)
             continue
-        result = await _check_out(db, activity, att, min(now, activity.ends_at), actor_id)
+        result = await _check_out(db, activity, att, until, actor_id)
         posted += result.points_awarded
         waiting += att.status == "pending"
         over += result.over_budget
-    activity.status = "closed"
-    activity.closed_at = now
     await db.flush()
     return CloseResult(len(still_in) - len(absent), posted, len(absent), waiting, over)
 
@@ -1251,8 +1272,37 @@ async def scan_at(
     """A member's card or personal code scanned at ``moment`` by a scanner that was offline then
     (``activities.offline``): the same check-in or check-out as an online card scan."""
     return await _scan(
-        db, activity, member_id, "member_card", moment, device_id=device_id, scanned_by=scanned_by
+        db, activity, member_id, "member_card", moment, device_id=device_id, scanned_by=scanned_by, late=True
     )
+
+
+def scanned_before_close(activity: Activity, moment: datetime) -> bool:
+    """An offline scan of a closed activity made before its close: the scanner had no signal then and
+    the organizer closed before its upload (or the activity was closed for them hours after its end).
+    It counts as if it had arrived in time; ``finish_after_close`` then checks out whoever it left in."""
+    return activity.status == "closed" and activity.closed_at is not None and moment <= activity.closed_at
+
+
+@raises(points.award)
+async def finish_after_close(db: AsyncSession, activity: Activity, actor_id: uuid.UUID) -> CloseResult:
+    """Offline scans of a closed activity were applied: everyone they left checked in is checked out
+    as the close did (at the close, or the end if it came first) and their points post; the close's
+    own record is unchanged."""
+    if activity.status != "closed" or activity.closed_at is None:
+        return CloseResult(0, 0, 0, 0)
+    closed_at = activity.closed_at
+    until = min(closed_at, activity.ends_at)
+    return await _check_out_still_in(db, activity, actor_id, until, set(), closed_at)
+
+
+async def lock_for_scans(db: AsyncSession, activity: Activity) -> None:
+    """Re-read the activity's status under the lock a scan takes (``_closed_meanwhile``): a close waits
+    for the scans of this transaction, and they see the status it had when they began."""
+    if not is_postgres(db):
+        return
+    limited = activity.capacity is not None and not activity.signup_required
+    query = select(Activity).where(Activity.id == activity.id).execution_options(populate_existing=True)
+    await db.scalar(query.with_for_update() if limited else query.with_for_update(read=True, key_share=True))
 
 
 # ---------------------------------------------------------------- manual records and attendance

@@ -409,3 +409,77 @@ async def test_a_replaced_personal_code_is_revoked(
     ]
     page = await client.get("/me/code", headers=world.h["carol"])
     assert new["code"] in page.text and old["code"] not in page.text
+
+
+async def test_scans_uploaded_after_the_close_count_if_made_before_it(
+    client: Any, world: World, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The organizer closes while the scanner still holds its queue (no signal at the square): what was
+    scanned before the close counts on upload, with its own times; someone it left checked in is
+    checked out as the close did and paid; a scan after the close is refused with nothing posted."""
+    now = clock.now()
+    a = await create(
+        client,
+        world,
+        starts_at=(now - timedelta(hours=2)).isoformat(),
+        ends_at=(now + timedelta(hours=1)).isoformat(),
+    )
+    people = await crowd(maker, world, 3)
+    stays, stays_in, too_late = await personal_codes(maker, people)
+    closed = await client.post(f"/api/v1/activities/{a['id']}/close", headers=world.h["organizer"])
+    assert closed.status_code == 200 and closed.json()["checked_out"] == 0
+    clock.advance(timedelta(minutes=30))  # the scanner finds a signal half an hour later
+    scans = [
+        scan(a["id"], stays, now - timedelta(minutes=100)),
+        scan(a["id"], stays, now - timedelta(minutes=40)),
+        scan(a["id"], stays_in, now - timedelta(minutes=70)),
+        scan(a["id"], too_late, now + timedelta(minutes=10)),
+    ]
+    before_audit = (await counts(maker, world))[2]
+    r = await sync(client, world, scans)
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == ["applied", "applied", "applied", "refused"], results
+    assert results[3]["code"] == "activity_not_open"
+    assert await balances(maker, world, people) == [8, 8, 0]
+    async with maker() as db:
+        atts = {
+            att.member_id: att
+            for att in await db.scalars(
+                select(Attendance).where(Attendance.activity_id == uuid.UUID(a["id"]))
+            )
+        }
+        events = list(await db.scalars(select(AuditEvent).where(AuditEvent.action == "offline_scans_synced")))
+    assert set(atts) == {people[0].member_id, people[1].member_id}
+    first, second = atts[people[0].member_id], atts[people[1].member_id]
+    assert (first.status, first.minutes, first.points) == ("out", 60, 8)
+    assert (second.status, second.minutes, second.points) == ("out", 70, 8)  # out at the close
+    assert len(events) == 1 and events[0].detail["after_close"]["checked_out"] == 1
+    after = await counts(maker, world)
+    assert after[:2] == (2, 4) and after[2] == before_audit + 1 and after[3] == 1
+    again = await sync(client, world, scans)
+    assert [x["status"] for x in again.json()["results"]] == ["duplicate"] * 4
+    assert await counts(maker, world) == after and await balances(maker, world, people) == [8, 8, 0]
+
+
+async def test_scans_of_an_activity_closed_for_nobody_count_the_next_morning(
+    client: Any, world: World, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Nobody closed it: the periodic job closes it six hours after its end; the scanner uploads the
+    next morning and its volunteers are paid up to the end."""
+    now = clock.now()
+    a = await create(
+        client,
+        world,
+        starts_at=(now - timedelta(hours=2)).isoformat(),
+        ends_at=(now - timedelta(minutes=30)).isoformat(),
+    )
+    (code,) = await personal_codes(maker, [world.actor("carol")])
+    clock.advance(timedelta(seconds=svc.AUTO_CLOSE_AFTER_SECONDS + 3600))
+    assert await svc.close_overdue(maker) == 1
+    r = await sync(client, world, [scan(a["id"], code, now - timedelta(minutes=90))])
+    assert r.json()["results"][0]["status"] == "applied", r.text
+    assert await balance(client, world, "carol") == 8
+    async with maker() as db:
+        att = await db.scalar(select(Attendance).where(Attendance.activity_id == uuid.UUID(a["id"])))
+    assert att is not None and (att.status, att.minutes) == ("out", 60)
