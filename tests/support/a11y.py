@@ -13,7 +13,7 @@ from typing import Any
 
 from axe_playwright_python.base import AXE_SCRIPT
 
-__all__ = ["AXE_SCRIPT", "RULES", "Rules", "axe_problems", "size_problems"]
+__all__ = ["AXE_SCRIPT", "RULES", "Rules", "axe_problems", "colour_problems", "size_problems"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,46 @@ _MEASURE = """
   return problems;
 }
 """
+
+
+_COLOURED = """
+() => {
+  // Elements the pages colour to say something (a warning, a success, a status, a chip). Each must
+  // say it in words too (MIIT: no information by colour alone): it has text or a label; a number
+  // coloured as a warning carries its sign; the same words never appear in two colours on one page.
+  const problems = [];
+  const shown = (el) => {
+    if (el.closest("[hidden], template, script, style, noscript, [aria-hidden=true]")) return false;
+    const s = getComputedStyle(el);
+    return s.visibility !== "hidden" && s.display !== "none" && el.getClientRects().length > 0;
+  };
+  const words = (el) => (el.innerText || el.getAttribute("aria-label") || el.title || "").trim();
+  const looks = new Map();
+  for (const el of document.body.querySelectorAll(".warn, .ok, .chip, [class*='status-']")) {
+    if (!shown(el)) continue;
+    const text = words(el);
+    const name = `<${el.tagName.toLowerCase()} ${el.getAttribute("class")}>`;
+    if (!text) { problems.push(`colour alone (no words): ${name}`); continue; }
+    if (el.matches(".warn") && /^[0-9][0-9,.]*$/.test(text))
+      problems.push(`colour alone (a number without its sign): ${name} "${text}"`);
+    if (!el.matches(".chip")) continue;
+    const s = getComputedStyle(el);
+    const look = `${s.color}|${s.backgroundColor}`;
+    if (!looks.has(text)) looks.set(text, new Set());
+    looks.get(text).add(look);
+  }
+  for (const [text, seen] of looks)
+    if (seen.size > 1)
+      problems.push(`colour alone (the same words in ${seen.size} colours): "${text.slice(0, 24)}"`);
+  return problems;
+}
+"""
+
+
+def colour_problems(page: Any) -> list[str]:
+    """Where ``page`` says something by colour alone (see ``_COLOURED``)."""
+    problems: list[str] = page.evaluate(_COLOURED)
+    return problems
 
 
 def size_problems(page: Any, mode: str) -> list[str]:
