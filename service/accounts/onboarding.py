@@ -372,7 +372,9 @@ async def activate(
     member.password_hash = password_hash
     member.token_version += 1
     member.phone_verified_at = member.phone_verified_at or clock.now()  # the office handed the card over
-    await accounts.set_holder(db, member, row.issued_by)  # whoever issued the code could have used it
+    # Whoever issued the code could have used it; a code the office issued (a region's unit's staff,
+    # ``regions.units_service.invite_staff``) keeps the hold the inviting official took.
+    await accounts.set_holder(db, member, row.issued_by if row.issued_by is not None else member.held_by)
     await db.flush()
     if privacy_accepted:
         await privacy.accept_notice(db, member.id, community_id=row.community_id)

@@ -97,6 +97,9 @@ async def invite_staff(
         # issuer; the audit event below names who invited). A change of roles still voids it.
         issuer = actor.member_id if unit.community_id is not None else None
         _row, code = await activations.issue(db, served[0], member.id, secret_key, issuer)
+        # The official saw the code, so the account is theirs to hold all the same (``Member.held_by``):
+        # the activation keeps this hold when its code names no issuer.
+        await accounts.set_holder(db, member, actor.member_id)
     await record(
         db,
         actor_id=actor.member_id,

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from service import clock
+from service.accounts.models import Member
 from service.points import service as points
 from service.points.models import Account
 from service.store.models import Voucher
@@ -80,6 +81,12 @@ async def test_official_adds_a_unit_invites_staff_who_logs_in_with_the_code(
     assert r.status_code == 200, r.text
     r = await client.post("/api/v1/auth/login", json={"phone": "13500000077", "password": "staff-pass-123"})
     assert r.status_code == 200, r.text
+    # The official saw the code: the account is held by them until its owner sets a password by SMS.
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json()['token']}"})
+    assert me.json()["held"] is True
+    async with maker() as db:
+        held_by = await db.scalar(select(Member.held_by).where(Member.phone == "13500000077"))
+    assert held_by == s.people["official"].id
     client.cookies.clear()
     # Paused, its offers leave the offers page; resumed, they come back.
     r = await client.patch(f"/api/v1/partners/{unit['id']}", json={"active": False}, headers=s.h["official"])
