@@ -1130,24 +1130,23 @@ async def _close(
     db: AsyncSession, activity: Activity, actor_id: uuid.UUID | None, absent: set[uuid.UUID] | None = None
 ) -> CloseResult:
     now = clock.now()
-    until = min(now, activity.ends_at)
-    result = await _check_out_still_in(db, activity, actor_id, until, absent or set(), now)
+    absent = absent or set()
+    still_in = await _still_in(db, activity)
+    unknown = absent - {att.member_id for att in still_in}
+    if unknown:
+        raise NotCheckedIn(
+            errors=[{"field": "absent_member_ids", "message": ", ".join(sorted(str(u) for u in unknown))}],
+        )
+    result = await _check_out_all(db, activity, still_in, actor_id, min(now, activity.ends_at), absent, now)
     activity.status = "closed"
     activity.closed_at = now
     await db.flush()
     return result
 
 
-async def _check_out_still_in(
-    db: AsyncSession,
-    activity: Activity,
-    actor_id: uuid.UUID | None,
-    until: datetime,
-    absent: set[uuid.UUID],
-    now: datetime,
-) -> CloseResult:
-    """Everyone still checked in is checked out at ``until`` and paid, but the ``absent`` (no points)."""
-    still_in = list(
+async def _still_in(db: AsyncSession, activity: Activity) -> list[Attendance]:
+    """The activity's attendances still checked in, locked, in id order."""
+    return list(
         await db.scalars(
             select(Attendance)
             .where(Attendance.activity_id == activity.id, Attendance.status == "in")
@@ -1155,11 +1154,18 @@ async def _check_out_still_in(
             .with_for_update()
         )
     )
-    unknown = absent - {att.member_id for att in still_in}
-    if unknown:
-        raise NotCheckedIn(
-            errors=[{"field": "absent_member_ids", "message": ", ".join(sorted(str(u) for u in unknown))}],
-        )
+
+
+async def _check_out_all(
+    db: AsyncSession,
+    activity: Activity,
+    still_in: list[Attendance],
+    actor_id: uuid.UUID | None,
+    until: datetime,
+    absent: set[uuid.UUID],
+    now: datetime,
+) -> CloseResult:
+    """Everyone ``still_in`` is checked out at ``until`` and paid, but the ``absent`` (no points)."""
     posted = waiting = over = 0
     for att in still_in:
         if att.member_id in absent:
@@ -1291,8 +1297,10 @@ async def finish_after_close(db: AsyncSession, activity: Activity, actor_id: uui
     if activity.status != "closed" or activity.closed_at is None:
         return CloseResult(0, 0, 0, 0)
     closed_at = activity.closed_at
-    until = min(closed_at, activity.ends_at)
-    return await _check_out_still_in(db, activity, actor_id, until, set(), closed_at)
+    still_in = await _still_in(db, activity)
+    return await _check_out_all(
+        db, activity, still_in, actor_id, min(closed_at, activity.ends_at), set(), closed_at
+    )
 
 
 async def lock_for_scans(db: AsyncSession, activity: Activity) -> None:
