@@ -42,6 +42,8 @@ __all__ = [
     "community_timezone",
     "community_timezones",
     "community_view",
+    "holders_among",
+    "holds_role",
     "home_of",
     "is_member",
     "member_by_phone",
@@ -58,6 +60,7 @@ __all__ = [
     "partners_serving",
     "regions_above",
     "resident_of",
+    "role_holders",
     "roles_in",
     "with_caller",
 ]
@@ -459,6 +462,50 @@ async def community_members(db: AsyncSession, community_id: uuid.UUID, limit: in
             .join(Membership, Membership.member_id == Member.id)
             .where(Membership.community_id == community_id, Membership.role == "member")
             .order_by(Member.id)
+            .limit(limit)
+        )
+    ).all()
+    return [MemberView(mid, name, phone) for mid, name, phone in rows]
+
+
+async def holds_role(db: AsyncSession, member_id: uuid.UUID, community_id: uuid.UUID, role: str) -> bool:
+    """Whether a person holds exactly ``role`` in the community (an admin or a platform admin does not
+    count: a duty given to a named role goes only to its holders)."""
+    found = await db.scalar(
+        select(Membership.id)
+        .where(
+            Membership.member_id == member_id,
+            Membership.community_id == community_id,
+            Membership.role == role,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def holders_among(
+    db: AsyncSession, community_id: uuid.UUID, role: str, ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of ``ids`` hold exactly ``role`` in the community (one query)."""
+    wanted = set(ids)
+    if not wanted:
+        return set()
+    rows = await db.scalars(
+        select(Membership.member_id).where(
+            Membership.community_id == community_id, Membership.role == role, Membership.member_id.in_(wanted)
+        )
+    )
+    return set(rows)
+
+
+async def role_holders(db: AsyncSession, community_id: uuid.UUID, role: str, limit: int) -> list[MemberView]:
+    """Up to ``limit`` holders of ``role`` in the community (by name), for pickers."""
+    rows = (
+        await db.execute(
+            select(Member.id, Member.name, Member.phone)
+            .join(Membership, Membership.member_id == Member.id)
+            .where(Membership.community_id == community_id, Membership.role == role)
+            .order_by(Member.name, Member.id)
             .limit(limit)
         )
     ).all()

@@ -8,7 +8,7 @@ from functools import partial
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Request, Response, get, patch, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +50,8 @@ from service.activities.schemas import (
     PolicyIn,
     PolicyOut,
     ResolveIn,
+    ScannerIn,
+    ScannerOut,
     SignupOut,
     SyncIn,
     SyncOut,
@@ -653,7 +655,7 @@ class OfflineController(Controller):
     @get(
         "/activities/{aid:uuid}/offline-kit",
         summary="What an offline scanner needs: the activity, its roster with card versions, the public "
-        "keys and the revocation list (organizer)",
+        "keys and the revocation list (organizer, or a clerk named to scan at it)",
         responses=errors_of(offline.offline_kit),
     )
     async def offline_kit(
@@ -664,7 +666,8 @@ class OfflineController(Controller):
     @post(
         "/scans/sync",
         status_code=200,
-        summary="Upload scans made offline: each applied once by its nonce (organizer of each activity)",
+        summary="Upload scans made offline: each applied once by its nonce (organizer of each activity, or "
+        "a clerk named to scan at it)",
         description="Answers per scan: applied, duplicate (the nonce was uploaded before: nothing "
         "changes) or refused with a code (code_invalid, card_revoked, not_a_member, outside_window, "
         "clock_drift, scan_conflict, or a check-in refusal). See docs/offline.md.",
@@ -720,10 +723,54 @@ class OfflineController(Controller):
         )
 
 
+def _scanner_out(r: views.ScannerRow) -> ScannerOut:
+    return ScannerOut(
+        member_id=r.member_id, name=r.name, assigned_by=r.assigned_by, created_at=r.created_at, clerk=r.clerk
+    )
+
+
+class ScannerController(Controller):
+    """Scanning helpers: store clerks an organizer names to scan at one activity (docs/offline.md)."""
+
+    path = "/api/v1/activities/{aid:uuid}/scanners"
+    tags = ["activities"]
+
+    @get(
+        "/",
+        summary="The clerks named to scan at the activity (organizer)",
+        responses=errors_of(views.activity_scanners),
+    )
+    async def list_scanners(self, db: AsyncSession, actor: Actor, aid: uuid.UUID) -> list[ScannerOut]:
+        return [_scanner_out(r) for r in await views.activity_scanners(db, actor, aid)]
+
+    @post(
+        "/",
+        summary="Name a store clerk of the community to scan at this open activity (organizer, audited)",
+        description="The clerk may then download the activity's offline kit and upload its scans. "
+        "Nobody names themself (scanner_self); a member who is not a clerk of the community is "
+        "scanner_not_clerk.",
+        responses=errors_of(svc.assign_scanner),
+    )
+    async def assign(self, db: AsyncSession, actor: Actor, aid: uuid.UUID, data: ScannerIn) -> ScannerOut:
+        await svc.assign_scanner(db, actor, aid, data.member_id)
+        row = next(r for r in await views.scanners_of(db, aid) if r.member_id == data.member_id)
+        return _scanner_out(row)
+
+    @delete(
+        "/{member_id:uuid}",
+        status_code=204,
+        summary="Take a clerk off the activity's scanning helpers (organizer, audited)",
+        responses=errors_of(svc.remove_scanner),
+    )
+    async def remove(self, db: AsyncSession, actor: Actor, aid: uuid.UUID, member_id: uuid.UUID) -> None:
+        await svc.remove_scanner(db, actor, aid, member_id)
+
+
 ROUTES: list[Any] = [
     ActivityController,
     CardController,
     TeamController,
     CorrectionController,
     OfflineController,
+    ScannerController,
 ]

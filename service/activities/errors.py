@@ -66,6 +66,10 @@ __all__ = [
     "SameAdmin",
     "ScanConflict",
     "ScanOutsideWindow",
+    "ScannerAlreadyAssigned",
+    "ScannerNotClerk",
+    "ScannerNotFound",
+    "ScannerSelf",
     "SecondOrganizerRequired",
     "TeamNameTaken",
     "TeamNotFound",
@@ -369,3 +373,26 @@ class ClockDrift(InvalidInput):
 class ScanConflict(Conflict):
     code = "scan_conflict"
     message = "This member was already checked in on another device."
+
+
+# ---------------------------------------------------------------- scanning helpers (clerks named to scan)
+
+
+class ScannerNotClerk(InvalidInput):
+    code = "scanner_not_clerk"
+    message = "Only a store clerk of this activity's community can be named to scan."
+
+
+class ScannerSelf(Conflict):
+    code = "scanner_self"
+    message = "You cannot name yourself as a scanning helper."
+
+
+class ScannerAlreadyAssigned(Conflict):
+    code = "scanner_already_assigned"
+    message = "This clerk already scans at this activity."
+
+
+class ScannerNotFound(NotFound):
+    code = "scanner_not_found"
+    message = "This person is not named to scan at this activity."

@@ -14,6 +14,7 @@ from service.db import Base, IdMixin, TimestampMixin
 __all__ = [
     "Activity",
     "ActivityPolicy",
+    "ActivityScanner",
     "Attendance",
     "CodeRevocation",
     "MemberCard",
@@ -245,6 +246,25 @@ class OfflineScan(IdMixin, TimestampMixin, Base):
             "resolved_by IS NULL OR member_id IS NULL OR resolved_by <> member_id", name="not_own_scan"
         ),
         Index("ix_offline_scans_activity_status", "activity_id", "status"),
+    )
+
+
+class ActivityScanner(IdMixin, TimestampMixin, Base):
+    """A store clerk an organizer of the activity's community named to scan at this one activity (the
+    offline scanner's kit and sync). Checking people in issues points, so a clerk scans only where named,
+    and only while they still hold the ``clerk`` role there; nobody names themself."""
+
+    __tablename__ = "activity_scanners"
+
+    community_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("communities.id"))
+    activity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("activities.id"))
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+    assigned_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
+
+    __table_args__ = (
+        UniqueConstraint("activity_id", "member_id"),
+        CheckConstraint("assigned_by <> member_id", name="not_self"),
+        Index("ix_activity_scanners_member", "member_id", "community_id"),
     )
 
 

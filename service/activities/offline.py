@@ -118,10 +118,11 @@ class OfflineKit:
     revoked: list[Revoked]
 
 
-@raises(svc.organizer_activity)
+@raises(svc.scanner_activity)
 async def offline_kit(db: AsyncSession, actor: Actor, activity_id: uuid.UUID, seed: str) -> OfflineKit:
-    """What a scanner needs to check codes with no connection (the activity's organizers)."""
-    activity = await svc.organizer_activity(db, actor, activity_id)
+    """What a scanner needs to check codes with no connection (the activity's organizers and the
+    clerks named to scan at it)."""
+    activity = await svc.scanner_activity(db, actor, activity_id)
     people = await community_members(db, activity.community_id, ROSTER_MAX + 1)
     ids = [p.id for p in people[:ROSTER_MAX]]
     names = await member_names(db, ids, masked=True)
@@ -200,7 +201,7 @@ def _check_batch(device_id: str, scans: list[ScanIn]) -> None:
             )
 
 
-@raises(InvalidSync, svc.organizer_activity, svc.finish_after_close)
+@raises(InvalidSync, svc.scanner_activity, svc.finish_after_close)
 async def sync_scans(
     db: AsyncSession,
     actor: Actor,
@@ -211,11 +212,12 @@ async def sync_scans(
 ) -> list[SyncResult]:
     """Apply a scanner's offline scans once each (by nonce), in the order they were scanned; answer
     in the order they came. Every scan is kept (``offline_scans``), refused ones too, for the
-    organizer to resolve. The caller organizes every activity named, or nothing is written."""
+    organizer to resolve. The caller may scan at every activity named (``svc.scanner_activity``: an
+    organizer, or a clerk named to it), or nothing is written."""
     _check_batch(device_id, scans)
     activities: dict[uuid.UUID, Activity] = {}
     for aid in sorted({s.activity_id for s in scans}):
-        activities[aid] = await svc.organizer_activity(db, actor, aid)
+        activities[aid] = await svc.scanner_activity(db, actor, aid)
         await svc.lock_for_scans(db, activities[aid])  # a close waits for this upload, or came before it
     now = clock.now()
     drifted = sent_at is not None and abs((sent_at - now).total_seconds()) > CLOCK_DRIFT_MAX_SECONDS

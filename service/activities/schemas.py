@@ -44,6 +44,8 @@ __all__ = [
     "PolicyOut",
     "ResolveIn",
     "ScanStatus",
+    "ScannerIn",
+    "ScannerOut",
     "SignupOut",
     "SyncIn",
     "SyncOut",
@@ -380,6 +382,20 @@ class HoursOut(msgspec.Struct):
 class TeamIn(msgspec.Struct, forbid_unknown_fields=True):
     name: Title
     leader_id: uuid.UUID
+
+
+class ScannerIn(msgspec.Struct, forbid_unknown_fields=True):
+    member_id: uuid.UUID
+    """A store clerk of the activity's community (not the caller)."""
+
+
+class ScannerOut(msgspec.Struct):
+    member_id: uuid.UUID
+    name: Annotated[str, msgspec.Meta(max_length=NAME_MAX)]
+    assigned_by: uuid.UUID
+    created_at: datetime
+    clerk: bool
+    """Still holds the clerk role (a clerk who lost it no longer scans, though still listed)."""
 
 
 class TeamMemberIn(msgspec.Struct, forbid_unknown_fields=True):

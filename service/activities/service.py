@@ -31,6 +31,7 @@ from service.accounts.views import (
     CommunityView,
     communities_of,
     community_timezone,
+    holds_role,
     is_member,
     member_holds,
     with_caller,
@@ -68,6 +69,10 @@ from service.activities.errors import (
     QrExpired,
     QrInvalid,
     SameAdmin,
+    ScannerAlreadyAssigned,
+    ScannerNotClerk,
+    ScannerNotFound,
+    ScannerSelf,
     SecondOrganizerRequired,
     TeamNameTaken,
     TeamNotFound,
@@ -75,6 +80,7 @@ from service.activities.errors import (
 from service.activities.models import (
     Activity,
     ActivityPolicy,
+    ActivityScanner,
     Attendance,
     MemberCard,
     ScanUse,
@@ -91,6 +97,7 @@ from service.activities.views import (
     checked_in_count,
     hours_leaderboard,
     hours_of,
+    is_assigned_scanner,
     points_cap,
     require_community,
     require_role,
@@ -125,6 +132,7 @@ __all__ = [
     "apply_points_cap",
     "approve_activity",
     "approve_manual",
+    "assign_scanner",
     "attendance_status",
     "cancel_activity",
     "card_sheet",
@@ -151,6 +159,7 @@ __all__ = [
     "poster_sheet",
     "qr_svg",
     "reject_manual",
+    "remove_scanner",
     "request_manual",
     "revoke_card",
     "revoke_poster",
@@ -158,6 +167,7 @@ __all__ = [
     "scan_card",
     "scan_landing",
     "scanned_before_close",
+    "scanner_activity",
     "set_points_cap",
     "signup",
     "team_hours_leaderboard",
@@ -416,6 +426,80 @@ async def organizer_activity(
     activity = await _activity(db, activity_id, lock=lock)
     await require_role(db, actor, activity.community_id, "organizer")
     return activity
+
+
+@raises(ActivityNotFound, require_role)
+async def scanner_activity(
+    db: AsyncSession, actor: Actor, activity_id: uuid.UUID, *, lock: bool = False
+) -> Activity:
+    """The activity, for a caller who may check people in at it with the offline scanner: an organizer
+    of its community (admins pass every check), or a store clerk an organizer named to scan at this
+    activity who still holds the clerk role there. Checking in issues points: a clerk named nowhere,
+    or at another activity, is refused."""
+    activity = await _activity(db, activity_id, lock=lock)
+    roles = await require_role(db, actor, activity.community_id, "organizer", "clerk")
+    if roles.any("organizer") or await is_assigned_scanner(db, activity.id, actor.member_id):
+        return activity
+    raise Forbidden(detail="An organizer has not named you to scan at this activity.")
+
+
+@raises(organizer_activity, ActivityNotOpen, ScannerSelf, ScannerNotClerk, ScannerAlreadyAssigned)
+async def assign_scanner(
+    db: AsyncSession, actor: Actor, activity_id: uuid.UUID, member_id: uuid.UUID
+) -> ActivityScanner:
+    """An organizer names a store clerk of the activity's community to scan at this one activity
+    (while it is open or waits for approval); audited. Nobody names themself."""
+    activity = await organizer_activity(db, actor, activity_id, lock=True)
+    if activity.status not in ("open", "pending_approval"):
+        raise ActivityNotOpen(detail="Helpers are named only to an open activity.")
+    if member_id == actor.member_id:
+        raise ScannerSelf()
+    if not await holds_role(db, member_id, activity.community_id, "clerk"):
+        raise ScannerNotClerk()
+    if await is_assigned_scanner(db, activity.id, member_id):
+        raise ScannerAlreadyAssigned()
+    row = ActivityScanner(
+        community_id=activity.community_id,
+        activity_id=activity.id,
+        member_id=member_id,
+        assigned_by=actor.member_id,
+        created_at=clock.now(),
+    )
+    db.add(row)
+    await db.flush()
+    await _audit_scanner(db, actor, activity, member_id, "scanner_assigned")
+    return row
+
+
+@raises(organizer_activity, ScannerNotFound)
+async def remove_scanner(
+    db: AsyncSession, actor: Actor, activity_id: uuid.UUID, member_id: uuid.UUID
+) -> None:
+    """An organizer takes a clerk off the activity's scanning helpers (whatever its status); audited."""
+    activity = await organizer_activity(db, actor, activity_id, lock=True)
+    row = await db.scalar(
+        select(ActivityScanner).where(
+            ActivityScanner.activity_id == activity.id, ActivityScanner.member_id == member_id
+        )
+    )
+    if row is None:
+        raise ScannerNotFound()
+    await db.delete(row)
+    await db.flush()
+    await _audit_scanner(db, actor, activity, member_id, "scanner_removed")
+
+
+async def _audit_scanner(
+    db: AsyncSession, actor: Actor, activity: Activity, member_id: uuid.UUID, action: str
+) -> None:
+    await record(
+        db,
+        actor_id=actor.member_id,
+        action=action,
+        community_id=activity.community_id,
+        subject_member_id=member_id,
+        detail={"activity_id": str(activity.id), "title": activity.title},
+    )
 
 
 @raises(organizer_activity, ActivityNotOpen, InvalidActivity)
@@ -1077,9 +1161,10 @@ async def _insert_attendance(
         "scanned_by": scanned_by,
         "minutes": 0,
         "points": 0,  # nothing posts at check-in: scan-and-walk-away earns nothing
-        "needs_confirmation": (
-            organizes if organizes is not None else await _organizes(db, activity, member_id)
-        ),
+        # A scanner's own attendance (a clerk named to scan, scanning their own code) waits for an
+        # organizer like an organizer's own: whoever checks people in does not pay themself.
+        "needs_confirmation": scanned_by == member_id
+        or (organizes if organizes is not None else await _organizes(db, activity, member_id)),
         "created_at": clock.now(),
     }
     insert = pg_insert if is_postgres(db) else sqlite_insert

@@ -32,8 +32,10 @@ from service.accounts.views import (
     community_exists,
     community_members,
     community_view,
+    holders_among,
     member_names,
     members_by_id,
+    role_holders,
     roles_in,
 )
 from service.activities import codes, rules
@@ -47,6 +49,7 @@ from service.activities.errors import (
 from service.activities.models import (
     Activity,
     ActivityPolicy,
+    ActivityScanner,
     Attendance,
     MemberCard,
     OfflineScan,
@@ -92,12 +95,14 @@ __all__ = [
     "MyActivity",
     "NewActivityForm",
     "OfflineScanRow",
+    "ScannerRow",
     "TeamTotals",
     "TeamsOverview",
     "activities_now",
     "activities_overview",
     "activity",
     "activity_detail",
+    "activity_scanners",
     "attendance_csv",
     "attendance_export",
     "attendance_list",
@@ -109,10 +114,12 @@ __all__ = [
     "check_certificate",
     "checked_in_count",
     "cumulative_minutes",
+    "has_scanner_assignment",
     "home_panel",
     "hours_leaderboard",
     "hours_of",
     "hours_out",
+    "is_assigned_scanner",
     "list_activities",
     "my_activities",
     "my_hours",
@@ -123,6 +130,7 @@ __all__ = [
     "require_community",
     "require_role",
     "scanner_activities",
+    "scanners_of",
     "signup_count",
     "team_attendances",
     "team_hours_leaderboard",
@@ -379,6 +387,10 @@ class ActivityDetail:
     can_approve: bool
     offline: list[OfflineScanRow]
     """Refused and conflicting offline scans waiting for an organizer (organizers only)."""
+    scanners: list[ScannerRow]
+    """The clerks named to scan at this activity (organizers only)."""
+    clerks: list[MemberView]
+    """The community's clerks an organizer may name (organizers only; not the caller, not those named)."""
 
 
 @raises(activity, require_community)
@@ -390,6 +402,8 @@ async def activity_detail(db: AsyncSession, actor: Actor, activity_id: uuid.UUID
     community = await require_community(db, shown.community_id)
     organizer = roles.any("organizer")
     created_by = await db.scalar(select(Activity.created_by).where(Activity.id == activity_id))
+    scanners = await scanners_of(db, activity_id) if organizer else []
+    clerks = await role_holders(db, community.id, "clerk", MEMBER_PICKER_MAX) if organizer else []
     return ActivityDetail(
         activity=shown,
         community=community,
@@ -406,6 +420,8 @@ async def activity_detail(db: AsyncSession, actor: Actor, activity_id: uuid.UUID
         and created_by != actor.member_id
         and roles.any("admin"),
         offline=await offline_scans_to_resolve(db, activity_id) if organizer else [],
+        scanners=scanners,
+        clerks=[c for c in clerks if c.id != actor.member_id and c.id not in {s.member_id for s in scanners}],
     )
 
 
@@ -473,11 +489,14 @@ SCANNER_AHEAD_SECONDS = 2 * 24 * 3600
 SCANNER_ROWS = 50
 
 
-async def scanner_activities(db: AsyncSession, community_id: uuid.UUID) -> list[Activity]:
+@raises(require_role)
+async def scanner_activities(db: AsyncSession, actor: Actor, community_id: uuid.UUID) -> list[Activity]:
     """Open activities of the community that have not ended and start within two days, soonest first
-    (the offline scanner's choice: the caller's role was checked by the page)."""
+    (the offline scanner's choice): all of them for an organizer, for a clerk only those an organizer
+    named them to scan at; a clerk named nowhere is refused."""
+    roles = await require_role(db, actor, community_id, "organizer", "clerk")
     now = clock.now()
-    rows = await db.scalars(
+    query = (
         select(Activity)
         .where(
             Activity.community_id == community_id,
@@ -488,7 +507,88 @@ async def scanner_activities(db: AsyncSession, community_id: uuid.UUID) -> list[
         .order_by(Activity.starts_at)
         .limit(SCANNER_ROWS)
     )
-    return list(rows)
+    if not roles.any("organizer"):
+        if not await has_scanner_assignment(db, actor.member_id, community_id):
+            raise Forbidden(detail=NOT_NAMED)
+        named = select(ActivityScanner.activity_id).where(ActivityScanner.member_id == actor.member_id)
+        query = query.where(Activity.id.in_(named))
+    return list(await db.scalars(query))
+
+
+# ---------------------------------------------------------------- scanning helpers
+
+
+NOT_NAMED = "An organizer has not named you to scan at any open activity."
+SCANNABLE = ("open", "pending_approval")
+"""Statuses of an activity helpers are named to (and that count as "named somewhere")."""
+
+
+@dataclass(frozen=True)
+class ScannerRow:
+    member_id: uuid.UUID
+    name: str
+    assigned_by: uuid.UUID
+    created_at: datetime
+    clerk: bool
+    """Still holds the clerk role in the community (a clerk who lost it no longer scans)."""
+
+
+async def scanners_of(db: AsyncSession, activity_id: uuid.UUID) -> list[ScannerRow]:
+    """The clerks named to scan at the activity, in the order they were named (the caller's role was
+    checked by the caller of this function)."""
+    rows = list(
+        await db.scalars(
+            select(ActivityScanner)
+            .where(ActivityScanner.activity_id == activity_id)
+            .order_by(ActivityScanner.created_at, ActivityScanner.id)
+            .limit(MEMBER_PICKER_MAX)
+        )
+    )
+    if not rows:
+        return []
+    names = await member_names(db, [r.member_id for r in rows])
+    clerks = await holders_among(db, rows[0].community_id, "clerk", [r.member_id for r in rows])
+    return [
+        ScannerRow(
+            r.member_id, names.get(r.member_id, ""), r.assigned_by, r.created_at, r.member_id in clerks
+        )
+        for r in rows
+    ]
+
+
+@raises(ActivityNotFound, require_role)
+async def activity_scanners(db: AsyncSession, actor: Actor, activity_id: uuid.UUID) -> list[ScannerRow]:
+    """:func:`scanners_of` for an organizer of the activity's community."""
+    community_id = await db.scalar(select(Activity.community_id).where(Activity.id == activity_id))
+    if community_id is None:
+        raise ActivityNotFound()
+    await require_role(db, actor, community_id, "organizer")
+    return await scanners_of(db, activity_id)
+
+
+async def is_assigned_scanner(db: AsyncSession, activity_id: uuid.UUID, member_id: uuid.UUID) -> bool:
+    """Whether the person is named to scan at the activity (their clerk role is checked apart)."""
+    found = await db.scalar(
+        select(ActivityScanner.id).where(
+            ActivityScanner.activity_id == activity_id, ActivityScanner.member_id == member_id
+        )
+    )
+    return found is not None
+
+
+async def has_scanner_assignment(db: AsyncSession, member_id: uuid.UUID, community_id: uuid.UUID) -> bool:
+    """Whether the person is named to scan at an open (or pending) activity of the community."""
+    found = await db.scalar(
+        select(ActivityScanner.id)
+        .join(Activity, Activity.id == ActivityScanner.activity_id)
+        .where(
+            ActivityScanner.member_id == member_id,
+            ActivityScanner.community_id == community_id,
+            Activity.status.in_(SCANNABLE),
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 async def attendance_status(db: AsyncSession, activity_id: uuid.UUID, member_id: uuid.UUID) -> str | None:
@@ -1092,6 +1192,7 @@ async def home_panel(db: AsyncSession, actor: Actor, community: Any) -> dict[str
         "activity_panel_upcoming": upcoming,
         "activity_panel_minutes": hours.minutes,
         "activity_panel_open": open_checkins,
+        "activity_panel_scanner": await has_scanner_assignment(db, actor.member_id, community.id),
     }
 
 

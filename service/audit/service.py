@@ -105,6 +105,8 @@ ACTIONS = (
     "issuer_settings_changed",
     "offline_scans_synced",
     "offline_scan_resolved",
+    "scanner_assigned",
+    "scanner_removed",
 )
 """Actions recorded today; other domains may add theirs (snake_case, past tense). Every staff route's
 action is listed in tests/api/test_route_matrix.py (AUDITED)."""

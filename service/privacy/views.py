@@ -15,7 +15,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.accounts import privacy
-from service.activities.models import Attendance, AttendanceCorrection, MemberCard, Signup, TeamMember
+from service.activities.models import (
+    ActivityScanner,
+    Attendance,
+    AttendanceCorrection,
+    MemberCard,
+    Signup,
+    TeamMember,
+)
 from service.audit.models import AuditEvent
 from service.notices.models import Notice
 from service.points.models import Account, AwardRequest, Entry
@@ -42,6 +49,7 @@ SECTIONS: dict[str, str] = {
     "attendance_corrections": "签到更正申请",
     "teams": "服务队",
     "member_cards": "会员卡",
+    "scanner_assignments": "扫码协助",
     "ledger_accounts": "积分账户",
     "ledger_entries": "积分流水",
     "award_requests": "奖励申请",
@@ -106,6 +114,7 @@ async def my_data(db: AsyncSession, member_id: uuid.UUID) -> dict[str, list[dict
         ),
         "teams": _rows(await _all(db, TeamMember, TeamMember.member_id == me)),
         "member_cards": _rows(await _all(db, MemberCard, MemberCard.member_id == me), frozenset({"token"})),
+        "scanner_assignments": _rows(await _all(db, ActivityScanner, ActivityScanner.member_id == me)),
         "ledger_accounts": _rows(accounts),
         "ledger_entries": _rows(await _all(db, Entry, Entry.account_id.in_(account_ids)))
         if account_ids

@@ -46,6 +46,8 @@ ACTION_NAMES = {
     "activity_policy_changed": N_("Activity points cap changed"),
     "card_scanned": N_("Member card scanned"),
     "offline_scans_synced": N_("Offline scans uploaded"),
+    "scanner_assigned": N_("Scanning helper named"),
+    "scanner_removed": N_("Scanning helper removed"),
     "offline_scan_resolved": N_("Offline scan resolved"),
     "poster_revoked": N_("Check-in poster revoked"),
     "manual_attendance_requested": N_("Manual attendance recorded"),

@@ -1,6 +1,7 @@
-"""The offline scanner (issue 23): an installable page for organizers that keeps working in a
-village square with no signal, its web app manifest, the service worker that keeps the pages and files
-it needs, and Jifen's own offline page (shown instead of the browser's error page).
+"""The offline scanner (issue 23): an installable page for organizers (and the clerks they name to scan)
+that keeps working in a village square with no signal, its web app manifest, the service worker that
+keeps the pages and files it needs, and Jifen's own offline page (shown instead of the browser's error
+page).
 
 The service worker is served from the site's root (``/sw.js``) so that its scope is the whole site: a
 phone that once opened Jifen gets the offline page for any address it cannot reach. Its cache is named
@@ -37,9 +38,11 @@ __all__ = [
 ]
 
 OFFLINE_PATH = "/offline"
-SCANNER_ROLES = ("organizer",)
-"""Who checks people in (and so issues points): organizers (and admins, who pass every check). Store
-clerks take orders at the counter, not attendance: the scanner's kit and sync are organizers' only."""
+SCANNER_ROLES = ("organizer", "clerk")
+"""Who checks people in (and so issues points): organizers (and admins, who pass every check), and
+store clerks only where an organizer named them: a clerk sees just the activities they were named to
+(``views.scanner_activities``), a clerk named nowhere is refused, and the kit and the sync check the
+same (``activities.service.scanner_activity``)."""
 PRECACHED_ASSETS = (
     "app.css",
     "app.js",
@@ -113,7 +116,7 @@ async def scanner_page(
 ) -> Response[str]:
     """The scanner: pick an activity while online (its kit is kept on the phone), then scan offline."""
     chosen = await admin_community(request, db, actor, community, *SCANNER_ROLES)
-    rows = await views.scanner_activities(db, chosen.id)
+    rows = await views.scanner_activities(db, actor, chosen.id)
     refusals = refusal_texts(request)
     return page(request, "scanner/scan.html", actor, community=chosen, activities=rows, refusals=refusals)
 

@@ -303,7 +303,11 @@ EXPECT: dict[str, Case] = {
     # kit, upload the scans made offline, and resolve the refused ones (another organizer's upload).
     "GET /api/v1/me/code": Case(LOGGED_IN),
     "POST /api/v1/me/code/revoke": Case(LOGGED_IN),
-    "GET /api/v1/activities/{aid}/offline-kit": Case(("organizer", "admin")),
+    # The matrix's clerk is named to scan nowhere: refused the kit and the sync like any other staff.
+    # (A fresh activity: the scanners case below names the clerk to the one it makes.)
+    "GET /api/v1/activities/{aid}/offline-kit": Case(
+        ("organizer", "admin"), prep=lambda c, r, role: _new_activity(c, r)
+    ),
     "GET /api/v1/activities/{aid}/offline-scans": Case(("organizer", "admin")),
     "POST /api/v1/scans/sync": Case(
         ("organizer", "admin"),
@@ -314,6 +318,16 @@ EXPECT: dict[str, Case] = {
         ("organizer", "admin"),
         body=lambda r, role: {"action": "dismiss"},
         prep=lambda c, r, role: _new_offline_scan(c, r),
+    ),
+    # Scanning helpers: an activity's organizers name the community's clerks to scan at it.
+    "GET /api/v1/activities/{aid}/scanners": Case(("organizer", "admin")),
+    "POST /api/v1/activities/{aid}/scanners": Case(
+        ("organizer", "admin"),
+        body=lambda r, role: {"member_id": r["clerk_id"]},
+        prep=lambda c, r, role: _new_activity(c, r),
+    ),
+    "DELETE /api/v1/activities/{aid}/scanners/{member_id}": Case(
+        ("organizer", "admin"), prep=lambda c, r, role: _new_scanner(c, r)
     ),
     "GET /api/v1/me/hours": Case(A_PEOPLE),
     "GET /api/v1/communities/{cid}/teams": Case(A_PEOPLE),
@@ -629,6 +643,7 @@ PARAMS = {
     ("member-requests", "request_id"): "member_request",
     ("certificates", "cert_id"): "certificate",
     ("offline-scans", "scan_id"): "offline_scan",
+    ("scanners", "member_id"): "clerk_id",
 }
 """(the path segment before a parameter, the parameter) -> the resource in ``Res`` it names."""
 
@@ -850,6 +865,14 @@ async def _new_offline_scan(client: Any, res: Res) -> None:
     listed = await client.get(f"/api/v1/activities/{aid}/offline-scans", headers=res.w.h["organizer2"])
     assert listed.status_code == 200, listed.text
     res.ids["offline_scan"] = next(s["id"] for s in listed.json() if s["nonce"] == scan["nonce"])
+
+
+async def _new_scanner(client: Any, res: Res) -> None:
+    """A fresh activity with the clerk named to scan at it (by organizer2), for an organizer to remove."""
+    aid = await _new_activity(client, res)
+    await _post(
+        client, f"/api/v1/activities/{aid}/scanners", "organizer2", res, json={"member_id": res["clerk_id"]}
+    )
 
 
 async def _new_registration(client: Any, res: Res) -> None:
@@ -1086,6 +1109,10 @@ AUDITED: dict[str, Audited] = {
     "POST /api/v1/scans/sync": Audited("organizer", "offline_scans_synced", prep=_new_activity),
     "POST /api/v1/offline-scans/{scan_id}/resolve": Audited(
         "organizer", "offline_scan_resolved", prep=_new_offline_scan
+    ),
+    "POST /api/v1/activities/{aid}/scanners": Audited("organizer", "scanner_assigned", prep=_new_activity),
+    "DELETE /api/v1/activities/{aid}/scanners/{member_id}": Audited(
+        "organizer", "scanner_removed", prep=_new_scanner
     ),
     "POST /api/v1/activities/{aid}/close": Audited("organizer", "activity_closed", prep=_new_activity),
     "POST /api/v1/activities/{aid}/manual-checkins": Audited(

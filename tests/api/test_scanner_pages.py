@@ -56,6 +56,8 @@ async def test_the_scanner_page_links_the_manifest_and_says_every_refusal_in_chi
     untranslated = [c for c, text in texts["refusals"].items() if text == SCAN_REFUSALS[c]]
     assert not untranslated, untranslated
     assert texts["refusals"]["card_revoked"] == "此卡或个人码已补办新的，旧的已作废。"
-    for outsider in ("alice", "clerk"):  # checking people in issues points: organizers' work only
+    # Checking people in issues points: organizers' work, and a clerk's only where an organizer named
+    # them (tests/api/test_activity_scanners.py); this clerk is named nowhere.
+    for outsider in ("alice", "clerk"):
         refused = await client.get(f"/scan?community={world.cid}", headers=world.h[outsider])
         assert refused.status_code == 403, outsider
