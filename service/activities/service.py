@@ -391,13 +391,20 @@ _AUDITED_FIELDS = (
 
 
 async def _audit_activity(
-    db: AsyncSession, actor: Actor, activity: Activity, action: str, detail: dict[str, Any] | None = None
+    db: AsyncSession,
+    actor: Actor,
+    activity: Activity,
+    action: str,
+    detail: dict[str, Any] | None = None,
+    *,
+    subject_member_id: uuid.UUID | None = None,
 ) -> None:
     await record(
         db,
         actor_id=actor.member_id,
         action=action,
         community_id=activity.community_id,
+        subject_member_id=subject_member_id,
         detail={"activity_id": str(activity.id), "title": activity.title, **(detail or {})},
     )
 
@@ -467,7 +474,7 @@ async def assign_scanner(
     )
     db.add(row)
     await db.flush()
-    await _audit_scanner(db, actor, activity, member_id, "scanner_assigned")
+    await _audit_activity(db, actor, activity, "scanner_assigned", subject_member_id=member_id)
     return row
 
 
@@ -486,20 +493,7 @@ async def remove_scanner(
         raise ScannerNotFound()
     await db.delete(row)
     await db.flush()
-    await _audit_scanner(db, actor, activity, member_id, "scanner_removed")
-
-
-async def _audit_scanner(
-    db: AsyncSession, actor: Actor, activity: Activity, member_id: uuid.UUID, action: str
-) -> None:
-    await record(
-        db,
-        actor_id=actor.member_id,
-        action=action,
-        community_id=activity.community_id,
-        subject_member_id=member_id,
-        detail={"activity_id": str(activity.id), "title": activity.title},
-    )
+    await _audit_activity(db, actor, activity, "scanner_removed", subject_member_id=member_id)
 
 
 @raises(organizer_activity, ActivityNotOpen, InvalidActivity)
