@@ -58,6 +58,19 @@ async def _state(maker: async_sessionmaker[AsyncSession], world: World) -> tuple
     return (*(int(c or 0) for c in counted), *balances)
 
 
+async def _refused_to_scan(
+    client: Any, world: World, maker: async_sessionmaker[AsyncSession], aid: str, headers: Any, code: str
+) -> None:
+    """The kit and an upload are refused (403 ``forbidden``) and nothing changes."""
+    before = await _state(maker, world)
+    kit = await client.get(f"/api/v1/activities/{aid}/offline-kit", headers=headers)
+    assert kit.status_code == 403 and kit.json()["code"] == "forbidden"
+    body = {"device_id": "phone-x", "scans": [_scan(aid, code, clock.now() - timedelta(minutes=1))]}
+    r = await client.post("/api/v1/scans/sync", json=body, headers=headers)
+    assert r.status_code == 403 and r.json()["code"] == "forbidden", r.text
+    assert await _state(maker, world) == before
+
+
 async def _events(maker: async_sessionmaker[AsyncSession], action: str) -> list[AuditEvent]:
     async with maker() as db:
         return list(await db.scalars(select(AuditEvent).where(AuditEvent.action == action)))
@@ -183,13 +196,7 @@ async def test_a_named_clerk_scans_with_points_until_taken_off(
     clerk = str(world.members["clerk"].id)
     gone = await client.delete(f"/api/v1/activities/{a['id']}/scanners/{clerk}", headers=world.h["organizer"])
     assert gone.status_code == 204
-    before = await _state(maker, world)
-    kit = await client.get(f"/api/v1/activities/{a['id']}/offline-kit", headers=world.h["clerk"])
-    assert kit.status_code == 403
-    bob = await _code(maker, world, "bob")
-    r = await _sync(client, world, "clerk", [_scan(a["id"], bob, now - timedelta(minutes=3))])
-    assert r.status_code == 403 and r.json()["code"] == "forbidden"
-    assert await _state(maker, world) == before
+    await _refused_to_scan(client, world, maker, a["id"], world.h["clerk"], await _code(maker, world, "bob"))
 
 
 async def test_a_named_clerk_who_loses_the_clerk_role_no_longer_scans(
@@ -202,12 +209,8 @@ async def test_a_named_clerk_who_loses_the_clerk_role_no_longer_scans(
         f"/api/v1/communities/{world.cid}/members/{clerk}/roles/clerk", headers=world.h["admin"]
     )
     assert r.status_code == 200, r.text
-    code = await _code(maker, world, "alice")
-    before = await _state(maker, world)
-    kit = await client.get(f"/api/v1/activities/{a['id']}/offline-kit", headers=world.h["clerk"])
-    assert kit.status_code == 403
-    r = await _sync(client, world, "clerk", [_scan(a["id"], code, clock.now() - timedelta(minutes=1))])
-    assert r.status_code == 403 and await _state(maker, world) == before
+    alice = await _code(maker, world, "alice")
+    await _refused_to_scan(client, world, maker, a["id"], world.h["clerk"], alice)
     listed = await client.get(f"/api/v1/activities/{a['id']}/scanners", headers=world.h["organizer"])
     assert [s["clerk"] for s in listed.json()] == [False]
 
@@ -223,13 +226,7 @@ async def test_a_clerk_of_another_community_gets_no_kit(
             db, world.root, other.id, "15600000003", "乙管理员", None, "clerk"
         )
     headers = {"Authorization": f"Bearer {accounts.issue_token(stranger, SECRET)}"}
-    before = await _state(maker, world)
-    kit = await client.get(f"/api/v1/activities/{a['id']}/offline-kit", headers=headers)
-    assert kit.status_code == 403
-    code = await _code(maker, world, "alice")
-    body = {"device_id": "phone-b", "scans": [_scan(a["id"], code, clock.now() - timedelta(minutes=1))]}
-    r = await client.post("/api/v1/scans/sync", json=body, headers=headers)
-    assert r.status_code == 403 and await _state(maker, world) == before
+    await _refused_to_scan(client, world, maker, a["id"], headers, await _code(maker, world, "alice"))
 
 
 async def test_resolving_offline_scans_stays_the_organizers(
