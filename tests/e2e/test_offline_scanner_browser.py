@@ -455,3 +455,28 @@ def test_without_webcrypto_ed25519_the_vendored_library_verifies_offline(
         "performance.getEntriesByType('resource').some(e => e.name.includes('noble-ed25519.js'))"
     )
     assert loaded, "verified by the vendored library, not by WebCrypto"
+
+
+def test_after_the_activity_the_scanner_refuses_at_once_and_forgets_the_roster_a_week_later(
+    live_server: str, browser: Any, phone: Any, village: dict[str, Any], tmp_path: Path
+) -> None:
+    """A scan after the poster's grace would be refused at sync (outside_window): the scanner says so at
+    once and queues nothing; a week after the activity's scans end the kit (its roster) leaves the phone."""
+    from datetime import datetime
+
+    from playwright.sync_api import expect
+
+    page = _open_scanner(phone, live_server, village["world"])
+    expect(page.locator("[data-testid=kit-status]")).to_contain_text("人的名单")
+    phone.set_offline(True)  # the kit on the phone is what decides; nothing fetched again
+    page.clock.install(time=datetime.now() + timedelta(hours=4))  # 3 h activity + 30 min grace: past it
+    page.reload()
+    expect(page.locator("[data-testid=kit-status]")).to_contain_text("人的名单")
+    page.set_input_files("[data-testid=photo]", _qr_files(tmp_path, [village["people"][0]]))
+    expect(page.locator("[data-testid=last-result]")).to_contain_text("不在本活动的签到时间内")
+    expect(page.locator("[data-testid=queue-count]")).to_have_text("0")
+    page.clock.install(time=datetime.now() + timedelta(days=8))
+    page.reload()
+    expect(page.locator("[data-testid=scanner]")).to_have_attribute("data-ready", "1")
+    expect(page.locator("[data-testid=kit-status]")).to_contain_text("本机没有这个活动的名单")
+    assert page.evaluate("async () => (await window.jifenScanner.state.db.getAll('kits')).length") == 0

@@ -121,6 +121,7 @@
   var REPEAT_MS = 60000;       // the same person scanned again within this is the camera re-reading
   var BATCH = 100;             // scans per upload (the server's limit per request)
   var CAMERA_EVERY_MS = 150;
+  var KIT_KEEP_MS = 7 * 24 * 3600 * 1000;  // a kit is forgotten a week after its activity's scans end
   var $ = function (id) { return document.getElementById(id); };
   var TIME = { timeZone: root.dataset.tz || undefined };  // the community's clock, as the pages show it
   var state = { online: navigator.onLine, kit: null, aid: null, device: null, db: null, recent: {}, syncing: null };
@@ -219,8 +220,27 @@
   }
 
   // ------------------------------------------------------------ one scan
+  function outsideWindow(kit, t) {
+    // The server refuses scans before check-in opens and after the poster's grace (outside_window):
+    // say so at once rather than queue a scan that cannot count.
+    var act = kit.kit.activity || {};
+    var from = Date.parse(act.checkin_opens_at), until = Date.parse(act.scans_until);
+    if (isNaN(from) || isNaN(until) || (t >= from && t <= until)) return "";
+    var when = function (ms) { return new Date(ms).toLocaleString("zh-CN", TIME); };
+    return TEXT.outside_window.replace("{from}", when(from)).replace("{until}", when(until));
+  }
+  async function forgetOldKits() {
+    // A kit holds the community's roster (masked names): kept a week after its activity's scans end.
+    var kits = await state.db.getAll("kits");
+    for (var i = 0; i < kits.length; i++) {
+      var until = Date.parse(((kits[i].kit || {}).activity || {}).scans_until);
+      if (!isNaN(until) && Date.now() - until > KIT_KEEP_MS) await state.db.delete("kits", kits[i].activity_id);
+    }
+  }
   async function onText(text, source) {
     if (!state.kit) { show("refused", TEXT.no_kit); return; }
+    var late = outsideWindow(state.kit, Date.now());
+    if (late) { show("refused", late); return; }
     var checked = await codes.check(state.kit, text, TEXT.local);
     if (!checked.ok) { show("refused", checked.reason); return; }
     var key = checked.member_id;
@@ -359,6 +379,7 @@
   async function start() {
     state.db = await openStore();
     state.device = await deviceId();
+    await forgetOldKits();
     $("device").textContent = state.device.slice(-8);
     setOnline(navigator.onLine);
     var select = $("activity");
