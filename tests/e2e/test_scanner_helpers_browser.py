@@ -54,6 +54,9 @@ def test_an_organizer_names_a_clerk_who_then_scans_only_that_activity(
     section.locator("[data-testid=scanner-add]").click()
     expect(section.locator(f'[data-scanner="{clerk.id}"]')).to_contain_text(clerk.name)
     fits_width(page)
+    page.get_by_role("heading", name="扫码协助").locator("xpath=..").screenshot(
+        path="/tmp/jifen-scanner-helpers.png"
+    )
 
     clerk_context = browser.new_context(
         viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True
