@@ -456,31 +456,13 @@ async def communities_of(db: AsyncSession, actor: Actor) -> list[tuple[Community
 
 async def community_members(db: AsyncSession, community_id: uuid.UUID, limit: int) -> list[MemberView]:
     """Up to ``limit`` holders of the ``member`` role in the community (by id), for pickers."""
-    rows = (
-        await db.execute(
-            select(Member.id, Member.name, Member.phone)
-            .join(Membership, Membership.member_id == Member.id)
-            .where(Membership.community_id == community_id, Membership.role == "member")
-            .order_by(Member.id)
-            .limit(limit)
-        )
-    ).all()
-    return [MemberView(mid, name, phone) for mid, name, phone in rows]
+    return await role_holders(db, community_id, "member", limit, by_name=False)
 
 
 async def holds_role(db: AsyncSession, member_id: uuid.UUID, community_id: uuid.UUID, role: str) -> bool:
     """Whether a person holds exactly ``role`` in the community (an admin or a platform admin does not
     count: a duty given to a named role goes only to its holders)."""
-    found = await db.scalar(
-        select(Membership.id)
-        .where(
-            Membership.member_id == member_id,
-            Membership.community_id == community_id,
-            Membership.role == role,
-        )
-        .limit(1)
-    )
-    return found is not None
+    return member_id in await holders_among(db, community_id, role, [member_id])
 
 
 async def holders_among(
@@ -498,14 +480,17 @@ async def holders_among(
     return set(rows)
 
 
-async def role_holders(db: AsyncSession, community_id: uuid.UUID, role: str, limit: int) -> list[MemberView]:
-    """Up to ``limit`` holders of ``role`` in the community (by name), for pickers."""
+async def role_holders(
+    db: AsyncSession, community_id: uuid.UUID, role: str, limit: int, *, by_name: bool = True
+) -> list[MemberView]:
+    """Up to ``limit`` holders of ``role`` in the community (by name, else by id), for pickers."""
+    order = (Member.name, Member.id) if by_name else (Member.id,)
     rows = (
         await db.execute(
             select(Member.id, Member.name, Member.phone)
             .join(Membership, Membership.member_id == Member.id)
             .where(Membership.community_id == community_id, Membership.role == role)
-            .order_by(Member.name, Member.id)
+            .order_by(*order)
             .limit(limit)
         )
     ).all()

@@ -753,7 +753,7 @@ class ScannerController(Controller):
     )
     async def assign(self, db: AsyncSession, actor: Actor, aid: uuid.UUID, data: ScannerIn) -> ScannerOut:
         await svc.assign_scanner(db, actor, aid, data.member_id)
-        row = next(r for r in await views.scanners_of(db, aid) if r.member_id == data.member_id)
+        (row,) = await views.scanners_of(db, aid, data.member_id)
         return _scanner_out(row)
 
     @delete(

@@ -533,15 +533,17 @@ class ScannerRow:
     """Still holds the clerk role in the community (a clerk who lost it no longer scans)."""
 
 
-async def scanners_of(db: AsyncSession, activity_id: uuid.UUID) -> list[ScannerRow]:
-    """The clerks named to scan at the activity, in the order they were named (the caller's role was
-    checked by the caller of this function)."""
+async def scanners_of(
+    db: AsyncSession, activity_id: uuid.UUID, member_id: uuid.UUID | None = None
+) -> list[ScannerRow]:
+    """The clerks named to scan at the activity (or just ``member_id``), in the order they were named
+    (the caller's role was checked by the caller of this function)."""
+    query = select(ActivityScanner).where(ActivityScanner.activity_id == activity_id)
+    if member_id is not None:
+        query = query.where(ActivityScanner.member_id == member_id)
     rows = list(
         await db.scalars(
-            select(ActivityScanner)
-            .where(ActivityScanner.activity_id == activity_id)
-            .order_by(ActivityScanner.created_at, ActivityScanner.id)
-            .limit(MEMBER_PICKER_MAX)
+            query.order_by(ActivityScanner.created_at, ActivityScanner.id).limit(MEMBER_PICKER_MAX)
         )
     )
     if not rows:

@@ -58,6 +58,18 @@ async def _state(maker: async_sessionmaker[AsyncSession], world: World) -> tuple
     return (*(int(c or 0) for c in counted), *balances)
 
 
+async def _clerk_scans_in_and_out(
+    client: Any, world: World, maker: async_sessionmaker[AsyncSession], aid: str, whose: str
+) -> None:
+    """The named clerk uploads ``whose`` code scanned 40 and 5 minutes ago: both applied."""
+    code = await _code(maker, world, whose)
+    now = clock.now()
+    scans = [_scan(aid, code, now - timedelta(minutes=40)), _scan(aid, code, now - timedelta(minutes=5))]
+    r = await _sync(client, world, "clerk", scans)
+    assert r.status_code == 200, r.text
+    assert [x["status"] for x in r.json()["results"]] == ["applied", "applied"], r.text
+
+
 async def _refused_to_scan(
     client: Any, world: World, maker: async_sessionmaker[AsyncSession], aid: str, headers: Any, code: str
 ) -> None:
@@ -175,15 +187,7 @@ async def test_a_named_clerk_scans_with_points_until_taken_off(
     assert kit.status_code == 200, kit.text
     alice = str(world.members["alice"].id)
     assert kit.json()["activity"]["id"] == a["id"] and alice in {m["member_id"] for m in kit.json()["roster"]}
-    code = await _code(maker, world, "alice")
-    scans = [
-        _scan(a["id"], code, now - timedelta(minutes=40)),
-        _scan(a["id"], code, now - timedelta(minutes=5)),
-    ]
-    r = await _sync(client, world, "clerk", scans)
-    assert r.status_code == 200 and [x["status"] for x in r.json()["results"]] == ["applied", "applied"], (
-        r.text
-    )
+    await _clerk_scans_in_and_out(client, world, maker, a["id"], "alice")
     async with maker() as db:
         att = await db.scalar(select(Attendance).where(Attendance.activity_id == uuid.UUID(a["id"])))
         uploaders = set(await db.scalars(select(OfflineScan.uploaded_by)))
@@ -289,15 +293,7 @@ async def test_a_named_clerks_own_scans_wait_for_an_organizer(
     now = clock.now()
     a = await create(client, world, starts_at=(now - timedelta(hours=1)).isoformat())
     assert (await _name(client, world, a["id"])).status_code == 201
-    code = await _code(maker, world, "clerk")
-    scans = [
-        _scan(a["id"], code, now - timedelta(minutes=40)),
-        _scan(a["id"], code, now - timedelta(minutes=5)),
-    ]
-    r = await _sync(client, world, "clerk", scans)
-    assert r.status_code == 200 and [x["status"] for x in r.json()["results"]] == ["applied", "applied"], (
-        r.text
-    )
+    await _clerk_scans_in_and_out(client, world, maker, a["id"], "clerk")
     clerk = world.members["clerk"].id
     async with maker() as db:
         att = await db.scalar(select(Attendance).where(Attendance.member_id == clerk))
